@@ -1,0 +1,27 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "VirtualLAN",
+    products: [
+        .executable(name: "virtuallan", targets: ["virtuallan"]),
+    ],
+    targets: [
+        // Portable core: no Foundation, also compiled as Embedded Swift for the i686 DLL.
+        .target(name: "VirtualIPCore"),
+        // C: Winsock ABI types, the hook table, the Linux platform backend, libffi dispatch.
+        .target(
+            name: "CWineBridge",
+            linkerSettings: [.linkedLibrary("ffi"), .linkedLibrary("pthread")]
+        ),
+        // Winsock semantics over the core and the Platform table.
+        .target(name: "WinsockDetours", dependencies: ["VirtualIPCore", "CWineBridge"]),
+        .executableTarget(name: "virtuallan", dependencies: ["WinsockDetours", "VirtualIPCore", "CWineBridge"]),
+        .testTarget(name: "VirtualIPCoreTests", dependencies: ["VirtualIPCore"]),
+        .testTarget(
+            name: "WinsockDetoursTests",
+            dependencies: ["WinsockDetours", "VirtualIPCore", "CWineBridge", "virtuallan"]
+        ),
+    ],
+    swiftLanguageModes: [.v5]
+)
