@@ -1,0 +1,66 @@
+/// Byte layout of the registry, version 1. Defined by offsets, never by a struct's layout,
+/// because a 32-bit DLL and the 64-bit Linux CLI read the same file.
+///
+/// Header (64 bytes):
+///     0 magic "VLRG"   4 layout version   8 header size   12 slot count   16 slot size
+///     20 socket entries per slot   24 subnet network address   28 prefix length
+///     32 stale-after milliseconds   36..63 reserved (zero)
+/// Slot `i` at 64 + i * slotSize (384 bytes):
+///     0 state word (bits 0-1 state, bits 2-31 generation; atomic)   4 owner pid
+///     8 owner kind   12 heartbeat (monotonic ms, wrapping u32)   16 instance index
+///     20 virtual IPv4   24 MAC (6 bytes) + 2 pad   32 counters (16 x u32)   96..127 reserved
+///     128 socket entries (32 x 8 bytes): word 0 = virtualPort << 16 | realPort (0 = free),
+///         word 1 = bind scope | protocol << 8
+public enum RegistryLayout {
+    public static let magic: UInt32 = 0x4752_4C56 // "VLRG" little endian
+    public static let version: UInt32 = 1
+    public static let headerSize = 64
+    public static let slotSize = 384
+    public static let socketsPerSlot = 32
+    public static let defaultSlotCount = 64
+    public static let defaultStaleAfterMs: UInt32 = 5000
+    /// How often a live instance refreshes its heartbeat; well inside `defaultStaleAfterMs`.
+    public static let heartbeatIntervalMs: UInt32 = 1000
+
+    public static func size(slotCount: Int) -> Int { headerSize + slotCount * slotSize }
+
+    // Header fields.
+    static let hMagic = 0, hVersion = 4, hHeaderSize = 8, hSlotCount = 12, hSlotSize = 16
+    static let hSocketsPerSlot = 20, hNetwork = 24, hPrefix = 28, hStaleAfter = 32
+
+    // Slot fields.
+    static let sState = 0, sPid = 4, sKind = 8, sHeartbeat = 12, sIndex = 16, sAddress = 20
+    static let sMAC = 24, sCounters = 32, sSockets = 128
+    static let counterCount = 16
+}
+
+/// Per-slot traffic counters (index into the slot's counter array).
+public enum SlotCounter: Int, Sendable {
+    case txDatagrams = 0, txBytesLow = 1, txBytesHigh = 2
+    case rxDatagrams = 3, rxBytesLow = 4, rxBytesHigh = 5
+    /// Drops by reason: `dropBase + DropReason.rawValue`.
+    static let dropBase = 8
+}
+
+/// Which local addresses a socket listens on, the way Windows binds.
+public enum BindScope: UInt8, Sendable {
+    /// 0.0.0.0: loopback and the LAN address.
+    case any = 1
+    /// 127.x.x.x: only traffic of its own instance.
+    case loopback = 2
+    /// The instance's virtual IP: LAN unicast and broadcasts.
+    case lan = 3
+
+    public var acceptsLoopback: Bool { self != .lan }
+    public var acceptsLAN: Bool { self != .loopback }
+}
+
+/// What kind of process owns a slot; pids are only comparable within one kind.
+public enum OwnerKind: UInt32, Sendable {
+    case linux = 1
+    case windows = 2
+}
+
+public enum SlotState: UInt32, Sendable {
+    case free = 0, claiming = 1, live = 2
+}

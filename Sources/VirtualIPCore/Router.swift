@@ -1,0 +1,123 @@
+/// Decides where a datagram goes (send side) and whether an arriving frame may be given to
+/// the game (receive side). Pure: it reads the registry and returns decisions; the Winsock
+/// layer does the I/O.
+public struct Router: Sendable {
+    public let registry: Registry
+    public var network: VirtualNetwork { registry.network }
+
+    public init(registry: Registry) { self.registry = registry }
+
+    /// Where a destination address leads, seen from one instance.
+    public enum Route: Equatable, Sendable {
+        /// 127.0.0.0/8: a socket of the sender's own instance.
+        case loopback
+        /// A virtual host address: that instance (live or not; a missing host drops it like a LAN).
+        case instance(Int)
+        /// 255.255.255.255 or the subnet broadcast: every live instance, the sender's own included.
+        case broadcast
+    }
+
+    public enum SendError: Error, Equatable, Sendable {
+        /// Payload larger than `WireHeader.maxPayload`: WSAEMSGSIZE, nothing sent.
+        case messageTooLarge
+        /// Outside loopback and the virtual subnet: WSAENETUNREACH (never leaves the machine).
+        case networkUnreachable
+        /// Broadcast without SO_BROADCAST: WSAEACCES, as Windows answers.
+        case broadcastNotPermitted
+    }
+
+    public func route(to destination: IPv4Address, payloadLength: Int, broadcastPermitted: Bool) -> Result<Route, SendError> {
+        guard payloadLength <= WireHeader.maxPayload else { return .failure(.messageTooLarge) }
+        if destination.isLoopback { return .success(.loopback) }
+        if network.isBroadcast(destination) {
+            return broadcastPermitted ? .success(.broadcast) : .failure(.broadcastNotPermitted)
+        }
+        if let instance = network.instance(of: destination) { return .success(.instance(instance)) }
+        return .failure(.networkUnreachable)
+    }
+
+    /// The source address the receiver will see: 127.0.0.1 over loopback, else our LAN address.
+    public func sourceAddress(for route: Route, sender: Int) -> IPv4Address {
+        route == .loopback ? .loopback : network.address(ofInstance: sender)
+    }
+
+    /// Calls `deliver(realPort)` for every backing socket that should get a datagram sent by
+    /// instance `sender` along `route` to `virtualPort`; returns how many there were.
+    /// Unicast goes to one socket (the first bound on that port); broadcast to every one.
+    @discardableResult
+    public func forEachReceiver(of route: Route, virtualPort: UInt16, sender: Int, _ deliver: (UInt16) -> Void) -> Int {
+        switch route {
+        case .loopback:
+            return receivers(slot: sender, virtualPort: virtualPort, loopback: true, first: true, deliver)
+        case let .instance(index):
+            guard registry.isLive(index) else { return 0 }
+            return receivers(slot: index, virtualPort: virtualPort, loopback: false, first: true, deliver)
+        case .broadcast:
+            var count = 0
+            for index in 0..<registry.slotCount where registry.isLive(index) {
+                count += receivers(slot: index, virtualPort: virtualPort, loopback: false, first: false, deliver)
+            }
+            return count
+        }
+    }
+
+    private func receivers(slot: Int, virtualPort: UInt16, loopback: Bool, first: Bool, _ deliver: (UInt16) -> Void) -> Int {
+        var count = 0
+        registry.forEachSocket(slot: slot) { port, realPort, scope in
+            guard port == virtualPort, loopback ? scope.acceptsLoopback : scope.acceptsLAN else { return }
+            guard !first || count == 0 else { return }
+            count += 1
+            deliver(realPort)
+        }
+        return count
+    }
+
+    /// The socket that received a frame, as the receive check needs it.
+    public struct Receiver: Sendable {
+        public var instance: Int
+        public var virtualPort: UInt16
+        public var scope: BindScope
+        public init(instance: Int, virtualPort: UInt16, scope: BindScope) {
+            self.instance = instance
+            self.virtualPort = virtualPort
+            self.scope = scope
+        }
+    }
+
+    public enum Verdict: Equatable, Sendable {
+        case deliver(WireHeader)
+        case drop(DropReason)
+    }
+
+    /// The receive-side check: the header is valid, it is meant for this socket, and the real
+    /// port it came from belongs to the virtual source it claims (no spoofing from a port
+    /// that is not in the registry).
+    public func check(frame: UnsafeRawBufferPointer, realSourcePort: UInt16, receiver: Receiver) -> Verdict {
+        let header: WireHeader
+        switch WireHeader.decode(frame) {
+        case let .rejected(rejection): return .drop(rejection.dropReason)
+        case let .header(decoded): header = decoded
+        }
+        guard header.destinationPort == receiver.virtualPort else { return .drop(.misdirected) }
+
+        let senderSlot: Int
+        if header.source.isLoopback {
+            // Loopback traffic only ever comes from the receiver's own instance.
+            guard header.destination.isLoopback, receiver.scope.acceptsLoopback else { return .drop(.misdirected) }
+            senderSlot = receiver.instance
+        } else {
+            guard let slot = network.instance(of: header.source), registry.isLive(slot) else { return .drop(.unknownSource) }
+            guard receiver.scope.acceptsLAN else { return .drop(.misdirected) }
+            if network.isBroadcast(header.destination) {
+                guard header.isBroadcast else { return .drop(.malformed) }
+            } else if header.destination != network.address(ofInstance: receiver.instance) {
+                return .drop(.misdirected)
+            }
+            senderSlot = slot
+        }
+        guard registry.virtualPort(slot: senderSlot, realPort: realSourcePort) == header.sourcePort else {
+            return .drop(.spoofedSource)
+        }
+        return .deliver(header)
+    }
+}
