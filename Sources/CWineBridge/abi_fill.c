@@ -1,0 +1,72 @@
+#include <string.h>
+#include "abi_fill.h"
+
+/* Windows keeps one hostent per thread; so do we. */
+static _Thread_local struct {
+    VL_HOSTENT entry;
+    char name[256];
+    uint32_t address;
+    char *aliases[1];
+    char *addresses[2];
+} hostent_storage;
+
+VL_HOSTENT *vl_fill_hostent(const char *name, uint32_t address_network_order) {
+    size_t length = strnlen(name, sizeof hostent_storage.name - 1);
+    memcpy(hostent_storage.name, name, length);
+    hostent_storage.name[length] = 0;
+    hostent_storage.address = address_network_order;
+    hostent_storage.aliases[0] = NULL;
+    hostent_storage.addresses[0] = (char *)&hostent_storage.address;
+    hostent_storage.addresses[1] = NULL;
+    hostent_storage.entry.h_name = hostent_storage.name;
+    hostent_storage.entry.h_aliases = hostent_storage.aliases;
+    hostent_storage.entry.h_addrtype = VL_AF_INET;
+    hostent_storage.entry.h_length = 4;
+    hostent_storage.entry.h_addr_list = hostent_storage.addresses;
+    return &hostent_storage.entry;
+}
+
+static void copy_text(char *to, size_t capacity, const char *from) {
+    size_t length = strnlen(from, capacity - 1);
+    memcpy(to, from, length);
+    to[length] = 0;
+}
+
+void vl_fill_adapter_info(VL_IP_ADAPTER_INFO *info, uint32_t index, const uint8_t mac[6],
+                          const char *address, const char *mask, const char *gateway) {
+    memset(info, 0, sizeof *info);
+    info->ComboIndex = index;
+    /* A stable GUID-shaped name per instance, as Windows names adapters. */
+    static const char hex[] = "0123456789ABCDEF";
+    char name[] = "{564C414E-0000-4000-8000-000000000000}";
+    for (int i = 0; i < 6; i++) {
+        name[25 + 2 * i] = hex[mac[i] >> 4];
+        name[26 + 2 * i] = hex[mac[i] & 15];
+    }
+    copy_text(info->AdapterName, sizeof info->AdapterName, name);
+    copy_text(info->Description, sizeof info->Description, "VirtualLAN Ethernet Adapter");
+    info->AddressLength = 6;
+    memcpy(info->Address, mac, 6);
+    info->Index = index;
+    info->Type = 6; /* MIB_IF_TYPE_ETHERNET */
+    info->DhcpEnabled = 0;
+    info->CurrentIpAddress = NULL;
+    copy_text(info->IpAddressList.IpAddress, 16, address);
+    copy_text(info->IpAddressList.IpMask, 16, mask);
+    copy_text(info->GatewayList.IpAddress, 16, gateway);
+    copy_text(info->GatewayList.IpMask, 16, "255.255.255.255");
+    copy_text(info->DhcpServer.IpAddress, 16, "");
+    copy_text(info->PrimaryWinsServer.IpAddress, 16, "");
+    copy_text(info->SecondaryWinsServer.IpAddress, 16, "");
+}
+
+void vl_fill_wsadata(VL_WSADATA *data, uint16_t version) {
+    memset(data, 0, sizeof *data);
+    data->wVersion = version;
+    data->wHighVersion = 0x0202;
+    copy_text(data->szDescription, sizeof data->szDescription, "WinSock 2.0 (VirtualLAN)");
+    copy_text(data->szSystemStatus, sizeof data->szSystemStatus, "Running");
+    /* Meaningless since Winsock 2, but old programs read them: the 1.1 values. */
+    data->iMaxSockets = 0;
+    data->iMaxUdpDg = 0;
+}

@@ -1,0 +1,112 @@
+/* The Platform table: every OS service the Winsock layer uses, and nothing else.
+ * WinsockDetours never makes a syscall of its own. Two backends implement it: Linux
+ * (BSD sockets, emulated events/overlapped; `swift test`) and Win32 (the original ws2_32
+ * functions, inside the DLL). Errors are Winsock codes (VL_WSAE*), 0 = success. */
+#ifndef VL_PLATFORM_H
+#define VL_PLATFORM_H
+#include "winsock_abi.h"
+
+/* What one received datagram looked like. */
+typedef struct vl_received {
+    uint32_t length;             /* the datagram's full length on the wire (header included) */
+    uint32_t copied;             /* bytes placed into header + buffers */
+    uint16_t real_source_port;   /* the sender's backing port on 127.0.0.1 */
+    uint16_t from_loopback;      /* 1 when the sender's real address is 127.0.0.1 */
+} vl_received;
+
+/* A mapped registry file. */
+typedef struct vl_mapping {
+    void *base;
+    uint32_t size;
+    intptr_t handle;             /* file descriptor / HANDLE, kept for locking and unmapping */
+    int32_t error;               /* on failure: one of VL_MAP_* */
+    int32_t os_error;            /* errno / GetLastError() of the failing call */
+} vl_mapping;
+
+enum {
+    VL_MAP_OK = 0, VL_MAP_OPEN_FAILED = 1, VL_MAP_WRONG_OWNER = 2, VL_MAP_MODE_TOO_OPEN = 3,
+    VL_MAP_NOT_A_FILE = 4, VL_MAP_RESIZE_FAILED = 5, VL_MAP_MAP_FAILED = 6, VL_MAP_LOCK_FAILED = 7,
+};
+
+typedef void (*vl_ready_handler)(VL_SOCKET socket);
+typedef void (*vl_tick)(void *context);
+
+typedef struct vl_platform {
+    /* Backing sockets: UDP on 127.0.0.1, OS-assigned port. The handle is what the game holds. */
+    int32_t (*udp_open)(VL_SOCKET *socket, uint16_t *real_port);
+    /* Wakes blocked receivers (shutdown), then closes. */
+    void (*socket_shutdown)(VL_SOCKET socket);
+    void (*socket_close)(VL_SOCKET socket);
+    /* Sends header + buffers as one datagram to 127.0.0.1:real_port. */
+    int32_t (*send_frame)(VL_SOCKET socket, const void *header, uint32_t header_length,
+                          const VL_WSABUF *buffers, uint32_t count, uint16_t real_port);
+    /* Receives one datagram scattered over header (16 bytes) + buffers; blocking or not
+     * (VL_WSAEWOULDBLOCK when nothing is queued). The rest of a too-long datagram is gone. */
+    int32_t (*receive_frame)(VL_SOCKET socket, void *header, const VL_WSABUF *buffers, uint32_t count,
+                             int32_t blocking, vl_received *received);
+    /* Looks at the next datagram without taking it (its header and length); never blocks. */
+    int32_t (*peek_frame)(VL_SOCKET socket, void *header, vl_received *received);
+    int32_t (*set_receive_buffer)(VL_SOCKET socket, int32_t bytes);
+    int32_t (*get_receive_buffer)(VL_SOCKET socket, int32_t *bytes);
+    /* Waits until one of `sockets` is readable: sets readable[i], returns how many are, 0 on
+     * timeout (timeout_ms < 0: forever), or -error. */
+    int32_t (*wait_readable)(const VL_SOCKET *sockets, uint32_t count, uint8_t *readable, int32_t timeout_ms);
+    /* One-shot readiness: the handler set with set_ready_handler runs once, on a platform
+     * thread, when `socket` has a datagram. Re-arm by calling again. */
+    int32_t (*watch_readable)(VL_SOCKET socket);
+    void (*set_ready_handler)(vl_ready_handler handler);
+
+    /* Manual-reset events (WSAEVENT). */
+    VL_WSAEVENT (*event_create)(void);
+    int32_t (*event_close)(VL_WSAEVENT event);     /* 1 ok, 0 invalid handle */
+    int32_t (*event_set)(VL_WSAEVENT event);
+    int32_t (*event_reset)(VL_WSAEVENT event);
+    /* WSAWaitForMultipleEvents semantics; alertable waits run queued completion routines. */
+    uint32_t (*event_wait)(uint32_t count, const VL_WSAEVENT *events, int32_t wait_all,
+                           uint32_t timeout_ms, int32_t alertable);
+
+    /* Completion routines run on the thread that started the operation, in an alertable wait. */
+    uintptr_t (*current_thread)(void);
+    void (*queue_completion)(uintptr_t thread, void *routine, uint32_t error, uint32_t bytes,
+                             VL_OVERLAPPED *overlapped, uint32_t flags);
+
+    /* Thread-local Winsock last error. */
+    int32_t (*get_last_error)(void);
+    void (*set_last_error)(int32_t error);
+
+    void *(*mutex_create)(void);
+    void (*mutex_lock)(void *mutex);
+    void (*mutex_unlock)(void *mutex);
+
+    /* A timer thread that sleeps between ticks (heartbeats); stop with timer_stop. */
+    void *(*timer_start)(uint32_t interval_ms, vl_tick tick, void *context);
+    void (*timer_stop)(void *timer);
+
+    uint32_t (*now_ms)(void);                      /* monotonic, wraps */
+    uint32_t (*process_id)(void);
+    uint32_t owner_kind;                           /* VirtualIPCore.OwnerKind raw value */
+    /* 1 alive, 0 dead, -1 cannot tell (a pid of another kind). */
+    int32_t (*is_process_alive)(uint32_t pid, uint32_t kind);
+
+    const char *(*get_env)(const char *name);
+    /* Writes the default registry path (NUL-terminated) into buffer; returns its length. */
+    uint32_t (*default_registry_path)(char *buffer, uint32_t capacity);
+    /* Opens/creates (mode 0600, size_if_new bytes) and maps the registry file; returns with
+     * the file's creation lock held (release with registry_unlock). */
+    vl_mapping (*registry_map)(const char *path, uint32_t size_if_new);
+    void (*registry_unlock)(vl_mapping *mapping);
+    void (*registry_unmap)(vl_mapping *mapping);
+
+    /* Appends one line to the log file at path (opened on first use). */
+    void (*log_line)(const char *path, const char *line, uint32_t length);
+    /* Tells the user about a fatal problem (stderr; on Windows also the debugger). */
+    void (*report_error)(const char *line, uint32_t length);
+    /* One process-wide lock for one-time set-up (creating the process's instance). */
+    void (*global_lock)(void);
+    void (*global_unlock)(void);
+} vl_platform;
+
+/* The backend of this build (Linux in `swift test`, Win32 in the DLL). */
+const vl_platform *vl_default_platform(void);
+
+#endif

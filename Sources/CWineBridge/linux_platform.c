@@ -1,0 +1,543 @@
+/* The Linux backend of the Platform table: BSD sockets on 127.0.0.1, Win32-style events
+ * and completion routines emulated with one mutex + condition variable, overlapped
+ * readiness through one epoll thread. Nothing here polls: idle threads sleep in the kernel. */
+#if defined(__linux__)
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <poll.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include "platform.h"
+
+/* ---- errors ---- */
+
+static _Thread_local int32_t last_error;
+static int32_t get_last_error(void) { return last_error; }
+static void set_last_error(int32_t e) { last_error = e; }
+
+static int32_t wsa_from_errno(int e) {
+    switch (e) {
+    case EAGAIN: return VL_WSAEWOULDBLOCK;
+    case EINTR: return VL_WSAEINTR;
+    case EBADF: return VL_WSAENOTSOCK;
+    case EFAULT: return VL_WSAEFAULT;
+    case EINVAL: return VL_WSAEINVAL;
+    case EMSGSIZE: return VL_WSAEMSGSIZE;
+    case ENOBUFS: case ENOMEM: return VL_WSAENOBUFS;
+    case EMFILE: case ENFILE: return VL_WSAEMFILE;
+    case ENETUNREACH: return VL_WSAENETUNREACH;
+    case ECONNREFUSED: return VL_WSAECONNRESET;
+    case EADDRINUSE: return VL_WSAEADDRINUSE;
+    case EACCES: case EPERM: return VL_WSAEACCES;
+    default: return VL_WSAENETDOWN;
+    }
+}
+
+/* ---- backing sockets ---- */
+
+static int32_t udp_open(VL_SOCKET *out, uint16_t *real_port) {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return wsa_from_errno(errno);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = 0, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t length = sizeof a;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || getsockname(fd, (struct sockaddr *)&a, &length) != 0) {
+        int e = errno;
+        close(fd);
+        return wsa_from_errno(e);
+    }
+    *out = (VL_SOCKET)fd;
+    *real_port = ntohs(a.sin_port);
+    return 0;
+}
+
+static void socket_shutdown(VL_SOCKET s) { shutdown((int)s, SHUT_RDWR); }
+static void socket_close(VL_SOCKET s) { close((int)s); }
+
+#define MAX_IOV 64
+
+static int32_t send_frame(VL_SOCKET s, const void *header, uint32_t header_length,
+                          const VL_WSABUF *buffers, uint32_t count, uint16_t real_port) {
+    if (count + 1 > MAX_IOV) return VL_WSAENOBUFS;
+    struct iovec iov[MAX_IOV];
+    iov[0].iov_base = (void *)header;
+    iov[0].iov_len = header_length;
+    for (uint32_t i = 0; i < count; i++) {
+        iov[i + 1].iov_base = buffers[i].buf;
+        iov[i + 1].iov_len = buffers[i].len;
+    }
+    struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(real_port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    struct msghdr m = { .msg_name = &to, .msg_namelen = sizeof to, .msg_iov = iov, .msg_iovlen = count + 1 };
+    for (;;) {
+        if (sendmsg((int)s, &m, MSG_NOSIGNAL) >= 0) return 0;
+        if (errno == EINTR) continue;
+        /* A receiver that went away answers with ICMP: to the sender that is not an error. */
+        if (errno == ECONNREFUSED) return 0;
+        return wsa_from_errno(errno);
+    }
+}
+
+static int32_t receive(int fd, void *header, const VL_WSABUF *buffers, uint32_t count, int flags, vl_received *r) {
+    if (count + 1 > MAX_IOV) return VL_WSAENOBUFS;
+    struct iovec iov[MAX_IOV];
+    iov[0].iov_base = header;
+    iov[0].iov_len = 16;
+    size_t capacity = 16;
+    for (uint32_t i = 0; i < count; i++) {
+        iov[i + 1].iov_base = buffers[i].buf;
+        iov[i + 1].iov_len = buffers[i].len;
+        capacity += buffers[i].len;
+    }
+    struct sockaddr_in from;
+    struct msghdr m = { .msg_name = &from, .msg_namelen = sizeof from, .msg_iov = iov, .msg_iovlen = count + 1 };
+    for (;;) {
+        /* MSG_TRUNC: the return value is the datagram's real length even when cut. */
+        ssize_t n = recvmsg(fd, &m, flags | MSG_TRUNC);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return wsa_from_errno(errno);
+        r->length = (uint32_t)n;
+        r->copied = (uint32_t)((size_t)n < capacity ? (size_t)n : capacity);
+        r->real_source_port = m.msg_namelen >= sizeof from ? ntohs(from.sin_port) : 0;
+        r->from_loopback = m.msg_namelen >= sizeof from && from.sin_addr.s_addr == htonl(INADDR_LOOPBACK);
+        return 0;
+    }
+}
+
+static int32_t receive_frame(VL_SOCKET s, void *header, const VL_WSABUF *buffers, uint32_t count,
+                             int32_t blocking, vl_received *r) {
+    return receive((int)s, header, buffers, count, blocking ? 0 : MSG_DONTWAIT, r);
+}
+
+static int32_t peek_frame(VL_SOCKET s, void *header, vl_received *r) {
+    return receive((int)s, header, NULL, 0, MSG_PEEK | MSG_DONTWAIT, r);
+}
+
+static int32_t set_receive_buffer(VL_SOCKET s, int32_t bytes) {
+    return setsockopt((int)s, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes) == 0 ? 0 : wsa_from_errno(errno);
+}
+
+static int32_t get_receive_buffer(VL_SOCKET s, int32_t *bytes) {
+    socklen_t length = sizeof *bytes;
+    return getsockopt((int)s, SOL_SOCKET, SO_RCVBUF, bytes, &length) == 0 ? 0 : wsa_from_errno(errno);
+}
+
+static int32_t wait_readable(const VL_SOCKET *sockets, uint32_t count, uint8_t *readable, int32_t timeout_ms) {
+    struct pollfd stack[64];
+    struct pollfd *fds = count <= 64 ? stack : calloc(count, sizeof *fds);
+    if (!fds) return -VL_WSAENOBUFS;
+    for (uint32_t i = 0; i < count; i++) fds[i] = (struct pollfd){ .fd = (int)sockets[i], .events = POLLIN };
+    int n;
+    do n = poll(fds, count, timeout_ms); while (n < 0 && errno == EINTR);
+    int32_t result = n < 0 ? -wsa_from_errno(errno) : 0;
+    if (n > 0)
+        for (uint32_t i = 0; i < count; i++) {
+            readable[i] = (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+            result += readable[i];
+        }
+    if (fds != stack) free(fds);
+    return result;
+}
+
+/* ---- readiness thread (overlapped receives) ---- */
+
+static pthread_once_t io_once = PTHREAD_ONCE_INIT;
+static int io_epoll = -1;
+static vl_ready_handler ready_handler;
+
+static void *io_thread(void *unused) {
+    (void)unused;
+    struct epoll_event events[32];
+    for (;;) {
+        int n = epoll_wait(io_epoll, events, 32, -1);
+        for (int i = 0; i < n; i++)
+            if (ready_handler) ready_handler((VL_SOCKET)events[i].data.u64);
+    }
+    return NULL;
+}
+
+static void io_start(void) {
+    io_epoll = epoll_create1(EPOLL_CLOEXEC);
+    pthread_t thread;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_create(&thread, &attr, io_thread, NULL);
+    pthread_attr_destroy(&attr);
+}
+
+static void set_ready_handler(vl_ready_handler handler) { ready_handler = handler; }
+
+static int32_t watch_readable(VL_SOCKET s) {
+    pthread_once(&io_once, io_start);
+    struct epoll_event e = { .events = EPOLLIN | EPOLLONESHOT, .data.u64 = s };
+    if (epoll_ctl(io_epoll, EPOLL_CTL_MOD, (int)s, &e) == 0) return 0;
+    if (errno == ENOENT && epoll_ctl(io_epoll, EPOLL_CTL_ADD, (int)s, &e) == 0) return 0;
+    return wsa_from_errno(errno);
+}
+
+/* ---- events and completion routines ---- */
+
+typedef struct event { uint32_t magic; int signaled; } event;
+#define EVENT_MAGIC 0x45564C56u
+
+typedef struct completion {
+    struct completion *next;
+    uintptr_t thread;
+    void (*routine)(uint32_t, uint32_t, VL_OVERLAPPED *, uint32_t);
+    uint32_t error, bytes, flags;
+    VL_OVERLAPPED *overlapped;
+} completion;
+
+static pthread_mutex_t event_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t event_changed = PTHREAD_COND_INITIALIZER;
+static event **live_events;        /* every open event, to refuse stale or foreign handles */
+static uint32_t live_count, live_capacity;
+static completion *completions;    /* queued completion routines, all threads */
+
+static int is_live(event *e) {
+    for (uint32_t i = 0; i < live_count; i++) if (live_events[i] == e) return 1;
+    return 0;
+}
+
+static VL_WSAEVENT event_create(void) {
+    event *e = calloc(1, sizeof *e);
+    if (!e) return NULL;
+    e->magic = EVENT_MAGIC;
+    pthread_mutex_lock(&event_lock);
+    if (live_count == live_capacity) {
+        uint32_t capacity = live_capacity ? live_capacity * 2 : 64;
+        event **grown = realloc(live_events, capacity * sizeof *grown);
+        if (!grown) { pthread_mutex_unlock(&event_lock); free(e); return NULL; }
+        live_events = grown;
+        live_capacity = capacity;
+    }
+    live_events[live_count++] = e;
+    pthread_mutex_unlock(&event_lock);
+    return e;
+}
+
+static int32_t event_close(VL_WSAEVENT handle) {
+    event *e = handle;
+    pthread_mutex_lock(&event_lock);
+    for (uint32_t i = 0; i < live_count; i++)
+        if (live_events[i] == e) {
+            live_events[i] = live_events[--live_count];
+            e->magic = 0;
+            pthread_mutex_unlock(&event_lock);
+            free(e);
+            return 1;
+        }
+    pthread_mutex_unlock(&event_lock);
+    return 0;
+}
+
+static int32_t event_change(VL_WSAEVENT handle, int signaled) {
+    event *e = handle;
+    pthread_mutex_lock(&event_lock);
+    int ok = is_live(e);
+    if (ok) {
+        e->signaled = signaled;
+        if (signaled) pthread_cond_broadcast(&event_changed);
+    }
+    pthread_mutex_unlock(&event_lock);
+    return ok;
+}
+static int32_t event_set(VL_WSAEVENT e) { return event_change(e, 1); }
+static int32_t event_reset(VL_WSAEVENT e) { return event_change(e, 0); }
+
+static uintptr_t current_thread(void) { return (uintptr_t)pthread_self(); }
+
+static void queue_completion(uintptr_t thread, void *routine, uint32_t error, uint32_t bytes,
+                             VL_OVERLAPPED *overlapped, uint32_t flags) {
+    completion *c = calloc(1, sizeof *c);
+    if (!c) return;
+    *c = (completion){ NULL, thread, (void (*)(uint32_t, uint32_t, VL_OVERLAPPED *, uint32_t))routine,
+                       error, bytes, flags, overlapped };
+    pthread_mutex_lock(&event_lock);
+    completion **tail = &completions;
+    while (*tail) tail = &(*tail)->next;
+    *tail = c;
+    pthread_cond_broadcast(&event_changed);
+    pthread_mutex_unlock(&event_lock);
+}
+
+/* Takes this thread's queued completions (in order); call with event_lock held. */
+static completion *take_completions(uintptr_t thread) {
+    completion *mine = NULL, **mine_tail = &mine, **p = &completions;
+    while (*p) {
+        completion *c = *p;
+        if (c->thread == thread) {
+            *p = c->next;
+            c->next = NULL;
+            *mine_tail = c;
+            mine_tail = &c->next;
+        } else {
+            p = &c->next;
+        }
+    }
+    return mine;
+}
+
+static uint32_t event_wait(uint32_t count, const VL_WSAEVENT *handles, int32_t wait_all,
+                           uint32_t timeout_ms, int32_t alertable) {
+    if (count == 0 || count > VL_WSA_MAXIMUM_WAIT_EVENTS || !handles) {
+        set_last_error(VL_WSA_INVALID_PARAMETER);
+        return VL_WSA_WAIT_FAILED;
+    }
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) { deadline.tv_sec++; deadline.tv_nsec -= 1000000000L; }
+    uintptr_t self = current_thread();
+
+    pthread_mutex_lock(&event_lock);
+    uint32_t result;
+    for (;;) {
+        uint32_t signaled = 0, first = count;
+        for (uint32_t i = 0; i < count; i++) {
+            event *e = handles[i];
+            if (!is_live(e)) {
+                pthread_mutex_unlock(&event_lock);
+                set_last_error(VL_WSA_INVALID_HANDLE);
+                return VL_WSA_WAIT_FAILED;
+            }
+            if (e->signaled) { signaled++; if (first == count) first = i; }
+        }
+        if (wait_all ? signaled == count : signaled > 0) { result = VL_WSA_WAIT_EVENT_0 + (wait_all ? 0 : first); break; }
+        if (alertable) {
+            completion *mine = take_completions(self);
+            if (mine) {
+                pthread_mutex_unlock(&event_lock);
+                while (mine) {
+                    completion *next = mine->next;
+                    mine->routine(mine->error, mine->bytes, mine->overlapped, mine->flags);
+                    free(mine);
+                    mine = next;
+                }
+                return VL_WSA_WAIT_IO_COMPLETION;
+            }
+        }
+        if (timeout_ms == 0) { result = VL_WSA_WAIT_TIMEOUT; break; }
+        if (timeout_ms == VL_WSA_INFINITE) {
+            pthread_cond_wait(&event_changed, &event_lock);
+        } else if (pthread_cond_timedwait(&event_changed, &event_lock, &deadline) == ETIMEDOUT) {
+            timeout_ms = 0; /* one more look, then time out */
+        }
+    }
+    pthread_mutex_unlock(&event_lock);
+    return result;
+}
+
+static pthread_condattr_t monotonic_attr;
+static void init_monotonic_cond(void) {
+    pthread_condattr_init(&monotonic_attr);
+    pthread_condattr_setclock(&monotonic_attr, CLOCK_MONOTONIC);
+    pthread_cond_destroy(&event_changed);
+    pthread_cond_init(&event_changed, &monotonic_attr);
+}
+
+/* ---- locks, timers, time, processes ---- */
+
+static void *mutex_create(void) {
+    pthread_mutex_t *m = malloc(sizeof *m);
+    if (m) pthread_mutex_init(m, NULL);
+    return m;
+}
+static void mutex_lock(void *m) { pthread_mutex_lock(m); }
+static void mutex_unlock(void *m) { pthread_mutex_unlock(m); }
+
+typedef struct timer {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    int stopped;
+    uint32_t interval_ms;
+    vl_tick tick;
+    void *context;
+    pthread_t thread;
+} timer;
+
+static void *timer_thread(void *argument) {
+    timer *t = argument;
+    pthread_mutex_lock(&t->lock);
+    while (!t->stopped) {
+        struct timespec at;
+        clock_gettime(CLOCK_MONOTONIC, &at);
+        at.tv_sec += t->interval_ms / 1000;
+        at.tv_nsec += (long)(t->interval_ms % 1000) * 1000000L;
+        if (at.tv_nsec >= 1000000000L) { at.tv_sec++; at.tv_nsec -= 1000000000L; }
+        while (!t->stopped && pthread_cond_timedwait(&t->wake, &t->lock, &at) != ETIMEDOUT) {}
+        if (t->stopped) break;
+        pthread_mutex_unlock(&t->lock);
+        t->tick(t->context);
+        pthread_mutex_lock(&t->lock);
+    }
+    pthread_mutex_unlock(&t->lock);
+    return NULL;
+}
+
+static void *timer_start(uint32_t interval_ms, vl_tick tick, void *context) {
+    timer *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    pthread_mutex_init(&t->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&t->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    t->interval_ms = interval_ms;
+    t->tick = tick;
+    t->context = context;
+    if (pthread_create(&t->thread, NULL, timer_thread, t) != 0) { free(t); return NULL; }
+    return t;
+}
+
+static void timer_stop(void *handle) {
+    timer *t = handle;
+    if (!t) return;
+    pthread_mutex_lock(&t->lock);
+    t->stopped = 1;
+    pthread_cond_signal(&t->wake);
+    pthread_mutex_unlock(&t->lock);
+    pthread_join(t->thread, NULL);
+    free(t);
+}
+
+static uint32_t now_ms(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint32_t)((uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u);
+}
+
+static uint32_t process_id(void) { return (uint32_t)getpid(); }
+
+static int32_t is_process_alive(uint32_t pid, uint32_t kind) {
+    if (kind != 1 /* OwnerKind.linux */ || pid == 0) return -1;
+    if (kill((pid_t)pid, 0) == 0 || errno == EPERM) return 1;
+    return errno == ESRCH ? 0 : -1;
+}
+
+static const char *get_env(const char *name) { return getenv(name); }
+
+/* ---- registry file ---- */
+
+static uint32_t default_registry_path(char *buffer, uint32_t capacity) {
+    const char *runtime = getenv("XDG_RUNTIME_DIR");
+    int n = runtime && runtime[0] == '/'
+        ? snprintf(buffer, capacity, "%s/virtuallan/registry", runtime)
+        : snprintf(buffer, capacity, "/tmp/virtuallan-%u/registry", (unsigned)geteuid());
+    return n < 0 ? 0 : (uint32_t)n;
+}
+
+static vl_mapping map_failure(int32_t error, int fd) {
+    vl_mapping m = { .error = error, .os_error = errno };
+    if (fd >= 0) close(fd);
+    return m;
+}
+
+static vl_mapping registry_map(const char *path, uint32_t size_if_new) {
+    /* The folder is private: create it 0700 when missing (one level, like a runtime dir). */
+    char folder[4096];
+    size_t length = strnlen(path, sizeof folder - 1);
+    memcpy(folder, path, length);
+    folder[length] = 0;
+    char *slash = strrchr(folder, '/');
+    if (slash && slash != folder) { *slash = 0; mkdir(folder, 0700); }
+
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return map_failure(VL_MAP_OPEN_FAILED, -1);
+    /* fcntl record locks, not flock: Wine implements LockFileEx with fcntl locks, so a
+     * Windows instance and a Linux one exclude each other. */
+    struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
+    while (fcntl(fd, F_SETLKW, &lock) != 0)
+        if (errno != EINTR) return map_failure(VL_MAP_LOCK_FAILED, fd);
+    struct stat st;
+    if (fstat(fd, &st) != 0) return map_failure(VL_MAP_OPEN_FAILED, fd);
+    if (!S_ISREG(st.st_mode)) return map_failure(VL_MAP_NOT_A_FILE, fd);
+    if (st.st_uid != geteuid()) return map_failure(VL_MAP_WRONG_OWNER, fd);
+    if (st.st_mode & 077) return map_failure(VL_MAP_MODE_TOO_OPEN, fd);
+    off_t size = st.st_size;
+    if (size == 0) {
+        if (ftruncate(fd, size_if_new) != 0) return map_failure(VL_MAP_RESIZE_FAILED, fd);
+        size = size_if_new;
+    }
+    if (size > (off_t)(64u << 20)) { errno = EFBIG; return map_failure(VL_MAP_NOT_A_FILE, fd); }
+    void *base = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED) return map_failure(VL_MAP_MAP_FAILED, fd);
+    return (vl_mapping){ .base = base, .size = (uint32_t)size, .handle = fd };
+}
+
+static void registry_unlock(vl_mapping *m) {
+    struct flock lock = { .l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
+    fcntl((int)m->handle, F_SETLK, &lock);
+}
+
+static void registry_unmap(vl_mapping *m) {
+    if (m->base) munmap(m->base, m->size);
+    if (m->handle >= 0) close((int)m->handle);
+    m->base = NULL;
+    m->handle = -1;
+}
+
+/* ---- log ---- */
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static int log_fd = -1;
+
+static void log_line(const char *path, const char *line, uint32_t length) {
+    pthread_mutex_lock(&log_lock);
+    if (log_fd < 0) log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (log_fd >= 0) {
+        struct iovec iov[2] = { { (void *)line, length }, { "\n", 1 } };
+        ssize_t ignored = writev(log_fd, iov, 2);
+        (void)ignored;
+    }
+    pthread_mutex_unlock(&log_lock);
+}
+
+static void report_error(const char *line, uint32_t length) {
+    struct iovec iov[3] = { { "virtuallan: ", 12 }, { (void *)line, length }, { "\n", 1 } };
+    ssize_t ignored = writev(2, iov, 3);
+    (void)ignored;
+}
+
+static pthread_mutex_t global_mutex = PTHREAD_MUTEX_INITIALIZER;
+static void global_lock(void) { pthread_mutex_lock(&global_mutex); }
+static void global_unlock(void) { pthread_mutex_unlock(&global_mutex); }
+
+static const vl_platform linux_platform = {
+    .udp_open = udp_open, .socket_shutdown = socket_shutdown, .socket_close = socket_close,
+    .send_frame = send_frame, .receive_frame = receive_frame, .peek_frame = peek_frame,
+    .set_receive_buffer = set_receive_buffer, .get_receive_buffer = get_receive_buffer,
+    .wait_readable = wait_readable, .watch_readable = watch_readable, .set_ready_handler = set_ready_handler,
+    .event_create = event_create, .event_close = event_close, .event_set = event_set,
+    .event_reset = event_reset, .event_wait = event_wait,
+    .current_thread = current_thread, .queue_completion = queue_completion,
+    .get_last_error = get_last_error, .set_last_error = set_last_error,
+    .mutex_create = mutex_create, .mutex_lock = mutex_lock, .mutex_unlock = mutex_unlock,
+    .timer_start = timer_start, .timer_stop = timer_stop,
+    .now_ms = now_ms, .process_id = process_id, .owner_kind = 1, .is_process_alive = is_process_alive,
+    .get_env = get_env, .default_registry_path = default_registry_path,
+    .registry_map = registry_map, .registry_unlock = registry_unlock, .registry_unmap = registry_unmap,
+    .log_line = log_line, .report_error = report_error, .global_lock = global_lock, .global_unlock = global_unlock,
+};
+
+static pthread_once_t platform_once = PTHREAD_ONCE_INIT;
+
+const vl_platform *vl_default_platform(void) {
+    pthread_once(&platform_once, init_monotonic_cond);
+    return &linux_platform;
+}
+#endif

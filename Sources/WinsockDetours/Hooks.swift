@@ -1,0 +1,301 @@
+import CWineBridge
+import VirtualIPCore
+
+// The Winsock entry points, with the C ABI the hook table (CWineBridge/include/hook_table.h)
+// declares for them. Each one only translates between the ABI (return codes, last error)
+// and VirtualHost; the semantics live there.
+
+private let socketError: Int32 = -1
+private let invalidSocket = UInt(bitPattern: -1)
+
+/// This process's instance; when it cannot be set up the call fails with WSASYSNOTREADY
+/// (the reason was reported once, on stderr and in the log).
+@inline(__always)
+private func withHost<T>(orFail failure: T, _ body: (VirtualHost) -> T) -> T {
+    guard let host = VirtualHost.current else {
+        Platform.default.lastError = .systemNotReady
+        return failure
+    }
+    return body(host)
+}
+
+/// SOCKET_ERROR with the last error set, or 0.
+@inline(__always)
+private func status(_ host: VirtualHost, _ error: WinsockError?) -> Int32 {
+    guard let error else { return 0 }
+    host.platform.lastError = error
+    return socketError
+}
+
+@inline(__always)
+private func count(_ host: VirtualHost, _ result: Result<Int, WinsockError>) -> Int32 {
+    switch result {
+    case let .success(n): return Int32(truncatingIfNeeded: n)
+    case let .failure(error): return status(host, error)
+    }
+}
+
+@_cdecl("vl_hook_WSAStartup")
+public func hookWSAStartup(_ version: UInt16, _ data: UnsafeMutablePointer<VL_WSADATA>?) -> Int32 {
+    // WSAStartup returns its error instead of setting the last error.
+    guard let host = VirtualHost.current else { return WinsockError.systemNotReady.rawValue }
+    return host.startup(version: version, data: data)?.rawValue ?? 0
+}
+
+@_cdecl("vl_hook_WSACleanup")
+public func hookWSACleanup() -> Int32 {
+    withHost(orFail: socketError) { status($0, $0.cleanup()) }
+}
+
+@_cdecl("vl_hook_WSAGetLastError")
+public func hookWSAGetLastError() -> Int32 { Platform.default.lastError.rawValue }
+
+@_cdecl("vl_hook_WSASetLastError")
+public func hookWSASetLastError(_ error: Int32) { Platform.default.lastError = WinsockError(rawValue: error) }
+
+private func openSocket(_ af: Int32, _ type: Int32, _ proto: Int32) -> UInt {
+    withHost(orFail: invalidSocket) { host in
+        guard host.startupCount > 0 else { _ = status(host, .notInitialised); return invalidSocket }
+        guard af == Int32(VL_AF_INET) else { _ = status(host, .addressFamilyNotSupported); return invalidSocket }
+        guard type == Int32(VL_SOCK_DGRAM) else {
+            // TCP is not virtualised: the DLL hands it to the original ws2_32. The Linux test
+            // backend has no original Winsock to hand it to.
+            _ = status(host, .socketTypeNotSupported)
+            return invalidSocket
+        }
+        guard proto == 0 || proto == Int32(VL_IPPROTO_UDP) else { _ = status(host, .protocolNotSupported); return invalidSocket }
+        switch host.openSocket() {
+        case let .success(handle): return handle
+        case let .failure(error): _ = status(host, error); return invalidSocket
+        }
+    }
+}
+
+@_cdecl("vl_hook_socket")
+public func hookSocket(_ af: Int32, _ type: Int32, _ proto: Int32) -> UInt { openSocket(af, type, proto) }
+
+@_cdecl("vl_hook_WSASocketA")
+public func hookWSASocketA(_ af: Int32, _ type: Int32, _ proto: Int32, _ info: UnsafeMutableRawPointer?, _ group: UInt32, _ flags: UInt32) -> UInt {
+    openSocket(af, type, proto)
+}
+
+@_cdecl("vl_hook_WSASocketW")
+public func hookWSASocketW(_ af: Int32, _ type: Int32, _ proto: Int32, _ info: UnsafeMutableRawPointer?, _ group: UInt32, _ flags: UInt32) -> UInt {
+    openSocket(af, type, proto)
+}
+
+@_cdecl("vl_hook_closesocket")
+public func hookClosesocket(_ s: UInt) -> Int32 {
+    withHost(orFail: socketError) { status($0, $0.closeSocket(s)) }
+}
+
+@_cdecl("vl_hook_bind")
+public func hookBind(_ s: UInt, _ name: UnsafePointer<VL_SOCKADDR_IN>?, _ length: Int32) -> Int32 {
+    withHost(orFail: socketError) { status($0, $0.bind(s, name, length)) }
+}
+
+@_cdecl("vl_hook_connect")
+public func hookConnect(_ s: UInt, _ name: UnsafePointer<VL_SOCKADDR_IN>?, _ length: Int32) -> Int32 {
+    withHost(orFail: socketError) { status($0, $0.connect(s, name, length)) }
+}
+
+/// One WSABUF over a plain buffer, for the single-buffer calls.
+@inline(__always)
+private func withSingleBuffer<T>(_ buffer: UnsafeRawPointer?, _ length: Int32, _ body: (Result<UnsafePointer<VL_WSABUF>, WinsockError>) -> T) -> T {
+    guard length >= 0 else { return body(.failure(.invalidArgument)) }
+    guard buffer != nil || length == 0 else { return body(.failure(.fault)) }
+    var wsabuf = VL_WSABUF(len: UInt32(length), buf: UnsafeMutablePointer(mutating: buffer?.assumingMemoryBound(to: CChar.self)))
+    return withUnsafePointer(to: &wsabuf) { body(.success($0)) }
+}
+
+private func sendFlagsError(_ flags: Int32) -> WinsockError? {
+    // MSG_DONTROUTE (4) is meaningless here and ignored, as Windows may; MSG_OOB is TCP's.
+    flags & ~Int32(4) == 0 ? nil : .operationNotSupported
+}
+
+@_cdecl("vl_hook_sendto")
+public func hookSendto(_ s: UInt, _ buffer: UnsafePointer<CChar>?, _ length: Int32, _ flags: Int32,
+                       _ to: UnsafePointer<VL_SOCKADDR_IN>?, _ toLength: Int32) -> Int32 {
+    withHost(orFail: socketError) { host in
+        if let error = sendFlagsError(flags) { return status(host, error) }
+        var destination: SocketAddress?
+        if to != nil {
+            switch SocketAddress.read(to, length: toLength) {
+            case let .failure(error): return status(host, error)
+            case let .success(address): destination = address
+            }
+        }
+        return withSingleBuffer(buffer, length) { wsabuf in
+            switch wsabuf {
+            case let .failure(error): return status(host, error)
+            case let .success(b): return count(host, host.send(s, buffers: b, count: 1, to: destination))
+            }
+        }
+    }
+}
+
+@_cdecl("vl_hook_send")
+public func hookSend(_ s: UInt, _ buffer: UnsafePointer<CChar>?, _ length: Int32, _ flags: Int32) -> Int32 {
+    withHost(orFail: socketError) { host in
+        if let error = sendFlagsError(flags) { return status(host, error) }
+        return withSingleBuffer(buffer, length) { wsabuf in
+            switch wsabuf {
+            case let .failure(error): return status(host, error)
+            case let .success(b):
+                let connected = host.lock.locked { host.sockets[s]?.peer != nil }
+                guard connected || !host.isVirtual(s) else { return status(host, .notConnected) }
+                return count(host, host.send(s, buffers: b, count: 1, to: nil))
+            }
+        }
+    }
+}
+
+@_cdecl("vl_hook_recvfrom")
+public func hookRecvfrom(_ s: UInt, _ buffer: UnsafeMutablePointer<CChar>?, _ length: Int32, _ flags: Int32,
+                         _ from: UnsafeMutablePointer<VL_SOCKADDR_IN>?, _ fromLength: UnsafeMutablePointer<Int32>?) -> Int32 {
+    withHost(orFail: socketError) { host in
+        withSingleBuffer(buffer, length) { wsabuf in
+            switch wsabuf {
+            case let .failure(error): return status(host, error)
+            case let .success(b): return count(host, host.receive(s, buffers: b, count: 1, flags: flags, from: from, fromLength: fromLength))
+            }
+        }
+    }
+}
+
+@_cdecl("vl_hook_recv")
+public func hookRecv(_ s: UInt, _ buffer: UnsafeMutablePointer<CChar>?, _ length: Int32, _ flags: Int32) -> Int32 {
+    hookRecvfrom(s, buffer, length, flags, nil, nil)
+}
+
+@_cdecl("vl_hook_WSASendTo")
+public func hookWSASendTo(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF>?, _ count: UInt32, _ sent: UnsafeMutablePointer<UInt32>?,
+                          _ flags: UInt32, _ to: UnsafePointer<VL_SOCKADDR_IN>?, _ toLength: Int32,
+                          _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ routine: UnsafeMutableRawPointer?) -> Int32 {
+    withHost(orFail: socketError) { host in
+        if let error = sendFlagsError(Int32(bitPattern: flags)) { return status(host, error) }
+        var destination: SocketAddress?
+        if to != nil {
+            switch SocketAddress.read(to, length: toLength) {
+            case let .failure(error): return status(host, error)
+            case let .success(address): destination = address
+            }
+        }
+        return status(host, host.sendOverlapped(s, buffers: buffers, count: count, sent: sent, to: destination,
+                                                overlapped: overlapped, routine: routine))
+    }
+}
+
+@_cdecl("vl_hook_WSARecvFrom")
+public func hookWSARecvFrom(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF>?, _ count: UInt32,
+                            _ received: UnsafeMutablePointer<UInt32>?, _ flags: UnsafeMutablePointer<UInt32>?,
+                            _ from: UnsafeMutablePointer<VL_SOCKADDR_IN>?, _ fromLength: UnsafeMutablePointer<Int32>?,
+                            _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ routine: UnsafeMutableRawPointer?) -> Int32 {
+    withHost(orFail: socketError) { host in
+        if let overlapped {
+            return status(host, host.receiveOverlapped(s, buffers: buffers, count: count, received: received, flags: flags,
+                                                       from: from, fromLength: fromLength, overlapped: overlapped, routine: routine))
+        }
+        guard let flags, let received else { return status(host, .fault) }
+        switch host.receive(s, buffers: buffers, count: count, flags: Int32(bitPattern: flags.pointee), from: from, fromLength: fromLength) {
+        case let .success(n):
+            received.pointee = UInt32(n)
+            flags.pointee = 0
+            return 0
+        case let .failure(error):
+            return status(host, error)
+        }
+    }
+}
+
+@_cdecl("vl_hook_WSAGetOverlappedResult")
+public func hookWSAGetOverlappedResult(_ s: UInt, _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ transferred: UnsafeMutablePointer<UInt32>?,
+                                       _ wait: Int32, _ flags: UnsafeMutablePointer<UInt32>?) -> Int32 {
+    withHost(orFail: 0) { host in
+        status(host, host.overlappedResult(s, overlapped, transferred: transferred, wait: wait != 0, flags: flags)) == 0 ? 1 : 0
+    }
+}
+
+@_cdecl("vl_hook_WSACreateEvent")
+public func hookWSACreateEvent() -> UnsafeMutableRawPointer? {
+    let platform = Platform.default
+    guard let event = platform.t.event_create!() else {
+        platform.lastError = WinsockError(VL_WSA_NOT_ENOUGH_MEMORY)
+        return nil
+    }
+    return event
+}
+
+/// BOOL result of an event call: FALSE + WSA_INVALID_HANDLE for a handle that is no event.
+private func eventResult(_ ok: Int32) -> Int32 {
+    if ok == 0 { Platform.default.lastError = .invalidHandle }
+    return ok
+}
+
+@_cdecl("vl_hook_WSACloseEvent")
+public func hookWSACloseEvent(_ event: UnsafeMutableRawPointer?) -> Int32 { eventResult(Platform.default.t.event_close!(event)) }
+
+@_cdecl("vl_hook_WSASetEvent")
+public func hookWSASetEvent(_ event: UnsafeMutableRawPointer?) -> Int32 { eventResult(Platform.default.t.event_set!(event)) }
+
+@_cdecl("vl_hook_WSAResetEvent")
+public func hookWSAResetEvent(_ event: UnsafeMutableRawPointer?) -> Int32 { eventResult(Platform.default.t.event_reset!(event)) }
+
+@_cdecl("vl_hook_WSAWaitForMultipleEvents")
+public func hookWSAWaitForMultipleEvents(_ count: UInt32, _ events: UnsafePointer<UnsafeMutableRawPointer?>?, _ waitAll: Int32,
+                                         _ timeout: UInt32, _ alertable: Int32) -> UInt32 {
+    Platform.default.t.event_wait!(count, events, waitAll, timeout, alertable)
+}
+
+@_cdecl("vl_hook_select")
+public func hookSelect(_ nfds: Int32, _ read: UnsafeMutablePointer<VL_FD_SET>?, _ write: UnsafeMutablePointer<VL_FD_SET>?,
+                       _ except: UnsafeMutablePointer<VL_FD_SET>?, _ timeout: UnsafePointer<VL_TIMEVAL>?) -> Int32 {
+    withHost(orFail: socketError) { count($0, $0.select(read: read, write: write, except: except, timeout: timeout)) }
+}
+
+@_cdecl("vl_hook_ioctlsocket")
+public func hookIoctlsocket(_ s: UInt, _ command: Int32, _ argument: UnsafeMutablePointer<UInt32>?) -> Int32 {
+    withHost(orFail: socketError) { status($0, $0.ioctlsocket(s, command: command, argument: argument)) }
+}
+
+@_cdecl("vl_hook_getsockname")
+public func hookGetsockname(_ s: UInt, _ name: UnsafeMutablePointer<VL_SOCKADDR_IN>?, _ length: UnsafeMutablePointer<Int32>?) -> Int32 {
+    withHost(orFail: socketError) { status($0, $0.getsockname(s, name, length)) }
+}
+
+@_cdecl("vl_hook_getpeername")
+public func hookGetpeername(_ s: UInt, _ name: UnsafeMutablePointer<VL_SOCKADDR_IN>?, _ length: UnsafeMutablePointer<Int32>?) -> Int32 {
+    withHost(orFail: socketError) { status($0, $0.getpeername(s, name, length)) }
+}
+
+@_cdecl("vl_hook_setsockopt")
+public func hookSetsockopt(_ s: UInt, _ level: Int32, _ name: Int32, _ value: UnsafePointer<CChar>?, _ length: Int32) -> Int32 {
+    withHost(orFail: socketError) { status($0, $0.setsockopt(s, level: level, name: name, value: UnsafeRawPointer(value), length: length)) }
+}
+
+@_cdecl("vl_hook_getsockopt")
+public func hookGetsockopt(_ s: UInt, _ level: Int32, _ name: Int32, _ value: UnsafeMutablePointer<CChar>?, _ length: UnsafeMutablePointer<Int32>?) -> Int32 {
+    withHost(orFail: socketError) { status($0, $0.getsockopt(s, level: level, name: name, value: UnsafeMutableRawPointer(value), length: length)) }
+}
+
+@_cdecl("vl_hook_gethostname")
+public func hookGethostname(_ name: UnsafeMutablePointer<CChar>?, _ length: Int32) -> Int32 {
+    withHost(orFail: socketError) { status($0, $0.gethostname(name, length)) }
+}
+
+@_cdecl("vl_hook_gethostbyname")
+public func hookGethostbyname(_ name: UnsafePointer<CChar>?) -> UnsafeMutablePointer<VL_HOSTENT>? {
+    withHost(orFail: nil) { host in
+        switch host.gethostbyname(name) {
+        case let .success(entry): return entry
+        case let .failure(error): _ = status(host, error); return nil
+        }
+    }
+}
+
+@_cdecl("vl_hook_GetAdaptersInfo")
+public func hookGetAdaptersInfo(_ info: UnsafeMutablePointer<VL_IP_ADAPTER_INFO>?, _ size: UnsafeMutablePointer<UInt32>?) -> UInt32 {
+    // ERROR_NOT_SUPPORTED (50) when this process could not become an instance.
+    guard let host = VirtualHost.current else { return 50 }
+    return host.adaptersInfo(info, size)
+}

@@ -1,0 +1,143 @@
+import CWineBridge
+import VirtualIPCore
+
+extension VirtualHost {
+    static let ephemeralPorts: ClosedRange<UInt16> = 49152...65535
+
+    /// bind() following "each instance is its own PC": 0.0.0.0, 127.x.x.x and the own
+    /// virtual address are local; port 0 picks a free ephemeral port of this instance.
+    func bind(_ handle: UInt, _ name: UnsafePointer<VL_SOCKADDR_IN>?, _ length: Int32) -> WinsockError? {
+        let requested: SocketAddress
+        switch SocketAddress.read(name, length: length) {
+        case let .failure(error): return error
+        case let .success(address): requested = address
+        }
+        let scope: BindScope
+        if requested.address == .any { scope = .any }
+        else if requested.address.isLoopback { scope = .loopback }
+        else if requested.address == address { scope = .lan }
+        else { return .addressNotAvailable }
+        return lock.locked {
+            switch socket(handle) {
+            case let .failure(error): return error
+            case let .success(socket):
+                guard !socket.isBound else { return .invalidArgument }
+                return bindLocked(socket, port: requested.port, scope: scope)
+            }
+        }
+    }
+
+    /// Binds an unbound socket to 0.0.0.0:ephemeral (first send or connect). Lock held.
+    func bindImplicitlyLocked(_ socket: VirtualSocket) -> WinsockError? {
+        socket.isBound ? nil : bindLocked(socket, port: 0, scope: .any)
+    }
+
+    /// Lock held. Port conflicts are decided among this instance's own sockets (they all
+    /// live in this process), the way Windows decides them on one PC.
+    func bindLocked(_ socket: VirtualSocket, port: UInt16, scope: BindScope) -> WinsockError? {
+        var port = port
+        if port == 0 {
+            guard let free = freeEphemeralPortLocked() else { return .noBuffers }
+            port = free
+        } else {
+            for other in sockets.values where other !== socket && other.virtualPort == port {
+                guard other.scope == scope || other.scope == .any || scope == .any else { continue }
+                if socket.exclusiveAddress || other.exclusiveAddress { return .accessDenied }
+                if socket.reuseAddress && other.reuseAddress { continue }
+                // Measured on Wine: SO_REUSEADDR on the newcomer only is WSAEACCES.
+                return socket.reuseAddress ? .accessDenied : .addressInUse
+            }
+        }
+        guard registry.addSocket(slot: instance, virtualPort: port, realPort: socket.realPort, scope: scope) else {
+            log(.warning, "socket table of instance \(instance) is full (\(RegistryLayout.socketsPerSlot) sockets)")
+            return .noBuffers
+        }
+        socket.virtualPort = port
+        socket.scope = scope
+        log(.debug, "socket \(socket.handle) bound to virtual port \(port) (real \(socket.realPort))")
+        return nil
+    }
+
+    private func freeEphemeralPortLocked() -> UInt16? {
+        let range = VirtualHost.ephemeralPorts
+        let count = Int(range.upperBound - range.lowerBound) + 1
+        for _ in 0..<count {
+            let candidate = nextEphemeralPort
+            nextEphemeralPort = candidate == range.upperBound ? range.lowerBound : candidate + 1
+            if !range.contains(candidate) { continue }
+            if !sockets.values.contains(where: { $0.virtualPort == candidate }) { return candidate }
+        }
+        return nil
+    }
+
+    /// The address getsockname reports: what the socket was bound to, never the backing one.
+    func localAddress(_ socket: VirtualSocket) -> SocketAddress {
+        let address: IPv4Address
+        switch socket.scope {
+        case .any: address = .any
+        case .loopback: address = .loopback
+        case .lan: address = self.address
+        }
+        return SocketAddress(address: address, port: socket.virtualPort)
+    }
+
+    func getsockname(_ handle: UInt, _ name: UnsafeMutablePointer<VL_SOCKADDR_IN>?, _ length: UnsafeMutablePointer<Int32>?) -> WinsockError? {
+        lock.locked {
+            switch socket(handle) {
+            case let .failure(error): return error
+            case let .success(socket):
+                guard socket.isBound else { return .invalidArgument }
+                return localAddress(socket).write(to: name, length: length)
+            }
+        }
+    }
+
+    func getpeername(_ handle: UInt, _ name: UnsafeMutablePointer<VL_SOCKADDR_IN>?, _ length: UnsafeMutablePointer<Int32>?) -> WinsockError? {
+        lock.locked {
+            switch socket(handle) {
+            case let .failure(error): return error
+            case let .success(socket):
+                guard let peer = socket.peer else { return .notConnected }
+                return SocketAddress(address: peer.address, port: peer.port).write(to: name, length: length)
+            }
+        }
+    }
+
+    /// connect() on UDP sets the default destination; AF_UNSPEC or 0.0.0.0:0 dissolves it.
+    func connect(_ handle: UInt, _ name: UnsafePointer<VL_SOCKADDR_IN>?, _ length: Int32) -> WinsockError? {
+        var target: SocketAddress?
+        if let name, length >= 2, UnsafeRawPointer(name).loadUnaligned(as: UInt16.self) == UInt16(VL_AF_UNSPEC) {
+            target = nil
+        } else {
+            switch SocketAddress.read(name, length: length) {
+            case let .failure(error): return error
+            case let .success(address): target = address.address == .any && address.port == 0 ? nil : address
+            }
+        }
+        return lock.locked {
+            switch socket(handle) {
+            case let .failure(error): return error
+            case let .success(socket):
+                guard let target else {
+                    socket.peer = nil
+                    return nil
+                }
+                guard target.port != 0 else { return .addressNotAvailable }
+                if case let .failure(error) = router.route(to: target.address, payloadLength: 0, broadcastPermitted: socket.broadcast) {
+                    return winsockError(error)
+                }
+                if let error = bindImplicitlyLocked(socket) { return error }
+                socket.peer = (target.address, target.port)
+                return nil
+            }
+        }
+    }
+}
+
+func winsockError(_ error: Router.SendError) -> WinsockError {
+    switch error {
+    case .messageTooLarge: return .messageSize
+    case .networkUnreachable: return .networkUnreachable
+    case .broadcastNotPermitted: return .accessDenied
+    }
+}

@@ -1,0 +1,63 @@
+import CWineBridge
+import VirtualIPCore
+
+/// What the game learns about "this PC": host name, its address, its one network adapter.
+extension VirtualHost {
+    func gethostname(_ name: UnsafeMutablePointer<CChar>?, _ length: Int32) -> WinsockError? {
+        guard startupCount > 0 else { return .notInitialised }
+        let own = hostname
+        guard let name, Int(length) > own.count else { return .fault }
+        for (i, byte) in own.enumerated() { name[i] = CChar(bitPattern: byte) }
+        name[own.count] = 0
+        return nil
+    }
+
+    /// The address a host name stands for on the virtual LAN: our own name, another
+    /// instance's "<prefix>-<n>", "localhost", or a dotted address. nil: not ours to answer.
+    func resolve(_ name: [UInt8]) -> IPv4Address? {
+        if let literal = IPv4Address(parsing: name) { return literal }
+        let lower = name.map(asciiLowercase)
+        if lower.elementsEqual("localhost".utf8) { return .loopback }
+        let prefix = config.hostnamePrefix.map(asciiLowercase)
+        guard lower.count > prefix.count + 1, lower.starts(with: prefix), lower[prefix.count] == UInt8(ascii: "-") else { return nil }
+        var number = 0
+        for byte in lower[(prefix.count + 1)...] {
+            guard byte >= 0x30, byte <= 0x39, number < 100_000 else { return nil }
+            number = number * 10 + Int(byte - 0x30)
+        }
+        guard number >= 1, number <= registry.slotCount else { return nil }
+        return registry.network.address(ofInstance: number - 1)
+    }
+
+    func gethostbyname(_ name: UnsafePointer<CChar>?) -> Result<UnsafeMutablePointer<VL_HOSTENT>, WinsockError> {
+        guard startupCount > 0 else { return .failure(.notInitialised) }
+        // NULL asks for the local host, as on Windows.
+        let requested = name.map { bytes(of: $0) } ?? hostname
+        guard let address = requested.isEmpty ? self.address : resolve(requested) else { return .failure(.hostNotFound) }
+        let official = requested.isEmpty ? hostname : requested
+        return .success(withCString(official) { vl_fill_hostent($0, address.networkOrder) })
+    }
+
+    /// GetAdaptersInfo: one Ethernet adapter with the instance's address, mask and MAC.
+    func adaptersInfo(_ info: UnsafeMutablePointer<VL_IP_ADAPTER_INFO>?, _ size: UnsafeMutablePointer<UInt32>?) -> UInt32 {
+        guard let size else { return VL_ERROR_INVALID_PARAMETER }
+        let needed = UInt32(MemoryLayout<VL_IP_ADAPTER_INFO>.size)
+        guard let info, size.pointee >= needed else {
+            size.pointee = needed
+            return VL_ERROR_BUFFER_OVERFLOW
+        }
+        var mac = self.mac.array
+        let network = registry.network
+        withCString(address.dottedBytes) { address in
+            withCString(network.mask.dottedBytes) { mask in
+                // A LAN without a router: no gateway.
+                withCString(IPv4Address.any.dottedBytes) { gateway in
+                    vl_fill_adapter_info(info, UInt32(instance + 1), &mac, address, mask, gateway)
+                }
+            }
+        }
+        return VL_ERROR_SUCCESS
+    }
+}
+
+func asciiLowercase(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte + 0x20 : byte }

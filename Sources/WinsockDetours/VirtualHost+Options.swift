@@ -1,0 +1,89 @@
+import CWineBridge
+import VirtualIPCore
+
+/// ioctlsocket commands (winsock2.h _IOW/_IOR encodings).
+let ioctlNonBlocking = Int32(bitPattern: 0x8004_667E) // FIONBIO
+let ioctlBytesReadable = Int32(0x4004_667F) // FIONREAD
+
+extension VirtualHost {
+    func setsockopt(_ handle: UInt, level: Int32, name: Int32, value: UnsafeRawPointer?, length: Int32) -> WinsockError? {
+        lock.locked {
+            let socket: VirtualSocket
+            switch self.socket(handle) {
+            case let .failure(error): return error
+            case let .success(s): socket = s
+            }
+            guard level == Int32(VL_SOL_SOCKET) else { return .noProtocolOption }
+            guard let value, length >= 1 else { return .fault }
+            // BOOL options: Windows reads an int, but accepts a 1-byte value too.
+            let number: Int32 = length >= 4 ? value.loadUnaligned(as: Int32.self) : Int32(value.load(as: UInt8.self))
+            switch name {
+            case Int32(VL_SO_BROADCAST): socket.broadcast = number != 0
+            case Int32(VL_SO_REUSEADDR): socket.reuseAddress = number != 0
+            case Int32(VL_SO_EXCLUSIVEADDRUSE): socket.exclusiveAddress = number != 0
+            case Int32(VL_SO_SNDBUF):
+                guard length >= 4 else { return .fault }
+                socket.sendBuffer = number
+            case Int32(VL_SO_RCVBUF):
+                guard length >= 4 else { return .fault }
+                // Room for our header on every queued datagram comes from the backing socket's
+                // own buffer; the game reads back the value it set, as on Windows.
+                let error = platform.t.set_receive_buffer!(socket.handle, number)
+                guard error == 0 else { return WinsockError(rawValue: error) }
+                socket.receiveBuffer = number
+            default: return .noProtocolOption
+            }
+            return nil
+        }
+    }
+
+    func getsockopt(_ handle: UInt, level: Int32, name: Int32, value: UnsafeMutableRawPointer?, length: UnsafeMutablePointer<Int32>?) -> WinsockError? {
+        lock.locked {
+            let socket: VirtualSocket
+            switch self.socket(handle) {
+            case let .failure(error): return error
+            case let .success(s): socket = s
+            }
+            guard level == Int32(VL_SOL_SOCKET) else { return .noProtocolOption }
+            guard let value, let length, length.pointee >= 4 else { return .fault }
+            let number: Int32
+            switch name {
+            case Int32(VL_SO_BROADCAST): number = socket.broadcast ? 1 : 0
+            case Int32(VL_SO_REUSEADDR): number = socket.reuseAddress ? 1 : 0
+            case Int32(VL_SO_EXCLUSIVEADDRUSE): number = socket.exclusiveAddress ? 1 : 0
+            case Int32(VL_SO_SNDBUF): number = socket.sendBuffer
+            case Int32(VL_SO_RCVBUF): number = socket.receiveBuffer
+            case Int32(VL_SO_TYPE): number = Int32(VL_SOCK_DGRAM)
+            // The largest payload we can carry: UDP's maximum less our header.
+            case Int32(VL_SO_MAX_MSG_SIZE): number = Int32(WireHeader.maxPayload)
+            default: return .noProtocolOption
+            }
+            value.storeBytes(of: number, as: Int32.self)
+            length.pointee = 4
+            return nil
+        }
+    }
+
+    /// FIONBIO switches blocking mode; FIONREAD is the payload size of the next datagram
+    /// the game would get (frames we would drop are dropped first).
+    func ioctlsocket(_ handle: UInt, command: Int32, argument: UnsafeMutablePointer<UInt32>?) -> WinsockError? {
+        lock.locked {
+            let socket: VirtualSocket
+            switch self.socket(handle) {
+            case let .failure(error): return error
+            case let .success(s): socket = s
+            }
+            guard let argument else { return .fault }
+            switch command {
+            case ioctlNonBlocking:
+                socket.nonBlocking = argument.pointee != 0
+                return nil
+            case ioctlBytesReadable:
+                argument.pointee = UInt32(nextPayloadLengthLocked(socket) ?? 0)
+                return nil
+            default:
+                return .invalidArgument
+            }
+        }
+    }
+}

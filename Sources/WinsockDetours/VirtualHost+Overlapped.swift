@@ -1,0 +1,121 @@
+import CWineBridge
+import VirtualIPCore
+
+/// Overlapped receives. A posted WSARecvFrom is tried at once (data already queued:
+/// immediate success, event signaled, as Windows does); otherwise it waits in the socket's
+/// queue and the platform's readiness thread completes it when a datagram arrives. Frames
+/// that fail the receive check are dropped there and the operation stays pending, so the
+/// game never sees a completion for them.
+extension VirtualHost {
+    enum Attempt {
+        case completed(bytes: Int, error: WinsockError?)
+        case failed(WinsockError)
+        case wouldBlock
+    }
+
+    func receiveOverlapped(_ handle: UInt, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32,
+                           received: UnsafeMutablePointer<UInt32>?, flags: UnsafeMutablePointer<UInt32>?,
+                           from: UnsafeMutablePointer<VL_SOCKADDR_IN>?, fromLength: UnsafeMutablePointer<Int32>?,
+                           overlapped: UnsafeMutablePointer<VL_OVERLAPPED>, routine: UnsafeMutableRawPointer?) -> WinsockError? {
+        guard let flags, buffers != nil || count == 0 else { return .fault }
+        if from != nil, fromLength == nil || fromLength!.pointee < 16 { return .fault }
+        let copied = (0..<Int(count)).map { buffers![$0] }
+        return lock.locked {
+            let socket: VirtualSocket
+            switch self.socket(handle) {
+            case let .failure(error): return error
+            case let .success(s): socket = s
+            }
+            guard socket.isBound else { return .invalidArgument }
+            let op = PendingReceive(overlapped: overlapped, buffers: copied, from: from, fromLength: fromLength,
+                                    routine: routine, thread: platform.t.current_thread!())
+            overlapped.pointee.Internal = UInt(VL_STATUS_PENDING)
+            overlapped.pointee.InternalHigh = 0
+            // Starting an I/O resets its event (the I/O manager does so on Windows).
+            if routine == nil, let event = overlapped.pointee.hEvent { _ = platform.t.event_reset!(event) }
+            if socket.pending.isEmpty {
+                switch attemptLocked(socket, op) {
+                case let .completed(bytes, error):
+                    received?.pointee = UInt32(bytes)
+                    flags.pointee = 0
+                    return error
+                case let .failed(error):
+                    overlapped.pointee.Internal = UInt(error.ntStatus)
+                    return error
+                case .wouldBlock:
+                    break
+                }
+            }
+            socket.pending.append(op)
+            let error = platform.t.watch_readable!(socket.handle)
+            guard error == 0 else {
+                socket.pending.removeLast()
+                return WinsockError(rawValue: error)
+            }
+            return .ioPending
+        }
+    }
+
+    /// One non-blocking try to satisfy `op`; completes it on success. Lock held.
+    func attemptLocked(_ socket: VirtualSocket, _ op: PendingReceive) -> Attempt {
+        let result = op.buffers.withUnsafeBufferPointer {
+            takeDatagram(view(of: socket), buffers: $0.baseAddress, count: UInt32($0.count), blocking: false)
+        }
+        switch result {
+        case let .failure(error):
+            return error == .wouldBlock ? .wouldBlock : .failed(error)
+        case let .success(arrival):
+            let error: WinsockError? = arrival.truncated ? .messageSize : nil
+            complete(op, error: error, bytes: arrival.copied, from: arrival.source)
+            return .completed(bytes: arrival.copied, error: error)
+        }
+    }
+
+    /// Publishes an operation's end: `from`, the OVERLAPPED's status and count, then the
+    /// event or the completion routine (queued to the thread that posted it).
+    func complete(_ op: PendingReceive, error: WinsockError?, bytes: Int, from: SocketAddress?) {
+        if let from, op.from != nil { _ = from.write(to: op.from, length: op.fromLength) }
+        op.overlapped.pointee.InternalHigh = UInt(bytes)
+        op.overlapped.pointee.Internal = UInt(error?.ntStatus ?? VL_STATUS_SUCCESS)
+        if let routine = op.routine {
+            platform.t.queue_completion!(op.thread, routine, UInt32(bitPattern: error?.rawValue ?? 0), UInt32(bytes), op.overlapped, 0)
+        } else if let event = op.overlapped.pointee.hEvent {
+            _ = platform.t.event_set!(event)
+        }
+    }
+
+    /// The readiness thread's entry: serve the socket's pending receives in order.
+    func serviceOverlapped(_ handle: UInt) {
+        lock.locked {
+            guard let socket = sockets[handle], !socket.closed else { return }
+            while let op = socket.pending.first {
+                let attempt = attemptLocked(socket, op)
+                if case .wouldBlock = attempt { break }
+                socket.pending.removeFirst()
+                if case let .failed(error) = attempt { complete(op, error: error, bytes: 0, from: nil) }
+            }
+            if !socket.pending.isEmpty { _ = platform.t.watch_readable!(socket.handle) }
+        }
+    }
+
+    /// WSAGetOverlappedResult. The outcome lives in the OVERLAPPED itself (as on Windows), so
+    /// an operation aborted by closesocket still reports WSA_OPERATION_ABORTED afterwards.
+    func overlappedResult(_ handle: UInt, _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, transferred: UnsafeMutablePointer<UInt32>?,
+                          wait: Bool, flags: UnsafeMutablePointer<UInt32>?) -> WinsockError? {
+        guard let overlapped, let transferred, let flags else { return .fault }
+        let known = lock.locked { startupCount > 0 ? sockets[handle] != nil : false }
+        var status = UInt32(truncatingIfNeeded: overlapped.pointee.Internal)
+        if status == VL_STATUS_PENDING {
+            guard known else { return startupCount > 0 ? .notSocket : .notInitialised }
+            guard wait, let event = overlapped.pointee.hEvent else { return .ioIncomplete }
+            let events: [UnsafeMutableRawPointer?] = [event]
+            let result = platform.t.event_wait!(1, events, 1, VL_WSA_INFINITE, 0)
+            guard result == VL_WSA_WAIT_EVENT_0 else { return .invalidHandle }
+            status = UInt32(truncatingIfNeeded: overlapped.pointee.Internal)
+            guard status != VL_STATUS_PENDING else { return .ioIncomplete }
+        }
+        transferred.pointee = UInt32(truncatingIfNeeded: overlapped.pointee.InternalHigh)
+        flags.pointee = 0
+        return WinsockError(ntStatus: status)
+    }
+}

@@ -1,0 +1,121 @@
+import CWineBridge
+import VirtualIPCore
+
+/// What a receiving socket needs to judge a frame, read under the lock.
+struct ReceiverView {
+    let socket: VirtualSocket
+    let receiver: Router.Receiver
+    let peer: SocketAddress?
+}
+
+/// One datagram the game may have.
+struct Arrival {
+    let source: SocketAddress
+    /// The payload's full length; more than `copied` when the buffers were too small.
+    let payloadLength: Int
+    let copied: Int
+    var truncated: Bool { payloadLength > copied }
+}
+
+extension VirtualHost {
+    func view(of socket: VirtualSocket) -> ReceiverView {
+        ReceiverView(socket: socket,
+                     receiver: Router.Receiver(instance: instance, virtualPort: socket.virtualPort, scope: socket.scope),
+                     peer: socket.peer.map { SocketAddress(address: $0.address, port: $0.port) })
+    }
+
+    /// The receive-side check of one frame (header in `header`, lengths in `received`).
+    func judge(_ view: ReceiverView, header: UnsafeRawPointer, _ received: vl_received) -> Router.Verdict {
+        guard received.from_loopback != 0, received.length >= UInt32(WireHeader.size) else { return .drop(.malformed) }
+        return router.check(frame: UnsafeRawBufferPointer(start: header, count: WireHeader.size),
+                            realSourcePort: received.real_source_port, receiver: view.receiver)
+    }
+
+    /// Takes frames off the backing socket until one may go to the game: bad or spoofed ones
+    /// are dropped and counted, frames from other than a connected peer are skipped.
+    /// Non-blocking calls run with the lock held; blocking ones without it (inside enter/leave).
+    func takeDatagram(_ view: ReceiverView, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, blocking: Bool) -> Result<Arrival, WinsockError> {
+        var headerBytes: (UInt64, UInt64) = (0, 0)
+        return withUnsafeMutableBytes(of: &headerBytes) { raw in
+            let header = raw.baseAddress!
+            while true {
+                var received = vl_received()
+                let error = platform.t.receive_frame!(view.socket.handle, header, buffers, count, blocking ? 1 : 0, &received)
+                if blocking && lock.locked({ view.socket.closed }) { return .failure(.interrupted) }
+                guard error == 0 else { return .failure(WinsockError(rawValue: error)) }
+                switch judge(view, header: header, received) {
+                case let .drop(reason):
+                    registry.countDrop(slot: instance, reason)
+                    log(.debug, "dropped a frame from real port \(received.real_source_port): \(reason.name)")
+                case let .deliver(wire):
+                    let source = SocketAddress(address: wire.source, port: wire.sourcePort)
+                    if let peer = view.peer, peer != source { continue }
+                    let payload = Int(received.length) - WireHeader.size
+                    registry.countDatagram(slot: instance, received: true, bytes: payload)
+                    return .success(Arrival(source: source, payloadLength: payload, copied: Int(received.copied) - WireHeader.size))
+                }
+            }
+        }
+    }
+
+    /// recvfrom / recv / non-overlapped WSARecvFrom. Too small buffers: the first part is
+    /// copied, the rest discarded, WSAEMSGSIZE (Windows' behaviour).
+    func receive(_ handle: UInt, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, flags: Int32,
+                 from: UnsafeMutablePointer<VL_SOCKADDR_IN>?, fromLength: UnsafeMutablePointer<Int32>?) -> Result<Int, WinsockError> {
+        guard flags == 0 else { return .failure(flags & Int32(VL_MSG_PEEK) != 0 ? .operationNotSupported : .invalidArgument) }
+        if from != nil, fromLength == nil || fromLength!.pointee < 16 { return .failure(.fault) }
+        guard buffers != nil || count == 0 else { return .failure(.fault) }
+        let start: Result<(ReceiverView, Bool), WinsockError> = lock.locked {
+            switch socket(handle) {
+            case let .failure(error): return .failure(error)
+            case let .success(socket):
+                guard socket.isBound else { return .failure(.invalidArgument) }
+                if !socket.nonBlocking { socket.activeCalls += 1 }
+                return .success((view(of: socket), !socket.nonBlocking))
+            }
+        }
+        let receiver: ReceiverView, blocking: Bool
+        switch start {
+        case let .failure(error): return .failure(error)
+        case let .success(s): (receiver, blocking) = s
+        }
+        let result: Result<Arrival, WinsockError>
+        if blocking {
+            result = takeDatagram(receiver, buffers: buffers, count: count, blocking: true)
+            leave(receiver.socket)
+        } else {
+            result = lock.locked { takeDatagram(receiver, buffers: buffers, count: count, blocking: false) }
+        }
+        switch result {
+        case let .failure(error): return .failure(error)
+        case let .success(arrival):
+            if from != nil { _ = arrival.source.write(to: from, length: fromLength) }
+            return arrival.truncated ? .failure(.messageSize) : .success(arrival.copied)
+        }
+    }
+
+    /// The payload size of the next datagram the game would get, dropping bad frames in
+    /// front of it; nil when none is queued. Lock held.
+    func nextPayloadLengthLocked(_ socket: VirtualSocket) -> Int? {
+        guard socket.isBound else { return nil }
+        let receiverView = view(of: socket)
+        var headerBytes: (UInt64, UInt64) = (0, 0)
+        return withUnsafeMutableBytes(of: &headerBytes) { raw -> Int? in
+            while true {
+                var received = vl_received()
+                guard platform.t.peek_frame!(socket.handle, raw.baseAddress, &received) == 0 else { return nil }
+                var keep = false
+                switch judge(receiverView, header: raw.baseAddress!, received) {
+                case let .drop(reason):
+                    registry.countDrop(slot: instance, reason)
+                case let .deliver(wire):
+                    keep = receiverView.peer.map { $0 == SocketAddress(address: wire.source, port: wire.sourcePort) } ?? true
+                }
+                if keep { return Int(received.length) - WireHeader.size }
+                // Take the frame we will never deliver off the queue, then look again.
+                var discarded = vl_received()
+                _ = platform.t.receive_frame!(socket.handle, raw.baseAddress, nil, 0, 0, &discarded)
+            }
+        }
+    }
+}

@@ -1,0 +1,83 @@
+import CWineBridge
+import VirtualIPCore
+
+extension VirtualHost {
+    /// Sends one datagram (the game's buffers gathered behind our header) to a virtual
+    /// destination; `to` nil means the connected peer. Returns the payload size sent.
+    func send(_ handle: UInt, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, to: SocketAddress?) -> Result<Int, WinsockError> {
+        guard buffers != nil || count == 0 else { return .failure(.fault) }
+        var total = 0
+        for i in 0..<Int(count) {
+            guard buffers![i].buf != nil || buffers![i].len == 0 else { return .failure(.fault) }
+            total += Int(buffers![i].len)
+        }
+        // Everything about the socket is read under the lock; the I/O runs outside it.
+        let prepared: Result<(VirtualSocket, SocketAddress, Bool), WinsockError> = lock.locked {
+            switch socket(handle) {
+            case let .failure(error): return .failure(error)
+            case let .success(socket):
+                // A connected UDP socket always sends to its peer (Windows ignores `to`).
+                guard let destination = socket.peer.map({ SocketAddress(address: $0.address, port: $0.port) }) ?? to else {
+                    return .failure(socket.isBound || to == nil ? .destinationRequired : .notConnected)
+                }
+                guard destination.port != 0 else { return .failure(.addressNotAvailable) }
+                if let error = bindImplicitlyLocked(socket) { return .failure(error) }
+                socket.activeCalls += 1
+                return .success((socket, destination, socket.broadcast))
+            }
+        }
+        guard case let .success((socket, destination, broadcastPermitted)) = prepared else {
+            if case let .failure(error) = prepared { return .failure(error) }
+            return .failure(.notSocket)
+        }
+        defer { leave(socket) }
+
+        let route: Router.Route
+        switch router.route(to: destination.address, payloadLength: total, broadcastPermitted: broadcastPermitted) {
+        case let .failure(error): return .failure(winsockError(error))
+        case let .success(r): route = r
+        }
+        // A socket bound to 127.0.0.1 has no route to the LAN, as on Windows.
+        if socket.scope == .loopback && route != .loopback { return .failure(.networkUnreachable) }
+
+        let header = WireHeader(
+            source: router.sourceAddress(for: route, sender: instance), sourcePort: socket.virtualPort,
+            destination: destination.address, destinationPort: destination.port, isBroadcast: route == .broadcast)
+        var headerBytes: (UInt64, UInt64) = (0, 0)
+        var firstError: Int32 = 0
+        var delivered = 0
+        withUnsafeMutableBytes(of: &headerBytes) { raw in
+            header.encode(into: raw.baseAddress!)
+            router.forEachReceiver(of: route, virtualPort: destination.port, sender: instance) { realPort in
+                let error = platform.t.send_frame!(socket.handle, raw.baseAddress, UInt32(WireHeader.size), buffers, count, realPort)
+                if error == 0 { delivered += 1 } else if firstError == 0 { firstError = error }
+            }
+        }
+        if delivered == 0 && firstError != 0 { return .failure(WinsockError(rawValue: firstError)) }
+        registry.countDatagram(slot: instance, received: false, bytes: total)
+        if delivered == 0 { registry.countDrop(slot: instance, .noListener) }
+        return .success(total)
+    }
+
+    /// WSASendTo: UDP sends complete at once; an overlapped one is reported complete through
+    /// its OVERLAPPED, event or completion routine as well.
+    func sendOverlapped(_ handle: UInt, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, sent: UnsafeMutablePointer<UInt32>?,
+                        to: SocketAddress?, overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, routine: UnsafeMutableRawPointer?) -> WinsockError? {
+        guard overlapped != nil || sent != nil else { return .fault }
+        switch send(handle, buffers: buffers, count: count, to: to) {
+        case let .failure(error): return error
+        case let .success(bytes):
+            sent?.pointee = UInt32(bytes)
+            if let overlapped {
+                overlapped.pointee.Internal = UInt(VL_STATUS_SUCCESS)
+                overlapped.pointee.InternalHigh = UInt(bytes)
+                if let routine {
+                    platform.t.queue_completion!(platform.t.current_thread!(), routine, 0, UInt32(bytes), overlapped, 0)
+                } else if let event = overlapped.pointee.hEvent {
+                    _ = platform.t.event_set!(event)
+                }
+            }
+            return nil
+        }
+    }
+}

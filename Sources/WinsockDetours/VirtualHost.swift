@@ -1,0 +1,173 @@
+import CWineBridge
+import VirtualIPCore
+
+/// One instance: a small virtual PC with its own address, MAC, host name and UDP port
+/// space, holding the game's sockets. Every Winsock entry point ends up here.
+public final class VirtualHost: @unchecked Sendable {
+    public let platform: Platform
+    public let config: InstanceConfig
+    public let registry: Registry
+    public let router: Router
+    public let claim: SlotClaim
+    let lock: Lock
+    var sockets: [UInt: VirtualSocket] = [:]
+    var startupCount = 0
+    var nextEphemeralPort: UInt16
+    var heartbeatTimer: UnsafeMutableRawPointer?
+    /// Keeps the registry mapping alive as long as the host (file-backed registries).
+    let registryOwner: AnyObject?
+
+    public var instance: Int { claim.index }
+    public var address: IPv4Address { registry.network.address(ofInstance: claim.index) }
+    public var mac: MACAddress { registry.mac(ofSlot: claim.index) }
+    public var hostname: [UInt8] { config.hostname(instance: claim.index) }
+
+    /// Claims a slot in `registry` (pinned by the config or the lowest free) and starts the
+    /// heartbeat.
+    public init(platform: Platform, config: InstanceConfig, registry: Registry, registryOwner: AnyObject? = nil) throws(ClaimError) {
+        self.platform = platform
+        self.config = config
+        self.registry = registry
+        self.registryOwner = registryOwner
+        router = Router(registry: registry)
+        lock = Lock(platform)
+        claim = try registry.claim(
+            owner: platform.t.process_id!(), kind: OwnerKind(rawValue: platform.t.owner_kind) ?? .windows,
+            pinned: config.pinnedInstance, nowMs: platform.nowMs,
+            isOwnerAlive: { pid, kind in platform.isOwnerAlive(pid, kind.rawValue) })
+        // Start each instance's ephemeral ports elsewhere so logs are easier to tell apart.
+        nextEphemeralPort = 49152 &+ UInt16(truncatingIfNeeded: claim.index &* 97)
+        VirtualHost.register(self)
+        heartbeatTimer = platform.t.timer_start!(RegistryLayout.heartbeatIntervalMs, { context in
+            let host = Unmanaged<VirtualHost>.fromOpaque(context!).takeUnretainedValue()
+            if !host.registry.beat(host.claim, nowMs: host.platform.nowMs) {
+                host.log(.error, "instance \(host.instance) lost its registry slot (this process stood still longer than the stale limit); restart it")
+            }
+        }, Unmanaged.passUnretained(self).toOpaque())
+        log(.info, "claimed instance \(instance) as \(address.dotted)")
+    }
+
+    /// Closes every socket, stops the heartbeat and frees the slot (process exit, or tests).
+    public func shutdown() {
+        let open = lock.locked { Array(sockets.keys) }
+        for handle in open { _ = closeSocket(handle) }
+        if let timer = heartbeatTimer {
+            platform.t.timer_stop!(timer)
+            heartbeatTimer = nil
+        }
+        registry.release(claim)
+        VirtualHost.unregister(self)
+    }
+
+    func log(_ level: LogLevel, _ message: String) {
+        guard let path = config.logPath, level <= config.logLevel else { return }
+        platform.log(path: path, "[\(platform.nowMs)] pid \(platform.t.process_id!()) \(level.name): \(message)")
+    }
+
+    // MARK: Hosts of this process (the readiness callback finds sockets through them)
+
+    nonisolated(unsafe) static var hosts: [VirtualHost] = []
+    nonisolated(unsafe) static var hostsLock: Lock?
+
+    static func register(_ host: VirtualHost) {
+        if hostsLock == nil {
+            hostsLock = Lock(host.platform)
+            host.platform.t.set_ready_handler!({ handle in VirtualHost.socketReadable(handle) })
+        }
+        hostsLock!.locked { hosts.append(host) }
+    }
+
+    static func unregister(_ host: VirtualHost) {
+        hostsLock?.locked { hosts.removeAll { $0 === host } }
+    }
+
+    static func socketReadable(_ handle: UInt) {
+        let owner = hostsLock?.locked { hosts.first { host in host.lock.locked { host.sockets[handle] != nil } } }
+        owner?.serviceOverlapped(handle)
+    }
+
+    // MARK: Socket table
+
+    /// Looks up a virtual socket, or says why not (WSANOTINITIALISED / WSAENOTSOCK).
+    func socket(_ handle: UInt) -> Result<VirtualSocket, WinsockError> {
+        guard startupCount > 0 else { return .failure(.notInitialised) }
+        guard let socket = sockets[handle], !socket.closed else { return .failure(.notSocket) }
+        return .success(socket)
+    }
+
+    public func isVirtual(_ handle: UInt) -> Bool { lock.locked { sockets[handle] != nil } }
+
+    /// A new UDP socket backed by a real one on 127.0.0.1.
+    func openSocket() -> Result<UInt, WinsockError> {
+        var handle: UInt = 0
+        var realPort: UInt16 = 0
+        let error = platform.t.udp_open!(&handle, &realPort)
+        guard error == 0 else { return .failure(WinsockError(rawValue: error)) }
+        lock.locked { sockets[handle] = VirtualSocket(handle: handle, realPort: realPort) }
+        log(.debug, "socket \(handle) backed by 127.0.0.1:\(realPort)")
+        return .success(handle)
+    }
+
+    /// closesocket: pending overlapped receives end with WSA_OPERATION_ABORTED, blocked
+    /// receivers wake with WSAEINTR, the port is free again at once.
+    func closeSocket(_ handle: UInt) -> WinsockError? {
+        let taken: (VirtualSocket, [PendingReceive], Bool)? = lock.locked {
+            guard let socket = sockets.removeValue(forKey: handle) else { return nil }
+            socket.closed = true
+            if socket.isBound { registry.removeSocket(slot: instance, realPort: socket.realPort) }
+            let pending = socket.pending
+            socket.pending = []
+            return (socket, pending, socket.activeCalls == 0)
+        }
+        guard let (socket, pending, closeNow) = taken else { return startupCount > 0 ? .notSocket : .notInitialised }
+        for op in pending { complete(op, error: .operationAborted, bytes: 0, from: nil) }
+        platform.t.socket_shutdown!(socket.handle)
+        if closeNow { platform.t.socket_close!(socket.handle) }
+        return nil
+    }
+
+    /// Marks the start of a call that uses the handle without holding the lock.
+    func enter(_ socket: VirtualSocket) -> Bool {
+        lock.locked {
+            guard !socket.closed else { return false }
+            socket.activeCalls += 1
+            return true
+        }
+    }
+
+    /// The end of such a call; the last one out of a closed socket closes the handle.
+    func leave(_ socket: VirtualSocket) {
+        let closeNow = lock.locked {
+            socket.activeCalls -= 1
+            return socket.closed && socket.activeCalls == 0
+        }
+        if closeNow { platform.t.socket_close!(socket.handle) }
+    }
+
+    // MARK: Startup
+
+    func startup(version: UInt16, data: UnsafeMutablePointer<VL_WSADATA>?) -> WinsockError? {
+        let major = version & 0xFF, minor = version >> 8
+        guard major >= 1, major > 1 || minor >= 1 else { return .versionNotSupported }
+        guard let data else { return .fault }
+        let granted: UInt16 = major > 2 || (major == 2 && minor > 2) ? 0x0202 : version
+        vl_fill_wsadata(data, granted)
+        lock.locked { startupCount += 1 }
+        return nil
+    }
+
+    /// The last WSACleanup closes the sockets that are still open, as Windows does.
+    func cleanup() -> WinsockError? {
+        let last: Bool? = lock.locked {
+            guard startupCount > 0 else { return nil }
+            startupCount -= 1
+            return startupCount == 0
+        }
+        guard let last else { return .notInitialised }
+        if last {
+            let open = lock.locked { Array(sockets.keys) }
+            for handle in open { _ = closeSocket(handle) }
+        }
+        return nil
+    }
+}

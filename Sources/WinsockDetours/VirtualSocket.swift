@@ -1,0 +1,97 @@
+import CWineBridge
+import VirtualIPCore
+
+/// One UDP socket of the game: a real UDP socket on 127.0.0.1 (its handle is what the game
+/// holds) plus the virtual identity Windows would give it. Fields are guarded by the
+/// host's lock.
+final class VirtualSocket {
+    let handle: UInt
+    /// The backing socket's port on 127.0.0.1: what the registry maps our virtual port to.
+    let realPort: UInt16
+    /// 0 until bound (explicitly, or implicitly by a first send/connect).
+    var virtualPort: UInt16 = 0
+    var scope: BindScope = .any
+    var nonBlocking = false
+    var broadcast = false
+    var reuseAddress = false
+    var exclusiveAddress = false
+    var sendBuffer: Int32 = 65536
+    var receiveBuffer: Int32 = 65536
+    /// Default destination set by connect().
+    var peer: (address: IPv4Address, port: UInt16)?
+    var closed = false
+    /// Threads using the handle outside the lock (blocking receive, send). The handle is
+    /// closed only when the last one leaves, so a closed descriptor number is never reused
+    /// under a running call.
+    var activeCalls = 0
+    /// Overlapped receives in the order they were posted.
+    var pending: [PendingReceive] = []
+
+    init(handle: UInt, realPort: UInt16) {
+        self.handle = handle
+        self.realPort = realPort
+    }
+
+    var isBound: Bool { virtualPort != 0 }
+
+    var boundAddress: IPv4Address {
+        switch scope {
+        case .any: return .any
+        case .loopback: return .loopback
+        case .lan: return .any // replaced by the host's address where it is known
+        }
+    }
+}
+
+/// An overlapped WSARecvFrom waiting for its datagram. The WSABUF array is copied (Windows
+/// lets the caller reuse it at once); buffers, `from` and `fromLength` stay the caller's
+/// until completion, as Windows requires.
+final class PendingReceive {
+    let overlapped: UnsafeMutablePointer<VL_OVERLAPPED>
+    let buffers: [VL_WSABUF]
+    let from: UnsafeMutablePointer<VL_SOCKADDR_IN>?
+    let fromLength: UnsafeMutablePointer<Int32>?
+    let routine: UnsafeMutableRawPointer?
+    let thread: UInt
+
+    init(overlapped: UnsafeMutablePointer<VL_OVERLAPPED>, buffers: [VL_WSABUF],
+         from: UnsafeMutablePointer<VL_SOCKADDR_IN>?, fromLength: UnsafeMutablePointer<Int32>?,
+         routine: UnsafeMutableRawPointer?, thread: UInt) {
+        self.overlapped = overlapped
+        self.buffers = buffers
+        self.from = from
+        self.fromLength = fromLength
+        self.routine = routine
+        self.thread = thread
+    }
+}
+
+/// A sockaddr_in as the game passes it.
+struct SocketAddress: Equatable {
+    var address: IPv4Address
+    var port: UInt16
+
+    /// Reads a caller's sockaddr; WSAEFAULT for a short or missing one, WSAEAFNOSUPPORT
+    /// for another family.
+    static func read(_ pointer: UnsafePointer<VL_SOCKADDR_IN>?, length: Int32) -> Result<SocketAddress, WinsockError> {
+        guard let pointer, length >= Int32(MemoryLayout<VL_SOCKADDR_IN>.size) else { return .failure(.fault) }
+        let raw = UnsafeRawPointer(pointer)
+        let family = raw.loadUnaligned(as: UInt16.self)
+        guard family == UInt16(VL_AF_INET) else { return .failure(.addressFamilyNotSupported) }
+        return .success(SocketAddress(
+            address: IPv4Address(networkOrder: raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self)),
+            port: UInt16(bigEndian: raw.loadUnaligned(fromByteOffset: 2, as: UInt16.self))))
+    }
+
+    /// Writes into a caller's sockaddr and sets its length (as getsockname/recvfrom do).
+    func write(to pointer: UnsafeMutablePointer<VL_SOCKADDR_IN>?, length: UnsafeMutablePointer<Int32>?) -> WinsockError? {
+        guard let pointer, let length, length.pointee >= Int32(MemoryLayout<VL_SOCKADDR_IN>.size) else { return .fault }
+        let raw = UnsafeMutableRawPointer(pointer)
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: 16)
+        raw.storeBytes(of: UInt16(VL_AF_INET), as: UInt16.self)
+        raw.storeBytes(of: port.bigEndian, toByteOffset: 2, as: UInt16.self)
+        raw.storeBytes(of: address.networkOrder, toByteOffset: 4, as: UInt32.self)
+        length.pointee = 16
+        return nil
+    }
+}
