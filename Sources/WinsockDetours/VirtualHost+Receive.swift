@@ -81,6 +81,7 @@ extension VirtualHost {
         }
         let result: Result<Arrival, WinsockError>
         if blocking {
+            willBlock?()
             result = takeDatagram(receiver, buffers: buffers, count: count, blocking: true)
             leave(receiver.socket)
         } else {

@@ -14,6 +14,8 @@ public final class VirtualHost: @unchecked Sendable {
     var startupCount = 0
     var nextEphemeralPort: UInt16
     var heartbeatTimer: UnsafeMutableRawPointer?
+    /// Test hook: runs when a blocking receive has registered itself and is about to wait.
+    var willBlock: (() -> Void)?
     /// Keeps the registry mapping alive as long as the host (file-backed registries).
     let registryOwner: AnyObject?
 

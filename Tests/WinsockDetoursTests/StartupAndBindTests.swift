@@ -1,0 +1,129 @@
+import XCTest
+import CWineBridge
+import VirtualIPCore
+@testable import WinsockDetours
+
+final class StartupAndBindTests: XCTestCase {
+    var lan: TestLAN!
+    override func setUpWithError() throws { lan = try TestLAN(instances: 2) }
+    override func tearDown() { lan.shutdown() }
+
+    func test_startupIsRefcountedAndCalledTwiceIsNormal() {
+        lan.as(0) { ws in
+            XCTAssertEqual(ws.udpSocket(), Winsock.invalidSocket, "no socket before WSAStartup")
+            XCTAssertEqual(ws.lastError, 10093)
+            var data = VL_WSADATA()
+            XCTAssertEqual(call("WSAStartup", .uint(0x0202), .ptr(&data)), 0)
+            XCTAssertEqual(data.wVersion, 0x0202)
+            XCTAssertEqual(data.wHighVersion, 0x0202)
+            XCTAssertEqual(ws.startup(), 0, "FlatOut 2 calls WSAStartup twice")
+            XCTAssertEqual(ws.cleanup(), 0)
+            let s = ws.udpSocket()
+            XCTAssertNotEqual(s, Winsock.invalidSocket, "one WSAStartup is still in force")
+            XCTAssertEqual(ws.cleanup(), 0)
+            XCTAssertEqual(ws.cleanup(), Winsock.socketError)
+            XCTAssertEqual(ws.lastError, 10093)
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("WSAStartup", .uint(0x0001), .ptr(&data))), 10092, "version 1.0 is refused")
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("WSAStartup", .uint(0x0202), .null)), 10014)
+        }
+    }
+
+    func test_getsocknameAnswersTheBoundAddressNotTheBackingOne() {
+        lan.as(1) { ws in
+            ws.startup()
+            let any = ws.gameSocket(port: 23757)
+            XCTAssertEqual(ws.sockname(any), SocketAddress(address: .any, port: 23757))
+            let own = ws.gameSocket(port: 23756, address: lan.address(1))
+            XCTAssertEqual(ws.sockname(own), SocketAddress(address: IPv4Address(192, 168, 80, 2), port: 23756))
+            let local = ws.gameSocket(port: 4000, address: .loopback)
+            XCTAssertEqual(ws.sockname(local), SocketAddress(address: .loopback, port: 4000))
+            let unbound = ws.udpSocket()
+            XCTAssertNil(ws.sockname(unbound))
+            XCTAssertEqual(ws.lastError, 10022, "getsockname on an unbound socket is WSAEINVAL")
+            ws.cleanup()
+        }
+    }
+
+    func test_bindFollowsTheOwnPCModel() {
+        lan.as(0) { ws in
+            ws.startup()
+            let s = ws.udpSocket()
+            XCTAssertEqual(ws.bind(s, lan.address(1), 23757), Winsock.socketError, "another instance's address is not ours")
+            XCTAssertEqual(ws.lastError, 10049)
+            XCTAssertEqual(ws.bind(s, IPv4Address(10, 0, 0, 1), 23757), Winsock.socketError)
+            XCTAssertEqual(ws.lastError, 10049)
+            XCTAssertEqual(ws.bind(s, .any, 23757), 0)
+            XCTAssertEqual(ws.bind(s, .any, 23758), Winsock.socketError, "bound twice")
+            XCTAssertEqual(ws.lastError, 10022)
+            let second = ws.udpSocket()
+            XCTAssertEqual(ws.bind(second, .any, 23757), Winsock.socketError, "same port twice in one instance")
+            XCTAssertEqual(ws.lastError, 10048)
+            let ephemeral = ws.udpSocket()
+            XCTAssertEqual(ws.bind(ephemeral, .any, 0), 0)
+            XCTAssertTrue((49152...65535).contains(ws.sockname(ephemeral)!.port))
+            ws.cleanup()
+        }
+    }
+
+    func test_samePortInTwoInstancesIsTheWholePoint() {
+        lan.as(0) { ws in ws.startup(); _ = ws.gameSocket(port: 23757) }
+        lan.as(1) { ws in
+            ws.startup()
+            let s = ws.udpSocket()
+            XCTAssertEqual(ws.bind(s, .any, 23757), 0, "no WSAEADDRINUSE across instances")
+            ws.cleanup()
+        }
+        lan.as(0) { ws in ws.cleanup() }
+    }
+
+    func test_reuseAddressAsWindowsDecidesIt() {
+        lan.as(0) { ws in
+            ws.startup()
+            let a = ws.udpSocket(), b = ws.udpSocket(), c = ws.udpSocket()
+            XCTAssertEqual(ws.bind(a, .any, 5000), 0)
+            XCTAssertEqual(ws.setOption(b, 4, 1), 0)
+            XCTAssertEqual(ws.bind(b, .any, 5000), Winsock.socketError, "SO_REUSEADDR on the newcomer only")
+            XCTAssertEqual(ws.lastError, 10013)
+            let d = ws.udpSocket()
+            XCTAssertEqual(ws.setOption(c, 4, 1), 0)
+            XCTAssertEqual(ws.setOption(d, 4, 1), 0)
+            XCTAssertEqual(ws.bind(c, .any, 5001), 0)
+            XCTAssertEqual(ws.bind(d, .any, 5001), 0, "SO_REUSEADDR on both")
+            XCTAssertEqual(ws.getOption(d, 4), 1)
+            ws.cleanup()
+        }
+    }
+
+    func test_closedSocketFreesItsPortAndHandle() {
+        lan.as(0) { ws in
+            ws.startup()
+            let s = ws.gameSocket(port: 23757)
+            XCTAssertEqual(ws.close(s), 0)
+            XCTAssertEqual(ws.close(s), Winsock.socketError)
+            XCTAssertEqual(ws.lastError, 10038)
+            _ = ws.gameSocket(port: 23757)
+            ws.cleanup()
+        }
+    }
+
+    func test_socketOptionsAnswerAsWindows() {
+        lan.as(0) { ws in
+            ws.startup()
+            let s = ws.udpSocket()
+            XCTAssertEqual(ws.getOption(s, 0x2003), Int32(65507 - 16), "SO_MAX_MSG_SIZE less our header")
+            XCTAssertEqual(ws.getOption(s, 0x1008), 2, "SO_TYPE is SOCK_DGRAM")
+            XCTAssertEqual(ws.getOption(s, 0x20), 0)
+            XCTAssertEqual(ws.setOption(s, 0x20, 1), 0)
+            XCTAssertEqual(ws.getOption(s, 0x20), 1)
+            XCTAssertEqual(ws.setOption(s, 0x1002, 262_144), 0)
+            XCTAssertEqual(ws.getOption(s, 0x1002), 262_144)
+            XCTAssertEqual(ws.setOption(s, 0x7777, 1), Winsock.socketError)
+            XCTAssertEqual(ws.lastError, 10042)
+            XCTAssertEqual(ws.udpSocket() == Winsock.invalidSocket, false)
+            XCTAssertEqual(UInt(call("socket", .int(2), .int(1), .int(6))), Winsock.invalidSocket, "TCP is not virtualised")
+            XCTAssertEqual(UInt(call("socket", .int(23), .int(2), .int(0))), Winsock.invalidSocket)
+            XCTAssertEqual(ws.lastError, 10047)
+            ws.cleanup()
+        }
+    }
+}
