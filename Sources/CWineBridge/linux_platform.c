@@ -457,7 +457,8 @@ static vl_mapping registry_map(const char *path, uint32_t size_if_new) {
     if (slash && slash != folder) { *slash = 0; mkdir(folder, 0700); }
 
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) return map_failure(VL_MAP_OPEN_FAILED, -1);
+    /* A folder, or a symbolic link (O_NOFOLLOW: never follow a planted link), is refused. */
+    if (fd < 0) return map_failure(errno == EISDIR || errno == ELOOP ? VL_MAP_NOT_A_FILE : VL_MAP_OPEN_FAILED, -1);
     /* fcntl record locks, not flock: Wine implements LockFileEx with fcntl locks, so a
      * Windows instance and a Linux one exclude each other. */
     struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };

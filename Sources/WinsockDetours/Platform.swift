@@ -14,7 +14,7 @@ public struct Platform: @unchecked Sendable {
         nonmutating set { t.set_last_error!(newValue.rawValue) }
     }
 
-    var nowMs: UInt32 { t.now_ms!() }
+    public var nowMs: UInt32 { t.now_ms!() }
 
     /// The value of environment variable `name`, as bytes.
     func environment(_ name: StaticString) -> [UInt8]? {

@@ -9,7 +9,8 @@ public final class RegistryFile: @unchecked Sendable {
     public let registry: Registry
     public let path: [UInt8]
 
-    public init(platform: Platform, path: [UInt8], network: VirtualNetwork) throws(HostError) {
+    /// `network` nil: read an existing registry whatever its subnet (the status tool).
+    public init(platform: Platform, path: [UInt8], network: VirtualNetwork?) throws(HostError) {
         self.platform = platform
         self.path = path
         let size = UInt32(RegistryLayout.size(slotCount: RegistryLayout.defaultSlotCount))
@@ -18,8 +19,12 @@ public final class RegistryFile: @unchecked Sendable {
             throw .mapping(path: path, code: mapping.error, osError: mapping.os_error)
         }
         let region = SharedRegion(base: base, size: Int(mapping.size))
-        do {
-            registry = try Registry.attach(region, network: network)
+        do throws(RegistryError) {
+            if let network {
+                registry = try Registry.attach(region, network: network)
+            } else {
+                registry = try Registry.attachExisting(region)
+            }
         } catch {
             platform.t.registry_unlock!(&mapping)
             platform.t.registry_unmap!(&mapping)
@@ -58,7 +63,7 @@ public enum HostError: Error {
             case Int32(VL_MAP_MODE_TOO_OPEN):
                 return "registry file \(file) is readable or writable by others: run 'chmod 600 \(file)' or delete it"
             case Int32(VL_MAP_NOT_A_FILE):
-                return "registry path \(file) is not a regular file of a sane size: set VIRTUALLAN_REGISTRY to a file path"
+                return "registry path \(file) is not a regular file (a folder, a symbolic link or a huge file): set VIRTUALLAN_REGISTRY to a file path"
             default:
                 return "cannot open or map registry file \(file) (step \(code), OS error \(osError)): check that its folder exists and is writable, or set VIRTUALLAN_REGISTRY"
             }

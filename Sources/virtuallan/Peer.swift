@@ -1,0 +1,68 @@
+import CWineBridge
+import VirtualIPCore
+import WinsockDetours
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A test instance in its own process. `echo` answers every datagram on the port to its
+/// sender; `ping` sends `count` numbered datagrams to instance K and checks every answer.
+/// Both give up after the timeout (bounded) and say so.
+func runPeer(_ args: [String]) {
+    guard let role = args.first, role == "echo" || role == "ping" else { fail("peer needs echo or ping\n\(usage)") }
+    let count = number("--count", in: args, default: 10)
+    let port = UInt16(clamping: number("--port", in: args, default: 23756))
+    let timeoutMs = Int32(clamping: number("--timeout-ms", in: args, default: 10_000))
+    guard let host = VirtualHost.current else { exit(1) }
+    var data = VL_WSADATA()
+    guard hookWSAStartup(0x0202, &data) == 0 else { fail("WSAStartup failed") }
+    let s = hookSocket(2, 2, 17)
+    var any = sockaddr(.any, port)
+    guard hookBind(s, &any, 16) == 0 else { fail("bind to port \(port) failed: \(hookWSAGetLastError())", code: 1) }
+    say("ready \(host.instance) \(host.address.dotted)")
+
+    var buffer = [UInt8](repeating: 0, count: 2048)
+    func receive() -> (payload: [UInt8], from: VL_SOCKADDR_IN)? {
+        var set = VL_FD_SET()
+        set.fd_count = 1
+        vl_fd_set_put(&set, 0, VL_SOCKET(s))
+        var timeout = VL_TIMEVAL(tv_sec: timeoutMs / 1000, tv_usec: (timeoutMs % 1000) * 1000)
+        guard hookSelect(0, &set, nil, nil, &timeout) == 1 else { return nil }
+        var from = VL_SOCKADDR_IN()
+        var fromLength: Int32 = 16
+        let n = buffer.withUnsafeMutableBytes { hookRecvfrom(s, $0.baseAddress!.assumingMemoryBound(to: CChar.self), 2048, 0, &from, &fromLength) }
+        guard n >= 0 else { fail("recvfrom failed: \(hookWSAGetLastError())", code: 1) }
+        return (Array(buffer.prefix(Int(n))), from)
+    }
+
+    if role == "echo" {
+        for _ in 0..<count {
+            guard var (payload, from) = receive() else { fail("echo: timed out waiting for a datagram", code: 1) }
+            let sent = payload.withUnsafeMutableBytes { hookSendto(s, $0.baseAddress!.assumingMemoryBound(to: CChar.self), Int32($0.count), 0, &from, 16) }
+            guard sent == Int32(payload.count) else { fail("echo: sendto failed: \(hookWSAGetLastError())", code: 1) }
+        }
+        say("echoed \(count)")
+    } else {
+        let peer = number("--peer-instance", in: args, default: 0)
+        let peerAddress = host.registry.network.address(ofInstance: peer)
+        var to = sockaddr(peerAddress, port)
+        for i in 0..<count {
+            var payload = Array("ping \(i) from \(host.instance)".utf8)
+            let sent = payload.withUnsafeMutableBytes { hookSendto(s, $0.baseAddress!.assumingMemoryBound(to: CChar.self), Int32($0.count), 0, &to, 16) }
+            guard sent == Int32(payload.count) else { fail("ping: sendto failed: \(hookWSAGetLastError())", code: 1) }
+            guard let (answer, from) = receive() else { fail("ping: no answer to datagram \(i)", code: 1) }
+            guard answer == payload else { fail("ping: answer \(i) differs", code: 1) }
+            guard from.sin_addr == peerAddress.networkOrder, from.sin_port == port.bigEndian else {
+                fail("ping: answer came from \(IPv4Address(networkOrder: from.sin_addr).dotted), not \(peerAddress.dotted)", code: 1)
+            }
+        }
+        say("pinged \(count)")
+    }
+    _ = hookClosesocket(s)
+    _ = hookWSACleanup()
+    host.shutdown()
+}
+
+func sockaddr(_ address: IPv4Address, _ port: UInt16) -> VL_SOCKADDR_IN {
+    VL_SOCKADDR_IN(sin_family: 2, sin_port: port.bigEndian, sin_addr: address.networkOrder, sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
+}

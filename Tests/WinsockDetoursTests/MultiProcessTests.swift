@@ -1,0 +1,157 @@
+import XCTest
+import Foundation
+import CWineBridge
+import VirtualIPCore
+@testable import WinsockDetours
+
+/// Real processes, each its own instance, meeting through a file-backed registry.
+final class MultiProcessTests: XCTestCase {
+    var folder: URL!
+    var registryPath: String { folder.appendingPathComponent("registry").path }
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("virtuallan-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
+
+    /// The CLI built next to the test bundle.
+    var tool: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("virtuallan")
+    }
+
+    final class Child {
+        let process = Process()
+        let output = Pipe()
+        let input = Pipe()
+        var buffered = Data()
+
+        /// The next line the child prints (bounded: a dead child gives nil).
+        func line() -> String? {
+            while true {
+                if let newline = buffered.firstIndex(of: 0x0A) {
+                    let line = String(decoding: buffered[buffered.startIndex..<newline], as: UTF8.self)
+                    buffered = Data(buffered[(newline + 1)...])
+                    return line
+                }
+                let chunk = output.fileHandleForReading.availableData
+                if chunk.isEmpty { return nil }
+                buffered.append(chunk)
+            }
+        }
+
+        func finish() -> Int32 {
+            try? input.fileHandleForWriting.close()
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+    }
+
+    func start(_ arguments: [String], instance: Int? = nil) throws -> Child {
+        let child = Child()
+        child.process.executableURL = tool
+        child.process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["VIRTUALLAN_REGISTRY"] = registryPath
+        environment["VIRTUALLAN_INSTANCE"] = instance.map(String.init)
+        child.process.environment = environment
+        child.process.standardOutput = child.output
+        child.process.standardInput = child.input
+        try child.process.run()
+        return child
+    }
+
+    func test_twoProcessesExchangeDatagramsThroughAFileBackedRegistry() throws {
+        let echo = try start(["peer", "echo", "--count", "50"], instance: 3)
+        XCTAssertEqual(echo.line(), "ready 3 192.168.80.4")
+        let ping = try start(["peer", "ping", "--count", "50", "--peer-instance", "3"], instance: 1)
+        XCTAssertEqual(ping.line(), "ready 1 192.168.80.2")
+        XCTAssertEqual(ping.line(), "pinged 50")
+        XCTAssertEqual(echo.line(), "echoed 50")
+        XCTAssertEqual(ping.finish(), 0)
+        XCTAssertEqual(echo.finish(), 0)
+
+        let attributes = try FileManager.default.attributesOfItem(atPath: registryPath)
+        XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o600, "the registry is private")
+    }
+
+    func test_processesStartingAtOnceClaimDistinctInstances() throws {
+        let children = try (0..<8).map { _ in try start(["claim"]) }
+        let claims = children.map { $0.line() ?? "none" }
+        let indexes = claims.compactMap { $0.split(separator: " ").dropFirst().first.flatMap { Int($0) } }
+        XCTAssertEqual(indexes.count, 8, "\(claims)")
+        XCTAssertEqual(Set(indexes), Set(0..<8), "\(claims)")
+        for child in children { XCTAssertEqual(child.finish(), 0) }
+        // Released on exit: the next process gets instance 0 again.
+        let next = try start(["claim"])
+        XCTAssertEqual(next.line(), "claimed 0 192.168.80.1")
+        XCTAssertEqual(next.finish(), 0)
+    }
+
+    func test_slotOfAKilledProcessIsReclaimed() throws {
+        let victim = try start(["claim"])
+        XCTAssertEqual(victim.line(), "claimed 0 192.168.80.1")
+        victim.process.terminate() // SIGTERM: no release; the dead pid is what frees the slot
+        victim.process.waitUntilExit()
+        let next = try start(["claim"])
+        XCTAssertEqual(next.line(), "claimed 0 192.168.80.1", "a provably dead owner's slot is taken at once")
+        XCTAssertEqual(next.finish(), 0)
+    }
+
+    func test_statusShowsLiveInstancesAndTheirSockets() throws {
+        let echo = try start(["peer", "echo", "--count", "1"], instance: 2)
+        XCTAssertEqual(echo.line(), "ready 2 192.168.80.3")
+        let status = try start(["status", "--registry", registryPath])
+        var lines: [String] = []
+        while let line = status.line() { lines.append(line) }
+        XCTAssertEqual(status.finish(), 0)
+        XCTAssertEqual(lines.first, "registry: subnet 192.168.80.0/24, 64 slots")
+        let row = lines.first { $0.hasPrefix("2 ") }
+        XCTAssertNotNil(row, "\(lines)")
+        XCTAssertTrue(row?.contains("192.168.80.3") == true)
+        XCTAssertTrue(row?.contains("02:56:4c:00:00:03") == true)
+        XCTAssertTrue(row?.contains("live") == true)
+        XCTAssertTrue(row?.contains("23756->") == true)
+        echo.process.terminate()
+        echo.process.waitUntilExit()
+    }
+
+    func test_registryFilesThatAreNotOursAreRefusedWithAClearMessage() throws {
+        let platform = Platform.default
+        let path = Array(registryPath.utf8)
+        XCTAssertThrowsError(try RegistryFile(platform: platform, path: Array(folder.path.utf8), network: .defaultNetwork)) {
+            XCTAssertTrue(($0 as! HostError).message.contains("not a regular file"), ($0 as! HostError).message)
+        }
+        try Data(repeating: 0x41, count: 30_000).write(to: URL(fileURLWithPath: registryPath))
+        chmod(registryPath, 0o600)
+        XCTAssertThrowsError(try RegistryFile(platform: platform, path: path, network: .defaultNetwork)) {
+            XCTAssertTrue(($0 as! HostError).message.contains("not a VirtualLAN registry"), ($0 as! HostError).message)
+        }
+        chmod(registryPath, 0o644)
+        XCTAssertThrowsError(try RegistryFile(platform: platform, path: path, network: .defaultNetwork)) {
+            XCTAssertTrue(($0 as! HostError).message.contains("chmod 600"), ($0 as! HostError).message)
+        }
+        try FileManager.default.removeItem(atPath: registryPath)
+        let fresh = try RegistryFile(platform: platform, path: path, network: .defaultNetwork)
+        XCTAssertEqual(fresh.registry.slotCount, 64)
+        let other = VirtualNetwork(parsing: Array("10.1.0.0/24".utf8))!
+        XCTAssertThrowsError(try RegistryFile(platform: platform, path: path, network: other)) {
+            XCTAssertTrue(($0 as! HostError).message.contains("VIRTUALLAN_SUBNET"), ($0 as! HostError).message)
+        }
+    }
+
+    func test_badConfigurationStopsTheInstanceWithOneClearLine() throws {
+        let child = Child()
+        child.process.executableURL = tool
+        child.process.arguments = ["claim"]
+        child.process.environment = ["VIRTUALLAN_REGISTRY": registryPath, "VIRTUALLAN_SUBNET": "192.168.80.1/24"]
+        let errors = Pipe()
+        child.process.standardError = errors
+        child.process.standardOutput = child.output
+        try child.process.run()
+        child.process.waitUntilExit()
+        XCTAssertNotEqual(child.process.terminationStatus, 0)
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertTrue(message.contains("VIRTUALLAN_SUBNET has an invalid value '192.168.80.1/24'"), message)
+    }
+}

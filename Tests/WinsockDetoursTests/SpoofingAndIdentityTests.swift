@@ -1,0 +1,147 @@
+import XCTest
+import Glibc
+import CWineBridge
+import VirtualIPCore
+@testable import WinsockDetours
+
+/// A raw Linux UDP socket on 127.0.0.1 that is in no registry: an attacker or a stray program.
+final class RawLoopbackSocket {
+    let fd: Int32
+    init() {
+        fd = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        var a = sockaddr_in()
+        a.sin_family = sa_family_t(AF_INET)
+        a.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        _ = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    }
+    deinit { Glibc.close(fd) }
+
+    func send(_ bytes: [UInt8], toRealPort port: UInt16) {
+        var a = sockaddr_in()
+        a.sin_family = sa_family_t(AF_INET)
+        a.sin_port = port.bigEndian
+        a.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        let n = bytes.withUnsafeBytes { b in
+            withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.sendto(fd, b.baseAddress, b.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            } }
+        }
+        precondition(n == bytes.count)
+    }
+}
+
+final class SpoofingAndIdentityTests: XCTestCase {
+    var lan: TestLAN!
+    override func setUpWithError() throws {
+        lan = try TestLAN(instances: 3)
+        for i in 0..<3 { lan.as(i) { $0.startup() } }
+    }
+    override func tearDown() { lan.shutdown() }
+
+    func realPort(_ instance: Int, _ s: UInt) -> UInt16 { lan.hosts[instance].sockets[s]!.realPort }
+
+    func test_spoofedAndGarbageFramesAreDroppedAndCountedNeverDelivered() {
+        let victim = lan.as(1) { ws -> UInt in
+            let s = ws.gameSocket(port: 23756)
+            XCTAssertEqual(ws.nonBlocking(s), 0)
+            return s
+        }
+        let attacker = RawLoopbackSocket()
+        let target = realPort(1, victim)
+        // A perfectly valid header claiming to come from instance 0, from a port nobody registered.
+        let spoofed = WireHeader(source: lan.address(0), sourcePort: 23756, destination: lan.address(1),
+                                 destinationPort: 23756, isBroadcast: false)
+        attacker.send(spoofed.bytes + [0xAA], toRealPort: target)
+        attacker.send([1, 2, 3], toRealPort: target)                                      // shorter than a header
+        attacker.send([UInt8](repeating: 0xFF, count: 40), toRealPort: target)             // garbage
+        var future = spoofed.bytes
+        future[2] = 9
+        attacker.send(future, toRealPort: target)                                          // unknown version
+        var ghost = spoofed
+        ghost.source = lan.address(40)
+        attacker.send(ghost.bytes, toRealPort: target)                                     // no such instance
+        // Then a genuine datagram: it must be the only thing the game sees.
+        lan.as(0) { ws in XCTAssertEqual(ws.sendto(ws.gameSocket(port: 23756), [42], lan.address(1), 23756), 1) }
+        lan.as(1) { ws in
+            XCTAssertEqual(ws.bytesReadable(victim), 1, "FIONREAD skips the bad frames")
+            let r = ws.recvfrom(victim)
+            XCTAssertEqual(r.payload, [42])
+            XCTAssertEqual(r.from, SocketAddress(address: lan.address(0), port: 23756))
+            XCTAssertEqual(ws.recvfrom(victim).result, Winsock.socketError)
+            XCTAssertEqual(ws.lastError, 10035)
+        }
+        let counters = lan.registry.counters(ofSlot: 1)
+        XCTAssertEqual(counters.drops(.spoofedSource), 1)
+        XCTAssertEqual(counters.drops(.malformed), 2)
+        XCTAssertEqual(counters.drops(.unsupportedVersion), 1)
+        XCTAssertEqual(counters.drops(.unknownSource), 1)
+        XCTAssertEqual(counters.rxDatagrams, 1)
+    }
+
+    func test_pendingOverlappedReceiveIgnoresSpoofedFramesAndCompletesOnTheGenuineOne() {
+        let victim = lan.as(1) { $0.gameSocket(port: 23756) }
+        let attacker = RawLoopbackSocket()
+        lan.as(1) { ws in
+            let event = ws.createEvent()
+            let op = OverlappedReceive(event: event)
+            XCTAssertEqual(op.post(victim).1, 997)
+            attacker.send([UInt8](repeating: 0x56, count: 30), toRealPort: realPort(1, victim))
+            lan.as(2) { ws in XCTAssertEqual(ws.sendto(ws.gameSocket(port: 23756), [7], lan.address(1), 23756), 1) }
+            XCTAssertEqual(ws.wait([event]), 0)
+            let result = op.result(victim)
+            XCTAssertEqual(result.bytes, 1)
+            XCTAssertEqual(op.payload(1), [7], "the garbage frame never completed the operation")
+            XCTAssertEqual(op.source?.address, lan.address(2))
+        }
+        XCTAssertEqual(lan.registry.counters(ofSlot: 1).drops(.malformed), 1)
+    }
+
+    func test_eachInstanceSeesItsOwnNameAddressAndAdapter() {
+        for i in 0..<3 {
+            lan.as(i) { ws in
+                var name = [CChar](repeating: 0, count: 64)
+                XCTAssertEqual(call("gethostname", .ptr(&name), .int(64)), 0)
+                let hostname = String(cString: name)
+                XCTAssertEqual(hostname, "VLAN-\(i + 1)")
+                let entry = UnsafeMutablePointer<VL_HOSTENT>(bitPattern: UInt(call("gethostbyname", .ptr(&name))))
+                XCTAssertNotNil(entry)
+                let address = entry!.pointee.h_addr_list[0]!.withMemoryRebound(to: UInt32.self, capacity: 1) { $0.pointee }
+                XCTAssertEqual(IPv4Address(networkOrder: address), lan.address(i), "gethostbyname(gethostname()) is the own virtual IP")
+                XCTAssertEqual(entry!.pointee.h_length, 4)
+
+                var size: UInt32 = 0
+                XCTAssertEqual(call("GetAdaptersInfo", .null, .ptr(&size)), 111, "ERROR_BUFFER_OVERFLOW tells the size")
+                XCTAssertEqual(size, UInt32(MemoryLayout<VL_IP_ADAPTER_INFO>.size))
+                let info = UnsafeMutableRawPointer.allocate(byteCount: Int(size), alignment: 8)
+                defer { info.deallocate() }
+                XCTAssertEqual(call("GetAdaptersInfo", .ptr(info), .ptr(&size)), 0)
+                let adapter = info.assumingMemoryBound(to: VL_IP_ADAPTER_INFO.self).pointee
+                var ip = adapter.IpAddressList.IpAddress
+                var mask = adapter.IpAddressList.IpMask
+                XCTAssertEqual(withUnsafeBytes(of: &ip) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }, lan.address(i).dotted)
+                XCTAssertEqual(withUnsafeBytes(of: &mask) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }, "255.255.255.0")
+                XCTAssertEqual(adapter.AddressLength, 6)
+                var mac = adapter.Address
+                XCTAssertEqual(withUnsafeBytes(of: &mac) { Array($0.prefix(6)) }, MACAddress(instance: i).array)
+                XCTAssertNil(adapter.Next)
+            }
+        }
+    }
+
+    func test_otherInstancesAndLiteralsResolveUnknownNamesDoNot() {
+        lan.as(0) { ws in
+            func resolve(_ name: String) -> IPv4Address? {
+                let entry = name.withCString { UnsafeMutablePointer<VL_HOSTENT>(bitPattern: UInt(call("gethostbyname", .ptr($0)))) }
+                return entry.map { IPv4Address(networkOrder: $0.pointee.h_addr_list[0]!.withMemoryRebound(to: UInt32.self, capacity: 1) { $0.pointee }) }
+            }
+            XCTAssertEqual(resolve("vlan-3"), lan.address(2), "names are case-insensitive, as on Windows")
+            XCTAssertEqual(resolve("localhost"), .loopback)
+            XCTAssertEqual(resolve("192.168.80.7"), IPv4Address(192, 168, 80, 7))
+            XCTAssertNil(resolve("www.example.org"))
+            XCTAssertEqual(ws.lastError, 11001)
+            var small = [CChar](repeating: 0, count: 3)
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("gethostname", .ptr(&small), .int(3))), Winsock.socketError)
+            XCTAssertEqual(ws.lastError, 10014)
+        }
+    }
+}
