@@ -42,6 +42,10 @@ func runPeer(_ args: [String]) {
             guard sent == Int32(payload.count) else { fail("echo: sendto failed: \(hookWSAGetLastError())", code: 1) }
         }
         say("echoed \(count)")
+        if args.contains("--hold") {
+            // Stay a live instance (for a status look) until stdin closes.
+            while getchar() != EOF {}
+        }
     } else {
         let peer = number("--peer-instance", in: args, default: 0)
         let peerAddress = host.registry.network.address(ofInstance: peer)

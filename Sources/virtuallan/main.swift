@@ -10,7 +10,7 @@ import Glibc
 /// entry points a hooked game uses).
 let usage = """
 usage: virtuallan status [--registry PATH]
-       virtuallan peer echo|ping --count N [--peer-instance K] [--port P] [--timeout-ms T]
+       virtuallan peer echo|ping --count N [--peer-instance K] [--port P] [--timeout-ms T] [--hold]
        virtuallan claim
 Environment: VIRTUALLAN_REGISTRY, VIRTUALLAN_INSTANCE, VIRTUALLAN_SUBNET, VIRTUALLAN_HOSTNAME_PREFIX,
 VIRTUALLAN_LOG, VIRTUALLAN_LOG_LEVEL (see README.md).
