@@ -186,9 +186,11 @@ public struct Registry: @unchecked Sendable {
     }
 
     /// Gives the slot back. Does nothing if it was reclaimed meanwhile (generation changed).
+    /// The socket entries stay as closed ones until the next claim, so datagrams the
+    /// instance sent just before it left still pass the receivers' source check.
     public func release(_ claim: SlotClaim) {
         guard state(ofSlot: claim.index) == (.live, claim.generation) else { return }
-        for i in 0..<RegistryLayout.socketsPerSlot { clearSocketEntry(claim.index, i) }
+        for entry in 0..<RegistryLayout.socketsPerSlot { markSocketEntryClosed(claim.index, entry) }
         _ = stateWord(claim.index).pointee.compareExchange(
             expected: Registry.pack(.live, claim.generation), desired: Registry.pack(.free, claim.generation),
             ordering: .acquiringAndReleasing)
@@ -209,59 +211,86 @@ public struct Registry: @unchecked Sendable {
         slot(index) + RegistryLayout.sSockets + entry * 8
     }
 
+    /// Word 1 of an entry: scope, protocol, and whether the socket is closed.
+    static let closedFlag: UInt32 = 1 << 16
+    static let udpProtocol: UInt32 = 17 << 8
+
     private func clearSocketEntry(_ index: Int, _ entry: Int) {
         socketEntry(index, entry).atomicWord(0).pointee.store(0, ordering: .releasing)
     }
 
-    /// Publishes "virtual port -> real port" for the slot. False when all entries are taken.
+    private func markSocketEntryClosed(_ index: Int, _ entry: Int) {
+        socketEntry(index, entry).atomicWord(4).pointee.bitwiseOr(Registry.closedFlag, ordering: .releasing)
+    }
+
+    private func isClosed(_ e: UnsafeMutableRawPointer) -> Bool {
+        e.atomicWord(4).pointee.load(ordering: .acquiring) & Registry.closedFlag != 0
+    }
+
+    /// Publishes "virtual port -> real port" for the slot. Takes an empty entry, else the
+    /// entry of a closed socket; false when every entry holds an open socket.
     public func addSocket(slot index: Int, virtualPort: UInt16, realPort: UInt16, scope: BindScope) -> Bool {
         precondition(virtualPort != 0 && realPort != 0)
         let packed = UInt32(virtualPort) << 16 | UInt32(realPort)
+        // A closed entry with the same real port would make the source check ambiguous.
         for entry in 0..<RegistryLayout.socketsPerSlot {
             let e = socketEntry(index, entry)
-            guard e.atomicWord(0).pointee.load(ordering: .relaxed) == 0 else { continue }
-            // Word 1 first: a reader that sees word 0 sees the scope that belongs to it.
-            e.atomicWord(4).pointee.store(UInt32(scope.rawValue) | 17 << 8, ordering: .relaxed)
-            if e.atomicWord(0).pointee.compareExchange(expected: 0, desired: packed, ordering: .acquiringAndReleasing).exchanged {
-                return true
+            let word = e.atomicWord(0).pointee.load(ordering: .acquiring)
+            if word != 0, UInt16(truncatingIfNeeded: word) == realPort, isClosed(e) { clearSocketEntry(index, entry) }
+        }
+        for reuseClosed in [false, true] {
+            for entry in 0..<RegistryLayout.socketsPerSlot {
+                let e = socketEntry(index, entry)
+                let word = e.atomicWord(0).pointee.load(ordering: .acquiring)
+                guard word == 0 || (reuseClosed && isClosed(e)) else { continue }
+                // Word 0 cleared, then word 1, then word 0 published: a reader that sees the
+                // new word 0 sees the scope and open state that belong to it.
+                if word != 0 { clearSocketEntry(index, entry) }
+                e.atomicWord(4).pointee.store(UInt32(scope.rawValue) | Registry.udpProtocol, ordering: .releasing)
+                if e.atomicWord(0).pointee.compareExchange(expected: 0, desired: packed, ordering: .acquiringAndReleasing).exchanged {
+                    return true
+                }
             }
         }
         return false
     }
 
+    /// The socket is closed: no more datagrams are routed to it, but its entry keeps
+    /// vouching for datagrams it sent before (until the entry is reused).
     public func removeSocket(slot index: Int, realPort: UInt16) {
         for entry in 0..<RegistryLayout.socketsPerSlot {
-            let word = socketEntry(index, entry).atomicWord(0)
-            let value = word.pointee.load(ordering: .acquiring)
-            if value != 0, UInt16(truncatingIfNeeded: value) == realPort {
-                word.pointee.store(0, ordering: .releasing)
-            }
+            let value = socketEntry(index, entry).atomicWord(0).pointee.load(ordering: .acquiring)
+            if value != 0, UInt16(truncatingIfNeeded: value) == realPort { markSocketEntryClosed(index, entry) }
         }
     }
 
-    /// Calls `body(virtualPort, realPort, scope)` for every socket of the slot.
+    /// Calls `body(virtualPort, realPort, scope)` for every open socket of the slot (and
+    /// closed ones too when `includeClosed`).
     @inline(__always)
-    public func forEachSocket(slot index: Int, _ body: (UInt16, UInt16, BindScope) -> Void) {
+    public func forEachSocket(slot index: Int, includeClosed: Bool = false, _ body: (UInt16, UInt16, BindScope) -> Void) {
         for entry in 0..<RegistryLayout.socketsPerSlot {
             let e = socketEntry(index, entry)
             let packed = e.atomicWord(0).pointee.load(ordering: .acquiring)
             guard packed != 0 else { continue }
-            let scope = BindScope(rawValue: UInt8(truncatingIfNeeded: e.atomicWord(4).pointee.load(ordering: .relaxed))) ?? .any
+            let info = e.atomicWord(4).pointee.load(ordering: .acquiring)
+            guard includeClosed || info & Registry.closedFlag == 0 else { continue }
+            let scope = BindScope(rawValue: UInt8(truncatingIfNeeded: info)) ?? .any
             body(UInt16(packed >> 16), UInt16(truncatingIfNeeded: packed), scope)
         }
     }
 
-    /// Whether the slot has a socket on `virtualPort` (any scope): for picking free ports.
+    /// Whether the slot has an open socket on `virtualPort` (any scope).
     public func hasSocket(slot index: Int, virtualPort: UInt16) -> Bool {
         var found = false
         forEachSocket(slot: index) { port, _, _ in if port == virtualPort { found = true } }
         return found
     }
 
-    /// The virtual port that real port `realPort` stands for in the slot, if any.
+    /// The virtual port that real port `realPort` stands (or stood) for in the slot: the
+    /// receive-side source check, which also accepts sockets closed after sending.
     public func virtualPort(slot index: Int, realPort: UInt16) -> UInt16? {
         var result: UInt16?
-        forEachSocket(slot: index) { virtualPort, real, _ in if real == realPort { result = virtualPort } }
+        forEachSocket(slot: index, includeClosed: true) { virtualPort, real, _ in if real == realPort { result = virtualPort } }
         return result
     }
 

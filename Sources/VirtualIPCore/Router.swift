@@ -106,7 +106,9 @@ public struct Router: Sendable {
             guard header.destination.isLoopback, receiver.scope.acceptsLoopback else { return .drop(.misdirected) }
             senderSlot = receiver.instance
         } else {
-            guard let slot = network.instance(of: header.source), registry.isLive(slot) else { return .drop(.unknownSource) }
+            // The sender may have left since it sent (its slot released): its socket entries
+            // still vouch for the datagram until the slot is claimed again.
+            guard let slot = network.instance(of: header.source), slot < registry.slotCount else { return .drop(.unknownSource) }
             guard receiver.scope.acceptsLAN else { return .drop(.misdirected) }
             if network.isBroadcast(header.destination) {
                 guard header.isBroadcast else { return .drop(.malformed) }

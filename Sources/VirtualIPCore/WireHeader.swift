@@ -92,7 +92,7 @@ public enum DropReason: Int, CaseIterable, Sendable {
     case unsupportedVersion = 1
     /// The real source port does not belong to the virtual source the header claims.
     case spoofedSource = 2
-    /// The claimed source is no live instance.
+    /// The claimed source is outside the virtual LAN's instances.
     case unknownSource = 3
     /// Addressed to another host or port than the socket that got it.
     case misdirected = 4

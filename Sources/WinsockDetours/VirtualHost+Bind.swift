@@ -17,13 +17,9 @@ extension VirtualHost {
         else if requested.address.isLoopback { scope = .loopback }
         else if requested.address == address { scope = .lan }
         else { return .addressNotAvailable }
-        return lock.locked {
-            switch socket(handle) {
-            case let .failure(error): return error
-            case let .success(socket):
-                guard !socket.isBound else { return .invalidArgument }
-                return bindLocked(socket, port: requested.port, scope: scope)
-            }
+        return withSocket(handle) { socket in
+            guard !socket.isBound else { return .invalidArgument }
+            return bindLocked(socket, port: requested.port, scope: scope)
         }
     }
 
@@ -82,24 +78,16 @@ extension VirtualHost {
     }
 
     func getsockname(_ handle: UInt, _ name: UnsafeMutablePointer<VL_SOCKADDR_IN>?, _ length: UnsafeMutablePointer<Int32>?) -> WinsockError? {
-        lock.locked {
-            switch socket(handle) {
-            case let .failure(error): return error
-            case let .success(socket):
-                guard socket.isBound else { return .invalidArgument }
-                return localAddress(socket).write(to: name, length: length)
-            }
+        withSocket(handle) { socket in
+            guard socket.isBound else { return .invalidArgument }
+            return localAddress(socket).write(to: name, length: length)
         }
     }
 
     func getpeername(_ handle: UInt, _ name: UnsafeMutablePointer<VL_SOCKADDR_IN>?, _ length: UnsafeMutablePointer<Int32>?) -> WinsockError? {
-        lock.locked {
-            switch socket(handle) {
-            case let .failure(error): return error
-            case let .success(socket):
-                guard let peer = socket.peer else { return .notConnected }
-                return SocketAddress(address: peer.address, port: peer.port).write(to: name, length: length)
-            }
+        withSocket(handle) { socket in
+            guard let peer = socket.peer else { return .notConnected }
+            return SocketAddress(address: peer.address, port: peer.port).write(to: name, length: length)
         }
     }
 
@@ -114,22 +102,18 @@ extension VirtualHost {
             case let .success(address): target = address.address == .any && address.port == 0 ? nil : address
             }
         }
-        return lock.locked {
-            switch socket(handle) {
-            case let .failure(error): return error
-            case let .success(socket):
-                guard let target else {
-                    socket.peer = nil
-                    return nil
-                }
-                guard target.port != 0 else { return .addressNotAvailable }
-                if case let .failure(error) = router.route(to: target.address, payloadLength: 0, broadcastPermitted: socket.broadcast) {
-                    return winsockError(error)
-                }
-                if let error = bindImplicitlyLocked(socket) { return error }
-                socket.peer = (target.address, target.port)
+        return withSocket(handle) { socket in
+            guard let target else {
+                socket.peer = nil
                 return nil
             }
+            guard target.port != 0 else { return .addressNotAvailable }
+            if case let .failure(error) = router.route(to: target.address, payloadLength: 0, broadcastPermitted: socket.broadcast) {
+                return winsockError(error)
+            }
+            if let error = bindImplicitlyLocked(socket) { return error }
+            socket.peer = (target.address, target.port)
+            return nil
         }
     }
 }

@@ -7,12 +7,7 @@ let ioctlBytesReadable = Int32(0x4004_667F) // FIONREAD
 
 extension VirtualHost {
     func setsockopt(_ handle: UInt, level: Int32, name: Int32, value: UnsafeRawPointer?, length: Int32) -> WinsockError? {
-        lock.locked {
-            let socket: VirtualSocket
-            switch self.socket(handle) {
-            case let .failure(error): return error
-            case let .success(s): socket = s
-            }
+        withSocket(handle) { socket in
             guard level == Int32(VL_SOL_SOCKET) else { return .noProtocolOption }
             guard let value, length >= 1 else { return .fault }
             // BOOL options: Windows reads an int, but accepts a 1-byte value too.
@@ -38,12 +33,7 @@ extension VirtualHost {
     }
 
     func getsockopt(_ handle: UInt, level: Int32, name: Int32, value: UnsafeMutableRawPointer?, length: UnsafeMutablePointer<Int32>?) -> WinsockError? {
-        lock.locked {
-            let socket: VirtualSocket
-            switch self.socket(handle) {
-            case let .failure(error): return error
-            case let .success(s): socket = s
-            }
+        withSocket(handle) { socket in
             guard level == Int32(VL_SOL_SOCKET) else { return .noProtocolOption }
             guard let value, let length, length.pointee >= 4 else { return .fault }
             let number: Int32
@@ -67,12 +57,7 @@ extension VirtualHost {
     /// FIONBIO switches blocking mode; FIONREAD is the payload size of the next datagram
     /// the game would get (frames we would drop are dropped first).
     func ioctlsocket(_ handle: UInt, command: Int32, argument: UnsafeMutablePointer<UInt32>?) -> WinsockError? {
-        lock.locked {
-            let socket: VirtualSocket
-            switch self.socket(handle) {
-            case let .failure(error): return error
-            case let .success(s): socket = s
-            }
+        withSocket(handle) { socket in
             guard let argument else { return .fault }
             switch command {
             case ioctlNonBlocking:

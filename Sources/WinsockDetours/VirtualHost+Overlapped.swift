@@ -20,12 +20,7 @@ extension VirtualHost {
         guard let flags, buffers != nil || count == 0 else { return .fault }
         if from != nil, fromLength == nil || fromLength!.pointee < 16 { return .fault }
         let copied = (0..<Int(count)).map { buffers![$0] }
-        return lock.locked {
-            let socket: VirtualSocket
-            switch self.socket(handle) {
-            case let .failure(error): return error
-            case let .success(s): socket = s
-            }
+        return withSocket(handle) { socket in
             guard socket.isBound else { return .invalidArgument }
             let op = PendingReceive(overlapped: overlapped, buffers: copied, from: from, fromLength: fromLength,
                                     routine: routine, thread: platform.t.current_thread!())

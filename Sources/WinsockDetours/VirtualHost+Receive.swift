@@ -65,14 +65,10 @@ extension VirtualHost {
         guard flags == 0 else { return .failure(flags & Int32(VL_MSG_PEEK) != 0 ? .operationNotSupported : .invalidArgument) }
         if from != nil, fromLength == nil || fromLength!.pointee < 16 { return .failure(.fault) }
         guard buffers != nil || count == 0 else { return .failure(.fault) }
-        let start: Result<(ReceiverView, Bool), WinsockError> = lock.locked {
-            switch socket(handle) {
-            case let .failure(error): return .failure(error)
-            case let .success(socket):
-                guard socket.isBound else { return .failure(.invalidArgument) }
-                if !socket.nonBlocking { socket.activeCalls += 1 }
-                return .success((view(of: socket), !socket.nonBlocking))
-            }
+        let start: Result<(ReceiverView, Bool), WinsockError> = withSocket(handle, orFail: { .failure($0) }) { socket in
+            guard socket.isBound else { return .failure(.invalidArgument) }
+            if !socket.nonBlocking { socket.activeCalls += 1 }
+            return .success((view(of: socket), !socket.nonBlocking))
         }
         let receiver: ReceiverView, blocking: Bool
         switch start {

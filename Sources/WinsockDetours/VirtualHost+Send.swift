@@ -12,19 +12,15 @@ extension VirtualHost {
             total += Int(buffers![i].len)
         }
         // Everything about the socket is read under the lock; the I/O runs outside it.
-        let prepared: Result<(VirtualSocket, SocketAddress, Bool), WinsockError> = lock.locked {
-            switch socket(handle) {
-            case let .failure(error): return .failure(error)
-            case let .success(socket):
-                // A connected UDP socket always sends to its peer (Windows ignores `to`).
-                guard let destination = socket.peer.map({ SocketAddress(address: $0.address, port: $0.port) }) ?? to else {
-                    return .failure(socket.isBound || to == nil ? .destinationRequired : .notConnected)
-                }
-                guard destination.port != 0 else { return .failure(.addressNotAvailable) }
-                if let error = bindImplicitlyLocked(socket) { return .failure(error) }
-                socket.activeCalls += 1
-                return .success((socket, destination, socket.broadcast))
+        let prepared: Result<(VirtualSocket, SocketAddress, Bool), WinsockError> = withSocket(handle, orFail: { .failure($0) }) { socket in
+            // A connected UDP socket always sends to its peer (Windows ignores `to`).
+            guard let destination = socket.peer.map({ SocketAddress(address: $0.address, port: $0.port) }) ?? to else {
+                return .failure(.destinationRequired)
             }
+            guard destination.port != 0 else { return .failure(.addressNotAvailable) }
+            if let error = bindImplicitlyLocked(socket) { return .failure(error) }
+            socket.activeCalls += 1
+            return .success((socket, destination, socket.broadcast))
         }
         guard case let .success((socket, destination, broadcastPermitted)) = prepared else {
             if case let .failure(error) = prepared { return .failure(error) }

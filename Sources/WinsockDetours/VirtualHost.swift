@@ -97,6 +97,21 @@ public final class VirtualHost: @unchecked Sendable {
         return .success(socket)
     }
 
+    /// Runs `body` under the lock with the virtual socket, or answers why there is none.
+    func withSocket<T>(_ handle: UInt, orFail failure: (WinsockError) -> T, _ body: (VirtualSocket) -> T) -> T {
+        lock.locked {
+            switch socket(handle) {
+            case let .failure(error): return failure(error)
+            case let .success(socket): return body(socket)
+            }
+        }
+    }
+
+    /// `withSocket` for calls that answer only an error.
+    func withSocket(_ handle: UInt, _ body: (VirtualSocket) -> WinsockError?) -> WinsockError? {
+        withSocket(handle, orFail: { $0 }, body)
+    }
+
     public func isVirtual(_ handle: UInt) -> Bool { lock.locked { sockets[handle] != nil } }
 
     /// A new UDP socket backed by a real one on 127.0.0.1.

@@ -92,12 +92,34 @@ final class RegistryTests: XCTestCase {
         XCTAssertEqual(r.virtualPort(slot: a.index, realPort: 41001), 23757)
         XCTAssertTrue(r.hasSocket(slot: a.index, virtualPort: 23756))
         r.removeSocket(slot: a.index, realPort: 41000)
-        XCTAssertFalse(r.hasSocket(slot: a.index, virtualPort: 23756))
-        XCTAssertNil(r.virtualPort(slot: a.index, realPort: 41000))
+        XCTAssertFalse(r.hasSocket(slot: a.index, virtualPort: 23756), "a closed socket gets nothing routed to it")
+        XCTAssertEqual(r.virtualPort(slot: a.index, realPort: 41000), 23756, "but still vouches for what it sent")
+        // 30 empty entries, then the closed one is reused.
         for i in 0..<(RegistryLayout.socketsPerSlot - 1) {
             XCTAssertTrue(r.addSocket(slot: a.index, virtualPort: UInt16(1000 + i), realPort: UInt16(2000 + i), scope: .any))
         }
-        XCTAssertFalse(r.addSocket(slot: a.index, virtualPort: 9, realPort: 9, scope: .any), "a full table says so")
+        XCTAssertNil(r.virtualPort(slot: a.index, realPort: 41000), "the closed entry was reused")
+        XCTAssertFalse(r.addSocket(slot: a.index, virtualPort: 9, realPort: 9, scope: .any), "a table of open sockets says it is full")
+    }
+
+    func test_aNewSocketOnARecycledRealPortReplacesTheClosedEntry() throws {
+        let r = try registry()
+        let a = try r.claim(owner: 1, kind: .linux, nowMs: 0, isOwnerAlive: unknownLiveness)
+        XCTAssertTrue(r.addSocket(slot: a.index, virtualPort: 23756, realPort: 41000, scope: .any))
+        r.removeSocket(slot: a.index, realPort: 41000)
+        XCTAssertTrue(r.addSocket(slot: a.index, virtualPort: 5000, realPort: 41000, scope: .any))
+        XCTAssertEqual(r.virtualPort(slot: a.index, realPort: 41000), 5000)
+    }
+
+    func test_releasedSlotKeepsVouchingUntilClaimedAgain() throws {
+        let r = try registry()
+        let a = try r.claim(owner: 1, kind: .linux, nowMs: 0, isOwnerAlive: unknownLiveness)
+        XCTAssertTrue(r.addSocket(slot: a.index, virtualPort: 23756, realPort: 41000, scope: .any))
+        r.release(a)
+        XCTAssertFalse(r.hasSocket(slot: a.index, virtualPort: 23756))
+        XCTAssertEqual(r.virtualPort(slot: a.index, realPort: 41000), 23756)
+        _ = try r.claim(owner: 2, kind: .linux, nowMs: 0, isOwnerAlive: unknownLiveness)
+        XCTAssertNil(r.virtualPort(slot: a.index, realPort: 41000), "a new owner starts with an empty table")
     }
 
     func test_countersAddUpWithCarryIntoTheHighWord() throws {

@@ -71,8 +71,12 @@ final class RouterTests: XCTestCase {
         XCTAssertEqual(check(genuine, from: 5003, to: me), .drop(.spoofedSource), "port of instance 3 claiming to be 2")
         XCTAssertEqual(check(genuine, from: 7777, to: me), .drop(.spoofedSource), "port in no registry entry")
         var ghost = genuine
+        ghost.source = net.address(ofInstance: 100)
+        XCTAssertEqual(check(ghost, from: 5002, to: me), .drop(.unknownSource), "beyond the registry's 64 slots")
+        ghost.source = IPv4Address(10, 0, 0, 1)
+        XCTAssertEqual(check(ghost, from: 5002, to: me), .drop(.unknownSource), "outside the virtual LAN")
         ghost.source = net.address(ofInstance: 40)
-        XCTAssertEqual(check(ghost, from: 5002, to: me), .drop(.unknownSource))
+        XCTAssertEqual(check(ghost, from: 5002, to: me), .drop(.spoofedSource), "a free slot vouches for no port")
         var elsewhere = genuine
         elsewhere.destination = net.address(ofInstance: 1)
         XCTAssertEqual(check(elsewhere, from: 5002, to: me), .drop(.misdirected))
@@ -84,6 +88,16 @@ final class RouterTests: XCTestCase {
         broadcast.isBroadcast = true
         XCTAssertEqual(check(broadcast, from: 5002, to: me), .deliver(broadcast))
         XCTAssertEqual(router.check(frame: UnsafeRawBufferPointer(start: nil, count: 0), realSourcePort: 5002, receiver: me), .drop(.malformed))
+    }
+
+    func test_datagramSentJustBeforeTheSenderLeftIsStillDelivered() throws {
+        let me = Router.Receiver(instance: 0, virtualPort: 23757, scope: .any)
+        let last = WireHeader(source: net.address(ofInstance: 2), sourcePort: 23757,
+                              destination: net.address(ofInstance: 0), destinationPort: 23757, isBroadcast: false)
+        registry.removeSocket(slot: 2, realPort: 5002)
+        XCTAssertEqual(check(last, from: 5002, to: me), .deliver(last), "closed socket")
+        registry.release(SlotClaim(index: 2, generation: registry.state(ofSlot: 2).generation))
+        XCTAssertEqual(check(last, from: 5002, to: me), .deliver(last), "released slot")
     }
 
     func test_loopbackSourceIsAcceptedOnlyFromTheOwnInstance() {

@@ -106,6 +106,20 @@ final class DatagramTests: XCTestCase {
         }
     }
 
+    func test_datagramSentRightBeforeClosingAndLeavingIsNotLost() {
+        let sockets = discoverySockets()
+        lan.as(0) { ws in
+            XCTAssertEqual(ws.sendto(sockets[0], [1, 2], lan.address(1), 23757), 2)
+            XCTAssertEqual(ws.close(sockets[0]), 0)
+        }
+        lan.hosts[0].shutdown() // the sending instance leaves the registry too
+        lan.as(1) { ws in
+            let r = ws.recvfrom(sockets[1])
+            XCTAssertEqual(r.payload, [1, 2])
+            XCTAssertEqual(r.from?.address, lan.address(0))
+        }
+    }
+
     func test_zeroLengthDatagramsArriveAsSuch() {
         let sockets = discoverySockets()
         lan.as(0) { ws in XCTAssertEqual(ws.sendto(sockets[0], [], lan.address(3), 23757), 0) }

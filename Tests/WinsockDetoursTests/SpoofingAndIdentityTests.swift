@@ -58,8 +58,8 @@ final class SpoofingAndIdentityTests: XCTestCase {
         future[2] = 9
         attacker.send(future, toRealPort: target)                                          // unknown version
         var ghost = spoofed
-        ghost.source = lan.address(40)
-        attacker.send(ghost.bytes, toRealPort: target)                                     // no such instance
+        ghost.source = lan.address(100)
+        attacker.send(ghost.bytes, toRealPort: target)                                     // beyond the registry's slots
         // Then a genuine datagram: it must be the only thing the game sees.
         lan.as(0) { ws in XCTAssertEqual(ws.sendto(ws.gameSocket(port: 23756), [42], lan.address(1), 23756), 1) }
         lan.as(1) { ws in
