@@ -1,7 +1,7 @@
 #include <string.h>
 #include "hook_table.h"
 
-#define VL_TABLE_ENTRY(module, ordinal, ret, name, sig, params, args) \
+#define VL_TABLE_ENTRY(module, ordinal, kind, ret, name, sig, params, args) \
     { #name, #module, ordinal, sig, (void *)vl_hook_##name },
 const vl_hook vl_hooks[] = { VL_HOOKS(VL_TABLE_ENTRY) };
 #undef VL_TABLE_ENTRY

@@ -417,7 +417,9 @@ static void timer_stop(void *handle) {
 
 static uint32_t now_ms(void) {
     struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
+    /* CLOCK_MONOTONIC_RAW: the clock Wine's QueryPerformanceCounter reads, so heartbeats of
+     * Linux and Windows instances are comparable. */
+    clock_gettime(CLOCK_MONOTONIC_RAW, &now);
     return (uint32_t)((uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u);
 }
 
@@ -441,13 +443,13 @@ static uint32_t default_registry_path(char *buffer, uint32_t capacity) {
     return n < 0 ? 0 : (uint32_t)n;
 }
 
-static vl_mapping map_failure(int32_t error, int fd) {
-    vl_mapping m = { .error = error, .os_error = errno };
+static int32_t map_failure(vl_mapping *m, int32_t error, int fd) {
+    *m = (vl_mapping){ .error = error, .os_error = errno, .handle = -1 };
     if (fd >= 0) close(fd);
-    return m;
+    return error;
 }
 
-static vl_mapping registry_map(const char *path, uint32_t size_if_new) {
+static int32_t registry_map(const char *path, uint32_t size_if_new, vl_mapping *m) {
     /* The folder is private: create it 0700 when missing (one level, like a runtime dir). */
     char folder[4096];
     size_t length = strnlen(path, sizeof folder - 1);
@@ -458,26 +460,27 @@ static vl_mapping registry_map(const char *path, uint32_t size_if_new) {
 
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     /* A folder, or a symbolic link (O_NOFOLLOW: never follow a planted link), is refused. */
-    if (fd < 0) return map_failure(errno == EISDIR || errno == ELOOP ? VL_MAP_NOT_A_FILE : VL_MAP_OPEN_FAILED, -1);
+    if (fd < 0) return map_failure(m, errno == EISDIR || errno == ELOOP ? VL_MAP_NOT_A_FILE : VL_MAP_OPEN_FAILED, -1);
     /* fcntl record locks, not flock: Wine implements LockFileEx with fcntl locks, so a
      * Windows instance and a Linux one exclude each other. */
     struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
     while (fcntl(fd, F_SETLKW, &lock) != 0)
-        if (errno != EINTR) return map_failure(VL_MAP_LOCK_FAILED, fd);
+        if (errno != EINTR) return map_failure(m, VL_MAP_LOCK_FAILED, fd);
     struct stat st;
-    if (fstat(fd, &st) != 0) return map_failure(VL_MAP_OPEN_FAILED, fd);
-    if (!S_ISREG(st.st_mode)) return map_failure(VL_MAP_NOT_A_FILE, fd);
-    if (st.st_uid != geteuid()) return map_failure(VL_MAP_WRONG_OWNER, fd);
-    if (st.st_mode & 077) return map_failure(VL_MAP_MODE_TOO_OPEN, fd);
+    if (fstat(fd, &st) != 0) return map_failure(m, VL_MAP_OPEN_FAILED, fd);
+    if (!S_ISREG(st.st_mode)) return map_failure(m, VL_MAP_NOT_A_FILE, fd);
+    if (st.st_uid != geteuid()) return map_failure(m, VL_MAP_WRONG_OWNER, fd);
+    if (st.st_mode & 077) return map_failure(m, VL_MAP_MODE_TOO_OPEN, fd);
     off_t size = st.st_size;
     if (size == 0) {
-        if (ftruncate(fd, size_if_new) != 0) return map_failure(VL_MAP_RESIZE_FAILED, fd);
+        if (ftruncate(fd, size_if_new) != 0) return map_failure(m, VL_MAP_RESIZE_FAILED, fd);
         size = size_if_new;
     }
-    if (size > (off_t)(64u << 20)) { errno = EFBIG; return map_failure(VL_MAP_NOT_A_FILE, fd); }
+    if (size > (off_t)(64u << 20)) { errno = EFBIG; return map_failure(m, VL_MAP_NOT_A_FILE, fd); }
     void *base = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (base == MAP_FAILED) return map_failure(VL_MAP_MAP_FAILED, fd);
-    return (vl_mapping){ .base = base, .size = (uint32_t)size, .handle = fd };
+    if (base == MAP_FAILED) return map_failure(m, VL_MAP_MAP_FAILED, fd);
+    *m = (vl_mapping){ .base = base, .size = (uint32_t)size, .handle = fd };
+    return 0;
 }
 
 static void registry_unlock(vl_mapping *m) {

@@ -299,3 +299,31 @@ public func hookGetAdaptersInfo(_ info: UnsafeMutablePointer<VL_IP_ADAPTER_INFO>
     guard let host = VirtualHost.current else { return 50 }
     return host.adaptersInfo(info, size)
 }
+
+// MARK: Questions the DLL's C side asks before handing a call to the original ws2_32.
+
+/// 1 when `s` is one of this process's virtual sockets. Never creates the instance.
+@_cdecl("vl_is_virtual_socket")
+public func isVirtualSocket(_ s: UInt) -> Int32 {
+    VirtualHost.processHost?.isVirtual(s) == true ? 1 : 0
+}
+
+/// 1 when `s` was a virtual socket that has been closed (recently): its aborted
+/// operations are still ours to report.
+@_cdecl("vl_was_virtual_socket")
+public func wasVirtualSocket(_ s: UInt) -> Int32 {
+    VirtualHost.processHost?.wasVirtual(s) == true ? 1 : 0
+}
+
+/// The DLL is unloaded: close the sockets and give the registry slot back. When the whole
+/// process is ending (`exiting`), its threads are gone and its sockets die with it: only
+/// the slot is given back.
+@_cdecl("vl_process_detach")
+public func processDetach(_ exiting: Int32) {
+    guard let host = VirtualHost.processHost else { return }
+    if exiting != 0 {
+        host.registry.release(host.claim)
+    } else {
+        host.shutdown()
+    }
+}

@@ -14,8 +14,9 @@ public final class RegistryFile: @unchecked Sendable {
         self.platform = platform
         self.path = path
         let size = UInt32(RegistryLayout.size(slotCount: RegistryLayout.defaultSlotCount))
-        var mapping = withCString(path) { platform.t.registry_map!($0, size) }
-        guard mapping.error == 0, let base = mapping.base else {
+        var mapping = vl_mapping()
+        let status = withCString(path) { platform.t.registry_map!($0, size, &mapping) }
+        guard status == 0, let base = mapping.base else {
             throw .mapping(path: path, code: mapping.error, osError: mapping.os_error)
         }
         let region = SharedRegion(base: base, size: Int(mapping.size))

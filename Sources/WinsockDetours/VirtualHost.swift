@@ -11,6 +11,8 @@ public final class VirtualHost: @unchecked Sendable {
     public let claim: SlotClaim
     let lock: Lock
     var sockets: [UInt: VirtualSocket] = [:]
+    /// The last handles closed while virtual (bounded): WSAGetOverlappedResult on them is ours.
+    var recentlyClosed: [UInt] = []
     var startupCount = 0
     var nextEphemeralPort: UInt16
     var heartbeatTimer: UnsafeMutableRawPointer?
@@ -113,6 +115,7 @@ public final class VirtualHost: @unchecked Sendable {
     }
 
     public func isVirtual(_ handle: UInt) -> Bool { lock.locked { sockets[handle] != nil } }
+    public func wasVirtual(_ handle: UInt) -> Bool { lock.locked { recentlyClosed.contains(handle) } }
 
     /// A new UDP socket backed by a real one on 127.0.0.1.
     func openSocket() -> Result<UInt, WinsockError> {
@@ -131,6 +134,8 @@ public final class VirtualHost: @unchecked Sendable {
         let taken: (VirtualSocket, [PendingReceive], Bool)? = lock.locked {
             guard let socket = sockets.removeValue(forKey: handle) else { return nil }
             socket.closed = true
+            if recentlyClosed.count == 64 { recentlyClosed.removeFirst() }
+            recentlyClosed.append(handle)
             if socket.isBound { registry.removeSocket(slot: instance, realPort: socket.realPort) }
             let pending = socket.pending
             socket.pending = []

@@ -3,8 +3,12 @@
  * runtime table (name, module, ordinal, libffi signature, detour address) that tests
  * dispatch through, and on Windows the stdcall entry points and import patching.
  *
- * X(module, ordinal, return type, name, signature, (parameters), (arguments))
+ * X(module, ordinal, kind, return type, name, signature, (parameters), (arguments))
  * ordinal: the export ordinal in ws2_32.dll (0 = exported by name only).
+ * kind: which calls the DLL hands to the original function instead (Linux ignores it):
+ *   PLAIN always ours; SOCKET ours when `s` is a virtual socket; CREATE ours for IPv4
+ *   UDP; SELECT ours when a set holds a virtual socket; RESULT ours for a virtual socket
+ *   or one closed while virtual; RESOLVE ours unless we do not know the name.
  * signature: "<ret>:<args>", one letter per value:
  *   v void, i int32, u uint32, h uint16, p pointer, s SOCKET (pointer-sized unsigned). */
 #ifndef VL_HOOK_TABLE_H
@@ -12,40 +16,40 @@
 #include "winsock_abi.h"
 
 #define VL_HOOKS(X) \
-    X(WS2_32, 115, int32_t, WSAStartup, "i:hp", (uint16_t version, VL_WSADATA *data), (version, data)) \
-    X(WS2_32, 116, int32_t, WSACleanup, "i:", (void), ()) \
-    X(WS2_32, 111, int32_t, WSAGetLastError, "i:", (void), ()) \
-    X(WS2_32, 112, void, WSASetLastError, "v:i", (int32_t error), (error)) \
-    X(WS2_32, 23, VL_SOCKET, socket, "s:iii", (int32_t af, int32_t type, int32_t protocol), (af, type, protocol)) \
-    X(WS2_32, 0, VL_SOCKET, WSASocketA, "s:iiipuu", (int32_t af, int32_t type, int32_t protocol, void *info, uint32_t group, uint32_t flags), (af, type, protocol, info, group, flags)) \
-    X(WS2_32, 0, VL_SOCKET, WSASocketW, "s:iiipuu", (int32_t af, int32_t type, int32_t protocol, void *info, uint32_t group, uint32_t flags), (af, type, protocol, info, group, flags)) \
-    X(WS2_32, 3, int32_t, closesocket, "i:s", (VL_SOCKET s), (s)) \
-    X(WS2_32, 2, int32_t, bind, "i:spi", (VL_SOCKET s, const VL_SOCKADDR_IN *name, int32_t namelen), (s, name, namelen)) \
-    X(WS2_32, 4, int32_t, connect, "i:spi", (VL_SOCKET s, const VL_SOCKADDR_IN *name, int32_t namelen), (s, name, namelen)) \
-    X(WS2_32, 20, int32_t, sendto, "i:spiipi", (VL_SOCKET s, const char *buf, int32_t len, int32_t flags, const VL_SOCKADDR_IN *to, int32_t tolen), (s, buf, len, flags, to, tolen)) \
-    X(WS2_32, 17, int32_t, recvfrom, "i:spiipp", (VL_SOCKET s, char *buf, int32_t len, int32_t flags, VL_SOCKADDR_IN *from, int32_t *fromlen), (s, buf, len, flags, from, fromlen)) \
-    X(WS2_32, 19, int32_t, send, "i:spii", (VL_SOCKET s, const char *buf, int32_t len, int32_t flags), (s, buf, len, flags)) \
-    X(WS2_32, 16, int32_t, recv, "i:spii", (VL_SOCKET s, char *buf, int32_t len, int32_t flags), (s, buf, len, flags)) \
-    X(WS2_32, 0, int32_t, WSASendTo, "i:spupupipp", (VL_SOCKET s, VL_WSABUF *buffers, uint32_t count, uint32_t *sent, uint32_t flags, const VL_SOCKADDR_IN *to, int32_t tolen, VL_OVERLAPPED *overlapped, void *routine), (s, buffers, count, sent, flags, to, tolen, overlapped, routine)) \
-    X(WS2_32, 0, int32_t, WSARecvFrom, "i:spupppppp", (VL_SOCKET s, VL_WSABUF *buffers, uint32_t count, uint32_t *received, uint32_t *flags, VL_SOCKADDR_IN *from, int32_t *fromlen, VL_OVERLAPPED *overlapped, void *routine), (s, buffers, count, received, flags, from, fromlen, overlapped, routine)) \
-    X(WS2_32, 0, int32_t, WSAGetOverlappedResult, "i:sppip", (VL_SOCKET s, VL_OVERLAPPED *overlapped, uint32_t *transferred, int32_t wait, uint32_t *flags), (s, overlapped, transferred, wait, flags)) \
-    X(WS2_32, 0, VL_WSAEVENT, WSACreateEvent, "p:", (void), ()) \
-    X(WS2_32, 0, int32_t, WSACloseEvent, "i:p", (VL_WSAEVENT event), (event)) \
-    X(WS2_32, 0, int32_t, WSASetEvent, "i:p", (VL_WSAEVENT event), (event)) \
-    X(WS2_32, 0, int32_t, WSAResetEvent, "i:p", (VL_WSAEVENT event), (event)) \
-    X(WS2_32, 0, uint32_t, WSAWaitForMultipleEvents, "u:upiui", (uint32_t count, const VL_WSAEVENT *events, int32_t waitAll, uint32_t timeout, int32_t alertable), (count, events, waitAll, timeout, alertable)) \
-    X(WS2_32, 18, int32_t, select, "i:ipppp", (int32_t nfds, VL_FD_SET *readfds, VL_FD_SET *writefds, VL_FD_SET *exceptfds, const VL_TIMEVAL *timeout), (nfds, readfds, writefds, exceptfds, timeout)) \
-    X(WS2_32, 10, int32_t, ioctlsocket, "i:sip", (VL_SOCKET s, int32_t cmd, uint32_t *argp), (s, cmd, argp)) \
-    X(WS2_32, 6, int32_t, getsockname, "i:spp", (VL_SOCKET s, VL_SOCKADDR_IN *name, int32_t *namelen), (s, name, namelen)) \
-    X(WS2_32, 5, int32_t, getpeername, "i:spp", (VL_SOCKET s, VL_SOCKADDR_IN *name, int32_t *namelen), (s, name, namelen)) \
-    X(WS2_32, 21, int32_t, setsockopt, "i:siipi", (VL_SOCKET s, int32_t level, int32_t name, const char *value, int32_t length), (s, level, name, value, length)) \
-    X(WS2_32, 7, int32_t, getsockopt, "i:siipp", (VL_SOCKET s, int32_t level, int32_t name, char *value, int32_t *length), (s, level, name, value, length)) \
-    X(WS2_32, 57, int32_t, gethostname, "i:pi", (char *name, int32_t length), (name, length)) \
-    X(WS2_32, 52, VL_HOSTENT *, gethostbyname, "p:p", (const char *name), (name)) \
-    X(IPHLPAPI, 0, uint32_t, GetAdaptersInfo, "u:pp", (VL_IP_ADAPTER_INFO *info, uint32_t *size), (info, size))
+    X(WS2_32, 115, PLAIN, int32_t, WSAStartup, "i:hp", (uint16_t version, VL_WSADATA *data), (version, data)) \
+    X(WS2_32, 116, PLAIN, int32_t, WSACleanup, "i:", (void), ()) \
+    X(WS2_32, 111, PLAIN, int32_t, WSAGetLastError, "i:", (void), ()) \
+    X(WS2_32, 112, PLAIN, void, WSASetLastError, "v:i", (int32_t error), (error)) \
+    X(WS2_32, 23, CREATE, VL_SOCKET, socket, "s:iii", (int32_t af, int32_t type, int32_t protocol), (af, type, protocol)) \
+    X(WS2_32, 0, CREATE, VL_SOCKET, WSASocketA, "s:iiipuu", (int32_t af, int32_t type, int32_t protocol, void *info, uint32_t group, uint32_t flags), (af, type, protocol, info, group, flags)) \
+    X(WS2_32, 0, CREATE, VL_SOCKET, WSASocketW, "s:iiipuu", (int32_t af, int32_t type, int32_t protocol, void *info, uint32_t group, uint32_t flags), (af, type, protocol, info, group, flags)) \
+    X(WS2_32, 3, SOCKET, int32_t, closesocket, "i:s", (VL_SOCKET s), (s)) \
+    X(WS2_32, 2, SOCKET, int32_t, bind, "i:spi", (VL_SOCKET s, const VL_SOCKADDR_IN *name, int32_t namelen), (s, name, namelen)) \
+    X(WS2_32, 4, SOCKET, int32_t, connect, "i:spi", (VL_SOCKET s, const VL_SOCKADDR_IN *name, int32_t namelen), (s, name, namelen)) \
+    X(WS2_32, 20, SOCKET, int32_t, sendto, "i:spiipi", (VL_SOCKET s, const char *buf, int32_t len, int32_t flags, const VL_SOCKADDR_IN *to, int32_t tolen), (s, buf, len, flags, to, tolen)) \
+    X(WS2_32, 17, SOCKET, int32_t, recvfrom, "i:spiipp", (VL_SOCKET s, char *buf, int32_t len, int32_t flags, VL_SOCKADDR_IN *from, int32_t *fromlen), (s, buf, len, flags, from, fromlen)) \
+    X(WS2_32, 19, SOCKET, int32_t, send, "i:spii", (VL_SOCKET s, const char *buf, int32_t len, int32_t flags), (s, buf, len, flags)) \
+    X(WS2_32, 16, SOCKET, int32_t, recv, "i:spii", (VL_SOCKET s, char *buf, int32_t len, int32_t flags), (s, buf, len, flags)) \
+    X(WS2_32, 0, SOCKET, int32_t, WSASendTo, "i:spupupipp", (VL_SOCKET s, VL_WSABUF *buffers, uint32_t count, uint32_t *sent, uint32_t flags, const VL_SOCKADDR_IN *to, int32_t tolen, VL_OVERLAPPED *overlapped, void *routine), (s, buffers, count, sent, flags, to, tolen, overlapped, routine)) \
+    X(WS2_32, 0, SOCKET, int32_t, WSARecvFrom, "i:spupppppp", (VL_SOCKET s, VL_WSABUF *buffers, uint32_t count, uint32_t *received, uint32_t *flags, VL_SOCKADDR_IN *from, int32_t *fromlen, VL_OVERLAPPED *overlapped, void *routine), (s, buffers, count, received, flags, from, fromlen, overlapped, routine)) \
+    X(WS2_32, 0, RESULT, int32_t, WSAGetOverlappedResult, "i:sppip", (VL_SOCKET s, VL_OVERLAPPED *overlapped, uint32_t *transferred, int32_t wait, uint32_t *flags), (s, overlapped, transferred, wait, flags)) \
+    X(WS2_32, 0, PLAIN, VL_WSAEVENT, WSACreateEvent, "p:", (void), ()) \
+    X(WS2_32, 0, PLAIN, int32_t, WSACloseEvent, "i:p", (VL_WSAEVENT event), (event)) \
+    X(WS2_32, 0, PLAIN, int32_t, WSASetEvent, "i:p", (VL_WSAEVENT event), (event)) \
+    X(WS2_32, 0, PLAIN, int32_t, WSAResetEvent, "i:p", (VL_WSAEVENT event), (event)) \
+    X(WS2_32, 0, PLAIN, uint32_t, WSAWaitForMultipleEvents, "u:upiui", (uint32_t count, const VL_WSAEVENT *events, int32_t waitAll, uint32_t timeout, int32_t alertable), (count, events, waitAll, timeout, alertable)) \
+    X(WS2_32, 18, SELECT, int32_t, select, "i:ipppp", (int32_t nfds, VL_FD_SET *readfds, VL_FD_SET *writefds, VL_FD_SET *exceptfds, const VL_TIMEVAL *timeout), (nfds, readfds, writefds, exceptfds, timeout)) \
+    X(WS2_32, 10, SOCKET, int32_t, ioctlsocket, "i:sip", (VL_SOCKET s, int32_t cmd, uint32_t *argp), (s, cmd, argp)) \
+    X(WS2_32, 6, SOCKET, int32_t, getsockname, "i:spp", (VL_SOCKET s, VL_SOCKADDR_IN *name, int32_t *namelen), (s, name, namelen)) \
+    X(WS2_32, 5, SOCKET, int32_t, getpeername, "i:spp", (VL_SOCKET s, VL_SOCKADDR_IN *name, int32_t *namelen), (s, name, namelen)) \
+    X(WS2_32, 21, SOCKET, int32_t, setsockopt, "i:siipi", (VL_SOCKET s, int32_t level, int32_t name, const char *value, int32_t length), (s, level, name, value, length)) \
+    X(WS2_32, 7, SOCKET, int32_t, getsockopt, "i:siipp", (VL_SOCKET s, int32_t level, int32_t name, char *value, int32_t *length), (s, level, name, value, length)) \
+    X(WS2_32, 57, PLAIN, int32_t, gethostname, "i:pi", (char *name, int32_t length), (name, length)) \
+    X(WS2_32, 52, RESOLVE, VL_HOSTENT *, gethostbyname, "p:p", (const char *name), (name)) \
+    X(IPHLPAPI, 0, PLAIN, uint32_t, GetAdaptersInfo, "u:pp", (VL_IP_ADAPTER_INFO *info, uint32_t *size), (info, size))
 
 /* Prototypes of the detours (defined in Swift with @_cdecl("vl_hook_<name>")). */
-#define VL_DECLARE_HOOK(module, ordinal, ret, name, sig, params, args) ret vl_hook_##name params;
+#define VL_DECLARE_HOOK(module, ordinal, kind, ret, name, sig, params, args) ret vl_hook_##name params;
 VL_HOOKS(VL_DECLARE_HOOK)
 #undef VL_DECLARE_HOOK
 

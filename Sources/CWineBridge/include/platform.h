@@ -91,9 +91,11 @@ typedef struct vl_platform {
     const char *(*get_env)(const char *name);
     /* Writes the default registry path (NUL-terminated) into buffer; returns its length. */
     uint32_t (*default_registry_path)(char *buffer, uint32_t capacity);
-    /* Opens/creates (mode 0600, size_if_new bytes) and maps the registry file; returns with
-     * the file's creation lock held (release with registry_unlock). */
-    vl_mapping (*registry_map)(const char *path, uint32_t size_if_new);
+    /* Opens/creates (mode 0600, size_if_new bytes) and maps the registry file into *mapping;
+     * returns 0 with the file's creation lock held (release with registry_unlock), or the
+     * VL_MAP_* error (also in mapping->error). No struct is passed by value across this
+     * table: Swift compiled for ELF i386 and mingw C disagree on struct returns. */
+    int32_t (*registry_map)(const char *path, uint32_t size_if_new, vl_mapping *mapping);
     void (*registry_unlock)(vl_mapping *mapping);
     void (*registry_unmap)(vl_mapping *mapping);
 

@@ -1,0 +1,34 @@
+/* The original ws2_32 functions the Win32 platform backend calls (captured before the
+ * game's imports are patched). DLL build only. */
+#ifndef VL_WIN32_ORIGINALS_H
+#define VL_WIN32_ORIGINALS_H
+#if defined(_WIN32)
+#include <winsock2.h>
+
+typedef struct vl_originals {
+    int (WSAAPI *WSAStartup)(WORD, LPWSADATA);
+    SOCKET (WSAAPI *socket)(int, int, int);
+    int (WSAAPI *bind)(SOCKET, const struct sockaddr *, int);
+    int (WSAAPI *getsockname)(SOCKET, struct sockaddr *, int *);
+    int (WSAAPI *ioctlsocket)(SOCKET, long, u_long *);
+    int (WSAAPI *closesocket)(SOCKET);
+    int (WSAAPI *shutdown)(SOCKET, int);
+    int (WSAAPI *select)(int, fd_set *, fd_set *, fd_set *, const struct timeval *);
+    int (WSAAPI *setsockopt)(SOCKET, int, int, const char *, int);
+    int (WSAAPI *getsockopt)(SOCKET, int, int, char *, int *);
+    int (WSAAPI *WSASendTo)(SOCKET, LPWSABUF, DWORD, LPDWORD, DWORD, const struct sockaddr *, int, LPWSAOVERLAPPED, LPWSAOVERLAPPED_COMPLETION_ROUTINE);
+    int (WSAAPI *WSARecvFrom)(SOCKET, LPWSABUF, DWORD, LPDWORD, LPDWORD, struct sockaddr *, LPINT, LPWSAOVERLAPPED, LPWSAOVERLAPPED_COMPLETION_ROUTINE);
+    int (WSAAPI *WSAEventSelect)(SOCKET, WSAEVENT, long);
+    WSAEVENT (WSAAPI *WSACreateEvent)(void);
+    BOOL (WSAAPI *WSACloseEvent)(WSAEVENT);
+    BOOL (WSAAPI *WSASetEvent)(WSAEVENT);
+    BOOL (WSAAPI *WSAResetEvent)(WSAEVENT);
+    DWORD (WSAAPI *WSAWaitForMultipleEvents)(DWORD, const WSAEVENT *, BOOL, DWORD, BOOL);
+    int (WSAAPI *WSAGetLastError)(void);
+    void (WSAAPI *WSASetLastError)(int);
+} vl_originals;
+
+extern vl_originals vl_original;
+void vl_win32_platform_init(void);
+#endif
+#endif

@@ -1,0 +1,449 @@
+/* The Win32 backend of the Platform table, inside the hook DLL. Every socket call goes to
+ * the ORIGINAL ws2_32 functions (captured before the imports are patched), so backing
+ * sockets are real kernel handles: the game's select, WaitFor* and WSAEventSelect keep
+ * working on them. Nothing polls: readiness uses WSAEventSelect + a thread-pool wait. */
+#if defined(_WIN32)
+#include <winsock2.h>
+#include <windows.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "platform.h"
+#include "win32_originals.h"
+
+static int32_t last_wsa_error(void) { return (int32_t)vl_original.WSAGetLastError(); }
+
+/* ---- backing sockets ---- */
+
+/* The real ws2_32 needs its own WSAStartup for our backing sockets; the game's calls go
+ * to our layer. Once per process, on the first socket (not in DllMain: loader lock). */
+static INIT_ONCE winsock_once = INIT_ONCE_STATIC_INIT;
+static int32_t winsock_status;
+
+static BOOL CALLBACK start_winsock(PINIT_ONCE once, PVOID parameter, PVOID *context) {
+    (void)once; (void)parameter; (void)context;
+    WSADATA data;
+    winsock_status = vl_original.WSAStartup(MAKEWORD(2, 2), &data);
+    return TRUE;
+}
+
+static int32_t udp_open(VL_SOCKET *out, uint16_t *real_port) {
+    InitOnceExecuteOnce(&winsock_once, start_winsock, NULL, NULL);
+    if (winsock_status) return winsock_status;
+    SOCKET s = vl_original.socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+    if (s == INVALID_SOCKET) return last_wsa_error();
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int length = sizeof a;
+    u_long on = 1;
+    /* Never blocking inside the OS: blocking calls wait in select (which closesocket ends). */
+    if (vl_original.bind(s, (struct sockaddr *)&a, sizeof a) != 0
+        || vl_original.getsockname(s, (struct sockaddr *)&a, &length) != 0
+        || vl_original.ioctlsocket(s, FIONBIO, &on) != 0) {
+        int32_t e = last_wsa_error();
+        vl_original.closesocket(s);
+        return e;
+    }
+    *out = (VL_SOCKET)s;
+    *real_port = ntohs(a.sin_port);
+    return 0;
+}
+
+/* Readiness registrations, one per watched socket. */
+typedef struct watch {
+    SOCKET socket;
+    HANDLE event;
+    HANDLE wait;
+    struct watch *next;
+} watch;
+static CRITICAL_SECTION watch_lock;
+static watch *watches;
+static vl_ready_handler ready_handler;
+
+static void socket_shutdown(VL_SOCKET s) { vl_original.shutdown((SOCKET)s, SD_BOTH); }
+
+static void socket_close(VL_SOCKET s) {
+    EnterCriticalSection(&watch_lock);
+    watch **p = &watches, *found = NULL;
+    while (*p) {
+        if ((*p)->socket == (SOCKET)s) { found = *p; *p = found->next; break; }
+        p = &(*p)->next;
+    }
+    LeaveCriticalSection(&watch_lock);
+    if (found) {
+        if (found->wait) UnregisterWaitEx(found->wait, INVALID_HANDLE_VALUE); /* waits for a running callback */
+        CloseHandle(found->event);
+        free(found);
+    }
+    vl_original.closesocket((SOCKET)s);
+}
+
+#define MAX_BUFFERS 64
+
+static int32_t send_frame(VL_SOCKET s, const void *header, uint32_t header_length,
+                          const VL_WSABUF *buffers, uint32_t count, uint16_t real_port) {
+    if (count + 1 > MAX_BUFFERS) return VL_WSAENOBUFS;
+    WSABUF b[MAX_BUFFERS];
+    b[0].buf = (char *)header;
+    b[0].len = header_length;
+    for (uint32_t i = 0; i < count; i++) { b[i + 1].buf = buffers[i].buf; b[i + 1].len = buffers[i].len; }
+    struct sockaddr_in to;
+    memset(&to, 0, sizeof to);
+    to.sin_family = AF_INET;
+    to.sin_port = htons(real_port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    DWORD sent = 0;
+    for (;;) {
+        if (vl_original.WSASendTo((SOCKET)s, b, count + 1, &sent, 0, (struct sockaddr *)&to, sizeof to, NULL, NULL) == 0) return 0;
+        int32_t e = last_wsa_error();
+        if (e == WSAECONNRESET) return 0;          /* an ICMP from a gone receiver: not our sender's error */
+        if (e != WSAEWOULDBLOCK) return e;
+        fd_set w; FD_ZERO(&w); FD_SET((SOCKET)s, &w);
+        if (vl_original.select(0, NULL, &w, NULL, NULL) < 0) return last_wsa_error();
+    }
+}
+
+static int32_t receive(SOCKET s, void *header, const VL_WSABUF *buffers, uint32_t count, DWORD flags, vl_received *r) {
+    if (count + 1 > MAX_BUFFERS) return VL_WSAENOBUFS;
+    WSABUF b[MAX_BUFFERS];
+    b[0].buf = header;
+    b[0].len = 16;
+    uint32_t capacity = 16;
+    for (uint32_t i = 0; i < count; i++) { b[i + 1].buf = buffers[i].buf; b[i + 1].len = buffers[i].len; capacity += buffers[i].len; }
+    struct sockaddr_in from;
+    int from_length = sizeof from;
+    DWORD received = 0, f = flags;
+    for (;;) {
+        int rc = vl_original.WSARecvFrom(s, b, count + 1, &received, &f, (struct sockaddr *)&from, &from_length, NULL, NULL);
+        int32_t e = rc == 0 ? 0 : last_wsa_error();
+        /* WSAECONNRESET: an ICMP port-unreachable for an earlier send of ours; not a datagram. */
+        if (e == WSAECONNRESET) { f = flags; continue; }
+        if (e != 0 && e != WSAEMSGSIZE) return e;
+        /* Windows does not tell a cut datagram's length: one byte more than fitted says "cut". */
+        r->copied = e == WSAEMSGSIZE ? capacity : received;
+        r->length = e == WSAEMSGSIZE ? capacity + 1 : received;
+        r->real_source_port = ntohs(from.sin_port);
+        r->from_loopback = from.sin_addr.s_addr == htonl(INADDR_LOOPBACK);
+        return 0;
+    }
+}
+
+static int32_t wait_one_readable(SOCKET s) {
+    fd_set r; FD_ZERO(&r); FD_SET(s, &r);
+    return vl_original.select(0, &r, NULL, NULL, NULL) < 0 ? last_wsa_error() : 0;
+}
+
+static int32_t receive_frame(VL_SOCKET s, void *header, const VL_WSABUF *buffers, uint32_t count,
+                             int32_t blocking, vl_received *r) {
+    for (;;) {
+        int32_t e = receive((SOCKET)s, header, buffers, count, 0, r);
+        if (e != WSAEWOULDBLOCK || !blocking) return e;
+        /* Woken by data, or by shutdown/closesocket from another thread. */
+        e = wait_one_readable((SOCKET)s);
+        if (e) return e;
+    }
+}
+
+static int32_t peek_frame(VL_SOCKET s, void *header, vl_received *r) {
+    /* The whole datagram must be peeked to learn its length. */
+    static __thread char scratch[65536];
+    VL_WSABUF rest = { sizeof scratch, scratch };
+    return receive((SOCKET)s, header, &rest, 1, MSG_PEEK, r);
+}
+
+static int32_t set_receive_buffer(VL_SOCKET s, int32_t bytes) {
+    return vl_original.setsockopt((SOCKET)s, SOL_SOCKET, SO_RCVBUF, (const char *)&bytes, sizeof bytes) == 0 ? 0 : last_wsa_error();
+}
+
+static int32_t get_receive_buffer(VL_SOCKET s, int32_t *bytes) {
+    int length = sizeof *bytes;
+    return vl_original.getsockopt((SOCKET)s, SOL_SOCKET, SO_RCVBUF, (char *)bytes, &length) == 0 ? 0 : last_wsa_error();
+}
+
+static int32_t wait_readable(const VL_SOCKET *sockets, uint32_t count, uint8_t *readable, int32_t timeout_ms) {
+    if (count > FD_SETSIZE) return -VL_WSAEINVAL;
+    fd_set set; FD_ZERO(&set);
+    for (uint32_t i = 0; i < count; i++) FD_SET((SOCKET)sockets[i], &set);
+    struct timeval t = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+    int n = vl_original.select(0, &set, NULL, NULL, timeout_ms < 0 ? NULL : &t);
+    if (n < 0) return -last_wsa_error();
+    int32_t result = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        readable[i] = FD_ISSET((SOCKET)sockets[i], &set) ? 1 : 0;
+        result += readable[i];
+    }
+    return result;
+}
+
+static void CALLBACK on_readable(void *context, BOOLEAN timed_out) {
+    (void)timed_out;
+    watch *w = context;
+    ResetEvent(w->event);
+    if (ready_handler) ready_handler((VL_SOCKET)w->socket);
+}
+
+static int32_t watch_readable(VL_SOCKET s) {
+    EnterCriticalSection(&watch_lock);
+    watch *w = watches;
+    while (w && w->socket != (SOCKET)s) w = w->next;
+    if (!w) {
+        w = calloc(1, sizeof *w);
+        if (!w) { LeaveCriticalSection(&watch_lock); return VL_WSAENOBUFS; }
+        w->socket = (SOCKET)s;
+        w->event = CreateEventA(NULL, TRUE, FALSE, NULL);
+        w->next = watches;
+        watches = w;
+    }
+    if (w->wait) { UnregisterWait(w->wait); w->wait = NULL; }
+    /* Re-selecting records FD_READ again when data is already queued. */
+    int32_t e = 0;
+    if (vl_original.WSAEventSelect((SOCKET)s, w->event, FD_READ) != 0) e = last_wsa_error();
+    else if (!RegisterWaitForSingleObject(&w->wait, w->event, on_readable, w, INFINITE, WT_EXECUTEONLYONCE))
+        e = VL_WSAENOBUFS;
+    LeaveCriticalSection(&watch_lock);
+    return e;
+}
+
+static void set_ready_handler(vl_ready_handler handler) { ready_handler = handler; }
+
+/* ---- events: the real ones ---- */
+
+static VL_WSAEVENT event_create(void) { return vl_original.WSACreateEvent(); }
+static int32_t event_close(VL_WSAEVENT e) { return vl_original.WSACloseEvent(e) ? 1 : 0; }
+static int32_t event_set(VL_WSAEVENT e) { return vl_original.WSASetEvent(e) ? 1 : 0; }
+static int32_t event_reset(VL_WSAEVENT e) { return vl_original.WSAResetEvent(e) ? 1 : 0; }
+static uint32_t event_wait(uint32_t count, const VL_WSAEVENT *events, int32_t wait_all, uint32_t timeout_ms, int32_t alertable) {
+    return vl_original.WSAWaitForMultipleEvents(count, (const WSAEVENT *)events, wait_all, timeout_ms, alertable);
+}
+
+/* ---- completion routines: real APCs to the posting thread ---- */
+
+typedef struct completion {
+    LPWSAOVERLAPPED_COMPLETION_ROUTINE routine;
+    DWORD error, bytes, flags;
+    LPWSAOVERLAPPED overlapped;
+} completion;
+
+static void CALLBACK run_completion(ULONG_PTR argument) {
+    completion *c = (completion *)argument;
+    c->routine(c->error, c->bytes, c->overlapped, c->flags);
+    free(c);
+}
+
+static uintptr_t current_thread(void) { return GetCurrentThreadId(); }
+
+static void queue_completion(uintptr_t thread, void *routine, uint32_t error, uint32_t bytes,
+                             VL_OVERLAPPED *overlapped, uint32_t flags) {
+    completion *c = malloc(sizeof *c);
+    HANDLE h = OpenThread(THREAD_SET_CONTEXT, FALSE, (DWORD)thread);
+    if (!c || !h) { free(c); if (h) CloseHandle(h); return; }
+    c->routine = (LPWSAOVERLAPPED_COMPLETION_ROUTINE)routine;
+    c->error = error;
+    c->bytes = bytes;
+    c->flags = flags;
+    c->overlapped = (LPWSAOVERLAPPED)overlapped;
+    if (!QueueUserAPC(run_completion, h, (ULONG_PTR)c)) free(c);
+    CloseHandle(h);
+}
+
+static int32_t get_last_error(void) { return (int32_t)vl_original.WSAGetLastError(); }
+static void set_last_error(int32_t e) { vl_original.WSASetLastError(e); }
+
+/* ---- locks, timers, time, processes ---- */
+
+static void *mutex_create(void) {
+    CRITICAL_SECTION *c = malloc(sizeof *c);
+    if (c) InitializeCriticalSection(c);
+    return c;
+}
+static void mutex_lock(void *m) { EnterCriticalSection(m); }
+static void mutex_unlock(void *m) { LeaveCriticalSection(m); }
+
+typedef struct timer { HANDLE stop, thread; uint32_t interval_ms; vl_tick tick; void *context; } timer;
+
+static DWORD WINAPI timer_thread(void *argument) {
+    timer *t = argument;
+    while (WaitForSingleObject(t->stop, t->interval_ms) == WAIT_TIMEOUT) t->tick(t->context);
+    return 0;
+}
+
+static void *timer_start(uint32_t interval_ms, vl_tick tick, void *context) {
+    timer *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->stop = CreateEventA(NULL, TRUE, FALSE, NULL);
+    t->interval_ms = interval_ms;
+    t->tick = tick;
+    t->context = context;
+    t->thread = CreateThread(NULL, 0, timer_thread, t, 0, NULL);
+    if (!t->thread) { CloseHandle(t->stop); free(t); return NULL; }
+    return t;
+}
+
+static void timer_stop(void *handle) {
+    timer *t = handle;
+    if (!t) return;
+    SetEvent(t->stop);
+    /* At process detach the thread may already be gone (the loader ends threads first). */
+    WaitForSingleObject(t->thread, 2000);
+    CloseHandle(t->thread);
+    CloseHandle(t->stop);
+    free(t);
+}
+
+static uint32_t now_ms(void) {
+    /* Wine's performance counter is CLOCK_MONOTONIC_RAW: the clock the Linux backend and
+     * the status tool read, so heartbeats compare across both. */
+    LARGE_INTEGER counter, frequency;
+    QueryPerformanceCounter(&counter);
+    QueryPerformanceFrequency(&frequency);
+    return (uint32_t)((unsigned long long)counter.QuadPart / ((unsigned long long)frequency.QuadPart / 1000u));
+}
+
+static uint32_t process_id(void) { return GetCurrentProcessId(); }
+/* A Windows pid is only meaningful to its own wineserver: let the heartbeat decide. */
+static int32_t is_process_alive(uint32_t pid, uint32_t kind) { (void)pid; (void)kind; return -1; }
+
+static char env_buffer[4096];
+static const char *get_env(const char *name) {
+    DWORD n = GetEnvironmentVariableA(name, env_buffer, sizeof env_buffer);
+    return n > 0 && n < sizeof env_buffer ? env_buffer : NULL;
+}
+
+/* "/tmp/x" (a Unix path, as the Linux tools print it) -> "Z:\tmp\x" (Wine's root drive). */
+static void windows_path(const char *path, char *out, size_t capacity) {
+    size_t o = 0;
+    if (path[0] == '/' && capacity > 3) { out[o++] = 'Z'; out[o++] = ':'; }
+    for (size_t i = 0; path[i] && o + 1 < capacity; i++) out[o++] = path[i] == '/' ? '\\' : path[i];
+    out[o] = 0;
+}
+
+static uint32_t default_registry_path(char *buffer, uint32_t capacity) {
+    char folder[MAX_PATH];
+    DWORD n = GetEnvironmentVariableA("XDG_RUNTIME_DIR", folder, sizeof folder);
+    int written;
+    if (n > 0 && n < sizeof folder && folder[0] == '/') written = snprintf(buffer, capacity, "%s/virtuallan/registry", folder);
+    else {
+        n = GetTempPathA(sizeof folder, folder);
+        written = snprintf(buffer, capacity, "%svirtuallan\\registry", n ? folder : "C:\\");
+    }
+    return written < 0 ? 0 : (uint32_t)written;
+}
+
+static int32_t map_failure(vl_mapping *m, int32_t error, HANDLE file) {
+    memset(m, 0, sizeof *m);
+    m->error = error;
+    m->os_error = (int32_t)GetLastError();
+    m->handle = -1;
+    if (file != INVALID_HANDLE_VALUE) CloseHandle(file);
+    return error;
+}
+
+static int32_t registry_map(const char *unix_or_windows_path, uint32_t size_if_new, vl_mapping *m) {
+    char path[MAX_PATH];
+    windows_path(unix_or_windows_path, path, sizeof path);
+    char folder[MAX_PATH];
+    memcpy(folder, path, sizeof folder);
+    char *slash = strrchr(folder, '\\');
+    if (slash) { *slash = 0; CreateDirectoryA(folder, NULL); }
+    HANDLE file = CreateFileA(path, GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
+                              OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+    if (file == INVALID_HANDLE_VALUE)
+        return map_failure(m, GetLastError() == ERROR_ACCESS_DENIED ? VL_MAP_NOT_A_FILE : VL_MAP_OPEN_FAILED, file);
+    /* LockFileEx: Wine implements it with fcntl locks, the ones the Linux backend takes. */
+    OVERLAPPED whole;
+    memset(&whole, 0, sizeof whole);
+    if (!LockFileEx(file, LOCKFILE_EXCLUSIVE_LOCK, 0, MAXDWORD, MAXDWORD, &whole)) return map_failure(m, VL_MAP_LOCK_FAILED, file);
+    DWORD size = GetFileSize(file, NULL);
+    if (size == INVALID_FILE_SIZE) return map_failure(m, VL_MAP_OPEN_FAILED, file);
+    if (size == 0) {
+        if (SetFilePointer(file, (LONG)size_if_new, NULL, FILE_BEGIN) == INVALID_SET_FILE_POINTER || !SetEndOfFile(file))
+            return map_failure(m, VL_MAP_RESIZE_FAILED, file);
+        size = size_if_new;
+    }
+    if (size > (64u << 20)) return map_failure(m, VL_MAP_NOT_A_FILE, file);
+    HANDLE mapping = CreateFileMappingA(file, NULL, PAGE_READWRITE, 0, 0, NULL);
+    void *base = mapping ? MapViewOfFile(mapping, FILE_MAP_ALL_ACCESS, 0, 0, 0) : NULL;
+    if (mapping) CloseHandle(mapping); /* the view keeps the mapping alive */
+    if (!base) return map_failure(m, VL_MAP_MAP_FAILED, file);
+    memset(m, 0, sizeof *m);
+    m->base = base;
+    m->size = size;
+    m->handle = (intptr_t)file;
+    return 0;
+}
+
+static void registry_unlock(vl_mapping *m) {
+    OVERLAPPED whole;
+    memset(&whole, 0, sizeof whole);
+    UnlockFileEx((HANDLE)m->handle, 0, MAXDWORD, MAXDWORD, &whole);
+}
+
+static void registry_unmap(vl_mapping *m) {
+    if (m->base) UnmapViewOfFile(m->base);
+    if (m->handle != -1 && m->handle != 0) CloseHandle((HANDLE)m->handle);
+    m->base = NULL;
+    m->handle = -1;
+}
+
+static CRITICAL_SECTION log_lock;
+static HANDLE log_file = INVALID_HANDLE_VALUE;
+
+static void log_line(const char *path, const char *line, uint32_t length) {
+    EnterCriticalSection(&log_lock);
+    if (log_file == INVALID_HANDLE_VALUE) {
+        char p[MAX_PATH];
+        windows_path(path, p, sizeof p);
+        log_file = CreateFileA(p, FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+    }
+    if (log_file != INVALID_HANDLE_VALUE) {
+        DWORD written;
+        WriteFile(log_file, line, length, &written, NULL);
+        WriteFile(log_file, "\r\n", 2, &written, NULL);
+    }
+    LeaveCriticalSection(&log_lock);
+}
+
+static void report_error(const char *line, uint32_t length) {
+    HANDLE err = GetStdHandle(STD_ERROR_HANDLE);
+    DWORD written;
+    if (err && err != INVALID_HANDLE_VALUE) {
+        WriteFile(err, "virtuallan: ", 12, &written, NULL);
+        WriteFile(err, line, length, &written, NULL);
+        WriteFile(err, "\r\n", 2, &written, NULL);
+    }
+    char message[1024];
+    snprintf(message, sizeof message, "virtuallan: %.*s\n", (int)length, line);
+    OutputDebugStringA(message);
+}
+
+static CRITICAL_SECTION global_mutex;
+static void global_lock(void) { EnterCriticalSection(&global_mutex); }
+static void global_unlock(void) { LeaveCriticalSection(&global_mutex); }
+
+static const vl_platform win32_platform = {
+    .udp_open = udp_open, .socket_shutdown = socket_shutdown, .socket_close = socket_close,
+    .send_frame = send_frame, .receive_frame = receive_frame, .peek_frame = peek_frame,
+    .set_receive_buffer = set_receive_buffer, .get_receive_buffer = get_receive_buffer,
+    .wait_readable = wait_readable, .watch_readable = watch_readable, .set_ready_handler = set_ready_handler,
+    .event_create = event_create, .event_close = event_close, .event_set = event_set,
+    .event_reset = event_reset, .event_wait = event_wait,
+    .current_thread = current_thread, .queue_completion = queue_completion,
+    .get_last_error = get_last_error, .set_last_error = set_last_error,
+    .mutex_create = mutex_create, .mutex_lock = mutex_lock, .mutex_unlock = mutex_unlock,
+    .timer_start = timer_start, .timer_stop = timer_stop,
+    .now_ms = now_ms, .process_id = process_id, .owner_kind = 2, .is_process_alive = is_process_alive,
+    .get_env = get_env, .default_registry_path = default_registry_path,
+    .registry_map = registry_map, .registry_unlock = registry_unlock, .registry_unmap = registry_unmap,
+    .log_line = log_line, .report_error = report_error, .global_lock = global_lock, .global_unlock = global_unlock,
+};
+
+void vl_win32_platform_init(void) {
+    InitializeCriticalSection(&watch_lock);
+    InitializeCriticalSection(&log_lock);
+    InitializeCriticalSection(&global_mutex);
+}
+
+const vl_platform *vl_default_platform(void) { return &win32_platform; }
+#endif
