@@ -10,7 +10,9 @@ injector, unpinned, so they also race for registry slots:
      `virtuallan status` on Linux shows the Windows instances live.
   2. Control: the same program WITHOUT the DLL: the second copy's bind to 23757 fails
      with WSAEADDRINUSE (10048), which proves the test can fail.
-  3. Two copies in two different Wine prefixes (two wineservers) find each other.
+  3. A program importing ws2_32 by ordinal, and resolving functions late through
+     GetProcAddress (by name and ordinal), is hooked too; without the DLL it fails.
+  4. Two copies in two different Wine prefixes (two wineservers) find each other.
 """
 import os
 import selectors
@@ -137,6 +139,20 @@ def lan_run(title, envs, broadcaster_ip, registry):
               f"{ip}: unicast from every other copy and the broadcast from {broadcaster}: {result} (exit {code})")
 
 
+def bindings_run(env):
+    print("ordinal imports and GetProcAddress")
+    program = windows_path(os.path.join(OUT, "bindings.exe"))
+    hooked = subprocess.run(["wine", windows_path(os.path.join(OUT, "inject.exe")), windows_path(os.path.join(OUT, "virtuallan.dll")),
+                             program], env=env, capture_output=True, text=True, timeout=LINE_TIMEOUT)
+    result = next((line for line in hooked.stdout.splitlines() if line.startswith("RESULT")), None)
+    check(hooked.returncode == 0 and result and result.startswith("RESULT ok"),
+          f"a program importing ws2_32 by ordinal, and looking up late, is hooked: {result}")
+    plain = subprocess.run(["wine", program], env=env, capture_output=True, text=True, timeout=LINE_TIMEOUT)
+    result = next((line for line in plain.stdout.splitlines() if line.startswith("RESULT")), None)
+    check(plain.returncode != 0 and result and result.startswith("RESULT fail"),
+          f"control: without the DLL the same program fails: {result}")
+
+
 def control_run(env):
     print("control: the same program without the DLL")
     first = Copy(env, with_dll=False, args=["--control"])
@@ -168,6 +184,7 @@ def main():
             env = {**base, "VIRTUALLAN_REGISTRY": registry, "VIRTUALLAN_LOG": os.path.join(work, f"log-{count}.txt")}
             lan_run(f"{count} copies in one prefix", [env] * count, "192.168.80.3", registry)
         control_run(base)
+        bindings_run({**base, "VIRTUALLAN_REGISTRY": os.path.join(work, "registry-bindings")})
         registry = os.path.join(work, "registry-prefixes")
         envs = [{**base, "WINEPREFIX": prefix, "VIRTUALLAN_REGISTRY": registry} for prefix in prefixes]
         lan_run("2 copies in 2 Wine prefixes", envs, "192.168.80.2", registry)

@@ -27,7 +27,8 @@ VL_HOSTENT *vl_fill_hostent(const char *name, uint32_t address_network_order) {
 }
 
 static void copy_text(char *to, size_t capacity, const char *from) {
-    size_t length = strnlen(from, capacity - 1);
+    size_t length = 0;
+    while (length + 1 < capacity && from[length]) length++;
     memcpy(to, from, length);
     to[length] = 0;
 }
