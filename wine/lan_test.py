@@ -15,99 +15,17 @@ injector, unpinned, so they also race for registry slots:
   4. Two copies in two different Wine prefixes (two wineservers) find each other.
 """
 import os
-import selectors
 import subprocess
-import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.environ.get("VIRTUALLAN_WINE_OUT", os.path.join(ROOT, "wine", "out"))
-LINE_TIMEOUT = 90  # seconds for one expected line (Wine starts slowly on 2 cores)
-passed = 0
-failed = 0
-
-
-def windows_path(path):
-    return "Z:" + os.path.abspath(path).replace("/", "\\")
-
-
-def check(condition, what):
-    global passed, failed
-    if condition:
-        passed += 1
-        print(f"  ok: {what}")
-    else:
-        failed += 1
-        print(f"  FAILED: {what}")
-    return condition
-
-
-class Copy:
-    """One Wine process of lantest.exe, talking line by line."""
-
-    def __init__(self, env, with_dll=True, args=()):
-        program = [windows_path(os.path.join(OUT, "lantest.exe")), *args]
-        if with_dll:
-            program = [windows_path(os.path.join(OUT, "inject.exe")), windows_path(os.path.join(OUT, "virtuallan.dll")), *program]
-        self.process = subprocess.Popen(["wine", *program], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        env=env, text=True, bufsize=1)
-        self.selector = selectors.DefaultSelector()
-        self.selector.register(self.process.stdout, selectors.EVENT_READ)
-
-    def line(self, prefix):
-        """The next line starting with `prefix` (others are Wine's chatter), or None."""
-        deadline = time.monotonic() + LINE_TIMEOUT
-        while time.monotonic() < deadline:
-            if not self.selector.select(deadline - time.monotonic()):
-                break
-            text = self.process.stdout.readline()
-            if not text:
-                break
-            if text.startswith(prefix):
-                return text.strip()
-        return None
-
-    def send(self, text):
-        self.process.stdin.write(text + "\n")
-        self.process.stdin.flush()
-
-    def finish(self):
-        try:
-            self.process.stdin.close()
-        except BrokenPipeError:
-            pass
-        try:
-            return self.process.wait(timeout=LINE_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return None
-
-
-def fields(line):
-    return dict(word.split("=", 1) for word in line.split()[1:] if "=" in word)
-
-
-def prepare_prefix(path):
-    subprocess.run([os.path.join(ROOT, "wine", "prefix"), path], check=True)
-    subprocess.run(["wineserver", "-p"], env={**os.environ, "WINEPREFIX": path}, check=True)
-
-
-def stop_prefix(path):
-    subprocess.run(["wineserver", "-k"], env={**os.environ, "WINEPREFIX": path})
-
-
-def status_rows(registry):
-    tool = os.environ.get("VIRTUALLAN_TOOL")
-    if not tool:
-        return None
-    out = subprocess.run([tool, "status", "--registry", registry], capture_output=True, text=True)
-    return [row for row in out.stdout.splitlines() if row[:1].isdigit()]
+from winelab import (Copy, check, default_prefixes, fields, finish, hooked, prepare_prefix, require_private_network,
+                     status_rows, stop_prefix, unhooked, LINE_TIMEOUT)
 
 
 def lan_run(title, envs, broadcaster_ip, registry):
     print(f"{title}")
-    copies = [Copy(env) for env in envs]
+    copies = [Copy(hooked("lantest.exe"), env) for env in envs]
     ready = [copy.line("READY") for copy in copies]
     if not check(all(ready), f"all {len(copies)} copies bound 23756 and 23757 and reported READY"):
         for copy in copies:
@@ -141,13 +59,11 @@ def lan_run(title, envs, broadcaster_ip, registry):
 
 def bindings_run(env):
     print("ordinal imports and GetProcAddress")
-    program = windows_path(os.path.join(OUT, "bindings.exe"))
-    hooked = subprocess.run(["wine", windows_path(os.path.join(OUT, "inject.exe")), windows_path(os.path.join(OUT, "virtuallan.dll")),
-                             program], env=env, capture_output=True, text=True, timeout=LINE_TIMEOUT)
-    result = next((line for line in hooked.stdout.splitlines() if line.startswith("RESULT")), None)
-    check(hooked.returncode == 0 and result and result.startswith("RESULT ok"),
+    with_dll = subprocess.run(hooked("bindings.exe"), env=env, capture_output=True, text=True, timeout=LINE_TIMEOUT)
+    result = next((line for line in with_dll.stdout.splitlines() if line.startswith("RESULT")), None)
+    check(with_dll.returncode == 0 and result and result.startswith("RESULT ok"),
           f"a program importing ws2_32 by ordinal, and looking up late, is hooked: {result}")
-    plain = subprocess.run(["wine", program], env=env, capture_output=True, text=True, timeout=LINE_TIMEOUT)
+    plain = subprocess.run(unhooked("bindings.exe"), env=env, capture_output=True, text=True, timeout=LINE_TIMEOUT)
     result = next((line for line in plain.stdout.splitlines() if line.startswith("RESULT")), None)
     check(plain.returncode != 0 and result and result.startswith("RESULT fail"),
           f"control: without the DLL the same program fails: {result}")
@@ -155,9 +71,9 @@ def bindings_run(env):
 
 def control_run(env):
     print("control: the same program without the DLL")
-    first = Copy(env, with_dll=False, args=["--control"])
+    first = Copy(unhooked("lantest.exe", "--control"), env)
     check(first.line("READY") == "READY control", "the first copy binds 23757")
-    second = Copy(env, with_dll=False, args=["--control"])
+    second = Copy(unhooked("lantest.exe", "--control"), env)
     result = second.line("RESULT")
     check(result == "RESULT bind23757=10048", f"the second copy cannot bind 23757: {result}")
     check(second.finish() == 3, "and exits with its bind failure")
@@ -166,13 +82,9 @@ def control_run(env):
 
 
 def main():
-    routes = subprocess.run(["ip", "-4", "route", "show"], capture_output=True, text=True).stdout
-    if routes.strip():
-        sys.exit("lan_test: this machine has routes; run me through wine/test (private network namespace)")
-    os.umask(0o077)  # Wine creates the registry with the process umask: keep it private
+    require_private_network()
     work = tempfile.mkdtemp(prefix="virtuallan-wine-")
-    prefixes = [os.environ.get("VIRTUALLAN_WINE_PREFIX", os.path.join(ROOT, ".wine-test", "prefix")),
-                os.path.join(ROOT, ".wine-test", "prefix-b")]
+    prefixes = default_prefixes()
     started = time.monotonic()
     for prefix in prefixes:
         prepare_prefix(prefix)
@@ -191,9 +103,7 @@ def main():
     finally:
         for prefix in prefixes:
             stop_prefix(prefix)
-    print(f"wine stage: {time.monotonic() - started:.1f} s")
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    finish(started)
 
 
 if __name__ == "__main__":

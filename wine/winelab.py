@@ -1,0 +1,117 @@
+"""Shared pieces of the Wine test scripts: paths, Wine prefixes, a line-driven Wine
+process, and pass/fail bookkeeping. Every script using it must run inside a private
+network namespace (wine/test and wine/e2e see to that)."""
+import os
+import selectors
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.environ.get("VIRTUALLAN_WINE_OUT", os.path.join(ROOT, "wine", "out"))
+LINE_TIMEOUT = 90  # seconds for one expected line (Wine starts slowly on 2 cores)
+counts = {"passed": 0, "failed": 0}
+
+
+def windows_path(path):
+    return "Z:" + os.path.abspath(path).replace("/", "\\")
+
+
+def hooked(program, *args):
+    """The command line that runs `program` (in wine/out) through the injector."""
+    return ["wine", windows_path(os.path.join(OUT, "inject.exe")), windows_path(os.path.join(OUT, "virtuallan.dll")),
+            windows_path(os.path.join(OUT, program)), *args]
+
+
+def unhooked(program, *args):
+    return ["wine", windows_path(os.path.join(OUT, program)), *args]
+
+
+def check(condition, what):
+    counts["passed" if condition else "failed"] += 1
+    print(f"  {'ok' if condition else 'FAILED'}: {what}")
+    return condition
+
+
+def require_private_network():
+    routes = subprocess.run(["ip", "-4", "route", "show"], capture_output=True, text=True).stdout
+    if routes.strip():
+        sys.exit("this machine has routes: run me through wine/test or wine/e2e (private network namespace)")
+    os.umask(0o077)  # Wine creates the registry with the process umask: keep it private
+
+
+def prepare_prefix(path):
+    subprocess.run([os.path.join(ROOT, "wine", "prefix"), path], check=True)
+    subprocess.run(["wineserver", "-p"], env={**os.environ, "WINEPREFIX": path}, check=True)
+
+
+def stop_prefix(path):
+    subprocess.run(["wineserver", "-k"], env={**os.environ, "WINEPREFIX": path})
+
+
+def default_prefixes():
+    base = os.path.join(ROOT, ".wine-test")
+    return [os.environ.get("VIRTUALLAN_WINE_PREFIX", os.path.join(base, "prefix")), os.path.join(base, "prefix-b")]
+
+
+def status_rows(registry):
+    """`virtuallan status` rows for the registry (None when the tool is not built)."""
+    tool = os.environ.get("VIRTUALLAN_TOOL")
+    if not tool:
+        return None
+    out = subprocess.run([tool, "status", "--registry", registry], capture_output=True, text=True)
+    return [row for row in out.stdout.splitlines() if row[:1].isdigit()]
+
+
+def fields(line):
+    return dict(word.split("=", 1) for word in line.split()[1:] if "=" in word)
+
+
+def finish(started):
+    print(f"wine stage: {time.monotonic() - started:.1f} s")
+    print(f"{counts['passed']} passed, {counts['failed']} failed")
+    sys.exit(1 if counts["failed"] else 0)
+
+
+class Copy:
+    """One Wine process, read line by line (stdin kept open for commands)."""
+
+    def __init__(self, command, env):
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.process.stdout, selectors.EVENT_READ)
+        self.pending = b""  # read but not yet split into lines (no buffered reader: select must see it all)
+        self.lines = []
+
+    def line(self, prefix, timeout=LINE_TIMEOUT):
+        """The next line starting with `prefix` (others are kept in .lines), or None."""
+        deadline = time.monotonic() + timeout
+        while True:
+            while b"\n" in self.pending:
+                raw, self.pending = self.pending.split(b"\n", 1)
+                text = raw.decode(errors="replace").rstrip()
+                self.lines.append(text)
+                if text.startswith(prefix):
+                    return text
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self.selector.select(remaining):
+                return None
+            chunk = os.read(self.process.stdout.fileno(), 65536)
+            if not chunk:
+                return None
+            self.pending += chunk
+
+    def send(self, text):
+        self.process.stdin.write((text + "\n").encode())
+        self.process.stdin.flush()
+
+    def finish(self):
+        try:
+            self.process.stdin.close()
+        except BrokenPipeError:
+            pass
+        try:
+            return self.process.wait(timeout=LINE_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return None
