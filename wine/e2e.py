@@ -16,8 +16,9 @@ import sys
 import tempfile
 import time
 
+import winelab
 from winelab import (Copy, check, default_prefixes, fields, finish, hooked, prepare_prefix, require_private_network,
-                     status_rows, stop_prefix, unhooked)
+                     status_json, status_rows, stop_prefix, unhooked)
 
 ROUNDS = int(os.environ.get("FO2SIM_ROUNDS", "50"))
 totals = {"datagrams": 0}
@@ -40,8 +41,9 @@ def lobby(title, envs, host_copy, registry):
     copies = [start(i, i == host_copy, players, env) for i, env in enumerate(envs)]
     races = [copy.line("race:") for copy in copies]
     check(all(races), f"all {players} copies found the lobby of copy {host_copy} and joined")
-    rows = status_rows(registry) or []
-    drops = sum(int(row.split()[8]) for row in rows if len(row.split()) > 8 and row.split()[8].isdigit())
+    status = status_json(registry) or {"instances": []}
+    drops = sum(sum(instance["drops"].values()) for instance in status["instances"])
+    check(len(status["instances"]) == players, f"virtuallan status --json lists {len(status['instances'])} instances")
     results = [copy.line("RESULT") for copy in copies]
     codes = [copy.finish() for copy in copies]
     for i, (result, code) in enumerate(zip(results, codes)):
@@ -116,6 +118,22 @@ def crash(env, registry):
     check(results[1] is not None and fields(results[1]).get("ok") == "1", f"and a client joined it: {results[1]}")
 
 
+def launch_run(env, prefix, registry):
+    print("virtuallan launch: 2 copies, copy 1 hosts")
+    tool = os.environ.get("VIRTUALLAN_TOOL")
+    if not check(tool is not None, "the virtuallan tool is built"):
+        return
+    game = winelab.windows_path(os.path.join(winelab.OUT, "fo2sim.exe"))
+    command = [tool, "launch", "--instances", "2", "--host", "1", "--prefix", prefix, "--registry", registry,
+               "--host-args", "-lan -host -players=2 -rounds=30 -timeout=60", "--client-args", "-lan -join -rounds=30 -timeout=60",
+               "--", game]
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    results = [line for line in run.stdout.splitlines() if line.startswith("RESULT")]
+    check(run.returncode == 0 and len(results) == 2 and all("ok=1" in r for r in results),
+          f"both copies played and launch exited 0 ({run.returncode}): {results} {run.stderr.strip()}")
+    check("copy 0: exit 0" in run.stdout and "copy 1: exit 0" in run.stdout, "launch reports each copy's exit")
+
+
 def main():
     require_private_network()
     started = time.monotonic()
@@ -135,6 +153,7 @@ def main():
         envs = [{**base, "WINEPREFIX": prefixes[i % 2], "VIRTUALLAN_REGISTRY": registry} for i in range(4)]
         lobby("lobby: 4 copies over 2 Wine prefixes, copy 1 hosts", envs, 1, registry)
         control(base)
+        launch_run(base, prefixes[0], os.path.join(work, "registry-launch"))
         crash({**base, "VIRTUALLAN_REGISTRY": os.path.join(work, "registry-crash")}, os.path.join(work, "registry-crash"))
     finally:
         for prefix in prefixes:

@@ -1,6 +1,7 @@
 """Shared pieces of the Wine test scripts: paths, Wine prefixes, a line-driven Wine
 process, and pass/fail bookkeeping. Every script using it must run inside a private
 network namespace (wine/test and wine/e2e see to that)."""
+import json
 import os
 import selectors
 import subprocess
@@ -61,6 +62,15 @@ def status_rows(registry):
         return None
     out = subprocess.run([tool, "status", "--registry", registry], capture_output=True, text=True)
     return [row for row in out.stdout.splitlines() if row[:1].isdigit()]
+
+
+def status_json(registry):
+    """`virtuallan status --json` as a dict (None when the tool is not built)."""
+    tool = os.environ.get("VIRTUALLAN_TOOL")
+    if not tool:
+        return None
+    out = subprocess.run([tool, "status", "--json", "--registry", registry], capture_output=True, text=True)
+    return json.loads(out.stdout) if out.returncode == 0 else None
 
 
 def fields(line):

@@ -37,6 +37,8 @@ public struct InstanceConfig: Equatable, Sendable {
         }
 
         /// What a valid value looks like, for the error message.
+        public var expectedText: String { "\(expected)" }
+
         var expected: StaticString {
             switch self {
             case .registry, .log: return "a file path"

@@ -1,19 +1,54 @@
+import ArgumentParser
 import CWineBridge
+import Foundation
 import VirtualIPCore
 import WinsockDetours
-#if canImport(Glibc)
-import Glibc
-#endif
 
-/// A test instance in its own process. `echo` answers every datagram on the port to its
-/// sender; `ping` sends `count` numbered datagrams to instance K and checks every answer.
-/// Both give up after the timeout (bounded) and say so.
-func runPeer(_ args: [String]) {
-    guard let role = args.first, role == "echo" || role == "ping" else { fail("peer needs echo or ping\n\(usage)") }
-    let count = number("--count", in: args, default: 10)
-    let port = UInt16(clamping: number("--port", in: args, default: 23756))
-    let timeoutMs = Int32(clamping: number("--timeout-ms", in: args, default: 10_000))
-    guard let host = VirtualHost.current else { exit(1) }
+/// A test instance in its own process, speaking through the same Winsock entry points a
+/// hooked game uses. `echo` answers every datagram on the port to its sender; `ping` sends
+/// `count` numbered datagrams to instance K and checks every answer. Both give up after
+/// the timeout (bounded) and say so.
+struct Peer: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "A test instance that echoes or pings (used by the multi-process tests).", shouldDisplay: false)
+
+    enum Role: String, ExpressibleByArgument { case echo, ping }
+    @Argument var role: Role
+    @Option var count = 10
+    @Option(name: .customLong("peer-instance")) var peerInstance = 0
+    @Option var port: UInt16 = 23756
+    @Option(name: .customLong("timeout-ms")) var timeoutMs: Int32 = 10_000
+    @Flag(help: "After echoing, stay a live instance until stdin closes.") var hold = false
+
+    func run() throws {
+        guard let host = VirtualHost.current else { throw ExitCode(1) }
+        runPeer(host: host, role: role, count: count, peer: peerInstance, port: port, timeoutMs: timeoutMs, hold: hold)
+    }
+}
+
+/// Claims an instance, says which, and holds it until stdin closes.
+struct Claim: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Claim an instance slot and hold it (tests).", shouldDisplay: false)
+
+    func run() throws {
+        guard let host = VirtualHost.current else { throw ExitCode(1) }
+        say("claimed \(host.instance) \(host.address.dotted)")
+        while getchar() != EOF {}
+        host.shutdown()
+    }
+}
+
+func say(_ line: String) {
+    print(line)
+    fflush(stdout)
+}
+
+func fail(_ message: String, code: Int32 = 1) -> Never {
+    fputs("virtuallan: \(message)\n", stderr)
+    exit(code)
+}
+
+func runPeer(host: VirtualHost, role: Peer.Role, count: Int, peer: Int, port: UInt16, timeoutMs: Int32, hold: Bool) {
     var data = VL_WSADATA()
     guard hookWSAStartup(0x0202, &data) == 0 else { fail("WSAStartup failed") }
     let s = hookSocket(2, 2, 17)
@@ -35,19 +70,18 @@ func runPeer(_ args: [String]) {
         return (Array(buffer.prefix(Int(n))), from)
     }
 
-    if role == "echo" {
+    if role == .echo {
         for _ in 0..<count {
             guard var (payload, from) = receive() else { fail("echo: timed out waiting for a datagram", code: 1) }
             let sent = payload.withUnsafeMutableBytes { hookSendto(s, $0.baseAddress!.assumingMemoryBound(to: CChar.self), Int32($0.count), 0, &from, 16) }
             guard sent == Int32(payload.count) else { fail("echo: sendto failed: \(hookWSAGetLastError())", code: 1) }
         }
         say("echoed \(count)")
-        if args.contains("--hold") {
+        if hold {
             // Stay a live instance (for a status look) until stdin closes.
             while getchar() != EOF {}
         }
     } else {
-        let peer = number("--peer-instance", in: args, default: 0)
         let peerAddress = host.registry.network.address(ofInstance: peer)
         var to = sockaddr(peerAddress, port)
         for i in 0..<count {

@@ -1,0 +1,131 @@
+import ArgumentParser
+import Foundation
+import VirtualIPCore
+import WinsockDetours
+
+struct Demo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show it working: copies of the stand-in game under Wine find a lobby and race on the virtual LAN.",
+        discussion: "Sets up Wine and builds the DLL when missing. scripts/demo runs this in a private network namespace.")
+
+    @Option(help: "How many copies (2-8).") var instances = 4
+    @Option(help: "The copy that hosts (any copy can).") var host = 2
+    @Option(help: "Rounds of the race.") var rounds = 300
+    @Option(help: "Milliseconds per round.") var tick = 20
+
+    func validate() throws {
+        guard (2...8).contains(instances) else { throw ValidationError("--instances must be 2...8 (the game's limit)") }
+        guard (0..<instances).contains(host) else { throw ValidationError("--host must name a copy 0...\(instances - 1)") }
+    }
+
+    func run() throws {
+        let checkout = Paths.checkout()
+        try ensureReady(checkout)
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("virtuallan-demo-\(getpid())")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(at: work) }
+        let registry = work.appendingPathComponent("registry").path
+        let game = Paths.windows(Paths.wineOut(checkout).appendingPathComponent("fo2sim.exe"))
+        let common = "-rounds=\(rounds) -tick=\(tick) -timeout=120 -name=VirtualLAN-demo"
+        let plan = try LaunchPlan(
+            instances: instances, host: host, hostArgs: "-lan -host -players=\(instances) \(common)",
+            clientArgs: "-lan -join \(common)", prefixPerInstance: false,
+            prefix: checkout.appendingPathComponent(".wine-test/prefix").path, registry: registry, logDir: work.path,
+            config: ToolConfig(), dll: nil, program: [game], checkout: checkout)
+        try plan.prepare()
+        print("demo: \(instances) copies of the stand-in game; copy \(host) hosts, the others find it by broadcast")
+        let launcher = Launcher(plan: plan, captureOutput: true)
+        try launcher.start()
+        launcher.forwardInterrupts()
+        let results = collectResults(launcher)
+        watchStatus(registry: registry, until: launcher)
+        let codes = launcher.wait()
+        _ = try? Process.run(URL(fileURLWithPath: try executable("wineserver")), arguments: ["-k"])
+        try summarize(results: results.wait(), codes: codes)
+    }
+
+    /// Runs wine/setup and wine/build-dll when their results are missing, saying so.
+    func ensureReady(_ checkout: URL) throws {
+        let out = Paths.wineOut(checkout)
+        func script(_ name: String, _ arguments: [String] = []) throws {
+            print("demo: running wine/\(name) \(arguments.joined(separator: " "))")
+            let process = try Process.run(checkout.appendingPathComponent("wine/\(name)"), arguments: arguments)
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else { throw Failure("wine/\(name) failed (exit \(process.terminationStatus)); see its output above") }
+        }
+        if (try? executable("wine")) == nil || (try? executable("i686-w64-mingw32-gcc")) == nil { try script("setup", ["--no-prefix"]) }
+        let built = ["virtuallan.dll", "inject.exe", "fo2sim.exe"].allSatisfy { FileManager.default.fileExists(atPath: out.appendingPathComponent($0).path) }
+        if !built { try script("build-dll") }
+        try script("prefix", [checkout.appendingPathComponent(".wine-test/prefix").path])
+    }
+
+    /// Reads every copy's output on its own thread, keeping its RESULT line.
+    func collectResults(_ launcher: Launcher) -> ResultCollector {
+        let collector = ResultCollector(count: launcher.outputs.count)
+        for (index, pipe) in launcher.outputs.enumerated() {
+            Thread.detachNewThread {
+                let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                // Wine console lines end in "\r\n", one Character in Swift: split on any newline.
+                collector.set(index, text.split(whereSeparator: \.isNewline).last { $0.hasPrefix("RESULT") }.map(String.init))
+            }
+        }
+        return collector
+    }
+
+    func watchStatus(registry: String, until launcher: Launcher) {
+        guard let file = try? RegistryFile(platform: .default, path: Array(registry.utf8), network: nil) else { return }
+        while launcher.processes.contains(where: { $0.isRunning }) {
+            let snapshot = RegistrySnapshot(registry: file.registry, nowMs: Platform.default.nowMs)
+            if isatty(1) != 0 { print("\u{1B}[H\u{1B}[2J", terminator: "") } // redraw in place on a terminal
+            print(snapshot.table(), terminator: "")
+            fflush(stdout)
+            Thread.sleep(forTimeInterval: 1)
+        }
+    }
+
+    func summarize(results: [String?], codes: [Int32]) throws {
+        var sent = 0, received = 0, lost = 0, lobbies = 0
+        print("\nsummary:")
+        for (index, (result, code)) in zip(results, codes).enumerated() {
+            let fields = Dictionary((result ?? "").split(separator: " ").compactMap { word -> (String, String)? in
+                let parts = word.split(separator: "=", maxSplits: 1)
+                return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
+            }, uniquingKeysWith: { a, _ in a })
+            sent += Int(fields["sent"] ?? "") ?? 0
+            received += Int(fields["received"] ?? "") ?? 0
+            lost += Int(fields["lost"] ?? "") ?? 0
+            if fields["lobby"] == "1" { lobbies += 1 }
+            print("  copy \(index) (\(fields["role"] ?? "?"), \(fields["ip"] ?? "?")): \(fields["ok"] == "1" && code == 0 ? "ok" : "FAILED") \(result ?? "(no result)")")
+        }
+        let worked = lobbies == codes.count && lost == 0 && codes.allSatisfy { $0 == 0 } && results.allSatisfy { $0?.contains("ok=1") == true }
+        print("  lobby found by \(lobbies) of \(codes.count) copies; \(sent) datagrams sent, \(received) game packets received, \(lost) lost")
+        print(worked ? "demo: the virtual LAN worked" : "demo: the virtual LAN did NOT work (see above; virtuallan doctor helps)")
+        if !worked { throw ExitCode(1) }
+    }
+}
+
+/// RESULT lines arriving from reader threads.
+final class ResultCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private let done = DispatchGroup()
+    private var results: [String?]
+
+    init(count: Int) {
+        results = Array(repeating: nil, count: count)
+        for _ in 0..<count { done.enter() }
+    }
+
+    func set(_ index: Int, _ result: String?) {
+        lock.lock()
+        results[index] = result
+        lock.unlock()
+        done.leave()
+    }
+
+    func wait() -> [String?] {
+        done.wait()
+        lock.lock()
+        defer { lock.unlock() }
+        return results
+    }
+}

@@ -1,0 +1,120 @@
+import ArgumentParser
+import Foundation
+import VirtualIPCore
+import WinsockDetours
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the instances of the virtual LAN: addresses, MACs, sockets and traffic.")
+
+    @Option(help: "Registry file (default: $VIRTUALLAN_REGISTRY, the config file's, or the per-user default).")
+    var registry: String?
+    @Option(help: "Config file.") var config: String?
+    @Flag(help: "Machine-readable output.") var json = false
+    @Flag(help: "Redraw every --interval seconds until interrupted.") var watch = false
+    @Option(help: "Seconds between redraws with --watch.") var interval: Double = 1
+
+    func validate() throws {
+        guard interval >= 0.1 else { throw ValidationError("--interval must be at least 0.1 seconds") }
+    }
+
+    func run() throws {
+        let path = try registryPath(registry, config: config)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw Failure("no registry at \(path): no instance has run with it yet (start one, or pass --registry)")
+        }
+        let platform = Platform.default
+        let file: RegistryFile
+        do {
+            file = try RegistryFile(platform: platform, path: Array(path.utf8), network: nil)
+        } catch {
+            throw Failure(error.message)
+        }
+        repeat {
+            let snapshot = RegistrySnapshot(registry: file.registry, nowMs: platform.nowMs)
+            if watch { print("\u{1B}[H\u{1B}[2J", terminator: "") }
+            print(json ? snapshot.json() : snapshot.table(), terminator: json ? "\n" : "")
+            fflush(stdout)
+            if watch { Thread.sleep(forTimeInterval: interval) }
+        } while watch
+    }
+}
+
+/// --registry, else the config file's, else $VIRTUALLAN_REGISTRY, else the default.
+func registryPath(_ option: String?, config: String?) throws -> String {
+    if let option { return option }
+    if let fromEnvironment = ProcessInfo.processInfo.environment["VIRTUALLAN_REGISTRY"], !fromEnvironment.isEmpty {
+        return fromEnvironment
+    }
+    return try ToolConfig.load(path: config).registry ?? Paths.defaultRegistry
+}
+
+/// One reading of the registry, rendered as a table or JSON.
+struct RegistrySnapshot: Codable, Equatable {
+    struct Socket: Codable, Equatable {
+        var virtualPort: UInt16
+        var realPort: UInt16
+        var scope: String
+    }
+    struct Instance: Codable, Equatable {
+        var index: Int
+        var address: String
+        var mac: String
+        var pid: UInt32
+        var kind: String
+        var state: String
+        var heartbeatAgeMs: Int
+        var sockets: [Socket]
+        var txDatagrams: UInt32
+        var txBytes: UInt64
+        var rxDatagrams: UInt32
+        var rxBytes: UInt64
+        var drops: [String: UInt32]
+    }
+    var subnet: String
+    var slots: Int
+    var instances: [Instance]
+
+    init(registry: Registry, nowMs: UInt32) {
+        subnet = "\(registry.network.network.dotted)/\(registry.network.prefixLength)"
+        slots = registry.slotCount
+        instances = (0..<registry.slotCount).filter { registry.state(ofSlot: $0).state != .free }.map { index in
+            let owner = registry.owner(ofSlot: index)
+            let counters = registry.counters(ofSlot: index)
+            var sockets: [Socket] = []
+            registry.forEachSocket(slot: index) { virtualPort, realPort, scope in
+                sockets.append(Socket(virtualPort: virtualPort, realPort: realPort, scope: "\(scope)"))
+            }
+            var drops: [String: UInt32] = [:]
+            for reason in DropReason.allCases { drops["\(reason.name)"] = counters.drops(reason) }
+            return Instance(
+                index: index, address: registry.address(ofSlot: index).dotted,
+                mac: registry.mac(ofSlot: index).array.map { String(format: "%02x", $0) }.joined(separator: ":"),
+                pid: owner.pid, kind: owner.kind.map { "\($0)" } ?? "unknown",
+                state: registry.isStale(index, nowMs: nowMs) ? "stale" : (registry.state(ofSlot: index).state == .live ? "live" : "claiming"),
+                heartbeatAgeMs: max(0, Int(Int32(bitPattern: nowMs &- registry.heartbeat(ofSlot: index)))),
+                sockets: sockets, txDatagrams: counters.txDatagrams, txBytes: counters.txBytes,
+                rxDatagrams: counters.rxDatagrams, rxBytes: counters.rxBytes, drops: drops)
+        }
+    }
+
+    func json() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
+    }
+
+    func table() -> String {
+        func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count + 1), withPad: " ", startingAt: 0) }
+        var out = "registry: subnet \(subnet), \(slots) slots\n"
+        out += pad("INST", 5) + pad("ADDRESS", 16) + pad("MAC", 19) + pad("KIND", 8) + pad("PID", 9) + pad("STATE", 7)
+            + pad("AGE", 7) + pad("TX", 9) + pad("RX", 9) + pad("DROPS", 7) + "SOCKETS (virtual->real)\n"
+        for i in instances {
+            out += pad("\(i.index)", 5) + pad(i.address, 16) + pad(i.mac, 19) + pad(i.kind, 8) + pad("\(i.pid)", 9) + pad(i.state, 7)
+            out += pad("\(i.heartbeatAgeMs / 1000)s", 7) + pad("\(i.txDatagrams)", 9) + pad("\(i.rxDatagrams)", 9)
+            out += pad("\(i.drops.values.reduce(0, +))", 7) + i.sockets.map { "\($0.virtualPort)->\($0.realPort)" }.joined(separator: " ") + "\n"
+        }
+        if instances.isEmpty { out += "(no instances)\n" }
+        return out
+    }
+}

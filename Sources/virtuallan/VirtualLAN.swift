@@ -1,0 +1,15 @@
+import ArgumentParser
+
+/// virtuallan: run several copies of a Windows LAN game on one machine, each on its own
+/// virtual PC of one virtual LAN, and look at that LAN.
+@main
+struct VirtualLAN: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "virtuallan",
+        abstract: "Several copies of a Windows LAN game on one machine, each with its own virtual IP.",
+        discussion: """
+        Environment: VIRTUALLAN_REGISTRY, VIRTUALLAN_INSTANCE, VIRTUALLAN_SUBNET, VIRTUALLAN_HOSTNAME_PREFIX,
+        VIRTUALLAN_LOG, VIRTUALLAN_LOG_LEVEL, VIRTUALLAN_CONFIG (a config file), VIRTUALLAN_HOME (the checkout).
+        """,
+        subcommands: [Demo.self, Launch.self, Status.self, Doctor.self, Peer.self, Claim.self])
+}
