@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Wine rows of docs/BENCHMARKS.md: udpbench.exe ping-pong and throughput between two
+Wine processes, through the hook DLL (virtual) and without it (raw Wine loopback UDP).
+Run through wine/bench (private network namespace). Prints Markdown rows."""
+import os
+import sys
+import tempfile
+
+import winelab
+from winelab import Copy, default_prefixes, fields, hooked, prepare_prefix, require_private_network, stop_prefix, unhooked
+
+TRIPS = int(os.environ.get("WINE_BENCH_TRIPS", "5000"))
+DATAGRAMS = int(os.environ.get("WINE_BENCH_DATAGRAMS", "50000"))
+
+
+def measure(env, virtual):
+    run = hooked if virtual else unhooked
+    server = Copy(run("udpbench.exe", "server", "23756"), {**env, "VIRTUALLAN_INSTANCE": "0"})
+    if server.line("ready") is None:
+        sys.exit("wine bench: the server did not start")
+    target = "192.168.80.1" if virtual else "127.0.0.1"
+    client = Copy(run("udpbench.exe", "client", target, "23756", str(TRIPS), str(DATAGRAMS)), {**env, "VIRTUALLAN_INSTANCE": "1"})
+    result = client.line("RESULT", timeout=300)
+    client.finish()
+    server.finish()
+    if not result or "error" in result:
+        sys.exit(f"wine bench: {result}")
+    return {k: float(v.split("/")[0]) for k, v in fields(result).items()}
+
+
+def main():
+    require_private_network()
+    prefix = default_prefixes()[0]
+    prepare_prefix(prefix)
+    work = tempfile.mkdtemp(prefix="virtuallan-bench-")
+    env = {**os.environ, "WINEDEBUG": "-all", "WINEPREFIX": prefix, "VIRTUALLAN_REGISTRY": os.path.join(work, "registry")}
+    try:
+        raw = measure(env, virtual=False)
+        virtual = measure(env, virtual=True)
+    finally:
+        stop_prefix(prefix)
+    print("| measure | without the DLL (Wine loopback UDP) | with the DLL (virtual) | virtual / raw |")
+    print("| --- | --- | --- | --- |")
+    for key, name in [("pps", f"throughput 1400 B, {DATAGRAMS} datagrams (datagrams/s)"),
+                      ("rtt_p50_us", f"round trip p50, 64 B, {TRIPS} exchanges (µs)"), ("rtt_p99_us", "round trip p99 (µs)")]:
+        print(f"| {name} | {raw[key]:.1f} | {virtual[key]:.1f} | {virtual[key] / raw[key]:.2f}x |")
+    print(f"| datagrams received of {DATAGRAMS} | {raw['received']:.0f} | {virtual['received']:.0f} | |")
+
+
+if __name__ == "__main__":
+    main()
