@@ -68,9 +68,12 @@ static void socket_close(VL_SOCKET s) { close((int)s); }
 
 #define MAX_IOV 64
 
+#define MAX_DESTINATIONS 64
+
+/* One sendmmsg for all destinations (a broadcast to 64 instances is one syscall). */
 static int32_t send_frame(VL_SOCKET s, const void *header, uint32_t header_length,
-                          const VL_WSABUF *buffers, uint32_t count, uint16_t real_port) {
-    if (count + 1 > MAX_IOV) return VL_WSAENOBUFS;
+                          const VL_WSABUF *buffers, uint32_t count, const uint16_t *real_ports, uint32_t port_count) {
+    if (count + 1 > MAX_IOV) return -VL_WSAENOBUFS;
     struct iovec iov[MAX_IOV];
     iov[0].iov_base = (void *)header;
     iov[0].iov_len = header_length;
@@ -78,15 +81,28 @@ static int32_t send_frame(VL_SOCKET s, const void *header, uint32_t header_lengt
         iov[i + 1].iov_base = buffers[i].buf;
         iov[i + 1].iov_len = buffers[i].len;
     }
-    struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(real_port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    struct msghdr m = { .msg_name = &to, .msg_namelen = sizeof to, .msg_iov = iov, .msg_iovlen = count + 1 };
-    for (;;) {
-        if (sendmsg((int)s, &m, MSG_NOSIGNAL) >= 0) return 0;
-        if (errno == EINTR) continue;
-        /* A receiver that went away answers with ICMP: to the sender that is not an error. */
-        if (errno == ECONNREFUSED) return 0;
-        return wsa_from_errno(errno);
+    int32_t sent = 0, error = 0;
+    for (uint32_t start = 0; start < port_count; start += MAX_DESTINATIONS) {
+        uint32_t batch = port_count - start < MAX_DESTINATIONS ? port_count - start : MAX_DESTINATIONS;
+        struct sockaddr_in to[MAX_DESTINATIONS];
+        struct mmsghdr messages[MAX_DESTINATIONS];
+        for (uint32_t i = 0; i < batch; i++) {
+            to[i] = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(real_ports[start + i]),
+                                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+            messages[i] = (struct mmsghdr){ .msg_hdr = { .msg_name = &to[i], .msg_namelen = sizeof to[i],
+                                                         .msg_iov = iov, .msg_iovlen = count + 1 } };
+        }
+        for (uint32_t done = 0; done < batch;) {
+            int n = sendmmsg((int)s, messages + done, batch - done, MSG_NOSIGNAL);
+            if (n > 0) { done += (uint32_t)n; sent += n; continue; }
+            if (n < 0 && errno == EINTR) continue;
+            /* A receiver that went away answers with ICMP: to the sender that is not an error;
+             * skip that one. Anything else is reported if nothing at all was sent. */
+            if (n < 0 && errno != ECONNREFUSED && !error) error = wsa_from_errno(errno);
+            done++;
+        }
     }
+    return sent > 0 || !error ? sent : -error;
 }
 
 static int32_t receive(int fd, void *header, const VL_WSABUF *buffers, uint32_t count, int flags, vl_received *r) {

@@ -62,7 +62,11 @@ static CRITICAL_SECTION watch_lock;
 static watch *watches;
 static vl_ready_handler ready_handler;
 
-static void socket_shutdown(VL_SOCKET s) { vl_original.shutdown((SOCKET)s, SD_BOTH); }
+/* Ends blocked calls of other threads: the pending receive of a blocking call is cancelled. */
+static void socket_shutdown(VL_SOCKET s) {
+    vl_original.shutdown((SOCKET)s, SD_BOTH);
+    CancelIoEx((HANDLE)s, NULL);
+}
 
 static void socket_close(VL_SOCKET s) {
     EnterCriticalSection(&watch_lock);
@@ -82,13 +86,25 @@ static void socket_close(VL_SOCKET s) {
 
 #define MAX_BUFFERS 64
 
+static int32_t send_one(VL_SOCKET s, WSABUF *b, uint32_t count, uint16_t real_port);
+
 static int32_t send_frame(VL_SOCKET s, const void *header, uint32_t header_length,
-                          const VL_WSABUF *buffers, uint32_t count, uint16_t real_port) {
-    if (count + 1 > MAX_BUFFERS) return VL_WSAENOBUFS;
+                          const VL_WSABUF *buffers, uint32_t count, const uint16_t *real_ports, uint32_t port_count) {
+    if (count + 1 > MAX_BUFFERS) return -VL_WSAENOBUFS;
     WSABUF b[MAX_BUFFERS];
     b[0].buf = (char *)header;
     b[0].len = header_length;
     for (uint32_t i = 0; i < count; i++) { b[i + 1].buf = buffers[i].buf; b[i + 1].len = buffers[i].len; }
+    int32_t sent = 0, error = 0;
+    for (uint32_t i = 0; i < port_count; i++) {
+        int32_t e = send_one(s, b, count + 1, real_ports[i]);
+        if (e == 0) sent++;
+        else if (!error) error = e;
+    }
+    return sent > 0 || !error ? sent : -error;
+}
+
+static int32_t send_one(VL_SOCKET s, WSABUF *b, uint32_t count, uint16_t real_port) {
     struct sockaddr_in to;
     memset(&to, 0, sizeof to);
     to.sin_family = AF_INET;
@@ -96,7 +112,7 @@ static int32_t send_frame(VL_SOCKET s, const void *header, uint32_t header_lengt
     to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     DWORD sent = 0;
     for (;;) {
-        if (vl_original.WSASendTo((SOCKET)s, b, count + 1, &sent, 0, (struct sockaddr *)&to, sizeof to, NULL, NULL) == 0) return 0;
+        if (vl_original.WSASendTo((SOCKET)s, b, count, &sent, 0, (struct sockaddr *)&to, sizeof to, NULL, NULL) == 0) return 0;
         int32_t e = last_wsa_error();
         if (e == WSAECONNRESET) return 0;          /* an ICMP from a gone receiver: not our sender's error */
         if (e != WSAEWOULDBLOCK) return e;
@@ -105,7 +121,12 @@ static int32_t send_frame(VL_SOCKET s, const void *header, uint32_t header_lengt
     }
 }
 
-static int32_t receive(SOCKET s, void *header, const VL_WSABUF *buffers, uint32_t count, DWORD flags, vl_received *r) {
+/* One receive; `blocking` waits for the datagram with a real overlapped WSARecvFrom on this
+ * thread's event: the way Wine's own blocking recv waits, one server call plus the wait
+ * (a would-block receive, a select and another receive cost two calls more). */
+static int32_t receive(SOCKET s, void *header, const VL_WSABUF *buffers, uint32_t count, DWORD flags, vl_received *r, int blocking) {
+    static __thread HANDLE thread_event;
+    if (blocking && !thread_event) thread_event = CreateEventA(NULL, TRUE, FALSE, NULL);
     if (count + 1 > MAX_BUFFERS) return VL_WSAENOBUFS;
     WSABUF b[MAX_BUFFERS];
     b[0].buf = header;
@@ -116,8 +137,16 @@ static int32_t receive(SOCKET s, void *header, const VL_WSABUF *buffers, uint32_
     int from_length = sizeof from;
     DWORD received = 0, f = flags;
     for (;;) {
-        int rc = vl_original.WSARecvFrom(s, b, count + 1, &received, &f, (struct sockaddr *)&from, &from_length, NULL, NULL);
+        WSAOVERLAPPED overlapped;
+        memset(&overlapped, 0, sizeof overlapped);
+        overlapped.hEvent = thread_event;
+        WSAOVERLAPPED *wait = blocking ? &overlapped : NULL;
+        int rc = vl_original.WSARecvFrom(s, b, count + 1, &received, &f, (struct sockaddr *)&from, &from_length, wait, NULL);
         int32_t e = rc == 0 ? 0 : last_wsa_error();
+        while (e == WSA_IO_PENDING || e == WSA_IO_INCOMPLETE) {
+            WaitForSingleObject(thread_event, INFINITE);
+            e = vl_original.WSAGetOverlappedResult(s, &overlapped, &received, FALSE, &f) ? 0 : last_wsa_error();
+        }
         /* WSAECONNRESET: an ICMP port-unreachable for an earlier send of ours; not a datagram. */
         if (e == WSAECONNRESET) { f = flags; continue; }
         if (e != 0 && e != WSAEMSGSIZE) return e;
@@ -130,27 +159,16 @@ static int32_t receive(SOCKET s, void *header, const VL_WSABUF *buffers, uint32_
     }
 }
 
-static int32_t wait_one_readable(SOCKET s) {
-    fd_set r; FD_ZERO(&r); FD_SET(s, &r);
-    return vl_original.select(0, &r, NULL, NULL, NULL) < 0 ? last_wsa_error() : 0;
-}
-
 static int32_t receive_frame(VL_SOCKET s, void *header, const VL_WSABUF *buffers, uint32_t count,
                              int32_t blocking, vl_received *r) {
-    for (;;) {
-        int32_t e = receive((SOCKET)s, header, buffers, count, 0, r);
-        if (e != WSAEWOULDBLOCK || !blocking) return e;
-        /* Woken by data, or by shutdown/closesocket from another thread. */
-        e = wait_one_readable((SOCKET)s);
-        if (e) return e;
-    }
+    return receive((SOCKET)s, header, buffers, count, 0, r, blocking);
 }
 
 static int32_t peek_frame(VL_SOCKET s, void *header, vl_received *r) {
     /* The whole datagram must be peeked to learn its length. */
     static __thread char scratch[65536];
     VL_WSABUF rest = { sizeof scratch, scratch };
-    return receive((SOCKET)s, header, &rest, 1, MSG_PEEK, r);
+    return receive((SOCKET)s, header, &rest, 1, MSG_PEEK, r, 0);
 }
 
 static int32_t set_receive_buffer(VL_SOCKET s, int32_t bytes) {

@@ -40,18 +40,23 @@ extension VirtualHost {
             source: router.sourceAddress(for: route, sender: instance), sourcePort: socket.virtualPort,
             destination: destination.address, destinationPort: destination.port, isBroadcast: route == .broadcast)
         var headerBytes: (UInt64, UInt64) = (0, 0)
-        var firstError: Int32 = 0
-        var delivered = 0
-        withUnsafeMutableBytes(of: &headerBytes) { raw in
-            header.encode(into: raw.baseAddress!)
-            router.forEachReceiver(of: route, virtualPort: destination.port, sender: instance) { realPort in
-                let error = platform.t.send_frame!(socket.handle, raw.baseAddress, UInt32(WireHeader.size), buffers, count, realPort)
-                if error == 0 { delivered += 1 } else if firstError == 0 { firstError = error }
+        // Every receiver's port on the stack (no allocation per datagram), then one platform
+        // call for all of them: a broadcast is one syscall on Linux.
+        let capacity = registry.slotCount * RegistryLayout.socketsPerSlot
+        let sent = withUnsafeTemporaryAllocation(of: UInt16.self, capacity: capacity) { ports -> Int32 in
+            var found = 0
+            router.forEachReceiver(of: route, virtualPort: destination.port, sender: instance) { port in
+                if found < capacity { ports[found] = port; found += 1 }
+            }
+            return withUnsafeMutableBytes(of: &headerBytes) { raw in
+                header.encode(into: raw.baseAddress!)
+                return platform.t.send_frame!(socket.handle, raw.baseAddress, UInt32(WireHeader.size), buffers, count,
+                                              ports.baseAddress, UInt32(found))
             }
         }
-        if delivered == 0 && firstError != 0 { return .failure(WinsockError(rawValue: firstError)) }
+        if sent < 0 { return .failure(WinsockError(rawValue: -sent)) }
         registry.countDatagram(slot: instance, received: false, bytes: total)
-        if delivered == 0 { registry.countDrop(slot: instance, .noListener) }
+        if sent == 0 { registry.countDrop(slot: instance, .noListener) }
         return .success(total)
     }
 

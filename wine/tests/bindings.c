@@ -11,6 +11,18 @@
 
 typedef int (WINAPI *gethostname_fn)(char *, int);
 
+static SOCKET blocked_socket;
+static volatile int blocked_error = -1;
+
+/* Blocks in recvfrom until another thread closes the socket. */
+static DWORD WINAPI blocked_receiver(void *unused) {
+    (void)unused;
+    char buffer[64];
+    int n = recvfrom(blocked_socket, buffer, sizeof buffer, 0, NULL, NULL);
+    blocked_error = n < 0 ? WSAGetLastError() : 0;
+    return 0;
+}
+
 int main(void) {
     WSADATA data;
     if (WSAStartup(MAKEWORD(2, 2), &data) != 0) { printf("RESULT fail=WSAStartup\n"); return 2; }
@@ -41,10 +53,19 @@ int main(void) {
     late = (gethostname_fn)GetProcAddress(ws2, MAKEINTRESOURCEA(57));
     if (late) late(by_ordinal, sizeof by_ordinal);
 
-    int ok = n > 0 && bound == 0 && got.sin_addr.s_addr == a.sin_addr.s_addr && ntohs(got.sin_port) == 23756
+    /* A blocking recvfrom in another thread ends with WSAEINTR when the socket is closed. */
+    blocked_socket = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+    a.sin_port = htons(23757);
+    bind(blocked_socket, (struct sockaddr *)&a, sizeof a);
+    HANDLE thread = CreateThread(NULL, 0, blocked_receiver, NULL, 0, NULL);
+    WaitForSingleObject(thread, 300); /* give it time to block; the result does not depend on it */
+    closesocket(blocked_socket);
+    DWORD waited = WaitForSingleObject(thread, 10000);
+
+    int ok = waited == WAIT_OBJECT_0 && (blocked_error == WSAEINTR || blocked_error == WSAENOTSOCK) && n > 0 && bound == 0 && got.sin_addr.s_addr == a.sin_addr.s_addr && ntohs(got.sin_port) == 23756
              && strcmp(by_name, name) == 0 && strcmp(by_ordinal, name) == 0;
-    printf("RESULT %s ordinal-imports: host=%s bind=%d sockname=%s:%u late-by-name=%s late-by-ordinal=%s\n",
-           ok ? "ok" : "fail", name, bound, inet_ntoa(got.sin_addr), ntohs(got.sin_port), by_name, by_ordinal);
+    printf("RESULT %s ordinal-imports: host=%s bind=%d sockname=%s:%u late-by-name=%s late-by-ordinal=%s blocked-recv-after-close=%d\n",
+           ok ? "ok" : "fail", name, bound, inet_ntoa(got.sin_addr), ntohs(got.sin_port), by_name, by_ordinal, blocked_error);
     fflush(stdout);
     return ok ? 0 : 1;
 }

@@ -37,9 +37,10 @@ typedef struct vl_platform {
     /* Wakes blocked receivers (shutdown), then closes. */
     void (*socket_shutdown)(VL_SOCKET socket);
     void (*socket_close)(VL_SOCKET socket);
-    /* Sends header + buffers as one datagram to 127.0.0.1:real_port. */
+    /* Sends header + buffers as one datagram to each of 127.0.0.1:real_ports[0..<port_count]
+     * (a broadcast is one call); returns how many were sent, or -error when none was. */
     int32_t (*send_frame)(VL_SOCKET socket, const void *header, uint32_t header_length,
-                          const VL_WSABUF *buffers, uint32_t count, uint16_t real_port);
+                          const VL_WSABUF *buffers, uint32_t count, const uint16_t *real_ports, uint32_t port_count);
     /* Receives one datagram scattered over header (16 bytes) + buffers; blocking or not
      * (VL_WSAEWOULDBLOCK when nothing is queued). The rest of a too-long datagram is gone. */
     int32_t (*receive_frame)(VL_SOCKET socket, void *header, const VL_WSABUF *buffers, uint32_t count,
