@@ -76,6 +76,8 @@ struct Demo: ParsableCommand {
         guard let file = try? RegistryFile(platform: .default, path: Array(registry.utf8), network: nil) else { return }
         while launcher.processes.contains(where: { $0.isRunning }) {
             let snapshot = RegistrySnapshot(registry: file.registry, nowMs: Platform.default.nowMs)
+            // The copies leave at the end of the race: keep the last table that shows them.
+            if snapshot.instances.isEmpty && !launcher.processes.allSatisfy({ $0.isRunning }) { break }
             if isatty(1) != 0 { print("\u{1B}[H\u{1B}[2J", terminator: "") } // redraw in place on a terminal
             print(snapshot.table(), terminator: "")
             fflush(stdout)
