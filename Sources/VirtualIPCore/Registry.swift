@@ -47,7 +47,8 @@ public struct Registry: @unchecked Sendable {
         guard let found = VirtualNetwork(network: storedNetwork, prefixLength: storedPrefix) else { throw .corrupt }
         guard found == network else { throw .subnetMismatch(found: found, configured: network) }
         let stale = h.loadLE32(RegistryLayout.hStaleAfter)
-        guard stale >= 100 else { throw .corrupt }
+        // 0.1 s ... 1 h: anything else is no registry of ours (and would overflow the age math).
+        guard stale >= 100, stale <= 3_600_000 else { throw .corrupt }
         return Registry(region: region, slotCount: min(slots, network.capacity), network: network, staleAfterMs: stale)
     }
 
@@ -119,8 +120,8 @@ public struct Registry: @unchecked Sendable {
     /// True when the heartbeat is older than the registry's stale limit. A heartbeat from
     /// the future (another clock a little ahead) is fresh.
     public func isStale(_ index: Int, nowMs: UInt32) -> Bool {
-        let age = Int32(bitPattern: nowMs &- heartbeat(ofSlot: index))
-        return age > Int32(staleAfterMs)
+        let age = Int64(Int32(bitPattern: nowMs &- heartbeat(ofSlot: index)))
+        return age > Int64(staleAfterMs)
     }
 
     public func owner(ofSlot index: Int) -> (pid: UInt32, kind: OwnerKind?) {
