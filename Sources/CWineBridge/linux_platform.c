@@ -66,7 +66,7 @@ static int32_t udp_open(VL_SOCKET *out, uint16_t *real_port) {
 static void socket_shutdown(VL_SOCKET s) { shutdown((int)s, SHUT_RDWR); }
 static void socket_close(VL_SOCKET s) { close((int)s); }
 
-#define MAX_IOV 64
+#define MAX_IOV 1024 /* IOV_MAX: as many WSABUFs as the kernel takes in one call */
 
 #define MAX_DESTINATIONS 64
 

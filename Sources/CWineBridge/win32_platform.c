@@ -84,7 +84,7 @@ static void socket_close(VL_SOCKET s) {
     vl_original.closesocket((SOCKET)s);
 }
 
-#define MAX_BUFFERS 64
+#define MAX_BUFFERS 1024
 
 static int32_t send_one(VL_SOCKET s, WSABUF *b, uint32_t count, uint16_t real_port);
 

@@ -7,17 +7,18 @@ extension VirtualHost {
     /// bind() following "each instance is its own PC": 0.0.0.0, 127.x.x.x and the own
     /// virtual address are local; port 0 picks a free ephemeral port of this instance.
     func bind(_ handle: UInt, _ name: UnsafePointer<VL_SOCKADDR_IN>?, _ length: Int32) -> WinsockError? {
-        let requested: SocketAddress
-        switch SocketAddress.read(name, length: length) {
-        case let .failure(error): return error
-        case let .success(address): requested = address
-        }
-        let scope: BindScope
-        if requested.address == .any { scope = .any }
-        else if requested.address.isLoopback { scope = .loopback }
-        else if requested.address == address { scope = .lan }
-        else { return .addressNotAvailable }
-        return withSocket(handle) { socket in
+        // The socket is checked first, as Windows does (WSAENOTSOCK before anything else).
+        withSocket(handle) { socket in
+            let requested: SocketAddress
+            switch SocketAddress.read(name, length: length) {
+            case let .failure(error): return error
+            case let .success(address): requested = address
+            }
+            let scope: BindScope
+            if requested.address == .any { scope = .any }
+            else if requested.address.isLoopback { scope = .loopback }
+            else if requested.address == address { scope = .lan }
+            else { return .addressNotAvailable }
             guard !socket.isBound else { return .invalidArgument }
             return bindLocked(socket, port: requested.port, scope: scope)
         }
