@@ -30,7 +30,14 @@ struct Peer: ParsableCommand {
 struct Claim: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Claim an instance slot and hold it (tests).", shouldDisplay: false)
 
+    @Flag(name: .customLong("wait-for-go"), help: "Claim only after a line on stdin, so many processes claim at one instant.")
+    var waitForGo = false
+
     func run() throws {
+        if waitForGo {
+            say("waiting")
+            _ = readLine()
+        }
         guard let host = VirtualHost.current else { throw ExitCode(1) }
         say("claimed \(host.instance) \(host.address.dotted)")
         while getchar() != EOF {}

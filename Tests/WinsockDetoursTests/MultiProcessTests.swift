@@ -88,6 +88,43 @@ final class MultiProcessTests: XCTestCase {
         XCTAssertEqual(next.finish(), 0)
     }
 
+    /// 16 processes released at one instant claim slots, 20 times over: always 16 distinct
+    /// instances (hence addresses), and every slot is free again after they exit.
+    func test_sixteenProcessesClaimingAtOnceGetDistinctInstances() throws {
+        for round in 0..<20 {
+            let children = try (0..<16).map { _ in try start(["claim", "--wait-for-go"]) }
+            for child in children { XCTAssertEqual(child.line(), "waiting") }
+            for child in children { child.input.fileHandleForWriting.write(Data("go\n".utf8)) }
+            let indexes = children.compactMap { $0.line()?.split(separator: " ").dropFirst().first.flatMap { Int($0) } }
+            XCTAssertEqual(Set(indexes), Set(0..<16), "round \(round): \(indexes)")
+            for child in children { XCTAssertEqual(child.finish(), 0) }
+        }
+        let file = try RegistryFile(platform: .default, path: Array(registryPath.utf8), network: .defaultNetwork)
+        XCTAssertTrue((0..<64).allSatisfy { !file.registry.isLive($0) }, "every slot was given back")
+    }
+
+    func test_backingSocketsListenOnLoopbackOnlyAndTheRegistryFolderIsPrivate() throws {
+        let echo = try start(["peer", "echo", "--count", "1", "--hold"], instance: 0)
+        XCTAssertEqual(echo.line(), "ready 0 192.168.80.1")
+        let file = try RegistryFile(platform: .default, path: Array(registryPath.utf8), network: .defaultNetwork)
+        var realPorts: [UInt16] = []
+        file.registry.forEachSocket(slot: 0) { _, realPort, _ in realPorts.append(realPort) }
+        XCTAssertEqual(realPorts.count, 1)
+        // The kernel's own view of that port: bound to 127.0.0.1, nothing on any other address.
+        let table = try String(contentsOfFile: "/proc/net/udp", encoding: .utf8)
+        let hexPort = String(format: "%04X", realPorts[0])
+        let rows = table.split(separator: "\n").filter { $0.contains(":\(hexPort) ") }
+        XCTAssertFalse(rows.isEmpty)
+        for row in rows { XCTAssertTrue(row.contains("0100007F:\(hexPort)"), "bound to 127.0.0.1: \(row)") }
+        echo.process.terminate()
+        echo.process.waitUntilExit()
+        // A registry in a folder that does not exist yet: the folder is created private.
+        let nested = folder.appendingPathComponent("private/registry").path
+        _ = try RegistryFile(platform: .default, path: Array(nested.utf8), network: .defaultNetwork)
+        let attributes = try FileManager.default.attributesOfItem(atPath: folder.appendingPathComponent("private").path)
+        XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o700)
+    }
+
     func test_slotOfAKilledProcessIsReclaimed() throws {
         let victim = try start(["claim"])
         XCTAssertEqual(victim.line(), "claimed 0 192.168.80.1")
@@ -130,6 +167,23 @@ final class MultiProcessTests: XCTestCase {
         chmod(registryPath, 0o644)
         XCTAssertThrowsError(try RegistryFile(platform: platform, path: path, network: .defaultNetwork)) {
             XCTAssertTrue(($0 as! HostError).message.contains("chmod 600"), ($0 as! HostError).message)
+        }
+        try Data(repeating: 0x41, count: 64).write(to: URL(fileURLWithPath: registryPath))
+        chmod(registryPath, 0o600)
+        XCTAssertNil(try? RegistryFile(platform: platform, path: path, network: .defaultNetwork), "a short foreign file is refused")
+        // A truncated registry of ours (the header survived, the slots did not).
+        let good = try RegistryFile(platform: platform, path: Array(folder.appendingPathComponent("good").path.utf8), network: .defaultNetwork)
+        let header = Data(bytes: good.registry.region.base, count: 64)
+        try header.write(to: URL(fileURLWithPath: registryPath))
+        chmod(registryPath, 0o600)
+        XCTAssertThrowsError(try RegistryFile(platform: platform, path: path, network: .defaultNetwork)) {
+            XCTAssertTrue(($0 as! HostError).message.contains("truncated"), ($0 as! HostError).message)
+        }
+        if geteuid() == 0 {
+            chown(registryPath, 65534, 65534)
+            XCTAssertThrowsError(try RegistryFile(platform: platform, path: path, network: .defaultNetwork)) {
+                XCTAssertTrue(($0 as! HostError).message.contains("belongs to another user"), ($0 as! HostError).message)
+            }
         }
         try FileManager.default.removeItem(atPath: registryPath)
         let fresh = try RegistryFile(platform: platform, path: path, network: .defaultNetwork)
