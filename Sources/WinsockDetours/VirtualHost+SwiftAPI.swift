@@ -51,4 +51,7 @@ extension VirtualHost {
     }
 
     public func close(_ handle: UInt) { _ = closeSocket(handle) }
+
+    /// The backing socket's port on 127.0.0.1 (diagnostics: the kernel's own tables).
+    public func realPort(of handle: UInt) -> UInt16? { lock.locked { sockets[handle]?.realPort } }
 }

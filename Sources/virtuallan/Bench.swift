@@ -16,10 +16,18 @@ struct Bench: ParsableCommand {
     @Option(help: .hidden) var hotpath: Int?
     @Option(name: .customLong("hotpath-instances"), help: .hidden) var hotpathInstances = 2
     @Option(help: .hidden) var idle: Double?
+    @Option(help: "Instead: the load run, 8 instances in a ring for this many seconds; exits 1 if the virtual layer lost a datagram.")
+    var load: Double?
 
     func run() throws {
         if let hotpath { return runHotPath(hotpath, instances: hotpathInstances) }
         if let idle { return runIdle(seconds: idle) }
+        if let load {
+            let outcome = LoadRun(instances: 8, seconds: load).run()
+            print(outcome.report)
+            if outcome.virtualLoss != 0 || outcome.registryDrops != 0 { throw ExitCode(1) }
+            return
+        }
         let scale = quick ? 0.02 : 1.0
         var report = Report()
         report.measureThroughput(count: Int(200_000 * scale))

@@ -125,6 +125,66 @@ final class MultiProcessTests: XCTestCase {
         XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o700)
     }
 
+    /// kill -9 at random moments of a process's life (before, during or after its claim,
+    /// in the middle of a send burst): afterwards every slot they held can be claimed again
+    /// (a dead Linux owner is reclaimed at once; one killed inside the claim itself, before
+    /// its pid was written, within the stale limit), and live instances keep working.
+    func test_processesKilledAtRandomMomentsLeaveNoSlotBehind() throws {
+        let echo = try start(["peer", "echo", "--count", "1000000", "--timeout-ms", "60000"], instance: 40)
+        XCTAssertEqual(echo.line(), "ready 40 192.168.80.41")
+        var generator = SystemRandomNumberGenerator()
+        for i in 0..<24 {
+            // Half of them claim and hold; half ping the live echo instance in a burst.
+            let child = i % 2 == 0 ? try start(["claim"]) : try start(["peer", "ping", "--count", "100000", "--peer-instance", "40"])
+            // The fault's timing is the point: a random moment, 0-30 ms into the child's life.
+            usleep(UInt32.random(in: 0...30_000, using: &generator))
+            kill(child.process.processIdentifier, SIGKILL)
+            child.process.waitUntilExit()
+        }
+        let file = try RegistryFile(platform: .default, path: Array(registryPath.utf8), network: .defaultNetwork)
+        let held = (0..<40).filter { file.registry.state(ofSlot: $0).state != .free }
+        for index in held {
+            var claimed = false
+            let deadline = Date().addingTimeInterval(Double(RegistryLayout.defaultStaleAfterMs) / 1000 + 3)
+            while !claimed && Date() < deadline {
+                let child = try start(["claim"], instance: index)
+                claimed = child.line() == "claimed \(index) 192.168.80.\(index + 1)"
+                _ = child.finish()
+                if !claimed { usleep(250_000) } // waiting out the documented stale limit
+            }
+            XCTAssertTrue(claimed, "slot \(index) left behind by a killed process can be claimed again")
+        }
+        // The live instance survived the storm.
+        let ping = try start(["peer", "ping", "--count", "20", "--peer-instance", "40"])
+        XCTAssertNotNil(ping.line(), "ready")
+        XCTAssertEqual(ping.line(), "pinged 20")
+        XCTAssertEqual(ping.finish(), 0)
+        echo.process.terminate()
+        echo.process.waitUntilExit()
+    }
+
+    /// Whatever the configuration says, an instance writes only its registry and its log,
+    /// and follows no planted symbolic link to write elsewhere.
+    func test_anInstanceWritesOnlyItsRegistryAndLogAndFollowsNoLinks() throws {
+        let target = folder.appendingPathComponent("precious.txt")
+        try Data("keep me".utf8).write(to: target)
+        let link = folder.appendingPathComponent("log.txt")
+        try FileManager.default.createSymbolicLink(at: link, withDestinationURL: target)
+        let child = Child()
+        child.process.executableURL = tool
+        child.process.arguments = ["claim"]
+        child.process.environment = ["VIRTUALLAN_REGISTRY": registryPath, "VIRTUALLAN_LOG": link.path, "VIRTUALLAN_LOG_LEVEL": "debug",
+                                     "HOME": folder.path, "TMPDIR": folder.path, "XDG_RUNTIME_DIR": folder.path]
+        child.process.standardOutput = child.output
+        child.process.standardInput = child.input
+        try child.process.run()
+        XCTAssertEqual(child.line(), "claimed 0 192.168.80.1")
+        XCTAssertEqual(child.finish(), 0)
+        XCTAssertEqual(try String(contentsOf: target, encoding: .utf8), "keep me", "the log did not follow the link")
+        let entries = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
+        XCTAssertEqual(entries, ["log.txt", "precious.txt", "registry"], "nothing else was written")
+    }
+
     func test_slotOfAKilledProcessIsReclaimed() throws {
         let victim = try start(["claim"])
         XCTAssertEqual(victim.line(), "claimed 0 192.168.80.1")
