@@ -158,6 +158,8 @@ final class RegistryTests: XCTestCase {
         expect(.subnetMismatch(found: .defaultNetwork, configured: other), other)
         h.storeLE32(2, 4)
         expect(.newerVersion(found: 2))
+        h.storeLE32(0, 4)
+        expect(.olderVersion(found: 0))
         h.storeLE32(1, 4)
         h.storeLE32(999, 16)
         expect(.corrupt)
