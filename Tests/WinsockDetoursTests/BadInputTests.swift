@@ -19,13 +19,24 @@ final class BadInputTests: XCTestCase {
     override func tearDown() { lan.shutdown() }
 
     /// The call's result and the last error, both as Int64.
-    func outcome(_ name: String, _ args: Arg...) -> (result: Int64, error: Int32) {
+    func outcome(_ name: String, _ args: Arg...) -> (result: Int64, error: Int32) { outcome(name, args) }
+
+    func outcome(_ name: String, _ args: [Arg]) -> (result: Int64, error: Int32) {
         call("WSASetLastError", .int(0))
         var result: UInt64 = 0
         let slots = args.map(\.bits)
         XCTAssertEqual(vl_ffi_call(name, slots, UInt32(slots.count), &result), 0)
         let signed = ["WSAWaitForMultipleEvents", "GetAdaptersInfo"].contains(name) ? Int64(UInt32(truncatingIfNeeded: result)) : Int64(bitPattern: result)
         return (signed, Int32(truncatingIfNeeded: call("WSAGetLastError")))
+    }
+
+    /// Each call fails (SOCKET_ERROR; FALSE for WSAGetOverlappedResult) with `error`.
+    func expectFailures(_ cases: [(String, [Arg])], error: Int32, _ what: String, line: UInt = #line) {
+        for (name, args) in cases {
+            let (result, lastError) = outcome(name, args)
+            XCTAssertEqual(Int32(truncatingIfNeeded: result), name == "WSAGetOverlappedResult" ? 0 : -1, name, line: line)
+            XCTAssertEqual(lastError, error, "\(name) \(what)", line: line)
+        }
     }
 
     func test_invalidSocketsAreWSAENOTSOCKEverywhere() {
@@ -54,13 +65,7 @@ final class BadInputTests: XCTestCase {
                 ("setsockopt", [.socket(invalid), .int(0xFFFF), .int(0x20), .ptr(&value), .int(4)]),
                 ("getsockopt", [.socket(invalid), .int(0xFFFF), .int(0x20), .ptr(&value), .ptr(&length)]),
             ]
-            for (name, args) in cases {
-                var result: UInt64 = 0
-                call("WSASetLastError", .int(0))
-                XCTAssertEqual(vl_ffi_call(name, args.map(\.bits), UInt32(args.count), &result), 0)
-                XCTAssertEqual(Int32(truncatingIfNeeded: result), name == "WSAGetOverlappedResult" ? 0 : -1, name)
-                XCTAssertEqual(ws.lastError, 10038, "\(name) on an invalid socket")
-            }
+            expectFailures(cases, error: 10038, "on an invalid socket")
         }
     }
 
@@ -93,13 +98,7 @@ final class BadInputTests: XCTestCase {
                 ("ioctlsocket", [.socket(s), .int(0x4004_667F), .null]),
                 ("gethostname", [.null, .int(64)]),
             ]
-            for (name, args) in fault {
-                var result: UInt64 = 0
-                call("WSASetLastError", .int(0))
-                XCTAssertEqual(vl_ffi_call(name, args.map(\.bits), UInt32(args.count), &result), 0)
-                XCTAssertEqual(Int32(truncatingIfNeeded: result), -1, name)
-                XCTAssertEqual(ws.lastError, 10014, "\(name) with a NULL pointer or short length")
-            }
+            expectFailures(fault, error: 10014, "with a NULL pointer or short length")
             XCTAssertEqual(outcome("WSAGetOverlappedResult", .socket(s), .null, .ptr(&bytes), .int(0), .ptr(&flags)).error, 10014)
             XCTAssertEqual(outcome("WSAStartup", .uint(0x0202), .null).result, 10014)
             XCTAssertEqual(outcome("GetAdaptersInfo", .null, .null).result, 87)
