@@ -36,8 +36,9 @@ def lan_run(title, envs, broadcaster_ip, registry):
     for info in infos:
         ip = info["hostip"]
         number = int(ip.split(".")[-1])
-        check(ip.startswith("192.168.80.") and info["adapterip"] == ip and info["gamesock"] == f"{ip}:23756",
-              f"{ip}: gethostbyname(gethostname()), GetAdaptersInfo and getsockname agree on the own virtual IP")
+        check(ip.startswith("192.168.80.") and info["adapterip"] == ip and info["addrinfoip"] == ip
+              and info["gamesock"] == f"{ip}:23756",
+              f"{ip}: gethostbyname(gethostname()), getaddrinfo, GetAdaptersInfo and getsockname agree on the own virtual IP")
         check(info["host"] == f"VLAN-{number}" and info["mac"] == f"02:56:4c:00:00:{number:02x}",
               f"{ip}: host name {info['host']} and MAC {info['mac']} are this instance's")
         check(info["discoverysock"] == "0.0.0.0:23757", f"{ip}: getsockname of the ANY-bound socket is 0.0.0.0:23757")

@@ -1,3 +1,4 @@
+#include <stdlib.h>
 #include <string.h>
 #include "abi_fill.h"
 
@@ -70,4 +71,50 @@ void vl_fill_wsadata(VL_WSADATA *data, uint16_t version) {
     /* Meaningless since Winsock 2, but old programs read them: the 1.1 values. */
     data->iMaxSockets = 0;
     data->iMaxUdpDg = 0;
+}
+
+/* Our addrinfo blocks: a tag in front of the struct tells ours from the system's. */
+typedef struct addrinfo_block {
+    uint32_t tag;
+    uint32_t pad;
+    VL_ADDRINFO info;
+    VL_SOCKADDR_IN address;
+    char name[256];
+} addrinfo_block;
+#define ADDRINFO_TAG 0x4956414Cu /* "LAVI" */
+
+VL_ADDRINFO *vl_make_addrinfo(uint32_t address_network_order, uint16_t port, int32_t socktype, int32_t protocol,
+                              const char *canonical_name) {
+    addrinfo_block *b = calloc(1, sizeof *b);
+    if (!b) return NULL;
+    b->tag = ADDRINFO_TAG;
+    b->address.sin_family = VL_AF_INET;
+    b->address.sin_port = (uint16_t)((port >> 8) | (port << 8));
+    b->address.sin_addr = address_network_order;
+    b->info.ai_family = VL_AF_INET;
+    b->info.ai_socktype = socktype;
+    b->info.ai_protocol = protocol;
+    b->info.ai_addrlen = sizeof b->address;
+    b->info.ai_addr = &b->address;
+    if (canonical_name) {
+        copy_text(b->name, sizeof b->name, canonical_name);
+        b->info.ai_canonname = b->name;
+    }
+    return &b->info;
+}
+
+static addrinfo_block *block_of(const VL_ADDRINFO *info) {
+    return (addrinfo_block *)((char *)info - offsetof(addrinfo_block, info));
+}
+
+int32_t vl_owns_addrinfo(const VL_ADDRINFO *info) { return info && block_of(info)->tag == ADDRINFO_TAG; }
+
+void vl_free_addrinfo(VL_ADDRINFO *info) {
+    while (info) {
+        VL_ADDRINFO *next = info->ai_next;
+        addrinfo_block *b = block_of(info);
+        b->tag = 0;
+        free(b);
+        info = next;
+    }
 }

@@ -7,6 +7,7 @@
 #include <windows.h>
 #include <stdio.h>
 #include <string.h>
+#include "abi_fill.h"
 #include "hook_table.h"
 #include "platform.h"
 #include "win32_originals.h"
@@ -56,6 +57,8 @@ static int wants_virtual(int32_t af, int32_t type, int32_t protocol) {
 #define VL_PASS_SELECT(ret, name, params, args) \
     if (!select_has_virtual(readfds, writefds, exceptfds)) return VL_ORIGINAL(ret, name, params) args;
 #define VL_PASS_RESOLVE(ret, name, params, args)
+#define VL_PASS_ADDRINFO(ret, name, params, args) \
+    if (!vl_owns_addrinfo(info)) return VL_ORIGINAL(ret, name, params) args;
 
 #define VL_ENTRY_POINT(module, ordinal, kind, ret, name, sig, params, args) \
     static ret WINAPI vl_entry_##name params { \
@@ -73,6 +76,14 @@ static VL_HOSTENT *WINAPI vl_resolve_gethostbyname(const char *name) {
     return entry;
 }
 
+/* getaddrinfo: names we do not know go to the original resolver. */
+static int32_t WINAPI vl_resolve_getaddrinfo(const char *node, const char *service, const VL_ADDRINFO *hints, VL_ADDRINFO **result) {
+    int32_t error = vl_hook_getaddrinfo(node, service, hints, result);
+    if (error == VL_WSAHOST_NOT_FOUND)
+        return VL_ORIGINAL(int32_t, getaddrinfo, (const char *, const char *, const VL_ADDRINFO *, VL_ADDRINFO **))(node, service, hints, result);
+    return error;
+}
+
 static void load_originals(void) {
     HMODULE ws2 = GetModuleHandleA("ws2_32.dll");
     if (!ws2) ws2 = LoadLibraryA("ws2_32.dll");
@@ -88,6 +99,7 @@ static void load_originals(void) {
     VL_HOOKS(VL_ENTRY_ADDRESS)
 #undef VL_ENTRY_ADDRESS
     entry_point[VL_INDEX_gethostbyname] = (void *)vl_resolve_gethostbyname;
+    entry_point[VL_INDEX_getaddrinfo] = (void *)vl_resolve_getaddrinfo;
 
 #define VL_LOAD(field) vl_original.field = (void *)GetProcAddress(ws2, #field);
     VL_LOAD(WSAStartup) VL_LOAD(socket) VL_LOAD(bind) VL_LOAD(getsockname) VL_LOAD(ioctlsocket) VL_LOAD(closesocket)

@@ -293,6 +293,22 @@ public func hookGethostbyname(_ name: UnsafePointer<CChar>?) -> UnsafeMutablePoi
     }
 }
 
+@_cdecl("vl_hook_getaddrinfo")
+public func hookGetaddrinfo(_ node: UnsafePointer<CChar>?, _ service: UnsafePointer<CChar>?, _ hints: UnsafePointer<VL_ADDRINFO>?,
+                            _ result: UnsafeMutablePointer<UnsafeMutablePointer<VL_ADDRINFO>?>?) -> Int32 {
+    // getaddrinfo returns its error (and sets it as the last error too).
+    guard let host = VirtualHost.current else { return WinsockError.systemNotReady.rawValue }
+    guard let error = host.getaddrinfo(node, service, hints, result) else { return 0 }
+    host.platform.lastError = error
+    return error.rawValue
+}
+
+@_cdecl("vl_hook_freeaddrinfo")
+public func hookFreeaddrinfo(_ info: UnsafeMutablePointer<VL_ADDRINFO>?) {
+    // Only lists we made are ours to free (the DLL hands the others to the original).
+    if vl_owns_addrinfo(info) != 0 { vl_free_addrinfo(info) }
+}
+
 @_cdecl("vl_hook_GetAdaptersInfo")
 public func hookGetAdaptersInfo(_ info: UnsafeMutablePointer<VL_IP_ADAPTER_INFO>?, _ size: UnsafeMutablePointer<UInt32>?) -> UInt32 {
     // ERROR_NOT_SUPPORTED (50) when this process could not become an instance.

@@ -38,6 +38,42 @@ extension VirtualHost {
         return .success(withCString(official) { vl_fill_hostent($0, address.networkOrder) })
     }
 
+    /// getaddrinfo for the names gethostbyname answers (own, other instances, localhost,
+    /// literals; no node: 0.0.0.0 with AI_PASSIVE, else loopback) and numeric services.
+    /// Returns 0 or the error, which is also the last error (as Windows does).
+    func getaddrinfo(_ node: UnsafePointer<CChar>?, _ service: UnsafePointer<CChar>?, _ hints: UnsafePointer<VL_ADDRINFO>?,
+                     _ result: UnsafeMutablePointer<UnsafeMutablePointer<VL_ADDRINFO>?>?) -> WinsockError? {
+        guard startupCount > 0 else { return .notInitialised }
+        guard let result else { return .invalidArgument }
+        result.pointee = nil
+        guard node != nil || service != nil else { return .hostNotFound }
+        let flags = hints?.pointee.ai_flags ?? 0
+        switch hints?.pointee.ai_family ?? Int32(VL_AF_UNSPEC) {
+        case Int32(VL_AF_UNSPEC), Int32(VL_AF_INET): break
+        case Int32(VL_AF_INET6): return .hostNotFound // no IPv6 on the virtual LAN: ask the system
+        default: return .addressFamilyNotSupported
+        }
+        var port: UInt32 = 0
+        if let service {
+            let digits = bytes(of: service)
+            guard !digits.isEmpty, digits.count <= 5, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return WinsockError(VL_WSATYPE_NOT_FOUND) }
+            for digit in digits { port = port * 10 + UInt32(digit - 0x30) }
+            guard port <= 65535 else { return WinsockError(VL_WSATYPE_NOT_FOUND) }
+        }
+        let name = node.map { bytes(of: $0) }
+        let found: IPv4Address?
+        if let name { found = name.isEmpty ? address : resolve(name) } else { found = flags & Int32(VL_AI_PASSIVE) != 0 ? .any : .loopback }
+        guard let found else { return .hostNotFound }
+        let canonical: [UInt8]? = flags & Int32(VL_AI_CANONNAME) != 0 ? (name ?? hostname) : nil
+        let made = withCString(canonical ?? []) { text in
+            vl_make_addrinfo(found.networkOrder, UInt16(port), hints?.pointee.ai_socktype ?? 0, hints?.pointee.ai_protocol ?? 0,
+                             canonical == nil ? nil : text)
+        }
+        guard let made else { return WinsockError(VL_WSA_NOT_ENOUGH_MEMORY) }
+        result.pointee = made
+        return nil
+    }
+
     /// GetAdaptersInfo: one Ethernet adapter with the instance's address, mask and MAC.
     func adaptersInfo(_ info: UnsafeMutablePointer<VL_IP_ADAPTER_INFO>?, _ size: UnsafeMutablePointer<UInt32>?) -> UInt32 {
         guard let size else { return VL_ERROR_INVALID_PARAMETER }

@@ -128,6 +128,45 @@ final class SpoofingAndIdentityTests: XCTestCase {
         }
     }
 
+    func test_getaddrinfoAnswersLikeGethostbyname() {
+        lan.as(1) { ws in
+            func lookup(_ node: String?, _ service: String?, flags: Int32 = 0, family: Int32 = 0) -> (Int32, IPv4Address?, UInt16?, String?) {
+                var hints = VL_ADDRINFO()
+                hints.ai_flags = flags
+                hints.ai_family = family
+                hints.ai_socktype = 2
+                hints.ai_protocol = 17
+                var result: UnsafeMutablePointer<VL_ADDRINFO>?
+                let error = withOptionalCString(node) { n in withOptionalCString(service) { s in
+                    Int32(truncatingIfNeeded: call("getaddrinfo", .ptr(n), .ptr(s), .ptr(&hints), .ptr(&result)))
+                } }
+                guard error == 0, let info = result else { return (error, nil, nil, nil) }
+                defer { call("freeaddrinfo", .ptr(info)) }
+                XCTAssertEqual(info.pointee.ai_family, 2)
+                XCTAssertEqual(info.pointee.ai_socktype, 2)
+                XCTAssertNil(info.pointee.ai_next)
+                let address = SocketAddress.read(info.pointee.ai_addr, length: Int32(info.pointee.ai_addrlen)).success
+                return (0, address?.address, address?.port, info.pointee.ai_canonname.map { String(cString: $0) })
+            }
+            let own = lookup("VLAN-2", "23756", flags: 2)
+            XCTAssertEqual(own.0, 0)
+            XCTAssertEqual(own.1, lan.address(1), "getaddrinfo(gethostname()) is the own virtual IP")
+            XCTAssertEqual(own.2, 23756)
+            XCTAssertEqual(own.3, "VLAN-2", "AI_CANONNAME")
+            XCTAssertEqual(lookup("vlan-1", nil).1, lan.address(0))
+            XCTAssertEqual(lookup("192.168.80.9", "1").1, IPv4Address(192, 168, 80, 9))
+            XCTAssertEqual(lookup(nil, "23757", flags: 1).1, .any, "no node + AI_PASSIVE: bind to any")
+            XCTAssertEqual(lookup(nil, "23757").1, .loopback)
+            XCTAssertEqual(lookup("www.example.org", "80").0, 11001)
+            XCTAssertEqual(lookup("VLAN-2", "http").0, 10109, "only numeric services")
+            XCTAssertEqual(lookup("VLAN-2", "1", family: 23).0, 11001, "no IPv6 on the virtual LAN")
+            var result: UnsafeMutablePointer<VL_ADDRINFO>?
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("getaddrinfo", .null, .null, .null, .ptr(&result))), 11001, "neither node nor service")
+            XCTAssertEqual(ws.lastError, 11001)
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("getaddrinfo", .null, .null, .null, .null)), 10022, "no place for the result")
+        }
+    }
+
     func test_otherInstancesAndLiteralsResolveUnknownNamesDoNot() {
         lan.as(0) { ws in
             func resolve(_ name: String) -> IPv4Address? {

@@ -158,6 +158,12 @@ struct Winsock {
     }
 }
 
+/// Calls `body` with `text` as a C string, or NULL.
+func withOptionalCString<T>(_ text: String?, _ body: (UnsafePointer<CChar>?) -> T) -> T {
+    guard let text else { return body(nil) }
+    return text.withCString { body($0) }
+}
+
 extension Result {
     var success: Success? { if case let .success(v) = self { return v } else { return nil } }
 }

@@ -121,8 +121,18 @@ int main(int argc, char **argv) {
     getsockname(discovery, (struct sockaddr *)&discovery_bound, &bound_length);
     char own_text[16];
     snprintf(own_text, sizeof own_text, "%s", ip_text(own));
-    say("READY host=%s hostip=%s adapterip=%s mac=%s gamesock=%s discoverysock=%s:%u", name, own_text, adapter_ip, mac,
-        sockname, ip_text(discovery_bound.sin_addr), ntohs(discovery_bound.sin_port));
+    /* getaddrinfo(gethostname()) too, as newer code asks. */
+    char addrinfo_ip[16] = "none";
+    struct addrinfo hints, *found = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_DGRAM;
+    if (getaddrinfo(name, "23756", &hints, &found) == 0 && found) {
+        snprintf(addrinfo_ip, sizeof addrinfo_ip, "%s", ip_text(((struct sockaddr_in *)found->ai_addr)->sin_addr));
+        freeaddrinfo(found);
+    }
+    say("READY host=%s hostip=%s adapterip=%s addrinfoip=%s mac=%s gamesock=%s discoverysock=%s:%u", name, own_text, adapter_ip,
+        addrinfo_ip, mac, sockname, ip_text(discovery_bound.sin_addr), ntohs(discovery_bound.sin_port));
 
     /* "go <broadcaster> <ip>..." */
     char line[1024];

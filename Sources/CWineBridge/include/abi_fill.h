@@ -11,6 +11,14 @@ VL_HOSTENT *vl_fill_hostent(const char *name, uint32_t address_network_order);
 void vl_fill_adapter_info(VL_IP_ADAPTER_INFO *info, uint32_t index, const uint8_t mac[6],
                           const char *address, const char *mask, const char *gateway);
 
+/* One ADDRINFOA (with its sockaddr and canonical name) in a single block of ours;
+ * NULL when out of memory. vl_free_addrinfo frees a chain that vl_owns_addrinfo says
+ * is ours (the DLL hands any other chain to the original freeaddrinfo). */
+VL_ADDRINFO *vl_make_addrinfo(uint32_t address_network_order, uint16_t port, int32_t socktype, int32_t protocol,
+                              const char *canonical_name);
+int32_t vl_owns_addrinfo(const VL_ADDRINFO *info);
+void vl_free_addrinfo(VL_ADDRINFO *info);
+
 /* WSAStartup's description block. */
 void vl_fill_wsadata(VL_WSADATA *data, uint16_t version);
 #endif

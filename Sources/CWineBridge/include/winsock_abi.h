@@ -61,6 +61,17 @@ typedef struct VL_HOSTENT {
     char **h_addr_list;
 } VL_HOSTENT;
 
+typedef struct VL_ADDRINFO {                  /* ADDRINFOA */
+    int32_t ai_flags;
+    int32_t ai_family;
+    int32_t ai_socktype;
+    int32_t ai_protocol;
+    uintptr_t ai_addrlen;                      /* size_t */
+    char *ai_canonname;
+    VL_SOCKADDR_IN *ai_addr;
+    struct VL_ADDRINFO *ai_next;
+} VL_ADDRINFO;
+
 typedef struct VL_IP_ADDR_STRING {
     struct VL_IP_ADDR_STRING *Next;
     char IpAddress[16];
@@ -99,6 +110,7 @@ _Static_assert(sizeof(VL_FD_SET) == 260, "fd_set");
 _Static_assert(sizeof(VL_WSADATA) == 400 && offsetof(VL_WSADATA, iMaxSockets) == 390 && offsetof(VL_WSADATA, lpVendorInfo) == 396, "WSADATA");
 _Static_assert(sizeof(VL_HOSTENT) == 16 && offsetof(VL_HOSTENT, h_addr_list) == 12, "hostent");
 _Static_assert(sizeof(VL_IP_ADDR_STRING) == 40, "IP_ADDR_STRING");
+_Static_assert(sizeof(VL_ADDRINFO) == 32 && offsetof(VL_ADDRINFO, ai_addr) == 24, "ADDRINFOA");
 _Static_assert(offsetof(VL_IP_ADAPTER_INFO, AddressLength) == 400 && offsetof(VL_IP_ADAPTER_INFO, IpAddressList) == 428
                && offsetof(VL_IP_ADAPTER_INFO, LeaseObtained) == 632 && sizeof(VL_IP_ADAPTER_INFO) == 648, "IP_ADAPTER_INFO");
 #endif
@@ -129,7 +141,9 @@ enum {
     VL_WSAEADDRNOTAVAIL = 10049, VL_WSAENETDOWN = 10050, VL_WSAENETUNREACH = 10051,
     VL_WSAECONNRESET = 10054, VL_WSAENOBUFS = 10055, VL_WSAEISCONN = 10056, VL_WSAENOTCONN = 10057,
     VL_WSAESHUTDOWN = 10058, VL_WSAEHOSTUNREACH = 10065, VL_WSASYSNOTREADY = 10091,
-    VL_WSAVERNOTSUPPORTED = 10092, VL_WSANOTINITIALISED = 10093, VL_WSAHOST_NOT_FOUND = 11001,
+    VL_WSAVERNOTSUPPORTED = 10092, VL_WSANOTINITIALISED = 10093, VL_WSATYPE_NOT_FOUND = 10109,
+    VL_WSAHOST_NOT_FOUND = 11001, VL_WSANO_DATA = 11004, VL_AI_PASSIVE = 0x01, VL_AI_CANONNAME = 0x02,
+    VL_AF_INET6 = 23,
 };
 
 /* NTSTATUS values a completed OVERLAPPED carries in Internal. */
