@@ -33,14 +33,6 @@ final class VirtualSocket {
     }
 
     var isBound: Bool { virtualPort != 0 }
-
-    var boundAddress: IPv4Address {
-        switch scope {
-        case .any: return .any
-        case .loopback: return .loopback
-        case .lan: return .any // replaced by the host's address where it is known
-        }
-    }
 }
 
 /// An overlapped WSARecvFrom waiting for its datagram. The WSABUF array is copied (Windows
