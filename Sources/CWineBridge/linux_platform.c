@@ -144,11 +144,6 @@ static int32_t set_receive_buffer(VL_SOCKET s, int32_t bytes) {
     return setsockopt((int)s, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes) == 0 ? 0 : wsa_from_errno(errno);
 }
 
-static int32_t get_receive_buffer(VL_SOCKET s, int32_t *bytes) {
-    socklen_t length = sizeof *bytes;
-    return getsockopt((int)s, SOL_SOCKET, SO_RCVBUF, bytes, &length) == 0 ? 0 : wsa_from_errno(errno);
-}
-
 static int32_t wait_readable(const VL_SOCKET *sockets, uint32_t count, uint8_t *readable, int32_t timeout_ms) {
     struct pollfd stack[64];
     struct pollfd *fds = count <= 64 ? stack : calloc(count, sizeof *fds);
@@ -540,7 +535,7 @@ static void global_unlock(void) { pthread_mutex_unlock(&global_mutex); }
 static const vl_platform linux_platform = {
     .udp_open = udp_open, .socket_shutdown = socket_shutdown, .socket_close = socket_close,
     .send_frame = send_frame, .receive_frame = receive_frame, .peek_frame = peek_frame,
-    .set_receive_buffer = set_receive_buffer, .get_receive_buffer = get_receive_buffer,
+    .set_receive_buffer = set_receive_buffer,
     .wait_readable = wait_readable, .watch_readable = watch_readable, .set_ready_handler = set_ready_handler,
     .event_create = event_create, .event_close = event_close, .event_set = event_set,
     .event_reset = event_reset, .event_wait = event_wait,

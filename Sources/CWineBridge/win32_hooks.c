@@ -103,7 +103,7 @@ static void load_originals(void) {
 
 #define VL_LOAD(field) vl_original.field = (void *)GetProcAddress(ws2, #field);
     VL_LOAD(WSAStartup) VL_LOAD(socket) VL_LOAD(bind) VL_LOAD(getsockname) VL_LOAD(ioctlsocket) VL_LOAD(closesocket)
-    VL_LOAD(shutdown) VL_LOAD(select) VL_LOAD(setsockopt) VL_LOAD(getsockopt) VL_LOAD(WSASendTo)
+    VL_LOAD(shutdown) VL_LOAD(select) VL_LOAD(setsockopt) VL_LOAD(WSASendTo)
     VL_LOAD(WSARecvFrom) VL_LOAD(WSAEventSelect) VL_LOAD(WSAGetOverlappedResult) VL_LOAD(WSACreateEvent) VL_LOAD(WSACloseEvent)
     VL_LOAD(WSASetEvent) VL_LOAD(WSAResetEvent) VL_LOAD(WSAWaitForMultipleEvents)
     VL_LOAD(WSAGetLastError) VL_LOAD(WSASetLastError)

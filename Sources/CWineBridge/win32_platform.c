@@ -175,11 +175,6 @@ static int32_t set_receive_buffer(VL_SOCKET s, int32_t bytes) {
     return vl_original.setsockopt((SOCKET)s, SOL_SOCKET, SO_RCVBUF, (const char *)&bytes, sizeof bytes) == 0 ? 0 : last_wsa_error();
 }
 
-static int32_t get_receive_buffer(VL_SOCKET s, int32_t *bytes) {
-    int length = sizeof *bytes;
-    return vl_original.getsockopt((SOCKET)s, SOL_SOCKET, SO_RCVBUF, (char *)bytes, &length) == 0 ? 0 : last_wsa_error();
-}
-
 static int32_t wait_readable(const VL_SOCKET *sockets, uint32_t count, uint8_t *readable, int32_t timeout_ms) {
     if (count > FD_SETSIZE) return -VL_WSAEINVAL;
     fd_set set; FD_ZERO(&set);
@@ -443,7 +438,7 @@ static void global_unlock(void) { LeaveCriticalSection(&global_mutex); }
 static const vl_platform win32_platform = {
     .udp_open = udp_open, .socket_shutdown = socket_shutdown, .socket_close = socket_close,
     .send_frame = send_frame, .receive_frame = receive_frame, .peek_frame = peek_frame,
-    .set_receive_buffer = set_receive_buffer, .get_receive_buffer = get_receive_buffer,
+    .set_receive_buffer = set_receive_buffer,
     .wait_readable = wait_readable, .watch_readable = watch_readable, .set_ready_handler = set_ready_handler,
     .event_create = event_create, .event_close = event_close, .event_set = event_set,
     .event_reset = event_reset, .event_wait = event_wait,

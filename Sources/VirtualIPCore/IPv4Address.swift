@@ -17,10 +17,6 @@ public struct IPv4Address: Equatable, Hashable, Sendable {
 
     /// 127.0.0.0/8: on Windows every address in it is local.
     public var isLoopback: Bool { value >> 24 == 127 }
-    public var octets: (UInt8, UInt8, UInt8, UInt8) {
-        (UInt8(value >> 24), UInt8(truncatingIfNeeded: value >> 16),
-         UInt8(truncatingIfNeeded: value >> 8), UInt8(truncatingIfNeeded: value))
-    }
 
     /// Parses dotted-quad text ("192.168.80.1") given as UTF-8 bytes. Exactly four decimal
     /// parts 0...255, no signs, no spaces, at most three digits each.

@@ -48,7 +48,6 @@ typedef struct vl_platform {
     /* Looks at the next datagram without taking it (its header and length); never blocks. */
     int32_t (*peek_frame)(VL_SOCKET socket, void *header, vl_received *received);
     int32_t (*set_receive_buffer)(VL_SOCKET socket, int32_t bytes);
-    int32_t (*get_receive_buffer)(VL_SOCKET socket, int32_t *bytes);
     /* Waits until one of `sockets` is readable: sets readable[i], returns how many are, 0 on
      * timeout (timeout_ms < 0: forever), or -error. */
     int32_t (*wait_readable)(const VL_SOCKET *sockets, uint32_t count, uint8_t *readable, int32_t timeout_ms);
