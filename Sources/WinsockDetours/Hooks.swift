@@ -142,9 +142,11 @@ public func hookSend(_ s: UInt, _ buffer: UnsafePointer<CChar>?, _ length: Int32
             switch wsabuf {
             case let .failure(error): return status(host, error)
             case let .success(b):
-                let connected = host.lock.locked { host.sockets[s]?.peer != nil }
-                guard connected || !host.isVirtual(s) else { return status(host, .notConnected) }
-                return count(host, host.send(s, buffers: b, count: 1, to: nil))
+                // send() has no address to fall back on: unconnected is WSAENOTCONN here,
+                // where sendto without one says WSAEDESTADDRREQ.
+                let sent = host.send(s, buffers: b, count: 1, to: nil)
+                if case .failure(.destinationRequired) = sent { return status(host, .notConnected) }
+                return count(host, sent)
             }
         }
     }

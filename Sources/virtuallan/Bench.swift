@@ -37,7 +37,7 @@ struct Bench: ParsableCommand {
         report.measureInstructions()
         report.measureIdle(seconds: quick ? 1 : 5)
         if let wineRows, let rows = try? String(contentsOfFile: wineRows, encoding: .utf8) { report.wine = rows }
-        let text = report.markdown(command: CommandLine.arguments.joined(separator: " "))
+        let text = report.markdown()
         print(text)
         if let output { try text.write(toFile: output, atomically: true, encoding: .utf8) }
     }
@@ -262,9 +262,7 @@ struct Report {
             virtual: String(format: "%.3f ms (%.4f%%)", cpu * 1000, cpu / seconds * 100), ratio: "", target: "< 0.1%")
     }
 
-    func markdown(command: String) -> String {
-        var uname = utsname()
-        uname_(&uname)
+    func markdown() -> String {
         let machine = "\(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory >> 30) GiB, \(ProcessInfo.processInfo.operatingSystemVersionString)"
         var text = """
             # Benchmarks
@@ -284,7 +282,6 @@ struct Report {
     }
 }
 
-private func uname_(_ u: inout utsname) { _ = uname(&u) }
 
 /// The per-datagram work without the syscalls: header encode, route, receiver lookup,
 /// receive check. Used for the lookup timing and, alone in a process, for callgrind.

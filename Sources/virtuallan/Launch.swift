@@ -62,7 +62,7 @@ struct LaunchPlan {
         let out = Paths.wineOut(checkout)
         self.dll = dll.map { URL(fileURLWithPath: $0) } ?? out.appendingPathComponent("virtuallan.dll")
         injector = out.appendingPathComponent("inject.exe")
-        self.registry = registry ?? baseEnvironment["VIRTUALLAN_REGISTRY"] ?? config.registry ?? Paths.defaultRegistry
+        self.registry = config.registryPath(option: registry, environment: baseEnvironment)
         let home = baseEnvironment["HOME"] ?? "/root"
         templatePrefix = prefix ?? baseEnvironment["WINEPREFIX"] ?? "\(home)/.wine"
         let split = { (text: String) in text.split(separator: " ").map(String.init) }

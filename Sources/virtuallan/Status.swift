@@ -40,13 +40,11 @@ struct Status: ParsableCommand {
     }
 }
 
-/// --registry, else the config file's, else $VIRTUALLAN_REGISTRY, else the default.
+/// --registry, else $VIRTUALLAN_REGISTRY, else the config file's, else the default.
+/// The config file is only read when it is the one that decides.
 func registryPath(_ option: String?, config: String?) throws -> String {
-    if let option { return option }
-    if let fromEnvironment = ProcessInfo.processInfo.environment["VIRTUALLAN_REGISTRY"], !fromEnvironment.isEmpty {
-        return fromEnvironment
-    }
-    return try ToolConfig.load(path: config).registry ?? Paths.defaultRegistry
+    let decided = option != nil || !(ProcessInfo.processInfo.environment["VIRTUALLAN_REGISTRY"] ?? "").isEmpty
+    return try (decided ? ToolConfig() : ToolConfig.load(path: config)).registryPath(option: option)
 }
 
 /// One reading of the registry, rendered as a table or JSON.

@@ -68,6 +68,14 @@ struct ToolConfig: Equatable {
         }
     }
 
+    /// The registry every command uses: the option, else $VIRTUALLAN_REGISTRY, else this
+    /// file's, else the per-user default.
+    func registryPath(option: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let option { return option }
+        if let fromEnvironment = environment["VIRTUALLAN_REGISTRY"], !fromEnvironment.isEmpty { return fromEnvironment }
+        return registry ?? Paths.defaultRegistry
+    }
+
     /// VIRTUALLAN_* variables for the instances (the environment's own values win).
     func environment() -> [String: String] {
         var out: [String: String] = [:]

@@ -108,6 +108,7 @@ final class BadInputTests: XCTestCase {
             XCTAssertEqual(outcome("ioctlsocket", .socket(s), .int(0x1234), .ptr(&bytes)).error, 10022)
             XCTAssertEqual(outcome("getpeername", .socket(s), .ptr(&address), .ptr(&length)).error, 10057)
             XCTAssertEqual(outcome("sendto", .socket(s), .ptr(&buffer), .int(16), .int(0), .null, .int(0)).error, 10039)
+            XCTAssertEqual(outcome("send", .socket(s), .ptr(&buffer), .int(16), .int(0)).error, 10057, "send on an unconnected socket")
             XCTAssertNotEqual(outcome("gethostbyname", .null).result, 0, "NULL asks for the local host")
         }
     }
