@@ -16,7 +16,8 @@
  *               -timeout=<seconds>
  * Prints progress lines and, at exit, one machine-readable line:
  *   RESULT role=host|client ok=0|1 lobby=0|1 ip=<own ip> players=<n> sent=<n> received=<n>
- *          lost=<n> ownmac=<n> dropped=<peers that went silent> immediate=<n> waited=<n> */
+ *          lost=<n> ownmac=<n> dropped=<peers that went silent> immediate=<n> waited=<n>
+ *          resent=<times it repeated its packets while waiting> */
 #include <winsock2.h>
 #include <iphlpapi.h>
 #include <stdarg.h>
@@ -59,7 +60,7 @@ static int peer_count;               /* the others, from the player list (host: 
 static int list_known;
 static unsigned long host_ip;
 static int lobby_seen;
-static long sent, received, ownmac_drops, immediate, waited;
+static long sent, received, ownmac_drops, immediate, waited, resent;
 
 static void say(const char *format, ...) {
     va_list args;
@@ -330,9 +331,13 @@ int main(int argc, char **argv) {
                 send_to(config.game, host_ip, GAME_PORT, p, game_packet(p, PACKET_JOIN, 0, config.name, (int)strlen(config.name) + 1));
                 sent++;
             } else if (started && round < (unsigned long)config.rounds && now - round_started >= RETRY_MS) {
-                /* Waiting on a slow (or gone) player: repeat our packet, as games keep sending;
-                 * it keeps us heard, and a peer that hears nobody at all is the one gone. */
+                /* Waiting on a slow (or gone) player: repeat our packets, as games keep sending;
+                 * it keeps us heard, and a peer that hears nobody at all is the one gone. Lock
+                 * step keeps every peer within one round of us, so this round and the one before
+                 * are all anyone can still be missing: a lost datagram cannot stall the race. */
                 send_round(round);
+                if (round > 0) send_round(round - 1);
+                resent++;
             }
         }
         if (list_known && !started) {
@@ -397,9 +402,9 @@ int main(int argc, char **argv) {
             for (int k = 0; k < config.rounds; k++) got_from_live += (peers[i].got[k / 8] >> (k % 8)) & 1;
     long lost = expected - got_from_live;
     int ok = done && lobby_seen && list_known && lost == 0;
-    say("RESULT role=%s ok=%d lobby=%d ip=%s players=%d sent=%ld received=%ld lost=%ld ownmac=%ld dropped=%d immediate=%ld waited=%ld",
+    say("RESULT role=%s ok=%d lobby=%d ip=%s players=%d sent=%ld received=%ld lost=%ld ownmac=%ld dropped=%d immediate=%ld waited=%ld resent=%ld",
         config.host ? "host" : "client", ok, lobby_seen, ip_text(config.own_ip), list_known ? peer_count + 1 : 0,
-        sent, received, lost, ownmac_drops, dropped, immediate, waited);
+        sent, received, lost, ownmac_drops, dropped, immediate, waited, resent);
     closesocket(config.game);
     closesocket(config.discovery);
     WSACleanup();
