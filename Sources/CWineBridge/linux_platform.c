@@ -437,7 +437,8 @@ static uint32_t now_ms(void) {
 static uint32_t process_id(void) { return (uint32_t)getpid(); }
 
 static int32_t is_process_alive(uint32_t pid, uint32_t kind) {
-    if (kind != 1 /* OwnerKind.linux */ || pid == 0) return -1;
+    /* OwnerKind.linux, or .remote (its pid is the bridge's, a Linux process) */
+    if ((kind != 1 && kind != 3) || pid == 0) return -1;
     if (kill((pid_t)pid, 0) == 0 || errno == EPERM) return 1;
     return errno == ESRCH ? 0 : -1;
 }

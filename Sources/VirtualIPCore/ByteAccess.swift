@@ -10,6 +10,9 @@ extension UnsafeRawPointer {
     @inline(__always) func loadLE32(_ offset: Int) -> UInt32 {
         UInt32(littleEndian: loadUnaligned(fromByteOffset: offset, as: UInt32.self))
     }
+    @inline(__always) func loadLE64(_ offset: Int) -> UInt64 {
+        UInt64(littleEndian: loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+    }
 }
 
 extension UnsafeMutableRawPointer {
@@ -18,6 +21,9 @@ extension UnsafeMutableRawPointer {
     }
     @inline(__always) func storeLE32(_ value: UInt32, _ offset: Int) {
         storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt32.self)
+    }
+    @inline(__always) func storeLE64(_ value: UInt64, _ offset: Int) {
+        storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt64.self)
     }
     /// A 4-byte-aligned word shared between processes, accessed atomically.
     @inline(__always) func atomicWord(_ offset: Int) -> UnsafeMutablePointer<Atomic<UInt32>> {

@@ -129,32 +129,59 @@ public struct Registry: @unchecked Sendable {
         return (s.loadLE32(RegistryLayout.sPid), OwnerKind(rawValue: s.loadLE32(RegistryLayout.sKind)))
     }
 
+    /// For a remote instance: the first instance of the host it lives on (which peer).
+    public func peer(ofSlot index: Int) -> UInt16 {
+        UInt16(truncatingIfNeeded: UnsafeRawPointer(slot(index)).loadLE32(RegistryLayout.sPeer))
+    }
+
+    @inline(__always) public func isRemote(_ index: Int) -> Bool {
+        UnsafeRawPointer(slot(index)).loadLE32(RegistryLayout.sKind) == OwnerKind.remote.rawValue
+    }
+
+    // MARK: This host's range
+
+    /// The instances this host's own processes may claim; nil: the whole subnet (no bridge
+    /// has set a range). Slots outside it belong to other hosts.
+    public var localRange: InstanceRange? {
+        let word = region.base.atomicWord(RegistryLayout.hLocalRange).pointee.load(ordering: .acquiring)
+        return InstanceRange(first: UInt16(truncatingIfNeeded: word), count: UInt16(truncatingIfNeeded: word >> 16))
+    }
+
+    public func setLocalRange(_ range: InstanceRange) {
+        region.base.atomicWord(RegistryLayout.hLocalRange).pointee.store(
+            UInt32(range.first) | UInt32(range.count) << 16, ordering: .releasing)
+    }
+
     public func address(ofSlot index: Int) -> IPv4Address { network.address(ofInstance: index) }
     public func mac(ofSlot index: Int) -> MACAddress { MACAddress(instance: index) }
 
     // MARK: Claim and release
 
-    /// Takes the lowest free slot (or exactly `pinned`), reclaiming slots whose owner is
-    /// stale or provably dead. Returns the claimed slot index and its generation.
+    /// Takes the lowest free slot of this host's range (or exactly `pinned`), reclaiming
+    /// slots whose owner is stale or provably dead. Returns the claimed slot index and its
+    /// generation. Only a bridge claims outside the range: kind `.remote`, for `peer`.
     ///
     /// `isOwnerAlive(pid, kind)` answers true/false where the platform can tell, nil when it
     /// cannot (a pid of another kind): then only the heartbeat decides.
     public func claim(
-        owner pid: UInt32, kind: OwnerKind, pinned: Int? = nil, nowMs: UInt32,
+        owner pid: UInt32, kind: OwnerKind, pinned: Int? = nil, peer: UInt16 = 0, nowMs: UInt32,
         isOwnerAlive: (UInt32, OwnerKind) -> Bool?
     ) throws(ClaimError) -> SlotClaim {
+        let range = kind == .remote ? nil : localRange
+        let candidates = range.map { min(Int($0.first), slotCount)..<min($0.last + 1, slotCount) } ?? 0..<slotCount
         if let pinned {
             guard pinned >= 0, pinned < slotCount else { throw .indexOutOfRange(index: pinned, slotCount: slotCount) }
-            if let claim = tryClaim(pinned, pid: pid, kind: kind, nowMs: nowMs, isOwnerAlive: isOwnerAlive) { return claim }
+            if let range, !range.contains(pinned) { throw .outsideLocalRange(index: pinned, first: Int(range.first), last: range.last) }
+            if let claim = tryClaim(pinned, pid: pid, kind: kind, peer: peer, nowMs: nowMs, isOwnerAlive: isOwnerAlive) { return claim }
             throw .indexInUse(index: pinned, pid: owner(ofSlot: pinned).pid)
         }
-        for index in 0..<slotCount {
-            if let claim = tryClaim(index, pid: pid, kind: kind, nowMs: nowMs, isOwnerAlive: isOwnerAlive) { return claim }
+        for index in candidates {
+            if let claim = tryClaim(index, pid: pid, kind: kind, peer: peer, nowMs: nowMs, isOwnerAlive: isOwnerAlive) { return claim }
         }
-        throw .full(slotCount: slotCount)
+        throw .full(slotCount: candidates.count)
     }
 
-    private func tryClaim(_ index: Int, pid: UInt32, kind: OwnerKind, nowMs: UInt32,
+    private func tryClaim(_ index: Int, pid: UInt32, kind: OwnerKind, peer: UInt16, nowMs: UInt32,
                           isOwnerAlive: (UInt32, OwnerKind) -> Bool?) -> SlotClaim? {
         let word = stateWord(index)
         let observed = word.pointee.load(ordering: .acquiring)
@@ -176,6 +203,7 @@ public struct Registry: @unchecked Sendable {
         let s = slot(index)
         s.storeLE32(pid, RegistryLayout.sPid)
         s.storeLE32(kind.rawValue, RegistryLayout.sKind)
+        s.storeLE32(UInt32(peer), RegistryLayout.sPeer)
         s.storeLE32(UInt32(index), RegistryLayout.sIndex)
         s.storeLE32(address(ofSlot: index).value, RegistryLayout.sAddress)
         let mac = mac(ofSlot: index).array
@@ -375,6 +403,7 @@ public enum ClaimError: Error, Equatable {
     case full(slotCount: Int)
     case indexOutOfRange(index: Int, slotCount: Int)
     case indexInUse(index: Int, pid: UInt32)
+    case outsideLocalRange(index: Int, first: Int, last: Int)
 
     public var message: String {
         switch self {
@@ -384,6 +413,8 @@ public enum ClaimError: Error, Equatable {
             return "VIRTUALLAN_INSTANCE=\(index) is out of range: use 0...\(slotCount - 1)"
         case let .indexInUse(index, pid):
             return "instance \(index) is already used by live process \(pid): pin another VIRTUALLAN_INSTANCE or leave it unset"
+        case let .outsideLocalRange(index, first, last):
+            return "VIRTUALLAN_INSTANCE=\(index) belongs to another host: this host's bridge gave it instances \(first)...\(last); pin one of those or leave it unset"
         }
     }
 }

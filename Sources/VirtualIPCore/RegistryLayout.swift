@@ -4,11 +4,13 @@
 /// Header (64 bytes):
 ///     0 magic "VLRG"   4 layout version   8 header size   12 slot count   16 slot size
 ///     20 socket entries per slot   24 subnet network address   28 prefix length
-///     32 stale-after milliseconds   36..63 reserved (zero)
+///     32 stale-after milliseconds   36 this host's instance range (first | count << 16; 0 = the
+///     whole subnet; set by the bridge)   40..63 reserved (zero)
 /// Slot `i` at 64 + i * slotSize (384 bytes):
 ///     0 state word (bits 0-1 state, bits 2-31 generation; atomic)   4 owner pid
 ///     8 owner kind   12 heartbeat (monotonic ms, wrapping u32)   16 instance index
-///     20 virtual IPv4   24 MAC (6 bytes) + 2 pad   32 counters (16 x u32)   96..127 reserved
+///     20 virtual IPv4   24 MAC (6 bytes) + 2 pad   32 counters (16 x u32)
+///     96 peer (kind remote: the first instance of the host it lives on)   100..127 reserved
 ///     128 socket entries (32 x 8 bytes): word 0 = virtualPort << 16 | realPort (0 = free),
 ///         word 1 = bind scope | protocol << 8
 public enum RegistryLayout {
@@ -26,11 +28,11 @@ public enum RegistryLayout {
 
     // Header fields.
     static let hMagic = 0, hVersion = 4, hHeaderSize = 8, hSlotCount = 12, hSlotSize = 16
-    static let hSocketsPerSlot = 20, hNetwork = 24, hPrefix = 28, hStaleAfter = 32
+    static let hSocketsPerSlot = 20, hNetwork = 24, hPrefix = 28, hStaleAfter = 32, hLocalRange = 36
 
     // Slot fields.
     static let sState = 0, sPid = 4, sKind = 8, sHeartbeat = 12, sIndex = 16, sAddress = 20
-    static let sMAC = 24, sCounters = 32, sSockets = 128
+    static let sMAC = 24, sCounters = 32, sPeer = 96, sSockets = 128
     static let counterCount = 16
 }
 
@@ -59,6 +61,8 @@ public enum BindScope: UInt8, Sendable {
 public enum OwnerKind: UInt32, Sendable {
     case linux = 1
     case windows = 2
+    /// An instance on another host, stood in for by this host's bridge (pid = the bridge's).
+    case remote = 3
 }
 
 public enum SlotState: UInt32, Sendable {

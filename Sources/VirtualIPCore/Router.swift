@@ -54,11 +54,34 @@ public struct Router: Sendable {
             return receivers(slot: index, virtualPort: virtualPort, loopback: false, first: true, deliver)
         case .broadcast:
             var count = 0
+            // Remote instances: one copy per other host, to the first of its instances that
+            // listens on the port; that host's bridge hands it to all of them. A host's
+            // instances lie in its own range, so they come one after another here.
+            var servedPeer = -1
             for index in 0..<registry.slotCount where registry.isLive(index) {
-                count += receivers(slot: index, virtualPort: virtualPort, loopback: false, first: false, deliver)
+                if registry.isRemote(index) {
+                    let peer = Int(registry.peer(ofSlot: index))
+                    guard peer != servedPeer else { continue }
+                    let delivered = receivers(slot: index, virtualPort: virtualPort, loopback: false, first: true, deliver)
+                    if delivered > 0 { servedPeer = peer }
+                    count += delivered
+                } else {
+                    count += receivers(slot: index, virtualPort: virtualPort, loopback: false, first: false, deliver)
+                }
             }
             return count
         }
+    }
+
+    /// The bridge's side of a broadcast that came from another host: every socket of this
+    /// host's own instances on `virtualPort` (never a remote instance: no loops).
+    @discardableResult
+    public func forEachLocalReceiver(ofBroadcastTo virtualPort: UInt16, _ deliver: (UInt16) -> Void) -> Int {
+        var count = 0
+        for index in 0..<registry.slotCount where registry.isLive(index) && !registry.isRemote(index) {
+            count += receivers(slot: index, virtualPort: virtualPort, loopback: false, first: false, deliver)
+        }
+        return count
     }
 
     private func receivers(slot: Int, virtualPort: UInt16, loopback: Bool, first: Bool, _ deliver: (UInt16) -> Void) -> Int {

@@ -22,7 +22,7 @@ public struct Platform: @unchecked Sendable {
         return bytes(of: value)
     }
 
-    func isOwnerAlive(_ pid: UInt32, _ kind: OwnerKindRaw) -> Bool? {
+    public func isOwnerAlive(_ pid: UInt32, _ kind: OwnerKindRaw) -> Bool? {
         switch t.is_process_alive!(pid, kind) {
         case 1: return true
         case 0: return false
@@ -38,7 +38,7 @@ public struct Platform: @unchecked Sendable {
     }
 }
 
-typealias OwnerKindRaw = UInt32
+public typealias OwnerKindRaw = UInt32
 
 /// A platform mutex; no recursion.
 final class Lock: @unchecked Sendable {

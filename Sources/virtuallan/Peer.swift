@@ -6,13 +6,14 @@ import WinsockDetours
 
 /// A test instance in its own process, speaking through the same Winsock entry points a
 /// hooked game uses. `echo` answers every datagram on the port to its sender; `ping` sends
-/// `count` numbered datagrams to instance K and checks every answer. Both give up after
-/// the timeout (bounded) and say so.
+/// `count` numbered datagrams to instance K and checks every answer; `serve` and `discover`
+/// play lobby host and client (the bridge tests: `count` = hosts to find). All give up
+/// after the timeout (bounded) and say so.
 struct Peer: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "A test instance that echoes or pings (used by the multi-process tests).", shouldDisplay: false)
 
-    enum Role: String, ExpressibleByArgument { case echo, ping }
+    enum Role: String, ExpressibleByArgument { case echo, ping, serve, discover }
     @Argument var role: Role
     @Option var count = 10
     @Option(name: .customLong("peer-instance")) var peerInstance = 0
@@ -55,57 +56,140 @@ func fail(_ message: String, code: Int32 = 1) -> Never {
     exit(code)
 }
 
-func runPeer(host: VirtualHost, role: Peer.Role, count: Int, peer: Int, port: UInt16, timeoutMs: Int32, hold: Bool) {
-    var data = VL_WSADATA()
-    guard hookWSAStartup(0x0202, &data) == 0 else { fail("WSAStartup failed") }
-    let s = hookSocket(2, 2, 17)
-    var any = sockaddr(.any, port)
-    guard hookBind(s, &any, 16) == 0 else { fail("bind to port \(port) failed: \(hookWSAGetLastError())", code: 1) }
-    say("ready \(host.instance) \(host.address.dotted)")
-
+/// One UDP socket of a test instance, through the hooked Winsock entry points.
+struct TestSocket {
+    let handle: UInt
+    let timeoutMs: Int32
     var buffer = [UInt8](repeating: 0, count: 2048)
-    func receive() -> (payload: [UInt8], from: VL_SOCKADDR_IN)? {
+
+    init(port: UInt16, broadcast: Bool = false, timeoutMs: Int32) {
+        var data = VL_WSADATA()
+        guard hookWSAStartup(0x0202, &data) == 0 else { fail("WSAStartup failed") }
+        handle = hookSocket(2, 2, 17)
+        self.timeoutMs = timeoutMs
+        if broadcast {
+            var on: Int32 = 1
+            _ = withUnsafeBytes(of: &on) { hookSetsockopt(handle, 0xFFFF, 0x20, $0.baseAddress!.assumingMemoryBound(to: CChar.self), 4) }
+        }
+        var any = sockaddr(.any, port)
+        guard hookBind(handle, &any, 16) == 0 else { fail("bind to port \(port) failed: \(hookWSAGetLastError())") }
+    }
+
+    /// The next datagram, or nil after `timeoutMs` without one.
+    mutating func receive() -> (payload: [UInt8], from: VL_SOCKADDR_IN)? {
         var set = VL_FD_SET()
         set.fd_count = 1
-        vl_fd_set_put(&set, 0, VL_SOCKET(s))
+        vl_fd_set_put(&set, 0, VL_SOCKET(handle))
         var timeout = VL_TIMEVAL(tv_sec: timeoutMs / 1000, tv_usec: (timeoutMs % 1000) * 1000)
         guard hookSelect(0, &set, nil, nil, &timeout) == 1 else { return nil }
         var from = VL_SOCKADDR_IN()
         var fromLength: Int32 = 16
-        let n = buffer.withUnsafeMutableBytes { hookRecvfrom(s, $0.baseAddress!.assumingMemoryBound(to: CChar.self), 2048, 0, &from, &fromLength) }
-        guard n >= 0 else { fail("recvfrom failed: \(hookWSAGetLastError())", code: 1) }
+        let handle = handle
+        let n = buffer.withUnsafeMutableBytes { hookRecvfrom(handle, $0.baseAddress!.assumingMemoryBound(to: CChar.self), 2048, 0, &from, &fromLength) }
+        guard n >= 0 else { fail("recvfrom failed: \(hookWSAGetLastError())") }
         return (Array(buffer.prefix(Int(n))), from)
     }
 
-    if role == .echo {
+    func send(_ payload: [UInt8], to address: VL_SOCKADDR_IN) {
+        var payload = payload
+        var to = address
+        let sent = payload.withUnsafeMutableBytes { hookSendto(handle, $0.baseAddress!.assumingMemoryBound(to: CChar.self), Int32($0.count), 0, &to, 16) }
+        guard sent == Int32(payload.count) else { fail("sendto failed: \(hookWSAGetLastError())") }
+    }
+
+    func close() {
+        _ = hookClosesocket(handle)
+        _ = hookWSACleanup()
+    }
+}
+
+func runPeer(host: VirtualHost, role: Peer.Role, count: Int, peer: Int, port: UInt16, timeoutMs: Int32, hold: Bool) {
+    var socket = TestSocket(port: port, broadcast: role == .discover || role == .serve, timeoutMs: timeoutMs)
+    say("ready \(host.instance) \(host.address.dotted)")
+    switch role {
+    case .echo:
         for _ in 0..<count {
-            guard var (payload, from) = receive() else { fail("echo: timed out waiting for a datagram", code: 1) }
-            let sent = payload.withUnsafeMutableBytes { hookSendto(s, $0.baseAddress!.assumingMemoryBound(to: CChar.self), Int32($0.count), 0, &from, 16) }
-            guard sent == Int32(payload.count) else { fail("echo: sendto failed: \(hookWSAGetLastError())", code: 1) }
+            guard let (payload, from) = socket.receive() else { fail("echo: timed out waiting for a datagram") }
+            socket.send(payload, to: from)
         }
         say("echoed \(count)")
         if hold {
             // Stay a live instance (for a status look) until stdin closes.
             while getchar() != EOF {}
         }
-    } else {
+    case .ping:
         let peerAddress = host.registry.network.address(ofInstance: peer)
-        var to = sockaddr(peerAddress, port)
         for i in 0..<count {
-            var payload = Array("ping \(i) from \(host.instance)".utf8)
-            let sent = payload.withUnsafeMutableBytes { hookSendto(s, $0.baseAddress!.assumingMemoryBound(to: CChar.self), Int32($0.count), 0, &to, 16) }
-            guard sent == Int32(payload.count) else { fail("ping: sendto failed: \(hookWSAGetLastError())", code: 1) }
-            guard let (answer, from) = receive() else { fail("ping: no answer to datagram \(i)", code: 1) }
-            guard answer == payload else { fail("ping: answer \(i) differs", code: 1) }
+            let payload = Array("ping \(i) from \(host.instance)".utf8)
+            socket.send(payload, to: sockaddr(peerAddress, port))
+            guard let (answer, from) = socket.receive() else { fail("ping: no answer to datagram \(i)") }
+            guard answer == payload else { fail("ping: answer \(i) differs") }
             guard from.sin_addr == peerAddress.networkOrder, from.sin_port == port.bigEndian else {
-                fail("ping: answer came from \(IPv4Address(networkOrder: from.sin_addr).dotted), not \(peerAddress.dotted)", code: 1)
+                fail("ping: answer came from \(IPv4Address(networkOrder: from.sin_addr).dotted), not \(peerAddress.dotted)")
             }
         }
         say("pinged \(count)")
+    case .serve:
+        serve(&socket)
+    case .discover:
+        discover(&socket, host: host, expected: count, port: port)
     }
-    _ = hookClosesocket(s)
-    _ = hookWSACleanup()
+    socket.close()
     host.shutdown()
+}
+
+func sourceText(_ from: VL_SOCKADDR_IN) -> String {
+    "\(IPv4Address(networkOrder: from.sin_addr).dotted):\(UInt16(bigEndian: from.sin_port))"
+}
+
+/// A lobby host: says every datagram it gets ("got <source> <payload>") and answers it with
+/// the same payload, until "quit" or `timeoutMs` of silence.
+func serve(_ socket: inout TestSocket) {
+    while let (payload, from) = socket.receive() {
+        let text = String(decoding: payload, as: UTF8.self)
+        say("got \(sourceText(from)) \(text)")
+        if text == "quit" { return }
+        socket.send(payload, to: from)
+    }
+    say("serve: \(socket.timeoutMs) ms without a datagram, leaving")
+}
+
+/// A client looking for lobbies: one broadcast, then the answers of `expected` hosts, then a
+/// unicast round trip with each. Any datagram that is not the awaited one is a duplicate
+/// (a host's datagrams arrive in order, so a doubled answer shows up before its ping's).
+func discover(_ socket: inout TestSocket, host: VirtualHost, expected: Int, port: UInt16) {
+    let hello = Array("discover from \(host.instance)".utf8)
+    socket.send(hello, to: sockaddr(.limitedBroadcast, port))
+    var found: [String: VL_SOCKADDR_IN] = [:]
+    var ownCopies = 0
+    while found.count < expected {
+        guard let (payload, from) = socket.receive() else {
+            fail("discover: found \(found.count) of \(expected) hosts: \(found.keys.sorted().joined(separator: " "))")
+        }
+        guard payload == hello else { fail("discover: unexpected datagram from \(sourceText(from))") }
+        if IPv4Address(networkOrder: from.sin_addr) == host.address {
+            ownCopies += 1
+        } else if found.updateValue(from, forKey: sourceText(from)) != nil {
+            fail("discover: duplicate answer from \(sourceText(from))")
+        }
+    }
+    say("found \(found.keys.sorted().joined(separator: " "))")
+    for (i, name) in found.keys.sorted().enumerated() {
+        let ping = Array("ping \(i) from \(host.instance)".utf8)
+        socket.send(ping, to: found[name]!)
+        while true {
+            guard let (answer, from) = socket.receive() else { fail("discover: no answer from \(name) to a unicast ping") }
+            if answer == hello, IPv4Address(networkOrder: from.sin_addr) == host.address, ownCopies == 0 {
+                ownCopies = 1 // our own broadcast's copy, late
+                continue
+            }
+            guard answer == ping, sourceText(from) == name else {
+                fail("discover: duplicate or stray datagram from \(sourceText(from)) while waiting for \(name)")
+            }
+            break
+        }
+    }
+    say("pinged \(found.count), own broadcast copies \(ownCopies), duplicates 0")
 }
 
 func sockaddr(_ address: IPv4Address, _ port: UInt16) -> VL_SOCKADDR_IN {

@@ -11,5 +11,5 @@ struct VirtualLAN: ParsableCommand {
         Environment: VIRTUALLAN_REGISTRY, VIRTUALLAN_INSTANCE, VIRTUALLAN_SUBNET, VIRTUALLAN_HOSTNAME_PREFIX,
         VIRTUALLAN_LOG, VIRTUALLAN_LOG_LEVEL, VIRTUALLAN_CONFIG (a config file), VIRTUALLAN_HOME (the checkout).
         """,
-        subcommands: [Demo.self, Launch.self, Status.self, Doctor.self, Bench.self, Peer.self, Claim.self])
+        subcommands: [Demo.self, Launch.self, Status.self, Doctor.self, Bridge.self, Bench.self, Peer.self, Claim.self])
 }
