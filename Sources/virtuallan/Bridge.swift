@@ -51,14 +51,14 @@ struct Bridge: ParsableCommand {
         } catch {
             throw Failure(error.message)
         }
-        guard instances.last < network.capacity else {
-            throw Failure("--range \(range) goes past the subnet's \(network.capacity) instances (0-\(network.capacity - 1))")
-        }
         let file: RegistryFile
         do {
             file = try RegistryFile(platform: .default, path: Array(path.utf8), network: network)
         } catch {
             throw Failure(error.message)
+        }
+        guard instances.last < file.registry.slotCount else {
+            throw Failure("--range \(range) goes past the registry's \(file.registry.slotCount) instances: use numbers 0-\(file.registry.slotCount - 1)")
         }
         let lock = try BridgeLock(registryPath: path)
         let settings = BridgeEngine.Settings(listen: listenAddress, peers: peers, range: instances, key: key,

@@ -178,6 +178,9 @@ final class BridgeEngine {
             for port in remote.announcedPorts.subtracting(ports) {
                 if let proxy = remote.proxies[port] { registry.removeSocket(slot: index, realPort: proxy.port) }
             }
+            if ports != remote.announcedPorts {
+                log("instance \(index) (\(registry.address(ofSlot: index).dotted)) ports \(ports.sorted().map(String.init).joined(separator: " "))")
+            }
             remote.announcedPorts = ports
         }
         for (index, remote) in remotes where remote.peer == peer && !present.contains(index) { release(index) }

@@ -71,11 +71,14 @@ struct RegistrySnapshot: Codable, Equatable {
     }
     var subnet: String
     var slots: Int
+    /// "first-last" when a bridge gave this host a range of instances.
+    var localRange: String?
     var instances: [Instance]
 
     init(registry: Registry, nowMs: UInt32) {
         subnet = "\(registry.network.network.dotted)/\(registry.network.prefixLength)"
         slots = registry.slotCount
+        localRange = registry.localRange.map { "\($0.first)-\($0.last)" }
         instances = (0..<registry.slotCount).filter { registry.state(ofSlot: $0).state != .free }.map { index in
             let owner = registry.owner(ofSlot: index)
             let counters = registry.counters(ofSlot: index)
@@ -104,7 +107,8 @@ struct RegistrySnapshot: Codable, Equatable {
 
     func table() -> String {
         func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count + 1), withPad: " ", startingAt: 0) }
-        var out = "registry: subnet \(subnet), \(slots) slots\n"
+        var out = "registry: subnet \(subnet), \(slots) slots"
+        out += localRange.map { ", this host: instances \($0) (others are remote, via the bridge)\n" } ?? "\n"
         out += pad("INST", 5) + pad("ADDRESS", 16) + pad("MAC", 19) + pad("KIND", 8) + pad("PID", 9) + pad("STATE", 7)
             + pad("AGE", 7) + pad("TX", 9) + pad("RX", 9) + pad("DROPS", 7) + "SOCKETS (virtual->real)\n"
         for i in instances {

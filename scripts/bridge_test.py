@@ -1,0 +1,279 @@
+#!/usr/bin/env python3
+"""Two hosts, one virtual LAN: the bridge end to end.
+
+Creates two network namespaces joined by a veth pair (10.213.0.1 and 10.213.0.2, no
+route anywhere else: nothing of ours can leave the machine), runs one bridge and four test
+instances (`virtuallan peer serve`) per "host", and checks:
+  - a broadcast from an instance on one host discovers every lobby host on both, and
+    unicast works both ways (`peer discover`), exactly once (server tallies);
+  - a bridge with a wrong key is dropped and named; a replayed frame is dropped (frames
+    crafted here with Python's own HMAC, which also cross-checks ours);
+  - a bridge killed and restarted recovers; a stopping bridge takes its instances away.
+Usage: scripts/bridge_test.py <virtuallan binary>. Prints "N passed, M failed" last.
+"""
+import hashlib
+import hmac
+import os
+import queue
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+TOOL = os.path.abspath(sys.argv[1])
+NS = [f"vlbr{os.getpid()}a", f"vlbr{os.getpid()}b"]
+ADDR = ["10.213.0.1", "10.213.0.2"]
+LINK_PORT = 47800
+GAME_PORT = 23757
+RANGES = ["0-15", "16-31"]
+LINE_TIMEOUT = 20  # seconds for one expected line
+counts = {"passed": 0, "failed": 0}
+processes = []
+
+
+def check(condition, what):
+    counts["passed" if condition else "failed"] += 1
+    print(f"  {'ok' if condition else 'FAILED'}: {what}", flush=True)
+    return condition
+
+
+def sh(*args, check_status=True):
+    return subprocess.run(list(args), check=check_status, capture_output=True, text=True)
+
+
+class Process:
+    """A process in a namespace whose output lines arrive on a queue."""
+
+    def __init__(self, name, ns, args, env=None):
+        self.name = name
+        self.lines = []
+        self.queue = queue.Queue()
+        self.proc = subprocess.Popen(["ip", "netns", "exec", ns, *args], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     env={**os.environ, **(env or {})})
+        processes.append(self)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            line = line.rstrip("\n")
+            self.lines.append(line)
+            self.queue.put(line)
+        self.queue.put(None)
+
+    def expect(self, predicate, what, timeout=LINE_TIMEOUT):
+        """The first new line that satisfies predicate, or None (and the lines seen) after timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.queue.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                print(f"  ({self.name}: no line for '{what}' within {timeout} s)")
+                return None
+            if line is None:
+                print(f"  ({self.name} ended before '{what}': {self.lines[-5:]})")
+                return None
+            if predicate(line):
+                return line
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def make_hosts():
+    for ns in NS:
+        sh("ip", "netns", "add", ns)
+    sh("ip", "link", "add", "vlbr-a", "netns", NS[0], "type", "veth", "peer", "name", "vlbr-b", "netns", NS[1])
+    for ns, dev, addr in zip(NS, ["vlbr-a", "vlbr-b"], ADDR):
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+        sh("ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", dev)
+        sh("ip", "-n", ns, "link", "set", dev, "up")
+        routes = sh("ip", "-n", ns, "-4", "route", "show").stdout
+        if any(not line.startswith("10.213.0.0/24") for line in routes.splitlines()):
+            sys.exit(f"bridge test: namespace {ns} has a route off the test link: {routes}")
+
+
+def remove_hosts():
+    for p in processes:
+        if p.proc.poll() is None:
+            p.proc.kill()
+            p.proc.wait()
+    for ns in NS:
+        sh("ip", "netns", "del", ns, check_status=False)
+
+
+def bridge(host, workdir, key="key", port=LINK_PORT, rng=None, registry=None, peer=True):
+    other = 1 - host
+    args = [TOOL, "bridge", "--listen", f"{ADDR[host]}:{port}", "--range", rng or RANGES[host],
+            "--key-file", os.path.join(workdir, key), "--registry", registry or os.path.join(workdir, f"registry-{host}")]
+    if peer:
+        args += ["--peer", f"{ADDR[other]}:{LINK_PORT}"]
+    p = Process(f"bridge-{'AB'[host]}", NS[host], args)
+    check(p.expect(lambda l: "listening on" in l, "listening") is not None, f"bridge on host {'AB'[host]} starts")
+    return p
+
+
+def instance(host, workdir, role, *args):
+    env = {"VIRTUALLAN_REGISTRY": os.path.join(workdir, f"registry-{host}")}
+    p = Process(f"{role}-{'AB'[host]}", NS[host], [TOOL, "peer", role, "--port", str(GAME_PORT), "--timeout-ms", "20000", *args], env)
+    line = p.expect(lambda l: l.startswith("ready"), "ready")
+    p.instance = int(line.split()[1]) if line else -1
+    return p
+
+
+def wait_instances(bridge_process, event, instances, what):
+    """Until the bridge has logged `event` ("ports" listing GAME_PORT, or "left") for every one of `instances`."""
+    def matches(line):
+        if not line.startswith("bridge: instance "):
+            return False
+        return str(GAME_PORT) in line.split(" ports ")[1] if event == "ports" and " ports " in line else line.endswith(" " + event)
+    missing = set(instances)
+    while missing:
+        line = bridge_process.expect(matches, what)
+        if line is None:
+            return False
+        missing.discard(int(line.split("instance ")[1].split()[0]))
+    return True
+
+
+def wait_ports(bridge_process, instances, what):
+    return wait_instances(bridge_process, "ports", instances, what)
+
+
+def discover(host, workdir, expected):
+    p = instance(host, workdir, "discover", "--count", str(expected))
+    found = p.expect(lambda l: l.startswith("found") or "discover:" in l, "found")
+    pinged = p.expect(lambda l: l.startswith("pinged") or "discover:" in l, "pinged") if found and found.startswith("found") else None
+    p.proc.wait(timeout=30)
+    return p, found or "", pinged or ""
+
+
+def frame(key, kind, first, count, session, sequence, body):
+    header = struct.pack("<IBBHHHQQQ", 0x52424C56, 1, kind, first, count, 0, session, sequence, int(time.time() * 1000))
+    signed = header + body
+    return signed + hmac.new(key, signed, hashlib.sha256).digest()[:16]
+
+
+def announce_body(instances):
+    out = struct.pack("<H", len(instances))
+    for index, ports in instances:
+        out += struct.pack("<HB", index, len(ports)) + b"".join(struct.pack("<H", p) for p in ports)
+    return out
+
+
+def send_raw(ns, frames, port):
+    """Sends the frames from namespace ns to host B's bridge, in order, from one socket."""
+    code = ("import socket,sys\n"
+            "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+            f"s.bind(('{ADDR[0]}',{port}))\n"
+            "for h in sys.argv[1:]: s.sendto(bytes.fromhex(h),('%s',%d))\n" % (ADDR[1], LINK_PORT))
+    sh("ip", "netns", "exec", ns, sys.executable, "-c", code, *[f.hex() for f in frames])
+
+
+def main():
+    if os.geteuid() != 0 or subprocess.run(["ip", "netns", "add", f"vlbrprobe{os.getpid()}"], capture_output=True).returncode != 0:
+        print("bridge test: SKIPPED: cannot create network namespaces here (needs root and iproute2's `ip netns`)")
+        print("0 passed, 0 failed")
+        return 0
+    sh("ip", "netns", "del", f"vlbrprobe{os.getpid()}")
+    started = time.monotonic()
+    workdir = tempfile.mkdtemp(prefix="vl-bridge-")
+    os.chmod(workdir, 0o700)
+    key = os.urandom(32)
+    for name, data in [("key", key), ("wrong-key", os.urandom(32))]:
+        with open(os.path.join(workdir, name), "wb") as f:
+            f.write(data)
+        os.chmod(os.path.join(workdir, name), 0o600)
+    try:
+        make_hosts()
+        print("bridge test: 2 hosts (network namespaces) x 4 instances, one bridge each")
+        bridges = [bridge(0, workdir), bridge(1, workdir)]
+        for b, other in zip(bridges, "BA"):
+            check(b.expect(lambda l: "peer" in l and " up" in l, "peer up") is not None, f"{b.name} sees host {other}'s bridge")
+
+        servers = [[instance(h, workdir, "serve") for _ in range(4)] for h in (0, 1)]
+        check([s.instance for s in servers[0]] == [0, 1, 2, 3] and [s.instance for s in servers[1]] == [16, 17, 18, 19],
+              f"instances take their host's range (A: {[s.instance for s in servers[0]]}, B: {[s.instance for s in servers[1]]})")
+        check(wait_ports(bridges[0], [16, 17, 18, 19], "B's servers") and wait_ports(bridges[1], [0, 1, 2, 3], "A's servers"),
+              "each bridge learns the other host's instances and their ports")
+        status = subprocess.run(["ip", "netns", "exec", NS[0], TOOL, "status", "--registry", os.path.join(workdir, "registry-0")],
+                                capture_output=True, text=True).stdout
+        print("\n".join("    " + row for row in status.splitlines()))
+        check("remote" in status and "instances 0-15" in status, "status shows the remote instances and this host's range")
+
+        addresses = [f"192.168.80.{i + 1}:{GAME_PORT}" for i in [0, 1, 2, 3, 16, 17, 18, 19]]
+        finders = []
+        for host, name in [(1, "B"), (0, "A")]:
+            p, found, pinged = discover(host, workdir, 8)
+            finders.append(p)
+            check(found.split()[1:] == sorted(addresses), f"a broadcast from host {name} finds all 8 lobby hosts on both hosts ({found})")
+            check(pinged.startswith("pinged 8, own broadcast copies 1, duplicates 0"), f"unicast both ways with each of them, no duplicates ({pinged})")
+        for s in servers[0] + servers[1]:
+            got = [l for l in s.lines if l.startswith("got ")]
+            per_finder = {f.instance: [l for l in got if l.endswith(f"from {f.instance}")] for f in finders}
+            if not check(all(len(v) == 2 for v in per_finder.values()) and len(got) == 4,
+                         f"instance {s.instance} got each finder's broadcast and ping exactly once"):
+                print(f"    {got}")
+
+        # A bridge with another key: dropped, and the bridge says why.
+        rogue_registry = os.path.join(workdir, "registry-rogue")
+        rogue = Process("bridge-rogue", NS[0], [TOOL, "bridge", "--listen", f"{ADDR[0]}:{LINK_PORT + 1}", "--range", "32-47",
+                                                "--key-file", os.path.join(workdir, "wrong-key"), "--registry", rogue_registry,
+                                                "--peer", f"{ADDR[1]}:{LINK_PORT}"])
+        check(bridges[1].expect(lambda l: "wrong key" in l, "wrong key") is not None, "a frame with a wrong key is dropped and named")
+        rogue.stop()
+        check(not any("32-47" in l for l in bridges[1].lines), "the wrong-key bridge never became a peer")
+
+        # Frames made here with the right key: accepted once; the same bytes again are a replay.
+        session = int(time.time() * 1000)
+        join = frame(key, 1, 48, 16, session, 1, announce_body([(48, [GAME_PORT])]))
+        leave = frame(key, 1, 48, 16, session, 2, announce_body([]))
+        send_raw(NS[0], [join, join, leave], LINK_PORT + 2)
+        check(bridges[1].expect(lambda l: "instance 48" in l and "joined" in l, "48 joined") is not None,
+              "a frame sealed by Python's HMAC-SHA-256 with the key is accepted (the two implementations agree)")
+        check(bridges[1].expect(lambda l: "instance 48" in l and "left" in l, "48 left") is not None, "and its next frame too")
+        check(sum("instance 48" in l and "joined" in l for l in bridges[1].lines) == 1, "the replayed frame had no effect")
+
+        # Kill A's bridge without a goodbye, start a new one: the LAN recovers.
+        bridges[0].stop(signal.SIGKILL)
+        bridges[0] = bridge(0, workdir)
+        check(bridges[0].expect(lambda l: "peer" in l and " up" in l, "peer up") is not None, "a restarted bridge finds its peer again")
+        check(wait_ports(bridges[0], [16, 17, 18, 19], "B's servers again"), "and takes over the remote instances again")
+        p, found, pinged = discover(1, workdir, 8)
+        check(found.split()[1:] == sorted(addresses) and pinged.startswith("pinged 8,"),
+              f"after the restart a broadcast from host B finds all 8 again and unicast works ({found})")
+
+        # A bridge that stops says goodbye: the other host drops its instances at once.
+        bridges[0].stop()
+        check(wait_instances(bridges[1], "left", [0, 1, 2, 3], "A's instances leave"), "a stopping bridge's instances leave the other host at once")
+        bridges[1].stop()
+        stats = next((l for l in bridges[1].lines if "stats:" in l), "")
+        print(f"    host B {stats}")
+        check("replayed=1" in stats and "bad-key-or-tampered=" in stats, "host B counted the replay and the wrong-key frames")
+    finally:
+        if counts["failed"]:
+            for p in processes:
+                if p.name.startswith("bridge"):
+                    print(f"--- {p.name}:\n" + "\n".join(p.lines[-30:]))
+        for p in processes:
+            if p.proc.poll() is None:
+                p.stop(signal.SIGKILL)
+        remove_hosts()
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"bridge test: {time.monotonic() - started:.1f} s")
+    print(f"{counts['passed']} passed, {counts['failed']} failed")
+    return 1 if counts["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
