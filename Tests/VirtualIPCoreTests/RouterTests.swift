@@ -109,3 +109,62 @@ final class RouterTests: XCTestCase {
         XCTAssertEqual(check(local, from: 5001, to: lanOnly), .drop(.misdirected))
     }
 }
+
+/// A host with a bridge: its own range, and remote instances of two other hosts.
+final class RemoteRoutingTests: XCTestCase {
+    let memory = InMemoryRegion(size: RegistryLayout.size(slotCount: 64))
+    var registry: Registry!
+    var router: Router!
+
+    override func setUpWithError() throws {
+        registry = try Registry.attach(memory.region, network: .defaultNetwork)
+        router = Router(registry: registry)
+        registry.setLocalRange(InstanceRange(first: 0, count: 16)!)
+        // Local 0 and 1; host 16-31 has 16, 17, 18; host 32-47 has 32, 33. Real port 5000 + index.
+        for index in [0, 1] {
+            let claim = try registry.claim(owner: 7, kind: .linux, nowMs: 0, isOwnerAlive: { _, _ in nil })
+            XCTAssertEqual(claim.index, index)
+        }
+        for (index, peer) in [(16, 16), (17, 16), (18, 16), (32, 32), (33, 32)] {
+            _ = try registry.claim(owner: 9, kind: .remote, pinned: index, peer: UInt16(peer), nowMs: 0, isOwnerAlive: { _, _ in nil })
+        }
+        for index in [0, 1, 16, 18, 32, 33] {
+            XCTAssertTrue(registry.addSocket(slot: index, virtualPort: 23757, realPort: UInt16(5000 + index), scope: index < 16 ? .any : .lan))
+        }
+    }
+
+    func test_aBroadcastReachesEveryLocalSocketAndOneSocketPerOtherHost() {
+        var ports: [UInt16] = []
+        router.forEachReceiver(of: .broadcast, virtualPort: 23757, sender: 0) { ports.append($0) }
+        // 17 has no socket on the port: 16 takes its host's copy; 32 takes the other's.
+        XCTAssertEqual(ports, [5000, 5001, 5016, 5032])
+    }
+
+    func test_aBroadcastFromAnotherHostReachesOnlyLocalSockets() {
+        var ports: [UInt16] = []
+        router.forEachLocalReceiver(ofBroadcastTo: 23757) { ports.append($0) }
+        XCTAssertEqual(ports, [5000, 5001])
+    }
+
+    func test_unicastToARemoteInstanceGoesToItsProxy() {
+        var ports: [UInt16] = []
+        router.forEachReceiver(of: .instance(18), virtualPort: 23757, sender: 1) { ports.append($0) }
+        XCTAssertEqual(ports, [5018])
+    }
+
+    func test_localClaimsStayInTheHostsRangeAndRemoteOnesOutside() throws {
+        XCTAssertTrue(registry.isRemote(16) && !registry.isRemote(0))
+        XCTAssertEqual(registry.peer(ofSlot: 33), 32)
+        XCTAssertEqual(registry.localRange, InstanceRange(first: 0, count: 16))
+        let next = try registry.claim(owner: 8, kind: .windows, nowMs: 0, isOwnerAlive: { _, _ in nil })
+        XCTAssertEqual(next.index, 2)
+        XCTAssertThrowsError(try registry.claim(owner: 8, kind: .linux, pinned: 20, nowMs: 0, isOwnerAlive: { _, _ in nil })) { error in
+            XCTAssertEqual(error as? ClaimError, .outsideLocalRange(index: 20, first: 0, last: 15))
+            XCTAssertTrue((error as! ClaimError).message.contains("0...15"))
+        }
+        for _ in 3..<16 { _ = try registry.claim(owner: 8, kind: .linux, nowMs: 0, isOwnerAlive: { _, _ in nil }) }
+        XCTAssertThrowsError(try registry.claim(owner: 8, kind: .linux, nowMs: 0, isOwnerAlive: { _, _ in nil })) { error in
+            XCTAssertEqual(error as? ClaimError, .full(slotCount: 16), "the range is full, though slot 19 is free")
+        }
+    }
+}
