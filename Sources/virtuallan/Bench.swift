@@ -13,6 +13,8 @@ struct Bench: ParsableCommand {
     @Option(help: "Write the Markdown report here.") var output: String?
     @Option(name: .customLong("wine-rows"), help: "A file of Markdown rows measured under Wine (wine/bench) to include.")
     var wineRows: String?
+    @Option(name: .customLong("bridge-rows"), help: "A file of Markdown rows measured across two hosts (scripts/bridge_bench.py) to include.")
+    var bridgeRows: String?
     @Option(help: .hidden) var hotpath: Int?
     @Option(name: .customLong("hotpath-instances"), help: .hidden) var hotpathInstances = 2
     @Option(help: .hidden) var idle: Double?
@@ -37,6 +39,7 @@ struct Bench: ParsableCommand {
         report.measureInstructions()
         report.measureIdle(seconds: quick ? 1 : 5)
         if let wineRows, let rows = try? String(contentsOfFile: wineRows, encoding: .utf8) { report.wine = rows }
+        if let bridgeRows, let rows = try? String(contentsOfFile: bridgeRows, encoding: .utf8) { report.bridge = rows }
         let text = report.markdown()
         print(text)
         if let output { try text.write(toFile: output, atomically: true, encoding: .utf8) }
@@ -47,6 +50,7 @@ struct Bench: ParsableCommand {
 struct Report {
     var rows: [String] = []
     var wine: String?
+    var bridge: String?
 
     mutating func add(_ what: String, raw: String, virtual: String, ratio: String, target: String) {
         rows.append("| \(what) | \(raw) | \(virtual) | \(ratio) | \(target) |")
@@ -267,8 +271,8 @@ struct Report {
         var text = """
             # Benchmarks
 
-            Regenerate: `scripts/bench` (runs `virtuallan bench` from a release build and `wine/bench.py`,
-            each in a private network namespace, and writes this file).
+            Regenerate: `scripts/bench` (runs `virtuallan bench` from a release build, `wine/bench.py`
+            and `scripts/bridge_bench.py`, each in private network namespaces, and writes this file).
             Machine: \(machine). Raw = plain UDP sockets on 127.0.0.1 in the same run; virtual = the
             Winsock layer (16-byte header, registry lookup, receive check) over the Linux backend.
 
@@ -278,6 +282,7 @@ struct Report {
             """
         text += rows.joined(separator: "\n") + "\n"
         if let wine { text += "\n## Under Wine (the hook DLL vs the same program without it)\n\n" + wine }
+        if let bridge { text += "\n## Across two hosts (network namespaces joined by a veth pair, one bridge each)\n\n" + bridge }
         return text
     }
 }

@@ -20,8 +20,14 @@ struct Peer: ParsableCommand {
     @Option var port: UInt16 = 23756
     @Option(name: .customLong("timeout-ms")) var timeoutMs: Int32 = 10_000
     @Flag(help: "After echoing, stay a live instance until stdin closes.") var hold = false
+    @Option(help: "echo/ping over plain UDP instead (no instance): the address:port to listen on (echo) or ping (ping).")
+    var raw: String?
 
     func run() throws {
+        if let raw {
+            guard let address = SocketAddress(parsing: raw), role == .echo || role == .ping else { throw ValidationError("--raw takes address:port, with echo or ping") }
+            return try runRawPeer(role: role, address: address, count: count, timeoutMs: timeoutMs)
+        }
         guard let host = VirtualHost.current else { throw ExitCode(1) }
         runPeer(host: host, role: role, count: count, peer: peerInstance, port: port, timeoutMs: timeoutMs, hold: hold)
     }
@@ -119,16 +125,19 @@ func runPeer(host: VirtualHost, role: Peer.Role, count: Int, peer: Int, port: UI
         }
     case .ping:
         let peerAddress = host.registry.network.address(ofInstance: peer)
+        var rtt = RoundTrips()
         for i in 0..<count {
             let payload = Array("ping \(i) from \(host.instance)".utf8)
+            rtt.start()
             socket.send(payload, to: sockaddr(peerAddress, port))
             guard let (answer, from) = socket.receive() else { fail("ping: no answer to datagram \(i)") }
             guard answer == payload else { fail("ping: answer \(i) differs") }
             guard from.sin_addr == peerAddress.networkOrder, from.sin_port == port.bigEndian else {
                 fail("ping: answer came from \(IPv4Address(networkOrder: from.sin_addr).dotted), not \(peerAddress.dotted)")
             }
+            rtt.stop()
         }
-        say("pinged \(count)")
+        say("pinged \(count), \(rtt.summary)")
     case .serve:
         serve(&socket)
     case .discover:
@@ -136,6 +145,47 @@ func runPeer(host: VirtualHost, role: Peer.Role, count: Int, peer: Int, port: UI
     }
     socket.close()
     host.shutdown()
+}
+
+/// Round-trip times of one ping run.
+struct RoundTrips {
+    var samples: [Double] = []
+    var started = 0.0
+    mutating func start() { started = monotonicSeconds() }
+    mutating func stop() { samples.append((monotonicSeconds() - started) * 1e6) }
+    /// "rtt p50 X p99 Y (µs)", the first tenth left out as warm-up.
+    var summary: String {
+        let sorted = samples.dropFirst(samples.count / 10).sorted()
+        guard !sorted.isEmpty else { return "rtt none" }
+        func at(_ q: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] }
+        return String(format: "rtt p50 %.1f p99 %.1f (µs)", at(0.5), at(0.99))
+    }
+}
+
+/// Plain UDP echo and ping (the baseline of the cross-host benchmark), with the same output.
+func runRawPeer(role: Peer.Role, address: SocketAddress, count: Int, timeoutMs: Int32) throws {
+    let socket = try UDPSocket(bindTo: role == .echo ? address.sockaddr : SocketAddress(address: 0, port: 0).sockaddr)
+    var buffer = [UInt8](repeating: 0, count: 2048)
+    func receive() -> (count: Int, from: sockaddr_in)? {
+        var entry = pollfd(fd: socket.fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&entry, 1, timeoutMs) == 1 else { return nil }
+        return buffer.withUnsafeMutableBytes { socket.receive(into: $0) }
+    }
+    say("ready raw \(SocketAddress(address: 0, port: socket.port))")
+    var rtt = RoundTrips()
+    for i in 0..<count {
+        if role == .echo {
+            guard let (n, from) = receive() else { fail("echo: timed out waiting for a datagram") }
+            _ = buffer.withUnsafeBytes { socket.send(UnsafeRawBufferPointer(rebasing: $0[..<n]), to: from) }
+        } else {
+            let payload = Array("ping \(i)".utf8)
+            rtt.start()
+            guard payload.withUnsafeBytes({ socket.send($0, to: address.sockaddr) }) else { fail("ping: send failed") }
+            guard let (n, _) = receive(), Array(buffer.prefix(n)) == payload else { fail("ping: no answer to datagram \(i)") }
+            rtt.stop()
+        }
+    }
+    say(role == .echo ? "echoed \(count)" : "pinged \(count), \(rtt.summary)")
 }
 
 func sourceText(_ from: VL_SOCKADDR_IN) -> String {

@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Cross-host round trip: plain UDP between two network namespaces (joined by a veth pair)
+against the virtual path through both bridges (instance -> proxy -> bridge -> link ->
+bridge -> proxy -> instance, and back), alternating, median of 5 runs. Prints Markdown rows.
+Usage: scripts/bridge_bench.py <virtuallan binary> [--quick] [--output FILE] (rows to FILE, else stdout)"""
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+
+import bridge_test as bt
+
+QUICK = "--quick" in sys.argv
+COUNT = 200 if QUICK else 3000
+RUNS = 1 if QUICK else 5
+
+
+def rtt(line):
+    """(p50, p99) from 'pinged N, rtt p50 X p99 Y (µs)'."""
+    words = line.split()
+    return float(words[words.index("p50") + 1]), float(words[words.index("p99") + 1])
+
+
+def ping(host, args, env=None):
+    p = bt.Process("ping", bt.NS[host], [bt.TOOL, "peer", "ping", "--count", str(COUNT), "--timeout-ms", "5000", *args], env)
+    line = p.expect(lambda l: l.startswith("pinged") or "ping:" in l, "pinged", timeout=120)
+    p.proc.wait(timeout=10)
+    if not line or not line.startswith("pinged"):
+        sys.exit(f"bridge bench: the ping run failed: {p.lines[-3:]}")
+    return rtt(line)
+
+
+def main():
+    workdir = tempfile.mkdtemp(prefix="vl-bridge-bench-")
+    with open(os.path.join(workdir, "key"), "wb") as f:
+        f.write(os.urandom(32))
+    raw, virtual = [], []
+    try:
+        bt.make_hosts()
+        bridges = [bt.bridge(0, workdir), bt.bridge(1, workdir)]
+        for b in bridges:
+            b.expect(lambda l: "peer" in l and " up" in l, "peer up")
+        registry = [{"VIRTUALLAN_REGISTRY": os.path.join(workdir, f"registry-{h}")} for h in (0, 1)]
+        echo = bt.Process("echo", bt.NS[0], [bt.TOOL, "peer", "echo", "--port", "23757", "--count", str(COUNT * RUNS),
+                                             "--timeout-ms", "60000"], registry[0])
+        echo.expect(lambda l: l.startswith("ready"), "ready")
+        bt.wait_ports(bridges[1], [0], "the echo instance")
+        for _ in range(RUNS):
+            raw_echo = bt.Process("raw-echo", bt.NS[0], [bt.TOOL, "peer", "echo", "--raw", f"{bt.ADDR[0]}:5555", "--count", str(COUNT)])
+            raw_echo.expect(lambda l: l.startswith("ready"), "ready")
+            raw.append(ping(1, ["--raw", f"{bt.ADDR[0]}:5555"]))
+            virtual.append(ping(1, ["--port", "23757", "--peer-instance", "0"], registry[1]))
+    finally:
+        for p in bt.processes:
+            if p.proc.poll() is None:
+                p.stop()
+        bt.remove_hosts()
+        shutil.rmtree(workdir, ignore_errors=True)
+    rows = ["| measure | plain UDP between the hosts | virtual, through both bridges | virtual / raw |", "| --- | --- | --- | --- |"]
+    for name, index in [("p50", 0), ("p99", 1)]:
+        r = statistics.median(x[index] for x in raw)
+        v = statistics.median(x[index] for x in virtual)
+        rows.append(f"| cross-host round trip {name}, ~16 B, {COUNT} exchanges (µs, median of {RUNS} runs) | {r:.1f} | {v:.1f} | {v / r:.2f}x |")
+    added = statistics.median(x[0] for x in virtual) - statistics.median(x[0] for x in raw)
+    rows.append(f"| added by the two bridges per round trip, p50 (µs) | | {added:.1f} | |")
+    text = "\n".join(rows) + "\n"
+    if "--output" in sys.argv:
+        with open(sys.argv[sys.argv.index("--output") + 1], "w") as f:
+            f.write(text)
+    print(text, end="")
+
+
+if __name__ == "__main__":
+    main()
