@@ -9,7 +9,9 @@ instances (`virtuallan peer serve`) per "host", and checks:
   - a bridge with a wrong key is dropped and named; a replayed frame is dropped (frames
     crafted here with Python's own HMAC, which also cross-checks ours);
   - a bridge killed and restarted recovers; a stopping bridge takes its instances away.
-Usage: scripts/bridge_test.py <virtuallan binary>. Prints "N passed, M failed" last.
+  - with --wine (the hook DLL built): the stand-in game under Wine, 2 copies per host, each
+    host with its own Wine prefix and wineserver: a lobby on host B found and played from A.
+Usage: scripts/bridge_test.py <virtuallan binary> [--wine]. Prints "N passed, M failed" last.
 """
 import hashlib
 import hmac
@@ -24,6 +26,7 @@ import tempfile
 import threading
 import time
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.path.abspath(sys.argv[1])
 NS = [f"vlbr{os.getpid()}a", f"vlbr{os.getpid()}b"]
 ADDR = ["10.213.0.1", "10.213.0.2"]
@@ -180,6 +183,48 @@ def send_raw(ns, frames, port):
     sh("ip", "netns", "exec", ns, sys.executable, "-c", code, *[f.hex() for f in frames])
 
 
+def wine_lobby(workdir):
+    """The stand-in game across the two hosts: copy 2 (host B) hosts, copies 0-1 on A and 3 on B join."""
+    sys.path.insert(0, os.path.join(ROOT, "wine"))
+    import winelab
+    print("bridge test: the stand-in game under Wine, 2 copies per host, one Wine prefix and wineserver per host")
+    prefixes = winelab.default_prefixes()
+    for host, prefix in enumerate(prefixes):
+        subprocess.run([os.path.join(ROOT, "wine", "prefix"), prefix], check=True)
+        env = {**os.environ, "WINEPREFIX": prefix}
+        subprocess.run(["wineserver", "-k"], env=env, capture_output=True)  # one left from elsewhere would hold the sockets
+        subprocess.run(["ip", "netns", "exec", NS[host], "wineserver", "-p"], env=env, check=True)
+    for host in (0, 1):  # fresh registries: the Linux instances of the first part are gone
+        os.remove(os.path.join(workdir, f"registry-{host}"))
+    bridges = [bridge(0, workdir), bridge(1, workdir)]
+    copies = []
+    try:
+        for b in bridges:
+            b.expect(lambda l: "peer" in l and " up" in l, "peer up")
+        players = 4
+        for i, host in enumerate([0, 0, 1, 1]):
+            role = ["-host", f"-players={players}"] if i == 2 else ["-join"]
+            env = {**os.environ, "WINEPREFIX": prefixes[host], "WINEDEBUG": "-all",
+                   "VIRTUALLAN_REGISTRY": os.path.join(workdir, f"registry-{host}")}
+            command = winelab.hooked("fo2sim.exe", "-lan", *role, f"-name=copy-{i}", "-rounds=50", "-timeout=60")
+            copies.append(winelab.Copy(["ip", "netns", "exec", NS[host], *command], env))
+        check(all(copy.line("race:") for copy in copies), "4 copies on 2 hosts found copy 2's lobby on host B and joined")
+        results = [copy.line("RESULT") for copy in copies]
+        for i, (copy, result) in enumerate(zip(copies, results)):
+            f = winelab.fields(result) if result else {}
+            check(copy.finish() == 0 and f.get("ok") == "1" and f.get("players") == str(players) and f.get("lost") == "0",
+                  f"copy {i} (host {'AABB'[i]}, {f.get('ip')}): {result}")
+    finally:
+        for copy in copies:
+            if copy.process.poll() is None:
+                copy.process.kill()
+        for b in bridges:
+            b.stop()
+        for prefix in prefixes:
+            subprocess.run(["wineserver", "-k"], env={**os.environ, "WINEPREFIX": prefix}, capture_output=True)
+    print("    " + next((l for l in bridges[1].lines if "stats:" in l), ""))
+
+
 def main():
     if os.geteuid() != 0 or subprocess.run(["ip", "netns", "add", f"vlbrprobe{os.getpid()}"], capture_output=True).returncode != 0:
         print("bridge test: SKIPPED: cannot create network namespaces here (needs root and iproute2's `ip netns`)")
@@ -260,6 +305,8 @@ def main():
         stats = next((l for l in bridges[1].lines if "stats:" in l), "")
         print(f"    host B {stats}")
         check("replayed=1" in stats and "bad-key-or-tampered=" in stats, "host B counted the replay and the wrong-key frames")
+        if "--wine" in sys.argv:
+            wine_lobby(workdir)
     finally:
         if counts["failed"]:
             for p in processes:
