@@ -67,10 +67,12 @@ struct Bridge: ParsableCommand {
         say("bridge: listening on \(listenAddress), this host has instances \(instances.first)-\(instances.last) "
             + "(\(network.address(ofInstance: Int(instances.first)).dotted) - \(network.address(ofInstance: instances.last).dotted)), "
             + "peers: \(peers.isEmpty ? "those that reach us" : peers.map(\.description).joined(separator: " ")), registry \(path)")
-        runLoop(engine)
-        engine.stop()
+        // The registry lives in the file's mapping, and the lock must outlive the bridge.
+        withExtendedLifetime((file, lock)) {
+            runLoop(engine)
+            engine.stop()
+        }
         say("bridge: \(engine.statsLine)")
-        withExtendedLifetime(lock) {}
     }
 
     /// Waits on the link and every proxy; wakes at least every `tickMs` for announcements.

@@ -28,10 +28,15 @@ struct Launch: ParsableCommand {
     }
 
     func run() throws {
+        let toolConfig = try ToolConfig.load(path: config)
+        let range = try hostRange(registry: toolConfig.registryPath(option: registry))
+        if let range, instances > Int(range.count) {
+            throw Failure("this host's bridge range \(range.first)-\(range.last) holds \(range.count) instances: --instances \(instances) does not fit")
+        }
         let plan = try LaunchPlan(
             instances: instances, host: host, hostArgs: hostArgs, clientArgs: clientArgs,
             prefixPerInstance: prefixPerInstance, prefix: prefix, registry: registry, logDir: logDir,
-            config: try ToolConfig.load(path: config), dll: dll, program: program, checkout: Paths.checkout())
+            config: toolConfig, dll: dll, program: program, checkout: Paths.checkout(), firstInstance: Int(range?.first ?? 0))
         try plan.prepare()
         let launcher = Launcher(plan: plan, captureOutput: false)
         try launcher.start()
@@ -42,7 +47,19 @@ struct Launch: ParsableCommand {
     }
 }
 
+/// The instances a bridge gave this host (nil: no bridge, the whole subnet).
+func hostRange(registry path: String) throws -> InstanceRange? {
+    guard FileManager.default.fileExists(atPath: path) else { return nil }
+    do {
+        let file = try RegistryFile(platform: .default, path: Array(path.utf8), network: nil)
+        return withExtendedLifetime(file) { file.registry.localRange } // the registry lives in the file's mapping
+    } catch {
+        throw Failure(error.message)
+    }
+}
+
 /// Everything about starting the copies, decided before anything starts (and testable).
+/// Copy k is pinned to instance `firstInstance + k` (the start of this host's range).
 struct LaunchPlan {
     struct Copy {
         var index: Int
@@ -58,7 +75,7 @@ struct LaunchPlan {
 
     init(instances: Int, host: Int?, hostArgs: String, clientArgs: String, prefixPerInstance: Bool, prefix: String?,
          registry: String?, logDir: String?, config: ToolConfig, dll: String?, program: [String], checkout: URL,
-         baseEnvironment: [String: String] = ProcessInfo.processInfo.environment) throws {
+         firstInstance: Int = 0, baseEnvironment: [String: String] = ProcessInfo.processInfo.environment) throws {
         let out = Paths.wineOut(checkout)
         self.dll = dll.map { URL(fileURLWithPath: $0) } ?? out.appendingPathComponent("virtuallan.dll")
         injector = out.appendingPathComponent("inject.exe")
@@ -69,7 +86,7 @@ struct LaunchPlan {
         for index in 0..<instances {
             var environment = baseEnvironment.merging(config.environment()) { _, configured in configured }
             environment["VIRTUALLAN_REGISTRY"] = self.registry
-            environment["VIRTUALLAN_INSTANCE"] = String(index)
+            environment["VIRTUALLAN_INSTANCE"] = String(firstInstance + index)
             environment["WINEPREFIX"] = prefixPerInstance ? "\(templatePrefix)-\(index)" : templatePrefix
             if let logDir { environment["VIRTUALLAN_LOG"] = "\(logDir)/copy-\(index).log" }
             environment["WINEDEBUG"] = environment["WINEDEBUG"] ?? "-all"

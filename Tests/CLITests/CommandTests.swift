@@ -73,3 +73,84 @@ final class CommandTests: XCTestCase {
         XCTAssertTrue(registry?.line.contains("VIRTUALLAN_REGISTRY") == true, registry?.line ?? "")
     }
 }
+
+/// The bridge's command line and what a host with a bridge looks like to launch and status.
+final class BridgeCommandTests: XCTestCase {
+    var folder: URL!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("vl-bridge-cli-\(getpid())-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
+
+    func failure(_ arguments: [String]) -> String? {
+        do {
+            var command = try VirtualLAN.parseAsRoot(arguments)
+            try command.run()
+            return nil
+        } catch let failure as Failure {
+            return failure.description
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    func test_badBridgeArgumentsAreRefusedWithTheFix() throws {
+        let key = folder.appendingPathComponent("key").path
+        let short = folder.appendingPathComponent("short").path
+        FileManager.default.createFile(atPath: key, contents: Data(repeating: 7, count: 32), attributes: [.posixPermissions: 0o600])
+        FileManager.default.createFile(atPath: short, contents: Data(repeating: 7, count: 8), attributes: [.posixPermissions: 0o600])
+        let registry = folder.appendingPathComponent("registry").path
+        let base = ["bridge", "--registry", registry]
+        let cases: [([String], String)] = [
+            (["--listen", "10.0.0.1", "--range", "0-15", "--key-file", key], "expected address:port"),
+            (["--listen", "127.0.0.1:0", "--peer", "nowhere", "--range", "0-15", "--key-file", key], "--peer nowhere"),
+            (["--listen", "127.0.0.1:0", "--range", "15-0", "--key-file", key], "expected first-last"),
+            (["--listen", "127.0.0.1:0", "--range", "0-15", "--key-file", folder.appendingPathComponent("none").path], "head -c 32 /dev/urandom"),
+            (["--listen", "127.0.0.1:0", "--range", "0-15", "--key-file", short], "at least 16"),
+            (["--listen", "127.0.0.1:0", "--range", "60-70", "--key-file", key], "use numbers 0-63"),
+        ]
+        for (arguments, expected) in cases {
+            let message = failure(base + arguments)
+            XCTAssertTrue(message?.contains(expected) == true, "\(arguments): \(message ?? "no error")")
+        }
+    }
+
+    func test_aBridgeRefusesToStartWhileAnInstanceLivesOutsideItsRange() throws {
+        let path = folder.appendingPathComponent("registry").path
+        let file = try RegistryFile(platform: .default, path: Array(path.utf8), network: .defaultNetwork)
+        let claim = try file.registry.claim(owner: UInt32(getpid()), kind: .linux, pinned: 20, nowMs: Platform.default.nowMs,
+                                            isOwnerAlive: { _, _ in true })
+        let settings = BridgeEngine.Settings(listen: SocketAddress.loopback(0), peers: [], range: InstanceRange(first: 0, count: 16)!,
+                                             key: Array(repeating: 1, count: 32))
+        XCTAssertThrowsError(try BridgeEngine(settings: settings, registry: file.registry, log: { _ in })) { error in
+            XCTAssertTrue("\(error)".contains("instance 20"), "\(error)")
+            XCTAssertTrue("\(error)".contains("start the bridge before the copies"), "\(error)")
+        }
+        XCTAssertNil(file.registry.localRange, "a refused bridge leaves the registry as it was")
+        file.registry.release(claim)
+        _ = try BridgeEngine(settings: settings, registry: file.registry, log: { _ in })
+        XCTAssertEqual(file.registry.localRange, InstanceRange(first: 0, count: 16))
+        XCTAssertEqual(try hostRange(registry: path), InstanceRange(first: 0, count: 16), "what launch reads")
+    }
+
+    func test_launchPinsCopiesFromTheStartOfTheHostsRange() throws {
+        let plan = try LaunchPlan(
+            instances: 2, host: 0, hostArgs: "-host", clientArgs: "-join", prefixPerInstance: false,
+            prefix: "/p", registry: "/r/registry", logDir: nil, config: ToolConfig(), dll: nil,
+            program: ["game.exe"], checkout: URL(fileURLWithPath: "/checkout"), firstInstance: 16, baseEnvironment: [:])
+        XCTAssertEqual(plan.copies.map(\.environment["VIRTUALLAN_INSTANCE"]), ["16", "17"])
+    }
+
+    func test_statusShowsTheHostsRangeAndRemoteInstances() throws {
+        let memory = InMemoryRegion(size: RegistryLayout.size(slotCount: 64))
+        let registry = try Registry.attach(memory.region, network: .defaultNetwork)
+        registry.setLocalRange(InstanceRange(first: 0, count: 16)!)
+        _ = try registry.claim(owner: 99, kind: .remote, pinned: 16, peer: 16, nowMs: 0, isOwnerAlive: { _, _ in nil })
+        let table = RegistrySnapshot(registry: registry, nowMs: 0).table()
+        XCTAssertTrue(table.hasPrefix("registry: subnet 192.168.80.0/24, 64 slots, this host: instances 0-15"), table)
+        XCTAssertTrue(table.contains("16   192.168.80.17   02:56:4c:00:00:11  remote  99 "), table)
+    }
+}
