@@ -140,7 +140,15 @@ final class BridgeEngine {
         }
         let nowMs = platform.nowMs
         var peer = peers[frame.sender.first] ?? Peer(range: frame.sender, address: from, lastHeardMs: nowMs, up: false)
-        switch peer.replay.check(session: frame.session, sequence: frame.sequence) {
+        var verdict = peer.replay.check(session: frame.session, sequence: frame.sequence)
+        if verdict == .oldSession, Int64(Int32(bitPattern: nowMs &- peer.lastHeardMs)) > Int64(settings.maxClockSkewMs) {
+            // A lower session after the peer's session has been silent longer than the
+            // allowed skew: the peer restarted with its clock set back. A replay of the old
+            // session cannot pass the clock check any more, so the new one is safe to take.
+            peer.replay = ReplayWindow()
+            verdict = peer.replay.check(session: frame.session, sequence: frame.sequence)
+        }
+        switch verdict {
         case .accept: break
         case .replayed: count(.replayed); return
         case .oldSession: count(.oldSession); return
