@@ -63,8 +63,12 @@ struct Checkup {
         }
         do {
             let file = try RegistryFile(platform: .default, path: Array(registry.utf8), network: nil)
-            let live = (0..<file.registry.slotCount).filter { file.registry.isLive($0) }.count
-            return Finding(ok: true, what: what, detail: "\(registry), \(live) instance\(live == 1 ? "" : "s") live", fix: "")
+            let live = (0..<file.registry.slotCount).filter { file.registry.isLive($0) }
+            let remote = live.filter { file.registry.isRemote($0) }.count
+            var detail = "\(registry), \(live.count) instance\(live.count == 1 ? "" : "s") live"
+            if remote > 0 { detail += " (\(remote) on other hosts)" }
+            if let range = file.registry.localRange { detail += ", this host's range \(range.first)-\(range.last) (bridge)" }
+            return Finding(ok: true, what: what, detail: detail, fix: "")
         } catch {
             return Finding(ok: false, what: what, detail: error.message, fix: "see above")
         }
