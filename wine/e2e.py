@@ -38,6 +38,7 @@ def lobby(title, envs, host_copy, registry):
     print(title)
     started = time.monotonic()
     players = len(envs)
+    kernel_before = winelab.udp_drops()
     copies = [start(i, i == host_copy, players, env) for i, env in enumerate(envs)]
     races = [copy.line("race:") for copy in copies]
     check(all(races), f"all {players} copies found the lobby of copy {host_copy} and joined")
@@ -54,7 +55,12 @@ def lobby(title, envs, host_copy, registry):
         totals["datagrams"] += int(f.get("sent", 0))
     seconds = time.monotonic() - started
     sent = sum(int(fields(r).get("sent", 0)) for r in results if r)
-    print(f"  {players} copies: {seconds:.1f} s wall, {sent} datagrams sent, registry drops while racing: {drops}")
+    resent = sum(int(fields(r).get("resent", 0)) for r in results if r)
+    buffer_drops, in_errors = (after - before for after, before in zip(winelab.udp_drops(), kernel_before))
+    # Where a lost datagram went, if one did: our receive check (registry drops) or a full
+    # socket buffer (the kernel's counters for this namespace), and how often copies resent.
+    print(f"  {players} copies: {seconds:.1f} s wall, {sent} datagrams sent ({resent} resent while waiting), "
+          f"registry drops while racing: {drops}, kernel UDP drops (buffer full / in errors): {buffer_drops} / {in_errors}")
 
 
 def control(env):

@@ -73,6 +73,15 @@ def status_json(registry):
     return json.loads(out.stdout) if out.returncode == 0 else None
 
 
+def udp_drops():
+    """This network namespace's UDP receive drops so far (/proc/net/snmp: RcvbufErrors, InErrors):
+    a datagram a socket buffer had no room for is counted here even after its socket closed."""
+    with open("/proc/net/snmp") as f:
+        rows = [line.split() for line in f if line.startswith("Udp:")]
+    counters = dict(zip(rows[0][1:], (int(v) for v in rows[1][1:])))
+    return counters.get("RcvbufErrors", 0), counters.get("InErrors", 0)
+
+
 def fields(line):
     return dict(word.split("=", 1) for word in line.split()[1:] if "=" in word)
 
