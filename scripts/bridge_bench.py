@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Cross-host round trip: plain UDP between two network namespaces (joined by a veth pair)
+"""Cross-host round trip: plain UDP between two network namespaces (on a virtual switch)
 against the virtual path through both bridges (instance -> proxy -> bridge -> link ->
 bridge -> proxy -> instance, and back), alternating, median of 5 runs. Prints Markdown rows.
 Usage: scripts/bridge_bench.py <virtuallan binary> [--quick] [--output FILE] (rows to FILE, else stdout)"""
@@ -38,7 +38,7 @@ def main():
     raw, virtual = [], []
     try:
         bt.make_hosts()
-        bridges = [bt.bridge(0, workdir), bt.bridge(1, workdir)]
+        bridges = [bt.bridge(0, workdir, hosts=2), bt.bridge(1, workdir, hosts=2)]
         for b in bridges:
             b.expect(lambda l: "peer" in l and " up" in l, "peer up")
         registry = [{"VIRTUALLAN_REGISTRY": os.path.join(workdir, f"registry-{h}")} for h in (0, 1)]

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Two hosts, one virtual LAN: the bridge end to end.
+"""Three hosts, one virtual LAN: the bridge end to end.
 
-Creates two network namespaces joined by a veth pair (10.213.0.1 and 10.213.0.2, no
-route anywhere else: nothing of ours can leave the machine), runs one bridge and four test
-instances (`virtuallan peer serve`) per "host", and checks:
-  - a broadcast from an instance on one host discovers every lobby host on both, and
-    unicast works both ways (`peer discover`), exactly once (server tallies);
+Creates three network namespaces on one virtual Ethernet switch (a Linux bridge in a
+fourth namespace; 10.213.0.1-3, no route anywhere else: nothing of ours can leave the
+machine), runs one bridge and four test instances (`virtuallan peer serve`) per "host",
+and checks:
+  - a broadcast from an instance on each host discovers every lobby host on all three,
+    and unicast works both ways (`peer discover`), exactly once (server tallies: a
+    broadcast crosses once per other host, and is never looped back or passed on);
   - a bridge with a wrong key is dropped and named; a replayed frame is dropped (frames
     crafted here with Python's own HMAC, which also cross-checks ours);
   - a bridge killed and restarted recovers; a stopping bridge takes its instances away.
@@ -28,11 +30,14 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.path.abspath(sys.argv[1])
-NS = [f"vlbr{os.getpid()}a", f"vlbr{os.getpid()}b"]
-ADDR = ["10.213.0.1", "10.213.0.2"]
+NS = [f"vlbr{os.getpid()}{name}" for name in "abc"]
+SWITCH = f"vlbr{os.getpid()}s"
+ADDR = ["10.213.0.1", "10.213.0.2", "10.213.0.3"]
+NAMES = "ABC"
 LINK_PORT = 47800
 GAME_PORT = 23757
-RANGES = ["0-15", "16-31"]
+RANGES = ["0-15", "16-31", "32-47"]
+SERVERS = [[0, 1, 2, 3], [16, 17, 18, 19], [32, 33, 34, 35]]  # the instances each host's servers take
 LINE_TIMEOUT = 20  # seconds for one expected line
 counts = {"passed": 0, "failed": 0}
 processes = []
@@ -94,13 +99,18 @@ class Process:
 
 
 def make_hosts():
-    for ns in NS:
+    """Each host's veth goes to a port of a Linux bridge (the switch) in a namespace of its own."""
+    for ns in NS + [SWITCH]:
         sh("ip", "netns", "add", ns)
-    sh("ip", "link", "add", "vlbr-a", "netns", NS[0], "type", "veth", "peer", "name", "vlbr-b", "netns", NS[1])
-    for ns, dev, addr in zip(NS, ["vlbr-a", "vlbr-b"], ADDR):
+    sh("ip", "-n", SWITCH, "link", "add", "switch", "type", "bridge")
+    sh("ip", "-n", SWITCH, "link", "set", "switch", "up")
+    for i, (ns, addr) in enumerate(zip(NS, ADDR)):
+        sh("ip", "link", "add", "vlan0", "netns", ns, "type", "veth", "peer", "name", f"port{i}", "netns", SWITCH)
+        sh("ip", "-n", SWITCH, "link", "set", f"port{i}", "master", "switch")
+        sh("ip", "-n", SWITCH, "link", "set", f"port{i}", "up")
         sh("ip", "-n", ns, "link", "set", "lo", "up")
-        sh("ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", dev)
-        sh("ip", "-n", ns, "link", "set", dev, "up")
+        sh("ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", "vlan0")
+        sh("ip", "-n", ns, "link", "set", "vlan0", "up")
         routes = sh("ip", "-n", ns, "-4", "route", "show").stdout
         if any(not line.startswith("10.213.0.0/24") for line in routes.splitlines()):
             sys.exit(f"bridge test: namespace {ns} has a route off the test link: {routes}")
@@ -111,24 +121,30 @@ def remove_hosts():
         if p.proc.poll() is None:
             p.proc.kill()
             p.proc.wait()
-    for ns in NS:
+    for ns in NS + [SWITCH]:
         sh("ip", "netns", "del", ns, check_status=False)
 
 
-def bridge(host, workdir, key="key", port=LINK_PORT, rng=None, registry=None, peer=True):
-    other = 1 - host
-    args = [TOOL, "bridge", "--listen", f"{ADDR[host]}:{port}", "--range", rng or RANGES[host],
-            "--key-file", os.path.join(workdir, key), "--registry", registry or os.path.join(workdir, f"registry-{host}")]
-    if peer:
-        args += ["--peer", f"{ADDR[other]}:{LINK_PORT}"]
-    p = Process(f"bridge-{'AB'[host]}", NS[host], args)
-    check(p.expect(lambda l: "listening on" in l, "listening") is not None, f"bridge on host {'AB'[host]} starts")
+def bridge(host, workdir, hosts=3):
+    """Host `host`'s bridge, with the other hosts (of the first `hosts`) as peers."""
+    args = [TOOL, "bridge", "--listen", f"{ADDR[host]}:{LINK_PORT}", "--range", RANGES[host],
+            "--key-file", os.path.join(workdir, "key"), "--registry", os.path.join(workdir, f"registry-{host}")]
+    for other in range(hosts):
+        if other != host:
+            args += ["--peer", f"{ADDR[other]}:{LINK_PORT}"]
+    p = Process(f"bridge-{NAMES[host]}", NS[host], args)
+    check(p.expect(lambda l: "listening on" in l, "listening") is not None, f"bridge on host {NAMES[host]} starts")
     return p
+
+
+def wait_peers(bridge_process, count):
+    """Until the bridge has said `count` peers are up (other lines are passed over)."""
+    return all(bridge_process.expect(lambda l: "peer" in l and " up" in l, "peer up") is not None for _ in range(count))
 
 
 def instance(host, workdir, role, *args):
     env = {"VIRTUALLAN_REGISTRY": os.path.join(workdir, f"registry-{host}")}
-    p = Process(f"{role}-{'AB'[host]}", NS[host], [TOOL, "peer", role, "--port", str(GAME_PORT), "--timeout-ms", "20000", *args], env)
+    p = Process(f"{role}-{NAMES[host]}", NS[host], [TOOL, "peer", role, "--port", str(GAME_PORT), "--timeout-ms", "20000", *args], env)
     line = p.expect(lambda l: l.startswith("ready"), "ready")
     p.instance = int(line.split()[1]) if line else -1
     return p
@@ -196,11 +212,11 @@ def wine_lobby(workdir):
         subprocess.run(["ip", "netns", "exec", NS[host], "wineserver", "-p"], env=env, check=True)
     for host in (0, 1):  # fresh registries: the Linux instances of the first part are gone
         os.remove(os.path.join(workdir, f"registry-{host}"))
-    bridges = [bridge(0, workdir), bridge(1, workdir)]
+    bridges = [bridge(0, workdir, hosts=2), bridge(1, workdir, hosts=2)]
     copies = []
     try:
         for b in bridges:
-            b.expect(lambda l: "peer" in l and " up" in l, "peer up")
+            wait_peers(b, 1)
         players = 4
         for i, host in enumerate([0, 0, 1, 1]):
             role = ["-host", f"-players={players}"] if i == 2 else ["-join"]
@@ -208,7 +224,7 @@ def wine_lobby(workdir):
                    "VIRTUALLAN_REGISTRY": os.path.join(workdir, f"registry-{host}")}
             command = winelab.hooked("fo2sim.exe", "-lan", *role, f"-name=copy-{i}", "-rounds=50", "-timeout=60")
             copies.append(winelab.Copy(["ip", "netns", "exec", NS[host], *command], env))
-        check(all(copy.line("race:") for copy in copies), "4 copies on 2 hosts found copy 2's lobby on host B and joined")
+        check(all(copy.line("race:") for copy in copies), "4 copies on hosts A and B found copy 2's lobby on host B and joined")
         results = [copy.line("RESULT") for copy in copies]
         for i, (copy, result) in enumerate(zip(copies, results)):
             f = winelab.fields(result) if result else {}
@@ -241,67 +257,70 @@ def main():
         os.chmod(os.path.join(workdir, name), 0o600)
     try:
         make_hosts()
-        print("bridge test: 2 hosts (network namespaces) x 4 instances, one bridge each")
-        bridges = [bridge(0, workdir), bridge(1, workdir)]
-        for b, other in zip(bridges, "BA"):
-            check(b.expect(lambda l: "peer" in l and " up" in l, "peer up") is not None, f"{b.name} sees host {other}'s bridge")
+        print("bridge test: 3 hosts (network namespaces on one virtual switch) x 4 instances, one bridge each")
+        bridges = [bridge(h, workdir) for h in range(3)]
+        for b in bridges:
+            check(wait_peers(b, 2), f"{b.name} sees the other two hosts' bridges")
 
-        servers = [[instance(h, workdir, "serve") for _ in range(4)] for h in (0, 1)]
-        check([s.instance for s in servers[0]] == [0, 1, 2, 3] and [s.instance for s in servers[1]] == [16, 17, 18, 19],
-              f"instances take their host's range (A: {[s.instance for s in servers[0]]}, B: {[s.instance for s in servers[1]]})")
-        check(wait_ports(bridges[0], [16, 17, 18, 19], "B's servers") and wait_ports(bridges[1], [0, 1, 2, 3], "A's servers"),
-              "each bridge learns the other host's instances and their ports")
+        servers = [[instance(h, workdir, "serve") for _ in range(4)] for h in range(3)]
+        taken = [[s.instance for s in host_servers] for host_servers in servers]
+        check(taken == SERVERS, f"instances take their host's range ({taken})")
+        for h, b in enumerate(bridges):
+            others = [i for other in range(3) if other != h for i in SERVERS[other]]
+            check(wait_ports(b, others, "the other hosts' servers"), f"{b.name} learns the other hosts' 8 instances and their ports")
         status = subprocess.run(["ip", "netns", "exec", NS[0], TOOL, "status", "--registry", os.path.join(workdir, "registry-0")],
                                 capture_output=True, text=True).stdout
         print("\n".join("    " + row for row in status.splitlines()))
         check("remote" in status and "instances 0-15" in status, "status shows the remote instances and this host's range")
 
-        addresses = [f"192.168.80.{i + 1}:{GAME_PORT}" for i in [0, 1, 2, 3, 16, 17, 18, 19]]
+        addresses = sorted(f"192.168.80.{i + 1}:{GAME_PORT}" for host_servers in SERVERS for i in host_servers)
         finders = []
-        for host, name in [(1, "B"), (0, "A")]:
-            p, found, pinged = discover(host, workdir, 8)
+        for host in (1, 0, 2):
+            p, found, pinged = discover(host, workdir, 12)
             finders.append(p)
-            check(found.split()[1:] == sorted(addresses), f"a broadcast from host {name} finds all 8 lobby hosts on both hosts ({found})")
-            check(pinged.startswith("pinged 8, own broadcast copies 1, duplicates 0"), f"unicast both ways with each of them, no duplicates ({pinged})")
-        for s in servers[0] + servers[1]:
+            check(found.split()[1:] == addresses, f"a broadcast from host {NAMES[host]} finds all 12 lobby hosts on the 3 hosts ({found})")
+            check(pinged.startswith("pinged 12, own broadcast copies 1, duplicates 0"), f"unicast both ways with each of them, no duplicates ({pinged})")
+        for s in [s for host_servers in servers for s in host_servers]:
             got = [l for l in s.lines if l.startswith("got ")]
             per_finder = {f.instance: [l for l in got if l.endswith(f"from {f.instance}")] for f in finders}
-            if not check(all(len(v) == 2 for v in per_finder.values()) and len(got) == 4,
+            if not check(all(len(v) == 2 for v in per_finder.values()) and len(got) == 6,
                          f"instance {s.instance} got each finder's broadcast and ping exactly once"):
                 print(f"    {got}")
 
         # A bridge with another key: dropped, and the bridge says why.
         rogue_registry = os.path.join(workdir, "registry-rogue")
-        rogue = Process("bridge-rogue", NS[0], [TOOL, "bridge", "--listen", f"{ADDR[0]}:{LINK_PORT + 1}", "--range", "32-47",
+        rogue = Process("bridge-rogue", NS[0], [TOOL, "bridge", "--listen", f"{ADDR[0]}:{LINK_PORT + 1}", "--range", "48-55",
                                                 "--key-file", os.path.join(workdir, "wrong-key"), "--registry", rogue_registry,
                                                 "--peer", f"{ADDR[1]}:{LINK_PORT}"])
         check(bridges[1].expect(lambda l: "wrong key" in l, "wrong key") is not None, "a frame with a wrong key is dropped and named")
         rogue.stop()
-        check(not any("32-47" in l for l in bridges[1].lines), "the wrong-key bridge never became a peer")
+        check(not any("48-55" in l for l in bridges[1].lines), "the wrong-key bridge never became a peer")
 
         # Frames made here with the right key: accepted once; the same bytes again are a replay.
         session = int(time.time() * 1000)
-        join = frame(key, 1, 48, 16, session, 1, announce_body([(48, [GAME_PORT])]))
-        leave = frame(key, 1, 48, 16, session, 2, announce_body([]))
+        join = frame(key, 1, 56, 8, session, 1, announce_body([(56, [GAME_PORT])]))
+        leave = frame(key, 1, 56, 8, session, 2, announce_body([]))
         send_raw(NS[0], [join, join, leave], LINK_PORT + 2)
-        check(bridges[1].expect(lambda l: "instance 48" in l and "joined" in l, "48 joined") is not None,
+        check(bridges[1].expect(lambda l: "instance 56" in l and "joined" in l, "56 joined") is not None,
               "a frame sealed by Python's HMAC-SHA-256 with the key is accepted (the two implementations agree)")
-        check(bridges[1].expect(lambda l: "instance 48" in l and "left" in l, "48 left") is not None, "and its next frame too")
-        check(sum("instance 48" in l and "joined" in l for l in bridges[1].lines) == 1, "the replayed frame had no effect")
+        check(bridges[1].expect(lambda l: "instance 56" in l and "left" in l, "56 left") is not None, "and its next frame too")
+        check(sum("instance 56" in l and "joined" in l for l in bridges[1].lines) == 1, "the replayed frame had no effect")
 
         # Kill A's bridge without a goodbye, start a new one: the LAN recovers.
         bridges[0].stop(signal.SIGKILL)
         bridges[0] = bridge(0, workdir)
-        check(bridges[0].expect(lambda l: "peer" in l and " up" in l, "peer up") is not None, "a restarted bridge finds its peer again")
-        check(wait_ports(bridges[0], [16, 17, 18, 19], "B's servers again"), "and takes over the remote instances again")
-        p, found, pinged = discover(1, workdir, 8)
-        check(found.split()[1:] == sorted(addresses) and pinged.startswith("pinged 8,"),
-              f"after the restart a broadcast from host B finds all 8 again and unicast works ({found})")
+        check(wait_ports(bridges[0], SERVERS[1] + SERVERS[2], "B's and C's servers again"), "a restarted bridge takes over the remote instances again")
+        check(sum(" up: instances " in l for l in bridges[0].lines) == 2, "having found both peers again")
+        p, found, pinged = discover(1, workdir, 12)
+        check(found.split()[1:] == addresses and pinged.startswith("pinged 12,"),
+              f"after the restart a broadcast from host B finds all 12 again and unicast works ({found})")
 
-        # A bridge that stops says goodbye: the other host drops its instances at once.
+        # A bridge that stops says goodbye: the other hosts drop its instances at once.
         bridges[0].stop()
-        check(wait_instances(bridges[1], "left", [0, 1, 2, 3], "A's instances leave"), "a stopping bridge's instances leave the other host at once")
-        bridges[1].stop()
+        check(all(wait_instances(b, "left", SERVERS[0], "A's instances leave") for b in bridges[1:]),
+              "a stopping bridge's instances leave the other hosts at once")
+        for b in bridges[1:]:
+            b.stop()
         stats = next((l for l in bridges[1].lines if "stats:" in l), "")
         print(f"    host B {stats}")
         check("replayed=1" in stats and "bad-key-or-tampered=" in stats, "host B counted the replay and the wrong-key frames")

@@ -282,7 +282,7 @@ struct Report {
             """
         text += rows.joined(separator: "\n") + "\n"
         if let wine { text += "\n## Under Wine (the hook DLL vs the same program without it)\n\n" + wine }
-        if let bridge { text += "\n## Across two hosts (network namespaces joined by a veth pair, one bridge each)\n\n" + bridge }
+        if let bridge { text += "\n## Across two hosts (network namespaces on a virtual switch: veth pairs into a Linux bridge; one VirtualLAN bridge each)\n\n" + bridge }
         return text
     }
 }
