@@ -8,6 +8,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import time
 
 import bridge_test as bt
 
@@ -31,6 +32,13 @@ def ping(host, args, env=None):
     return rtt(line)
 
 
+def cpu_seconds(pid):
+    """utime + stime of a process (/proc/<pid>/stat, clock ticks)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main():
     workdir = tempfile.mkdtemp(prefix="vl-bridge-bench-")
     with open(os.path.join(workdir, "key"), "wb") as f:
@@ -51,6 +59,11 @@ def main():
             raw_echo.expect(lambda l: l.startswith("ready"), "ready")
             raw.append(ping(1, ["--raw", f"{bt.ADDR[0]}:5555"]))
             virtual.append(ping(1, ["--port", "23757", "--peer-instance", "0"], registry[1]))
+        # An idle bridge: a peer and a remote instance, no traffic; it wakes 4 times a second.
+        idle_seconds = 1 if QUICK else 10
+        before = cpu_seconds(bridges[0].proc.pid)
+        time.sleep(idle_seconds)  # a measurement over wall time, not synchronisation
+        idle_cpu = cpu_seconds(bridges[0].proc.pid) - before
     finally:
         for p in bt.processes:
             if p.proc.poll() is None:
@@ -64,6 +77,8 @@ def main():
         rows.append(f"| cross-host round trip {name}, ~16 B, {COUNT} exchanges (µs, median of {RUNS} runs) | {r:.1f} | {v:.1f} | {v / r:.2f}x |")
     added = statistics.median(x[0] for x in virtual) - statistics.median(x[0] for x in raw)
     rows.append(f"| added by the two bridges per round trip, p50 (µs) | | {added:.1f} | |")
+    rows.append(f"| idle bridge (1 peer, remote instances, no traffic), {idle_seconds} s: CPU (clock-tick resolution) | | "
+                f"{idle_cpu * 1000:.0f} ms ({idle_cpu / idle_seconds * 100:.2f}%) | |")
     text = "\n".join(rows) + "\n"
     if "--output" in sys.argv:
         with open(sys.argv[sys.argv.index("--output") + 1], "w") as f:
