@@ -106,7 +106,7 @@ public struct InstanceRange: Equatable, Sendable {
     public init?(parsing text: [UInt8]) {
         guard let dash = text.firstIndex(of: UInt8(ascii: "-")),
               let first = parseDecimal(text[..<dash]), let last = parseDecimal(text[(dash + 1)...]),
-              last >= first
+              last >= first, last < Int(BridgeFrame.everyInstance)
         else { return nil }
         self.init(first: UInt16(first), count: UInt16(last - first + 1))
     }
@@ -114,16 +114,6 @@ public struct InstanceRange: Equatable, Sendable {
     public var last: Int { Int(first) + Int(count) - 1 }
     public func contains(_ index: Int) -> Bool { index >= Int(first) && index <= last }
     public func overlaps(_ other: InstanceRange) -> Bool { Int(first) <= other.last && Int(other.first) <= last }
-}
-
-private func parseDecimal(_ text: ArraySlice<UInt8>) -> Int? {
-    guard !text.isEmpty, text.count <= 5 else { return nil }
-    var n = 0
-    for b in text {
-        guard b >= 0x30, b <= 0x39 else { return nil }
-        n = n * 10 + Int(b - 0x30)
-    }
-    return n <= 0xFFFE ? n : nil
 }
 
 /// Drops replayed frames of one peer: a frame is accepted once, and only if it is of the

@@ -64,7 +64,7 @@ public struct InstanceConfig: Equatable, Sendable {
             config.network = network
         }
         if let text = value(.instance) {
-            guard let index = parseIndex(text), index < config.network.capacity else { throw ConfigError(key: .instance, value: text) }
+            guard let index = parseDecimal(text[...]), index < config.network.capacity else { throw ConfigError(key: .instance, value: text) }
             config.pinnedInstance = index
         }
         if let text = value(.hostnamePrefix) {
@@ -81,16 +81,6 @@ public struct InstanceConfig: Equatable, Sendable {
         return config
     }
 
-    private static func parseIndex(_ text: [UInt8]) -> Int? {
-        guard text.count <= 5 else { return nil }
-        var n = 0
-        for b in text {
-            guard b >= 0x30, b <= 0x39 else { return nil }
-            n = n * 10 + Int(b - 0x30)
-        }
-        return n
-    }
-
     /// "<prefix>-<index + 1>".
     public func hostname(instance index: Int) -> [UInt8] {
         var name = hostnamePrefix
@@ -98,6 +88,17 @@ public struct InstanceConfig: Equatable, Sendable {
         appendDecimal(UInt32(index + 1), to: &name)
         return name
     }
+}
+
+/// A whole number of 1-5 decimal digits (no sign, no spaces), or nil.
+func parseDecimal(_ text: ArraySlice<UInt8>) -> Int? {
+    guard !text.isEmpty, text.count <= 5 else { return nil }
+    var n = 0
+    for b in text {
+        guard b >= 0x30, b <= 0x39 else { return nil }
+        n = n * 10 + Int(b - 0x30)
+    }
+    return n
 }
 
 public struct ConfigError: Error, Equatable, Sendable {
