@@ -19,7 +19,7 @@ final class RawEndpoint: BenchEndpoint {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         var size: Int32 = 4 << 20
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, 4)
-        var address = RawEndpoint.loopback(0)
+        var address = SocketAddress.loopback(0).sockaddr
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -31,16 +31,8 @@ final class RawEndpoint: BenchEndpoint {
         port = UInt16(bigEndian: address.sin_port)
     }
 
-    static func loopback(_ port: UInt16) -> sockaddr_in {
-        var a = sockaddr_in()
-        a.sin_family = sa_family_t(AF_INET)
-        a.sin_port = port.bigEndian
-        a.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        return a
-    }
-
     func send(_ payload: UnsafeRawBufferPointer, to peer: BenchEndpoint) -> Bool {
-        var to = RawEndpoint.loopback((peer as! RawEndpoint).port)
+        var to = SocketAddress.loopback((peer as! RawEndpoint).port).sockaddr
         return withUnsafePointer(to: &to) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 sendto(fd, payload.baseAddress, payload.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))

@@ -44,19 +44,8 @@ struct Bridge: ParsableCommand {
         }
         let key = try readKey(keyFile)
         let path = try registryPath(registry, config: config)
-        let environment = try ToolConfig.load(path: config).environment()
-        let network: VirtualNetwork
-        do {
-            network = try InstanceConfig.fromEnvironment { key in environment["\(key.name)"].map { Array($0.utf8) } }.network
-        } catch {
-            throw Failure(error.message)
-        }
-        let file: RegistryFile
-        do {
-            file = try RegistryFile(platform: .default, path: Array(path.utf8), network: network)
-        } catch {
-            throw Failure(error.message)
-        }
+        let network = try virtualNetwork(environment: ToolConfig.load(path: config).environment())
+        let file = try openRegistry(path, network: network)
         guard instances.last < file.registry.slotCount else {
             throw Failure("--range \(range) goes past the registry's \(file.registry.slotCount) instances: use numbers 0-\(file.registry.slotCount - 1)")
         }

@@ -77,9 +77,7 @@ struct Checkup {
     private func loopbackFinding() -> Finding {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         defer { if fd >= 0 { close(fd) } }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        var address = SocketAddress.loopback(0).sockaddr
         let bound = fd >= 0 && withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         } == 0

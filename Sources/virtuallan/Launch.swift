@@ -50,12 +50,8 @@ struct Launch: ParsableCommand {
 /// The instances a bridge gave this host (nil: no bridge, the whole subnet).
 func hostRange(registry path: String) throws -> InstanceRange? {
     guard FileManager.default.fileExists(atPath: path) else { return nil }
-    do {
-        let file = try RegistryFile(platform: .default, path: Array(path.utf8), network: nil)
-        return withExtendedLifetime(file) { file.registry.localRange } // the registry lives in the file's mapping
-    } catch {
-        throw Failure(error.message)
-    }
+    let file = try openRegistry(path, network: nil)
+    return withExtendedLifetime(file) { file.registry.localRange } // the registry lives in the file's mapping
 }
 
 /// Everything about starting the copies, decided before anything starts (and testable).
@@ -111,17 +107,7 @@ struct LaunchPlan {
             }
             try files.copyItem(atPath: templatePrefix, toPath: copy.prefix)
         }
-        let network: VirtualNetwork
-        do {
-            network = try InstanceConfig.fromEnvironment { key in copies.first?.environment["\(key.name)"].map { Array($0.utf8) } }.network
-        } catch {
-            throw Failure(error.message)
-        }
-        do {
-            _ = try RegistryFile(platform: .default, path: Array(registry.utf8), network: network)
-        } catch {
-            throw Failure(error.message)
-        }
+        _ = try openRegistry(registry, network: virtualNetwork(environment: copies.first?.environment ?? [:]))
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import VirtualIPCore
 import WinsockDetours
 
 /// Where things are: the checkout (for wine/ and its build output) and the registry.
@@ -24,6 +25,26 @@ enum Paths {
 
     /// Unix path -> the Z: path Wine programs understand.
     static func windows(_ url: URL) -> String { "Z:" + url.path.replacingOccurrences(of: "/", with: "\\") }
+}
+
+/// The registry at `path` (created when missing; `network` nil: any subnet), its errors
+/// turned into the tool's one-line failure.
+func openRegistry(_ path: String, network: VirtualNetwork?) throws -> RegistryFile {
+    do {
+        return try RegistryFile(platform: .default, path: Array(path.utf8), network: network)
+    } catch {
+        throw Failure(error.message)
+    }
+}
+
+/// The subnet instances started with `environment` will use (VIRTUALLAN_SUBNET, else the
+/// default), its error turned into the tool's one-line failure.
+func virtualNetwork(environment: [String: String]) throws -> VirtualNetwork {
+    do {
+        return try InstanceConfig.fromEnvironment { key in environment["\(key.name)"].map { Array($0.utf8) } }.network
+    } catch {
+        throw Failure(error.message)
+    }
 }
 
 /// A line on stderr and exit status `code`: the one way this tool reports a fatal problem.

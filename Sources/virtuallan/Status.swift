@@ -24,12 +24,7 @@ struct Status: ParsableCommand {
             throw Failure("no registry at \(path): no instance has run with it yet (start one, or pass --registry)")
         }
         let platform = Platform.default
-        let file: RegistryFile
-        do {
-            file = try RegistryFile(platform: platform, path: Array(path.utf8), network: nil)
-        } catch {
-            throw Failure(error.message)
-        }
+        let file = try openRegistry(path, network: nil)
         repeat {
             let snapshot = RegistrySnapshot(registry: file.registry, nowMs: platform.nowMs)
             if watch { print("\u{1B}[H\u{1B}[2J", terminator: "") }
