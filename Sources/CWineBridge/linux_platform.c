@@ -26,6 +26,9 @@
 
 static _Thread_local int32_t last_error;
 static int32_t get_last_error(void) { return last_error; }
+/* No Winsock below us on Linux: nothing is handed on, so there is nothing to start. */
+static int32_t winsock_startup(uint16_t version, VL_WSADATA *data) { (void)version; (void)data; return 0; }
+static int32_t winsock_cleanup(void) { return 0; }
 static void set_last_error(int32_t e) { last_error = e; }
 
 static int32_t wsa_from_errno(int e) {
@@ -541,6 +544,7 @@ static const vl_platform linux_platform = {
     .event_create = event_create, .event_close = event_close, .event_set = event_set,
     .event_reset = event_reset, .event_wait = event_wait,
     .current_thread = current_thread, .queue_completion = queue_completion,
+    .winsock_startup = winsock_startup, .winsock_cleanup = winsock_cleanup,
     .get_last_error = get_last_error, .set_last_error = set_last_error,
     .mutex_create = mutex_create, .mutex_lock = mutex_lock, .mutex_unlock = mutex_unlock,
     .timer_start = timer_start, .timer_stop = timer_stop,

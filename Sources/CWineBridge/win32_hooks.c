@@ -1,7 +1,12 @@
 /* The DLL's Win32 half: DllMain, one stdcall entry point per hook-table line (handing
- * non-virtual sockets to the original ws2_32), import-table patching of the main module
- * (ws2_32, wsock32, iphlpapi; by name or ordinal alike, matched by the address the import
- * resolved to) and a GetProcAddress detour for late-bound lookups. */
+ * non-virtual sockets to the original ws2_32), and inline hooks that send every call of a
+ * hooked export to those entry points, from whatever module it comes: the first
+ * instructions of each export in ws2_32/iphlpapi are replaced by a jump to our entry, and
+ * moved into a trampoline that the "original" now is. Imports by name or ordinal, of ws2_32
+ * or wsock32 (whose exports forward to ws2_32), in the exe or any DLL loaded now or later,
+ * and pointers from GetProcAddress taken before or after we came: all of them reach the
+ * patched code. Calls made from inside ws2_32 itself (sendto calling WSASendTo) and from
+ * this DLL go straight to the original: the outermost call has already been decided. */
 #if defined(_WIN32)
 #include <winsock2.h>
 #include <windows.h>
@@ -15,6 +20,8 @@
 /* Answers from the Swift side. */
 int32_t vl_is_virtual_socket(VL_SOCKET s);
 int32_t vl_was_virtual_socket(VL_SOCKET s);
+int32_t vl_refuse_real_send(const char *function, VL_SOCKET s, const void *to, int32_t length);
+int32_t vl_plan_trampoline(const uint8_t *code, uint32_t available, uint32_t *displacements, uint32_t capacity, uint32_t *count);
 void vl_process_detach(int32_t exiting);
 
 vl_originals vl_original;
@@ -26,12 +33,32 @@ enum {
     VL_HOOK_TOTAL
 };
 
-/* Per hook: the original in ws2_32/iphlpapi, the same name in wsock32, our entry point. */
+/* Per hook: how to reach the original (the trampoline once hooked) and our entry point. */
 static void *original_address[VL_HOOK_TOTAL];
-static void *wsock32_address[VL_HOOK_TOTAL];
 static void *entry_point[VL_HOOK_TOTAL];
 
 #define VL_ORIGINAL(ret, name, params) ((ret (WINAPI *) params)original_address[VL_INDEX_##name])
+
+/* The images whose calls are never ours: the hooked DLLs themselves and this one. */
+typedef struct image { const uint8_t *start, *end; } image;
+static image below[3];
+
+static image image_of(HMODULE module) {
+    image i = { NULL, NULL };
+    if (!module) return i;
+    const IMAGE_DOS_HEADER *dos = (const IMAGE_DOS_HEADER *)module;
+    const IMAGE_NT_HEADERS *nt = (const IMAGE_NT_HEADERS *)((const uint8_t *)module + dos->e_lfanew);
+    i.start = (const uint8_t *)module;
+    i.end = i.start + nt->OptionalHeader.SizeOfImage;
+    return i;
+}
+
+static inline int called_from_below(const void *return_address) {
+    const uint8_t *a = return_address;
+    for (int i = 0; i < 3; i++)
+        if (a >= below[i].start && a < below[i].end) return 1;
+    return 0;
+}
 
 static int select_has_virtual(const VL_FD_SET *a, const VL_FD_SET *b, const VL_FD_SET *c) {
     const VL_FD_SET *sets[3] = { a, b, c };
@@ -50,6 +77,9 @@ static int wants_virtual(int32_t af, int32_t type, int32_t protocol) {
 #define VL_PASS_PLAIN(ret, name, params, args)
 #define VL_PASS_SOCKET(ret, name, params, args) \
     if (!vl_is_virtual_socket(s)) return VL_ORIGINAL(ret, name, params) args;
+#define VL_PASS_DESTINED(ret, name, params, args) \
+    if (!vl_is_virtual_socket(s)) \
+        return vl_refuse_real_send(#name, s, to, tolen) ? SOCKET_ERROR : VL_ORIGINAL(ret, name, params) args;
 #define VL_PASS_RESULT(ret, name, params, args) \
     if (!vl_is_virtual_socket(s) && !vl_was_virtual_socket(s)) return VL_ORIGINAL(ret, name, params) args;
 #define VL_PASS_CREATE(ret, name, params, args) \
@@ -62,6 +92,7 @@ static int wants_virtual(int32_t af, int32_t type, int32_t protocol) {
 
 #define VL_ENTRY_POINT(module, ordinal, kind, ret, name, sig, params, args) \
     static ret WINAPI vl_entry_##name params { \
+        if (called_from_below(__builtin_return_address(0))) return VL_ORIGINAL(ret, name, params) args; \
         VL_PASS_##kind(ret, name, params, args) \
         return vl_hook_##name args; \
     }
@@ -70,6 +101,7 @@ VL_HOOKS(VL_ENTRY_POINT)
 
 /* gethostbyname: names we do not know (a real host) go to the original resolver. */
 static VL_HOSTENT *WINAPI vl_resolve_gethostbyname(const char *name) {
+    if (called_from_below(__builtin_return_address(0))) return VL_ORIGINAL(VL_HOSTENT *, gethostbyname, (const char *))(name);
     VL_HOSTENT *entry = vl_hook_gethostbyname(name);
     if (!entry && vl_original.WSAGetLastError() == VL_WSAHOST_NOT_FOUND)
         return VL_ORIGINAL(VL_HOSTENT *, gethostbyname, (const char *))(name);
@@ -78,89 +110,103 @@ static VL_HOSTENT *WINAPI vl_resolve_gethostbyname(const char *name) {
 
 /* getaddrinfo: names we do not know go to the original resolver. */
 static int32_t WINAPI vl_resolve_getaddrinfo(const char *node, const char *service, const VL_ADDRINFO *hints, VL_ADDRINFO **result) {
+    typedef int32_t (WINAPI *getaddrinfo_fn)(const char *, const char *, const VL_ADDRINFO *, VL_ADDRINFO **);
+    getaddrinfo_fn original = (getaddrinfo_fn)original_address[VL_INDEX_getaddrinfo];
+    if (called_from_below(__builtin_return_address(0))) return original(node, service, hints, result);
     int32_t error = vl_hook_getaddrinfo(node, service, hints, result);
-    if (error == VL_WSAHOST_NOT_FOUND)
-        return VL_ORIGINAL(int32_t, getaddrinfo, (const char *, const char *, const VL_ADDRINFO *, VL_ADDRINFO **))(node, service, hints, result);
-    return error;
+    return error == VL_WSAHOST_NOT_FOUND ? original(node, service, hints, result) : error;
 }
 
-static void load_originals(void) {
-    HMODULE ws2 = GetModuleHandleA("ws2_32.dll");
-    if (!ws2) ws2 = LoadLibraryA("ws2_32.dll");
-    HMODULE iphlp = GetModuleHandleA("iphlpapi.dll");
-    if (!iphlp) iphlp = LoadLibraryA("iphlpapi.dll");
-    HMODULE wsock = GetModuleHandleA("wsock32.dll");
-    for (uint32_t i = 0; i < vl_hook_count; i++) {
-        HMODULE from = strcmp(vl_hooks[i].module, "IPHLPAPI") == 0 ? iphlp : ws2;
-        original_address[i] = from ? (void *)GetProcAddress(from, vl_hooks[i].name) : NULL;
-        wsock32_address[i] = wsock ? (void *)GetProcAddress(wsock, vl_hooks[i].name) : NULL;
+/* ---- inline hooks ---- */
+
+static uint8_t *trampolines;        /* one executable page set, filled at start */
+static size_t trampolines_used;
+enum { TRAMPOLINE_SPACE = 8192, TRAMPOLINE_SLOT = 32 };
+
+/* Moves the start of `target` into a trampoline and makes `target` jump to `entry`;
+ * returns the trampoline (the original from now on), or NULL when the start cannot be moved. */
+static void *hook_inline(uint8_t *target, void *entry) {
+    uint32_t displacements[8], count = 0;
+    int32_t length = vl_plan_trampoline(target, 24, displacements, 8, &count);
+    if (length <= 0 || length + 5 > TRAMPOLINE_SLOT || trampolines_used + TRAMPOLINE_SLOT > TRAMPOLINE_SPACE) return NULL;
+    uint8_t *t = trampolines + trampolines_used;
+    trampolines_used += TRAMPOLINE_SLOT;
+    memcpy(t, target, (size_t)length);
+    /* A rel32 moved by (t - target) must point where it pointed before. */
+    for (uint32_t i = 0; i < count; i++) {
+        int32_t d;
+        memcpy(&d, t + displacements[i], 4);
+        d += (int32_t)(target - t);
+        memcpy(t + displacements[i], &d, 4);
     }
+    t[length] = 0xE9;
+    int32_t back = (int32_t)((target + length) - (t + length + 5));
+    memcpy(t + length + 1, &back, 4);
+
+    DWORD old;
+    if (!VirtualProtect(target, (SIZE_T)length, PAGE_EXECUTE_READWRITE, &old)) return NULL;
+    int32_t jump = (int32_t)((uint8_t *)entry - (target + 5));
+    target[0] = 0xE9;
+    memcpy(target + 1, &jump, 4);
+    memset(target + 5, 0xCC, (size_t)length - 5);
+    VirtualProtect(target, (SIZE_T)length, old, &old);
+    FlushInstructionCache(GetCurrentProcess(), target, (SIZE_T)length);
+    return t;
+}
+
+static char not_hooked[512];
+
+/* Hooks every line of the table; returns how many are in. */
+static int install_hooks(HMODULE ws2, HMODULE iphlp) {
 #define VL_ENTRY_ADDRESS(module, ordinal, kind, ret, name, sig, params, args) entry_point[VL_INDEX_##name] = (void *)vl_entry_##name;
     VL_HOOKS(VL_ENTRY_ADDRESS)
 #undef VL_ENTRY_ADDRESS
     entry_point[VL_INDEX_gethostbyname] = (void *)vl_resolve_gethostbyname;
     entry_point[VL_INDEX_getaddrinfo] = (void *)vl_resolve_getaddrinfo;
 
-#define VL_LOAD(field) vl_original.field = (void *)GetProcAddress(ws2, #field);
-    VL_LOAD(WSAStartup) VL_LOAD(socket) VL_LOAD(bind) VL_LOAD(getsockname) VL_LOAD(ioctlsocket) VL_LOAD(closesocket)
-    VL_LOAD(shutdown) VL_LOAD(select) VL_LOAD(setsockopt) VL_LOAD(WSASendTo)
+    trampolines = VirtualAlloc(NULL, TRAMPOLINE_SPACE, MEM_COMMIT | MEM_RESERVE, PAGE_EXECUTE_READWRITE);
+    int installed = 0;
+    for (uint32_t i = 0; i < vl_hook_count; i++) {
+        HMODULE from = strcmp(vl_hooks[i].module, "IPHLPAPI") == 0 ? iphlp : ws2;
+        uint8_t *export = from ? (uint8_t *)GetProcAddress(from, vl_hooks[i].name) : NULL;
+        void *trampoline = export && trampolines ? hook_inline(export, entry_point[i]) : NULL;
+        original_address[i] = trampoline ? trampoline : (void *)export;
+        if (trampoline) installed++;
+        else {
+            size_t used = strlen(not_hooked);
+            snprintf(not_hooked + used, sizeof not_hooked - used, " %s", vl_hooks[i].name);
+        }
+    }
+    DWORD old;
+    if (trampolines) VirtualProtect(trampolines, TRAMPOLINE_SPACE, PAGE_EXECUTE_READ, &old);
+    return installed;
+}
+
+/* The platform's originals: the trampolines of hooked functions, the exports of the rest. */
+static void *original_named(HMODULE ws2, const char *name) {
+    const vl_hook *hook = vl_find_hook(name);
+    return hook ? original_address[hook - vl_hooks] : (void *)GetProcAddress(ws2, name);
+}
+
+static void load_originals(HMODULE ws2) {
+#define VL_LOAD(field) vl_original.field = original_named(ws2, #field);
+    VL_LOAD(WSAStartup) VL_LOAD(WSACleanup) VL_LOAD(socket) VL_LOAD(bind) VL_LOAD(getsockname) VL_LOAD(ioctlsocket)
+    VL_LOAD(closesocket) VL_LOAD(shutdown) VL_LOAD(select) VL_LOAD(setsockopt) VL_LOAD(WSASendTo)
     VL_LOAD(WSARecvFrom) VL_LOAD(WSAEventSelect) VL_LOAD(WSAGetOverlappedResult) VL_LOAD(WSACreateEvent) VL_LOAD(WSACloseEvent)
     VL_LOAD(WSASetEvent) VL_LOAD(WSAResetEvent) VL_LOAD(WSAWaitForMultipleEvents)
     VL_LOAD(WSAGetLastError) VL_LOAD(WSASetLastError)
 #undef VL_LOAD
 }
 
-/* Our entry point for an address a module imported, or NULL when it is not hooked. */
-static void *entry_for(void *resolved) {
-    if (!resolved) return NULL;
-    for (uint32_t i = 0; i < vl_hook_count; i++)
-        if (resolved == original_address[i] || resolved == wsock32_address[i]) return entry_point[i];
-    return NULL;
-}
-
-static FARPROC real_GetProcAddress;
-
-/* Late binding (GetProcAddress(ws2_32, "sendto") or by ordinal) gets our entry points too. */
-static FARPROC WINAPI vl_GetProcAddress(HMODULE module, LPCSTR name) {
-    FARPROC resolved = ((FARPROC (WINAPI *)(HMODULE, LPCSTR))real_GetProcAddress)(module, name);
-    void *entry = entry_for((void *)resolved);
-    return entry ? (FARPROC)entry : resolved;
-}
-
-static int patch_slot(void **slot, void *replacement) {
-    DWORD old;
-    if (!VirtualProtect(slot, sizeof *slot, PAGE_READWRITE, &old)) return 0;
-    *slot = replacement;
-    VirtualProtect(slot, sizeof *slot, old, &old);
-    return 1;
-}
-
-/* Rewrites every import of `module` that resolved to a hooked function (or to
- * GetProcAddress); returns how many slots were patched. */
-static int patch_imports(HMODULE module) {
-    BYTE *base = (BYTE *)module;
-    IMAGE_DOS_HEADER *dos = (IMAGE_DOS_HEADER *)base;
-    if (dos->e_magic != IMAGE_DOS_SIGNATURE) return 0;
-    IMAGE_NT_HEADERS *nt = (IMAGE_NT_HEADERS *)(base + dos->e_lfanew);
-    IMAGE_DATA_DIRECTORY imports = nt->OptionalHeader.DataDirectory[IMAGE_DIRECTORY_ENTRY_IMPORT];
-    if (!imports.VirtualAddress) return 0;
-    int patched = 0;
-    for (IMAGE_IMPORT_DESCRIPTOR *d = (IMAGE_IMPORT_DESCRIPTOR *)(base + imports.VirtualAddress); d->Name; d++) {
-        for (void **slot = (void **)(base + d->FirstThunk); *slot; slot++) {
-            void *replacement = *slot == (void *)real_GetProcAddress ? (void *)vl_GetProcAddress : entry_for(*slot);
-            if (replacement && patch_slot(slot, replacement)) patched++;
-        }
-    }
-    return patched;
-}
-
-static void log_installation(int patched) {
+static void log_installation(int installed) {
     char path[MAX_PATH];
     DWORD n = GetEnvironmentVariableA("VIRTUALLAN_LOG", path, sizeof path);
     if (n == 0 || n >= sizeof path) return;
-    char line[160];
-    int length = snprintf(line, sizeof line, "pid %lu: hooks installed: %d import slots of the main module patched (%u hooks)",
-                          GetCurrentProcessId(), patched, (unsigned)vl_hook_count);
+    char line[700];
+    int length = snprintf(line, sizeof line, "pid %lu: hooks installed: %d of %u functions hooked inline in ws2_32/iphlpapi (every module's calls)%s%s",
+                          GetCurrentProcessId(), installed, (unsigned)vl_hook_count,
+                          not_hooked[0] ? "; NOT hooked (their start cannot be moved):" : "", not_hooked);
+    if (length > (int)sizeof line - 1) length = (int)sizeof line - 1;
     vl_default_platform()->log_line(path, line, (uint32_t)length);
 }
 
@@ -168,10 +214,16 @@ BOOL WINAPI DllMain(HINSTANCE instance, DWORD reason, LPVOID reserved) {
     if (reason == DLL_PROCESS_ATTACH) {
         DisableThreadLibraryCalls(instance);
         vl_win32_platform_init();
-        HMODULE kernel32 = GetModuleHandleA("kernel32.dll");
-        real_GetProcAddress = GetProcAddress(kernel32, "GetProcAddress");
-        load_originals();
-        log_installation(patch_imports(GetModuleHandleA(NULL)));
+        HMODULE ws2 = GetModuleHandleA("ws2_32.dll");
+        if (!ws2) ws2 = LoadLibraryA("ws2_32.dll");
+        HMODULE iphlp = GetModuleHandleA("iphlpapi.dll");
+        if (!iphlp) iphlp = LoadLibraryA("iphlpapi.dll");
+        below[0] = image_of(ws2);
+        below[1] = image_of(iphlp);
+        below[2] = image_of((HMODULE)instance);
+        int installed = install_hooks(ws2, iphlp);
+        load_originals(ws2);
+        log_installation(installed);
     } else if (reason == DLL_PROCESS_DETACH) {
         /* reserved != NULL: the process is ending; its other threads are gone already. */
         vl_process_detach(reserved != NULL);

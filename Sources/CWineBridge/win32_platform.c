@@ -261,6 +261,11 @@ static void queue_completion(uintptr_t thread, void *routine, uint32_t error, ui
     CloseHandle(h);
 }
 
+/* The game's WSAStartup/WSACleanup reach the real ws2_32 too (one each, so the counts
+ * stay in step): what we hand on (TCP, IPv6) needs it started. */
+static int32_t winsock_startup(uint16_t version, VL_WSADATA *data) { return vl_original.WSAStartup(version, (LPWSADATA)data); }
+static int32_t winsock_cleanup(void) { return vl_original.WSACleanup() == 0 ? 0 : last_wsa_error(); }
+
 static int32_t get_last_error(void) { return (int32_t)vl_original.WSAGetLastError(); }
 static void set_last_error(int32_t e) { vl_original.WSASetLastError(e); }
 
@@ -443,6 +448,7 @@ static const vl_platform win32_platform = {
     .event_create = event_create, .event_close = event_close, .event_set = event_set,
     .event_reset = event_reset, .event_wait = event_wait,
     .current_thread = current_thread, .queue_completion = queue_completion,
+    .winsock_startup = winsock_startup, .winsock_cleanup = winsock_cleanup,
     .get_last_error = get_last_error, .set_last_error = set_last_error,
     .mutex_create = mutex_create, .mutex_lock = mutex_lock, .mutex_unlock = mutex_unlock,
     .timer_start = timer_start, .timer_stop = timer_stop,

@@ -17,6 +17,8 @@ public struct IPv4Address: Equatable, Hashable, Sendable {
 
     /// 127.0.0.0/8: on Windows every address in it is local.
     public var isLoopback: Bool { value >> 24 == 127 }
+    /// 224.0.0.0/4.
+    public var isMulticast: Bool { value >> 28 == 0xE }
 
     /// Parses dotted-quad text ("192.168.80.1") given as UTF-8 bytes. Exactly four decimal
     /// parts 0...255, no signs, no spaces, at most three digits each.

@@ -51,6 +51,13 @@ public struct VirtualNetwork: Equatable, Sendable {
         address == .limitedBroadcast || address == broadcast
     }
 
+    /// An address that, sent to from a real socket, would put a packet on a real network
+    /// where the game meant the virtual LAN: the subnet, the limited broadcast, multicast.
+    /// Nothing a hooked process aims there may reach a real interface.
+    public func isVirtualLANDestination(_ address: IPv4Address) -> Bool {
+        contains(address) || address == .limitedBroadcast || address.isMulticast
+    }
+
     public func address(ofInstance index: Int) -> IPv4Address {
         IPv4Address(network.value &+ UInt32(index + 1))
     }

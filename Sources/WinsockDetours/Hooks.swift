@@ -99,6 +99,16 @@ public func hookConnect(_ s: UInt, _ name: UnsafePointer<VL_SOCKADDR_IN>?, _ len
     withHost(orFail: socketError) { status($0, $0.connect(s, name, length)) }
 }
 
+/// connect with connect data and QoS: UDP has neither (Windows ignores them on datagram
+/// sockets), so it is connect.
+@_cdecl("vl_hook_WSAConnect")
+public func hookWSAConnect(_ s: UInt, _ name: UnsafePointer<VL_SOCKADDR_IN>?, _ length: Int32, _ callerData: UnsafeMutablePointer<VL_WSABUF>?,
+                           _ calleeData: UnsafeMutablePointer<VL_WSABUF>?, _ sqos: UnsafeMutableRawPointer?, _ gqos: UnsafeMutableRawPointer?) -> Int32 {
+    let result = hookConnect(s, name, length)
+    if result == 0, let calleeData { calleeData.pointee.len = 0 }  // no connect data came back
+    return result
+}
+
 /// One WSABUF over a plain buffer, for the single-buffer calls.
 @inline(__always)
 private func withSingleBuffer<T>(_ buffer: UnsafeRawPointer?, _ length: Int32, _ body: (Result<UnsafePointer<VL_WSABUF>, WinsockError>) -> T) -> T {
@@ -344,4 +354,16 @@ public func processDetach(_ exiting: Int32) {
     } else {
         host.shutdown()
     }
+}
+
+/// How much of a function's start an inline hook moves into its trampoline (0: it cannot
+/// be moved), with the offsets of the rel32 displacements to rebase in `displacements`.
+@_cdecl("vl_plan_trampoline")
+public func planTrampoline(_ code: UnsafePointer<UInt8>, _ available: UInt32, _ displacements: UnsafeMutablePointer<UInt32>,
+                           _ capacity: UInt32, _ count: UnsafeMutablePointer<UInt32>) -> Int32 {
+    guard let plan = TrampolinePlan.make(UnsafeRawBufferPointer(start: code, count: Int(available))),
+          plan.relativeDisplacements.count <= Int(capacity) else { return 0 }
+    for (i, offset) in plan.relativeDisplacements.enumerated() { displacements[i] = UInt32(offset) }
+    count.pointee = UInt32(plan.relativeDisplacements.count)
+    return Int32(plan.copyLength)
 }

@@ -174,6 +174,8 @@ public final class VirtualHost: @unchecked Sendable {
         guard let data else { return .fault }
         let granted: UInt16 = major > 2 || (major == 2 && minor > 2) ? 0x0202 : version
         vl_fill_wsadata(data, granted)
+        let osError = platform.t.winsock_startup!(version, data)
+        guard osError == 0 else { return WinsockError(rawValue: osError) }
         lock.locked { startupCount += 1 }
         return nil
     }
@@ -190,6 +192,7 @@ public final class VirtualHost: @unchecked Sendable {
             let open = lock.locked { Array(sockets.keys) }
             for handle in open { _ = closeSocket(handle) }
         }
-        return nil
+        let osError = platform.t.winsock_cleanup!()
+        return osError == 0 ? nil : WinsockError(rawValue: osError)
     }
 }

@@ -12,7 +12,7 @@ final class HookTableTests: XCTestCase {
         let names = Set(entries().map(\.name))
         let surface: Set<String> = [
             "WSAStartup", "WSACleanup", "WSAGetLastError", "WSASetLastError", "socket", "WSASocketA", "WSASocketW",
-            "closesocket", "bind", "connect", "sendto", "recvfrom", "send", "recv", "WSASendTo", "WSARecvFrom",
+            "closesocket", "bind", "connect", "WSAConnect", "sendto", "recvfrom", "send", "recv", "WSASendTo", "WSARecvFrom",
             "WSAGetOverlappedResult", "WSACreateEvent", "WSACloseEvent", "WSASetEvent", "WSAResetEvent",
             "WSAWaitForMultipleEvents", "select", "ioctlsocket", "getsockname", "getpeername", "setsockopt",
             "getsockopt", "gethostname", "gethostbyname", "getaddrinfo", "freeaddrinfo", "GetAdaptersInfo",

@@ -6,8 +6,9 @@
  * X(module, ordinal, kind, return type, name, signature, (parameters), (arguments))
  * ordinal: the export ordinal in ws2_32.dll (0 = exported by name only).
  * kind: which calls the DLL hands to the original function instead (Linux ignores it):
- *   PLAIN always ours; SOCKET ours when `s` is a virtual socket; CREATE ours for IPv4
- *   UDP; SELECT ours when a set holds a virtual socket; RESULT ours for a virtual socket
+ *   PLAIN always ours; SOCKET ours when `s` is a virtual socket; DESTINED like SOCKET, and
+ *   for other sockets refused (WSAENETUNREACH) when `to` is on the virtual LAN, so nothing
+ *   aimed at it leaves the machine; CREATE ours for IPv4 UDP; SELECT ours when a set holds a virtual socket; RESULT ours for a virtual socket
  *   or one closed while virtual; RESOLVE ours unless we do not know the name; ADDRINFO
  *   ours for the address lists we made.
  * signature: "<ret>:<args>", one letter per value:
@@ -26,12 +27,13 @@
     X(WS2_32, 0, CREATE, VL_SOCKET, WSASocketW, "s:iiipuu", (int32_t af, int32_t type, int32_t protocol, void *info, uint32_t group, uint32_t flags), (af, type, protocol, info, group, flags)) \
     X(WS2_32, 3, SOCKET, int32_t, closesocket, "i:s", (VL_SOCKET s), (s)) \
     X(WS2_32, 2, SOCKET, int32_t, bind, "i:spi", (VL_SOCKET s, const VL_SOCKADDR_IN *name, int32_t namelen), (s, name, namelen)) \
-    X(WS2_32, 4, SOCKET, int32_t, connect, "i:spi", (VL_SOCKET s, const VL_SOCKADDR_IN *name, int32_t namelen), (s, name, namelen)) \
-    X(WS2_32, 20, SOCKET, int32_t, sendto, "i:spiipi", (VL_SOCKET s, const char *buf, int32_t len, int32_t flags, const VL_SOCKADDR_IN *to, int32_t tolen), (s, buf, len, flags, to, tolen)) \
+    X(WS2_32, 4, DESTINED, int32_t, connect, "i:spi", (VL_SOCKET s, const VL_SOCKADDR_IN *to, int32_t tolen), (s, to, tolen)) \
+    X(WS2_32, 0, DESTINED, int32_t, WSAConnect, "i:spipppp", (VL_SOCKET s, const VL_SOCKADDR_IN *to, int32_t tolen, VL_WSABUF *callerData, VL_WSABUF *calleeData, void *sqos, void *gqos), (s, to, tolen, callerData, calleeData, sqos, gqos)) \
+    X(WS2_32, 20, DESTINED, int32_t, sendto, "i:spiipi", (VL_SOCKET s, const char *buf, int32_t len, int32_t flags, const VL_SOCKADDR_IN *to, int32_t tolen), (s, buf, len, flags, to, tolen)) \
     X(WS2_32, 17, SOCKET, int32_t, recvfrom, "i:spiipp", (VL_SOCKET s, char *buf, int32_t len, int32_t flags, VL_SOCKADDR_IN *from, int32_t *fromlen), (s, buf, len, flags, from, fromlen)) \
     X(WS2_32, 19, SOCKET, int32_t, send, "i:spii", (VL_SOCKET s, const char *buf, int32_t len, int32_t flags), (s, buf, len, flags)) \
     X(WS2_32, 16, SOCKET, int32_t, recv, "i:spii", (VL_SOCKET s, char *buf, int32_t len, int32_t flags), (s, buf, len, flags)) \
-    X(WS2_32, 0, SOCKET, int32_t, WSASendTo, "i:spupupipp", (VL_SOCKET s, VL_WSABUF *buffers, uint32_t count, uint32_t *sent, uint32_t flags, const VL_SOCKADDR_IN *to, int32_t tolen, VL_OVERLAPPED *overlapped, void *routine), (s, buffers, count, sent, flags, to, tolen, overlapped, routine)) \
+    X(WS2_32, 0, DESTINED, int32_t, WSASendTo, "i:spupupipp", (VL_SOCKET s, VL_WSABUF *buffers, uint32_t count, uint32_t *sent, uint32_t flags, const VL_SOCKADDR_IN *to, int32_t tolen, VL_OVERLAPPED *overlapped, void *routine), (s, buffers, count, sent, flags, to, tolen, overlapped, routine)) \
     X(WS2_32, 0, SOCKET, int32_t, WSARecvFrom, "i:spupppppp", (VL_SOCKET s, VL_WSABUF *buffers, uint32_t count, uint32_t *received, uint32_t *flags, VL_SOCKADDR_IN *from, int32_t *fromlen, VL_OVERLAPPED *overlapped, void *routine), (s, buffers, count, received, flags, from, fromlen, overlapped, routine)) \
     X(WS2_32, 0, RESULT, int32_t, WSAGetOverlappedResult, "i:sppip", (VL_SOCKET s, VL_OVERLAPPED *overlapped, uint32_t *transferred, int32_t wait, uint32_t *flags), (s, overlapped, transferred, wait, flags)) \
     X(WS2_32, 0, PLAIN, VL_WSAEVENT, WSACreateEvent, "p:", (void), ()) \

@@ -70,6 +70,12 @@ typedef struct vl_platform {
     void (*queue_completion)(uintptr_t thread, void *routine, uint32_t error, uint32_t bytes,
                              VL_OVERLAPPED *overlapped, uint32_t flags);
 
+    /* The OS's own Winsock, started and stopped in step with the game's WSAStartup and
+     * WSACleanup so everything handed to it (TCP, other families) works: Win32 calls the
+     * original ws2_32, which also fills `data` as Windows answers; Linux has none (0). */
+    int32_t (*winsock_startup)(uint16_t version, VL_WSADATA *data);
+    int32_t (*winsock_cleanup)(void);
+
     /* Thread-local Winsock last error. */
     int32_t (*get_last_error)(void);
     void (*set_last_error)(int32_t error);

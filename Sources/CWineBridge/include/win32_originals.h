@@ -7,6 +7,7 @@
 
 typedef struct vl_originals {
     int (WSAAPI *WSAStartup)(WORD, LPWSADATA);
+    int (WSAAPI *WSACleanup)(void);
     SOCKET (WSAAPI *socket)(int, int, int);
     int (WSAAPI *bind)(SOCKET, const struct sockaddr *, int);
     int (WSAAPI *getsockname)(SOCKET, struct sockaddr *, int *);
