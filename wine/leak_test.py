@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Nothing leaks (run through wine/test, last: it adds routes to its namespace). This
+namespace gets a real-looking link: a veth whose peer sits alone in a namespace of its
+own (the sink), IPv6 off on both ends (no neighbour discovery of the kernel's own), and
+routes for 192.168.80.0/24, 224.0.0.0/4 and the default over it. Every frame that would
+reach a real network is counted on the sink. Hooked copies (wine/tests/modules: from the
+exe and from a DLL) aim everything at the virtual LAN: a lobby (broadcast FIND, unicast
+PING) and a probe (TCP connect to a virtual address, UDP unicast, the limited broadcast,
+a multicast group): 0 frames. Control: the same probe without the DLL puts frames there."""
+import os
+import subprocess
+import tempfile
+import time
+
+from winelab import (Copy, check, default_prefixes, fields, finish, hooked, prepare_prefix, require_private_network,
+                     stop_prefix, unhooked)
+
+SINK = "vl-leak-sink"
+
+
+def ip(*args, check_status=True):
+    return subprocess.run(["ip", *args], check=check_status, capture_output=True, text=True)
+
+
+def sysctl(name, value, namespace=None):
+    prefix = ["ip", "netns", "exec", namespace] if namespace else []
+    subprocess.run([*prefix, "sysctl", "-q", "-w", f"{name}={value}"], check=True)
+
+
+def make_link():
+    ip("netns", "del", SINK, check_status=False)
+    ip("netns", "add", SINK)
+    ip("link", "add", "vl-out", "type", "veth", "peer", "name", "vl-sink", "netns", SINK)
+    sysctl("net.ipv6.conf.vl-out.disable_ipv6", 1)
+    sysctl("net.ipv6.conf.vl-sink.disable_ipv6", 1, SINK)
+    ip("-n", SINK, "link", "set", "vl-sink", "up")
+    ip("addr", "add", "10.213.9.1/24", "dev", "vl-out")
+    ip("link", "set", "vl-out", "up")
+    for route in ("192.168.80.0/24", "224.0.0.0/4", "default"):
+        ip("route", "add", route, "dev", "vl-out")
+
+
+def remove_link():
+    ip("link", "del", "vl-out", check_status=False)
+    ip("netns", "del", SINK, check_status=False)
+
+
+def frames_on_link():
+    out = subprocess.run(["ip", "netns", "exec", SINK, "cat", "/sys/class/net/vl-sink/statistics/rx_packets"],
+                         capture_output=True, text=True, check=True)
+    return int(out.stdout)
+
+
+def run_all(commands, env):
+    copies = [Copy(command, {**env, "VIRTUALLAN_INSTANCE": str(i)}) for i, command in enumerate(commands)]
+    results = [copy.line("RESULT") for copy in copies]
+    for copy in copies:
+        copy.finish()
+    return results
+
+
+def main():
+    require_private_network()
+    work = tempfile.mkdtemp(prefix="virtuallan-leak-")
+    prefix = default_prefixes()[0]
+    started = time.monotonic()
+    prepare_prefix(prefix)
+    base = {**os.environ, "WINEDEBUG": "-all", "WINEPREFIX": prefix}
+    try:
+        make_link()
+        routes = ip("-4", "route", "show").stdout
+        check("192.168.80.0/24 dev vl-out" in routes and "224.0.0.0/4 dev vl-out" in routes and "default dev vl-out" in routes,
+              "the namespace routes the virtual subnet, multicast and the default to the counting link")
+        quiet = frames_on_link()
+        for mode in ("exe", "dll"):
+            env = {**base, "VIRTUALLAN_REGISTRY": os.path.join(work, f"registry-{mode}"),
+                   "VIRTUALLAN_LOG": os.path.join(work, f"log-{mode}.txt")}
+            before = frames_on_link()
+            results = run_all([hooked("modtest.exe", "-via", mode, "-host", "-clients", "1"),
+                               hooked("modtest.exe", "-via", mode),
+                               hooked("modtest.exe", "-via", mode, "-probe")], env)
+            check(all(r and (r.startswith("RESULT ok") or r.startswith("RESULT probe")) for r in results[:2]),
+                  f"{mode}: the hooked lobby still works: {results[:2]}")
+            probe = fields(results[2] or "RESULT")
+            check(probe.get("tcpconnect") == "10051" and probe.get("unicast") == "0" and probe.get("broadcast") == "0"
+                  and probe.get("multicast") == "10051",
+                  f"{mode}: the hooked probe: TCP connect refused, unicast/broadcast virtual, multicast refused: {results[2]}")
+            # The kernel sends a packet (or the ARP request for it) within the send call
+            # itself, so once the copies have exited their frames are counted.
+            leaked = frames_on_link() - before
+            check(leaked == 0, f"{mode}: hooked copies put {leaked} frames on the link")
+        log = open(os.path.join(work, "log-exe.txt"), errors="replace").read()
+        check("connect on socket" in log and "refused with WSAENETUNREACH" in log,
+              "the refused TCP connect is named in the copy's log")
+        before = frames_on_link()
+        control = run_all([unhooked("modtest.exe", "-via", "exe", "-probe")], base)
+        leaked = frames_on_link() - before
+        check(leaked > 0, f"control: the same probe without the DLL puts {leaked} frames on the link ({control[0]})")
+        print(f"frames on the link: {before - quiet} with the DLL, {leaked} without")  # before: after the hooked runs
+    finally:
+        remove_link()
+        stop_prefix(prefix)
+    finish(started)
+
+
+if __name__ == "__main__":
+    main()

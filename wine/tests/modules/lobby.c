@@ -1,0 +1,199 @@
+/* One small LAN lobby, the same source compiled into several modules (the exe, a DLL the
+ * exe imports, a DLL loaded later, a DLL that imports only wsock32, and calls through
+ * pointers taken with GetProcAddress), so a test can show that the hook DLL sees the
+ * calls of each. Every copy binds the same fixed UDP port; the host answers broadcast
+ * FINDs with HERE and PINGs with PONGs; a client finds the host by broadcast, pings it
+ * five times by unicast and says DONE. Every wait is bounded. Prints one RESULT line.
+ *
+ * W(name) is the call: directly through the module's imports, or (LOBBY_VIA_POINTERS)
+ * through the pointer table the exe filled in before the hook DLL was loaded. LOBBY_NAME
+ * names the entry point each module exports. */
+#include <winsock2.h>
+#include <windows.h>
+#include <stdio.h>
+#include <string.h>
+#include "lobby.h"
+
+#ifdef LOBBY_VIA_POINTERS
+lobby_winsock lobby_ws;
+#define W(name) lobby_ws.name
+#else
+#define W(name) name
+#endif
+
+enum { PINGS = 5 };
+
+/* The next datagram starting with `prefix` within timeout_ms (others, such as the other
+ * copies' FIND broadcasts, are read and skipped); its length, or -1. */
+static int receive(SOCKET s, const char *prefix, char *buffer, int capacity, struct sockaddr_in *from, int timeout_ms) {
+    DWORD deadline = GetTickCount() + (DWORD)timeout_ms;
+    for (;;) {
+        int left = (int)(deadline - GetTickCount());
+        if (left <= 0) return -1;
+        fd_set readable;
+        FD_ZERO(&readable);
+        FD_SET(s, &readable);
+        struct timeval t = { left / 1000, (left % 1000) * 1000 };
+        if (W(select)(0, &readable, NULL, NULL, &t) <= 0) return -1;
+        int length = sizeof *from;
+        int n = W(recvfrom)(s, buffer, capacity - 1, 0, (struct sockaddr *)from, &length);
+        if (n < 0) continue;
+        buffer[n] = 0;
+        if (strncmp(buffer, prefix, strlen(prefix)) == 0) return n;
+    }
+}
+
+static void send_text(SOCKET s, const char *text, unsigned long address, unsigned short port) {
+    struct sockaddr_in to;
+    memset(&to, 0, sizeof to);
+    to.sin_family = AF_INET;
+    to.sin_port = W(htons)(port);
+    to.sin_addr.s_addr = address;
+    W(sendto)(s, text, (int)strlen(text), 0, (struct sockaddr *)&to, sizeof to);
+}
+
+/* A TCP socket works beside the virtual UDP ones (the real ws2_32 was started too), and a
+ * TCP connect to a virtual address is refused at once rather than sent to a real network. */
+static void tcp_probe(unsigned long address, unsigned short port, int *socket_error, int *connect_error) {
+    SOCKET t = W(socket)(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    *socket_error = t == INVALID_SOCKET ? W(WSAGetLastError)() : 0;
+    *connect_error = -1;
+    if (t == INVALID_SOCKET) return;
+    struct sockaddr_in to;
+    memset(&to, 0, sizeof to);
+    to.sin_family = AF_INET;
+    to.sin_port = W(htons)(port);
+    to.sin_addr.s_addr = address;
+    *connect_error = W(connect)(t, (struct sockaddr *)&to, sizeof to) == 0 ? 0 : W(WSAGetLastError)();
+    W(closesocket)(t);
+}
+
+/* Everything a game aims at the virtual LAN, once each, from a real-looking program: a TCP
+ * connect to a virtual address, UDP unicast, the limited broadcast and a multicast group.
+ * The leak test counts the frames this puts on a real link (0 through the hook DLL). */
+static int probe(SOCKET s, unsigned long target, unsigned short port, const char *via) {
+    SOCKET t = W(socket)(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    struct sockaddr_in to;
+    memset(&to, 0, sizeof to);
+    to.sin_family = AF_INET;
+    to.sin_port = W(htons)(port);
+    to.sin_addr.s_addr = target;
+    /* Non-blocking, so a control run without the DLL does not wait out the SYN retries. */
+    u_long on = 1;
+    W(ioctlsocket)(t, FIONBIO, &on);
+    int tcp = W(connect)(t, (struct sockaddr *)&to, sizeof to) == 0 ? 0 : W(WSAGetLastError)();
+    if (tcp == WSAEWOULDBLOCK) Sleep(500);  /* the control's SYN and ARP go out meanwhile */
+    W(closesocket)(t);
+    int results[3];
+    unsigned long targets[3] = { target, INADDR_BROADCAST, W(inet_addr)("239.255.80.1") };
+    for (int i = 0; i < 3; i++) {
+        to.sin_addr.s_addr = targets[i];
+        results[i] = W(sendto)(s, "PROBE", 5, 0, (struct sockaddr *)&to, sizeof to) == 5 ? 0 : W(WSAGetLastError)();
+    }
+    printf("RESULT probe via=%s tcpconnect=%d unicast=%d broadcast=%d multicast=%d\n", via, tcp, results[0], results[1], results[2]);
+    return 0;
+}
+
+static int host(SOCKET s, int clients, unsigned short port, const char *via) {
+    char buffer[256], name[64] = "?";
+    W(gethostname)(name, sizeof name);
+    int done = 0, pongs = 0, finds = 0;
+    unsigned long seen[64];
+    int deadline_rounds = 600;  /* 600 x 100 ms */
+    printf("READY host %s via=%s\n", name, via);
+    fflush(stdout);
+    while (done < clients && deadline_rounds-- > 0) {
+        struct sockaddr_in from;
+        if (receive(s, "", buffer, sizeof buffer, &from, 100) < 0) continue;
+        char reply[96];
+        if (strcmp(buffer, "FIND") == 0) {
+            finds++;
+            snprintf(reply, sizeof reply, "HERE %s", name);
+            W(sendto)(s, reply, (int)strlen(reply), 0, (struct sockaddr *)&from, sizeof from);
+        } else if (strncmp(buffer, "PING ", 5) == 0) {
+            pongs++;
+            snprintf(reply, sizeof reply, "PONG %s", buffer + 5);
+            W(sendto)(s, reply, (int)strlen(reply), 0, (struct sockaddr *)&from, sizeof from);
+        } else if (strcmp(buffer, "DONE") == 0) {
+            int known = 0;
+            for (int i = 0; i < done; i++) known |= seen[i] == from.sin_addr.s_addr;
+            if (!known && done < 64) seen[done++] = from.sin_addr.s_addr;
+            W(sendto)(s, "BYE", 3, 0, (struct sockaddr *)&from, sizeof from);
+        }
+    }
+    int tcp_socket = -1, tcp_connect = -1;
+    if (done > 0) tcp_probe(seen[0], port, &tcp_socket, &tcp_connect);
+    printf("RESULT %s role=host via=%s name=%s clients=%d/%d finds=%d pongs=%d tcpsocket=%d tcpconnect=%d\n",
+           done == clients ? "ok" : "fail", via, name, done, clients, finds, pongs, tcp_socket, tcp_connect);
+    return done == clients ? 0 : 1;
+}
+
+static int client(SOCKET s, unsigned short port, const char *via) {
+    char buffer[256], name[64] = "?";
+    W(gethostname)(name, sizeof name);
+    printf("READY client %s via=%s\n", name, via);
+    fflush(stdout);
+    struct sockaddr_in from, host_address;
+    memset(&host_address, 0, sizeof host_address);
+    char host_name[64] = "";
+    for (int round = 0; round < 100 && !host_name[0]; round++) {  /* 100 x 200 ms */
+        send_text(s, "FIND", INADDR_BROADCAST, port);
+        if (receive(s, "HERE ", buffer, sizeof buffer, &from, 200) > 0) {
+            snprintf(host_name, sizeof host_name, "%s", buffer + 5);
+            host_address = from;
+        }
+    }
+    int pongs = 0;
+    for (int ping = 1; host_name[0] && ping <= PINGS; ping++) {
+        char text[32];
+        snprintf(text, sizeof text, "PING %d", ping);
+        for (int tries = 0; tries < 20; tries++) {
+            send_text(s, text, host_address.sin_addr.s_addr, port);
+            char expected[32];
+            snprintf(expected, sizeof expected, "PONG %d", ping);
+            if (receive(s, expected, buffer, sizeof buffer, &from, 300) > 0 && strcmp(buffer, expected) == 0
+                && from.sin_addr.s_addr == host_address.sin_addr.s_addr) {
+                pongs++;
+                break;
+            }
+        }
+    }
+    int bye = 0;
+    for (int tries = 0; host_name[0] && tries < 20 && !bye; tries++) {
+        send_text(s, "DONE", host_address.sin_addr.s_addr, port);
+        bye = receive(s, "BYE", buffer, sizeof buffer, &from, 300) > 0;
+    }
+    int tcp_socket = -1, tcp_connect = -1;
+    if (host_name[0]) tcp_probe(host_address.sin_addr.s_addr, port, &tcp_socket, &tcp_connect);
+    int ok = host_name[0] && pongs == PINGS && bye;
+    printf("RESULT %s role=client via=%s name=%s host=%s hostip=%s pongs=%d/%d tcpsocket=%d tcpconnect=%d\n",
+           ok ? "ok" : "fail", via, name, host_name[0] ? host_name : "-",
+           host_name[0] ? W(inet_ntoa)(host_address.sin_addr) : "-", pongs, PINGS, tcp_socket, tcp_connect);
+    return ok ? 0 : 1;
+}
+
+#ifndef LOBBY_NAME
+#define LOBBY_NAME lobby_run
+#endif
+
+LOBBY_EXPORT int LOBBY_NAME(int is_host, int clients, unsigned short port, const char *via) {
+    WSADATA data;
+    int e = W(WSAStartup)(MAKEWORD(2, 2), &data);
+    if (e) { printf("RESULT fail via=%s startup=%d\n", via, e); return 2; }
+    SOCKET s = W(socket)(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+    BOOL on = TRUE;
+    W(setsockopt)(s, SOL_SOCKET, SO_BROADCAST, (const char *)&on, sizeof on);
+    struct sockaddr_in any;
+    memset(&any, 0, sizeof any);
+    any.sin_family = AF_INET;
+    any.sin_port = W(htons)(port);
+    if (s == INVALID_SOCKET || W(bind)(s, (struct sockaddr *)&any, sizeof any) != 0) {
+        printf("RESULT fail via=%s bind%u=%d\n", via, port, W(WSAGetLastError)());
+        return 3;
+    }
+    int status = is_host == LOBBY_PROBE ? probe(s, W(inet_addr)("192.168.80.2"), port, via)
+               : is_host ? host(s, clients, port, via) : client(s, port, via);
+    W(closesocket)(s);
+    W(WSACleanup)();
+    return status;
+}
