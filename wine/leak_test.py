@@ -74,7 +74,7 @@ def main():
         quiet = frames_on_link()
         for mode in ("exe", "dll"):
             env = {**base, "VIRTUALLAN_REGISTRY": os.path.join(work, f"registry-{mode}"),
-                   "VIRTUALLAN_LOG": os.path.join(work, f"log-{mode}.txt")}
+                   "VIRTUALLAN_LOG": os.path.join(work, f"log-{mode}.txt"), "VIRTUALLAN_LOG_LEVEL": "trace"}
             before = frames_on_link()
             results = run_all([hooked("modtest.exe", "-via", mode, "-host", "-clients", "1"),
                                hooked("modtest.exe", "-via", mode),
@@ -92,11 +92,14 @@ def main():
         log = open(os.path.join(work, "log-exe.txt"), errors="replace").read()
         check("connect on socket" in log and "refused with WSAENETUNREACH" in log,
               "the refused TCP connect is named in the copy's log")
+        check("trace: connect(" in log and ":31000, 16) = -1 error 10051" in log
+              and "trace: sendto(" in log and "255.255.255.255:31000" in log and "(virtual)" in log,
+              "VIRTUALLAN_LOG_LEVEL=trace: the log shows every call with its socket, address, result and error")
         before = frames_on_link()
         control = run_all([unhooked("modtest.exe", "-via", "exe", "-probe")], base)
         leaked = frames_on_link() - before
         check(leaked > 0, f"control: the same probe without the DLL puts {leaked} frames on the link ({control[0]})")
-        print(f"frames on the link: {before - quiet} with the DLL, {leaked} without")  # before: after the hooked runs
+        print(f"frames on the link: {before - quiet} with the DLL (before = after the hooked runs), {leaked} without")
     finally:
         remove_link()
         stop_prefix(prefix)

@@ -11,7 +11,7 @@ static ffi_type *type_of(char code) {
     case 'i': return &ffi_type_sint32;
     case 'u': return &ffi_type_uint32;
     case 'h': return &ffi_type_uint16;
-    case 'p': return &ffi_type_pointer;
+    case 'p': case 'a': return &ffi_type_pointer;
     case 's': return sizeof(VL_SOCKET) == 8 ? &ffi_type_uint64 : &ffi_type_uint32;
     default: return NULL;
     }

@@ -10,6 +10,7 @@
 #if defined(_WIN32)
 #include <winsock2.h>
 #include <windows.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include "abi_fill.h"
@@ -90,14 +91,95 @@ static int wants_virtual(int32_t af, int32_t type, int32_t protocol) {
 #define VL_PASS_ADDRINFO(ret, name, params, args) \
     if (!vl_owns_addrinfo(info)) return VL_ORIGINAL(ret, name, params) args;
 
+/* ---- the trace (VIRTUALLAN_LOG_LEVEL=trace): every hooked call with its arguments,
+ * result and error, one log line each; when off it costs one test of a flag. ---- */
+
+static int tracing;
+static char log_path[MAX_PATH];
+
+static void trace_call(uint32_t index, uintptr_t result, ...);
+#define VL_EXPAND(...) __VA_ARGS__
+#define VL_TRACE(...) VL_TRACE_(__VA_ARGS__)
+#define VL_TRACE_(index, result, ...) trace_call(index, result __VA_OPT__(,) __VA_ARGS__)
+
+/* The decision of each line's kind, then the entry point: calls from below go straight
+ * to the original; the others are decided, and traced when asked. A traced call reads
+ * its result as one uintptr_t: on i386 every result of the table (int, pointer, SOCKET)
+ * comes back in EAX and a void one leaves it unused, with the same stdcall arguments;
+ * the pointer goes through a volatile so the compiler calls it as it is. */
 #define VL_ENTRY_POINT(module, ordinal, kind, ret, name, sig, params, args) \
-    static ret WINAPI vl_entry_##name params { \
-        if (called_from_below(__builtin_return_address(0))) return VL_ORIGINAL(ret, name, params) args; \
+    static ret WINAPI vl_decide_##name params { \
         VL_PASS_##kind(ret, name, params, args) \
         return vl_hook_##name args; \
+    } \
+    static ret WINAPI vl_entry_##name params { \
+        if (called_from_below(__builtin_return_address(0))) return VL_ORIGINAL(ret, name, params) args; \
+        if (!tracing) return vl_decide_##name args; \
+        void *volatile decide = (void *)vl_decide_##name; \
+        uintptr_t r = ((uintptr_t (WINAPI *) params)decide) args; \
+        VL_TRACE(VL_INDEX_##name, r, VL_EXPAND args); \
+        return (ret)r; \
     }
 VL_HOOKS(VL_ENTRY_POINT)
 #undef VL_ENTRY_POINT
+
+static int append(char *line, int at, int capacity, const char *format, ...) {
+    if (at >= capacity) return at;
+    va_list list;
+    va_start(list, format);
+    int n = vsnprintf(line + at, (size_t)(capacity - at), format, list);
+    va_end(list);
+    return n < 0 ? at : at + n;
+}
+
+static int append_socket(char *line, int at, int capacity, VL_SOCKET s) {
+    int ours = vl_is_virtual_socket(s) || vl_was_virtual_socket(s);
+    return append(line, at, capacity, "%lu%s", (unsigned long)s, ours ? "(virtual)" : "");
+}
+
+/* "function(arguments) = result [error N]", arguments read by the table's signature. */
+static void trace_call(uint32_t index, uintptr_t result, ...) {
+    int32_t error = vl_original.WSAGetLastError();
+    const vl_hook *hook = &vl_hooks[index];
+    char line[512];
+    int at = snprintf(line, sizeof line, "[%lu] pid %lu trace: %s(", (unsigned long)vl_default_platform()->now_ms(),
+                      GetCurrentProcessId(), hook->name);
+    va_list list;
+    va_start(list, result);
+    for (const char *letter = strchr(hook->signature, ':') + 1; *letter; letter++) {
+        if (letter[-1] != ':') at = append(line, at, sizeof line, ", ");
+        switch (*letter) {
+        case 's': at = append_socket(line, at, sizeof line, va_arg(list, VL_SOCKET)); break;
+        case 'i': at = append(line, at, sizeof line, "%ld", (long)va_arg(list, int32_t)); break;
+        case 'u': at = append(line, at, sizeof line, "%lu", (unsigned long)va_arg(list, uint32_t)); break;
+        case 'h': at = append(line, at, sizeof line, "0x%x", (unsigned)va_arg(list, int)); break;
+        case 'a': {
+            const VL_SOCKADDR_IN *a = va_arg(list, const VL_SOCKADDR_IN *);
+            if (a && a->sin_family == VL_AF_INET) {
+                const uint8_t *ip = (const uint8_t *)&a->sin_addr;
+                at = append(line, at, sizeof line, "%u.%u.%u.%u:%u", ip[0], ip[1], ip[2], ip[3],
+                            (unsigned)((a->sin_port >> 8) | ((a->sin_port & 0xFF) << 8)));
+            } else at = append(line, at, sizeof line, a ? "%p" : "NULL", (const void *)a);
+            break;
+        }
+        default: {
+            void *p = va_arg(list, void *);
+            at = append(line, at, sizeof line, p ? "%p" : "NULL", p);
+        }
+        }
+    }
+    va_end(list);
+    char returns = hook->signature[0];
+    at = append(line, at, sizeof line, ") = ");
+    if (returns == 's') at = append_socket(line, at, sizeof line, (VL_SOCKET)result);
+    else if (returns == 'p') at = append(line, at, sizeof line, "%p", (void *)result);
+    else if (returns != 'v') at = append(line, at, sizeof line, "%ld", (long)(int32_t)result);
+    int failed = (returns == 'i' && (int32_t)result == -1) || (returns == 's' && result == (uintptr_t)-1) || (returns == 'p' && !result);
+    if (failed) at = append(line, at, sizeof line, " error %ld", (long)error);
+    if (at > (int)sizeof line - 1) at = (int)sizeof line - 1;
+    vl_default_platform()->log_line(log_path, line, (uint32_t)at);
+    vl_original.WSASetLastError(error);  /* the game reads the last error after us */
+}
 
 /* gethostbyname: names we do not know (a real host) go to the original resolver. */
 static VL_HOSTENT *WINAPI vl_resolve_gethostbyname(const char *name) {
@@ -223,6 +305,10 @@ BOOL WINAPI DllMain(HINSTANCE instance, DWORD reason, LPVOID reserved) {
         below[2] = image_of((HMODULE)instance);
         int installed = install_hooks(ws2, iphlp);
         load_originals(ws2);
+        char level[16];
+        DWORD n = GetEnvironmentVariableA("VIRTUALLAN_LOG", log_path, sizeof log_path);
+        tracing = n > 0 && n < sizeof log_path && GetEnvironmentVariableA("VIRTUALLAN_LOG_LEVEL", level, sizeof level) == 5
+                  && _stricmp(level, "trace") == 0;
         log_installation(installed);
     } else if (reason == DLL_PROCESS_DETACH) {
         /* reserved != NULL: the process is ending; its other threads are gone already. */

@@ -45,7 +45,7 @@ public struct InstanceConfig: Equatable, Sendable {
             case .instance: return "a whole number 0...252"
             case .subnet: return "a subnet such as 192.168.80.0/24 (prefix 8...30, host bits zero)"
             case .hostnamePrefix: return "1-15 letters, digits or '-'"
-            case .logLevel: return "one of error, warning, info, debug"
+            case .logLevel: return "one of error, warning, info, debug, trace"
             }
         }
     }
@@ -112,11 +112,12 @@ public struct ConfigError: Error, Equatable, Sendable {
 }
 
 public enum LogLevel: Int, Comparable, Sendable {
-    case error = 0, warning = 1, info = 2, debug = 3
+    /// trace: debug, and the DLL logs every hooked call (arguments, result, error).
+    case error = 0, warning = 1, info = 2, debug = 3, trace = 4
 
     init?(parsing text: [UInt8]) {
         let lower = text.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }
-        for level in [LogLevel.error, .warning, .info, .debug] where lower.elementsEqual(level.name.utf8Bytes) {
+        for level in [LogLevel.error, .warning, .info, .debug, .trace] where lower.elementsEqual(level.name.utf8Bytes) {
             self = level
             return
         }
@@ -130,6 +131,7 @@ public enum LogLevel: Int, Comparable, Sendable {
         case .warning: return "warning"
         case .info: return "info"
         case .debug: return "debug"
+        case .trace: return "trace"
         }
     }
 

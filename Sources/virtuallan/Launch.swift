@@ -17,6 +17,8 @@ struct Launch: ParsableCommand {
     @Option(help: "Wine prefix (the template with --prefix-per-instance). Default: $WINEPREFIX or ~/.wine.") var prefix: String?
     @Option(help: "Registry file shared by the copies.") var registry: String?
     @Option(name: .customLong("log-dir"), help: "Per-copy log files go here (copy-<k>.log).") var logDir: String?
+    @Flag(help: "Log every Winsock call of every copy (function, socket, addresses, result, error) to its log (copy-<k>.log in --log-dir, default ./virtuallan-logs), and sum them up at the end.")
+    var trace = false
     @Option(help: "Config file.") var config: String?
     @Option(help: "The hook DLL (default: wine/out/virtuallan.dll of the checkout).") var dll: String?
     @Argument(parsing: .postTerminator, help: "The Windows program and its arguments, after --.") var program: [String] = []
@@ -35,14 +37,19 @@ struct Launch: ParsableCommand {
         }
         let plan = try LaunchPlan(
             instances: instances, host: host, hostArgs: hostArgs, clientArgs: clientArgs,
-            prefixPerInstance: prefixPerInstance, prefix: prefix, registry: registry, logDir: logDir,
+            prefixPerInstance: prefixPerInstance, prefix: prefix, registry: registry,
+            logDir: logDir ?? (trace ? "virtuallan-logs" : nil), trace: trace,
             config: toolConfig, dll: dll, program: program, checkout: Paths.checkout(), firstInstance: Int(range?.first ?? 0))
         try plan.prepare()
+        for copy in plan.copies where trace { print("copy \(copy.index): tracing every Winsock call to \(copy.environment["VIRTUALLAN_LOG"]!)") }
         let launcher = Launcher(plan: plan, captureOutput: false)
         try launcher.start()
         launcher.forwardInterrupts()
         let codes = launcher.wait()
-        for (copy, code) in zip(plan.copies, codes) { print("copy \(copy.index): exit \(code)") }
+        for (copy, code) in zip(plan.copies, codes) {
+            let log = copy.environment["VIRTUALLAN_LOG"]
+            print("copy \(copy.index): exit \(code)" + (trace && log != nil ? "; " + TraceSummary(log: log!).text : ""))
+        }
         if codes.contains(where: { $0 != 0 }) { throw ExitCode(1) }
     }
 }
@@ -70,7 +77,7 @@ struct LaunchPlan {
     var dll: URL
 
     init(instances: Int, host: Int?, hostArgs: String, clientArgs: String, prefixPerInstance: Bool, prefix: String?,
-         registry: String?, logDir: String?, config: ToolConfig, dll: String?, program: [String], checkout: URL,
+         registry: String?, logDir: String?, trace: Bool = false, config: ToolConfig, dll: String?, program: [String], checkout: URL,
          firstInstance: Int = 0, baseEnvironment: [String: String] = ProcessInfo.processInfo.environment) throws {
         let out = Paths.wineOut(checkout)
         self.dll = dll.map { URL(fileURLWithPath: $0) } ?? out.appendingPathComponent("virtuallan.dll")
@@ -85,6 +92,7 @@ struct LaunchPlan {
             environment["VIRTUALLAN_INSTANCE"] = String(firstInstance + index)
             environment["WINEPREFIX"] = prefixPerInstance ? "\(templatePrefix)-\(index)" : templatePrefix
             if let logDir { environment["VIRTUALLAN_LOG"] = "\(logDir)/copy-\(index).log" }
+            if trace { environment["VIRTUALLAN_LOG_LEVEL"] = "trace" }
             environment["WINEDEBUG"] = environment["WINEDEBUG"] ?? "-all"
             let role = index == host ? split(hostArgs) : split(clientArgs)
             let extra = config.gameArgs[index] ?? []
@@ -101,6 +109,11 @@ struct LaunchPlan {
             throw Failure("\(what) is missing at \(url.path): run wine/build-dll (or virtuallan doctor)")
         }
         umask(0o077) // Wine creates files with our umask: keep what it writes private
+        for copy in copies {
+            if let log = copy.environment["VIRTUALLAN_LOG"] {
+                try files.createDirectory(atPath: (log as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            }
+        }
         for copy in copies where copy.prefix != templatePrefix && !files.fileExists(atPath: copy.prefix) {
             guard files.fileExists(atPath: "\(templatePrefix)/system.reg") else {
                 throw Failure("template prefix \(templatePrefix) is not a Wine prefix: create it with wine/prefix \(templatePrefix)")
@@ -165,4 +178,23 @@ func executable(_ name: String) throws -> String {
         if FileManager.default.isExecutableFile(atPath: path) { return path }
     }
     throw Failure("\(name) is not installed (not on PATH): run wine/setup, or see virtuallan doctor")
+}
+
+/// What a copy's trace says in one line: how many calls, how many failed, how many the
+/// guard refused (aimed at the virtual LAN from a socket that is not virtual).
+struct TraceSummary {
+    var calls = 0, failed = 0, refused = 0
+    let log: String
+
+    init(log: String) {
+        self.log = log
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        for line in text.split(whereSeparator: \.isNewline) where line.contains(" trace: ") {
+            calls += 1
+            if line.contains(" error ") { failed += 1 }
+        }
+        refused = text.components(separatedBy: "refused with WSAENETUNREACH").count - 1
+    }
+
+    var text: String { "\(calls) Winsock calls traced, \(failed) failed, \(refused) refused to keep traffic off real networks (\(log))" }
 }

@@ -41,6 +41,26 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(Array(plan.copies[0].arguments.suffix(3)), ["Z:\\game.exe", "-lan", "-join"])
     }
 
+    func test_launchWithTraceLogsEveryCopyAtTraceLevelAndSumsUpItsLog() throws {
+        let plan = try LaunchPlan(
+            instances: 2, host: 0, hostArgs: "-host", clientArgs: "", prefixPerInstance: false, prefix: "/p", registry: "/r/registry",
+            logDir: "/logs", trace: true, config: ToolConfig(), dll: nil, program: ["Z:\\game.exe"],
+            checkout: URL(fileURLWithPath: "/checkout"), baseEnvironment: ["HOME": "/home/u"])
+        XCTAssertEqual(plan.copies.map(\.environment["VIRTUALLAN_LOG_LEVEL"]), ["trace", "trace"])
+        XCTAssertEqual(plan.copies[1].environment["VIRTUALLAN_LOG"], "/logs/copy-1.log")
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("trace-\(getpid()).log").path
+        try """
+        pid 9: hooks installed: 34 of 34 functions hooked inline in ws2_32/iphlpapi (every module's calls)
+        [1] pid 9 trace: socket(2, 1, 6) = 80
+        [2] pid 9 warning: connect on socket 80 (not a virtual UDP socket) to 192.168.80.2:6112 refused with WSAENETUNREACH: it would leave this machine
+        [2] pid 9 trace: connect(80, 192.168.80.2:6112, 16) = -1 error 10051
+        [3] pid 9 trace: sendto(64(virtual), 0073fa30, 11, 0, 192.168.80.2:31000, 16) = 11
+        """.write(toFile: log, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let summary = TraceSummary(log: log)
+        XCTAssertEqual([summary.calls, summary.failed, summary.refused], [3, 1, 1])
+    }
+
     func test_statusShowsARegistryAsATableAndAsJSON() throws {
         let memory = InMemoryRegion(size: RegistryLayout.size(slotCount: 64))
         let registry = try Registry.attach(memory.region, network: .defaultNetwork)

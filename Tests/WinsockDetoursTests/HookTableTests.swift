@@ -27,7 +27,7 @@ final class HookTableTests: XCTestCase {
             let parts = entry.signature.split(separator: ":", omittingEmptySubsequences: false)
             XCTAssertEqual(parts.count, 2, entry.name)
             XCTAssertEqual(parts[0].count, 1, entry.name)
-            XCTAssertTrue(parts[1].allSatisfy { "iuhps".contains($0) }, "\(entry.name): \(entry.signature)")
+            XCTAssertTrue(parts[1].allSatisfy { "iuhpas".contains($0) }, "\(entry.name): \(entry.signature)")
         }
     }
 

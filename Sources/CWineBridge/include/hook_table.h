@@ -12,7 +12,8 @@
  *   or one closed while virtual; RESOLVE ours unless we do not know the name; ADDRINFO
  *   ours for the address lists we made.
  * signature: "<ret>:<args>", one letter per value:
- *   v void, i int32, u uint32, h uint16, p pointer, s SOCKET (pointer-sized unsigned). */
+ *   v void, i int32, u uint32, h uint16, p pointer, a pointer to a sockaddr (the trace
+ *   shows the address), s SOCKET (pointer-sized unsigned). */
 #ifndef VL_HOOK_TABLE_H
 #define VL_HOOK_TABLE_H
 #include "winsock_abi.h"
@@ -26,15 +27,15 @@
     X(WS2_32, 0, CREATE, VL_SOCKET, WSASocketA, "s:iiipuu", (int32_t af, int32_t type, int32_t protocol, void *info, uint32_t group, uint32_t flags), (af, type, protocol, info, group, flags)) \
     X(WS2_32, 0, CREATE, VL_SOCKET, WSASocketW, "s:iiipuu", (int32_t af, int32_t type, int32_t protocol, void *info, uint32_t group, uint32_t flags), (af, type, protocol, info, group, flags)) \
     X(WS2_32, 3, SOCKET, int32_t, closesocket, "i:s", (VL_SOCKET s), (s)) \
-    X(WS2_32, 2, SOCKET, int32_t, bind, "i:spi", (VL_SOCKET s, const VL_SOCKADDR_IN *name, int32_t namelen), (s, name, namelen)) \
-    X(WS2_32, 4, DESTINED, int32_t, connect, "i:spi", (VL_SOCKET s, const VL_SOCKADDR_IN *to, int32_t tolen), (s, to, tolen)) \
-    X(WS2_32, 0, DESTINED, int32_t, WSAConnect, "i:spipppp", (VL_SOCKET s, const VL_SOCKADDR_IN *to, int32_t tolen, VL_WSABUF *callerData, VL_WSABUF *calleeData, void *sqos, void *gqos), (s, to, tolen, callerData, calleeData, sqos, gqos)) \
-    X(WS2_32, 20, DESTINED, int32_t, sendto, "i:spiipi", (VL_SOCKET s, const char *buf, int32_t len, int32_t flags, const VL_SOCKADDR_IN *to, int32_t tolen), (s, buf, len, flags, to, tolen)) \
-    X(WS2_32, 17, SOCKET, int32_t, recvfrom, "i:spiipp", (VL_SOCKET s, char *buf, int32_t len, int32_t flags, VL_SOCKADDR_IN *from, int32_t *fromlen), (s, buf, len, flags, from, fromlen)) \
+    X(WS2_32, 2, SOCKET, int32_t, bind, "i:sai", (VL_SOCKET s, const VL_SOCKADDR_IN *name, int32_t namelen), (s, name, namelen)) \
+    X(WS2_32, 4, DESTINED, int32_t, connect, "i:sai", (VL_SOCKET s, const VL_SOCKADDR_IN *to, int32_t tolen), (s, to, tolen)) \
+    X(WS2_32, 0, DESTINED, int32_t, WSAConnect, "i:saipppp", (VL_SOCKET s, const VL_SOCKADDR_IN *to, int32_t tolen, VL_WSABUF *callerData, VL_WSABUF *calleeData, void *sqos, void *gqos), (s, to, tolen, callerData, calleeData, sqos, gqos)) \
+    X(WS2_32, 20, DESTINED, int32_t, sendto, "i:spiiai", (VL_SOCKET s, const char *buf, int32_t len, int32_t flags, const VL_SOCKADDR_IN *to, int32_t tolen), (s, buf, len, flags, to, tolen)) \
+    X(WS2_32, 17, SOCKET, int32_t, recvfrom, "i:spiiap", (VL_SOCKET s, char *buf, int32_t len, int32_t flags, VL_SOCKADDR_IN *from, int32_t *fromlen), (s, buf, len, flags, from, fromlen)) \
     X(WS2_32, 19, SOCKET, int32_t, send, "i:spii", (VL_SOCKET s, const char *buf, int32_t len, int32_t flags), (s, buf, len, flags)) \
     X(WS2_32, 16, SOCKET, int32_t, recv, "i:spii", (VL_SOCKET s, char *buf, int32_t len, int32_t flags), (s, buf, len, flags)) \
-    X(WS2_32, 0, DESTINED, int32_t, WSASendTo, "i:spupupipp", (VL_SOCKET s, VL_WSABUF *buffers, uint32_t count, uint32_t *sent, uint32_t flags, const VL_SOCKADDR_IN *to, int32_t tolen, VL_OVERLAPPED *overlapped, void *routine), (s, buffers, count, sent, flags, to, tolen, overlapped, routine)) \
-    X(WS2_32, 0, SOCKET, int32_t, WSARecvFrom, "i:spupppppp", (VL_SOCKET s, VL_WSABUF *buffers, uint32_t count, uint32_t *received, uint32_t *flags, VL_SOCKADDR_IN *from, int32_t *fromlen, VL_OVERLAPPED *overlapped, void *routine), (s, buffers, count, received, flags, from, fromlen, overlapped, routine)) \
+    X(WS2_32, 0, DESTINED, int32_t, WSASendTo, "i:spupuaipp", (VL_SOCKET s, VL_WSABUF *buffers, uint32_t count, uint32_t *sent, uint32_t flags, const VL_SOCKADDR_IN *to, int32_t tolen, VL_OVERLAPPED *overlapped, void *routine), (s, buffers, count, sent, flags, to, tolen, overlapped, routine)) \
+    X(WS2_32, 0, SOCKET, int32_t, WSARecvFrom, "i:spuppappp", (VL_SOCKET s, VL_WSABUF *buffers, uint32_t count, uint32_t *received, uint32_t *flags, VL_SOCKADDR_IN *from, int32_t *fromlen, VL_OVERLAPPED *overlapped, void *routine), (s, buffers, count, received, flags, from, fromlen, overlapped, routine)) \
     X(WS2_32, 0, RESULT, int32_t, WSAGetOverlappedResult, "i:sppip", (VL_SOCKET s, VL_OVERLAPPED *overlapped, uint32_t *transferred, int32_t wait, uint32_t *flags), (s, overlapped, transferred, wait, flags)) \
     X(WS2_32, 0, PLAIN, VL_WSAEVENT, WSACreateEvent, "p:", (void), ()) \
     X(WS2_32, 0, PLAIN, int32_t, WSACloseEvent, "i:p", (VL_WSAEVENT event), (event)) \
@@ -43,8 +44,8 @@
     X(WS2_32, 0, PLAIN, uint32_t, WSAWaitForMultipleEvents, "u:upiui", (uint32_t count, const VL_WSAEVENT *events, int32_t waitAll, uint32_t timeout, int32_t alertable), (count, events, waitAll, timeout, alertable)) \
     X(WS2_32, 18, SELECT, int32_t, select, "i:ipppp", (int32_t nfds, VL_FD_SET *readfds, VL_FD_SET *writefds, VL_FD_SET *exceptfds, const VL_TIMEVAL *timeout), (nfds, readfds, writefds, exceptfds, timeout)) \
     X(WS2_32, 10, SOCKET, int32_t, ioctlsocket, "i:sip", (VL_SOCKET s, int32_t cmd, uint32_t *argp), (s, cmd, argp)) \
-    X(WS2_32, 6, SOCKET, int32_t, getsockname, "i:spp", (VL_SOCKET s, VL_SOCKADDR_IN *name, int32_t *namelen), (s, name, namelen)) \
-    X(WS2_32, 5, SOCKET, int32_t, getpeername, "i:spp", (VL_SOCKET s, VL_SOCKADDR_IN *name, int32_t *namelen), (s, name, namelen)) \
+    X(WS2_32, 6, SOCKET, int32_t, getsockname, "i:sap", (VL_SOCKET s, VL_SOCKADDR_IN *name, int32_t *namelen), (s, name, namelen)) \
+    X(WS2_32, 5, SOCKET, int32_t, getpeername, "i:sap", (VL_SOCKET s, VL_SOCKADDR_IN *name, int32_t *namelen), (s, name, namelen)) \
     X(WS2_32, 21, SOCKET, int32_t, setsockopt, "i:siipi", (VL_SOCKET s, int32_t level, int32_t name, const char *value, int32_t length), (s, level, name, value, length)) \
     X(WS2_32, 7, SOCKET, int32_t, getsockopt, "i:siipp", (VL_SOCKET s, int32_t level, int32_t name, char *value, int32_t *length), (s, level, name, value, length)) \
     X(WS2_32, 57, PLAIN, int32_t, gethostname, "i:pi", (char *name, int32_t length), (name, length)) \
