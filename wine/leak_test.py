@@ -9,11 +9,8 @@ PING) and a probe (TCP connect to a virtual address, UDP unicast, the limited br
 a multicast group): 0 frames. Control: the same probe without the DLL puts frames there."""
 import os
 import subprocess
-import tempfile
-import time
 
-from winelab import (Copy, check, default_prefixes, fields, finish, hooked, prepare_prefix, require_private_network,
-                     stop_prefix, unhooked)
+from winelab import (Copy, check, fields, finish, hooked, one_prefix_stage, stop_prefix, unhooked)
 
 SINK = "vl-leak-sink"
 
@@ -60,12 +57,7 @@ def run_all(commands, env):
 
 
 def main():
-    require_private_network()
-    work = tempfile.mkdtemp(prefix="virtuallan-leak-")
-    prefix = default_prefixes()[0]
-    started = time.monotonic()
-    prepare_prefix(prefix)
-    base = {**os.environ, "WINEDEBUG": "-all", "WINEPREFIX": prefix}
+    work, prefix, base, started = one_prefix_stage("leak")
     try:
         make_link()
         routes = ip("-4", "route", "show").stdout

@@ -12,11 +12,8 @@ opens a TCP socket beside them (the real ws2_32 was started too) whose connect t
 virtual address is refused at once (WSAENETUNREACH 10051). Control: the same mode
 without the hook DLL, where the second copy's bind collides (10048)."""
 import os
-import tempfile
-import time
 
-from winelab import (Copy, check, default_prefixes, fields, finish, hooked, prepare_prefix, require_private_network,
-                     stop_prefix, unhooked, windows_path, OUT)
+from winelab import (Copy, check, fields, finish, hooked, one_prefix_stage, stop_prefix, unhooked, windows_path, OUT)
 
 MODES = ["exe", "dll", "late", "wsock32", "getproc"]
 COPIES = 4
@@ -62,12 +59,7 @@ def control(mode, env):
 
 
 def main():
-    require_private_network()
-    work = tempfile.mkdtemp(prefix="virtuallan-modules-")
-    prefix = default_prefixes()[0]
-    started = time.monotonic()
-    prepare_prefix(prefix)
-    base = {**os.environ, "WINEDEBUG": "-all", "WINEPREFIX": prefix}
+    work, prefix, base, started = one_prefix_stage("modules")
     try:
         for n, mode in enumerate(MODES):
             env = {**base, "VIRTUALLAN_REGISTRY": os.path.join(work, f"registry-{mode}"),

@@ -6,6 +6,7 @@ import os
 import selectors
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -44,6 +45,17 @@ def require_private_network():
 def prepare_prefix(path):
     subprocess.run([os.path.join(ROOT, "wine", "prefix"), path], check=True)
     subprocess.run(["wineserver", "-p"], env={**os.environ, "WINEPREFIX": path}, check=True)
+
+
+def one_prefix_stage(tag):
+    """The start of a script that runs in the default prefix: checks the namespace, makes a
+    work folder, readies the prefix; returns (work folder, prefix, base environment, start time)."""
+    require_private_network()
+    work = tempfile.mkdtemp(prefix=f"virtuallan-{tag}-")
+    prefix = default_prefixes()[0]
+    started = time.monotonic()
+    prepare_prefix(prefix)
+    return work, prefix, {**os.environ, "WINEDEBUG": "-all", "WINEPREFIX": prefix}, started
 
 
 def stop_prefix(path):
