@@ -135,8 +135,9 @@ static int32_t receive(int fd, void *header, const VL_WSABUF *buffers, uint32_t 
 }
 
 static int32_t receive_frame(VL_SOCKET s, void *header, const VL_WSABUF *buffers, uint32_t count,
-                             int32_t blocking, vl_received *r) {
-    return receive((int)s, header, buffers, count, blocking ? 0 : MSG_DONTWAIT, r);
+                             int32_t flags, vl_received *r) {
+    return receive((int)s, header, buffers, count,
+                   (flags & VL_RECEIVE_BLOCKING ? 0 : MSG_DONTWAIT) | (flags & VL_RECEIVE_PEEK ? MSG_PEEK : 0), r);
 }
 
 static int32_t peek_frame(VL_SOCKET s, void *header, vl_received *r) {

@@ -190,6 +190,16 @@ static VL_HOSTENT *WINAPI vl_resolve_gethostbyname(const char *name) {
     return entry;
 }
 
+/* gethostbyaddr: addresses that are no instance's go to the original resolver. */
+static VL_HOSTENT *WINAPI vl_resolve_gethostbyaddr(const char *addr, int32_t len, int32_t type) {
+    typedef VL_HOSTENT *(WINAPI *gethostbyaddr_fn)(const char *, int32_t, int32_t);
+    gethostbyaddr_fn original = (gethostbyaddr_fn)original_address[VL_INDEX_gethostbyaddr];
+    if (called_from_below(__builtin_return_address(0))) return original(addr, len, type);
+    VL_HOSTENT *entry = vl_hook_gethostbyaddr(addr, len, type);
+    if (!entry && vl_original.WSAGetLastError() == VL_WSAHOST_NOT_FOUND) return original(addr, len, type);
+    return entry;
+}
+
 /* getaddrinfo: names we do not know go to the original resolver. */
 static int32_t WINAPI vl_resolve_getaddrinfo(const char *node, const char *service, const VL_ADDRINFO *hints, VL_ADDRINFO **result) {
     typedef int32_t (WINAPI *getaddrinfo_fn)(const char *, const char *, const VL_ADDRINFO *, VL_ADDRINFO **);
@@ -244,6 +254,7 @@ static int install_hooks(HMODULE ws2, HMODULE iphlp) {
     VL_HOOKS(VL_ENTRY_ADDRESS)
 #undef VL_ENTRY_ADDRESS
     entry_point[VL_INDEX_gethostbyname] = (void *)vl_resolve_gethostbyname;
+    entry_point[VL_INDEX_gethostbyaddr] = (void *)vl_resolve_gethostbyaddr;
     entry_point[VL_INDEX_getaddrinfo] = (void *)vl_resolve_getaddrinfo;
 
     trampolines = VirtualAlloc(NULL, TRAMPOLINE_SPACE, MEM_COMMIT | MEM_RESERVE, PAGE_EXECUTE_READWRITE);

@@ -160,8 +160,8 @@ static int32_t receive(SOCKET s, void *header, const VL_WSABUF *buffers, uint32_
 }
 
 static int32_t receive_frame(VL_SOCKET s, void *header, const VL_WSABUF *buffers, uint32_t count,
-                             int32_t blocking, vl_received *r) {
-    return receive((SOCKET)s, header, buffers, count, 0, r, blocking);
+                             int32_t flags, vl_received *r) {
+    return receive((SOCKET)s, header, buffers, count, flags & VL_RECEIVE_PEEK ? MSG_PEEK : 0, r, flags & VL_RECEIVE_BLOCKING);
 }
 
 static int32_t peek_frame(VL_SOCKET s, void *header, vl_received *r) {

@@ -305,6 +305,16 @@ public func hookGethostbyname(_ name: UnsafePointer<CChar>?) -> UnsafeMutablePoi
     }
 }
 
+@_cdecl("vl_hook_gethostbyaddr")
+public func hookGethostbyaddr(_ address: UnsafePointer<CChar>?, _ length: Int32, _ type: Int32) -> UnsafeMutablePointer<VL_HOSTENT>? {
+    withHost(orFail: nil) { host in
+        switch host.gethostbyaddr(address, length, type) {
+        case let .success(entry): return entry
+        case let .failure(error): _ = status(host, error); return nil
+        }
+    }
+}
+
 @_cdecl("vl_hook_getaddrinfo")
 public func hookGetaddrinfo(_ node: UnsafePointer<CChar>?, _ service: UnsafePointer<CChar>?, _ hints: UnsafePointer<VL_ADDRINFO>?,
                             _ result: UnsafeMutablePointer<UnsafeMutablePointer<VL_ADDRINFO>?>?) -> Int32 {

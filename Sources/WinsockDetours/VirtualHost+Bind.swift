@@ -71,7 +71,9 @@ extension VirtualHost {
     func localAddress(_ socket: VirtualSocket) -> SocketAddress {
         let address: IPv4Address
         switch socket.scope {
-        case .any: address = .any
+        // Connected, an ANY-bound socket has the address of the interface towards its peer
+        // (Windows' getsockname after connect): loopback, or this instance's LAN address.
+        case .any: address = socket.peer.map { $0.address.isLoopback ? .loopback : self.address } ?? .any
         case .loopback: address = .loopback
         case .lan: address = self.address
         }

@@ -38,6 +38,18 @@ extension VirtualHost {
         return .success(withCString(official) { vl_fill_hostent($0, address.networkOrder) })
     }
 
+    /// gethostbyaddr: an instance's address has its host name, as a LAN's name service
+    /// would say. Other addresses are WSAHOST_NOT_FOUND here (the DLL asks the system).
+    func gethostbyaddr(_ raw: UnsafePointer<CChar>?, _ length: Int32, _ type: Int32) -> Result<UnsafeMutablePointer<VL_HOSTENT>, WinsockError> {
+        guard startupCount > 0 else { return .failure(.notInitialised) }
+        guard let raw else { return .failure(.fault) }
+        guard type == Int32(VL_AF_INET) else { return .failure(.addressFamilyNotSupported) }
+        guard length >= 4 else { return .failure(.fault) }
+        let address = IPv4Address(networkOrder: UnsafeRawPointer(raw).loadUnaligned(as: UInt32.self))
+        guard let index = registry.network.instance(of: address), index < registry.slotCount else { return .failure(.hostNotFound) }
+        return .success(withCString(config.hostname(instance: index)) { vl_fill_hostent($0, address.networkOrder) })
+    }
+
     /// getaddrinfo for the names gethostbyname answers (own, other instances, localhost,
     /// literals; no node: 0.0.0.0 with AI_PASSIVE, else loopback) and numeric services.
     /// Returns 0 or the error, which is also the last error (as Windows does).

@@ -33,14 +33,17 @@ extension VirtualHost {
 
     /// Takes frames off the backing socket until one may go to the game: bad or spoofed ones
     /// are dropped and counted, frames from other than a connected peer are skipped.
+    /// `peek` (MSG_PEEK) leaves the deliverable one queued; what is skipped is still taken.
     /// Non-blocking calls run with the lock held; blocking ones without it (inside enter/leave).
-    func takeDatagram(_ view: ReceiverView, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, blocking: Bool) -> Result<Arrival, WinsockError> {
+    func takeDatagram(_ view: ReceiverView, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, blocking: Bool,
+                      peek: Bool = false) -> Result<Arrival, WinsockError> {
         var headerBytes: (UInt64, UInt64) = (0, 0)
+        let flags = (blocking ? Int32(VL_RECEIVE_BLOCKING) : 0) | (peek ? Int32(VL_RECEIVE_PEEK) : 0)
         return withUnsafeMutableBytes(of: &headerBytes) { raw in
             let header = raw.baseAddress!
             while true {
                 var received = vl_received()
-                let error = platform.t.receive_frame!(view.socket.handle, header, buffers, count, blocking ? 1 : 0, &received)
+                let error = platform.t.receive_frame!(view.socket.handle, header, buffers, count, flags, &received)
                 if blocking && lock.locked({ view.socket.closed }) { return .failure(.interrupted) }
                 guard error == 0 else { return .failure(WinsockError(rawValue: error)) }
                 switch judge(view, header: header, received) {
@@ -49,10 +52,16 @@ extension VirtualHost {
                     log(.debug, "dropped a frame from real port \(received.real_source_port): \(reason.name)")
                 case let .deliver(wire):
                     let source = SocketAddress(address: wire.source, port: wire.sourcePort)
-                    if let peer = view.peer, peer != source { continue }
-                    let payload = Int(received.length) - WireHeader.size
-                    registry.countDatagram(slot: instance, received: true, bytes: payload)
-                    return .success(Arrival(source: source, payloadLength: payload, copied: Int(received.copied) - WireHeader.size))
+                    if view.peer.map({ $0 == source }) ?? true {
+                        let payload = Int(received.length) - WireHeader.size
+                        if !peek { registry.countDatagram(slot: instance, received: true, bytes: payload) }
+                        return .success(Arrival(source: source, payloadLength: payload, copied: Int(received.copied) - WireHeader.size))
+                    }
+                }
+                // A peeked frame the game will never get must leave the queue, or it would be peeked forever.
+                if peek {
+                    var discarded = vl_received()
+                    _ = platform.t.receive_frame!(view.socket.handle, header, nil, 0, 0, &discarded)
                 }
             }
         }
@@ -62,7 +71,10 @@ extension VirtualHost {
     /// copied, the rest discarded, WSAEMSGSIZE (Windows' behaviour).
     func receive(_ handle: UInt, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, flags: Int32,
                  from: UnsafeMutablePointer<VL_SOCKADDR_IN>?, fromLength: UnsafeMutablePointer<Int32>?) -> Result<Int, WinsockError> {
-        guard flags == 0 else { return .failure(flags & Int32(VL_MSG_PEEK) != 0 ? .operationNotSupported : .invalidArgument) }
+        // MSG_OOB is a stream's; any other flag is unknown (Windows: WSAEOPNOTSUPP, WSAEINVAL).
+        guard flags & 1 == 0 else { return .failure(.operationNotSupported) }
+        guard flags & ~Int32(VL_MSG_PEEK) == 0 else { return .failure(.invalidArgument) }
+        let peek = flags & Int32(VL_MSG_PEEK) != 0
         if from != nil, fromLength == nil || fromLength!.pointee < 16 { return .failure(.fault) }
         guard buffers != nil || count == 0 else { return .failure(.fault) }
         let start: Result<(ReceiverView, Bool), WinsockError> = withSocket(handle, orFail: { .failure($0) }) { socket in
@@ -78,10 +90,10 @@ extension VirtualHost {
         let result: Result<Arrival, WinsockError>
         if blocking {
             willBlock?()
-            result = takeDatagram(receiver, buffers: buffers, count: count, blocking: true)
+            result = takeDatagram(receiver, buffers: buffers, count: count, blocking: true, peek: peek)
             leave(receiver.socket)
         } else {
-            result = lock.locked { takeDatagram(receiver, buffers: buffers, count: count, blocking: false) }
+            result = lock.locked { takeDatagram(receiver, buffers: buffers, count: count, blocking: false, peek: peek) }
         }
         switch result {
         case let .failure(error): return .failure(error)

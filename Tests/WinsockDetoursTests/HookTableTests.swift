@@ -15,7 +15,7 @@ final class HookTableTests: XCTestCase {
             "closesocket", "bind", "connect", "WSAConnect", "sendto", "recvfrom", "send", "recv", "WSASendTo", "WSARecvFrom",
             "WSAGetOverlappedResult", "WSACreateEvent", "WSACloseEvent", "WSASetEvent", "WSAResetEvent",
             "WSAWaitForMultipleEvents", "select", "ioctlsocket", "getsockname", "getpeername", "setsockopt",
-            "getsockopt", "gethostname", "gethostbyname", "getaddrinfo", "freeaddrinfo", "GetAdaptersInfo",
+            "getsockopt", "gethostname", "gethostbyname", "gethostbyaddr", "getaddrinfo", "freeaddrinfo", "GetAdaptersInfo",
         ]
         XCTAssertEqual(names, surface)
         XCTAssertEqual(entries().first { $0.name == "GetAdaptersInfo" }?.module, "IPHLPAPI")

@@ -40,6 +40,45 @@ final class SpoofingAndIdentityTests: XCTestCase {
 
     func realPort(_ instance: Int, _ s: UInt) -> UInt16 { lan.hosts[instance].sockets[s]!.realPort }
 
+    /// recvfrom(MSG_PEEK): the datagram and its sender as the next recvfrom will see them,
+    /// left queued (as Windows; netcat's UDP listener peeks to learn whom to connect to);
+    /// a bad frame in front is dropped, never peeked at forever.
+    func test_peekShowsTheNextDatagramAndLeavesItQueued() {
+        let receiver = lan.as(1) { ws -> UInt in
+            let s = ws.gameSocket(port: 23756)
+            XCTAssertEqual(ws.nonBlocking(s), 0)
+            return s
+        }
+        RawLoopbackSocket().send([UInt8](repeating: 0xFF, count: 40), toRealPort: realPort(1, receiver))
+        let sender = lan.as(2) { ws -> UInt in ws.gameSocket(port: 23756) }
+        lan.as(2) { ws in XCTAssertEqual(ws.sendto(sender, Array("peek me".utf8), lan.address(1), 23756), 7) }
+        lan.as(1) { ws in
+            func peek(_ capacity: Int32) -> (Int32, [UInt8], SocketAddress?) {
+                var buffer = [UInt8](repeating: 0, count: 64)
+                var from = VL_SOCKADDR_IN()
+                var fromLength: Int32 = 16
+                let r = buffer.withUnsafeMutableBytes { p in
+                    Int32(truncatingIfNeeded: call("recvfrom", .socket(receiver), .ptr(p.baseAddress), .int(capacity), .int(Int32(VL_MSG_PEEK)), .ptr(&from), .ptr(&fromLength)))
+                }
+                return (r, Array(buffer.prefix(max(Int(r), 0))), SocketAddress.read(&from, length: fromLength).success)
+            }
+            let first = peek(64)
+            XCTAssertEqual(first.0, 7)
+            XCTAssertEqual(first.1, Array("peek me".utf8))
+            XCTAssertEqual(first.2, SocketAddress(address: lan.address(2), port: 23756))
+            XCTAssertEqual(peek(64).0, 7, "still queued")
+            XCTAssertEqual(peek(3).0, Winsock.socketError, "too small a buffer: WSAEMSGSIZE, and the datagram stays")
+            XCTAssertEqual(ws.lastError, 10040)
+            let taken = ws.recvfrom(receiver)
+            XCTAssertEqual(taken.result, 7)
+            XCTAssertEqual(taken.payload, Array("peek me".utf8))
+            XCTAssertEqual(peek(64).0, Winsock.socketError, "taken now")
+            XCTAssertEqual(ws.lastError, 10035)
+        }
+        XCTAssertEqual(lan.registry.counters(ofSlot: 1).rxDatagrams, 1, "a peek does not count as a receive")
+        XCTAssertEqual(lan.registry.counters(ofSlot: 1).drops(.malformed), 1)
+    }
+
     func test_spoofedAndGarbageFramesAreDroppedAndCountedNeverDelivered() {
         let victim = lan.as(1) { ws -> UInt in
             let s = ws.gameSocket(port: 23756)

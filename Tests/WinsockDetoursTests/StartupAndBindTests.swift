@@ -44,6 +44,49 @@ final class StartupAndBindTests: XCTestCase {
         }
     }
 
+    /// Windows: once connected, an ANY-bound socket's name is the local address towards its
+    /// peer (netcat prints it); connecting it away again gives 0.0.0.0 back.
+    func test_getsocknameAfterConnectIsTheInterfaceTowardsThePeer() {
+        lan.as(1) { ws in
+            ws.startup()
+            let s = ws.gameSocket(port: 9000)
+            func connect(_ address: IPv4Address, _ port: UInt16) -> Int32 {
+                var peer = ws.sockaddr(address, port)
+                return Int32(truncatingIfNeeded: call("connect", .socket(s), .ptr(&peer), .int(16)))
+            }
+            XCTAssertEqual(connect(lan.address(2), 9000), 0)
+            XCTAssertEqual(ws.sockname(s), SocketAddress(address: lan.address(1), port: 9000))
+            XCTAssertEqual(connect(.loopback, 9000), 0)
+            XCTAssertEqual(ws.sockname(s), SocketAddress(address: .loopback, port: 9000))
+            XCTAssertEqual(connect(.any, 0), 0)
+            XCTAssertEqual(ws.sockname(s), SocketAddress(address: .any, port: 9000))
+            ws.cleanup()
+        }
+    }
+
+    /// gethostbyaddr of an instance's address names that instance, as a LAN's name service
+    /// would; any other address is not ours (the DLL asks the system).
+    func test_gethostbyaddrNamesInstances() {
+        lan.as(0) { ws in
+            ws.startup()
+            func lookup(_ address: IPv4Address, type: Int32 = 2) -> String? {
+                var raw = address.networkOrder
+                let entry = withUnsafeBytes(of: &raw) { p in
+                    UnsafeMutablePointer<VL_HOSTENT>(bitPattern: UInt(call("gethostbyaddr", .ptr(p.baseAddress), .int(4), .int(type))))
+                }
+                return entry.map { String(cString: $0.pointee.h_name) }
+            }
+            XCTAssertEqual(lookup(IPv4Address(192, 168, 80, 3)), "VLAN-3")
+            XCTAssertEqual(lookup(lan.address(0)), "VLAN-1")
+            XCTAssertNil(lookup(IPv4Address(10, 1, 2, 3)))
+            XCTAssertEqual(ws.lastError, 11001, "WSAHOST_NOT_FOUND: the DLL hands it to the system resolver")
+            XCTAssertNil(lookup(IPv4Address(192, 168, 80, 255)), "the broadcast address is no host")
+            XCTAssertNil(lookup(IPv4Address(192, 168, 80, 3), type: 23))
+            XCTAssertEqual(ws.lastError, 10047)
+            ws.cleanup()
+        }
+    }
+
     func test_bindFollowsTheOwnPCModel() {
         lan.as(0) { ws in
             ws.startup()

@@ -9,7 +9,7 @@
  *   PLAIN always ours; SOCKET ours when `s` is a virtual socket; DESTINED like SOCKET, and
  *   for other sockets refused (WSAENETUNREACH) when `to` is on the virtual LAN, so nothing
  *   aimed at it leaves the machine; CREATE ours for IPv4 UDP; SELECT ours when a set holds a virtual socket; RESULT ours for a virtual socket
- *   or one closed while virtual; RESOLVE ours unless we do not know the name; ADDRINFO
+ *   or one closed while virtual; RESOLVE ours unless we do not know the name (or address); ADDRINFO
  *   ours for the address lists we made.
  * signature: "<ret>:<args>", one letter per value:
  *   v void, i int32, u uint32, h uint16, p pointer, a pointer to a sockaddr (the trace
@@ -50,6 +50,7 @@
     X(WS2_32, 7, SOCKET, int32_t, getsockopt, "i:siipp", (VL_SOCKET s, int32_t level, int32_t name, char *value, int32_t *length), (s, level, name, value, length)) \
     X(WS2_32, 57, PLAIN, int32_t, gethostname, "i:pi", (char *name, int32_t length), (name, length)) \
     X(WS2_32, 52, RESOLVE, VL_HOSTENT *, gethostbyname, "p:p", (const char *name), (name)) \
+    X(WS2_32, 51, RESOLVE, VL_HOSTENT *, gethostbyaddr, "p:pii", (const char *addr, int32_t len, int32_t type), (addr, len, type)) \
     X(WS2_32, 0, RESOLVE, int32_t, getaddrinfo, "i:pppp", (const char *node, const char *service, const VL_ADDRINFO *hints, VL_ADDRINFO **result), (node, service, hints, result)) \
     X(WS2_32, 0, ADDRINFO, void, freeaddrinfo, "v:p", (VL_ADDRINFO *info), (info)) \
     X(IPHLPAPI, 0, PLAIN, uint32_t, GetAdaptersInfo, "u:pp", (VL_IP_ADAPTER_INFO *info, uint32_t *size), (info, size))

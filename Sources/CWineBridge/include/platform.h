@@ -28,6 +28,8 @@ enum {
     VL_MAP_NOT_A_FILE = 4, VL_MAP_RESIZE_FAILED = 5, VL_MAP_MAP_FAILED = 6, VL_MAP_LOCK_FAILED = 7,
 };
 
+enum { VL_RECEIVE_BLOCKING = 1, VL_RECEIVE_PEEK = 2 };
+
 typedef void (*vl_ready_handler)(VL_SOCKET socket);
 typedef void (*vl_tick)(void *context);
 
@@ -41,10 +43,11 @@ typedef struct vl_platform {
      * (a broadcast is one call); returns how many were sent, or -error when none was. */
     int32_t (*send_frame)(VL_SOCKET socket, const void *header, uint32_t header_length,
                           const VL_WSABUF *buffers, uint32_t count, const uint16_t *real_ports, uint32_t port_count);
-    /* Receives one datagram scattered over header (16 bytes) + buffers; blocking or not
-     * (VL_WSAEWOULDBLOCK when nothing is queued). The rest of a too-long datagram is gone. */
+    /* Receives one datagram scattered over header (16 bytes) + buffers; VL_RECEIVE_BLOCKING
+     * waits for it (else VL_WSAEWOULDBLOCK when nothing is queued); VL_RECEIVE_PEEK leaves
+     * it queued. The rest of a too-long datagram is gone (unless peeked). */
     int32_t (*receive_frame)(VL_SOCKET socket, void *header, const VL_WSABUF *buffers, uint32_t count,
-                             int32_t blocking, vl_received *received);
+                             int32_t flags, vl_received *received);
     /* Looks at the next datagram without taking it (its header and length); never blocks. */
     int32_t (*peek_frame)(VL_SOCKET socket, void *header, vl_received *received);
     int32_t (*set_receive_buffer)(VL_SOCKET socket, int32_t bytes);
