@@ -11,7 +11,18 @@ OscSendTests sends the library's test packets to a host name.
   2. 4 OscDump copies on port 7000 through the DLL (instances 0-3) and 4 OscSendTests
      copies (instances 4-7), copy k sending to the next receiver by its host name VLAN-n:
      every receiver prints exactly the reference, and nothing else arrives.
-  3. Control: without the DLL the second OscDump cannot bind 7000."""
+  3. Control: without the DLL the second OscDump cannot bind 7000.
+
+netcat for Windows (nc 1.11 NT): blocking calls and select, all in the exe. A UDP listener
+(nc -u -l -p 9000) peeks at the first datagram (recvfrom MSG_PEEK) to learn its sender,
+connects to it, names it (gethostbyaddr) and prints what arrives.
+
+  4. Reference without the DLL: a listener and a sender (nc -u localhost 9000) with one line.
+  5. 4 listeners on UDP 9000 through the DLL and 4 senders, each to the next listener by
+     host name: each listener prints its sender's line and names it as the reference does
+     ("connect to [own address] from NAME [sender's address] PORT"), the name and the
+     addresses being the virtual ones.
+  6. Control: the same sender without the DLL finds no VLAN-2."""
 import os
 
 from winelab import Copy, check, finish, one_prefix_stage, stop_prefix, windows_path, OUT
@@ -87,6 +98,73 @@ def control(env):
           f"control without the DLL: a second OscDump cannot bind {PORT} (exit {code}): {second.lines[-1:] }")
 
 
+NC_PORT = "9000"
+
+
+def nc(*args, hooked, env, instance=None):
+    command = program("nc.exe", "-v", "-u", *args, hooked=hooked)
+    copy = Copy(command, env if instance is None else {**env, "VIRTUALLAN_INSTANCE": str(instance)}, with_stderr=True)
+    if "-l" in args:
+        copy.process.stdin.close()  # a listener whose input is an open pipe waits on it before it prints the network's
+    return copy
+
+
+def send_line(sender, text):
+    """Pipes one line into a sender: nc for Windows sends a piped input when it ends, then
+    keeps running until stopped."""
+    sender.send(text)
+    sender.process.stdin.close()
+    return sender
+
+
+def connect_line(listener):
+    """The listener's "connect to [local] from NAME [peer] PORT" words, and the line after it."""
+    line = listener.line("connect to [")
+    words = line.split() if line else []
+    return (words[2:6] if len(words) >= 6 else None), (listener.line("hello") if line else None)
+
+
+def netcat_reference(env):
+    listener = nc("-l", "-p", NC_PORT, hooked=False, env=env)
+    ready = listener.line("listening on")
+    sender = send_line(nc("localhost", NC_PORT, hooked=False, env=env), "hello from the reference")
+    words, data = connect_line(listener) if ready else (None, None)
+    stop(sender)
+    stop(listener)
+    check(words == ["[127.0.0.1]", "from", "localhost", "[127.0.0.1]"] and data == "hello from the reference",
+          f"netcat reference without the DLL: the listener names its peer and prints its line: {words} {data!r}")
+
+
+def netcat_lan(env):
+    print(f"{RECEIVERS} netcat listeners on UDP {NC_PORT} through the DLL, each sent to by another copy by host name")
+    listeners = [nc("-l", "-p", NC_PORT, hooked=True, env=env, instance=i) for i in range(RECEIVERS)]
+    check(all(l.line("listening on") for l in listeners), f"all {RECEIVERS} listeners bound {NC_PORT}")
+    for k in range(RECEIVERS):
+        target = (k + 1) % RECEIVERS
+        sender = send_line(nc(f"VLAN-{target + 1}", NC_PORT, hooked=True, env=env, instance=RECEIVERS + k), f"hello from copy {k}")
+        words, data = connect_line(listeners[target])
+        stop(sender)
+        me, peer = f"192.168.80.{target + 1}", f"192.168.80.{RECEIVERS + k + 1}"
+        check(words == [f"[{me}]", "from", f"VLAN-{RECEIVERS + k + 1}", f"[{peer}]"] and data == f"hello from copy {k}",
+              f"listener VLAN-{target + 1} names its peer as the reference does and prints its line: {words} {data!r}")
+    for listener in listeners:
+        stop(listener)
+
+
+def netcat_control(env):
+    """The same commands without the DLL: there is no VLAN-n to send to. (Two listeners on
+    one port alone would not show it: nc sets SO_REUSEADDR and connects to its first
+    sender, so under Wine the second copy binds too and gets the other sender's datagrams.)"""
+    listener = nc("-l", "-p", NC_PORT, hooked=False, env=env)
+    listener.line("listening on")
+    sender = nc("VLAN-2", NC_PORT, hooked=False, env=env)
+    failure = sender.line("VLAN-2")
+    code = sender.finish()
+    stop(listener)
+    check(code not in (0, None) and failure is not None and "lookup failed" in failure,
+          f"netcat control without the DLL: the same sender finds no VLAN-2 (exit {code}): {failure}")
+
+
 def main():
     work, prefix, base, started = one_prefix_stage("thirdparty")
     try:
@@ -95,6 +173,9 @@ def main():
         if expected:
             lan(env, expected)
         control(base)
+        netcat_reference(base)
+        netcat_lan({**env, "VIRTUALLAN_REGISTRY": os.path.join(work, "registry-netcat")})
+        netcat_control(base)
     finally:
         stop_prefix(prefix)
     finish(started)

@@ -107,8 +107,9 @@ def finish(started):
 class Copy:
     """One Wine process, read line by line (stdin kept open for commands)."""
 
-    def __init__(self, command, env):
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    def __init__(self, command, env, with_stderr=False):
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+                                        stderr=subprocess.STDOUT if with_stderr else None)
         self.selector = selectors.DefaultSelector()
         self.selector.register(self.process.stdout, selectors.EVENT_READ)
         self.pending = b""  # read but not yet split into lines (no buffered reader: select must see it all)
