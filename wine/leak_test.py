@@ -5,8 +5,8 @@ own (the sink), IPv6 off on both ends (no neighbour discovery of the kernel's ow
 routes for 192.168.80.0/24, 224.0.0.0/4 and the default over it. Every frame that would
 reach a real network is counted on the sink. Hooked copies (wine/tests/modules: from the
 exe and from a DLL) aim everything at the virtual LAN: a lobby (broadcast FIND, unicast
-PING) and a probe (TCP connect to a virtual address, UDP unicast, the limited broadcast,
-a multicast group): 0 frames. Control: the same probe without the DLL puts frames there."""
+PING) and a probe (TCP connect and ConnectEx to a virtual address, UDP unicast, the limited
+broadcast, a multicast group): 0 frames. Control: the same probe without the DLL puts frames there."""
 import os
 import subprocess
 
@@ -74,9 +74,9 @@ def main():
             check(all(r and (r.startswith("RESULT ok") or r.startswith("RESULT probe")) for r in results[:2]),
                   f"{mode}: the hooked lobby still works: {results[:2]}")
             probe = fields(results[2] or "RESULT")
-            check(probe.get("tcpconnect") == "10051" and probe.get("unicast") == "0" and probe.get("broadcast") == "0"
-                  and probe.get("multicast") == "10051",
-                  f"{mode}: the hooked probe: TCP connect refused, unicast/broadcast virtual, multicast refused: {results[2]}")
+            check(probe.get("tcpconnect") == "10051" and probe.get("connectex") == "10051" and probe.get("unicast") == "0"
+                  and probe.get("broadcast") == "0" and probe.get("multicast") == "10051",
+                  f"{mode}: the hooked probe: TCP connect and ConnectEx refused, unicast/broadcast virtual, multicast refused: {results[2]}")
             # The kernel sends a packet (or the ARP request for it) within the send call
             # itself, so once the copies have exited their frames are counted.
             leaked = frames_on_link() - before

@@ -9,6 +9,7 @@
  * this DLL go straight to the original: the outermost call has already been decided. */
 #if defined(_WIN32)
 #include <winsock2.h>
+#include <mswsock.h>
 #include <windows.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -74,6 +75,33 @@ static int wants_virtual(int32_t af, int32_t type, int32_t protocol) {
     return af == VL_AF_INET && type == VL_SOCK_DGRAM && (protocol == 0 || protocol == VL_IPPROTO_UDP);
 }
 
+/* ConnectEx, the connect a program gets from WSAIoctl: the destination guard goes before
+ * the real one, so it cannot reach a real network either. */
+static const GUID connect_ex_id = WSAID_CONNECTEX;
+typedef BOOL (PASCAL *connect_ex_fn)(SOCKET, const struct sockaddr *, int, PVOID, DWORD, LPDWORD, LPOVERLAPPED);
+static connect_ex_fn real_connect_ex;
+
+static BOOL PASCAL guarded_connect_ex(SOCKET s, const struct sockaddr *to, int tolen, PVOID data, DWORD length,
+                                      LPDWORD sent, LPOVERLAPPED overlapped) {
+    if (vl_refuse_real_send("ConnectEx", (VL_SOCKET)s, to, tolen)) return FALSE;
+    return real_connect_ex(s, to, tolen, data, length, sent, overlapped);
+}
+
+/* After the original WSAIoctl: a ConnectEx pointer it handed out is swapped for ours. */
+static int32_t guard_extensions(int32_t result, uint32_t code, void *in, uint32_t inlen, void *out, uint32_t outlen) {
+    if (result == 0 && code == SIO_GET_EXTENSION_FUNCTION_POINTER && in && inlen >= sizeof(GUID) && out
+        && outlen >= sizeof(void *) && memcmp(in, &connect_ex_id, sizeof(GUID)) == 0) {
+        void *pointer;
+        memcpy(&pointer, out, sizeof pointer);
+        if (pointer != (void *)guarded_connect_ex) {
+            real_connect_ex = (connect_ex_fn)pointer;  /* one provider (TCP/IP) in practice: one function */
+            pointer = (void *)guarded_connect_ex;
+            memcpy(out, &pointer, sizeof pointer);
+        }
+    }
+    return result;
+}
+
 /* What each kind of entry point hands to the original (see hook_table.h). */
 #define VL_PASS_PLAIN(ret, name, params, args)
 #define VL_PASS_SOCKET(ret, name, params, args) \
@@ -81,6 +109,8 @@ static int wants_virtual(int32_t af, int32_t type, int32_t protocol) {
 #define VL_PASS_DESTINED(ret, name, params, args) \
     if (!vl_is_virtual_socket(s)) \
         return vl_refuse_real_send(#name, s, to, tolen) ? SOCKET_ERROR : VL_ORIGINAL(ret, name, params) args;
+#define VL_PASS_EXTENSION(ret, name, params, args) \
+    if (!vl_is_virtual_socket(s)) return guard_extensions(VL_ORIGINAL(ret, name, params) args, code, in, inlen, out, outlen);
 #define VL_PASS_RESULT(ret, name, params, args) \
     if (!vl_is_virtual_socket(s) && !vl_was_virtual_socket(s)) return VL_ORIGINAL(ret, name, params) args;
 #define VL_PASS_CREATE(ret, name, params, args) \

@@ -270,6 +270,16 @@ public func hookIoctlsocket(_ s: UInt, _ command: Int32, _ argument: UnsafeMutab
     withHost(orFail: socketError) { status($0, $0.ioctlsocket(s, command: command, argument: argument)) }
 }
 
+@_cdecl("vl_hook_WSAIoctl")
+public func hookWSAIoctl(_ s: UInt, _ code: UInt32, _ input: UnsafeMutableRawPointer?, _ inputLength: UInt32,
+                         _ output: UnsafeMutableRawPointer?, _ outputLength: UInt32, _ returned: UnsafeMutablePointer<UInt32>?,
+                         _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ routine: UnsafeMutableRawPointer?) -> Int32 {
+    withHost(orFail: socketError) {
+        status($0, $0.wsaIoctl(s, code: code, input: UnsafeRawPointer(input), inputLength: inputLength, output: output,
+                               outputLength: outputLength, returned: returned, overlapped: overlapped != nil || routine != nil))
+    }
+}
+
 @_cdecl("vl_hook_getsockname")
 public func hookGetsockname(_ s: UInt, _ name: UnsafeMutablePointer<VL_SOCKADDR_IN>?, _ length: UnsafeMutablePointer<Int32>?) -> Int32 {
     withHost(orFail: socketError) { status($0, $0.getsockname(s, name, length)) }

@@ -71,4 +71,44 @@ extension VirtualHost {
             }
         }
     }
+
+    /// WSAIoctl on a virtual socket: the requests ioctlsocket knows, and SIO_UDP_CONNRESET /
+    /// SIO_UDP_NETRESET (accepted: no ICMP error ever reaches the game here). Any other
+    /// request, and an overlapped one, is refused with WSAEOPNOTSUPP and a warning naming
+    /// it, so what a game asks and we cannot answer yet shows in its log.
+    func wsaIoctl(_ handle: UInt, code: UInt32, input: UnsafeRawPointer?, inputLength: UInt32, output: UnsafeMutableRawPointer?,
+                  outputLength: UInt32, returned: UnsafeMutablePointer<UInt32>?, overlapped: Bool) -> WinsockError? {
+        let refusal = withSocket(handle) { socket -> WinsockError? in
+            if overlapped { return .operationNotSupported }
+            guard let returned else { return .fault }
+            switch code {
+            case 0x8004_667E:  // FIONBIO
+                guard let input, inputLength >= 4 else { return .fault }
+                socket.nonBlocking = input.loadUnaligned(as: UInt32.self) != 0
+                returned.pointee = 0
+            case 0x4004_667F:  // FIONREAD
+                guard let output, outputLength >= 4 else { return .fault }
+                output.storeBytes(of: UInt32(nextPayloadLengthLocked(socket) ?? 0), as: UInt32.self)
+                returned.pointee = 4
+            case 0x9800_000C, 0x9800_000F:  // SIO_UDP_CONNRESET, SIO_UDP_NETRESET
+                guard input != nil, inputLength >= 4 else { return .fault }
+                returned.pointee = 0
+            default:
+                return .operationNotSupported
+            }
+            return nil
+        }
+        if refusal == .operationNotSupported {
+            log(.warning, "WSAIoctl(\(hex(code))\(overlapped ? ", overlapped" : "")) on virtual socket \(handle) refused with WSAEOPNOTSUPP: not supported on virtual sockets yet")
+        }
+        return refusal
+    }
+}
+
+/// 0x... with eight digits, for request codes in log lines.
+func hex(_ value: UInt32) -> String {
+    let digits: [UInt8] = Array("0123456789abcdef".utf8)
+    var text: [UInt8] = Array("0x".utf8)
+    for shift in stride(from: 28, through: 0, by: -4) { text.append(digits[Int((value >> UInt32(shift)) & 0xF)]) }
+    return String(decoding: text, as: UTF8.self)
 }

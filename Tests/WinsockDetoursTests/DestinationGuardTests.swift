@@ -55,6 +55,34 @@ final class DestinationGuardTests: XCTestCase {
         XCTAssertFalse(refused(ipv4(192, 168, 80, 3)))
     }
 
+    func test_WSAIoctlOnAVirtualSocketAnswersWhatItKnowsAndRefusesTheRestVisibly() {
+        lan.as(0) { ws in
+            ws.startup()
+            let s = ws.gameSocket(port: 23756)
+            var returned: UInt32 = 99
+            func ioctl(_ code: UInt32, _ input: UInt32? = nil, output: UnsafeMutablePointer<UInt32>? = nil) -> Int32 {
+                var value = input ?? 0
+                return withUnsafeMutablePointer(to: &value) { pointer in
+                    Int32(truncatingIfNeeded: call("WSAIoctl", .socket(s), .uint(code), .ptr(input == nil ? nil : pointer),
+                                                   .uint(input == nil ? 0 : 4), .ptr(output), .uint(output == nil ? 0 : 4),
+                                                   .ptr(&returned), .null, .null))
+                }
+            }
+            XCTAssertEqual(ioctl(0x8004_667E, 1), 0, "FIONBIO")
+            XCTAssertEqual(ws.recvfrom(s).result, Winsock.socketError)
+            XCTAssertEqual(ws.lastError, 10035, "now non-blocking")
+            XCTAssertEqual(ws.sendto(s, [1, 2, 3], lan.address(0), 23756), 3)
+            var readable: UInt32 = 0
+            XCTAssertEqual(ioctl(0x4004_667F, output: &readable), 0, "FIONREAD")
+            XCTAssertEqual(readable, 3)
+            XCTAssertEqual(returned, 4)
+            XCTAssertEqual(ioctl(0x9800_000C, 0), 0, "SIO_UDP_CONNRESET off, as games ask")
+            XCTAssertEqual(ioctl(0xC800_0006, 0), Winsock.socketError, "extension functions: not on virtual sockets yet")
+            XCTAssertEqual(ws.lastError, 10045)
+            ws.cleanup()
+        }
+    }
+
     func test_WSAConnectOnAVirtualSocketIsConnect() {
         lan.as(0) { ws in
             ws.startup()

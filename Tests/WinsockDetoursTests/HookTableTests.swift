@@ -14,7 +14,7 @@ final class HookTableTests: XCTestCase {
             "WSAStartup", "WSACleanup", "WSAGetLastError", "WSASetLastError", "socket", "WSASocketA", "WSASocketW",
             "closesocket", "bind", "connect", "WSAConnect", "sendto", "recvfrom", "send", "recv", "WSASendTo", "WSARecvFrom",
             "WSAGetOverlappedResult", "WSACreateEvent", "WSACloseEvent", "WSASetEvent", "WSAResetEvent",
-            "WSAWaitForMultipleEvents", "select", "ioctlsocket", "getsockname", "getpeername", "setsockopt",
+            "WSAWaitForMultipleEvents", "select", "ioctlsocket", "WSAIoctl", "getsockname", "getpeername", "setsockopt",
             "getsockopt", "gethostname", "gethostbyname", "gethostbyaddr", "getaddrinfo", "freeaddrinfo", "GetAdaptersInfo",
         ]
         XCTAssertEqual(names, surface)

@@ -8,7 +8,9 @@
  * kind: which calls the DLL hands to the original function instead (Linux ignores it):
  *   PLAIN always ours; SOCKET ours when `s` is a virtual socket; DESTINED like SOCKET, and
  *   for other sockets refused (WSAENETUNREACH) when `to` is on the virtual LAN, so nothing
- *   aimed at it leaves the machine; CREATE ours for IPv4 UDP; SELECT ours when a set holds a virtual socket; RESULT ours for a virtual socket
+ *   aimed at it leaves the machine; EXTENSION like SOCKET, and for other sockets the
+ *   extension functions that connect (ConnectEx) come back wrapped in that same guard;
+ *   CREATE ours for IPv4 UDP; SELECT ours when a set holds a virtual socket; RESULT ours for a virtual socket
  *   or one closed while virtual; RESOLVE ours unless we do not know the name (or address); ADDRINFO
  *   ours for the address lists we made.
  * signature: "<ret>:<args>", one letter per value:
@@ -44,6 +46,7 @@
     X(WS2_32, 0, PLAIN, uint32_t, WSAWaitForMultipleEvents, "u:upiui", (uint32_t count, const VL_WSAEVENT *events, int32_t waitAll, uint32_t timeout, int32_t alertable), (count, events, waitAll, timeout, alertable)) \
     X(WS2_32, 18, SELECT, int32_t, select, "i:ipppp", (int32_t nfds, VL_FD_SET *readfds, VL_FD_SET *writefds, VL_FD_SET *exceptfds, const VL_TIMEVAL *timeout), (nfds, readfds, writefds, exceptfds, timeout)) \
     X(WS2_32, 10, SOCKET, int32_t, ioctlsocket, "i:sip", (VL_SOCKET s, int32_t cmd, uint32_t *argp), (s, cmd, argp)) \
+    X(WS2_32, 0, EXTENSION, int32_t, WSAIoctl, "i:supupuppp", (VL_SOCKET s, uint32_t code, void *in, uint32_t inlen, void *out, uint32_t outlen, uint32_t *returned, VL_OVERLAPPED *overlapped, void *routine), (s, code, in, inlen, out, outlen, returned, overlapped, routine)) \
     X(WS2_32, 6, SOCKET, int32_t, getsockname, "i:sap", (VL_SOCKET s, VL_SOCKADDR_IN *name, int32_t *namelen), (s, name, namelen)) \
     X(WS2_32, 5, SOCKET, int32_t, getpeername, "i:sap", (VL_SOCKET s, VL_SOCKADDR_IN *name, int32_t *namelen), (s, name, namelen)) \
     X(WS2_32, 21, SOCKET, int32_t, setsockopt, "i:siipi", (VL_SOCKET s, int32_t level, int32_t name, const char *value, int32_t length), (s, level, name, value, length)) \

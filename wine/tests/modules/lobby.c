@@ -9,6 +9,7 @@
  * through the pointer table the exe filled in before the hook DLL was loaded. LOBBY_NAME
  * names the entry point each module exports. */
 #include <winsock2.h>
+#include <mswsock.h>
 #include <windows.h>
 #include <stdio.h>
 #include <string.h>
@@ -84,13 +85,35 @@ static int probe(SOCKET s, unsigned long target, unsigned short port, const char
     int tcp = W(connect)(t, (struct sockaddr *)&to, sizeof to) == 0 ? 0 : W(WSAGetLastError)();
     if (tcp == WSAEWOULDBLOCK) Sleep(500);  /* the control's SYN and ARP go out meanwhile */
     W(closesocket)(t);
+    int connectex = -1;
+#ifndef LOBBY_WSOCK32  /* wsock32 has no WSAIoctl */
+    /* ConnectEx, as a program gets it from WSAIoctl, on a bound TCP socket. */
+    SOCKET x = W(socket)(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    struct sockaddr_in any;
+    memset(&any, 0, sizeof any);
+    any.sin_family = AF_INET;
+    W(bind)(x, (struct sockaddr *)&any, sizeof any);
+    GUID id = WSAID_CONNECTEX;
+    LPFN_CONNECTEX connect_ex = NULL;
+    DWORD got = 0;
+    if (W(WSAIoctl)(x, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, &connect_ex, sizeof connect_ex, &got, NULL, NULL) == 0) {
+        OVERLAPPED o;
+        memset(&o, 0, sizeof o);
+        o.hEvent = CreateEventA(NULL, TRUE, FALSE, NULL);
+        connectex = connect_ex(x, (struct sockaddr *)&to, sizeof to, NULL, 0, NULL, &o) ? 0 : W(WSAGetLastError)();
+        if (connectex == WSA_IO_PENDING) Sleep(500);  /* the control's SYN and ARP go out meanwhile */
+        CloseHandle(o.hEvent);
+    }
+    W(closesocket)(x);
+#endif
     int results[3];
     unsigned long targets[3] = { target, INADDR_BROADCAST, W(inet_addr)("239.255.80.1") };
     for (int i = 0; i < 3; i++) {
         to.sin_addr.s_addr = targets[i];
         results[i] = W(sendto)(s, "PROBE", 5, 0, (struct sockaddr *)&to, sizeof to) == 5 ? 0 : W(WSAGetLastError)();
     }
-    printf("RESULT probe via=%s tcpconnect=%d unicast=%d broadcast=%d multicast=%d\n", via, tcp, results[0], results[1], results[2]);
+    printf("RESULT probe via=%s tcpconnect=%d connectex=%d unicast=%d broadcast=%d multicast=%d\n", via, tcp, connectex,
+           results[0], results[1], results[2]);
     return 0;
 }
 

@@ -27,6 +27,7 @@ typedef struct lobby_winsock {
     char *(WSAAPI *inet_ntoa)(struct in_addr);
     unsigned long (WSAAPI *inet_addr)(const char *);
     int (WSAAPI *ioctlsocket)(SOCKET, long, u_long *);
+    int (WSAAPI *WSAIoctl)(SOCKET, DWORD, LPVOID, DWORD, LPVOID, DWORD, LPDWORD, LPWSAOVERLAPPED, LPWSAOVERLAPPED_COMPLETION_ROUTINE);
 } lobby_winsock;
 
 /* is_host: 1 host, 0 client, LOBBY_PROBE the leak probe. */
