@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Wine rows of docs/BENCHMARKS.md: udpbench.exe ping-pong and throughput between two
-Wine processes, through the hook DLL (virtual) and without it (raw Wine loopback UDP).
-Run through wine/bench (private network namespace). Prints Markdown rows."""
+Wine processes, through the hook DLL (virtual) and without it (raw Wine loopback UDP),
+and through the DLL with VIRTUALLAN_LOG_LEVEL=trace (every call logged: what leaving the
+trace on while playing costs). Run through wine/bench (private network namespace).
+Prints Markdown rows."""
 import os
 import sys
 import tempfile
@@ -37,14 +39,16 @@ def main():
     try:
         raw = measure(env, virtual=False)
         virtual = measure(env, virtual=True)
+        traced = measure({**env, "VIRTUALLAN_LOG": os.path.join(work, "trace.log"), "VIRTUALLAN_LOG_LEVEL": "trace"}, virtual=True)
     finally:
         stop_prefix(prefix)
-    print("| measure | without the DLL (Wine loopback UDP) | with the DLL (virtual) | virtual / raw |")
-    print("| --- | --- | --- | --- |")
+    print("| measure | without the DLL (Wine loopback UDP) | with the DLL (virtual) | virtual / raw | with the DLL, trace on | traced / raw |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for key, name in [("pps", f"throughput 1400 B, {DATAGRAMS} datagrams (datagrams/s)"),
                       ("rtt_p50_us", f"round trip p50, 64 B, {TRIPS} exchanges (µs)"), ("rtt_p99_us", "round trip p99 (µs)")]:
-        print(f"| {name} | {raw[key]:.1f} | {virtual[key]:.1f} | {virtual[key] / raw[key]:.2f}x |")
-    print(f"| datagrams received of {DATAGRAMS} | {raw['received']:.0f} | {virtual['received']:.0f} | |")
+        print(f"| {name} | {raw[key]:.1f} | {virtual[key]:.1f} | {virtual[key] / raw[key]:.2f}x"
+              f" | {traced[key]:.1f} | {traced[key] / raw[key]:.2f}x |")
+    print(f"| datagrams received of {DATAGRAMS} | {raw['received']:.0f} | {virtual['received']:.0f} | | {traced['received']:.0f} | |")
 
 
 if __name__ == "__main__":
