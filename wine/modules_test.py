@@ -9,7 +9,8 @@ lobby (wine/tests/modules/lobby.c) runs from each place a game's networking can 
 Each runs as 4 copies on the same fixed UDP port, a different copy hosting each time:
 every client finds the host by broadcast and exchanges 5 pings by unicast, and every copy
 opens a TCP socket beside them (the real ws2_32 was started too) whose connect to a
-virtual address is refused at once (WSAENETUNREACH 10051). Control: the same mode
+virtual address is refused at once (WSAENETUNREACH 10051); in the wsock32 mode each client
+also gets one answer through wsock32's own WSARecvEx. Control: the same mode
 without the hook DLL, where the second copy's bind collides (10048)."""
 import os
 
@@ -44,6 +45,8 @@ def lobby(mode, host_index, env):
               f"{mode}: copy {i}: {result}")
         if i != host_index and ok:
             check(info.get("host") == host.get("name"), f"{mode}: copy {i} found the host {host.get('name')}")
+        if i != host_index and mode == "wsock32":
+            check(info.get("recvex") == "ok", f"{mode}: copy {i}: a ping answered through wsock32's WSARecvEx")
 
 
 def control(mode, env):

@@ -19,6 +19,7 @@ typedef struct lobby_winsock {
     int (WSAAPI *connect)(SOCKET, const struct sockaddr *, int);
     int (WSAAPI *setsockopt)(SOCKET, int, int, const char *, int);
     int (WSAAPI *sendto)(SOCKET, const char *, int, int, const struct sockaddr *, int);
+    int (WSAAPI *send)(SOCKET, const char *, int, int);
     int (WSAAPI *recvfrom)(SOCKET, char *, int, int, struct sockaddr *, int *);
     int (WSAAPI *select)(int, fd_set *, fd_set *, fd_set *, const struct timeval *);
     int (WSAAPI *closesocket)(SOCKET);
