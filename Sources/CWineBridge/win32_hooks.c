@@ -102,6 +102,28 @@ static int32_t guard_extensions(int32_t result, uint32_t code, void *in, uint32_
     return result;
 }
 
+/* The resolvers (kind RESOLVE): what we do not know (a real host, an address that is no
+ * instance's) goes to the original. */
+static VL_HOSTENT *WINAPI vl_resolve_gethostbyname(const char *name) {
+    VL_HOSTENT *entry = vl_hook_gethostbyname(name);
+    if (!entry && vl_original.WSAGetLastError() == VL_WSAHOST_NOT_FOUND)
+        return VL_ORIGINAL(VL_HOSTENT *, gethostbyname, (const char *))(name);
+    return entry;
+}
+
+static VL_HOSTENT *WINAPI vl_resolve_gethostbyaddr(const char *addr, int32_t len, int32_t type) {
+    VL_HOSTENT *entry = vl_hook_gethostbyaddr(addr, len, type);
+    if (!entry && vl_original.WSAGetLastError() == VL_WSAHOST_NOT_FOUND)
+        return VL_ORIGINAL(VL_HOSTENT *, gethostbyaddr, (const char *, int32_t, int32_t))(addr, len, type);
+    return entry;
+}
+
+static int32_t WINAPI vl_resolve_getaddrinfo(const char *node, const char *service, const VL_ADDRINFO *hints, VL_ADDRINFO **result) {
+    int32_t error = vl_hook_getaddrinfo(node, service, hints, result);
+    if (error != VL_WSAHOST_NOT_FOUND) return error;
+    return VL_ORIGINAL(int32_t, getaddrinfo, (const char *, const char *, const VL_ADDRINFO *, VL_ADDRINFO **))(node, service, hints, result);
+}
+
 /* What each kind of entry point hands to the original (see hook_table.h). */
 #define VL_PASS_PLAIN(ret, name, params, args)
 #define VL_PASS_SOCKET(ret, name, params, args) \
@@ -117,7 +139,7 @@ static int32_t guard_extensions(int32_t result, uint32_t code, void *in, uint32_
     if (!wants_virtual(af, type, protocol)) return VL_ORIGINAL(ret, name, params) args;
 #define VL_PASS_SELECT(ret, name, params, args) \
     if (!select_has_virtual(readfds, writefds, exceptfds)) return VL_ORIGINAL(ret, name, params) args;
-#define VL_PASS_RESOLVE(ret, name, params, args)
+#define VL_PASS_RESOLVE(ret, name, params, args) return vl_resolve_##name args;
 #define VL_PASS_ADDRINFO(ret, name, params, args) \
     if (!vl_owns_addrinfo(info)) return VL_ORIGINAL(ret, name, params) args;
 
@@ -211,34 +233,6 @@ static void trace_call(uint32_t index, uintptr_t result, ...) {
     vl_original.WSASetLastError(error);  /* the game reads the last error after us */
 }
 
-/* gethostbyname: names we do not know (a real host) go to the original resolver. */
-static VL_HOSTENT *WINAPI vl_resolve_gethostbyname(const char *name) {
-    if (called_from_below(__builtin_return_address(0))) return VL_ORIGINAL(VL_HOSTENT *, gethostbyname, (const char *))(name);
-    VL_HOSTENT *entry = vl_hook_gethostbyname(name);
-    if (!entry && vl_original.WSAGetLastError() == VL_WSAHOST_NOT_FOUND)
-        return VL_ORIGINAL(VL_HOSTENT *, gethostbyname, (const char *))(name);
-    return entry;
-}
-
-/* gethostbyaddr: addresses that are no instance's go to the original resolver. */
-static VL_HOSTENT *WINAPI vl_resolve_gethostbyaddr(const char *addr, int32_t len, int32_t type) {
-    typedef VL_HOSTENT *(WINAPI *gethostbyaddr_fn)(const char *, int32_t, int32_t);
-    gethostbyaddr_fn original = (gethostbyaddr_fn)original_address[VL_INDEX_gethostbyaddr];
-    if (called_from_below(__builtin_return_address(0))) return original(addr, len, type);
-    VL_HOSTENT *entry = vl_hook_gethostbyaddr(addr, len, type);
-    if (!entry && vl_original.WSAGetLastError() == VL_WSAHOST_NOT_FOUND) return original(addr, len, type);
-    return entry;
-}
-
-/* getaddrinfo: names we do not know go to the original resolver. */
-static int32_t WINAPI vl_resolve_getaddrinfo(const char *node, const char *service, const VL_ADDRINFO *hints, VL_ADDRINFO **result) {
-    typedef int32_t (WINAPI *getaddrinfo_fn)(const char *, const char *, const VL_ADDRINFO *, VL_ADDRINFO **);
-    getaddrinfo_fn original = (getaddrinfo_fn)original_address[VL_INDEX_getaddrinfo];
-    if (called_from_below(__builtin_return_address(0))) return original(node, service, hints, result);
-    int32_t error = vl_hook_getaddrinfo(node, service, hints, result);
-    return error == VL_WSAHOST_NOT_FOUND ? original(node, service, hints, result) : error;
-}
-
 /* ---- inline hooks ---- */
 
 static uint8_t *trampolines;        /* one executable page set, filled at start */
@@ -283,9 +277,6 @@ static int install_hooks(HMODULE ws2, HMODULE iphlp) {
 #define VL_ENTRY_ADDRESS(module, ordinal, kind, ret, name, sig, params, args) entry_point[VL_INDEX_##name] = (void *)vl_entry_##name;
     VL_HOOKS(VL_ENTRY_ADDRESS)
 #undef VL_ENTRY_ADDRESS
-    entry_point[VL_INDEX_gethostbyname] = (void *)vl_resolve_gethostbyname;
-    entry_point[VL_INDEX_gethostbyaddr] = (void *)vl_resolve_gethostbyaddr;
-    entry_point[VL_INDEX_getaddrinfo] = (void *)vl_resolve_getaddrinfo;
 
     trampolines = VirtualAlloc(NULL, TRAMPOLINE_SPACE, MEM_COMMIT | MEM_RESERVE, PAGE_EXECUTE_READWRITE);
     int installed = 0;
@@ -322,15 +313,13 @@ static void load_originals(HMODULE ws2) {
 }
 
 static void log_installation(int installed) {
-    char path[MAX_PATH];
-    DWORD n = GetEnvironmentVariableA("VIRTUALLAN_LOG", path, sizeof path);
-    if (n == 0 || n >= sizeof path) return;
+    if (!log_path[0]) return;
     char line[700];
     int length = snprintf(line, sizeof line, "pid %lu: hooks installed: %d of %u functions hooked inline in ws2_32/iphlpapi (every module's calls)%s%s",
                           GetCurrentProcessId(), installed, (unsigned)vl_hook_count,
                           not_hooked[0] ? "; NOT hooked (their start cannot be moved):" : "", not_hooked);
     if (length > (int)sizeof line - 1) length = (int)sizeof line - 1;
-    vl_default_platform()->log_line(path, line, (uint32_t)length);
+    vl_default_platform()->log_line(log_path, line, (uint32_t)length);
 }
 
 BOOL WINAPI DllMain(HINSTANCE instance, DWORD reason, LPVOID reserved) {
@@ -348,7 +337,8 @@ BOOL WINAPI DllMain(HINSTANCE instance, DWORD reason, LPVOID reserved) {
         load_originals(ws2);
         char level[16];
         DWORD n = GetEnvironmentVariableA("VIRTUALLAN_LOG", log_path, sizeof log_path);
-        tracing = n > 0 && n < sizeof log_path && GetEnvironmentVariableA("VIRTUALLAN_LOG_LEVEL", level, sizeof level) == 5
+        if (n == 0 || n >= sizeof log_path) log_path[0] = 0;
+        tracing = log_path[0] && GetEnvironmentVariableA("VIRTUALLAN_LOG_LEVEL", level, sizeof level) == 5
                   && _stricmp(level, "trace") == 0;
         log_installation(installed);
     } else if (reason == DLL_PROCESS_DETACH) {
