@@ -15,21 +15,10 @@ static int32_t last_wsa_error(void) { return (int32_t)vl_original.WSAGetLastErro
 
 /* ---- backing sockets ---- */
 
-/* The real ws2_32 needs its own WSAStartup for our backing sockets; the game's calls go
- * to our layer. Once per process, on the first socket (not in DllMain: loader lock). */
-static INIT_ONCE winsock_once = INIT_ONCE_STATIC_INIT;
-static int32_t winsock_status;
-
-static BOOL CALLBACK start_winsock(PINIT_ONCE once, PVOID parameter, PVOID *context) {
-    (void)once; (void)parameter; (void)context;
-    WSADATA data;
-    winsock_status = vl_original.WSAStartup(MAKEWORD(2, 2), &data);
-    return TRUE;
-}
-
+/* No WSAStartup of our own: a virtual socket exists only between the game's WSAStartup and
+ * its last WSACleanup, which reach the real ws2_32 too (winsock_startup below). A reference
+ * of ours would keep the game's TCP sockets open past its last WSACleanup. */
 static int32_t udp_open(VL_SOCKET *out, uint16_t *real_port) {
-    InitOnceExecuteOnce(&winsock_once, start_winsock, NULL, NULL);
-    if (winsock_status) return winsock_status;
     SOCKET s = vl_original.socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
     if (s == INVALID_SOCKET) return last_wsa_error();
     struct sockaddr_in a;
