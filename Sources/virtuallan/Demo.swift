@@ -6,7 +6,7 @@ import WinsockDetours
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show it working: copies of the stand-in game under Wine find a lobby and race on the virtual LAN.",
-        discussion: "Sets up Wine and builds the DLL when missing. scripts/demo runs this in a private network namespace.")
+        discussion: "Needs Wine and the Windows files (scripts/demo sets them up first, then runs this in a private network namespace; an installed tool has them).")
 
     @Option(help: "How many copies (2-8).") var instances = 4
     @Option(help: "The copy that hosts (any copy can).") var host = 2
@@ -19,19 +19,21 @@ struct Demo: ParsableCommand {
     }
 
     func run() throws {
-        let checkout = Paths.checkout()
-        try ensureReady(checkout)
+        let files = Paths.files()
+        let runner = try Runner.choose(wine: nil, proton: nil)
+        let prefix = Paths.demoPrefix(files: files)
+        try ensureReady(files: files, runner: runner, prefix: prefix)
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("virtuallan-demo-\(getpid())")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         defer { try? FileManager.default.removeItem(at: work) }
         let registry = work.appendingPathComponent("registry").path
-        let game = Paths.windows(Paths.wineOut(checkout).appendingPathComponent("fo2sim.exe"))
+        let game = Paths.windows(files.appendingPathComponent("fo2sim.exe"))
         let common = "-rounds=\(rounds) -tick=\(tick) -timeout=120 -name=VirtualLAN-demo"
         let plan = try LaunchPlan(
             instances: instances, host: host, hostArgs: "-lan -host -players=\(instances) \(common)",
             clientArgs: "-lan -join \(common)", prefixPerInstance: false,
-            prefix: checkout.appendingPathComponent(".wine-test/prefix").path, registry: registry, logDir: work.path,
-            config: ToolConfig(), dll: nil, program: [game], checkout: checkout)
+            prefix: prefix, registry: registry, logDir: work.path,
+            config: ToolConfig(), dll: nil, program: [game], files: files, runner: runner)
         try plan.prepare()
         print("demo: \(instances) copies of the stand-in game; copy \(host) hosts, the others find it by broadcast")
         let launcher = Launcher(plan: plan, captureOutput: true)
@@ -40,23 +42,55 @@ struct Demo: ParsableCommand {
         let results = collectResults(launcher)
         watchStatus(registry: registry, until: launcher)
         let codes = launcher.wait()
-        _ = try? Process.run(URL(fileURLWithPath: try executable("wineserver")), arguments: ["-k"])
+        if let wineserver = wineserver(for: runner) { _ = try? Process.run(URL(fileURLWithPath: wineserver), arguments: ["-k"]) }
         try summarize(results: results.wait(), codes: codes)
     }
 
-    /// Runs wine/setup and wine/build-dll when their results are missing, saying so.
-    func ensureReady(_ checkout: URL) throws {
-        let out = Paths.wineOut(checkout)
-        func script(_ name: String, _ arguments: [String] = []) throws {
-            print("demo: running wine/\(name) \(arguments.joined(separator: " "))")
-            let process = try Process.run(checkout.appendingPathComponent("wine/\(name)"), arguments: arguments)
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else { throw Failure("wine/\(name) failed (exit \(process.terminationStatus)); see its output above") }
+    /// Installs nothing (scripts/demo and scripts/setup do, before any network namespace is
+    /// entered: no package registry can be reached from inside one): checks that Wine and
+    /// the Windows files are there, saying what to run when not, and creates the demo's Wine
+    /// prefix when missing (that needs no network).
+    func ensureReady(files: URL, runner: Runner, prefix: String) throws {
+        guard case let .wine(wine) = runner, (wine.contains("/") ? FileManager.default.isExecutableFile(atPath: wine) : (try? executable(wine)) != nil) else {
+            throw Failure("Wine is not installed (no \(runner.command([]).first ?? "wine") on PATH): run scripts/setup in the checkout, or install Debian's wine32:i386 (virtuallan doctor lists what is missing)")
         }
-        if (try? executable("wine")) == nil || (try? executable("i686-w64-mingw32-gcc")) == nil { try script("setup", ["--no-prefix"]) }
-        let built = ["virtuallan.dll", "inject.exe", "fo2sim.exe"].allSatisfy { FileManager.default.fileExists(atPath: out.appendingPathComponent($0).path) }
-        if !built { try script("build-dll") }
-        try script("prefix", [checkout.appendingPathComponent(".wine-test/prefix").path])
+        for name in Paths.windowsFiles + ["fo2sim.exe"] where !FileManager.default.fileExists(atPath: files.appendingPathComponent(name).path) {
+            throw Failure("\(name) is missing in \(files.path): run scripts/demo from the checkout (it builds it), or install the tool (virtuallan install)")
+        }
+        guard !runner.isPrefix(prefix) else { return }
+        print("demo: creating the Wine prefix \(prefix) (once, about half a minute)")
+        try FileManager.default.createDirectory(atPath: prefix, withIntermediateDirectories: true)
+        var environment = ProcessInfo.processInfo.environment
+        environment["WINEPREFIX"] = prefix
+        environment["WINEDEBUG"] = "-all"
+        environment["WINEDLLOVERRIDES"] = "mscoree,mshtml=" // no Mono/Gecko installer dialogs
+        let boot = Process()
+        boot.executableURL = URL(fileURLWithPath: wine.contains("/") ? wine : try executable(wine))
+        boot.arguments = ["wineboot", "-i"]
+        boot.environment = environment
+        boot.standardOutput = FileHandle.nullDevice
+        boot.standardError = FileHandle.nullDevice
+        try boot.run()
+        boot.waitUntilExit()
+        if let wineserver = wineserver(for: runner) {
+            let wait = Process() // until wineboot's services have finished
+            wait.executableURL = URL(fileURLWithPath: wineserver)
+            wait.arguments = ["-w"]
+            wait.environment = environment
+            try wait.run()
+            wait.waitUntilExit()
+        }
+        guard runner.isPrefix(prefix) else { throw Failure("could not create the Wine prefix \(prefix) (wineboot exit \(boot.terminationStatus)): try WINEPREFIX=\(prefix) wineboot -i") }
+    }
+
+    /// The wineserver that belongs to the Wine command (beside it, else on PATH).
+    func wineserver(for runner: Runner) -> String? {
+        guard case let .wine(wine) = runner else { return nil }
+        if wine.contains("/") {
+            let beside = URL(fileURLWithPath: wine).deletingLastPathComponent().appendingPathComponent("wineserver").path
+            if FileManager.default.isExecutableFile(atPath: beside) { return beside }
+        }
+        return try? executable("wineserver")
     }
 
     /// Reads every copy's output on its own thread, keeping its RESULT line.

@@ -11,7 +11,7 @@ struct Doctor: ParsableCommand {
     @Option(help: "Config file.") var config: String?
 
     func run() throws {
-        let findings = try Checkup(registry: registryPath(registry, config: config), dll: dll, checkout: Paths.checkout()).run()
+        let findings = try Checkup(registry: registryPath(registry, config: config), dll: dll, files: Paths.files()).run()
         for finding in findings { print(finding.line) }
         let problems = findings.filter { !$0.ok }.count
         print(problems == 0 ? "all good" : "\(problems) problem\(problems == 1 ? "" : "s") to fix")
@@ -32,7 +32,7 @@ struct Finding {
 struct Checkup {
     var registry: String
     var dll: String?
-    var checkout: URL
+    var files: URL
 
     func run() -> [Finding] {
         var findings: [Finding] = []
@@ -43,10 +43,10 @@ struct Checkup {
         findings.append(Finding(ok: loader32 != nil, what: "32-bit Wine", detail: loader32 ?? "no 32-bit Wine loader (wine32:i386)", fix: setup))
         let mingw = try? executable("i686-w64-mingw32-gcc")
         findings.append(Finding(ok: mingw != nil, what: "i686 mingw compiler", detail: mingw ?? "not found on PATH", fix: setup))
-        let dllPath = dll ?? Paths.wineOut(checkout).appendingPathComponent("virtuallan.dll").path
+        let dllPath = dll ?? files.appendingPathComponent("virtuallan.dll").path
         findings.append(Finding(ok: FileManager.default.fileExists(atPath: dllPath), what: "hook DLL",
                                 detail: FileManager.default.fileExists(atPath: dllPath) ? dllPath : "missing at \(dllPath)",
-                                fix: "run wine/build-dll"))
+                                fix: "run wine/build-dll in the checkout, or install the tool: virtuallan install"))
         findings.append(registryFinding())
         findings.append(loopbackFinding())
         return findings

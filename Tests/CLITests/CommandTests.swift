@@ -9,9 +9,9 @@ final class CommandTests: XCTestCase {
     func test_launchArgumentsAreParsedAndCheckedWithClearErrors() throws {
         let launch = try VirtualLAN.parseAsRoot(["launch", "--instances", "4", "--host", "2", "--host-args", "-host -private",
                                                  "--", "game.exe", "-lan"]) as! Launch
-        XCTAssertEqual(launch.instances, 4)
-        XCTAssertEqual(launch.host, 2)
-        XCTAssertEqual(launch.hostArgs, "-host -private", "game switches start with '-' and are taken as the value")
+        XCTAssertEqual(launch.copies.instances, 4)
+        XCTAssertEqual(launch.copies.host, 2)
+        XCTAssertEqual(launch.copies.hostArgs, "-host -private", "game switches start with '-' and are taken as the value")
         XCTAssertEqual(launch.program, ["game.exe", "-lan"])
         for (arguments, expected) in [
             (["launch", "--instances", "0", "--", "g.exe"], "--instances must be 1...64"),
@@ -30,22 +30,22 @@ final class CommandTests: XCTestCase {
         let plan = try LaunchPlan(
             instances: 3, host: 1, hostArgs: "-host -players=3", clientArgs: "-join", prefixPerInstance: true,
             prefix: "/p/template", registry: "/r/registry", logDir: "/logs", config: config, dll: nil,
-            program: ["Z:\\game.exe", "-lan"], checkout: URL(fileURLWithPath: "/checkout"),
+            program: ["Z:\\game.exe", "-lan"], files: URL(fileURLWithPath: "/checkout/wine/out"),
             baseEnvironment: ["HOME": "/home/u", "PATH": "/bin"])
         XCTAssertEqual(plan.copies.map(\.environment["VIRTUALLAN_INSTANCE"]), ["0", "1", "2"])
         XCTAssertEqual(plan.copies.map(\.prefix), ["/p/template-0", "/p/template-1", "/p/template-2"])
         XCTAssertEqual(plan.copies[1].environment["VIRTUALLAN_REGISTRY"], "/r/registry")
         XCTAssertEqual(plan.copies[2].environment["VIRTUALLAN_LOG"], "/logs/copy-2.log")
-        XCTAssertEqual(plan.copies[1].arguments, ["Z:\\checkout\\wine\\out\\inject.exe", "Z:\\checkout\\wine\\out\\virtuallan.dll",
+        XCTAssertEqual(plan.copies[1].command, ["wine", "Z:\\checkout\\wine\\out\\inject.exe", "Z:\\checkout\\wine\\out\\virtuallan.dll",
                                                   "Z:\\game.exe", "-lan", "-host", "-players=3", "-name=second"])
-        XCTAssertEqual(Array(plan.copies[0].arguments.suffix(3)), ["Z:\\game.exe", "-lan", "-join"])
+        XCTAssertEqual(Array(plan.copies[0].command.suffix(3)), ["Z:\\game.exe", "-lan", "-join"])
     }
 
     func test_launchWithTraceLogsEveryCopyAtTraceLevelAndSumsUpItsLog() throws {
         let plan = try LaunchPlan(
             instances: 2, host: 0, hostArgs: "-host", clientArgs: "", prefixPerInstance: false, prefix: "/p", registry: "/r/registry",
             logDir: "/logs", trace: true, config: ToolConfig(), dll: nil, program: ["Z:\\game.exe"],
-            checkout: URL(fileURLWithPath: "/checkout"), baseEnvironment: ["HOME": "/home/u"])
+            files: URL(fileURLWithPath: "/checkout/wine/out"), baseEnvironment: ["HOME": "/home/u"])
         XCTAssertEqual(plan.copies.map(\.environment["VIRTUALLAN_LOG_LEVEL"]), ["trace", "trace"])
         XCTAssertEqual(plan.copies[1].environment["VIRTUALLAN_LOG"], "/logs/copy-1.log")
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("trace-\(getpid()).log").path
@@ -84,7 +84,7 @@ final class CommandTests: XCTestCase {
 
     func test_doctorNamesAMissingPieceAndItsFix() {
         let findings = Checkup(registry: "/nonexistent-folder/x/registry", dll: "/nonexistent/virtuallan.dll",
-                               checkout: URL(fileURLWithPath: "/nonexistent")).run()
+                               files: URL(fileURLWithPath: "/nonexistent")).run()
         let dll = findings.first { $0.what == "hook DLL" }
         XCTAssertEqual(dll?.ok, false)
         XCTAssertTrue(dll?.line.contains("fix: run wine/build-dll") == true, dll?.line ?? "")
@@ -160,7 +160,7 @@ final class BridgeCommandTests: XCTestCase {
         let plan = try LaunchPlan(
             instances: 2, host: 0, hostArgs: "-host", clientArgs: "-join", prefixPerInstance: false,
             prefix: "/p", registry: "/r/registry", logDir: nil, config: ToolConfig(), dll: nil,
-            program: ["game.exe"], checkout: URL(fileURLWithPath: "/checkout"), firstInstance: 16, baseEnvironment: [:])
+            program: ["game.exe"], files: URL(fileURLWithPath: "/checkout/wine/out"), firstInstance: 16, baseEnvironment: [:])
         XCTAssertEqual(plan.copies.map(\.environment["VIRTUALLAN_INSTANCE"]), ["16", "17"])
     }
 
