@@ -10,7 +10,9 @@
 #include <string.h>
 #include "platform.h"
 #include "win32_originals.h"
+#include "win32_unix.h"
 
+static void report_error(const char *line, uint32_t length);
 static int32_t last_wsa_error(void) { return (int32_t)vl_original.WSAGetLastError(); }
 
 /* ---- backing sockets ---- */
@@ -353,11 +355,28 @@ static int32_t registry_map(const char *unix_or_windows_path, uint32_t size_if_n
     char folder[MAX_PATH];
     memcpy(folder, path, sizeof folder);
     char *slash = strrchr(folder, '\\');
+    /* Under Wine on Linux: created private, checked as the Linux backend checks it. */
+    uint64_t inode = 0;
+    int32_t unix_error = 0;
+    int32_t unix = vl_unix_private_file(unix_or_windows_path, 0, &inode, &unix_error);
+    if (unix > 0) {
+        map_failure(m, unix, INVALID_HANDLE_VALUE);
+        m->os_error = unix_error;
+        return unix;
+    }
     if (slash) { *slash = 0; CreateDirectoryA(folder, NULL); }
     HANDLE file = CreateFileA(path, GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
                               OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
     if (file == INVALID_HANDLE_VALUE)
         return map_failure(m, GetLastError() == ERROR_ACCESS_DENIED ? VL_MAP_NOT_A_FILE : VL_MAP_OPEN_FAILED, file);
+    if (unix == VL_UNIX_CHECKED) {
+        /* The file opened is the one checked (Wine's file index is the inode): a path
+         * swapped for a link or another file in between is refused. */
+        BY_HANDLE_FILE_INFORMATION info;
+        if (!GetFileInformationByHandle(file, &info)
+            || (((uint64_t)info.nFileIndexHigh << 32) | info.nFileIndexLow) != inode)
+            return map_failure(m, VL_MAP_SWAPPED, file);
+    }
     /* LockFileEx: Wine implements it with fcntl locks, the ones the Linux backend takes. */
     OVERLAPPED whole;
     memset(&whole, 0, sizeof whole);
@@ -402,6 +421,19 @@ static void log_line(const char *path, const char *line, uint32_t length) {
     if (log_file == INVALID_HANDLE_VALUE) {
         char p[MAX_PATH];
         windows_path(path, p, sizeof p);
+        uint64_t inode;
+        int32_t unix_error;
+        /* Under Wine on Linux the log is created 0600 too (Wine would use the umask). */
+        static int refused;
+        if (refused || vl_unix_private_file(path, 1, &inode, &unix_error) > 0) {
+            if (!refused) {
+                refused = 1;
+                static const char why[] = "VIRTUALLAN_LOG names a symbolic link, a folder or a file of another user, or one others may read: not logging to it";
+                report_error(why, sizeof why - 1);
+            }
+            LeaveCriticalSection(&log_lock);
+            return;
+        }
         log_file = CreateFileA(p, FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
     }
     if (log_file != INVALID_HANDLE_VALUE) {

@@ -63,6 +63,10 @@ public enum HostError: Error {
                 return "registry file \(file) belongs to another user: refusing to share it; set VIRTUALLAN_REGISTRY to a path of your own"
             case Int32(VL_MAP_MODE_TOO_OPEN):
                 return "registry file \(file) is readable or writable by others: run 'chmod 600 \(file)' or delete it"
+            case Int32(VL_MAP_UNCHECKABLE):
+                return "registry file \(file) cannot be checked as a private Unix file (Wine could not name or examine it, OS error \(osError)): set VIRTUALLAN_REGISTRY to a Unix path such as /tmp/virtuallan-$USER/registry"
+            case Int32(VL_MAP_SWAPPED):
+                return "registry file \(file) was replaced while it was being opened: refusing it; check who else writes to its folder"
             case Int32(VL_MAP_NOT_A_FILE):
                 return "registry path \(file) is not a regular file (a folder, a symbolic link or a huge file): set VIRTUALLAN_REGISTRY to a file path"
             default:

@@ -26,6 +26,8 @@ typedef struct vl_mapping {
 enum {
     VL_MAP_OK = 0, VL_MAP_OPEN_FAILED = 1, VL_MAP_WRONG_OWNER = 2, VL_MAP_MODE_TOO_OPEN = 3,
     VL_MAP_NOT_A_FILE = 4, VL_MAP_RESIZE_FAILED = 5, VL_MAP_MAP_FAILED = 6, VL_MAP_LOCK_FAILED = 7,
+    VL_MAP_UNCHECKABLE = 8,      /* under Wine: its Unix file could not be named or examined */
+    VL_MAP_SWAPPED = 9,          /* under Wine: the file changed between the check and the open */
 };
 
 enum { VL_RECEIVE_BLOCKING = 1, VL_RECEIVE_PEEK = 2 };

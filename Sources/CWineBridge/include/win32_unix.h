@@ -1,0 +1,18 @@
+/* Unix-side checks of a file the DLL opens under Wine on Linux (win32_unix.c). */
+#ifndef VL_WIN32_UNIX_H
+#define VL_WIN32_UNIX_H
+#if defined(_WIN32)
+#include <stdint.h>
+
+enum { VL_UNIX_CHECKED = 0, VL_UNIX_NOT_CHECKED = -1 };
+
+/* 1 under Wine on Linux (the kernel can be asked), else 0. */
+int vl_wine_on_linux(void);
+
+/* Under Wine on Linux: creates `path` (Unix, or a Windows path Wine maps) mode 0600 when
+ * missing, in a folder made 0700 when missing, never through a symbolic link, and checks
+ * it is a regular file of ours that others cannot read or write. Returns VL_UNIX_CHECKED
+ * (and its inode), VL_UNIX_NOT_CHECKED (not Wine on Linux), or a VL_MAP_* refusal. */
+int32_t vl_unix_private_file(const char *path, int for_log, uint64_t *inode, int32_t *os_error);
+#endif
+#endif
