@@ -106,16 +106,20 @@ struct Demo: ParsableCommand {
         return collector
     }
 
+    /// The live view (status --watch) while the copies race: in place on a terminal,
+    /// one frame every 2 s otherwise (a log).
     func watchStatus(registry: String, until launcher: Launcher) {
         guard let file = try? RegistryFile(platform: .default, path: Array(registry.utf8), network: nil) else { return }
+        let terminal = isatty(1) != 0
+        var view = LiveView(color: terminal)
         while launcher.processes.contains(where: { $0.isRunning }) {
             let snapshot = RegistrySnapshot(registry: file.registry, nowMs: Platform.default.nowMs)
-            // The copies leave at the end of the race: keep the last table that shows them.
+            // The copies leave at the end of the race: keep the last frame that shows them.
             if snapshot.instances.isEmpty && !launcher.processes.allSatisfy({ $0.isRunning }) { break }
-            if isatty(1) != 0 { print("\u{1B}[H\u{1B}[2J", terminator: "") } // redraw in place on a terminal
-            print(snapshot.table(), terminator: "")
+            let frame = view.frame(snapshot, atMs: monotonicMs(), registry: registry)
+            print(terminal ? LiveView.home + frame.replacingOccurrences(of: "\n", with: "\u{1B}[K\n") + LiveView.clearBelow : frame, terminator: "")
             fflush(stdout)
-            Thread.sleep(forTimeInterval: 1)
+            Thread.sleep(forTimeInterval: terminal ? 1 : 2)
         }
     }
 

@@ -11,7 +11,8 @@ struct Status: ParsableCommand {
     var registry: String?
     @Option(help: "Config file.") var config: String?
     @Flag(help: "Machine-readable output.") var json = false
-    @Flag(help: "Redraw every --interval seconds until interrupted.") var watch = false
+    @Flag(help: "A live view, redrawn in place every --interval seconds until interrupted: rates per instance, drops by reason (new ones highlighted), stale instances marked. With --json: one JSON object per line and reading.")
+    var watch = false
     @Option(help: "Seconds between redraws with --watch.") var interval: Double = 1
 
     func validate() throws {
@@ -20,19 +21,42 @@ struct Status: ParsableCommand {
 
     func run() throws {
         let path = try registryPath(registry, config: config)
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw Failure("no registry at \(path): no instance has run with it yet (start one, or pass --registry)")
-        }
         let platform = Platform.default
-        let file = try openRegistry(path, network: nil)
+        var view = LiveView(color: isatty(1) != 0)
+        let live = watch && !json && isatty(1) != 0
+        if live {
+            print(LiveView.hideCursor, terminator: "")
+            signal(SIGINT) { _ in // give the cursor back on Ctrl-C (write and _exit: safe in a signal handler)
+                let restore: StaticString = "\u{1B}[?25h\n"
+                _ = write(1, restore.utf8Start, restore.utf8CodeUnitCount)
+                _exit(0)
+            }
+        }
+        var file: RegistryFile?
         repeat {
-            let snapshot = RegistrySnapshot(registry: file.registry, nowMs: platform.nowMs)
-            if watch { print("\u{1B}[H\u{1B}[2J", terminator: "") }
-            print(json ? snapshot.json() : snapshot.table(), terminator: json ? "\n" : "")
+            if file == nil && FileManager.default.fileExists(atPath: path) { file = try openRegistry(path, network: nil) }
+            var text: String
+            if let file {
+                let snapshot = RegistrySnapshot(registry: file.registry, nowMs: platform.nowMs)
+                text = json ? snapshot.json(pretty: !watch) + "\n" : watch ? view.frame(snapshot, atMs: monotonicMs(), registry: path) : snapshot.table()
+            } else if json {
+                text = RegistrySnapshot.missing(path: path) + "\n"
+            } else if watch {
+                text = "virtuallan status --watch   registry \(path)\nno registry yet: waiting for the first instance (start copies with virtuallan launch)\n"
+            } else {
+                throw Failure("no registry at \(path): no instance has run with it yet (start one, or pass --registry)")
+            }
+            print(live ? LiveView.home + text.replacingOccurrences(of: "\n", with: "\u{1B}[K\n") + LiveView.clearBelow : text, terminator: "")
             fflush(stdout)
             if watch { Thread.sleep(forTimeInterval: interval) }
         } while watch
     }
+}
+
+func monotonicMs() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec) / 1_000_000
 }
 
 /// --registry, else $VIRTUALLAN_REGISTRY, else the config file's, else the default.
@@ -94,10 +118,19 @@ struct RegistrySnapshot: Codable, Equatable {
         }
     }
 
-    func json() -> String {
+    /// Pretty for one reading; one line per reading with --watch (a JSON-lines stream).
+    func json(pretty: Bool = true) -> String {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
         return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
+    }
+
+    /// What --json says when there is no registry yet (no instance has run with it).
+    static func missing(path: String) -> String {
+        struct Missing: Encodable { var registry: String; var exists = false; var instances: [Int] = [] }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? encoder.encode(Missing(registry: path))) ?? Data(), as: UTF8.self)
     }
 
     func table() -> String {

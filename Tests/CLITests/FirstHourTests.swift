@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import VirtualIPCore
 @testable import virtuallan
 
 /// What a new player meets: any Wine command, Proton, Steam's launch option, and the tool
@@ -204,5 +205,42 @@ final class FirstHourTests: XCTestCase {
         XCTAssertEqual(Paths.demoPrefix(files: URL(fileURLWithPath: "/src/vl/wine/out")), "/src/vl/.wine-test/prefix")
         XCTAssertEqual(Paths.demoPrefix(files: URL(fileURLWithPath: "/usr/local/share/virtuallan"), environment: ["HOME": "/home/u"]),
                        "/home/u/.local/share/virtuallan/demo-prefix")
+    }
+}
+
+/// The live view's frame, pinned as text: rates from two readings, drops by reason with the
+/// new ones in bold red, a stale instance in yellow.
+final class LiveViewTests: XCTestCase {
+    func test_frameShowsRatesDropsByReasonAndStaleInstances() throws {
+        let memory = InMemoryRegion(size: RegistryLayout.size(slotCount: 64))
+        let registry = try Registry.attach(memory.region, network: .defaultNetwork)
+        let a = try registry.claim(owner: 4242, kind: .windows, pinned: 0, nowMs: 10_000, isOwnerAlive: { _, _ in nil })
+        let b = try registry.claim(owner: 4343, kind: .windows, pinned: 3, nowMs: 10_000, isOwnerAlive: { _, _ in nil })
+        XCTAssertTrue(registry.addSocket(slot: a.index, virtualPort: 23756, realPort: 40001, scope: .any))
+        registry.countDrop(slot: a.index, .noListener)
+        var view = LiveView(color: true)
+        let first = view.frame(RegistrySnapshot(registry: registry, nowMs: 10_500), atMs: 1_000, registry: "/r")
+        for _ in 0..<300 { registry.countDatagram(slot: a.index, received: false, bytes: 100) }
+        for _ in 0..<200 { registry.countDatagram(slot: a.index, received: true, bytes: 50) }
+        registry.countDrop(slot: a.index, .spoofedSource)
+        XCTAssertTrue(registry.beat(a, nowMs: 12_000))
+        let second = view.frame(RegistrySnapshot(registry: registry, nowMs: 16_000), atMs: 3_000, registry: "/r")
+        XCTAssertEqual(first.split(separator: "\n")[2], "0    192.168.80.1    4242    live        1       -       -       -        -        0       0       no-listener=1")
+        XCTAssertEqual(second, """
+            virtuallan status --watch   registry /r   subnet 192.168.80.0/24
+            INST ADDRESS         PID     STATE       SOCKETS TX/s    RX/s    TX B/s   RX B/s   TX      RX      DROPS
+            0    192.168.80.1    4242    live        1       150     100     15.0k    5.0k     300     200     no-listener=1 \u{1B}[1;31mspoofed-source=1\u{1B}[0m
+            3    192.168.80.4    4343    \u{1B}[33mSTALE 6s    \u{1B}[0m0       0       0       0        0        0       0       0
+
+            """)
+        XCTAssertFalse(LiveView(color: false).paint("x", "33").contains("\u{1B}"), "no escapes when the output is not a terminal")
+        _ = b
+    }
+
+    func test_jsonSaysSoWhenThereIsNoRegistryYet() throws {
+        let object = try JSONSerialization.jsonObject(with: Data(RegistrySnapshot.missing(path: "/nowhere/registry").utf8)) as? [String: Any]
+        XCTAssertEqual(object?["exists"] as? Bool, false)
+        XCTAssertEqual(object?["registry"] as? String, "/nowhere/registry")
+        XCTAssertEqual((object?["instances"] as? [Any])?.count, 0)
     }
 }
