@@ -117,7 +117,7 @@ struct Demo: ParsableCommand {
             // The copies leave at the end of the race: keep the last frame that shows them.
             if snapshot.instances.isEmpty && !launcher.processes.allSatisfy({ $0.isRunning }) { break }
             let frame = view.frame(snapshot, atMs: monotonicMs(), registry: registry)
-            print(terminal ? LiveView.home + frame.replacingOccurrences(of: "\n", with: "\u{1B}[K\n") + LiveView.clearBelow : frame, terminator: "")
+            print(terminal ? LiveView.inPlace(frame) : frame, terminator: "")
             fflush(stdout)
             Thread.sleep(forTimeInterval: terminal ? 1 : 2)
         }

@@ -12,6 +12,12 @@ struct LiveView {
     /// Escape sequences: a frame starts at the top-left and clears what the last one left.
     static let home = "\u{1B}[H", clearBelow = "\u{1B}[J", hideCursor = "\u{1B}[?25l", showCursor = "\u{1B}[?25h"
 
+    /// `frame` drawn over the previous one: from the top-left, each line clearing the rest
+    /// of its row, and what is below the frame cleared.
+    static func inPlace(_ frame: String) -> String {
+        home + frame.replacingOccurrences(of: "\n", with: "\u{1B}[K\n") + clearBelow
+    }
+
     /// The next frame for a reading taken at `atMs` (a monotonic clock); remembers it for
     /// the rates of the frame after.
     mutating func frame(_ snapshot: RegistrySnapshot, atMs: UInt64, registry: String) -> String {

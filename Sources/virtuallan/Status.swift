@@ -46,7 +46,7 @@ struct Status: ParsableCommand {
             } else {
                 throw Failure("no registry at \(path): no instance has run with it yet (start one, or pass --registry)")
             }
-            print(live ? LiveView.home + text.replacingOccurrences(of: "\n", with: "\u{1B}[K\n") + LiveView.clearBelow : text, terminator: "")
+            print(live ? LiveView.inPlace(text) : text, terminator: "")
             fflush(stdout)
             if watch { Thread.sleep(forTimeInterval: interval) }
         } while watch

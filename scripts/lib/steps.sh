@@ -26,3 +26,11 @@ step() {
   fi
   echo "done ($((SECONDS - started)) s)"
 }
+
+# True when wine/out lacks the Windows files or a source of theirs is newer than the DLL
+# (wine/build-dll takes ~45 s: scripts/demo and scripts/package skip it when fresh).
+windows_files_stale() {
+  [ ! -f wine/out/virtuallan.dll ] || [ ! -f wine/out/inject.exe ] || [ ! -f wine/out/fo2sim.exe ] \
+    || [ -n "$(find Sources/VirtualIPCore Sources/WinsockDetours Sources/CWineBridge wine/fo2sim wine/inject wine/tests \
+                 wine/build-dll -newer wine/out/virtuallan.dll -type f | head -n 1)" ]
+}
