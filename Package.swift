@@ -31,5 +31,5 @@ let package = Package(
             dependencies: ["WinsockDetours", "VirtualIPCore", "CWineBridge", "virtuallan"]
         ),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

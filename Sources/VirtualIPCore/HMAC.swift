@@ -96,7 +96,7 @@ public struct SHA256 {
 }
 
 /// HMAC-SHA-256 with a fixed key: the inner and outer pads are computed once.
-public struct HMACSHA256 {
+public struct HMACSHA256: Sendable {
     private let innerPad: [UInt8]
     private let outerPad: [UInt8]
 

@@ -81,17 +81,20 @@ struct Report {
     /// (warm-up excluded) to the last one it gets.
     func throughput(_ sender: BenchEndpoint, _ receiver: BenchEndpoint, size: Int, count: Int) -> Rate {
         let warmup = count / 10
-        var received = 0
-        var start = 0.0, end = 0.0
+        // The receiver counts in locals and publishes once, before it signals `done`.
+        let result = Locked((received: 0, start: 0.0, end: 0.0))
         let done = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 8)
             defer { buffer.deallocate() }
+            var received = 0
+            var start = 0.0, end = 0.0
             while received < count, receiver.receive(buffer) != nil {
                 received += 1
                 if received == warmup { start = monotonicSeconds() }
                 end = monotonicSeconds()
             }
+            result.withLock { $0 = (received, start, end) }
             done.signal()
         }
         let payload = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 8)
@@ -102,6 +105,7 @@ struct Report {
             receiver.close()
             done.wait()
         }
+        let (received, start, end) = result.withLock { $0 }
         let counted = Double(max(received - warmup, 1))
         let seconds = max(end - start, 1e-9)
         return Rate(pps: counted / seconds, bytesPerSecond: counted * Double(size) / seconds, loss: 1 - Double(received) / Double(count))

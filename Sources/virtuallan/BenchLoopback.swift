@@ -3,7 +3,7 @@ import VirtualIPCore
 import WinsockDetours
 
 /// A datagram endpoint the benchmarks drive the same way on both paths.
-protocol BenchEndpoint: AnyObject {
+protocol BenchEndpoint: AnyObject, Sendable {
     func send(_ payload: UnsafeRawBufferPointer, to peer: BenchEndpoint) -> Bool
     /// Blocks for one datagram; nil once the endpoint is closed.
     func receive(_ buffer: UnsafeMutableRawBufferPointer) -> Int?

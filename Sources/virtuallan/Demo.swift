@@ -118,7 +118,7 @@ struct Demo: ParsableCommand {
             if snapshot.instances.isEmpty && !launcher.processes.allSatisfy({ $0.isRunning }) { break }
             let frame = view.frame(snapshot, atMs: monotonicMs(), registry: registry)
             print(terminal ? LiveView.inPlace(frame) : frame, terminator: "")
-            fflush(stdout)
+            fflush(nil) // all streams: stdout itself is a C global Swift 6 will not touch
             Thread.sleep(forTimeInterval: terminal ? 1 : 2)
         }
     }

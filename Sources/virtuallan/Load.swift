@@ -24,8 +24,7 @@ struct LoadRun {
         defer { lan.shutdown() }
         let sockets = lan.hosts.map { try! $0.openUDP(port: 24000).get() }
         let deadline = monotonicSeconds() + seconds
-        let lock = NSLock()
-        var outcome = Outcome()
+        let outcome = Locked(Outcome())
         let senders = DispatchGroup(), receivers = DispatchGroup()
         for (index, host) in lan.hosts.enumerated() {
             let next = lan.hosts[(index + 1) % instances].address
@@ -39,7 +38,7 @@ struct LoadRun {
                     }
                 }
                 payload[0] = 0
-                lock.lock(); outcome.sent += count; lock.unlock()
+                outcome.withLock { $0.sent += count }
                 senders.leave()
             }
             receivers.enter()
@@ -47,7 +46,7 @@ struct LoadRun {
                 var buffer = [UInt8](repeating: 0, count: 2048)
                 var count = 0
                 while case .success = buffer.withUnsafeMutableBytes({ host.receive(sockets[index], into: $0) }) { count += 1 }
-                lock.lock(); outcome.received += count; lock.unlock()
+                outcome.withLock { $0.received += count }
                 receivers.leave()
             }
         }
@@ -60,11 +59,15 @@ struct LoadRun {
             last = now
             Thread.sleep(forTimeInterval: 0.2)
         }
-        outcome.kernelDrops = kernelDrops(ports: lan.hosts.indices.map { lan.hosts[$0].realPort(of: sockets[$0]) })
-        outcome.registryDrops = (0..<instances).reduce(0) { $0 + Int(lan.registry.counters(ofSlot: $1).drops.reduce(0, +)) }
+        let kernel = kernelDrops(ports: lan.hosts.indices.map { lan.hosts[$0].realPort(of: sockets[$0]) })
+        let registry = (0..<instances).reduce(0) { $0 + Int(lan.registry.counters(ofSlot: $1).drops.reduce(0, +)) }
         for (index, host) in lan.hosts.enumerated() { host.close(sockets[index]) }
         receivers.wait()
-        return outcome
+        return outcome.withLock {
+            $0.kernelDrops = kernel
+            $0.registryDrops = registry
+            return $0
+        }
     }
 
     /// The kernel's per-socket drop counters (/proc/net/udp, last column) of these ports on 127.0.0.1.

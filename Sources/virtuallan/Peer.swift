@@ -54,11 +54,11 @@ struct Claim: ParsableCommand {
 
 func say(_ line: String) {
     print(line)
-    fflush(stdout)
+    fflush(nil) // all streams (Swift 6 will not touch the C global stdout)
 }
 
 func fail(_ message: String, code: Int32 = 1) -> Never {
-    fputs("virtuallan: \(message)\n", stderr)
+    FileHandle.standardError.write(Data("virtuallan: \(message)\n".utf8))
     exit(code)
 }
 

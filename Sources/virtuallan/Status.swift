@@ -47,7 +47,7 @@ struct Status: ParsableCommand {
                 throw Failure("no registry at \(path): no instance has run with it yet (start one, or pass --registry)")
             }
             print(live ? LiveView.inPlace(text) : text, terminator: "")
-            fflush(stdout)
+            fflush(nil) // all streams (Swift 6 will not touch the C global stdout)
             if watch { Thread.sleep(forTimeInterval: interval) }
         } while watch
     }

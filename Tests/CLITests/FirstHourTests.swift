@@ -56,7 +56,7 @@ final class FirstHourTests: XCTestCase {
     func windowsFiles() throws -> URL {
         let out = folder.appendingPathComponent("checkout/wine/out")
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
-        for name in InstallLayout.windowsFiles { FileManager.default.createFile(atPath: out.appendingPathComponent(name).path, contents: Data(name.utf8)) }
+        for name in InstallLayout.windowsFiles { _ = FileManager.default.createFile(atPath: out.appendingPathComponent(name).path, contents: Data(name.utf8)) }
         return out
     }
 
@@ -179,7 +179,7 @@ final class FirstHourTests: XCTestCase {
         }
         // The checkout goes away: the installed tool launches with its own files.
         try FileManager.default.removeItem(at: out.deletingLastPathComponent().deletingLastPathComponent())
-        let wine = try standIn("bin/wine", name: "wine")
+        try standIn("bin/wine", name: "wine") // the only wine on the test's PATH
         let launched = try run(layout.tool, ["launch", "--instances", "1", "--registry", folder.appendingPathComponent("registry").path,
                                              "--prefix", folder.path, "--", "game.exe"],
                                environment: [:])
@@ -187,7 +187,7 @@ final class FirstHourTests: XCTestCase {
         XCTAssertEqual(try recorded("wine", copy: 0).arguments.prefix(2),
                        [Paths.windows(layout.share.appendingPathComponent("inject.exe")), Paths.windows(layout.share.appendingPathComponent("virtuallan.dll"))])
         // A file of the user's in share/virtuallan stays; everything installed goes.
-        FileManager.default.createFile(atPath: layout.share.appendingPathComponent("mine.txt").path, contents: Data())
+        _ = FileManager.default.createFile(atPath: layout.share.appendingPathComponent("mine.txt").path, contents: Data())
         let uninstall = try run(layout.tool, ["uninstall", "--prefix", prefix.path], environment: [:])
         XCTAssertEqual(uninstall.status, 0, uninstall.output)
         XCTAssertFalse(FileManager.default.fileExists(atPath: layout.tool.path))

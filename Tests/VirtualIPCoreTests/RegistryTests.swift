@@ -72,7 +72,8 @@ final class RegistryTests: XCTestCase {
 
     func test_concurrentClaimsAreUnique() throws {
         let r = try registry()
-        let indexes = UnsafeMutableBufferPointer<Int>.allocate(capacity: 64)
+        // Each iteration writes its own element: no two threads touch the same memory.
+        nonisolated(unsafe) let indexes = UnsafeMutableBufferPointer<Int>.allocate(capacity: 64)
         defer { indexes.deallocate() }
         DispatchQueue.concurrentPerform(iterations: 64) { i in
             indexes[i] = (try? r.claim(owner: UInt32(i + 1), kind: .linux, nowMs: 0, isOwnerAlive: { _, _ in true }).index) ?? -1

@@ -214,7 +214,7 @@ final class DatagramTests: XCTestCase {
         }
         let host1 = lan.hosts[1]
         let done = expectation(description: "blocking recvfrom returned")
-        var received: [UInt8] = []
+        let received = Shared<[UInt8]>([])
         Thread.detachNewThread {
             // The entry point is bound to instance 1's host for this call.
             var buffer = [UInt8](repeating: 0, count: 64)
@@ -223,7 +223,7 @@ final class DatagramTests: XCTestCase {
                 wsabuf.buf = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
                 return host1.receive(receiver, buffers: &wsabuf, count: 1, flags: 0, from: nil, fromLength: nil)
             }
-            received = Array(buffer.prefix(n.success ?? 0))
+            received.value = Array(buffer.prefix(n.success ?? 0))
             done.fulfill()
         }
         lan.as(0) { ws in
@@ -231,7 +231,7 @@ final class DatagramTests: XCTestCase {
             XCTAssertEqual(ws.sendto(s, [4, 2], lan.address(1), 23756), 2)
         }
         wait(for: [done], timeout: 10)
-        XCTAssertEqual(received, [4, 2])
+        XCTAssertEqual(received.value, [4, 2])
     }
 
     func test_closesocketWakesABlockedReceiverWithWSAEINTR() {
@@ -244,13 +244,13 @@ final class DatagramTests: XCTestCase {
         let entered = DispatchSemaphore(value: 0)
         host1.willBlock = { entered.signal() }
         let done = expectation(description: "blocked recvfrom returned")
-        var outcome: Result<Int, WinsockError>?
+        let outcome = Shared<Result<Int, WinsockError>?>(nil)
         Thread.detachNewThread {
             var byte: UInt8 = 0
             var wsabuf = VL_WSABUF(len: 1, buf: nil)
             withUnsafeMutableBytes(of: &byte) { raw in
                 wsabuf.buf = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
-                outcome = host1.receive(receiver, buffers: &wsabuf, count: 1, flags: 0, from: nil, fromLength: nil)
+                outcome.value = host1.receive(receiver, buffers: &wsabuf, count: 1, flags: 0, from: nil, fromLength: nil)
             }
             done.fulfill()
         }
@@ -258,7 +258,7 @@ final class DatagramTests: XCTestCase {
         // The receiver is registered as blocked: inside recvmsg or about to enter it. Either way it must end.
         lan.as(1) { ws in XCTAssertEqual(ws.close(receiver), 0) }
         wait(for: [done], timeout: 10)
-        guard case let .failure(error)? = outcome else { return XCTFail("recvfrom on a closed socket must fail, got \(String(describing: outcome))") }
+        guard case let .failure(error)? = outcome.value else { return XCTFail("recvfrom on a closed socket must fail, got \(String(describing: outcome.value))") }
         XCTAssertEqual(error, WinsockError.interrupted, "WSAEINTR, as Windows ends a blocking call cut off by closesocket")
     }
 }

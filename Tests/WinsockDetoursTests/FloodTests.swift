@@ -63,13 +63,14 @@ final class FloodTests: XCTestCase {
         let b = lan.as(1) { $0.gameSocket(port: 23756) }
         let target = lan.hosts[1].sockets[b]!.realPort
         let host1 = lan.hosts[1]
+        let lan = self.lan!
         let residentBefore = residentBytes()
         let flooding = DispatchGroup()
         flooding.enter()
         Thread.detachNewThread {
             let attacker = RawLoopbackSocket()
             // 20k frames of 1.2 KB: 24 MB if anything kept them.
-            var frame = WireHeader(source: self.lan.address(2), sourcePort: 23756, destination: self.lan.address(1),
+            var frame = WireHeader(source: lan.address(2), sourcePort: 23756, destination: lan.address(1),
                                    destinationPort: 23756, isBroadcast: false).bytes + [UInt8](repeating: 0xBA, count: 1184)
             for i in 0..<20_000 {
                 frame[Int(i % 18)] &+= 1
@@ -80,17 +81,19 @@ final class FloodTests: XCTestCase {
         // Meanwhile instance 0 sends 500 numbered datagrams; everything instance 1 gets must
         // be one of them, intact, from instance 0, in order (the kernel may drop some when the
         // flood fills the buffer: that is the socket buffer's loss, not ours).
-        var lastSeen = -1
-        var received = 0
+        // The receiver counts in locals and publishes once, before it signals `done`.
+        let receivedCount = Shared(0)
         let done = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
+            var lastSeen = -1
+            var received = 0
             var buffer = [UInt8](repeating: 0, count: 64)
             while true {
                 let r = buffer.withUnsafeMutableBytes { host1.receive(b, into: $0) }
                 guard case let .success(got) = r else { break }
                 let text = String(decoding: buffer.prefix(got.count), as: UTF8.self)
                 if text == "end" { break }
-                guard got.address == self.lan.address(0), got.port == 23756, text.hasPrefix("n "), let n = Int(text.dropFirst(2)) else {
+                guard got.address == lan.address(0), got.port == 23756, text.hasPrefix("n "), let n = Int(text.dropFirst(2)) else {
                     XCTFail("a bad frame reached the game: \(text) from \(got.address.dotted):\(got.port)")
                     continue
                 }
@@ -98,6 +101,7 @@ final class FloodTests: XCTestCase {
                 lastSeen = n
                 received += 1
             }
+            receivedCount.value = received
             done.signal()
         }
         lan.as(0) { ws in
@@ -123,7 +127,7 @@ final class FloodTests: XCTestCase {
             XCTAssertLessThan(residentBytes() - residentBefore, 8 << 20, "resident memory growth during the flood")
         }
         let counters = lan.registry.counters(ofSlot: 1)
-        XCTAssertGreaterThan(received, 0)
+        XCTAssertGreaterThan(receivedCount.value, 0)
         XCTAssertGreaterThan(counters.drops(.spoofedSource) + counters.drops(.malformed) + counters.drops(.unsupportedVersion)
                              + counters.drops(.misdirected) + counters.drops(.unknownSource), 0)
     }
