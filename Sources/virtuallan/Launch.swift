@@ -172,8 +172,10 @@ struct LaunchPlan {
         self.dll = dll.map { URL(fileURLWithPath: $0) } ?? files.appendingPathComponent("virtuallan.dll")
         injector = files.appendingPathComponent("inject.exe")
         self.runner = runner
-        self.registry = config.registryPath(option: registry, environment: baseEnvironment)
-        templatePrefix = prefix ?? runner.defaultPrefix(baseEnvironment)
+        // Absolute paths: Wine refuses a relative WINEPREFIX, and a copy's relative path
+        // would be read against its Windows working folder.
+        self.registry = absolutePath(config.registryPath(option: registry, environment: baseEnvironment))
+        templatePrefix = absolutePath(prefix ?? runner.defaultPrefix(baseEnvironment))
         let split = { (text: String) in text.split(separator: " ").map(String.init) }
         let variable = runner.prefixVariable()
         for index in 0..<instances {
@@ -181,7 +183,7 @@ struct LaunchPlan {
             environment["VIRTUALLAN_REGISTRY"] = self.registry
             environment["VIRTUALLAN_INSTANCE"] = String(firstInstance + index)
             environment[variable] = prefixPerInstance ? "\(templatePrefix)-\(index)" : templatePrefix
-            if let logDir { environment["VIRTUALLAN_LOG"] = "\(logDir)/copy-\(index).log" }
+            if let logDir { environment["VIRTUALLAN_LOG"] = absolutePath("\(logDir)/copy-\(index).log") }
             if trace { environment["VIRTUALLAN_LOG_LEVEL"] = "trace" }
             environment["WINEDEBUG"] = environment["WINEDEBUG"] ?? "-all"
             if case .proton = runner, environment["STEAM_COMPAT_CLIENT_INSTALL_PATH"] == nil {
@@ -268,6 +270,11 @@ final class Launcher {
             return process.terminationStatus
         }
     }
+}
+
+/// `path` from the current folder when it is relative.
+func absolutePath(_ path: String) -> String {
+    path.hasPrefix("/") ? path : URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(path).standardized.path
 }
 
 /// The full path of a program on PATH, or a clear error.

@@ -197,6 +197,42 @@ final class FirstHourTests: XCTestCase {
         XCTAssertTrue(again.output.contains("nothing installed"), again.output)
     }
 
+    func test_launchAndWrapRefuseAnUnprotectedRegistryBeforeAnyCopyStarts() throws {
+        let out = try windowsFiles()
+        try standIn("bin/wine", name: "wine")
+        let home = ["VIRTUALLAN_HOME": out.deletingLastPathComponent().deletingLastPathComponent().path]
+        let readable = folder.appendingPathComponent("readable-registry").path
+        XCTAssertTrue(FileManager.default.createFile(atPath: readable, contents: Data(), attributes: [.posixPermissions: 0o644]))
+        let link = folder.appendingPathComponent("link-registry").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: folder.appendingPathComponent("elsewhere").path)
+        for (registry, expected) in [(readable, "readable or writable by others"), (link, "is not a regular file")] {
+            for command in [["launch", "--instances", "2", "--registry", registry, "--prefix", folder.path, "--", "game.exe"],
+                            ["wrap", "--instances", "2", "--registry", registry, "--", "wine", "game.exe"]] {
+                let result = try run(tool, command, environment: home)
+                XCTAssertNotEqual(result.status, 0)
+                XCTAssertTrue(result.output.contains(expected), "\(command[0]): \(result.output)")
+                XCTAssertFalse(FileManager.default.fileExists(atPath: marks.appendingPathComponent("wine-0").path), "no copy started")
+            }
+        }
+        // Control: a private registry path lets the same commands start their copies.
+        let fine = try run(tool, ["wrap", "--instances", "1", "--registry", folder.appendingPathComponent("private/registry").path,
+                                  "--", "wine", "game.exe"], environment: home)
+        XCTAssertEqual(fine.status, 0, fine.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: marks.appendingPathComponent("wine-0").path))
+    }
+
+    func test_relativePathsReachTheCopiesAbsolute() throws {
+        // Wine refuses a relative WINEPREFIX; a relative registry or log would be read
+        // against the copy's Windows working folder.
+        let plan = try LaunchPlan(instances: 1, host: nil, hostArgs: "", clientArgs: "", prefixPerInstance: false, prefix: "pfx",
+                                  registry: "run/registry", logDir: "logs", config: ToolConfig(), dll: nil, program: ["g.exe"],
+                                  files: URL(fileURLWithPath: "/w/out"), baseEnvironment: ["HOME": "/home/u"])
+        let here = FileManager.default.currentDirectoryPath
+        XCTAssertEqual(plan.copies[0].environment["WINEPREFIX"], "\(here)/pfx")
+        XCTAssertEqual(plan.copies[0].environment["VIRTUALLAN_REGISTRY"], "\(here)/run/registry")
+        XCTAssertEqual(plan.copies[0].environment["VIRTUALLAN_LOG"], "\(here)/logs/copy-0.log")
+    }
+
     func test_filesAreLookedUpInstalledBesideTheToolThenInTheCheckout() {
         let candidates = Paths.candidates(environment: [:], executable: "/usr/local/bin/virtuallan").map(\.path)
         XCTAssertEqual(Array(candidates.prefix(2)), ["/usr/local/share/virtuallan", "/usr/local/bin"])
