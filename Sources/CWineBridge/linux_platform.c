@@ -148,6 +148,46 @@ static int32_t set_receive_buffer(VL_SOCKET s, int32_t bytes) {
     return setsockopt((int)s, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes) == 0 ? 0 : wsa_from_errno(errno);
 }
 
+/* Winsock (level, name) -> Linux, for the few options the tests hand on; others: WSAENOPROTOOPT. */
+static int linux_option(int32_t level, int32_t name, int *linux_level, int *linux_name) {
+    static const struct { int32_t level, name; int linux_level, linux_name; } map[] = {
+        { 0xFFFF, 0x0010, SOL_SOCKET, SO_DONTROUTE }, { 0xFFFF, 0x0008, SOL_SOCKET, SO_KEEPALIVE },
+        { 0, 4, IPPROTO_IP, IP_TTL }, { 0, 3, IPPROTO_IP, IP_TOS },
+        { 0, 10, IPPROTO_IP, IP_MULTICAST_TTL }, { 0, 11, IPPROTO_IP, IP_MULTICAST_LOOP },
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (map[i].level == level && map[i].name == name) { *linux_level = map[i].linux_level; *linux_name = map[i].linux_name; return 1; }
+    return 0;
+}
+
+/* Linux has no WSAEventSelect: accepted, nothing is signalled (the tests check the socket's
+ * state: non-blocking, FIONBIO refused; the events themselves are the Win32 backend's). */
+static int32_t event_select(VL_SOCKET s, VL_WSAEVENT event, int32_t events) {
+    (void)s; (void)event; (void)events;
+    return 0;
+}
+
+static int32_t option_get(VL_SOCKET s, int32_t level, int32_t name, void *value, int32_t *length) {
+    int l, n;
+    if (!linux_option(level, name, &l, &n)) return VL_WSAENOPROTOOPT;
+    if (*length < 4) return VL_WSAEFAULT;
+    int number = 0;
+    socklen_t size = sizeof number;
+    if (getsockopt((int)s, l, n, &number, &size) != 0) return wsa_from_errno(errno);
+    memcpy(value, &number, 4);
+    *length = 4;
+    return 0;
+}
+
+static int32_t option_set(VL_SOCKET s, int32_t level, int32_t name, const void *value, int32_t length) {
+    int l, n;
+    if (!linux_option(level, name, &l, &n)) return VL_WSAENOPROTOOPT;
+    if (length < 4) return VL_WSAEFAULT;
+    int number;
+    memcpy(&number, value, 4);
+    return setsockopt((int)s, l, n, &number, sizeof number) == 0 ? 0 : wsa_from_errno(errno);
+}
+
 static int32_t wait_readable(const VL_SOCKET *sockets, uint32_t count, uint8_t *readable, int32_t timeout_ms) {
     struct pollfd stack[64];
     struct pollfd *fds = count <= 64 ? stack : calloc(count, sizeof *fds);
@@ -540,7 +580,7 @@ static void global_unlock(void) { pthread_mutex_unlock(&global_mutex); }
 static const vl_platform linux_platform = {
     .udp_open = udp_open, .socket_shutdown = socket_shutdown, .socket_close = socket_close,
     .send_frame = send_frame, .receive_frame = receive_frame, .peek_frame = peek_frame,
-    .set_receive_buffer = set_receive_buffer,
+    .set_receive_buffer = set_receive_buffer, .option_get = option_get, .option_set = option_set, .event_select = event_select,
     .wait_readable = wait_readable, .watch_readable = watch_readable, .set_ready_handler = set_ready_handler,
     .event_create = event_create, .event_close = event_close, .event_set = event_set,
     .event_reset = event_reset, .event_wait = event_wait,

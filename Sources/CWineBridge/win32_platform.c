@@ -166,6 +166,21 @@ static int32_t set_receive_buffer(VL_SOCKET s, int32_t bytes) {
     return vl_original.setsockopt((SOCKET)s, SOL_SOCKET, SO_RCVBUF, (const char *)&bytes, sizeof bytes) == 0 ? 0 : last_wsa_error();
 }
 
+static int32_t event_select(VL_SOCKET s, VL_WSAEVENT event, int32_t events) {
+    return vl_original.WSAEventSelect((SOCKET)s, (WSAEVENT)event, events) == 0 ? 0 : last_wsa_error();
+}
+
+static int32_t option_get(VL_SOCKET s, int32_t level, int32_t name, void *value, int32_t *length) {
+    int n = *length;
+    if (vl_original.getsockopt((SOCKET)s, level, name, value, &n) != 0) return last_wsa_error();
+    *length = n;
+    return 0;
+}
+
+static int32_t option_set(VL_SOCKET s, int32_t level, int32_t name, const void *value, int32_t length) {
+    return vl_original.setsockopt((SOCKET)s, level, name, value, length) == 0 ? 0 : last_wsa_error();
+}
+
 static int32_t wait_readable(const VL_SOCKET *sockets, uint32_t count, uint8_t *readable, int32_t timeout_ms) {
     if (count > FD_SETSIZE) return -VL_WSAEINVAL;
     fd_set set; FD_ZERO(&set);
@@ -464,7 +479,7 @@ static void global_unlock(void) { LeaveCriticalSection(&global_mutex); }
 static const vl_platform win32_platform = {
     .udp_open = udp_open, .socket_shutdown = socket_shutdown, .socket_close = socket_close,
     .send_frame = send_frame, .receive_frame = receive_frame, .peek_frame = peek_frame,
-    .set_receive_buffer = set_receive_buffer,
+    .set_receive_buffer = set_receive_buffer, .option_get = option_get, .option_set = option_set, .event_select = event_select,
     .wait_readable = wait_readable, .watch_readable = watch_readable, .set_ready_handler = set_ready_handler,
     .event_create = event_create, .event_close = event_close, .event_set = event_set,
     .event_reset = event_reset, .event_wait = event_wait,

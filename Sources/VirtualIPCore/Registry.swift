@@ -187,8 +187,12 @@ public struct Registry: @unchecked Sendable {
         let observed = word.pointee.load(ordering: .acquiring)
         let (state, generation) = Registry.unpack(observed)
         if state != .free {
+            // Only a live slot names its owner: while a slot is being claimed its pid field
+            // still holds the previous owner's (written after the claimer's CAS), and that one
+            // being dead says nothing about the claimer. A claiming slot is taken over only
+            // when its heartbeat, refreshed right before that CAS, went stale.
             let o = owner(ofSlot: index)
-            let dead = o.kind.flatMap { isOwnerAlive(o.pid, $0) } == false
+            let dead = state == .live && o.kind.flatMap { isOwnerAlive(o.pid, $0) } == false
             guard dead || isStale(index, nowMs: nowMs) else { return nil }
         }
         // Refresh the heartbeat before the compare-and-swap, so a third process never sees
@@ -210,7 +214,12 @@ public struct Registry: @unchecked Sendable {
         for i in 0..<6 { s.storeBytes(of: mac[i], toByteOffset: RegistryLayout.sMAC + i, as: UInt8.self) }
         for i in 0..<RegistryLayout.counterCount { s.atomicWord(RegistryLayout.sCounters + 4 * i).pointee.store(0, ordering: .relaxed) }
         for i in 0..<RegistryLayout.socketsPerSlot { clearSocketEntry(index, i) }
-        word.pointee.store(Registry.pack(.live, nextGeneration), ordering: .releasing)
+        // Published by compare-and-swap too: a claimer taken over meanwhile (its heartbeat
+        // went stale) must not overwrite its successor's claim.
+        guard word.pointee.compareExchange(
+            expected: Registry.pack(.claiming, nextGeneration), desired: Registry.pack(.live, nextGeneration),
+            ordering: .acquiringAndReleasing).exchanged
+        else { return nil }
         return SlotClaim(index: index, generation: nextGeneration)
     }
 

@@ -19,7 +19,7 @@ private func withHost<T>(orFail failure: T, _ body: (VirtualHost) -> T) -> T {
     return body(host)
 }
 
-/// SOCKET_ERROR with the last error set, or 0.
+/// SOCKET_ERROR with the last error set, or 0 (the last error left as it was).
 @inline(__always)
 private func status(_ host: VirtualHost, _ error: WinsockError?) -> Int32 {
     guard let error else { return 0 }
@@ -27,10 +27,23 @@ private func status(_ host: VirtualHost, _ error: WinsockError?) -> Int32 {
     return socketError
 }
 
+/// As `status`, but a success clears the last error: what ws2_32 does for the calls that
+/// use it (bind, getsockname, getpeername, setsockopt, getsockopt, ioctlsocket; measured by
+/// the conformance checks error.last-error-after-*; connect and closesocket leave it).
+@inline(__always)
+private func cleared(_ host: VirtualHost, _ error: WinsockError?) -> Int32 {
+    if error == nil { host.platform.lastError = WinsockError(rawValue: 0) }
+    return status(host, error)
+}
+
+/// A byte count, or SOCKET_ERROR with the last error set; a success clears the last error
+/// (sendto, recvfrom, WSASendTo: measured as above).
 @inline(__always)
 private func count(_ host: VirtualHost, _ result: Result<Int, WinsockError>) -> Int32 {
     switch result {
-    case let .success(n): return Int32(truncatingIfNeeded: n)
+    case let .success(n):
+        host.platform.lastError = WinsockError(rawValue: 0)
+        return Int32(truncatingIfNeeded: n)
     case let .failure(error): return status(host, error)
     }
 }
@@ -86,12 +99,19 @@ public func hookWSASocketW(_ af: Int32, _ type: Int32, _ proto: Int32, _ info: U
 
 @_cdecl("vl_hook_closesocket")
 public func hookClosesocket(_ s: UInt) -> Int32 {
-    withHost(orFail: socketError) { status($0, $0.closeSocket(s)) }
+    withHost(orFail: socketError) { host in
+        // The backing socket's own close clears the last error; Winsock's closesocket
+        // leaves it as it was on success (conformance check error.last-error-after-closesocket).
+        let before = host.platform.lastError
+        let error = host.closeSocket(s)
+        if error == nil { host.platform.lastError = before }
+        return status(host, error)
+    }
 }
 
 @_cdecl("vl_hook_bind")
 public func hookBind(_ s: UInt, _ name: UnsafePointer<VL_SOCKADDR_IN>?, _ length: Int32) -> Int32 {
-    withHost(orFail: socketError) { status($0, $0.bind(s, name, length)) }
+    withHost(orFail: socketError) { cleared($0, $0.bind(s, name, length)) }
 }
 
 @_cdecl("vl_hook_connect")
@@ -220,6 +240,28 @@ public func hookWSARecvFrom(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF
     }
 }
 
+/// WSASend: WSASendTo to the connected peer (unconnected: WSAENOTCONN, as send).
+@_cdecl("vl_hook_WSAEventSelect")
+public func hookWSAEventSelect(_ s: UInt, _ event: UnsafeMutableRawPointer?, _ events: Int32) -> Int32 {
+    withHost(orFail: socketError) { cleared($0, $0.eventSelect(s, event: event, events: events)) }
+}
+
+@_cdecl("vl_hook_WSASend")
+public func hookWSASend(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF>?, _ count: UInt32, _ sent: UnsafeMutablePointer<UInt32>?,
+                        _ flags: UInt32, _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ routine: UnsafeMutableRawPointer?) -> Int32 {
+    let result = hookWSASendTo(s, buffers, count, sent, flags, nil, 0, overlapped, routine)
+    if result != 0, let host = VirtualHost.current, host.platform.lastError == .destinationRequired { host.platform.lastError = .notConnected }
+    return result
+}
+
+/// WSARecv: WSARecvFrom without the sender's address.
+@_cdecl("vl_hook_WSARecv")
+public func hookWSARecv(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF>?, _ count: UInt32, _ received: UnsafeMutablePointer<UInt32>?,
+                        _ flags: UnsafeMutablePointer<UInt32>?, _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?,
+                        _ routine: UnsafeMutableRawPointer?) -> Int32 {
+    hookWSARecvFrom(s, buffers, count, received, flags, nil, nil, overlapped, routine)
+}
+
 @_cdecl("vl_hook_WSAGetOverlappedResult")
 public func hookWSAGetOverlappedResult(_ s: UInt, _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ transferred: UnsafeMutablePointer<UInt32>?,
                                        _ wait: Int32, _ flags: UnsafeMutablePointer<UInt32>?) -> Int32 {
@@ -267,7 +309,7 @@ public func hookSelect(_ nfds: Int32, _ read: UnsafeMutablePointer<VL_FD_SET>?, 
 
 @_cdecl("vl_hook_ioctlsocket")
 public func hookIoctlsocket(_ s: UInt, _ command: Int32, _ argument: UnsafeMutablePointer<UInt32>?) -> Int32 {
-    withHost(orFail: socketError) { status($0, $0.ioctlsocket(s, command: command, argument: argument)) }
+    withHost(orFail: socketError) { cleared($0, $0.ioctlsocket(s, command: command, argument: argument)) }
 }
 
 @_cdecl("vl_hook_WSAIoctl")
@@ -282,22 +324,22 @@ public func hookWSAIoctl(_ s: UInt, _ code: UInt32, _ input: UnsafeMutableRawPoi
 
 @_cdecl("vl_hook_getsockname")
 public func hookGetsockname(_ s: UInt, _ name: UnsafeMutablePointer<VL_SOCKADDR_IN>?, _ length: UnsafeMutablePointer<Int32>?) -> Int32 {
-    withHost(orFail: socketError) { status($0, $0.getsockname(s, name, length)) }
+    withHost(orFail: socketError) { cleared($0, $0.getsockname(s, name, length)) }
 }
 
 @_cdecl("vl_hook_getpeername")
 public func hookGetpeername(_ s: UInt, _ name: UnsafeMutablePointer<VL_SOCKADDR_IN>?, _ length: UnsafeMutablePointer<Int32>?) -> Int32 {
-    withHost(orFail: socketError) { status($0, $0.getpeername(s, name, length)) }
+    withHost(orFail: socketError) { cleared($0, $0.getpeername(s, name, length)) }
 }
 
 @_cdecl("vl_hook_setsockopt")
 public func hookSetsockopt(_ s: UInt, _ level: Int32, _ name: Int32, _ value: UnsafePointer<CChar>?, _ length: Int32) -> Int32 {
-    withHost(orFail: socketError) { status($0, $0.setsockopt(s, level: level, name: name, value: UnsafeRawPointer(value), length: length)) }
+    withHost(orFail: socketError) { cleared($0, $0.setsockopt(s, level: level, name: name, value: UnsafeRawPointer(value), length: length)) }
 }
 
 @_cdecl("vl_hook_getsockopt")
 public func hookGetsockopt(_ s: UInt, _ level: Int32, _ name: Int32, _ value: UnsafeMutablePointer<CChar>?, _ length: UnsafeMutablePointer<Int32>?) -> Int32 {
-    withHost(orFail: socketError) { status($0, $0.getsockopt(s, level: level, name: name, value: UnsafeMutableRawPointer(value), length: length)) }
+    withHost(orFail: socketError) { cleared($0, $0.getsockopt(s, level: level, name: name, value: UnsafeMutableRawPointer(value), length: length)) }
 }
 
 @_cdecl("vl_hook_gethostname")

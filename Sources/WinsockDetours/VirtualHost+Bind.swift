@@ -110,7 +110,8 @@ extension VirtualHost {
                 socket.peer = nil
                 return nil
             }
-            guard target.port != 0 else { return .addressNotAvailable }
+            // Windows: "the remote address is not a valid address (such as INADDR_ANY)", and port 0.
+            guard target.port != 0, target.address != .any else { return .addressNotAvailable }
             if case let .failure(error) = router.route(to: target.address, payloadLength: 0, broadcastPermitted: socket.broadcast) {
                 return winsockError(error)
             }

@@ -5,48 +5,111 @@ import VirtualIPCore
 let ioctlNonBlocking = Int32(bitPattern: 0x8004_667E) // FIONBIO
 let ioctlBytesReadable = Int32(0x4004_667F) // FIONREAD
 
+/// What happens to a socket option of a virtual socket: one decision per option, the
+/// table docs/CONFORMANCE.md shows.
+enum OptionDecision: Equatable {
+    /// Answered by the virtual socket (its identity, or what our layer does).
+    case virtual
+    /// Handed on to the backing socket, a real UDP socket: the OS's answer is Windows'.
+    case handedOn
+    /// Refused with WSAENOPROTOOPT and a warning: it would reach a real network (joining a
+    /// multicast group on a real interface); multicast on the virtual LAN is not ours yet.
+    case refused
+}
+
+func optionDecision(level: Int32, name: Int32) -> OptionDecision {
+    switch (level, name) {
+    case (Int32(VL_SOL_SOCKET), Int32(VL_SO_BROADCAST)), (Int32(VL_SOL_SOCKET), Int32(VL_SO_REUSEADDR)),
+         (Int32(VL_SOL_SOCKET), Int32(VL_SO_EXCLUSIVEADDRUSE)), (Int32(VL_SOL_SOCKET), Int32(VL_SO_SNDBUF)),
+         (Int32(VL_SOL_SOCKET), Int32(VL_SO_RCVBUF)), (Int32(VL_SOL_SOCKET), Int32(VL_SO_TYPE)),
+         (Int32(VL_SOL_SOCKET), Int32(VL_SO_MAX_MSG_SIZE)), (Int32(VL_SOL_SOCKET), Int32(VL_SO_RCVTIMEO)),
+         (Int32(VL_SOL_SOCKET), Int32(VL_SO_SNDTIMEO)), (Int32(VL_SOL_SOCKET), Int32(VL_SO_ERROR)),
+         (Int32(VL_IPPROTO_IP), Int32(VL_IP_MULTICAST_IF)):
+        return .virtual
+    case (Int32(VL_IPPROTO_IP), Int32(VL_IP_ADD_MEMBERSHIP)...Int32(VL_IP_UNBLOCK_SOURCE)),
+         (Int32(VL_IPPROTO_IP), Int32(VL_MCAST_JOIN_GROUP)...Int32(VL_MCAST_UNBLOCK_SOURCE)):
+        return name == 14 ? .handedOn : .refused // 14 is IP_DONTFRAGMENT, between the membership options
+    default:
+        return .handedOn
+    }
+}
+
 extension VirtualHost {
     func setsockopt(_ handle: UInt, level: Int32, name: Int32, value: UnsafeRawPointer?, length: Int32) -> WinsockError? {
-        withSocket(handle) { socket in
-            guard level == Int32(VL_SOL_SOCKET) else { return .noProtocolOption }
+        let decision = optionDecision(level: level, name: name)
+        let error = withSocket(handle) { socket -> WinsockError? in
+            switch decision {
+            case .refused: return .noProtocolOption
+            case .handedOn:
+                guard let value, length >= 0 else { return .fault }
+                let error = platform.t.option_set!(socket.handle, level, name, value, length)
+                return error == 0 ? nil : WinsockError(rawValue: error)
+            case .virtual: break
+            }
             guard let value, length >= 1 else { return .fault }
             // BOOL options: Windows reads an int, but accepts a 1-byte value too.
             let number: Int32 = length >= 4 ? value.loadUnaligned(as: Int32.self) : Int32(value.load(as: UInt8.self))
-            switch name {
-            case Int32(VL_SO_BROADCAST): socket.broadcast = number != 0
-            case Int32(VL_SO_REUSEADDR): socket.reuseAddress = number != 0
-            case Int32(VL_SO_EXCLUSIVEADDRUSE): socket.exclusiveAddress = number != 0
-            case Int32(VL_SO_SNDBUF):
+            switch (level, name) {
+            case (_, Int32(VL_SO_BROADCAST)): socket.broadcast = number != 0
+            case (_, Int32(VL_SO_REUSEADDR)): socket.reuseAddress = number != 0
+            case (_, Int32(VL_SO_EXCLUSIVEADDRUSE)): socket.exclusiveAddress = number != 0
+            case (_, Int32(VL_SO_SNDBUF)), (_, Int32(VL_SO_RCVBUF)), (_, Int32(VL_SO_RCVTIMEO)), (_, Int32(VL_SO_SNDTIMEO)),
+                 (Int32(VL_IPPROTO_IP), Int32(VL_IP_MULTICAST_IF)):
                 guard length >= 4 else { return .fault }
-                socket.sendBuffer = number
-            case Int32(VL_SO_RCVBUF):
-                guard length >= 4 else { return .fault }
-                // Room for our header on every queued datagram comes from the backing socket's
-                // own buffer; the game reads back the value it set, as on Windows.
-                let error = platform.t.set_receive_buffer!(socket.handle, number)
-                guard error == 0 else { return WinsockError(rawValue: error) }
-                socket.receiveBuffer = number
-            default: return .noProtocolOption
+                return setNumber(socket, level: level, name: name, number)
+            default: return .noProtocolOption // SO_TYPE, SO_MAX_MSG_SIZE, SO_ERROR are read-only
             }
             return nil
         }
+        if decision == .refused {
+            log(.warning, "setsockopt(level \(level), option \(name)) on virtual socket \(handle) refused with WSAENOPROTOOPT: multicast membership would join a group on a real interface; multicast on the virtual LAN is not supported yet")
+        }
+        return error
+    }
+
+    private func setNumber(_ socket: VirtualSocket, level: Int32, name: Int32, _ number: Int32) -> WinsockError? {
+        switch (level, name) {
+        case (_, Int32(VL_SO_SNDBUF)): socket.sendBuffer = number
+        case (_, Int32(VL_SO_RCVBUF)):
+            // Room for our header on every queued datagram comes from the backing socket's
+            // own buffer; the game reads back the value it set, as on Windows.
+            let error = platform.t.set_receive_buffer!(socket.handle, number)
+            guard error == 0 else { return WinsockError(rawValue: error) }
+            socket.receiveBuffer = number
+        case (_, Int32(VL_SO_RCVTIMEO)): socket.receiveTimeout = UInt32(bitPattern: number)
+        case (_, Int32(VL_SO_SNDTIMEO)): socket.sendTimeout = UInt32(bitPattern: number)
+        default: socket.multicastInterface = UInt32(bitPattern: number)
+        }
+        return nil
     }
 
     func getsockopt(_ handle: UInt, level: Int32, name: Int32, value: UnsafeMutableRawPointer?, length: UnsafeMutablePointer<Int32>?) -> WinsockError? {
-        withSocket(handle) { socket in
-            guard level == Int32(VL_SOL_SOCKET) else { return .noProtocolOption }
+        let decision = optionDecision(level: level, name: name)
+        return withSocket(handle) { socket in
+            switch decision {
+            case .refused: return .noProtocolOption
+            case .handedOn:
+                guard let value, let length else { return .fault }
+                let error = platform.t.option_get!(socket.handle, level, name, value, length)
+                return error == 0 ? nil : WinsockError(rawValue: error)
+            case .virtual: break
+            }
             guard let value, let length, length.pointee >= 4 else { return .fault }
             let number: Int32
-            switch name {
-            case Int32(VL_SO_BROADCAST): number = socket.broadcast ? 1 : 0
-            case Int32(VL_SO_REUSEADDR): number = socket.reuseAddress ? 1 : 0
-            case Int32(VL_SO_EXCLUSIVEADDRUSE): number = socket.exclusiveAddress ? 1 : 0
-            case Int32(VL_SO_SNDBUF): number = socket.sendBuffer
-            case Int32(VL_SO_RCVBUF): number = socket.receiveBuffer
-            case Int32(VL_SO_TYPE): number = Int32(VL_SOCK_DGRAM)
+            switch (level, name) {
+            case (_, Int32(VL_SO_BROADCAST)): number = socket.broadcast ? 1 : 0
+            case (_, Int32(VL_SO_REUSEADDR)): number = socket.reuseAddress ? 1 : 0
+            case (_, Int32(VL_SO_EXCLUSIVEADDRUSE)): number = socket.exclusiveAddress ? 1 : 0
+            case (_, Int32(VL_SO_SNDBUF)): number = socket.sendBuffer
+            case (_, Int32(VL_SO_RCVBUF)): number = socket.receiveBuffer
+            case (_, Int32(VL_SO_TYPE)): number = Int32(VL_SOCK_DGRAM)
             // The largest payload we can carry: UDP's maximum less our header.
-            case Int32(VL_SO_MAX_MSG_SIZE): number = Int32(WireHeader.maxPayload)
-            default: return .noProtocolOption
+            case (_, Int32(VL_SO_MAX_MSG_SIZE)): number = Int32(WireHeader.maxPayload)
+            case (_, Int32(VL_SO_RCVTIMEO)): number = Int32(bitPattern: socket.receiveTimeout)
+            case (_, Int32(VL_SO_SNDTIMEO)): number = Int32(bitPattern: socket.sendTimeout)
+            // No asynchronous error is ever pending on a virtual UDP socket (no ICMP reaches it).
+            case (_, Int32(VL_SO_ERROR)): number = 0
+            default: number = Int32(bitPattern: socket.multicastInterface)
             }
             value.storeBytes(of: number, as: Int32.self)
             length.pointee = 4
@@ -61,14 +124,37 @@ extension VirtualHost {
             guard let argument else { return .fault }
             switch command {
             case ioctlNonBlocking:
-                socket.nonBlocking = argument.pointee != 0
-                return nil
+                return setNonBlocking(socket, argument.pointee != 0)
             case ioctlBytesReadable:
                 argument.pointee = UInt32(nextPayloadLengthLocked(socket) ?? 0)
                 return nil
             default:
-                return .invalidArgument
+                // As WSAIoctl answers a request it does not know (Wine's ioctlsocket is WSAIoctl).
+                return .operationNotSupported
             }
+        }
+    }
+
+    /// FIONBIO. While WSAEventSelect (or WSAAsyncSelect) events are selected the socket
+    /// must stay non-blocking: WSAEINVAL, as Windows.
+    func setNonBlocking(_ socket: VirtualSocket, _ on: Bool) -> WinsockError? {
+        if !on && socket.selectedEvents != 0 { return .invalidArgument }
+        socket.nonBlocking = on
+        return nil
+    }
+
+    /// WSAEventSelect: the socket becomes non-blocking (Windows does so for any selected
+    /// event), the OS signals the game's event for its backing socket. (The DLL's own wait
+    /// for overlapped receives uses that same association: a game mixing both on one
+    /// socket is not supported yet, docs/CONFORMANCE.md.)
+    func eventSelect(_ handle: UInt, event: UnsafeMutableRawPointer?, events: Int32) -> WinsockError? {
+        withSocket(handle) { socket in
+            if events != 0 && event == nil { return .invalidArgument }
+            let error = platform.t.event_select!(socket.handle, event, events)
+            guard error == 0 else { return WinsockError(rawValue: error) }
+            socket.selectedEvents = events
+            if events != 0 { socket.nonBlocking = true }
+            return nil
         }
     }
 
@@ -84,7 +170,7 @@ extension VirtualHost {
             switch code {
             case 0x8004_667E:  // FIONBIO
                 guard let input, inputLength >= 4 else { return .fault }
-                socket.nonBlocking = input.loadUnaligned(as: UInt32.self) != 0
+                if let error = setNonBlocking(socket, input.loadUnaligned(as: UInt32.self) != 0) { return error }
                 returned.pointee = 0
             case 0x4004_667F:  // FIONREAD
                 guard let output, outputLength >= 4 else { return .fault }

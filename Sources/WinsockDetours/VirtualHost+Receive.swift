@@ -67,6 +67,27 @@ extension VirtualHost {
         }
     }
 
+    /// A blocking receive bounded by SO_RCVTIMEO: waits for the backing socket to be
+    /// readable, then takes without blocking (a frame we drop sends it back to waiting);
+    /// WSAETIMEDOUT when `ms` pass first, as Windows. A close ends the wait (WSAEINTR).
+    func takeDatagram(_ view: ReceiverView, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, peek: Bool,
+                      withinMs ms: UInt32) -> Result<Arrival, WinsockError> {
+        let deadline = platform.nowMs &+ ms
+        while true {
+            let remaining = Int32(bitPattern: deadline &- platform.nowMs)
+            guard remaining > 0 else { return .failure(.timedOut) }
+            var handle = view.socket.handle
+            var ready: UInt8 = 0
+            let woke = platform.t.wait_readable!(&handle, 1, &ready, remaining)
+            if lock.locked({ view.socket.closed }) { return .failure(.interrupted) }
+            if woke < 0 { return .failure(WinsockError(rawValue: -woke)) }
+            if woke == 0 { continue } // the deadline check above decides
+            let taken = lock.locked { takeDatagram(view, buffers: buffers, count: count, blocking: false, peek: peek) }
+            if case .failure(.wouldBlock) = taken { continue }
+            return taken
+        }
+    }
+
     /// recvfrom / recv / non-overlapped WSARecvFrom. Too small buffers: the first part is
     /// copied, the rest discarded, WSAEMSGSIZE (Windows' behaviour).
     func receive(_ handle: UInt, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, flags: Int32,
@@ -77,18 +98,22 @@ extension VirtualHost {
         let peek = flags & Int32(VL_MSG_PEEK) != 0
         if from != nil, fromLength == nil || fromLength!.pointee < 16 { return .failure(.fault) }
         guard buffers != nil || count == 0 else { return .failure(.fault) }
-        let start: Result<(ReceiverView, Bool), WinsockError> = withSocket(handle, orFail: { .failure($0) }) { socket in
+        let start: Result<(ReceiverView, Bool, UInt32), WinsockError> = withSocket(handle, orFail: { .failure($0) }) { socket in
             guard socket.isBound else { return .failure(.invalidArgument) }
             if !socket.nonBlocking { socket.activeCalls += 1 }
-            return .success((view(of: socket), !socket.nonBlocking))
+            return .success((view(of: socket), !socket.nonBlocking, socket.receiveTimeout))
         }
-        let receiver: ReceiverView, blocking: Bool
+        let receiver: ReceiverView, blocking: Bool, timeout: UInt32
         switch start {
         case let .failure(error): return .failure(error)
-        case let .success(s): (receiver, blocking) = s
+        case let .success(s): (receiver, blocking, timeout) = s
         }
         let result: Result<Arrival, WinsockError>
-        if blocking {
+        if blocking && timeout > 0 {
+            willBlock?()
+            result = takeDatagram(receiver, buffers: buffers, count: count, peek: peek, withinMs: timeout)
+            leave(receiver.socket)
+        } else if blocking {
             willBlock?()
             result = takeDatagram(receiver, buffers: buffers, count: count, blocking: true, peek: peek)
             leave(receiver.socket)

@@ -12,11 +12,19 @@ final class VirtualSocket {
     var virtualPort: UInt16 = 0
     var scope: BindScope = .any
     var nonBlocking = false
+    /// The network events a WSAEventSelect asked for (0: none): while any are, the socket
+    /// stays non-blocking (FIONBIO 0 is refused with WSAEINVAL, as Windows).
+    var selectedEvents: Int32 = 0
     var broadcast = false
     var reuseAddress = false
     var exclusiveAddress = false
     var sendBuffer: Int32 = 65536
     var receiveBuffer: Int32 = 65536
+    /// SO_RCVTIMEO / SO_SNDTIMEO in ms (0: wait forever); blocking receives honour the first.
+    var receiveTimeout: UInt32 = 0
+    var sendTimeout: UInt32 = 0
+    /// IP_MULTICAST_IF as set (network order); kept and read back, delivery is not ours yet.
+    var multicastInterface: UInt32 = 0
     /// Default destination set by connect().
     var peer: (address: IPv4Address, port: UInt16)?
     var closed = false
@@ -69,6 +77,8 @@ struct SocketAddress: Equatable {
         guard let pointer, length >= Int32(MemoryLayout<VL_SOCKADDR_IN>.size) else { return .failure(.fault) }
         let raw = UnsafeRawPointer(pointer)
         let family = raw.loadUnaligned(as: UInt16.self)
+        // An IPv6 address is judged by its own size first (28 bytes), as Wine does.
+        if family == UInt16(VL_AF_INET6) && length < 28 { return .failure(.fault) }
         guard family == UInt16(VL_AF_INET) else { return .failure(.addressFamilyNotSupported) }
         return .success(SocketAddress(
             address: IPv4Address(networkOrder: raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self)),

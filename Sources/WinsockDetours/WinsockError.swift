@@ -27,6 +27,7 @@ public struct WinsockError: Error, RawRepresentable, Equatable, Hashable, Sendab
     public static let networkUnreachable = WinsockError(VL_WSAENETUNREACH)
     public static let noBuffers = WinsockError(VL_WSAENOBUFS)
     public static let notConnected = WinsockError(VL_WSAENOTCONN)
+    public static let timedOut = WinsockError(VL_WSAETIMEDOUT)
     public static let systemNotReady = WinsockError(VL_WSASYSNOTREADY)
     public static let versionNotSupported = WinsockError(VL_WSAVERNOTSUPPORTED)
     public static let notInitialised = WinsockError(VL_WSANOTINITIALISED)

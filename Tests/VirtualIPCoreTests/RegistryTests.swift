@@ -70,6 +70,24 @@ final class RegistryTests: XCTestCase {
         XCTAssertEqual(b.index, 1, "beaten 3 s ago across the wrap: still fresh")
     }
 
+    /// Found by 16 processes claiming at once (MultiProcessTests, 1 round in 20): a slot in
+    /// the middle of being claimed still carries the previous owner's pid; that owner being
+    /// dead must not let a second claimer take the slot, or two instances share an address.
+    func test_aSlotBeingClaimedIsNotTakenBecauseItsPreviousOwnerIsDead() throws {
+        let r = try registry()
+        let first = try r.claim(owner: 111, kind: .linux, nowMs: 1_000, isOwnerAlive: unknownLiveness)
+        r.release(first)
+        // Another process has just won the CAS to "claiming" (heartbeat fresh) and not yet
+        // written its pid: the slot still names 111, which has exited.
+        r.slot(first.index).atomicWord(RegistryLayout.sHeartbeat).pointee.store(2_000, ordering: .relaxed)
+        r.stateWord(first.index).pointee.store(Registry.pack(.claiming, first.generation &+ 1), ordering: .releasing)
+        let second = try r.claim(owner: 222, kind: .linux, nowMs: 2_100, isOwnerAlive: { pid, _ in pid != 111 })
+        XCTAssertNotEqual(second.index, first.index, "the claiming slot is not taken over")
+        // Control: once its heartbeat is stale, it may be.
+        let third = try r.claim(owner: 333, kind: .linux, pinned: first.index, nowMs: 2_000 + 6_000, isOwnerAlive: { pid, _ in pid != 111 })
+        XCTAssertEqual(third.index, first.index)
+    }
+
     func test_concurrentClaimsAreUnique() throws {
         let r = try registry()
         // Each iteration writes its own element: no two threads touch the same memory.

@@ -105,7 +105,7 @@ final class BadInputTests: XCTestCase {
             XCTAssertEqual(outcome("WSAWaitForMultipleEvents", .uint(1), .null, .int(0), .uint(0), .int(0)).result, 0xFFFF_FFFF)
             XCTAssertEqual(outcome("WSACloseEvent", .null).error, 6)
             XCTAssertEqual(outcome("select", .int(0), .null, .null, .null, .null).error, 10022)
-            XCTAssertEqual(outcome("ioctlsocket", .socket(s), .int(0x1234), .ptr(&bytes)).error, 10022)
+            XCTAssertEqual(outcome("ioctlsocket", .socket(s), .int(0x1234), .ptr(&bytes)).error, 10045) // as WSAIoctl (and Wine)
             XCTAssertEqual(outcome("getpeername", .socket(s), .ptr(&address), .ptr(&length)).error, 10057)
             XCTAssertEqual(outcome("sendto", .socket(s), .ptr(&buffer), .int(16), .int(0), .null, .int(0)).error, 10039)
             XCTAssertEqual(outcome("send", .socket(s), .ptr(&buffer), .int(16), .int(0)).error, 10057, "send on an unconnected socket")

@@ -38,12 +38,15 @@
     X(WS2_32, 16, SOCKET, int32_t, recv, "i:spii", (VL_SOCKET s, char *buf, int32_t len, int32_t flags), (s, buf, len, flags)) \
     X(WS2_32, 0, DESTINED, int32_t, WSASendTo, "i:spupuaipp", (VL_SOCKET s, VL_WSABUF *buffers, uint32_t count, uint32_t *sent, uint32_t flags, const VL_SOCKADDR_IN *to, int32_t tolen, VL_OVERLAPPED *overlapped, void *routine), (s, buffers, count, sent, flags, to, tolen, overlapped, routine)) \
     X(WS2_32, 0, SOCKET, int32_t, WSARecvFrom, "i:spuppappp", (VL_SOCKET s, VL_WSABUF *buffers, uint32_t count, uint32_t *received, uint32_t *flags, VL_SOCKADDR_IN *from, int32_t *fromlen, VL_OVERLAPPED *overlapped, void *routine), (s, buffers, count, received, flags, from, fromlen, overlapped, routine)) \
+    X(WS2_32, 0, SOCKET, int32_t, WSASend, "i:spupupp", (VL_SOCKET s, VL_WSABUF *buffers, uint32_t count, uint32_t *sent, uint32_t flags, VL_OVERLAPPED *overlapped, void *routine), (s, buffers, count, sent, flags, overlapped, routine)) \
+    X(WS2_32, 0, SOCKET, int32_t, WSARecv, "i:spupppp", (VL_SOCKET s, VL_WSABUF *buffers, uint32_t count, uint32_t *received, uint32_t *flags, VL_OVERLAPPED *overlapped, void *routine), (s, buffers, count, received, flags, overlapped, routine)) \
     X(WS2_32, 0, RESULT, int32_t, WSAGetOverlappedResult, "i:sppip", (VL_SOCKET s, VL_OVERLAPPED *overlapped, uint32_t *transferred, int32_t wait, uint32_t *flags), (s, overlapped, transferred, wait, flags)) \
     X(WS2_32, 0, PLAIN, VL_WSAEVENT, WSACreateEvent, "p:", (void), ()) \
     X(WS2_32, 0, PLAIN, int32_t, WSACloseEvent, "i:p", (VL_WSAEVENT event), (event)) \
     X(WS2_32, 0, PLAIN, int32_t, WSASetEvent, "i:p", (VL_WSAEVENT event), (event)) \
     X(WS2_32, 0, PLAIN, int32_t, WSAResetEvent, "i:p", (VL_WSAEVENT event), (event)) \
     X(WS2_32, 0, PLAIN, uint32_t, WSAWaitForMultipleEvents, "u:upiui", (uint32_t count, const VL_WSAEVENT *events, int32_t waitAll, uint32_t timeout, int32_t alertable), (count, events, waitAll, timeout, alertable)) \
+    X(WS2_32, 0, SOCKET, int32_t, WSAEventSelect, "i:spi", (VL_SOCKET s, VL_WSAEVENT event, int32_t events), (s, event, events)) \
     X(WS2_32, 18, SELECT, int32_t, select, "i:ipppp", (int32_t nfds, VL_FD_SET *readfds, VL_FD_SET *writefds, VL_FD_SET *exceptfds, const VL_TIMEVAL *timeout), (nfds, readfds, writefds, exceptfds, timeout)) \
     X(WS2_32, 10, SOCKET, int32_t, ioctlsocket, "i:sip", (VL_SOCKET s, int32_t cmd, uint32_t *argp), (s, cmd, argp)) \
     X(WS2_32, 0, EXTENSION, int32_t, WSAIoctl, "i:supupuppp", (VL_SOCKET s, uint32_t code, void *in, uint32_t inlen, void *out, uint32_t outlen, uint32_t *returned, VL_OVERLAPPED *overlapped, void *routine), (s, code, in, inlen, out, outlen, returned, overlapped, routine)) \

@@ -53,6 +53,11 @@ typedef struct vl_platform {
     /* Looks at the next datagram without taking it (its header and length); never blocks. */
     int32_t (*peek_frame)(VL_SOCKET socket, void *header, vl_received *received);
     int32_t (*set_receive_buffer)(VL_SOCKET socket, int32_t bytes);
+    /* An option of the backing socket itself, by Winsock's level and name: for the options
+     * the layer hands on, what the OS answers for a UDP socket is the answer. 0 or the
+     * Winsock error (the Linux backend knows a few, by translation: tests). */
+    int32_t (*option_get)(VL_SOCKET socket, int32_t level, int32_t name, void *value, int32_t *length);
+    int32_t (*option_set)(VL_SOCKET socket, int32_t level, int32_t name, const void *value, int32_t length);
     /* Waits until one of `sockets` is readable: sets readable[i], returns how many are, 0 on
      * timeout (timeout_ms < 0: forever), or -error. */
     int32_t (*wait_readable)(const VL_SOCKET *sockets, uint32_t count, uint8_t *readable, int32_t timeout_ms);
@@ -60,6 +65,10 @@ typedef struct vl_platform {
      * thread, when `socket` has a datagram. Re-arm by calling again. */
     int32_t (*watch_readable)(VL_SOCKET socket);
     void (*set_ready_handler)(vl_ready_handler handler);
+    /* The game's WSAEventSelect, on the backing socket: the OS signals `event` for the
+     * network events in `events` (FD_READ when a datagram arrives, FD_WRITE). 0 or the
+     * Winsock error. The Linux backend has no such events (0: accepted, nothing signalled). */
+    int32_t (*event_select)(VL_SOCKET socket, VL_WSAEVENT event, int32_t events);
 
     /* Manual-reset events (WSAEVENT). */
     VL_WSAEVENT (*event_create)(void);

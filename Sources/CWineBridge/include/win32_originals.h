@@ -16,6 +16,7 @@ typedef struct vl_originals {
     int (WSAAPI *shutdown)(SOCKET, int);
     int (WSAAPI *select)(int, fd_set *, fd_set *, fd_set *, const struct timeval *);
     int (WSAAPI *setsockopt)(SOCKET, int, int, const char *, int);
+    int (WSAAPI *getsockopt)(SOCKET, int, int, char *, int *);
     int (WSAAPI *WSASendTo)(SOCKET, LPWSABUF, DWORD, LPDWORD, DWORD, const struct sockaddr *, int, LPWSAOVERLAPPED, LPWSAOVERLAPPED_COMPLETION_ROUTINE);
     int (WSAAPI *WSARecvFrom)(SOCKET, LPWSABUF, DWORD, LPDWORD, LPDWORD, struct sockaddr *, LPINT, LPWSAOVERLAPPED, LPWSAOVERLAPPED_COMPLETION_ROUTINE);
     int (WSAAPI *WSAEventSelect)(SOCKET, WSAEVENT, long);

@@ -1,0 +1,153 @@
+import XCTest
+import CWineBridge
+import VirtualIPCore
+@testable import WinsockDetours
+
+/// The decisions docs/CONFORMANCE.md lists, through the hook table's entry points (the
+/// conformance program checks the same under Wine, with and without the DLL).
+final class ConformanceDecisionTests: XCTestCase {
+    var lan: TestLAN!
+    override func setUpWithError() throws {
+        lan = try TestLAN(instances: 2)
+        for i in 0..<2 { lan.as(i) { $0.startup() } }
+    }
+    override func tearDown() { lan.shutdown() }
+
+    private func option(_ ws: Winsock, _ s: UInt, level: Int32, _ name: Int32, set value: Int32? = nil) -> (Int32, Int32) {
+        if var v = value {
+            let r = Int32(truncatingIfNeeded: call("setsockopt", .socket(s), .int(level), .int(name), .ptr(&v), .int(4)))
+            if r != 0 { return (r, ws.lastError) }
+        }
+        var v: Int32 = -7, length: Int32 = 4
+        let r = Int32(truncatingIfNeeded: call("getsockopt", .socket(s), .int(level), .int(name), .ptr(&v), .ptr(&length)))
+        return (r, r == 0 ? v : ws.lastError)
+    }
+
+    func test_optionsAreVirtualHandedOnOrRefusedOneDecisionEach() {
+        XCTAssertEqual(optionDecision(level: 0xFFFF, name: 0x1006), .virtual, "SO_RCVTIMEO")
+        XCTAssertEqual(optionDecision(level: 0, name: 4), .handedOn, "IP_TTL")
+        XCTAssertEqual(optionDecision(level: 0, name: 12), .refused, "IP_ADD_MEMBERSHIP")
+        XCTAssertEqual(optionDecision(level: 0, name: 14), .handedOn, "IP_DONTFRAGMENT sits between the membership options")
+        lan.as(0) { ws in
+            let s = ws.udpSocket()
+            XCTAssertEqual(ws.bind(s, .any, 0), 0)
+            XCTAssertEqual(option(ws, s, level: 0, 4, set: 33).1, 33, "IP_TTL reaches the backing socket and reads back")
+            XCTAssertEqual(option(ws, s, level: 0xFFFF, 0x1006, set: 250).1, 250, "SO_RCVTIMEO is kept")
+            XCTAssertEqual(option(ws, s, level: 0xFFFF, 0x1007).1, 0, "SO_ERROR: nothing pending")
+            var membership: (UInt32, UInt32) = (0x0150_FFEF, 0)
+            let joined = Int32(truncatingIfNeeded: call("setsockopt", .socket(s), .int(0), .int(12), .ptr(&membership), .int(8)))
+            XCTAssertEqual(joined, -1)
+            XCTAssertEqual(ws.lastError, 10042, "a multicast membership would join a group on a real interface")
+            XCTAssertEqual(option(ws, s, level: 0x6543, 1).1, 10042, "unknown levels are the backing socket's (the Linux backend knows none)")
+        }
+    }
+
+    func test_soRcvtimeoEndsABlockingReceiveWithWSAETIMEDOUT() {
+        lan.as(0) { ws in
+            let s = ws.udpSocket()
+            XCTAssertEqual(ws.bind(s, .any, 0), 0)
+            XCTAssertEqual(ws.setOption(s, 0x1006, 100), 0)
+            let started = Platform.default.nowMs
+            let r = ws.recvfrom(s)
+            XCTAssertEqual(r.result, -1)
+            XCTAssertEqual(ws.lastError, 10060)
+            XCTAssertGreaterThanOrEqual(Platform.default.nowMs &- started, 90, "it waited for the timeout")
+            // Control: with a datagram queued the same receive returns it.
+            guard let port = ws.sockname(s)?.port else { return XCTFail("no port") }
+            XCTAssertEqual(ws.sendto(s, [1, 2, 3], lan.address(0), port), 3)
+            XCTAssertEqual(ws.recvfrom(s).payload, [1, 2, 3])
+        }
+    }
+
+    func test_connectRefusesTheAnyAddressAndPortZeroAndKeepsTheLastError() {
+        lan.as(0) { ws in
+            let s = ws.udpSocket()
+            for (address, port) in [(IPv4Address.any, UInt16(5000)), (lan.address(1), 0)] {
+                var a = ws.sockaddr(address, port)
+                XCTAssertEqual(Int32(truncatingIfNeeded: call("connect", .socket(s), .ptr(&a), .int(16))), -1)
+                XCTAssertEqual(ws.lastError, 10049, "\(address.dotted):\(port)")
+            }
+            call("WSASetLastError", .int(12345))
+            var peer = ws.sockaddr(lan.address(1), 5000)
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("connect", .socket(s), .ptr(&peer), .int(16))), 0)
+            XCTAssertEqual(ws.lastError, 12345, "connect leaves the last error on success")
+            let t = ws.udpSocket()
+            call("WSASetLastError", .int(12345))
+            XCTAssertEqual(ws.bind(t, .any, 0), 0)
+            XCTAssertEqual(ws.lastError, 0, "bind clears it")
+            call("WSASetLastError", .int(12345))
+            XCTAssertEqual(ws.close(t), 0)
+            XCTAssertEqual(ws.lastError, 12345, "closesocket leaves it")
+        }
+    }
+
+    func test_badArgumentsGetWindowsErrors() {
+        lan.as(0) { ws in
+            let s = ws.udpSocket()
+            var six = [UInt8](repeating: 0, count: 16)
+            six[0] = 23 // AF_INET6 in a 16-byte sockaddr
+            XCTAssertEqual(six.withUnsafeMutableBytes { Int32(truncatingIfNeeded: call("bind", .socket(s), .ptr($0.baseAddress), .int(16))) }, -1)
+            XCTAssertEqual(ws.lastError, 10014, "an IPv6 address is judged by its own size first")
+            var value: UInt32 = 0
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("ioctlsocket", .socket(s), .int(0x4004_667E), .ptr(&value))), -1)
+            XCTAssertEqual(ws.lastError, 10045, "an unknown ioctlsocket command: as WSAIoctl answers it")
+        }
+    }
+
+    func test_wsaEventSelectMakesTheSocketNonBlockingUntilItIsCleared() {
+        lan.as(0) { ws in
+            let s = ws.udpSocket()
+            XCTAssertEqual(ws.bind(s, .any, 0), 0)
+            let event = ws.createEvent()
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("WSAEventSelect", .socket(s), .ptr(event), .int(1 | 2))), 0)
+            XCTAssertEqual(ws.recvfrom(s).result, -1)
+            XCTAssertEqual(ws.lastError, 10035, "non-blocking now: WSAEWOULDBLOCK instead of waiting")
+            var off: UInt32 = 0
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("ioctlsocket", .socket(s), .int(Int32(bitPattern: 0x8004_667E)), .ptr(&off))), -1)
+            XCTAssertEqual(ws.lastError, 10022, "FIONBIO 0 is refused while events are selected")
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("WSAEventSelect", .socket(s), .ptr(nil as UnsafeRawPointer?), .int(0))), 0)
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("ioctlsocket", .socket(s), .int(Int32(bitPattern: 0x8004_667E)), .ptr(&off))), 0)
+            _ = call("WSACloseEvent", .ptr(event))
+        }
+    }
+
+    func test_wsaSendAndWSARecvOnAConnectedSocket() {
+        let b = lan.as(1) { ws -> UInt in
+            let s = ws.udpSocket()
+            XCTAssertEqual(ws.bind(s, .any, 7100), 0)
+            return s
+        }
+        lan.as(0) { ws in
+            let s = ws.udpSocket()
+            var payload: [UInt8] = Array("scatter".utf8)
+            var sent: UInt32 = 0
+            let unconnected = payload.withUnsafeMutableBytes { raw -> Int32 in
+                var buffer = VL_WSABUF(len: 7, buf: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+                return Int32(truncatingIfNeeded: call("WSASend", .socket(s), .ptr(&buffer), .uint(1), .ptr(&sent), .uint(0),
+                                                      .ptr(nil as UnsafeRawPointer?), .ptr(nil as UnsafeRawPointer?)))
+            }
+            XCTAssertEqual(unconnected, -1)
+            XCTAssertEqual(ws.lastError, 10057, "WSASend without a peer: WSAENOTCONN, as send")
+            var peer = ws.sockaddr(lan.address(1), 7100)
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("connect", .socket(s), .ptr(&peer), .int(16))), 0)
+            let r = payload.withUnsafeMutableBytes { raw -> Int32 in
+                var buffer = VL_WSABUF(len: 7, buf: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+                return Int32(truncatingIfNeeded: call("WSASend", .socket(s), .ptr(&buffer), .uint(1), .ptr(&sent), .uint(0),
+                                                      .ptr(nil as UnsafeRawPointer?), .ptr(nil as UnsafeRawPointer?)))
+            }
+            XCTAssertEqual(r, 0)
+            XCTAssertEqual(sent, 7)
+        }
+        lan.as(1) { ws in
+            var bytes = [UInt8](repeating: 0, count: 32)
+            var received: UInt32 = 0, flags: UInt32 = 0
+            let r = bytes.withUnsafeMutableBytes { raw -> Int32 in
+                var buffer = VL_WSABUF(len: 32, buf: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+                return Int32(truncatingIfNeeded: call("WSARecv", .socket(b), .ptr(&buffer), .uint(1), .ptr(&received), .ptr(&flags),
+                                                      .ptr(nil as UnsafeRawPointer?), .ptr(nil as UnsafeRawPointer?)))
+            }
+            XCTAssertEqual(r, 0)
+            XCTAssertEqual(Array(bytes.prefix(Int(received))), Array("scatter".utf8))
+        }
+    }
+}
