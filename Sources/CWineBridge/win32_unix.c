@@ -1,6 +1,7 @@
 /* The registry's protection under Wine: the Windows API cannot see what makes a Unix file
  * private (its owner, its mode bits, whether the path is a symbolic link): Wine creates
- * files with the process's umask (0644 by default) and follows links. So when the DLL runs
+ * files in the wineserver with the server's umask (0644 under a usual 022) and follows
+ * links. So when the DLL runs
  * under Wine on Linux, it asks the Linux kernel itself: a Wine process on Linux is a Linux
  * process, and `int $0x80` is the i386 system-call gate, usable from any code in it. The
  * checks are the Linux backend's (linux_platform.c registry_map): created 0600, never
@@ -31,7 +32,8 @@ static uint32_t statx_u32(const linux_statx *s, int at) { uint32_t v; memcpy(&v,
 static uint16_t statx_mode(const linux_statx *s) { uint16_t v; memcpy(&v, s->bytes + 28, 2); return v; }
 static uint64_t statx_inode(const linux_statx *s) { uint64_t v; memcpy(&v, s->bytes + 32, 8); return v; }
 
-int vl_wine_on_linux(void) {
+/* 1 under Wine on Linux (ntdll says so: the kernel can be asked), else 0. */
+static int wine_on_linux(void) {
     static int known = -1;
     if (known < 0) {
         typedef void (__cdecl *host_version_fn)(const char **sysname, const char **release);
@@ -65,7 +67,7 @@ static int unix_path(const char *path, char *out, size_t capacity) {
 
 int32_t vl_unix_private_file(const char *path, int for_log, uint64_t *inode, int32_t *os_error) {
     *os_error = 0;
-    if (!vl_wine_on_linux()) return VL_UNIX_NOT_CHECKED;
+    if (!wine_on_linux()) return VL_UNIX_NOT_CHECKED;
     char file[4096];
     if (!unix_path(path, file, sizeof file)) return VL_MAP_UNCHECKABLE;
     char folder[4096];

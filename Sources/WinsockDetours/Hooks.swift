@@ -243,15 +243,17 @@ public func hookWSARecvFrom(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF
 /// WSASend: WSASendTo to the connected peer (unconnected: WSAENOTCONN, as send).
 @_cdecl("vl_hook_WSAEventSelect")
 public func hookWSAEventSelect(_ s: UInt, _ event: UnsafeMutableRawPointer?, _ events: Int32) -> Int32 {
-    withHost(orFail: socketError) { cleared($0, $0.eventSelect(s, event: event, events: events)) }
+    withHost(orFail: socketError) { status($0, $0.eventSelect(s, event: event, events: events)) }
 }
 
 @_cdecl("vl_hook_WSASend")
 public func hookWSASend(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF>?, _ count: UInt32, _ sent: UnsafeMutablePointer<UInt32>?,
                         _ flags: UInt32, _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ routine: UnsafeMutableRawPointer?) -> Int32 {
-    let result = hookWSASendTo(s, buffers, count, sent, flags, nil, 0, overlapped, routine)
-    if result != 0, let host = VirtualHost.current, host.platform.lastError == .destinationRequired { host.platform.lastError = .notConnected }
-    return result
+    withHost(orFail: socketError) { host in
+        if let error = sendFlagsError(Int32(bitPattern: flags)) { return status(host, error) }
+        let error = host.sendOverlapped(s, buffers: buffers, count: count, sent: sent, to: nil, overlapped: overlapped, routine: routine)
+        return status(host, error == .destinationRequired ? .notConnected : error)
+    }
 }
 
 /// WSARecv: WSARecvFrom without the sender's address.

@@ -26,9 +26,10 @@ func optionDecision(level: Int32, name: Int32) -> OptionDecision {
          (Int32(VL_SOL_SOCKET), Int32(VL_SO_SNDTIMEO)), (Int32(VL_SOL_SOCKET), Int32(VL_SO_ERROR)),
          (Int32(VL_IPPROTO_IP), Int32(VL_IP_MULTICAST_IF)):
         return .virtual
-    case (Int32(VL_IPPROTO_IP), Int32(VL_IP_ADD_MEMBERSHIP)...Int32(VL_IP_UNBLOCK_SOURCE)),
+    case (Int32(VL_IPPROTO_IP), Int32(VL_IP_ADD_MEMBERSHIP)), (Int32(VL_IPPROTO_IP), Int32(VL_IP_DROP_MEMBERSHIP)),
+         (Int32(VL_IPPROTO_IP), Int32(VL_IP_ADD_SOURCE_MEMBERSHIP)...Int32(VL_IP_UNBLOCK_SOURCE)),
          (Int32(VL_IPPROTO_IP), Int32(VL_MCAST_JOIN_GROUP)...Int32(VL_MCAST_UNBLOCK_SOURCE)):
-        return name == 14 ? .handedOn : .refused // 14 is IP_DONTFRAGMENT, between the membership options
+        return .refused
     default:
         return .handedOn
     }

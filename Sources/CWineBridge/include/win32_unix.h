@@ -6,9 +6,6 @@
 
 enum { VL_UNIX_CHECKED = 0, VL_UNIX_NOT_CHECKED = -1 };
 
-/* 1 under Wine on Linux (the kernel can be asked), else 0. */
-int vl_wine_on_linux(void);
-
 /* Under Wine on Linux: creates `path` (Unix, or a Windows path Wine maps) mode 0600 when
  * missing, in a folder made 0700 when missing, never through a symbolic link, and checks
  * it is a regular file of ours that others cannot read or write. Returns VL_UNIX_CHECKED
