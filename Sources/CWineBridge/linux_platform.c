@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include "platform.h"
+#include "hook_table.h"
 
 /* ---- errors ---- */
 
@@ -153,7 +154,7 @@ static int linux_option(int32_t level, int32_t name, int *linux_level, int *linu
     static const struct { int32_t level, name; int linux_level, linux_name; } map[] = {
         { 0xFFFF, 0x0010, SOL_SOCKET, SO_DONTROUTE }, { 0xFFFF, 0x0008, SOL_SOCKET, SO_KEEPALIVE },
         { 0, 4, IPPROTO_IP, IP_TTL }, { 0, 3, IPPROTO_IP, IP_TOS },
-        { 0, 10, IPPROTO_IP, IP_MULTICAST_TTL }, { 0, 11, IPPROTO_IP, IP_MULTICAST_LOOP },
+        { 0, 10, IPPROTO_IP, IP_MULTICAST_TTL }, { 0, 11, IPPROTO_IP, IP_MULTICAST_LOOP }, { 0, 19, IPPROTO_IP, IP_PKTINFO },
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (map[i].level == level && map[i].name == name) { *linux_level = map[i].linux_level; *linux_name = map[i].linux_name; return 1; }
@@ -581,6 +582,7 @@ static const vl_platform linux_platform = {
     .udp_open = udp_open, .socket_shutdown = socket_shutdown, .socket_close = socket_close,
     .send_frame = send_frame, .receive_frame = receive_frame, .peek_frame = peek_frame,
     .set_receive_buffer = set_receive_buffer, .option_get = option_get, .option_set = option_set, .event_select = event_select,
+    .wsarecvmsg_entry = (void *)vl_hook_WSARecvMsg,
     .wait_readable = wait_readable, .watch_readable = watch_readable, .set_ready_handler = set_ready_handler,
     .event_create = event_create, .event_close = event_close, .event_set = event_set,
     .event_reset = event_reset, .event_wait = event_wait,

@@ -11,6 +11,7 @@
 #include "platform.h"
 #include "win32_originals.h"
 #include "win32_unix.h"
+#include "hook_table.h"
 
 static void report_error(const char *line, uint32_t length);
 static int32_t last_wsa_error(void) { return (int32_t)vl_original.WSAGetLastError(); }
@@ -164,6 +165,11 @@ static int32_t peek_frame(VL_SOCKET s, void *header, vl_received *r) {
 
 static int32_t set_receive_buffer(VL_SOCKET s, int32_t bytes) {
     return vl_original.setsockopt((SOCKET)s, SOL_SOCKET, SO_RCVBUF, (const char *)&bytes, sizeof bytes) == 0 ? 0 : last_wsa_error();
+}
+
+/* WSARecvMsg as the game calls it (WINAPI), for WSAIoctl to hand out. */
+static int32_t WINAPI wsarecvmsg_entry(VL_SOCKET s, VL_WSAMSG *message, uint32_t *received, VL_OVERLAPPED *overlapped, void *routine) {
+    return vl_hook_WSARecvMsg(s, message, received, overlapped, routine);
 }
 
 static int32_t event_select(VL_SOCKET s, VL_WSAEVENT event, int32_t events) {
@@ -480,6 +486,7 @@ static const vl_platform win32_platform = {
     .udp_open = udp_open, .socket_shutdown = socket_shutdown, .socket_close = socket_close,
     .send_frame = send_frame, .receive_frame = receive_frame, .peek_frame = peek_frame,
     .set_receive_buffer = set_receive_buffer, .option_get = option_get, .option_set = option_set, .event_select = event_select,
+    .wsarecvmsg_entry = (void *)wsarecvmsg_entry,
     .wait_readable = wait_readable, .watch_readable = watch_readable, .set_ready_handler = set_ready_handler,
     .event_create = event_create, .event_close = event_close, .event_set = event_set,
     .event_reset = event_reset, .event_wait = event_wait,

@@ -246,6 +246,12 @@ public func hookWSAEventSelect(_ s: UInt, _ event: UnsafeMutableRawPointer?, _ e
     withHost(orFail: socketError) { status($0, $0.eventSelect(s, event: event, events: events)) }
 }
 
+@_cdecl("vl_hook_WSARecvMsg")
+public func hookWSARecvMsg(_ s: UInt, _ message: UnsafeMutablePointer<VL_WSAMSG>?, _ received: UnsafeMutablePointer<UInt32>?,
+                           _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ routine: UnsafeMutableRawPointer?) -> Int32 {
+    withHost(orFail: socketError) { status($0, $0.receiveMessage(s, message, received: received, overlapped: overlapped != nil)) }
+}
+
 @_cdecl("vl_hook_WSASend")
 public func hookWSASend(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF>?, _ count: UInt32, _ sent: UnsafeMutablePointer<UInt32>?,
                         _ flags: UInt32, _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ routine: UnsafeMutableRawPointer?) -> Int32 {

@@ -177,6 +177,11 @@ extension VirtualHost {
                 guard let output, outputLength >= 4 else { return .fault }
                 output.storeBytes(of: UInt32(nextPayloadLengthLocked(socket) ?? 0), as: UInt32.self)
                 returned.pointee = 4
+            case 0xC800_0006 where input.map({ isWSARecvMsgID($0, inputLength) }) ?? false:
+                // SIO_GET_EXTENSION_FUNCTION_POINTER for WSARecvMsg: ours (virtual sockets only).
+                guard let output, outputLength >= UInt32(MemoryLayout<UnsafeRawPointer>.size) else { return .fault }
+                output.storeBytes(of: platform.t.wsarecvmsg_entry, as: UnsafeMutableRawPointer?.self)
+                returned.pointee = UInt32(MemoryLayout<UnsafeRawPointer>.size)
             case 0x9800_000C, 0x9800_000F:  // SIO_UDP_CONNRESET, SIO_UDP_NETRESET
                 guard input != nil, inputLength >= 4 else { return .fault }
                 returned.pointee = 0
@@ -198,4 +203,12 @@ func hex(_ value: UInt32) -> String {
     var text: [UInt8] = Array("0x".utf8)
     for shift in stride(from: 28, through: 0, by: -4) { text.append(digits[Int((value >> UInt32(shift)) & 0xF)]) }
     return String(decoding: text, as: UTF8.self)
+}
+
+/// WSAID_WSARECVMSG {f689d7c8-6f1f-436b-8a53-e54fe351c322}, as the GUID's bytes.
+func isWSARecvMsgID(_ input: UnsafeRawPointer, _ length: UInt32) -> Bool {
+    let id: [UInt8] = [0xC8, 0xD7, 0x89, 0xF6, 0x1F, 0x6F, 0x6B, 0x43, 0x8A, 0x53, 0xE5, 0x4F, 0xE3, 0x51, 0xC3, 0x22]
+    guard length >= 16 else { return false }
+    for i in 0..<16 where input.load(fromByteOffset: i, as: UInt8.self) != id[i] { return false }
+    return true
 }

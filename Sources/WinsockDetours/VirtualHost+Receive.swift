@@ -11,6 +11,10 @@ struct ReceiverView {
 /// One datagram the game may have.
 struct Arrival {
     let source: SocketAddress
+    /// The virtual address it was sent to, as its sender addressed it (a broadcast address
+    /// for a broadcast): what IP_PKTINFO reports.
+    let destination: IPv4Address
+    let isBroadcast: Bool
     /// The payload's full length; more than `copied` when the buffers were too small.
     let payloadLength: Int
     let copied: Int
@@ -55,7 +59,8 @@ extension VirtualHost {
                     if view.peer.map({ $0 == source }) ?? true {
                         let payload = Int(received.length) - WireHeader.size
                         if !peek { registry.countDatagram(slot: instance, received: true, bytes: payload) }
-                        return .success(Arrival(source: source, payloadLength: payload, copied: Int(received.copied) - WireHeader.size))
+                        return .success(Arrival(source: source, destination: wire.destination, isBroadcast: wire.isBroadcast,
+                                                payloadLength: payload, copied: Int(received.copied) - WireHeader.size))
                     }
                 }
                 // A peeked frame the game will never get must leave the queue, or it would be peeked forever.
@@ -92,6 +97,16 @@ extension VirtualHost {
     /// copied, the rest discarded, WSAEMSGSIZE (Windows' behaviour).
     func receive(_ handle: UInt, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, flags: Int32,
                  from: UnsafeMutablePointer<VL_SOCKADDR_IN>?, fromLength: UnsafeMutablePointer<Int32>?) -> Result<Int, WinsockError> {
+        switch receiveArrival(handle, buffers: buffers, count: count, flags: flags, from: from, fromLength: fromLength) {
+        case let .failure(error): return .failure(error)
+        case let .success(arrival): return arrival.truncated ? .failure(.messageSize) : .success(arrival.copied)
+        }
+    }
+
+    /// The receive itself: the datagram's facts (a truncated one is a success here; the
+    /// callers say WSAEMSGSIZE).
+    func receiveArrival(_ handle: UInt, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, flags: Int32,
+                        from: UnsafeMutablePointer<VL_SOCKADDR_IN>?, fromLength: UnsafeMutablePointer<Int32>?) -> Result<Arrival, WinsockError> {
         // MSG_OOB is a stream's; any other flag is unknown (Windows: WSAEOPNOTSUPP, WSAEINVAL).
         guard flags & 1 == 0 else { return .failure(.operationNotSupported) }
         guard flags & ~Int32(VL_MSG_PEEK) == 0 else { return .failure(.invalidArgument) }
@@ -120,12 +135,52 @@ extension VirtualHost {
         } else {
             result = lock.locked { takeDatagram(receiver, buffers: buffers, count: count, blocking: false, peek: peek) }
         }
-        switch result {
-        case let .failure(error): return .failure(error)
-        case let .success(arrival):
-            if from != nil { _ = arrival.source.write(to: from, length: fromLength) }
-            return arrival.truncated ? .failure(.messageSize) : .success(arrival.copied)
+        if case let .success(arrival) = result, from != nil { _ = arrival.source.write(to: from, length: fromLength) }
+        return result
+    }
+
+    /// WSARecvMsg (its pointer comes from WSAIoctl): a receive that also says whether the
+    /// datagram was a broadcast (MSG_BCAST) and, when the game set IP_PKTINFO, where it was
+    /// sent: the virtual destination and the virtual adapter's index. Overlapped: not yet.
+    func receiveMessage(_ handle: UInt, _ message: UnsafeMutablePointer<VL_WSAMSG>?, received: UnsafeMutablePointer<UInt32>?,
+                        overlapped: Bool) -> WinsockError? {
+        guard let message, let received else { return .fault }
+        if overlapped { return .operationNotSupported }
+        var option: Int32 = 0, length: Int32 = 4
+        let wantsPacketInfo = withSocket(handle, orFail: { _ in false }) { socket in
+            platform.t.option_get!(socket.handle, Int32(VL_IPPROTO_IP), Int32(VL_IP_PKTINFO), &option, &length) == 0 && option != 0
         }
+        let flags = Int32(bitPattern: message.pointee.dwFlags)
+        var nameLength = message.pointee.namelen
+        let result = withUnsafeMutablePointer(to: &nameLength) { length in
+            receiveArrival(handle, buffers: message.pointee.lpBuffers, count: message.pointee.dwBufferCount, flags: flags,
+                           from: message.pointee.name, fromLength: message.pointee.name == nil ? nil : length)
+        }
+        message.pointee.namelen = nameLength
+        guard case let .success(arrival) = result else {
+            if case let .failure(error) = result { return error }
+            return nil
+        }
+        var out: UInt32 = arrival.isBroadcast ? UInt32(VL_MSG_BCAST) : 0
+        if arrival.truncated { out |= UInt32(VL_MSG_TRUNC) }
+        let header = MemoryLayout<VL_WSACMSGHDR>.size, data = MemoryLayout<VL_IN_PKTINFO>.size
+        if wantsPacketInfo, let control = message.pointee.Control.buf, message.pointee.Control.len >= UInt32(header + data) {
+            let raw = UnsafeMutableRawPointer(control)
+            raw.storeBytes(of: VL_WSACMSGHDR(cmsg_len: UInt(header + data), cmsg_level: Int32(VL_IPPROTO_IP), cmsg_type: Int32(VL_IP_PKTINFO)),
+                           as: VL_WSACMSGHDR.self)
+            (raw + header).storeBytes(of: VL_IN_PKTINFO(ipi_addr: arrival.destination.networkOrder, ipi_ifindex: UInt32(instance + 1)),
+                                      as: VL_IN_PKTINFO.self)
+            message.pointee.Control.len = UInt32(header + data)
+        } else {
+            if wantsPacketInfo { out |= UInt32(VL_MSG_CTRUNC) }
+            message.pointee.Control.len = 0
+        }
+        message.pointee.dwFlags = out
+        // A control buffer too small for the packet info fails the call like a too small
+        // data buffer (WSAEMSGSIZE, MSG_CTRUNC set), as ws2_32 answers it.
+        if arrival.truncated || out & UInt32(VL_MSG_CTRUNC) != 0 { return .messageSize }
+        received.pointee = UInt32(arrival.copied)
+        return nil
     }
 
     /// The payload size of the next datagram the game would get, dropping bad frames in

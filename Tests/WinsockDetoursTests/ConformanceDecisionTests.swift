@@ -150,4 +150,53 @@ final class ConformanceDecisionTests: XCTestCase {
             XCTAssertEqual(Array(bytes.prefix(Int(received))), Array("scatter".utf8))
         }
     }
+
+    /// WSARecvMsg from its WSAIoctl pointer: a broadcast is flagged MSG_BCAST and, with
+    /// IP_PKTINFO, the control data names the broadcast address it was sent to and the
+    /// virtual adapter (the instance's index + 1, as GetAdaptersInfo numbers it).
+    func test_wsaRecvMsgTellsTheVirtualDestinationAndBroadcast() {
+        let receiver = lan.as(0) { ws -> UInt in
+            let s = ws.udpSocket()
+            XCTAssertEqual(ws.bind(s, .any, 7200), 0)
+            var on: Int32 = 1
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("setsockopt", .socket(s), .int(0), .int(19), .ptr(&on), .int(4))), 0)
+            var id: [UInt8] = [0xC8, 0xD7, 0x89, 0xF6, 0x1F, 0x6F, 0x6B, 0x43, 0x8A, 0x53, 0xE5, 0x4F, 0xE3, 0x51, 0xC3, 0x22]
+            var pointer: UnsafeMutableRawPointer?
+            var returned: UInt32 = 0
+            let r = Int32(truncatingIfNeeded: call("WSAIoctl", .socket(s), .uint(0xC800_0006), .ptr(&id), .uint(16), .ptr(&pointer),
+                                                   .uint(UInt32(MemoryLayout<UnsafeRawPointer>.size)), .ptr(&returned),
+                                                   .ptr(nil as UnsafeRawPointer?), .ptr(nil as UnsafeRawPointer?)))
+            XCTAssertEqual(r, 0)
+            XCTAssertEqual(pointer, Platform.default.t.wsarecvmsg_entry, "the platform's WSARecvMsg entry")
+            return s
+        }
+        lan.as(1) { ws in
+            let s = ws.udpSocket()
+            XCTAssertEqual(ws.setOption(s, 0x0020, 1), 0) // SO_BROADCAST
+            XCTAssertEqual(ws.sendto(s, [7, 7, 7], lan.registry.network.broadcast, 7200), 3)
+        }
+        lan.as(0) { ws in
+            var data = [UInt8](repeating: 0, count: 16), control = [UInt8](repeating: 0, count: 64)
+            var from = VL_SOCKADDR_IN()
+            var received: UInt32 = 0
+            let r = data.withUnsafeMutableBytes { d in
+                control.withUnsafeMutableBytes { c -> Int32 in
+                    var buffer = VL_WSABUF(len: 16, buf: d.baseAddress!.assumingMemoryBound(to: CChar.self))
+                    var message = VL_WSAMSG(name: &from, namelen: 16, lpBuffers: &buffer, dwBufferCount: 1,
+                                            Control: VL_WSABUF(len: 64, buf: c.baseAddress!.assumingMemoryBound(to: CChar.self)), dwFlags: 0)
+                    defer { XCTAssertEqual(message.dwFlags, UInt32(VL_MSG_BCAST)) }
+                    return hookWSARecvMsg(receiver, &message, &received, nil, nil)
+                }
+            }
+            XCTAssertEqual(r, 0)
+            XCTAssertEqual(Array(data.prefix(Int(received))), [7, 7, 7])
+            XCTAssertEqual(SocketAddress.read(&from, length: 16).success?.address, lan.address(1), "the sender")
+            let header = MemoryLayout<VL_WSACMSGHDR>.size
+            let info = control.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: header, as: VL_IN_PKTINFO.self) }
+            let level = control.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: MemoryLayout<UInt>.size, as: Int32.self) }
+            XCTAssertEqual(level, 0, "IPPROTO_IP")
+            XCTAssertEqual(IPv4Address(networkOrder: info.ipi_addr), lan.registry.network.broadcast, "sent to the subnet's broadcast")
+            XCTAssertEqual(info.ipi_ifindex, 1, "the virtual adapter of instance 0")
+        }
+    }
 }

@@ -638,6 +638,49 @@ static void ioctls(void) {
     closesocket(s);
 }
 
+/* ---- WSARecvMsg through its extension pointer, IP_PKTINFO ---- */
+static void recvmsg_checks(void) {
+    SOCKET s = bound("0.0.0.0", 0);
+    GUID id = WSAID_WSARECVMSG;
+    LPFN_WSARECVMSG recvmsg_fn = NULL;
+    DWORD returned = 0;
+    int r = WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, &recvmsg_fn, sizeof recvmsg_fn, &returned, NULL, NULL);
+    check("msg.pointer", "%s returned=%lu", rc(r), returned);
+    if (r != 0 || !recvmsg_fn) { closesocket(s); return; }
+    for (int round = 0; round < 3; round++) {
+        /* round 0: IP_PKTINFO off; 1: on; 2: on, control buffer too small */
+        DWORD on = round > 0;
+        setsockopt(s, IPPROTO_IP, IP_PKTINFO, (const char *)&on, sizeof on);
+        send_to(s, self(s), "message", 7);
+        if (!readable(s)) { check(round == 0 ? "msg.off" : round == 1 ? "msg.pktinfo" : "msg.control-short", "not-readable"); continue; }
+        char data[32] = "", control[64];
+        memset(control, 0xEE, sizeof control);
+        struct sockaddr_in from;
+        memset(&from, 0, sizeof from);
+        WSABUF buffer = { sizeof data, data };
+        WSAMSG message;
+        memset(&message, 0, sizeof message);
+        message.name = (struct sockaddr *)&from;
+        message.namelen = sizeof from;
+        message.lpBuffers = &buffer;
+        message.dwBufferCount = 1;
+        message.Control.buf = control;
+        message.Control.len = round == 2 ? 8 : sizeof control;
+        DWORD received = 0;
+        r = recvmsg_fn(s, &message, &received, NULL, NULL);
+        WSACMSGHDR *header = (WSACMSGHDR *)control;
+        IN_PKTINFO *info = (IN_PKTINFO *)WSA_CMSG_DATA(header);
+        char addr[16] = "-", name[16];
+        if (message.Control.len >= sizeof *header && header->cmsg_type == IP_PKTINFO) snprintf(addr, sizeof addr, "%s", inet_ntoa(info->ipi_addr));
+        snprintf(name, sizeof name, "%s", inet_ntoa(from.sin_addr));
+        check(round == 0 ? "msg.off" : round == 1 ? "msg.pktinfo" : "msg.control-short",
+              "%s received=%lu data=%.7s flags=0x%lx namelen=%d from=%s control=%lu level=%d type=%d to=%s",
+              rc(r), received, data, message.dwFlags, message.namelen, name, message.Control.len,
+              message.Control.len >= sizeof *header ? header->cmsg_level : -1, message.Control.len >= sizeof *header ? header->cmsg_type : -1, addr);
+    }
+    closesocket(s);
+}
+
 /* ---- errors: last error after success, closed sockets, shutdown ---- */
 static void errors(void) {
     SOCKET s = bound("0.0.0.0", 0);
@@ -721,6 +764,7 @@ int main(void) {
     events();
     wsa_calls();
     ioctls();
+    recvmsg_checks();
     errors();
     check("startup.wsacleanup", "%s", rc(WSACleanup()));
     printf("DONE %d\n", checks + 1);

@@ -61,6 +61,9 @@
     X(WS2_32, 0, ADDRINFO, void, freeaddrinfo, "v:p", (VL_ADDRINFO *info), (info)) \
     X(IPHLPAPI, 0, PLAIN, uint32_t, GetAdaptersInfo, "u:pp", (VL_IP_ADAPTER_INFO *info, uint32_t *size), (info, size))
 
+/* Not an export (WSAIoctl hands out its pointer): WSARecvMsg on a virtual socket, in Swift. */
+int32_t vl_hook_WSARecvMsg(VL_SOCKET s, VL_WSAMSG *message, uint32_t *received, VL_OVERLAPPED *overlapped, void *routine);
+
 /* Prototypes of the detours (defined in Swift with @_cdecl("vl_hook_<name>")). */
 #define VL_DECLARE_HOOK(module, ordinal, kind, ret, name, sig, params, args) ret vl_hook_##name params;
 VL_HOOKS(VL_DECLARE_HOOK)

@@ -24,6 +24,26 @@ typedef struct VL_WSABUF {
     char *buf;
 } VL_WSABUF;
 
+typedef struct VL_WSAMSG {                   /* WSARecvMsg's message */
+    VL_SOCKADDR_IN *name;
+    int32_t namelen;
+    VL_WSABUF *lpBuffers;
+    uint32_t dwBufferCount;
+    VL_WSABUF Control;
+    uint32_t dwFlags;
+} VL_WSAMSG;
+
+typedef struct VL_WSACMSGHDR {               /* one control message; its data follows, aligned */
+    uintptr_t cmsg_len;                      /* SIZE_T */
+    int32_t cmsg_level;
+    int32_t cmsg_type;
+} VL_WSACMSGHDR;
+
+typedef struct VL_IN_PKTINFO {
+    uint32_t ipi_addr;                       /* network order */
+    uint32_t ipi_ifindex;
+} VL_IN_PKTINFO;
+
 typedef struct VL_OVERLAPPED {
     uintptr_t Internal;                      /* NTSTATUS of the operation */
     uintptr_t InternalHigh;                  /* bytes transferred */
@@ -105,6 +125,8 @@ typedef struct VL_IP_ADAPTER_INFO {
 #if defined(__i386__)
 _Static_assert(sizeof(VL_SOCKADDR_IN) == 16, "sockaddr_in");
 _Static_assert(sizeof(VL_WSABUF) == 8, "WSABUF");
+_Static_assert(sizeof(VL_WSAMSG) == 28 && offsetof(VL_WSAMSG, Control) == 16 && offsetof(VL_WSAMSG, dwFlags) == 24, "WSAMSG");
+_Static_assert(sizeof(VL_WSACMSGHDR) == 12, "WSACMSGHDR");
 _Static_assert(sizeof(VL_OVERLAPPED) == 20 && offsetof(VL_OVERLAPPED, hEvent) == 16, "OVERLAPPED");
 _Static_assert(sizeof(VL_FD_SET) == 260, "fd_set");
 _Static_assert(sizeof(VL_WSADATA) == 400 && offsetof(VL_WSADATA, iMaxSockets) == 390 && offsetof(VL_WSADATA, lpVendorInfo) == 396, "WSADATA");
@@ -125,7 +147,8 @@ enum {
     VL_SO_REUSEADDR = 0x0004, VL_SO_BROADCAST = 0x0020, VL_SO_SNDBUF = 0x1001, VL_SO_RCVBUF = 0x1002,
     VL_SO_TYPE = 0x1008, VL_SO_MAX_MSG_SIZE = 0x2003, VL_SO_EXCLUSIVEADDRUSE = ~VL_SO_REUSEADDR,
     VL_SO_SNDTIMEO = 0x1005, VL_SO_RCVTIMEO = 0x1006, VL_SO_ERROR = 0x1007,
-    VL_IPPROTO_IP = 0, VL_IP_MULTICAST_IF = 9, VL_IP_ADD_MEMBERSHIP = 12, VL_IP_DROP_MEMBERSHIP = 13,
+    VL_IPPROTO_IP = 0, VL_IP_PKTINFO = 19, VL_MSG_TRUNC = 0x0100, VL_MSG_CTRUNC = 0x0200, VL_MSG_BCAST = 0x0400,
+    VL_IP_MULTICAST_IF = 9, VL_IP_ADD_MEMBERSHIP = 12, VL_IP_DROP_MEMBERSHIP = 13,
     VL_IP_ADD_SOURCE_MEMBERSHIP = 15, VL_IP_UNBLOCK_SOURCE = 18, VL_MCAST_JOIN_GROUP = 41, VL_MCAST_UNBLOCK_SOURCE = 46,
     VL_MSG_PEEK = 0x2, VL_MSG_PARTIAL = 0x8000,
     VL_WSA_FLAG_OVERLAPPED = 0x01,
