@@ -39,7 +39,9 @@ def lobby(title, envs, host_copy, registry):
     started = time.monotonic()
     players = len(envs)
     kernel_before = winelab.udp_drops()
-    copies = [start(i, i == host_copy, players, env) for i, env in enumerate(envs)]
+    # 40 ms a round: the race (2 s at 50 rounds) outlasts the status query below; at full
+    # speed a 2-copy race was once over before `virtuallan status` had read the registry.
+    copies = [start(i, i == host_copy, players, env, tick=40) for i, env in enumerate(envs)]
     races = [copy.line("race:") for copy in copies]
     check(all(races), f"all {players} copies found the lobby of copy {host_copy} and joined")
     status = status_json(registry) or {"instances": []}

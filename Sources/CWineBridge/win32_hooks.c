@@ -273,7 +273,7 @@ static void *hook_inline(uint8_t *target, void *entry) {
 static char not_hooked[512];
 
 /* Hooks every line of the table; returns how many are in. */
-static int install_hooks(HMODULE ws2, HMODULE iphlp) {
+static int install_hooks(HMODULE ws2, HMODULE iphlp, HMODULE kernel) {
 #define VL_ENTRY_ADDRESS(module, ordinal, kind, ret, name, sig, params, args) entry_point[VL_INDEX_##name] = (void *)vl_entry_##name;
     VL_HOOKS(VL_ENTRY_ADDRESS)
 #undef VL_ENTRY_ADDRESS
@@ -281,7 +281,7 @@ static int install_hooks(HMODULE ws2, HMODULE iphlp) {
     trampolines = VirtualAlloc(NULL, TRAMPOLINE_SPACE, MEM_COMMIT | MEM_RESERVE, PAGE_EXECUTE_READWRITE);
     int installed = 0;
     for (uint32_t i = 0; i < vl_hook_count; i++) {
-        HMODULE from = strcmp(vl_hooks[i].module, "IPHLPAPI") == 0 ? iphlp : ws2;
+        HMODULE from = strcmp(vl_hooks[i].module, "IPHLPAPI") == 0 ? iphlp : strcmp(vl_hooks[i].module, "KERNEL32") == 0 ? kernel : ws2;
         uint8_t *export = from ? (uint8_t *)GetProcAddress(from, vl_hooks[i].name) : NULL;
         void *trampoline = export && trampolines ? hook_inline(export, entry_point[i]) : NULL;
         original_address[i] = trampoline ? trampoline : (void *)export;
@@ -333,7 +333,9 @@ BOOL WINAPI DllMain(HINSTANCE instance, DWORD reason, LPVOID reserved) {
         below[0] = image_of(ws2);
         below[1] = image_of(iphlp);
         below[2] = image_of((HMODULE)instance);
-        int installed = install_hooks(ws2, iphlp);
+        /* kernel32's exports of these forward to kernelbase: GetProcAddress gives the
+         * function itself, so kernelbase's own callers and kernel32's reach the hook too. */
+        int installed = install_hooks(ws2, iphlp, GetModuleHandleA("kernel32.dll"));
         load_originals(ws2);
         char level[16];
         DWORD n = GetEnvironmentVariableA("VIRTUALLAN_LOG", log_path, sizeof log_path);

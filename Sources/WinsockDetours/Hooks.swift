@@ -246,6 +246,18 @@ public func hookWSAEventSelect(_ s: UInt, _ event: UnsafeMutableRawPointer?, _ e
     withHost(orFail: socketError) { status($0, $0.eventSelect(s, event: event, events: events)) }
 }
 
+/// CancelIoEx / CancelIo on a virtual socket: its pending receives are ours to end.
+/// BOOL: 1, or 0 with the last error set.
+@_cdecl("vl_hook_CancelIoEx")
+public func hookCancelIoEx(_ s: UInt, _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?) -> Int32 {
+    withHost(orFail: 0) { status($0, $0.cancel(s, overlapped: overlapped, thread: nil)) == 0 ? 1 : 0 }
+}
+
+@_cdecl("vl_hook_CancelIo")
+public func hookCancelIo(_ s: UInt) -> Int32 {
+    withHost(orFail: 0) { host in status(host, host.cancel(s, overlapped: nil, thread: host.platform.t.current_thread!())) == 0 ? 1 : 0 }
+}
+
 @_cdecl("vl_hook_WSARecvMsg")
 public func hookWSARecvMsg(_ s: UInt, _ message: UnsafeMutablePointer<VL_WSAMSG>?, _ received: UnsafeMutablePointer<UInt32>?,
                            _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ routine: UnsafeMutableRawPointer?) -> Int32 {

@@ -199,4 +199,24 @@ final class ConformanceDecisionTests: XCTestCase {
             XCTAssertEqual(info.ipi_ifindex, 1, "the virtual adapter of instance 0")
         }
     }
+
+    /// CancelIoEx and CancelIo end our pending receives as the OS ends its own: 995 in the
+    /// result, the event signalled; nothing left to cancel: ERROR_NOT_FOUND.
+    func test_cancelIoExEndsAPendingReceiveWithOperationAborted() {
+        lan.as(0) { ws in
+            let s = ws.udpSocket()
+            XCTAssertEqual(ws.bind(s, .any, 7300), 0)
+            let first = OverlappedReceive(event: ws.createEvent()), second = OverlappedReceive(event: ws.createEvent())
+            XCTAssertEqual(first.post(s).1, 997)
+            XCTAssertEqual(second.post(s).1, 997)
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("CancelIoEx", .socket(s), .ptr(first.overlapped))), 1)
+            XCTAssertEqual(ws.wait([first.overlapped.pointee.hEvent], timeoutMs: 2000), 0, "signalled")
+            XCTAssertEqual(first.result(s).error, 995)
+            XCTAssertEqual(second.result(s).error, 996, "only the named operation: the other is still pending")
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("CancelIo", .socket(s))), 1, "the calling thread's: the second one")
+            XCTAssertEqual(second.result(s).error, 995)
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("CancelIoEx", .socket(s), .ptr(nil as UnsafeRawPointer?))), 0)
+            XCTAssertEqual(ws.lastError, 1168, "nothing left: ERROR_NOT_FOUND")
+        }
+    }
 }

@@ -12,6 +12,7 @@
 #include <mswsock.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int checks;
@@ -681,6 +682,104 @@ static void recvmsg_checks(void) {
     closesocket(s);
 }
 
+/* ---- overlapped receives: pending, cancelled, completion routines ---- */
+static int routine_calls;
+static DWORD routine_bytes, routine_error;
+static void CALLBACK on_received(DWORD error, DWORD bytes, LPWSAOVERLAPPED overlapped, DWORD flags) {
+    (void)overlapped; (void)flags;
+    routine_calls++;
+    routine_bytes = bytes;
+    routine_error = error;
+}
+
+static void overlapped_checks(void) {
+    SOCKET s = bound("0.0.0.0", 0);
+    char buffer[64];
+    WSABUF one = { sizeof buffer, buffer };
+    WSAOVERLAPPED overlapped;
+    memset(&overlapped, 0, sizeof overlapped);
+    overlapped.hEvent = WSACreateEvent();
+    DWORD received = 0, flags = 0, transferred = 99;
+    struct sockaddr_in from;
+    int from_length = sizeof from;
+    int r = WSARecvFrom(s, &one, 1, &received, &flags, (struct sockaddr *)&from, &from_length, &overlapped, NULL);
+    check("ovl.pending", "%s", rc(r));
+    BOOL ok = WSAGetOverlappedResult(s, &overlapped, &transferred, FALSE, &flags);
+    check("ovl.result-incomplete", "ok=%d error=%d", ok, ok ? 0 : WSAGetLastError());
+    send_to(s, self(s), "done", 4);
+    DWORD w = WaitForSingleObject(overlapped.hEvent, 2000);
+    ok = WSAGetOverlappedResult(s, &overlapped, &transferred, FALSE, &flags);
+    check("ovl.result-done", "wait=%lu ok=%d transferred=%lu from=%s", w, ok, transferred, inet_ntoa(from.sin_addr));
+
+    WSAResetEvent(overlapped.hEvent);
+    r = WSARecvFrom(s, &one, 1, &received, &flags, NULL, NULL, &overlapped, NULL);
+    check("ovl.pending-again", "%s", rc(r));
+    BOOL cancelled = CancelIoEx((HANDLE)s, &overlapped);
+    w = WaitForSingleObject(overlapped.hEvent, 2000);
+    ok = WSAGetOverlappedResult(s, &overlapped, &transferred, FALSE, &flags);
+    check("ovl.cancelled", "cancel=%d wait=%lu ok=%d error=%d", cancelled, w, ok, ok ? 0 : WSAGetLastError());
+
+    routine_calls = 0;
+    WSAOVERLAPPED with_routine;
+    memset(&with_routine, 0, sizeof with_routine);
+    r = WSARecvFrom(s, &one, 1, &received, &flags, NULL, NULL, &with_routine, on_received);
+    check("ovl.routine-pending", "%s", rc(r));
+    send_to(s, self(s), "routine", 7);
+    DWORD slept = 0;
+    for (int i = 0; i < 20 && routine_calls == 0; i++) slept = SleepEx(100, TRUE);
+    check("ovl.routine-ran", "calls=%d bytes=%lu error=%lu alerted=%d", routine_calls, routine_bytes, routine_error, slept == WAIT_IO_COMPLETION);
+
+    WSAResetEvent(overlapped.hEvent);
+    r = WSARecvFrom(s, &one, 1, &received, &flags, NULL, NULL, &overlapped, NULL);
+    check("ovl.pending-at-close", "%s", rc(r));
+    closesocket(s);
+    w = WaitForSingleObject(overlapped.hEvent, 2000);
+    check("ovl.close-signals", "wait=%lu", w);
+    WSACloseEvent(overlapped.hEvent);
+}
+
+/* ---- the virtual LAN itself: defaults, broadcast, the identity (no real value printed) ---- */
+static void identity_checks(void) {
+    SOCKET s = bound("0.0.0.0", 0);
+    int_option("lan.so-rcvbuf-default", s, SOL_SOCKET, SO_RCVBUF);
+    int_option("lan.so-sndbuf-default", s, SOL_SOCKET, SO_SNDBUF);
+    int_option("lan.so-max-msg-size", s, SOL_SOCKET, SO_MAX_MSG_SIZE);
+    struct sockaddr_in everyone = address("255.255.255.255", port_of(s));
+    check("lan.broadcast-without-so-broadcast", "%s", rc(send_to(s, everyone, "b", 1)));
+    BOOL on = TRUE;
+    setsockopt(s, SOL_SOCKET, SO_BROADCAST, (const char *)&on, sizeof on);
+    check("lan.broadcast", "%s", rc(send_to(s, everyone, "b", 1)));
+    check("lan.broadcast-comes-back", "%s", readable(s) ? "readable" : "nothing");
+    nonblocking(s, 1);
+    char buffer[8];
+    while (recvfrom(s, buffer, sizeof buffer, 0, NULL, NULL) >= 0) {}
+    nonblocking(s, 0);
+    struct sockaddr_in neighbour = address("192.168.80.77", 9);
+    check("lan.send-to-a-lan-address", "%s", rc(send_to(s, neighbour, "n", 1)));
+    closesocket(s);
+
+    char name[256] = "";
+    int r = gethostname(name, sizeof name);
+    check("lan.gethostname", "%s virtual-name=%d", rc(r), strncmp(name, "VLAN-", 5) == 0);
+    struct hostent *host = gethostbyname(name);
+    struct in_addr own = { 0 };
+    if (host && host->h_addr_list[0]) memcpy(&own, host->h_addr_list[0], 4);
+    check("lan.gethostbyname-own", "found=%d in-virtual-lan=%d", host != NULL, (ntohl(own.s_addr) >> 8) == 0xC0A850);
+    SOCKET v = udp();
+    struct sockaddr_in mine = address(inet_ntoa(own), 0);
+    check("lan.bind-own-address", "%s", rc(bind(v, (struct sockaddr *)&mine, sizeof mine)));
+    closesocket(v);
+    ULONG size = 0;
+    DWORD e = GetAdaptersInfo(NULL, &size);
+    IP_ADAPTER_INFO *adapters = size ? malloc(size) : NULL;
+    int virtual_adapter = 0;
+    if (adapters && GetAdaptersInfo(adapters, &size) == NO_ERROR)
+        for (IP_ADAPTER_INFO *a = adapters; a; a = a->Next)
+            if (strncmp(a->IpAddressList.IpAddress.String, "192.168.80.", 11) == 0) virtual_adapter = 1;
+    check("lan.adapters", "sizing=%lu virtual-adapter=%d", e, virtual_adapter);
+    free(adapters);
+}
+
 /* ---- errors: last error after success, closed sockets, shutdown ---- */
 static void errors(void) {
     SOCKET s = bound("0.0.0.0", 0);
@@ -765,6 +864,8 @@ int main(void) {
     wsa_calls();
     ioctls();
     recvmsg_checks();
+    overlapped_checks();
+    identity_checks();
     errors();
     check("startup.wsacleanup", "%s", rc(WSACleanup()));
     printf("DONE %d\n", checks + 1);

@@ -4,7 +4,8 @@
  * dispatch through, and on Windows the stdcall entry points and import patching.
  *
  * X(module, ordinal, kind, return type, name, signature, (parameters), (arguments))
- * ordinal: the export ordinal in ws2_32.dll (0 = exported by name only).
+ * module: the DLL that exports it (kernel32's: the functions that take any handle, a
+ * socket among them). ordinal: the export ordinal in ws2_32.dll (0 = exported by name only).
  * kind: which calls the DLL hands to the original function instead (Linux ignores it):
  *   PLAIN always ours; SOCKET ours when `s` is a virtual socket; DESTINED like SOCKET, and
  *   for other sockets refused (WSAENETUNREACH) when `to` is on the virtual LAN, so nothing
@@ -59,7 +60,9 @@
     X(WS2_32, 51, RESOLVE, VL_HOSTENT *, gethostbyaddr, "p:pii", (const char *addr, int32_t len, int32_t type), (addr, len, type)) \
     X(WS2_32, 0, RESOLVE, int32_t, getaddrinfo, "i:pppp", (const char *node, const char *service, const VL_ADDRINFO *hints, VL_ADDRINFO **result), (node, service, hints, result)) \
     X(WS2_32, 0, ADDRINFO, void, freeaddrinfo, "v:p", (VL_ADDRINFO *info), (info)) \
-    X(IPHLPAPI, 0, PLAIN, uint32_t, GetAdaptersInfo, "u:pp", (VL_IP_ADAPTER_INFO *info, uint32_t *size), (info, size))
+    X(IPHLPAPI, 0, PLAIN, uint32_t, GetAdaptersInfo, "u:pp", (VL_IP_ADAPTER_INFO *info, uint32_t *size), (info, size)) \
+    X(KERNEL32, 0, SOCKET, int32_t, CancelIoEx, "i:sp", (VL_SOCKET s, VL_OVERLAPPED *overlapped), (s, overlapped)) \
+    X(KERNEL32, 0, SOCKET, int32_t, CancelIo, "i:s", (VL_SOCKET s), (s))
 
 /* Not an export (WSAIoctl hands out its pointer): WSARecvMsg on a virtual socket, in Swift. */
 int32_t vl_hook_WSARecvMsg(VL_SOCKET s, VL_WSAMSG *message, uint32_t *received, VL_OVERLAPPED *overlapped, void *routine);
