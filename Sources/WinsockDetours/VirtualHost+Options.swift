@@ -185,6 +185,11 @@ extension VirtualHost {
             case 0x9800_000C, 0x9800_000F:  // SIO_UDP_CONNRESET, SIO_UDP_NETRESET
                 guard input != nil, inputLength >= 4 else { return .fault }
                 returned.pointee = 0
+            case 0x4800_0005: return broadcastAddress(output: output, length: outputLength, returned: returned)  // SIO_GET_BROADCAST_ADDRESS
+            case 0xC800_0014:  // SIO_ROUTING_INTERFACE_QUERY
+                return routingInterface(input: input, inputLength: inputLength, output: output, length: outputLength, returned: returned)
+            case 0x4004_747F: return interfaceList(output: output, length: outputLength, returned: returned)      // SIO_GET_INTERFACE_LIST
+            case 0x4800_0016: return addressList(output: output, length: outputLength, returned: returned)        // SIO_ADDRESS_LIST_QUERY
             default:
                 return .operationNotSupported
             }

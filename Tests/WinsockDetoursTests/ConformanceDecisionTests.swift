@@ -219,4 +219,39 @@ final class ConformanceDecisionTests: XCTestCase {
             XCTAssertEqual(ws.lastError, 1168, "nothing left: ERROR_NOT_FOUND")
         }
     }
+
+    /// The interface queries describe the virtual PC: its adapter on the LAN and loopback.
+    func test_interfaceQueriesAnswerWithTheVirtualAdapter() {
+        lan.as(1) { ws in
+            let s = ws.udpSocket()
+            func ioctl(_ code: UInt32, _ input: UnsafeRawPointer?, _ inputLength: UInt32, _ output: UnsafeMutableRawPointer, _ outputLength: UInt32) -> (Int32, UInt32) {
+                var returned: UInt32 = 0
+                let r = Int32(truncatingIfNeeded: call("WSAIoctl", .socket(s), .uint(code), .ptr(input), .uint(inputLength), .ptr(output),
+                                                       .uint(outputLength), .ptr(&returned), .ptr(nil as UnsafeRawPointer?), .ptr(nil as UnsafeRawPointer?)))
+                return (r, returned)
+            }
+            var out = [UInt8](repeating: 0, count: 256)
+            var target = ws.sockaddr(lan.address(5), 9)
+            XCTAssertEqual(out.withUnsafeMutableBytes { ioctl(0xC800_0014, &target, 16, $0.baseAddress!, 16) }.0, 0)
+            XCTAssertEqual(out.withUnsafeBytes { IPv4Address(networkOrder: $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self)) }, lan.address(1),
+                           "a datagram to the LAN leaves from this instance's address")
+            var remote = ws.sockaddr(IPv4Address(203, 0, 113, 9), 9)
+            XCTAssertEqual(out.withUnsafeMutableBytes { ioctl(0xC800_0014, &remote, 16, $0.baseAddress!, 16) }.0, -1)
+            XCTAssertEqual(ws.lastError, 10051, "no gateway: no route beyond the LAN")
+            let (r, returned) = out.withUnsafeMutableBytes { ioctl(0x4004_747F, nil, 0, $0.baseAddress!, 256) }
+            XCTAssertEqual(r, 0)
+            XCTAssertEqual(returned, 2 * 76, "two INTERFACE_INFO entries")
+            out.withUnsafeBytes { raw in
+                XCTAssertEqual(raw.loadUnaligned(as: UInt32.self), 1 | 2 | 16, "up, broadcast, multicast")
+                XCTAssertEqual(IPv4Address(networkOrder: raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self)), lan.address(1))
+                XCTAssertEqual(IPv4Address(networkOrder: raw.loadUnaligned(fromByteOffset: 32, as: UInt32.self)), lan.registry.network.broadcast)
+                XCTAssertEqual(IPv4Address(networkOrder: raw.loadUnaligned(fromByteOffset: 84, as: UInt32.self)), .loopback)
+            }
+            let (short, needed) = out.withUnsafeMutableBytes { ioctl(0x4800_0016, nil, 0, $0.baseAddress!, 4) }
+            XCTAssertEqual(short, -1)
+            XCTAssertEqual(ws.lastError, 10014)
+            XCTAssertEqual(out.withUnsafeMutableBytes { ioctl(0x4800_0016, nil, 0, $0.baseAddress!, needed) }.0, 0)
+            XCTAssertEqual(out.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }, 1, "one address")
+        }
+    }
 }

@@ -635,6 +635,35 @@ static void ioctls(void) {
     struct sockaddr_in target = address("127.0.0.1", 9), route;
     r = WSAIoctl(s, SIO_ROUTING_INTERFACE_QUERY, &target, sizeof target, &route, sizeof route, &returned, NULL, NULL);
     check("ioctl.routing-interface-loopback", "%s addr=%s", rc(r), r == 0 ? inet_ntoa(route.sin_addr) : "-");
+    struct sockaddr_in lan_target = address("192.168.80.5", 9);
+    r = WSAIoctl(s, SIO_ROUTING_INTERFACE_QUERY, &lan_target, sizeof lan_target, &route, sizeof route, &returned, NULL, NULL);
+    check("ioctl.routing-interface-lan", "%s in-virtual-lan=%d", rc(r), r == 0 && (ntohl(route.sin_addr.s_addr) >> 8) == 0xC0A850);
+    struct sockaddr_in remote = address("203.0.113.9", 9);
+    r = WSAIoctl(s, SIO_ROUTING_INTERFACE_QUERY, &remote, sizeof remote, &route, sizeof route, &returned, NULL, NULL);
+    check("ioctl.routing-interface-far", "%s", rc(r));
+    INTERFACE_INFO interfaces[8];
+    returned = 0;
+    r = WSAIoctl(s, SIO_GET_INTERFACE_LIST, NULL, 0, interfaces, sizeof interfaces, &returned, NULL, NULL);
+    int count = r == 0 ? (int)(returned / sizeof interfaces[0]) : -1, virtual_one = 0, loopback = 0;
+    for (int i = 0; i < count; i++) {
+        unsigned long a4 = ntohl(interfaces[i].iiAddress.AddressIn.sin_addr.s_addr);
+        if ((a4 >> 8) == 0xC0A850 && (interfaces[i].iiFlags & IFF_BROADCAST)) virtual_one = 1;
+        if ((a4 >> 24) == 127 && (interfaces[i].iiFlags & IFF_LOOPBACK)) loopback = 1;
+    }
+    check("ioctl.interface-list", "%s entry-size=%u loopback=%d virtual=%d", rc(r), (unsigned)sizeof interfaces[0], loopback, virtual_one);
+    char list_buffer[256];
+    returned = 0;
+    r = WSAIoctl(s, SIO_ADDRESS_LIST_QUERY, NULL, 0, list_buffer, sizeof list_buffer, &returned, NULL, NULL);
+    SOCKET_ADDRESS_LIST *list = (SOCKET_ADDRESS_LIST *)list_buffer;
+    int in_lan = 0;
+    for (int i = 0; r == 0 && i < list->iAddressCount; i++) {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)list->Address[i].lpSockaddr;
+        if (a4->sin_family == AF_INET && (ntohl(a4->sin_addr.s_addr) >> 8) == 0xC0A850) in_lan = 1;
+    }
+    check("ioctl.address-list", "%s count=%d in-virtual-lan=%d", rc(r), r == 0 ? list->iAddressCount : -1, in_lan);
+    returned = 0;
+    r = WSAIoctl(s, SIO_ADDRESS_LIST_QUERY, NULL, 0, list_buffer, 4, &returned, NULL, NULL);
+    check("ioctl.address-list-short", "%s needed=%s", rc(r), returned > 4 ? "more" : "none");
     check("ioctl.unknown-code", "%s", rc(WSAIoctl(s, 0x98765432, NULL, 0, NULL, 0, &returned, NULL, NULL)));
     closesocket(s);
 }
