@@ -490,6 +490,45 @@ static void options(void) {
     closesocket(s);
 }
 
+/* ---- every other option's default, by level: these are handed on to the backing
+ * socket (or refused), so each must answer as a plain socket does. The options the
+ * virtual socket answers itself have checks of their own above. ---- */
+static void option_sweep(void) {
+    static const struct { const char *name; int level, option; } table[] = {
+        { "so-debug", SOL_SOCKET, SO_DEBUG }, { "so-useloopback", SOL_SOCKET, SO_USELOOPBACK },
+        { "so-linger", SOL_SOCKET, SO_LINGER }, { "so-oobinline", SOL_SOCKET, SO_OOBINLINE },
+        { "so-dontlinger", SOL_SOCKET, SO_DONTLINGER }, { "so-sndlowat", SOL_SOCKET, SO_SNDLOWAT },
+        { "so-rcvlowat", SOL_SOCKET, SO_RCVLOWAT }, { "so-group-id", SOL_SOCKET, SO_GROUP_ID },
+        { "so-group-priority", SOL_SOCKET, SO_GROUP_PRIORITY }, { "so-protocol-infoa", SOL_SOCKET, SO_PROTOCOL_INFOA },
+        { "so-conditional-accept", SOL_SOCKET, SO_CONDITIONAL_ACCEPT }, { "so-pause-accept", SOL_SOCKET, 0x3003 },
+        { "so-compartment-id", SOL_SOCKET, 0x3004 }, { "so-randomize-port", SOL_SOCKET, 0x3005 },
+        { "so-port-scalability", SOL_SOCKET, 0x3006 }, { "so-connect-time", SOL_SOCKET, SO_CONNECT_TIME },
+        { "so-bsp-state", SOL_SOCKET, 0x1009 },
+        { "ip-options", IPPROTO_IP, IP_OPTIONS }, { "ip-hdrincl", IPPROTO_IP, IP_HDRINCL },
+        { "ip-tos", IPPROTO_IP, IP_TOS }, { "ip-dontfragment", IPPROTO_IP, IP_DONTFRAGMENT },
+        { "ip-pktinfo", IPPROTO_IP, IP_PKTINFO }, { "ip-recvttl", IPPROTO_IP, 21 },
+        { "ip-receive-broadcast", IPPROTO_IP, 22 }, { "ip-recvif", IPPROTO_IP, 24 },
+        { "ip-recvdstaddr", IPPROTO_IP, 25 }, { "ip-iflist", IPPROTO_IP, 28 },
+        { "ip-unicast-if", IPPROTO_IP, 31 }, { "ip-recvtos", IPPROTO_IP, 40 },
+        { "ip-mtu-discover", IPPROTO_IP, 71 }, { "ip-mtu", IPPROTO_IP, 73 }, { "ip-recverr", IPPROTO_IP, 75 },
+        { "ip-add-membership", IPPROTO_IP, IP_ADD_MEMBERSHIP }, { "ip-drop-membership", IPPROTO_IP, IP_DROP_MEMBERSHIP },
+        { "udp-checksum-coverage", IPPROTO_UDP, 20 }, { "tcp-nodelay-on-udp", IPPROTO_TCP, TCP_NODELAY },
+        { "ipv6-v6only-on-ipv4", IPPROTO_IPV6, IPV6_V6ONLY },
+    };
+    SOCKET s = bound("0.0.0.0", 0);
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        char id[64];
+        snprintf(id, sizeof id, "sweep.get-%s", table[i].name);
+        int value[128];
+        memset(value, 0, sizeof value);
+        int length = sizeof value;
+        int r = getsockopt(s, table[i].level, table[i].option, (char *)value, &length);
+        if (r == 0 && length == 4) check(id, "0 length=4 value=%d", value[0]);
+        else check(id, "%s length=%d", rc(r), r == 0 ? length : -1);
+    }
+    closesocket(s);
+}
+
 /* ---- select ---- */
 static void selecting(void) {
     SOCKET s = bound("0.0.0.0", 0);
@@ -888,6 +927,7 @@ int main(void) {
     nonblocking_mode();
     connected();
     options();
+    option_sweep();
     selecting();
     events();
     wsa_calls();
