@@ -168,6 +168,11 @@ static int32_t event_select(VL_SOCKET s, VL_WSAEVENT event, int32_t events) {
     return 0;
 }
 
+static int32_t async_select(VL_SOCKET s, void *window, uint32_t message, int32_t events) {
+    (void)s; (void)window; (void)message; (void)events;
+    return 0;
+}
+
 static int32_t option_get(VL_SOCKET s, int32_t level, int32_t name, void *value, int32_t *length) {
     int l, n;
     if (!linux_option(level, name, &l, &n)) return VL_WSAENOPROTOOPT;
@@ -581,7 +586,7 @@ static void global_unlock(void) { pthread_mutex_unlock(&global_mutex); }
 static const vl_platform linux_platform = {
     .udp_open = udp_open, .socket_shutdown = socket_shutdown, .socket_close = socket_close,
     .send_frame = send_frame, .receive_frame = receive_frame, .peek_frame = peek_frame,
-    .set_receive_buffer = set_receive_buffer, .option_get = option_get, .option_set = option_set, .event_select = event_select,
+    .set_receive_buffer = set_receive_buffer, .option_get = option_get, .option_set = option_set, .event_select = event_select, .async_select = async_select,
     .wsarecvmsg_entry = (void *)vl_hook_WSARecvMsg,
     .wait_readable = wait_readable, .watch_readable = watch_readable, .set_ready_handler = set_ready_handler,
     .event_create = event_create, .event_close = event_close, .event_set = event_set,

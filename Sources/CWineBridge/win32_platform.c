@@ -176,6 +176,10 @@ static int32_t event_select(VL_SOCKET s, VL_WSAEVENT event, int32_t events) {
     return vl_original.WSAEventSelect((SOCKET)s, (WSAEVENT)event, events) == 0 ? 0 : last_wsa_error();
 }
 
+static int32_t async_select(VL_SOCKET s, void *window, uint32_t message, int32_t events) {
+    return vl_original.WSAAsyncSelect((SOCKET)s, (HWND)window, message, events) == 0 ? 0 : last_wsa_error();
+}
+
 static int32_t option_get(VL_SOCKET s, int32_t level, int32_t name, void *value, int32_t *length) {
     int n = *length;
     if (vl_original.getsockopt((SOCKET)s, level, name, value, &n) != 0) return last_wsa_error();
@@ -485,7 +489,7 @@ static void global_unlock(void) { LeaveCriticalSection(&global_mutex); }
 static const vl_platform win32_platform = {
     .udp_open = udp_open, .socket_shutdown = socket_shutdown, .socket_close = socket_close,
     .send_frame = send_frame, .receive_frame = receive_frame, .peek_frame = peek_frame,
-    .set_receive_buffer = set_receive_buffer, .option_get = option_get, .option_set = option_set, .event_select = event_select,
+    .set_receive_buffer = set_receive_buffer, .option_get = option_get, .option_set = option_set, .event_select = event_select, .async_select = async_select,
     .wsarecvmsg_entry = (void *)wsarecvmsg_entry,
     .wait_readable = wait_readable, .watch_readable = watch_readable, .set_ready_handler = set_ready_handler,
     .event_create = event_create, .event_close = event_close, .event_set = event_set,

@@ -264,6 +264,11 @@ public func hookWSARecvMsg(_ s: UInt, _ message: UnsafeMutablePointer<VL_WSAMSG>
     withHost(orFail: socketError) { status($0, $0.receiveMessage(s, message, received: received, overlapped: overlapped != nil)) }
 }
 
+@_cdecl("vl_hook_WSAAsyncSelect")
+public func hookWSAAsyncSelect(_ s: UInt, _ window: UnsafeMutableRawPointer?, _ message: UInt32, _ events: Int32) -> Int32 {
+    withHost(orFail: socketError) { status($0, $0.asyncSelect(s, window: window, message: message, events: events)) }
+}
+
 @_cdecl("vl_hook_WSASend")
 public func hookWSASend(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF>?, _ count: UInt32, _ sent: UnsafeMutablePointer<UInt32>?,
                         _ flags: UInt32, _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ routine: UnsafeMutableRawPointer?) -> Int32 {

@@ -149,9 +149,21 @@ extension VirtualHost {
     /// for overlapped receives uses that same association: a game mixing both on one
     /// socket is not supported yet, docs/CONFORMANCE.md.)
     func eventSelect(_ handle: UInt, event: UnsafeMutableRawPointer?, events: Int32) -> WinsockError? {
+        selectEvents(handle, events: events, target: event) { platform.t.event_select!($0, event, events) }
+    }
+
+    /// WSAAsyncSelect: the same, the OS posting the game's window message instead.
+    func asyncSelect(_ handle: UInt, window: UnsafeMutableRawPointer?, message: UInt32, events: Int32) -> WinsockError? {
+        selectEvents(handle, events: events, target: window) { platform.t.async_select!($0, window, message, events) }
+    }
+
+    /// What both have in common: a target for any event, the backing socket registered,
+    /// the socket non-blocking while events are selected.
+    private func selectEvents(_ handle: UInt, events: Int32, target: UnsafeMutableRawPointer?,
+                              register: (UInt) -> Int32) -> WinsockError? {
         withSocket(handle) { socket in
-            if events != 0 && event == nil { return .invalidArgument }
-            let error = platform.t.event_select!(socket.handle, event, events)
+            if events != 0 && target == nil { return .invalidArgument }
+            let error = register(socket.handle)
             guard error == 0 else { return WinsockError(rawValue: error) }
             socket.selectedEvents = events
             if events != 0 { socket.nonBlocking = true }

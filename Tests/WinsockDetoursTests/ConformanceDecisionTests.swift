@@ -111,6 +111,24 @@ final class ConformanceDecisionTests: XCTestCase {
         }
     }
 
+    func test_wsaAsyncSelectMakesTheSocketNonBlockingToo() {
+        lan.as(0) { ws in
+            let s = ws.udpSocket()
+            XCTAssertEqual(ws.bind(s, .any, 0), 0)
+            let window = UnsafeMutableRawPointer(bitPattern: 0x1234)
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("WSAAsyncSelect", .socket(s), .ptr(window), .uint(0x407), .int(1))), 0)
+            XCTAssertEqual(ws.recvfrom(s).result, -1)
+            XCTAssertEqual(ws.lastError, 10035)
+            var off: UInt32 = 0
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("ioctlsocket", .socket(s), .int(Int32(bitPattern: 0x8004_667E)), .ptr(&off))), -1)
+            XCTAssertEqual(ws.lastError, 10022)
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("WSAAsyncSelect", .socket(s), .ptr(nil as UnsafeRawPointer?), .uint(1), .int(1))), -1,
+                           "events without a window")
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("WSAAsyncSelect", .socket(s), .ptr(window), .uint(0), .int(0))), 0)
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("ioctlsocket", .socket(s), .int(Int32(bitPattern: 0x8004_667E)), .ptr(&off))), 0)
+        }
+    }
+
     func test_wsaSendAndWSARecvOnAConnectedSocket() {
         let b = lan.as(1) { ws -> UInt in
             let s = ws.udpSocket()

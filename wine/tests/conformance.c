@@ -605,6 +605,40 @@ static void events(void) {
     closesocket(s);
 }
 
+/* ---- WSAAsyncSelect: window messages (a message-only window) ---- */
+static void async_select_checks(void) {
+    HWND window = CreateWindowExA(0, "STATIC", "", 0, 0, 0, 0, 0, HWND_MESSAGE, NULL, NULL, NULL);
+    check("async.window", "%s", window ? "created" : "none");
+    if (!window) return;
+    SOCKET s = bound("0.0.0.0", 0);
+    check("async.select-read", "%s", rc(WSAAsyncSelect(s, window, WM_USER + 7, FD_READ)));
+    watchdog w;
+    HANDLE thread;
+    arm(&w, &thread, s, 0);
+    int r = recvfrom(s, NULL, 0, 0, NULL, NULL);
+    disarm(&w, thread);
+    check("async.nonblocking-now", "%s%s", rc(r), w.fired ? " (blocked until woken)" : "");
+    u_long off = 0;
+    check("async.fionbio-off-refused", "%s", rc(ioctlsocket(s, FIONBIO, &off)));
+    if (w.fired) { u_long on = 1; ioctlsocket(s, FIONBIO, &on); char drain[8]; recvfrom(s, drain, sizeof drain, 0, NULL, NULL); }
+    MSG message;
+    while (PeekMessageA(&message, window, 0, 0, PM_REMOVE)) {}
+    send_to(s, self(s), "msg", 3);
+    int got = 0;
+    LPARAM what = 0;
+    for (int i = 0; i < 200 && !got; i++) {
+        if (PeekMessageA(&message, window, WM_USER + 7, WM_USER + 7, PM_REMOVE)) { got = 1; what = message.lParam; }
+        else Sleep(10);
+    }
+    check("async.message", "got=%d event=0x%x error=%d", got, got ? WSAGETSELECTEVENT(what) : 0, got ? WSAGETSELECTERROR(what) : 0);
+    char buffer[8];
+    check("async.recv", "%s", rc(recv_ready(s, buffer, sizeof buffer, 0, NULL, NULL)));
+    check("async.clear", "%s", rc(WSAAsyncSelect(s, window, 0, 0)));
+    check("async.fionbio-off-after", "%s", rc(ioctlsocket(s, FIONBIO, &off)));
+    closesocket(s);
+    DestroyWindow(window);
+}
+
 /* ---- WSARecv / WSASend, WSAPoll ---- */
 static void wsa_calls(void) {
     SOCKET a = bound("0.0.0.0", 0), b = bound("0.0.0.0", 0);
@@ -930,6 +964,7 @@ int main(void) {
     option_sweep();
     selecting();
     events();
+    async_select_checks();
     wsa_calls();
     ioctls();
     recvmsg_checks();

@@ -48,6 +48,7 @@
     X(WS2_32, 0, PLAIN, int32_t, WSAResetEvent, "i:p", (VL_WSAEVENT event), (event)) \
     X(WS2_32, 0, PLAIN, uint32_t, WSAWaitForMultipleEvents, "u:upiui", (uint32_t count, const VL_WSAEVENT *events, int32_t waitAll, uint32_t timeout, int32_t alertable), (count, events, waitAll, timeout, alertable)) \
     X(WS2_32, 0, SOCKET, int32_t, WSAEventSelect, "i:spi", (VL_SOCKET s, VL_WSAEVENT event, int32_t events), (s, event, events)) \
+    X(WS2_32, 101, SOCKET, int32_t, WSAAsyncSelect, "i:spui", (VL_SOCKET s, void *window, uint32_t message, int32_t events), (s, window, message, events)) \
     X(WS2_32, 18, SELECT, int32_t, select, "i:ipppp", (int32_t nfds, VL_FD_SET *readfds, VL_FD_SET *writefds, VL_FD_SET *exceptfds, const VL_TIMEVAL *timeout), (nfds, readfds, writefds, exceptfds, timeout)) \
     X(WS2_32, 10, SOCKET, int32_t, ioctlsocket, "i:sip", (VL_SOCKET s, int32_t cmd, uint32_t *argp), (s, cmd, argp)) \
     X(WS2_32, 0, EXTENSION, int32_t, WSAIoctl, "i:supupuppp", (VL_SOCKET s, uint32_t code, void *in, uint32_t inlen, void *out, uint32_t outlen, uint32_t *returned, VL_OVERLAPPED *overlapped, void *routine), (s, code, in, inlen, out, outlen, returned, overlapped, routine)) \

@@ -69,6 +69,9 @@ typedef struct vl_platform {
      * network events in `events` (FD_READ when a datagram arrives, FD_WRITE). 0 or the
      * Winsock error. The Linux backend has no such events (0: accepted, nothing signalled). */
     int32_t (*event_select)(VL_SOCKET socket, VL_WSAEVENT event, int32_t events);
+    /* The game's WSAAsyncSelect, on the backing socket: the OS posts `message` to `window`
+     * for the network events (Linux: accepted, nothing posted, as event_select). */
+    int32_t (*async_select)(VL_SOCKET socket, void *window, uint32_t message, int32_t events);
     /* The WSARecvMsg a WSAIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER) hands out for a virtual
      * socket: vl_hook_WSARecvMsg with the platform's calling convention (WINAPI on Win32). */
     void *wsarecvmsg_entry;
