@@ -42,8 +42,8 @@ extension VirtualHost {
             let base = output + i * entrySize
             base.storeBytes(of: entry.0, as: UInt32.self)
             for (j, value) in [entry.1, entry.2, entry.3].enumerated() {
-                (base + 4 + 24 * j).storeBytes(of: UInt16(VL_AF_INET), as: UInt16.self)
-                (base + 4 + 24 * j + 4).storeBytes(of: value.networkOrder, as: UInt32.self)
+                var room: Int32 = 24
+                _ = SocketAddress(address: value, port: 0).write(to: (base + 4 + 24 * j).assumingMemoryBound(to: VL_SOCKADDR_IN.self), length: &room)
             }
         }
         return nil
@@ -62,19 +62,17 @@ extension VirtualHost {
         let sockaddr = output + list
         (output + pointer).storeBytes(of: sockaddr, as: UnsafeMutableRawPointer.self)
         (output + 2 * pointer).storeBytes(of: Int32(16), as: Int32.self)
-        sockaddr.storeBytes(of: UInt16(VL_AF_INET), as: UInt16.self)
-        (sockaddr + 4).storeBytes(of: address.networkOrder, as: UInt32.self)
+        var room: Int32 = 16
+        _ = SocketAddress(address: address, port: 0).write(to: sockaddr.assumingMemoryBound(to: VL_SOCKADDR_IN.self), length: &room)
         return nil
     }
 
+    /// One sockaddr_in into the game's buffer (SocketAddress.write), `returned` its size.
     private func put(_ value: SocketAddress, _ output: UnsafeMutableRawPointer?, _ length: UInt32,
                      _ returned: UnsafeMutablePointer<UInt32>) -> WinsockError? {
-        guard let output, length >= 16 else { return .fault }
-        output.initializeMemory(as: UInt8.self, repeating: 0, count: 16)
-        output.storeBytes(of: UInt16(VL_AF_INET), as: UInt16.self)
-        (output + 2).storeBytes(of: value.port.bigEndian, as: UInt16.self)
-        (output + 4).storeBytes(of: value.address.networkOrder, as: UInt32.self)
-        returned.pointee = 16
+        var room = Int32(clamping: length)
+        if let error = value.write(to: output?.assumingMemoryBound(to: VL_SOCKADDR_IN.self), length: &room) { return error }
+        returned.pointee = UInt32(room)
         return nil
     }
 }
