@@ -51,7 +51,7 @@ struct Demo: ParsableCommand {
     /// the Windows files are there, saying what to run when not, and creates the demo's Wine
     /// prefix when missing (that needs no network).
     func ensureReady(files: URL, runner: Runner, prefix: String) throws {
-        guard case let .wine(wine) = runner, (wine.contains("/") ? FileManager.default.isExecutableFile(atPath: wine) : (try? executable(wine)) != nil) else {
+        guard case let .wine(wine) = runner, (try? executable(wine)) != nil else {
             throw Failure("Wine is not installed (no \(runner.command([]).first ?? "wine") on PATH): run scripts/setup in the checkout, or install Debian's wine32:i386 (virtuallan doctor lists what is missing)")
         }
         for name in Paths.windowsFiles + ["fo2sim.exe"] where !FileManager.default.fileExists(atPath: files.appendingPathComponent(name).path) {
@@ -65,7 +65,7 @@ struct Demo: ParsableCommand {
         environment["WINEDEBUG"] = "-all"
         environment["WINEDLLOVERRIDES"] = "mscoree,mshtml=" // no Mono/Gecko installer dialogs
         let boot = Process()
-        boot.executableURL = URL(fileURLWithPath: wine.contains("/") ? wine : try executable(wine))
+        boot.executableURL = URL(fileURLWithPath: try executable(wine))
         boot.arguments = ["wineboot", "-i"]
         boot.environment = environment
         boot.standardOutput = FileHandle.nullDevice

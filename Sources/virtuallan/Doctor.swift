@@ -37,8 +37,8 @@ struct Checkup {
     func run() -> [Finding] {
         var findings: [Finding] = []
         let setup = "run scripts/setup in the checkout (installs Wine 32-bit and the i686 mingw compilers from Debian), or apt-get install wine32:i386 wine"
-        let command = ProcessInfo.processInfo.environment["WINE"].flatMap { $0.isEmpty ? nil : $0 } ?? "wine"
-        let wine = command.contains("/") ? (FileManager.default.isExecutableFile(atPath: command) ? command : nil) : try? executable(command)
+        let command = (try? Runner.choose(wine: nil, proton: nil))?.command([]).first ?? "wine" // $WINE, else wine
+        let wine = try? executable(command)
         findings.append(Finding(ok: wine != nil, what: "wine", detail: wine ?? "not found on PATH", fix: setup))
         let loader32 = ["/usr/lib/wine/wine", "/usr/lib/i386-linux-gnu/wine/wine"].first { FileManager.default.fileExists(atPath: $0) }
         findings.append(Finding(ok: loader32 != nil, what: "32-bit Wine", detail: loader32 ?? "no 32-bit Wine loader (wine32:i386)", fix: setup))

@@ -241,7 +241,7 @@ final class Launcher {
         for copy in plan.copies {
             let process = Process()
             let program = copy.command[0]
-            process.executableURL = URL(fileURLWithPath: program.contains("/") ? program : try executable(program))
+            process.executableURL = URL(fileURLWithPath: try executable(program))
             process.arguments = Array(copy.command.dropFirst())
             process.environment = copy.environment
             if captureOutput {
@@ -277,8 +277,13 @@ func absolutePath(_ path: String) -> String {
     path.hasPrefix("/") ? path : URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(path).standardized.path
 }
 
-/// The full path of a program on PATH, or a clear error.
+/// The full path of a program: a path (it has a "/") as given when it is executable, a
+/// name looked up on PATH; else a clear error.
 func executable(_ name: String) throws -> String {
+    if name.contains("/") {
+        guard FileManager.default.isExecutableFile(atPath: name) else { throw Failure("\(name) is not an executable file: name the program itself, or see virtuallan doctor") }
+        return name
+    }
     for folder in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
         let path = "\(folder)/\(name)"
         if FileManager.default.isExecutableFile(atPath: path) { return path }

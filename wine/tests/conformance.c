@@ -145,6 +145,18 @@ static void disarm(watchdog *w, HANDLE thread) {
     CloseHandle(w->disarm);
 }
 
+/* recvfrom under a watchdog (`close`: it closes the socket, else wakes it with a
+ * datagram); *fired says whether the receive had to be ended that way. */
+static int guarded_recvfrom(SOCKET s, char *buffer, int length, int flags, int close, int *fired) {
+    watchdog w;
+    HANDLE thread;
+    arm(&w, &thread, s, close);
+    int r = recvfrom(s, buffer, length, flags, NULL, NULL);
+    disarm(&w, thread);
+    *fired = w.fired;
+    return r;
+}
+
 /* ---- creating sockets ---- */
 static void creating(void) {
     SOCKET s = socket(AF_INET, SOCK_DGRAM, 0);
@@ -290,14 +302,9 @@ static void datagrams(void) {
     check("dgram.after-peek", "%s data=%.*s", rc(r), r > 0 ? r : 0, buffer);
 
     check("dgram.send-oob", "%s", rc(sendto(s, "x", 1, MSG_OOB, (struct sockaddr *)&to, sizeof to)));
-    {
-        watchdog w;
-        HANDLE thread;
-        arm(&w, &thread, s, 0);
-        int oob = recvfrom(s, buffer, sizeof buffer, MSG_OOB, NULL, NULL);
-        disarm(&w, thread);
-        check("dgram.recv-oob", "%s%s", rc(oob), w.fired ? " (blocked until woken)" : "");
-    }
+    int fired;
+    r = guarded_recvfrom(s, buffer, sizeof buffer, MSG_OOB, 0, &fired);
+    check("dgram.recv-oob", "%s%s", rc(r), fired ? " (blocked until woken)" : "");
     check("dgram.sendto-unconnected-no-address", "%s", rc(sendto(s, "x", 1, 0, NULL, 0)));
     check("dgram.send-unconnected", "%s", rc(send(s, "x", 1, 0)));
     check("dgram.sendto-short-tolen", "%s", rc(sendto(s, "x", 1, 0, (struct sockaddr *)&to, 8)));
@@ -328,13 +335,9 @@ static void datagrams(void) {
     closesocket(receiver);
 
     s = udp();
-    watchdog w;
-    HANDLE thread;
-    arm(&w, &thread, s, 1);
-    r = recvfrom(s, buffer, sizeof buffer, 0, NULL, NULL);
-    disarm(&w, thread);
-    check("dgram.recvfrom-unbound", "%s%s", rc(r), w.fired ? " (blocked until closed)" : "");
-    if (!w.fired) closesocket(s);
+    r = guarded_recvfrom(s, buffer, sizeof buffer, 0, 1, &fired);
+    check("dgram.recvfrom-unbound", "%s%s", rc(r), fired ? " (blocked until closed)" : "");
+    if (!fired) closesocket(s);
 }
 
 /* ---- non-blocking mode, FIONREAD ---- */
@@ -479,14 +482,11 @@ static void options(void) {
     DWORD timeout = 200;
     setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, (const char *)&timeout, sizeof timeout);
     char buffer[16];
-    watchdog w;
-    HANDLE thread;
-    arm(&w, &thread, s, 0);
+    int fired;
     DWORD started = GetTickCount();
-    r = recvfrom(s, buffer, sizeof buffer, 0, NULL, NULL);
+    r = guarded_recvfrom(s, buffer, sizeof buffer, 0, 0, &fired);
     DWORD took = GetTickCount() - started;
-    disarm(&w, thread);
-    check("opt.rcvtimeo-honoured", "%s waited=%s", rc(r), took >= 150 && took < 2000 ? "about-200ms" : w.fired ? "until-woken" : "other");
+    check("opt.rcvtimeo-honoured", "%s waited=%s", rc(r), took >= 150 && took < 2000 ? "about-200ms" : fired ? "until-woken" : "other");
     closesocket(s);
 }
 
@@ -573,13 +573,10 @@ static void events(void) {
     WSAEVENT event = WSACreateEvent();
     check("event.select-read-write", "%s", rc(WSAEventSelect(s, event, FD_READ | FD_WRITE)));
     {   /* WSAEventSelect makes the socket non-blocking: this must not wait */
-        watchdog w;
-        HANDLE thread;
-        arm(&w, &thread, s, 0);
-        int r0 = recvfrom(s, NULL, 0, 0, NULL, NULL);
-        disarm(&w, thread);
-        check("event.nonblocking-now", "%s%s", rc(r0), w.fired ? " (blocked until woken)" : "");
-        if (w.fired) { u_long on = 1; ioctlsocket(s, FIONBIO, &on); char drain[8]; recvfrom(s, drain, sizeof drain, 0, NULL, NULL); }
+        int fired;
+        int r0 = guarded_recvfrom(s, NULL, 0, 0, 0, &fired);
+        check("event.nonblocking-now", "%s%s", rc(r0), fired ? " (blocked until woken)" : "");
+        if (fired) { u_long on = 1; ioctlsocket(s, FIONBIO, &on); char drain[8]; recvfrom(s, drain, sizeof drain, 0, NULL, NULL); }
     }
     DWORD w = WaitForSingleObject(event, 1000);
     WSANETWORKEVENTS happened;
@@ -612,15 +609,12 @@ static void async_select_checks(void) {
     if (!window) return;
     SOCKET s = bound("0.0.0.0", 0);
     check("async.select-read", "%s", rc(WSAAsyncSelect(s, window, WM_USER + 7, FD_READ)));
-    watchdog w;
-    HANDLE thread;
-    arm(&w, &thread, s, 0);
-    int r = recvfrom(s, NULL, 0, 0, NULL, NULL);
-    disarm(&w, thread);
-    check("async.nonblocking-now", "%s%s", rc(r), w.fired ? " (blocked until woken)" : "");
+    int fired;
+    int r = guarded_recvfrom(s, NULL, 0, 0, 0, &fired);
+    check("async.nonblocking-now", "%s%s", rc(r), fired ? " (blocked until woken)" : "");
     u_long off = 0;
     check("async.fionbio-off-refused", "%s", rc(ioctlsocket(s, FIONBIO, &off)));
-    if (w.fired) { u_long on = 1; ioctlsocket(s, FIONBIO, &on); char drain[8]; recvfrom(s, drain, sizeof drain, 0, NULL, NULL); }
+    if (fired) { u_long on = 1; ioctlsocket(s, FIONBIO, &on); char drain[8]; recvfrom(s, drain, sizeof drain, 0, NULL, NULL); }
     MSG message;
     while (PeekMessageA(&message, window, 0, 0, PM_REMOVE)) {}
     send_to(s, self(s), "msg", 3);
