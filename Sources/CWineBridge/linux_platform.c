@@ -403,11 +403,77 @@ static uint32_t event_wait(uint32_t count, const VL_WSAEVENT *handles, int32_t w
 }
 
 static pthread_condattr_t monotonic_attr;
+static pthread_cond_t port_changed = PTHREAD_COND_INITIALIZER;  /* completion ports, below */
+
 static void init_monotonic_cond(void) {
     pthread_condattr_init(&monotonic_attr);
     pthread_condattr_setclock(&monotonic_attr, CLOCK_MONOTONIC);
     pthread_cond_destroy(&event_changed);
     pthread_cond_init(&event_changed, &monotonic_attr);
+    pthread_cond_destroy(&port_changed);
+    pthread_cond_init(&port_changed, &monotonic_attr);
+}
+
+/* ---- completion ports (a queue each; tests take the packets with vl_linux_port_take) ---- */
+
+typedef struct packet {
+    struct packet *next;
+    uintptr_t key;
+    VL_OVERLAPPED *overlapped;
+    uint32_t status, bytes;
+} packet;
+typedef struct port { struct port *next; packet *queue; } port;
+static pthread_mutex_t port_lock = PTHREAD_MUTEX_INITIALIZER;
+static port *ports;  /* every port made, to refuse a handle that is none (never freed: tests) */
+
+static void *port_open(void *existing, uint32_t threads, uint32_t *error) {
+    (void)threads;
+    pthread_mutex_lock(&port_lock);
+    port *p = ports;
+    while (p && p != existing) p = p->next;
+    if (existing && !p) *error = VL_WSA_INVALID_HANDLE;
+    if (!existing && (p = calloc(1, sizeof *p)) != NULL) {
+        p->next = ports;
+        ports = p;
+    } else if (!existing) *error = VL_WSA_NOT_ENOUGH_MEMORY;
+    pthread_mutex_unlock(&port_lock);
+    return p;
+}
+
+static void post_completion(void *target, uintptr_t key, VL_OVERLAPPED *overlapped, uint32_t status, uint32_t bytes) {
+    port *p = target;
+    packet *k = calloc(1, sizeof *k);
+    if (!k) return;
+    *k = (packet){ NULL, key, overlapped, status, bytes };
+    pthread_mutex_lock(&port_lock);
+    packet **tail = &p->queue;
+    while (*tail) tail = &(*tail)->next;
+    *tail = k;
+    pthread_cond_broadcast(&port_changed);
+    pthread_mutex_unlock(&port_lock);
+}
+
+int32_t vl_linux_port_take(void *target, int32_t timeout_ms, uintptr_t *key, VL_OVERLAPPED **overlapped,
+                           uint32_t *status, uint32_t *bytes) {
+    port *p = target;
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) { deadline.tv_sec++; deadline.tv_nsec -= 1000000000L; }
+    pthread_mutex_lock(&port_lock);
+    while (!p->queue)
+        if (pthread_cond_timedwait(&port_changed, &port_lock, &deadline) == ETIMEDOUT) break;
+    packet *k = p->queue;
+    if (k) p->queue = k->next;
+    pthread_mutex_unlock(&port_lock);
+    if (!k) return 0;
+    *key = k->key;
+    *overlapped = k->overlapped;
+    *status = k->status;
+    *bytes = k->bytes;
+    free(k);
+    return 1;
 }
 
 /* ---- locks, timers, time, processes ---- */
@@ -592,6 +658,7 @@ static const vl_platform linux_platform = {
     .event_create = event_create, .event_close = event_close, .event_set = event_set,
     .event_reset = event_reset, .event_wait = event_wait,
     .current_thread = current_thread, .queue_completion = queue_completion,
+    .port_open = port_open, .post_completion = post_completion,
     .winsock_startup = winsock_startup, .winsock_cleanup = winsock_cleanup,
     .get_last_error = get_last_error, .set_last_error = set_last_error,
     .mutex_create = mutex_create, .mutex_lock = mutex_lock, .mutex_unlock = mutex_unlock,

@@ -296,10 +296,13 @@ static int install_hooks(HMODULE ws2, HMODULE iphlp, HMODULE kernel) {
     return installed;
 }
 
-/* The platform's originals: the trampolines of hooked functions, the exports of the rest. */
+/* The platform's originals: the trampolines of hooked functions, the exports of the rest
+ * (ws2_32's, else kernel32's). */
 static void *original_named(HMODULE ws2, const char *name) {
     const vl_hook *hook = vl_find_hook(name);
-    return hook ? original_address[hook - vl_hooks] : (void *)GetProcAddress(ws2, name);
+    if (hook) return original_address[hook - vl_hooks];
+    void *export = (void *)GetProcAddress(ws2, name);
+    return export ? export : (void *)GetProcAddress(GetModuleHandleA("kernel32.dll"), name);
 }
 
 static void load_originals(HMODULE ws2) {
@@ -308,7 +311,7 @@ static void load_originals(HMODULE ws2) {
     VL_LOAD(closesocket) VL_LOAD(shutdown) VL_LOAD(select) VL_LOAD(setsockopt) VL_LOAD(getsockopt) VL_LOAD(WSASendTo)
     VL_LOAD(WSARecvFrom) VL_LOAD(WSAEventSelect) VL_LOAD(WSAAsyncSelect) VL_LOAD(WSAGetOverlappedResult) VL_LOAD(WSACreateEvent) VL_LOAD(WSACloseEvent)
     VL_LOAD(WSASetEvent) VL_LOAD(WSAResetEvent) VL_LOAD(WSAWaitForMultipleEvents)
-    VL_LOAD(WSAGetLastError) VL_LOAD(WSASetLastError)
+    VL_LOAD(WSAGetLastError) VL_LOAD(WSASetLastError) VL_LOAD(CreateIoCompletionPort)
 #undef VL_LOAD
 }
 

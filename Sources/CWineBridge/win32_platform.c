@@ -277,6 +277,32 @@ static void queue_completion(uintptr_t thread, void *routine, uint32_t error, ui
     CloseHandle(h);
 }
 
+/* ---- completion ports: the real ones; packets posted with ntdll's NtSetIoCompletion,
+ * which (unlike PostQueuedCompletionStatus) carries the operation's NTSTATUS, so the
+ * game's GetQueuedCompletionStatus fails with the error as it does for the OS's own. ---- */
+
+typedef LONG (NTAPI *query_io_completion_fn)(HANDLE, int, void *, ULONG, ULONG *);
+static void *port_open(void *port, uint32_t threads, uint32_t *error) {
+    if (!port) {
+        HANDLE created = vl_original.CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, threads);
+        if (!created) *error = GetLastError();
+        return created;
+    }
+    static query_io_completion_fn query;
+    if (!query) query = (query_io_completion_fn)(void *)GetProcAddress(GetModuleHandleA("ntdll.dll"), "NtQueryIoCompletion");
+    LONG depth = 0;
+    if (query && query(port, 0, &depth, sizeof depth, NULL) != 0) { *error = ERROR_INVALID_HANDLE; return NULL; }
+    return port;
+}
+
+typedef LONG (NTAPI *set_io_completion_fn)(HANDLE, ULONG_PTR, ULONG_PTR, LONG, ULONG_PTR);
+static void post_completion(void *port, uintptr_t key, VL_OVERLAPPED *overlapped, uint32_t status, uint32_t bytes) {
+    static set_io_completion_fn set_io_completion;
+    if (!set_io_completion)
+        set_io_completion = (set_io_completion_fn)(void *)GetProcAddress(GetModuleHandleA("ntdll.dll"), "NtSetIoCompletion");
+    if (set_io_completion) set_io_completion(port, key, (ULONG_PTR)overlapped, (LONG)status, bytes);
+}
+
 /* The game's WSAStartup/WSACleanup reach the real ws2_32 too (one each, so the counts
  * stay in step): what we hand on (TCP, IPv6) needs it started. */
 static int32_t winsock_startup(uint16_t version, VL_WSADATA *data) { return vl_original.WSAStartup(version, (LPWSADATA)data); }
@@ -495,6 +521,7 @@ static const vl_platform win32_platform = {
     .event_create = event_create, .event_close = event_close, .event_set = event_set,
     .event_reset = event_reset, .event_wait = event_wait,
     .current_thread = current_thread, .queue_completion = queue_completion,
+    .port_open = port_open, .post_completion = post_completion,
     .winsock_startup = winsock_startup, .winsock_cleanup = winsock_cleanup,
     .get_last_error = get_last_error, .set_last_error = set_last_error,
     .mutex_create = mutex_create, .mutex_lock = mutex_lock, .mutex_unlock = mutex_unlock,

@@ -5,13 +5,13 @@ import VirtualIPCore
 // declares for them. Each one only translates between the ABI (return codes, last error)
 // and VirtualHost; the semantics live there.
 
-private let socketError: Int32 = -1
+let socketError: Int32 = -1
 private let invalidSocket = UInt(bitPattern: -1)
 
 /// This process's instance; when it cannot be set up the call fails with WSASYSNOTREADY
 /// (the reason was reported once, on stderr and in the log).
 @inline(__always)
-private func withHost<T>(orFail failure: T, _ body: (VirtualHost) -> T) -> T {
+func withHost<T>(orFail failure: T, _ body: (VirtualHost) -> T) -> T {
     guard let host = VirtualHost.current else {
         Platform.default.lastError = .systemNotReady
         return failure
@@ -21,7 +21,7 @@ private func withHost<T>(orFail failure: T, _ body: (VirtualHost) -> T) -> T {
 
 /// SOCKET_ERROR with the last error set, or 0 (the last error left as it was).
 @inline(__always)
-private func status(_ host: VirtualHost, _ error: WinsockError?) -> Int32 {
+func status(_ host: VirtualHost, _ error: WinsockError?) -> Int32 {
     guard let error else { return 0 }
     host.platform.lastError = error
     return socketError
@@ -31,7 +31,7 @@ private func status(_ host: VirtualHost, _ error: WinsockError?) -> Int32 {
 /// use it (bind, getsockname, getpeername, setsockopt, getsockopt, ioctlsocket; measured by
 /// the conformance checks error.last-error-after-*; connect and closesocket leave it).
 @inline(__always)
-private func cleared(_ host: VirtualHost, _ error: WinsockError?) -> Int32 {
+func cleared(_ host: VirtualHost, _ error: WinsockError?) -> Int32 {
     if error == nil { host.platform.lastError = WinsockError(rawValue: 0) }
     return status(host, error)
 }
@@ -39,7 +39,7 @@ private func cleared(_ host: VirtualHost, _ error: WinsockError?) -> Int32 {
 /// A byte count, or SOCKET_ERROR with the last error set; a success clears the last error
 /// (sendto, recvfrom, WSASendTo: measured as above).
 @inline(__always)
-private func count(_ host: VirtualHost, _ result: Result<Int, WinsockError>) -> Int32 {
+func count(_ host: VirtualHost, _ result: Result<Int, WinsockError>) -> Int32 {
     switch result {
     case let .success(n):
         host.platform.lastError = WinsockError(rawValue: 0)
@@ -244,18 +244,6 @@ public func hookWSARecvFrom(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF
 @_cdecl("vl_hook_WSAEventSelect")
 public func hookWSAEventSelect(_ s: UInt, _ event: UnsafeMutableRawPointer?, _ events: Int32) -> Int32 {
     withHost(orFail: socketError) { status($0, $0.eventSelect(s, event: event, events: events)) }
-}
-
-/// CancelIoEx / CancelIo on a virtual socket: its pending receives are ours to end.
-/// BOOL: 1, or 0 with the last error set.
-@_cdecl("vl_hook_CancelIoEx")
-public func hookCancelIoEx(_ s: UInt, _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?) -> Int32 {
-    withHost(orFail: 0) { status($0, $0.cancel(s, overlapped: overlapped, thread: nil)) == 0 ? 1 : 0 }
-}
-
-@_cdecl("vl_hook_CancelIo")
-public func hookCancelIo(_ s: UInt) -> Int32 {
-    withHost(orFail: 0) { host in status(host, host.cancel(s, overlapped: nil, thread: host.platform.t.current_thread!())) == 0 ? 1 : 0 }
 }
 
 @_cdecl("vl_hook_WSARecvMsg")

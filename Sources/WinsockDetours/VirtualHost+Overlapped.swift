@@ -23,13 +23,13 @@ extension VirtualHost {
         return withSocket(handle) { socket in
             guard socket.isBound else { return .invalidArgument }
             let op = PendingReceive(overlapped: overlapped, buffers: copied, from: from, fromLength: fromLength,
-                                    routine: routine, thread: platform.t.current_thread!())
+                                    routine: routine, thread: platform.t.current_thread!(), target: socket.completionTarget)
             overlapped.pointee.Internal = UInt(VL_STATUS_PENDING)
             overlapped.pointee.InternalHigh = 0
             // Starting an I/O resets its event (the I/O manager does so on Windows).
             if routine == nil, let event = overlapped.pointee.hEvent { _ = platform.t.event_reset!(event) }
             if socket.pending.isEmpty {
-                switch attemptLocked(socket, op) {
+                switch attemptLocked(socket, op, immediately: true) {
                 case let .completed(bytes, error):
                     received?.pointee = UInt32(bytes)
                     flags.pointee = 0
@@ -51,8 +51,9 @@ extension VirtualHost {
         }
     }
 
-    /// One non-blocking try to satisfy `op`; completes it on success. Lock held.
-    func attemptLocked(_ socket: VirtualSocket, _ op: PendingReceive) -> Attempt {
+    /// One non-blocking try to satisfy `op`; completes it on success (`immediately`: in the
+    /// call that started it). Lock held.
+    func attemptLocked(_ socket: VirtualSocket, _ op: PendingReceive, immediately: Bool) -> Attempt {
         let result = op.buffers.withUnsafeBufferPointer {
             takeDatagram(view(of: socket), buffers: $0.baseAddress, count: UInt32($0.count), blocking: false)
         }
@@ -61,22 +62,16 @@ extension VirtualHost {
             return error == .wouldBlock ? .wouldBlock : .failed(error)
         case let .success(arrival):
             let error: WinsockError? = arrival.truncated ? .messageSize : nil
-            complete(op, error: error, bytes: arrival.copied, from: arrival.source)
+            complete(op, error: error, bytes: arrival.copied, from: arrival.source, immediately: immediately)
             return .completed(bytes: arrival.copied, error: error)
         }
     }
 
-    /// Publishes an operation's end: `from`, the OVERLAPPED's status and count, then the
-    /// event or the completion routine (queued to the thread that posted it).
-    func complete(_ op: PendingReceive, error: WinsockError?, bytes: Int, from: SocketAddress?) {
+    /// A receive's end: `from`, then everything `finish` publishes.
+    func complete(_ op: PendingReceive, error: WinsockError?, bytes: Int, from: SocketAddress?, immediately: Bool = false) {
         if let from, op.from != nil { _ = from.write(to: op.from, length: op.fromLength) }
-        op.overlapped.pointee.InternalHigh = UInt(bytes)
-        op.overlapped.pointee.Internal = UInt(error?.ntStatus ?? VL_STATUS_SUCCESS)
-        if let routine = op.routine {
-            platform.t.queue_completion!(op.thread, routine, UInt32(bitPattern: error?.rawValue ?? 0), UInt32(bytes), op.overlapped, 0)
-        } else if let event = op.overlapped.pointee.hEvent {
-            _ = platform.t.event_set!(event)
-        }
+        finish(op.overlapped, routine: op.routine, thread: op.thread, target: op.target, error: error, bytes: bytes,
+               immediately: immediately)
     }
 
     /// CancelIoEx (`overlapped` nil: every operation of the socket) and CancelIo (`thread`:
@@ -103,7 +98,7 @@ extension VirtualHost {
         lock.locked {
             guard let socket = sockets[handle], !socket.closed else { return }
             while let op = socket.pending.first {
-                let attempt = attemptLocked(socket, op)
+                let attempt = attemptLocked(socket, op, immediately: false)
                 if case .wouldBlock = attempt { break }
                 socket.pending.removeFirst()
                 if case let .failed(error) = attempt { complete(op, error: error, bytes: 0, from: nil) }

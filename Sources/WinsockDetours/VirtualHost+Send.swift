@@ -65,18 +65,14 @@ extension VirtualHost {
     func sendOverlapped(_ handle: UInt, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, sent: UnsafeMutablePointer<UInt32>?,
                         to: SocketAddress?, overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, routine: UnsafeMutableRawPointer?) -> WinsockError? {
         guard overlapped != nil || sent != nil else { return .fault }
+        let target = withSocket(handle, orFail: { _ in nil }) { $0.completionTarget }
         switch send(handle, buffers: buffers, count: count, to: to) {
         case let .failure(error): return error
         case let .success(bytes):
             sent?.pointee = UInt32(bytes)
             if let overlapped {
-                overlapped.pointee.Internal = UInt(VL_STATUS_SUCCESS)
-                overlapped.pointee.InternalHigh = UInt(bytes)
-                if let routine {
-                    platform.t.queue_completion!(platform.t.current_thread!(), routine, 0, UInt32(bytes), overlapped, 0)
-                } else if let event = overlapped.pointee.hEvent {
-                    _ = platform.t.event_set!(event)
-                }
+                finish(overlapped, routine: routine, thread: platform.t.current_thread!(), target: target, error: nil,
+                       bytes: bytes, immediately: true)
             }
             return nil
         }

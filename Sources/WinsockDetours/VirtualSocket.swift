@@ -34,6 +34,15 @@ final class VirtualSocket {
     var activeCalls = 0
     /// Overlapped receives in the order they were posted.
     var pending: [PendingReceive] = []
+    /// The completion port CreateIoCompletionPort associated the socket with, and its key.
+    var port: (handle: UnsafeMutableRawPointer, key: UInt)?
+    /// SetFileCompletionNotificationModes' FILE_SKIP_COMPLETION_PORT_ON_SUCCESS.
+    var skipPortOnSuccess = false
+
+    /// Where an operation started now reports its end besides the OVERLAPPED.
+    var completionTarget: CompletionTarget? {
+        port.map { CompletionTarget(port: $0.handle, key: $0.key, skipOnSuccess: skipPortOnSuccess) }
+    }
 
     init(handle: UInt, realPort: UInt16) {
         self.handle = handle
@@ -53,17 +62,27 @@ final class PendingReceive {
     let fromLength: UnsafeMutablePointer<Int32>?
     let routine: UnsafeMutableRawPointer?
     let thread: UInt
+    /// The socket's completion port when the operation started (nil: none).
+    let target: CompletionTarget?
 
     init(overlapped: UnsafeMutablePointer<VL_OVERLAPPED>, buffers: [VL_WSABUF],
          from: UnsafeMutablePointer<VL_SOCKADDR_IN>?, fromLength: UnsafeMutablePointer<Int32>?,
-         routine: UnsafeMutableRawPointer?, thread: UInt) {
+         routine: UnsafeMutableRawPointer?, thread: UInt, target: CompletionTarget?) {
         self.overlapped = overlapped
         self.buffers = buffers
         self.from = from
         self.fromLength = fromLength
         self.routine = routine
         self.thread = thread
+        self.target = target
     }
+}
+
+/// A completion port as an operation sees it.
+struct CompletionTarget {
+    let port: UnsafeMutableRawPointer
+    let key: UInt
+    let skipOnSuccess: Bool
 }
 
 /// A sockaddr_in as the game passes it.

@@ -14,6 +14,7 @@ final class HookTableTests: XCTestCase {
             "WSAStartup", "WSACleanup", "WSAGetLastError", "WSASetLastError", "socket", "WSASocketA", "WSASocketW",
             "closesocket", "bind", "connect", "WSAConnect", "sendto", "recvfrom", "send", "recv", "WSASendTo", "WSARecvFrom",
             "WSASend", "WSARecv", "WSAEventSelect", "WSAAsyncSelect", "CancelIoEx", "CancelIo",
+            "CreateIoCompletionPort", "SetFileCompletionNotificationModes", "ReadFile", "WriteFile",
             "WSAGetOverlappedResult", "WSACreateEvent", "WSACloseEvent", "WSASetEvent", "WSAResetEvent",
             "WSAWaitForMultipleEvents", "select", "ioctlsocket", "WSAIoctl", "getsockname", "getpeername", "setsockopt",
             "getsockopt", "gethostname", "gethostbyname", "gethostbyaddr", "getaddrinfo", "freeaddrinfo", "GetAdaptersInfo",
@@ -21,6 +22,7 @@ final class HookTableTests: XCTestCase {
         XCTAssertEqual(names, surface)
         XCTAssertEqual(entries().first { $0.name == "GetAdaptersInfo" }?.module, "IPHLPAPI")
         XCTAssertEqual(entries().first { $0.name == "sendto" }?.module, "WS2_32")
+        XCTAssertEqual(entries().first { $0.name == "ReadFile" }?.module, "KERNEL32")
     }
 
     func test_everySignatureIsWellFormed() {

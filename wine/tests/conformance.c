@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "conformance.h"
 
 static int checks;
 static const char *last_check = "(none)";
@@ -33,9 +34,8 @@ static DWORD WINAPI progress_watch(void *unused) {
         seen = checks;
     }
 }
-#define NOT_READABLE (-2) /* a receive not attempted: nothing arrived within a second */
 
-static void check(const char *id, const char *format, ...) {
+void check(const char *id, const char *format, ...) {
     char outcome[512];
     va_list args;
     va_start(args, format);
@@ -48,7 +48,7 @@ static void check(const char *id, const char *format, ...) {
 }
 
 /* "0" or "-1/10048": a call's result and, on failure, its error. */
-static const char *rc(int result) {
+const char *rc(int result) {
     static char text[8][32];
     static int next;
     char *t = text[next++ % 8];
@@ -58,7 +58,7 @@ static const char *rc(int result) {
     return t;
 }
 
-static struct sockaddr_in address(const char *ip, unsigned short port) {
+struct sockaddr_in address(const char *ip, unsigned short port) {
     struct sockaddr_in a;
     memset(&a, 0, sizeof a);
     a.sin_family = AF_INET;
@@ -67,10 +67,10 @@ static struct sockaddr_in address(const char *ip, unsigned short port) {
     return a;
 }
 
-static SOCKET udp(void) { return socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP); }
+SOCKET udp(void) { return socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP); }
 
 /* A UDP socket bound to ip:port (port 0: any), or INVALID_SOCKET. */
-static SOCKET bound(const char *ip, unsigned short port) {
+SOCKET bound(const char *ip, unsigned short port) {
     SOCKET s = udp();
     struct sockaddr_in a = address(ip, port);
     if (bind(s, (struct sockaddr *)&a, sizeof a) != 0) {
@@ -80,7 +80,7 @@ static SOCKET bound(const char *ip, unsigned short port) {
     return s;
 }
 
-static unsigned short port_of(SOCKET s) {
+unsigned short port_of(SOCKET s) {
     struct sockaddr_in a;
     int length = sizeof a;
     if (getsockname(s, (struct sockaddr *)&a, &length) != 0) return 0;
@@ -88,14 +88,14 @@ static unsigned short port_of(SOCKET s) {
 }
 
 /* Where a socket sends to itself. */
-static struct sockaddr_in self(SOCKET s) { return address("127.0.0.1", port_of(s)); }
+struct sockaddr_in self(SOCKET s) { return address("127.0.0.1", port_of(s)); }
 
-static int send_to(SOCKET s, struct sockaddr_in to, const char *data, int length) {
+int send_to(SOCKET s, struct sockaddr_in to, const char *data, int length) {
     return sendto(s, data, length, 0, (struct sockaddr *)&to, sizeof to);
 }
 
 /* Waits (bounded) until s is readable: 1, or 0 after a second. */
-static int readable(SOCKET s) {
+int readable(SOCKET s) {
     fd_set set;
     FD_ZERO(&set);
     FD_SET(s, &set);
@@ -103,18 +103,17 @@ static int readable(SOCKET s) {
     return select(0, &set, NULL, NULL, &second) == 1;
 }
 
-static void nonblocking(SOCKET s, u_long on) { ioctlsocket(s, FIONBIO, &on); }
+void nonblocking(SOCKET s, u_long on) { ioctlsocket(s, FIONBIO, &on); }
 
 /* A receive that waits first (bounded): NOT_READABLE when nothing came, so a missing
  * datagram is an outcome, never a hang. */
-static int recv_ready(SOCKET s, char *buffer, int length, int flags, struct sockaddr_in *from, int *from_length) {
+int recv_ready(SOCKET s, char *buffer, int length, int flags, struct sockaddr_in *from, int *from_length) {
     if (!readable(s)) return NOT_READABLE;
     return recvfrom(s, buffer, length, flags, (struct sockaddr *)from, from_length);
 }
 
 /* For a receive that is meant to block: after 3 s it is ended (a datagram to it, or its
  * socket closed), so a receive that does not end by itself shows in the outcome. */
-typedef struct { SOCKET s; HANDLE disarm; int close; int fired; } watchdog;
 static DWORD WINAPI watch(void *context) {
     watchdog *w = context;
     if (WaitForSingleObject(w->disarm, 3000) != WAIT_TIMEOUT) return 0;
@@ -130,7 +129,7 @@ static DWORD WINAPI watch(void *context) {
     return 0;
 }
 
-static void arm(watchdog *w, HANDLE *thread, SOCKET s, int close) {
+void arm(watchdog *w, HANDLE *thread, SOCKET s, int close) {
     w->s = s;
     w->close = close;
     w->fired = 0;
@@ -138,7 +137,7 @@ static void arm(watchdog *w, HANDLE *thread, SOCKET s, int close) {
     *thread = CreateThread(NULL, 0, watch, w, 0, NULL);
 }
 
-static void disarm(watchdog *w, HANDLE thread) {
+void disarm(watchdog *w, HANDLE thread) {
     SetEvent(w->disarm);
     WaitForSingleObject(thread, INFINITE);
     CloseHandle(thread);
@@ -147,7 +146,7 @@ static void disarm(watchdog *w, HANDLE thread) {
 
 /* recvfrom under a watchdog (`close`: it closes the socket, else wakes it with a
  * datagram); *fired says whether the receive had to be ended that way. */
-static int guarded_recvfrom(SOCKET s, char *buffer, int length, int flags, int close, int *fired) {
+int guarded_recvfrom(SOCKET s, char *buffer, int length, int flags, int close, int *fired) {
     watchdog w;
     HANDLE thread;
     arm(&w, &thread, s, close);
@@ -963,6 +962,8 @@ int main(void) {
     ioctls();
     recvmsg_checks();
     overlapped_checks();
+    completion_port_checks();
+    file_checks();
     identity_checks();
     errors();
     check("startup.wsacleanup", "%s", rc(WSACleanup()));

@@ -63,7 +63,11 @@
     X(WS2_32, 0, ADDRINFO, void, freeaddrinfo, "v:p", (VL_ADDRINFO *info), (info)) \
     X(IPHLPAPI, 0, PLAIN, uint32_t, GetAdaptersInfo, "u:pp", (VL_IP_ADAPTER_INFO *info, uint32_t *size), (info, size)) \
     X(KERNEL32, 0, SOCKET, int32_t, CancelIoEx, "i:sp", (VL_SOCKET s, VL_OVERLAPPED *overlapped), (s, overlapped)) \
-    X(KERNEL32, 0, SOCKET, int32_t, CancelIo, "i:s", (VL_SOCKET s), (s))
+    X(KERNEL32, 0, SOCKET, int32_t, CancelIo, "i:s", (VL_SOCKET s), (s)) \
+    X(KERNEL32, 0, SOCKET, void *, CreateIoCompletionPort, "p:spsu", (VL_SOCKET s, void *port, uintptr_t key, uint32_t threads), (s, port, key, threads)) \
+    X(KERNEL32, 0, SOCKET, int32_t, SetFileCompletionNotificationModes, "i:su", (VL_SOCKET s, uint32_t modes), (s, modes)) \
+    X(KERNEL32, 0, SOCKET, int32_t, ReadFile, "i:spupp", (VL_SOCKET s, void *buffer, uint32_t length, uint32_t *read, VL_OVERLAPPED *overlapped), (s, buffer, length, read, overlapped)) \
+    X(KERNEL32, 0, SOCKET, int32_t, WriteFile, "i:spupp", (VL_SOCKET s, const void *buffer, uint32_t length, uint32_t *written, VL_OVERLAPPED *overlapped), (s, buffer, length, written, overlapped))
 
 /* Not an export (WSAIoctl hands out its pointer): WSARecvMsg on a virtual socket, in Swift. */
 int32_t vl_hook_WSARecvMsg(VL_SOCKET s, VL_WSAMSG *message, uint32_t *received, VL_OVERLAPPED *overlapped, void *routine);

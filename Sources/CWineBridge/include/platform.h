@@ -90,6 +90,15 @@ typedef struct vl_platform {
     void (*queue_completion)(uintptr_t thread, void *routine, uint32_t error, uint32_t bytes,
                              VL_OVERLAPPED *overlapped, uint32_t flags);
 
+    /* Completion ports. The backing socket is never associated with one for real (the OS
+     * would post packets of the layer's own sends and receives there): port_open gives the
+     * port a virtual socket is to be associated with, a new one (port NULL) or `port`
+     * checked to be one, or NULL with the Win32 error in *error; post_completion queues a
+     * packet of the layer's own operations (the OVERLAPPED, its NTSTATUS and byte count),
+     * as the I/O manager would. */
+    void *(*port_open)(void *port, uint32_t threads, uint32_t *error);
+    void (*post_completion)(void *port, uintptr_t key, VL_OVERLAPPED *overlapped, uint32_t status, uint32_t bytes);
+
     /* The OS's own Winsock, started and stopped in step with the game's WSAStartup and
      * WSACleanup so everything handed to it (TCP, other families) works: Win32 calls the
      * original ws2_32, which also fills `data` as Windows answers; Linux has none (0). */
@@ -133,6 +142,13 @@ typedef struct vl_platform {
     void (*global_lock)(void);
     void (*global_unlock)(void);
 } vl_platform;
+
+#if !defined(_WIN32)
+/* Tests only: takes the next packet of a Linux backend's completion port within timeout_ms
+ * (1), or none (0). */
+int32_t vl_linux_port_take(void *port, int32_t timeout_ms, uintptr_t *key, VL_OVERLAPPED **overlapped,
+                           uint32_t *status, uint32_t *bytes);
+#endif
 
 /* The backend of this build (Linux in `swift test`, Win32 in the DLL). */
 const vl_platform *vl_default_platform(void);

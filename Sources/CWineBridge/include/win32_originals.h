@@ -1,4 +1,4 @@
-/* The original ws2_32 functions the Win32 platform backend calls (captured before the
+/* The original ws2_32 (and kernel32) functions the Win32 platform backend calls (captured before the
  * game's imports are patched). DLL build only. */
 #ifndef VL_WIN32_ORIGINALS_H
 #define VL_WIN32_ORIGINALS_H
@@ -29,6 +29,7 @@ typedef struct vl_originals {
     DWORD (WSAAPI *WSAWaitForMultipleEvents)(DWORD, const WSAEVENT *, BOOL, DWORD, BOOL);
     int (WSAAPI *WSAGetLastError)(void);
     void (WSAAPI *WSASetLastError)(int);
+    HANDLE (WINAPI *CreateIoCompletionPort)(HANDLE, HANDLE, ULONG_PTR, DWORD);
 } vl_originals;
 
 extern vl_originals vl_original;

@@ -1,0 +1,87 @@
+import CWineBridge
+import VirtualIPCore
+
+// kernel32's functions that take any handle, for the handles that are virtual sockets
+// (the DLL hands every other handle to kernel32 unchanged). They answer as kernel32 does:
+// BOOL results, Win32 errors in the last error.
+
+/// A BOOL result: 1, or 0 with the last error set.
+private func succeeded(_ host: VirtualHost, _ error: WinsockError?) -> Int32 {
+    status(host, error) == 0 ? 1 : 0
+}
+
+/// ReadFile/WriteFile on a socket report what its receive and send report, in the file
+/// calls' own words where they have them (measured under Wine: a truncated datagram is
+/// ERROR_MORE_DATA, a write on an unconnected socket ERROR_INVALID_PARAMETER).
+private func fileResult(_ host: VirtualHost, _ error: WinsockError?) -> Int32 {
+    switch error {
+    case nil: return 1
+    case .messageSize?: return succeeded(host, WinsockError(234))  // ERROR_MORE_DATA
+    case .notConnected?, .destinationRequired?: return succeeded(host, WinsockError(Int32(VL_ERROR_INVALID_PARAMETER)))
+    case let other?: return succeeded(host, other)
+    }
+}
+
+/// CancelIoEx / CancelIo on a virtual socket: its pending receives are ours to end.
+@_cdecl("vl_hook_CancelIoEx")
+public func hookCancelIoEx(_ s: UInt, _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?) -> Int32 {
+    withHost(orFail: 0) { succeeded($0, $0.cancel(s, overlapped: overlapped, thread: nil)) }
+}
+
+@_cdecl("vl_hook_CancelIo")
+public func hookCancelIo(_ s: UInt) -> Int32 {
+    withHost(orFail: 0) { host in succeeded(host, host.cancel(s, overlapped: nil, thread: host.platform.t.current_thread!())) }
+}
+
+/// CreateIoCompletionPort with a virtual socket: the port, or NULL with the OS's error.
+@_cdecl("vl_hook_CreateIoCompletionPort")
+public func hookCreateIoCompletionPort(_ s: UInt, _ port: UnsafeMutableRawPointer?, _ key: UInt, _ threads: UInt32) -> UnsafeMutableRawPointer? {
+    withHost(orFail: nil) { host in
+        switch host.associate(s, port: port, key: key, threads: threads) {
+        case let .success(joined): return joined
+        case let .failure(error):
+            host.platform.lastError = error
+            return nil
+        }
+    }
+}
+
+/// SetFileCompletionNotificationModes; the modes are a UCHAR, passed in a 32-bit slot.
+@_cdecl("vl_hook_SetFileCompletionNotificationModes")
+public func hookSetFileCompletionNotificationModes(_ s: UInt, _ modes: UInt32) -> Int32 {
+    withHost(orFail: 0) { succeeded($0, $0.setCompletionModes(s, modes: modes & 0xFF)) }
+}
+
+/// ReadFile on a virtual socket is a receive into one buffer (WSARecv): blocking as the
+/// socket is, or overlapped when `overlapped` is given.
+@_cdecl("vl_hook_ReadFile")
+public func hookReadFile(_ s: UInt, _ buffer: UnsafeMutableRawPointer?, _ length: UInt32, _ read: UnsafeMutablePointer<UInt32>?,
+                         _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?) -> Int32 {
+    withHost(orFail: 0) { host in
+        var one = VL_WSABUF(len: length, buf: buffer?.assumingMemoryBound(to: CChar.self))
+        if let overlapped {
+            var flags: UInt32 = 0
+            return fileResult(host, host.receiveOverlapped(s, buffers: &one, count: 1, received: read, flags: &flags,
+                                                           from: nil, fromLength: nil, overlapped: overlapped, routine: nil))
+        }
+        guard let read else { return succeeded(host, WinsockError(Int32(VL_ERROR_INVALID_PARAMETER))) }
+        read.pointee = 0
+        switch host.receiveArrival(s, buffers: &one, count: 1, flags: 0, from: nil, fromLength: nil) {
+        case let .failure(error): return fileResult(host, error)
+        case let .success(arrival):
+            read.pointee = UInt32(arrival.copied)
+            return fileResult(host, arrival.truncated ? .messageSize : nil)
+        }
+    }
+}
+
+/// WriteFile on a virtual socket is a send of one buffer to the connected peer (WSASend).
+@_cdecl("vl_hook_WriteFile")
+public func hookWriteFile(_ s: UInt, _ buffer: UnsafeRawPointer?, _ length: UInt32, _ written: UnsafeMutablePointer<UInt32>?,
+                          _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?) -> Int32 {
+    withHost(orFail: 0) { host in
+        var one = VL_WSABUF(len: length, buf: UnsafeMutablePointer(mutating: buffer?.assumingMemoryBound(to: CChar.self)))
+        guard written != nil || overlapped != nil else { return succeeded(host, WinsockError(Int32(VL_ERROR_INVALID_PARAMETER))) }
+        return fileResult(host, host.sendOverlapped(s, buffers: &one, count: 1, sent: written, to: nil, overlapped: overlapped, routine: nil))
+    }
+}

@@ -1,0 +1,55 @@
+import CWineBridge
+import VirtualIPCore
+
+/// Completion ports on virtual sockets, and the one place an overlapped operation's end is
+/// published. The backing socket is never associated with the game's port (the OS would post
+/// packets of the layer's own sends and receives there, measured under Wine): the layer
+/// posts the packets of the game's operations itself, with their status, as the I/O
+/// manager would.
+extension VirtualHost {
+    /// CreateIoCompletionPort(socket, port, key, threads): the port (a new one when `port`
+    /// is nil), or the Win32 error: a port that is none (the OS's answer), a socket that
+    /// already has one (ERROR_INVALID_PARAMETER, as Windows).
+    func associate(_ handle: UInt, port: UnsafeMutableRawPointer?, key: UInt, threads: UInt32) -> Result<UnsafeMutableRawPointer, WinsockError> {
+        withSocket(handle, orFail: { .failure($0) }) { socket in
+            guard socket.port == nil else { return .failure(WinsockError(Int32(VL_ERROR_INVALID_PARAMETER))) }
+            var error: UInt32 = 0
+            guard let joined = platform.t.port_open!(port, threads, &error) else {
+                return .failure(WinsockError(rawValue: Int32(bitPattern: error)))
+            }
+            socket.port = (joined, key)
+            return .success(joined)
+        }
+    }
+
+    /// SetFileCompletionNotificationModes: FILE_SKIP_COMPLETION_PORT_ON_SUCCESS (1) is kept;
+    /// FILE_SKIP_SET_EVENT_ON_HANDLE (2) needs nothing, the layer never signals the handle.
+    func setCompletionModes(_ handle: UInt, modes: UInt32) -> WinsockError? {
+        withSocket(handle) { socket in
+            if modes & 0x1 != 0 { socket.skipPortOnSuccess = true }
+            return nil
+        }
+    }
+
+    /// Publishes an operation's end: the OVERLAPPED's status and count, then the completion
+    /// routine (queued to the thread that started it) or the event and the port's packet.
+    /// As Windows: an event handle with its low bit set is signalled without a packet; an
+    /// operation that ended at once (`immediately`) posts one only when it did not fail
+    /// (a warning such as a truncated datagram counts as done), and not at all on success
+    /// under FILE_SKIP_COMPLETION_PORT_ON_SUCCESS.
+    func finish(_ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>, routine: UnsafeMutableRawPointer?, thread: UInt,
+                target: CompletionTarget?, error: WinsockError?, bytes: Int, immediately: Bool) {
+        let status = error?.ntStatus ?? VL_STATUS_SUCCESS
+        overlapped.pointee.InternalHigh = UInt(bytes)
+        overlapped.pointee.Internal = UInt(status)
+        if let routine {
+            platform.t.queue_completion!(thread, routine, UInt32(bitPattern: error?.rawValue ?? 0), UInt32(bytes), overlapped, 0)
+            return
+        }
+        let event = overlapped.pointee.hEvent.map { UInt(bitPattern: $0) } ?? 0
+        if event != 0 { _ = platform.t.event_set!(UnsafeMutableRawPointer(bitPattern: event & ~1)) }
+        guard let target, event & 1 == 0 else { return }
+        if immediately && (status >> 30 == 3 || (status == VL_STATUS_SUCCESS && target.skipOnSuccess)) { return }
+        platform.t.post_completion!(target.port, target.key, overlapped, status, UInt32(bytes))
+    }
+}

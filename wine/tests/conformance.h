@@ -1,0 +1,36 @@
+/* What the parts of conformance.exe share: one check per line, and the small helpers that
+ * make UDP sockets talk to themselves on 127.0.0.1 (defined in conformance.c). */
+#ifndef CONFORMANCE_H
+#define CONFORMANCE_H
+#include <winsock2.h>
+
+#define NOT_READABLE (-2) /* a receive not attempted: nothing arrived within a second */
+
+void check(const char *id, const char *format, ...);
+/* "0" or "-1/10048": a call's result and, on failure, its error. */
+const char *rc(int result);
+struct sockaddr_in address(const char *ip, unsigned short port);
+SOCKET udp(void);
+/* A UDP socket bound to ip:port (port 0: any), or INVALID_SOCKET. */
+SOCKET bound(const char *ip, unsigned short port);
+unsigned short port_of(SOCKET s);
+/* Where a socket sends to itself. */
+struct sockaddr_in self(SOCKET s);
+int send_to(SOCKET s, struct sockaddr_in to, const char *data, int length);
+/* Waits (bounded) until s is readable: 1, or 0 after a second. */
+int readable(SOCKET s);
+void nonblocking(SOCKET s, u_long on);
+/* A receive that waits first (bounded): NOT_READABLE when nothing came. */
+int recv_ready(SOCKET s, char *buffer, int length, int flags, struct sockaddr_in *from, int *from_length);
+/* For a call that is meant to block: after 3 s it is ended (a datagram to the socket, or
+ * the socket closed), so a call that does not end by itself shows in the outcome. */
+typedef struct { SOCKET s; HANDLE disarm; int close; int fired; } watchdog;
+void arm(watchdog *w, HANDLE *thread, SOCKET s, int close);
+void disarm(watchdog *w, HANDLE thread);
+/* recvfrom ended after 3 s (`close`: by closing the socket, else by a datagram). */
+int guarded_recvfrom(SOCKET s, char *buffer, int length, int flags, int close, int *fired);
+
+/* The sections of conformance_io.c. */
+void completion_port_checks(void);
+void file_checks(void);
+#endif

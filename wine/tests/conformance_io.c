@@ -1,0 +1,215 @@
+/* conformance.exe, the kernel32 side of sockets: completion ports, GetOverlappedResult,
+ * ReadFile and WriteFile on UDP sockets (the same line format as conformance.c). Every
+ * wait is bounded: a completion that never comes is an outcome ("258": WAIT_TIMEOUT). */
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#include <mswsock.h>
+#include <windows.h>
+#include <stdio.h>
+#include <string.h>
+#include "conformance.h"
+
+/* What one GetQueuedCompletionStatus returned, as text: ok, the error when not ok, the
+ * bytes, the key and whether the OVERLAPPED is the one expected. */
+static const char *dequeued(HANDLE port, DWORD timeout, const OVERLAPPED *expected) {
+    static char text[4][96];
+    static int next;
+    char *t = text[next++ % 4];
+    DWORD bytes = 0;
+    ULONG_PTR key = 0;
+    OVERLAPPED *overlapped = NULL;
+    BOOL ok = GetQueuedCompletionStatus(port, &bytes, &key, &overlapped, timeout);
+    DWORD error = ok ? 0 : GetLastError();
+    if (!ok && !overlapped) snprintf(t, 96, "none error=%lu", error);
+    else snprintf(t, 96, "ok=%d error=%lu bytes=%lu key=%lu same=%d", ok, error, bytes, (unsigned long)key, overlapped == expected);
+    return t;
+}
+
+/* WSARecvFrom posted with an OVERLAPPED: "0" done at once, "-1/997" pending. */
+static int post_receive(SOCKET s, WSABUF *buffer, OVERLAPPED *overlapped) {
+    DWORD received = 0, flags = 0;
+    memset(overlapped, 0, sizeof *overlapped);
+    return WSARecvFrom(s, buffer, 1, &received, &flags, NULL, NULL, (LPWSAOVERLAPPED)overlapped, NULL);
+}
+
+static void drain(SOCKET s) {
+    char scratch[64];
+    while (readable(s) && recvfrom(s, scratch, sizeof scratch, 0, NULL, NULL) >= 0) {}
+}
+
+void completion_port_checks(void) {
+    SOCKET s = bound("0.0.0.0", 0);
+    HANDLE port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 0);
+    check("iocp.create", "%s", port ? "port" : "none");
+    if (!port) { closesocket(s); return; }
+    HANDLE joined = CreateIoCompletionPort((HANDLE)s, port, 77, 0);
+    check("iocp.associate", "same=%d error=%lu", joined == port, joined ? 0 : GetLastError());
+    HANDLE other = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 0);
+    HANDLE again = CreateIoCompletionPort((HANDLE)s, other, 78, 0);
+    check("iocp.associate-again", "result=%s error=%lu", again == other ? "port" : again ? "other" : "none", again ? 0 : GetLastError());
+    SOCKET t = bound("0.0.0.0", 0);
+    HANDLE bogus = CreateIoCompletionPort((HANDLE)t, (HANDLE)(ULONG_PTR)0x7ff8, 1, 0);
+    check("iocp.associate-not-a-handle", "result=%s error=%lu", bogus ? "port" : "none", bogus ? 0 : GetLastError());
+    HANDLE not_port = CreateEventA(NULL, TRUE, FALSE, NULL);
+    bogus = CreateIoCompletionPort((HANDLE)t, not_port, 1, 0);
+    check("iocp.associate-an-event", "result=%s error=%lu", bogus ? "port" : "none", bogus ? 0 : GetLastError());
+    CloseHandle(not_port);
+    closesocket(t);
+    check("iocp.nothing-queued", "%s", dequeued(port, 0, NULL));
+
+    char data[64];
+    WSABUF buffer = { sizeof data, data };
+    OVERLAPPED overlapped;
+    check("iocp.recv-pending", "%s", rc(post_receive(s, &buffer, &overlapped)));
+    send_to(s, self(s), "port", 4);
+    check("iocp.recv-completes", "%s data=%.4s", dequeued(port, 2000, &overlapped), data);
+
+    send_to(s, self(s), "now", 3);
+    readable(s);
+    check("iocp.recv-at-once", "%s", rc(post_receive(s, &buffer, &overlapped)));
+    check("iocp.recv-at-once-posts", "%s", dequeued(port, 1000, &overlapped));
+
+    OVERLAPPED sending;
+    memset(&sending, 0, sizeof sending);
+    DWORD sent = 0;
+    struct sockaddr_in to = self(s);
+    WSABUF out = { 5, "sent!" };
+    int r = WSASendTo(s, &out, 1, &sent, 0, (struct sockaddr *)&to, sizeof to, (LPWSAOVERLAPPED)&sending, NULL);
+    check("iocp.send", "%s sent=%lu", rc(r), sent);
+    check("iocp.send-posts", "%s", dequeued(port, 1000, &sending));
+    drain(s);
+
+    WSABUF small = { 2, data };
+    check("iocp.truncated-pending", "%s", rc(post_receive(s, &small, &overlapped)));
+    send_to(s, self(s), "toolong", 7);
+    check("iocp.truncated", "%s", dequeued(port, 2000, &overlapped));
+
+    post_receive(s, &buffer, &overlapped);
+    BOOL cancelled = CancelIoEx((HANDLE)s, &overlapped);
+    check("iocp.cancelled", "cancel=%d %s", cancelled, dequeued(port, 2000, &overlapped));
+
+    /* An event handle with its low bit set: the event is signalled, nothing is queued. */
+    HANDLE event = CreateEventA(NULL, TRUE, FALSE, NULL);
+    memset(&overlapped, 0, sizeof overlapped);
+    overlapped.hEvent = (HANDLE)((ULONG_PTR)event | 1);
+    DWORD received = 0, flags = 0;
+    const char *posted = rc(WSARecvFrom(s, &buffer, 1, &received, &flags, NULL, NULL, (LPWSAOVERLAPPED)&overlapped, NULL));
+    send_to(s, self(s), "bit", 3);
+    DWORD w = WaitForSingleObject(event, 2000);
+    check("iocp.event-low-bit", "%s wait=%lu %s", posted, w, dequeued(port, 300, &overlapped));
+    CloseHandle(event);
+
+    check("iocp.skip-on-success", "ok=%d", SetFileCompletionNotificationModes((HANDLE)s, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS));
+    send_to(s, self(s), "skip", 4);
+    readable(s);
+    check("iocp.skip-at-once", "%s", rc(post_receive(s, &buffer, &overlapped)));
+    check("iocp.skip-nothing-queued", "%s", dequeued(port, 300, &overlapped));
+    check("iocp.skip-pending", "%s", rc(post_receive(s, &buffer, &overlapped)));
+    send_to(s, self(s), "late", 4);
+    check("iocp.skip-pending-posts", "%s", dequeued(port, 2000, &overlapped));
+
+    OVERLAPPED two[2];
+    post_receive(s, &buffer, &two[0]);
+    send_to(s, self(s), "one", 3);
+    char second_data[8];
+    WSABUF second = { sizeof second_data, second_data };
+    readable(s);
+    Sleep(0);
+    post_receive(s, &second, &two[1]);
+    send_to(s, self(s), "two", 3);
+    OVERLAPPED_ENTRY entries[4];
+    ULONG removed = 0, total = 0;
+    for (int i = 0; i < 2 && total < 2; i++) {
+        removed = 0;
+        if (!GetQueuedCompletionStatusEx(port, entries + total, 4 - total, &removed, 2000, FALSE)) break;
+        total += removed;
+    }
+    check("iocp.status-ex", "count=%lu key=%lu bytes=%lu,%lu", total, total ? (unsigned long)entries[0].lpCompletionKey : 0,
+          total ? entries[0].dwNumberOfBytesTransferred : 0, total > 1 ? entries[1].dwNumberOfBytesTransferred : 0);
+
+    check("iocp.close-pending", "%s", rc(post_receive(s, &buffer, &overlapped)));
+    closesocket(s);
+    check("iocp.close-posts", "%s", dequeued(port, 2000, &overlapped));
+    CloseHandle(other);
+    CloseHandle(port);
+}
+
+/* ---- GetOverlappedResult(Ex), ReadFile, WriteFile ---- */
+void file_checks(void) {
+    SOCKET a = bound("0.0.0.0", 0), b = bound("0.0.0.0", 0);
+    char data[64];
+    WSABUF buffer = { sizeof data, data };
+    OVERLAPPED overlapped;
+    memset(&overlapped, 0, sizeof overlapped);
+    overlapped.hEvent = CreateEventA(NULL, TRUE, FALSE, NULL);
+    DWORD received = 0, flags = 0, transferred = 99;
+    WSARecvFrom(b, &buffer, 1, &received, &flags, NULL, NULL, (LPWSAOVERLAPPED)&overlapped, NULL);
+    BOOL ok = GetOverlappedResult((HANDLE)b, &overlapped, &transferred, FALSE);
+    check("file.result-incomplete", "ok=%d error=%lu", ok, ok ? 0 : GetLastError());
+    ok = GetOverlappedResultEx((HANDLE)b, &overlapped, &transferred, 100, FALSE);
+    check("file.result-ex-timeout", "ok=%d error=%lu", ok, ok ? 0 : GetLastError());
+    send_to(a, self(b), "result", 6);
+    ok = GetOverlappedResultEx((HANDLE)b, &overlapped, &transferred, 2000, FALSE);
+    check("file.result-ex-done", "ok=%d error=%lu transferred=%lu data=%.6s", ok, ok ? 0 : GetLastError(), transferred, data);
+    ok = GetOverlappedResult((HANDLE)b, &overlapped, &transferred, TRUE);
+    check("file.result-again", "ok=%d transferred=%lu", ok, transferred);
+
+    struct sockaddr_in to_b = self(b), to_a = self(a);
+    connect(a, (struct sockaddr *)&to_b, sizeof to_b);
+    connect(b, (struct sockaddr *)&to_a, sizeof to_a);
+    DWORD written = 0, read = 0;
+    ok = WriteFile((HANDLE)a, "file", 4, &written, NULL);
+    check("file.write", "ok=%d error=%lu written=%lu", ok, ok ? 0 : GetLastError(), written);
+    memset(data, 0, sizeof data);
+    ok = readable(b) ? ReadFile((HANDLE)b, data, sizeof data, &read, NULL) : -1;
+    check("file.read", "ok=%d error=%lu read=%lu data=%.8s", ok, ok == 0 ? GetLastError() : 0, read, data);
+    WriteFile((HANDLE)a, "longer", 6, &written, NULL);
+    read = 0;
+    ok = readable(b) ? ReadFile((HANDLE)b, data, 2, &read, NULL) : -1;
+    check("file.read-short", "ok=%d error=%lu read=%lu", ok, ok == 0 ? GetLastError() : 0, read);
+    check("file.read-short-rest-gone", "%s", readable(b) ? "readable" : "nothing");
+
+    ResetEvent(overlapped.hEvent);
+    memset(data, 0, sizeof data);
+    read = 99;
+    ok = ReadFile((HANDLE)b, data, sizeof data, &read, &overlapped);
+    check("file.read-overlapped", "ok=%d error=%lu", ok, ok ? 0 : GetLastError());
+    WriteFile((HANDLE)a, "later", 5, &written, NULL);
+    DWORD w = WaitForSingleObject(overlapped.hEvent, 2000);
+    ok = GetOverlappedResult((HANDLE)b, &overlapped, &transferred, FALSE);
+    check("file.read-overlapped-done", "wait=%lu ok=%d transferred=%lu data=%.8s", w, ok, transferred, data);
+
+    OVERLAPPED writing;
+    memset(&writing, 0, sizeof writing);
+    writing.hEvent = CreateEventA(NULL, TRUE, FALSE, NULL);
+    written = 99;
+    ok = WriteFile((HANDLE)a, "ovl", 3, &written, &writing);
+    w = WaitForSingleObject(writing.hEvent, 2000);
+    check("file.write-overlapped", "ok=%d error=%lu wait=%lu", ok, ok ? 0 : GetLastError(), w);
+    ok = GetOverlappedResult((HANDLE)a, &writing, &transferred, TRUE);
+    check("file.write-overlapped-result", "ok=%d transferred=%lu", ok, transferred);
+    drain(b);
+    ok = WriteFile((HANDLE)a, "", 0, &written, NULL);
+    check("file.write-empty", "ok=%d error=%lu written=%lu", ok, ok ? 0 : GetLastError(), written);
+    check("file.write-empty-arrives", "%s", readable(b) ? "readable" : "nothing");
+    drain(b);
+
+    SOCKET lone = bound("0.0.0.0", 0);
+    ok = WriteFile((HANDLE)lone, "x", 1, &written, NULL);
+    check("file.write-unconnected", "ok=%d error=%lu", ok, ok ? 0 : GetLastError());
+    nonblocking(lone, 1);
+    watchdog guard;
+    HANDLE thread;
+    arm(&guard, &thread, lone, 0);
+    ok = ReadFile((HANDLE)lone, data, sizeof data, &read, NULL);
+    DWORD error = ok ? 0 : GetLastError();
+    disarm(&guard, thread);
+    /* once woken, what Wine answers varies (the wake datagram, or ERROR_IO_PENDING) */
+    if (guard.fired) check("file.read-nonblocking-empty", "blocked until woken");
+    else check("file.read-nonblocking-empty", "ok=%d error=%lu", ok, error);
+    closesocket(lone);
+    CloseHandle(writing.hEvent);
+    CloseHandle(overlapped.hEvent);
+    closesocket(a);
+    closesocket(b);
+}
