@@ -653,7 +653,7 @@ static const vl_platform linux_platform = {
     .udp_open = udp_open, .socket_shutdown = socket_shutdown, .socket_close = socket_close,
     .send_frame = send_frame, .receive_frame = receive_frame, .peek_frame = peek_frame,
     .set_receive_buffer = set_receive_buffer, .option_get = option_get, .option_set = option_set, .event_select = event_select, .async_select = async_select,
-    .wsarecvmsg_entry = (void *)vl_hook_WSARecvMsg,
+    .wsarecvmsg_entry = (void *)vl_hook_WSARecvMsg, .wsasendmsg_entry = (void *)vl_hook_WSASendMsg,
     .wait_readable = wait_readable, .watch_readable = watch_readable, .set_ready_handler = set_ready_handler,
     .event_create = event_create, .event_close = event_close, .event_set = event_set,
     .event_reset = event_reset, .event_wait = event_wait,

@@ -308,7 +308,7 @@ static void *original_named(HMODULE ws2, const char *name) {
 static void load_originals(HMODULE ws2) {
 #define VL_LOAD(field) vl_original.field = original_named(ws2, #field);
     VL_LOAD(WSAStartup) VL_LOAD(WSACleanup) VL_LOAD(socket) VL_LOAD(bind) VL_LOAD(getsockname) VL_LOAD(ioctlsocket)
-    VL_LOAD(closesocket) VL_LOAD(shutdown) VL_LOAD(select) VL_LOAD(setsockopt) VL_LOAD(getsockopt) VL_LOAD(WSASendTo)
+    VL_LOAD(closesocket) VL_LOAD(shutdown) VL_LOAD(sendto) VL_LOAD(recvfrom) VL_LOAD(select) VL_LOAD(setsockopt) VL_LOAD(getsockopt) VL_LOAD(WSASendTo)
     VL_LOAD(WSARecvFrom) VL_LOAD(WSAEventSelect) VL_LOAD(WSAAsyncSelect) VL_LOAD(WSAGetOverlappedResult) VL_LOAD(WSACreateEvent) VL_LOAD(WSACloseEvent)
     VL_LOAD(WSASetEvent) VL_LOAD(WSAResetEvent) VL_LOAD(WSAWaitForMultipleEvents)
     VL_LOAD(WSAGetLastError) VL_LOAD(WSASetLastError) VL_LOAD(CreateIoCompletionPort)

@@ -3,6 +3,7 @@
  * sockets are real kernel handles: the game's select, WaitFor* and WSAEventSelect keep
  * working on them. Nothing polls: readiness uses WSAEventSelect + a thread-pool wait. */
 #if defined(_WIN32)
+#define FD_SETSIZE 1025 /* the watcher's set: every watched socket and its wake-up socket */
 #include <winsock2.h>
 #include <windows.h>
 #include <stdio.h>
@@ -43,16 +44,31 @@ static int32_t udp_open(VL_SOCKET *out, uint16_t *real_port) {
     return 0;
 }
 
-/* Readiness registrations, one per watched socket. */
-typedef struct watch {
-    SOCKET socket;
-    HANDLE event;
-    HANDLE wait;
-    struct watch *next;
-} watch;
+/* Readiness for the layer's overlapped receives: one thread waits in select on every
+ * watched backing socket and a wake-up socket of its own. select leaves the socket's event
+ * association alone, so the game's WSAEventSelect or WSAAsyncSelect on the same socket
+ * keeps working (a WSAEventSelect of ours would replace it). */
+enum { MAX_WATCHED = 1024 };
 static CRITICAL_SECTION watch_lock;
-static watch *watches;
+static SOCKET watched[MAX_WATCHED];
+static uint32_t watched_count;
+static SOCKET wake_socket = INVALID_SOCKET;
+static struct sockaddr_in wake_address;
+static HANDLE watch_thread;
 static vl_ready_handler ready_handler;
+
+/* Removes s from the watched sockets; watch_lock held. */
+static int unwatch_locked(SOCKET s) {
+    for (uint32_t i = 0; i < watched_count; i++)
+        if (watched[i] == s) { watched[i] = watched[--watched_count]; return 1; }
+    return 0;
+}
+
+/* Makes the thread rebuild its set: one byte to its wake-up socket. */
+static void wake_watcher(void) {
+    if (wake_socket != INVALID_SOCKET)
+        vl_original.sendto(wake_socket, "w", 1, 0, (struct sockaddr *)&wake_address, sizeof wake_address);
+}
 
 /* Ends blocked calls of other threads: the pending receive of a blocking call is cancelled. */
 static void socket_shutdown(VL_SOCKET s) {
@@ -60,19 +76,14 @@ static void socket_shutdown(VL_SOCKET s) {
     CancelIoEx((HANDLE)s, NULL);
 }
 
+/* A socket being closed leaves the watched set first, so the thread's next select never
+ * sees its number (which the OS may give to another socket); a readiness already seen
+ * reaches the handler with a handle the layer no longer knows, and is ignored there. */
 static void socket_close(VL_SOCKET s) {
     EnterCriticalSection(&watch_lock);
-    watch **p = &watches, *found = NULL;
-    while (*p) {
-        if ((*p)->socket == (SOCKET)s) { found = *p; *p = found->next; break; }
-        p = &(*p)->next;
-    }
+    int was_watched = unwatch_locked((SOCKET)s);
     LeaveCriticalSection(&watch_lock);
-    if (found) {
-        if (found->wait) UnregisterWaitEx(found->wait, INVALID_HANDLE_VALUE); /* waits for a running callback */
-        CloseHandle(found->event);
-        free(found);
-    }
+    if (was_watched) wake_watcher();
     vl_original.closesocket((SOCKET)s);
 }
 
@@ -171,6 +182,9 @@ static int32_t set_receive_buffer(VL_SOCKET s, int32_t bytes) {
 static int32_t WINAPI wsarecvmsg_entry(VL_SOCKET s, VL_WSAMSG *message, uint32_t *received, VL_OVERLAPPED *overlapped, void *routine) {
     return vl_hook_WSARecvMsg(s, message, received, overlapped, routine);
 }
+static int32_t WINAPI wsasendmsg_entry(VL_SOCKET s, VL_WSAMSG *message, uint32_t flags, uint32_t *sent, VL_OVERLAPPED *overlapped, void *routine) {
+    return vl_hook_WSASendMsg(s, message, flags, sent, overlapped, routine);
+}
 
 static int32_t event_select(VL_SOCKET s, VL_WSAEVENT event, int32_t events) {
     return vl_original.WSAEventSelect((SOCKET)s, (WSAEVENT)event, events) == 0 ? 0 : last_wsa_error();
@@ -206,32 +220,85 @@ static int32_t wait_readable(const VL_SOCKET *sockets, uint32_t count, uint8_t *
     return result;
 }
 
-static void CALLBACK on_readable(void *context, BOOLEAN timed_out) {
-    (void)timed_out;
-    watch *w = context;
-    ResetEvent(w->event);
-    if (ready_handler) ready_handler((VL_SOCKET)w->socket);
+static DWORD WINAPI watcher(void *unused) {
+    (void)unused;
+    static fd_set set;  /* one thread: 4 KB off its stack */
+    for (;;) {
+        FD_ZERO(&set);
+        FD_SET(wake_socket, &set);
+        EnterCriticalSection(&watch_lock);
+        for (uint32_t i = 0; i < watched_count; i++) FD_SET(watched[i], &set);
+        LeaveCriticalSection(&watch_lock);
+        if (vl_original.select(0, &set, NULL, NULL, NULL) < 0) {
+            /* A socket closed between the set and the select: drop what is no socket now.
+             * When nothing was (the wake-up socket itself is gone: the game's last
+             * WSACleanup), the thread ends; the next watch starts a new one. */
+            int type, length = sizeof type, dropped = 0;
+            EnterCriticalSection(&watch_lock);
+            for (uint32_t i = 0; i < watched_count;) {
+                length = sizeof type;
+                if (vl_original.getsockopt(watched[i], SOL_SOCKET, SO_TYPE, (char *)&type, &length) != 0) { unwatch_locked(watched[i]); dropped = 1; }
+                else i++;
+            }
+            length = sizeof type;
+            int ending = !dropped || vl_original.getsockopt(wake_socket, SOL_SOCKET, SO_TYPE, (char *)&type, &length) != 0;
+            if (ending) {
+                vl_original.closesocket(wake_socket);
+                wake_socket = INVALID_SOCKET;
+                CloseHandle(watch_thread);
+                watch_thread = NULL;
+            }
+            LeaveCriticalSection(&watch_lock);
+            if (ending) return 0;
+            continue;
+        }
+        char scratch[16];
+        if (FD_ISSET(wake_socket, &set))
+            while (vl_original.recvfrom(wake_socket, scratch, sizeof scratch, 0, NULL, NULL) >= 0) {}
+        for (u_int i = 0; i < set.fd_count; i++) {
+            SOCKET s = set.fd_array[i];
+            if (s == wake_socket) continue;
+            EnterCriticalSection(&watch_lock);
+            int mine = unwatch_locked(s);  /* one-shot: the handler re-arms */
+            LeaveCriticalSection(&watch_lock);
+            if (mine && ready_handler) ready_handler((VL_SOCKET)s);
+        }
+    }
+    return 0;
+}
+
+/* The wake-up socket and the thread, on first use (after the game's WSAStartup). */
+static int32_t start_watcher_locked(void) {
+    if (watch_thread) return 0;
+    uint16_t port;
+    VL_SOCKET w;
+    int32_t e = udp_open(&w, &port);
+    if (e) return e;
+    memset(&wake_address, 0, sizeof wake_address);
+    wake_address.sin_family = AF_INET;
+    wake_address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    wake_address.sin_port = htons(port);
+    wake_socket = (SOCKET)w;
+    watch_thread = CreateThread(NULL, 0, watcher, NULL, 0, NULL);
+    if (!watch_thread) {
+        vl_original.closesocket(wake_socket);
+        wake_socket = INVALID_SOCKET;
+        return VL_WSAENOBUFS;
+    }
+    return 0;
 }
 
 static int32_t watch_readable(VL_SOCKET s) {
     EnterCriticalSection(&watch_lock);
-    watch *w = watches;
-    while (w && w->socket != (SOCKET)s) w = w->next;
-    if (!w) {
-        w = calloc(1, sizeof *w);
-        if (!w) { LeaveCriticalSection(&watch_lock); return VL_WSAENOBUFS; }
-        w->socket = (SOCKET)s;
-        w->event = CreateEventA(NULL, TRUE, FALSE, NULL);
-        w->next = watches;
-        watches = w;
+    int32_t e = start_watcher_locked();
+    int known = 0;
+    for (uint32_t i = 0; i < watched_count; i++) known |= watched[i] == (SOCKET)s;
+    if (!e && !known) {
+        if (watched_count == MAX_WATCHED) e = VL_WSAENOBUFS;
+        else watched[watched_count++] = (SOCKET)s;
     }
-    if (w->wait) { UnregisterWait(w->wait); w->wait = NULL; }
-    /* Re-selecting records FD_READ again when data is already queued. */
-    int32_t e = 0;
-    if (vl_original.WSAEventSelect((SOCKET)s, w->event, FD_READ) != 0) e = last_wsa_error();
-    else if (!RegisterWaitForSingleObject(&w->wait, w->event, on_readable, w, INFINITE, WT_EXECUTEONLYONCE))
-        e = VL_WSAENOBUFS;
     LeaveCriticalSection(&watch_lock);
+    if (!e) wake_watcher();
     return e;
 }
 
@@ -516,7 +583,7 @@ static const vl_platform win32_platform = {
     .udp_open = udp_open, .socket_shutdown = socket_shutdown, .socket_close = socket_close,
     .send_frame = send_frame, .receive_frame = receive_frame, .peek_frame = peek_frame,
     .set_receive_buffer = set_receive_buffer, .option_get = option_get, .option_set = option_set, .event_select = event_select, .async_select = async_select,
-    .wsarecvmsg_entry = (void *)wsarecvmsg_entry,
+    .wsarecvmsg_entry = (void *)wsarecvmsg_entry, .wsasendmsg_entry = (void *)wsasendmsg_entry,
     .wait_readable = wait_readable, .watch_readable = watch_readable, .set_ready_handler = set_ready_handler,
     .event_create = event_create, .event_close = event_close, .event_set = event_set,
     .event_reset = event_reset, .event_wait = event_wait,

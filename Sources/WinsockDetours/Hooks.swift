@@ -249,7 +249,20 @@ public func hookWSAEventSelect(_ s: UInt, _ event: UnsafeMutableRawPointer?, _ e
 @_cdecl("vl_hook_WSARecvMsg")
 public func hookWSARecvMsg(_ s: UInt, _ message: UnsafeMutablePointer<VL_WSAMSG>?, _ received: UnsafeMutablePointer<UInt32>?,
                            _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ routine: UnsafeMutableRawPointer?) -> Int32 {
-    withHost(orFail: socketError) { status($0, $0.receiveMessage(s, message, received: received, overlapped: overlapped != nil)) }
+    withHost(orFail: socketError) { status($0, $0.receiveMessage(s, message, received: received, overlapped: overlapped, routine: routine)) }
+}
+
+/// WSASendMsg (an export, and WSAIoctl's pointer): WSASendTo with the message's name and
+/// buffers. Its control data would choose the source (IP_PKTINFO): a virtual socket has one
+/// address to send from, so it is not read.
+@_cdecl("vl_hook_WSASendMsg")
+public func hookWSASendMsg(_ s: UInt, _ message: UnsafeMutablePointer<VL_WSAMSG>?, _ flags: UInt32, _ sent: UnsafeMutablePointer<UInt32>?,
+                           _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ routine: UnsafeMutableRawPointer?) -> Int32 {
+    withHost(orFail: socketError) { host in
+        guard let message else { return status(host, .fault) }
+        return hookWSASendTo(s, message.pointee.lpBuffers, message.pointee.dwBufferCount, sent, flags, message.pointee.name,
+                             message.pointee.namelen, overlapped, routine)
+    }
 }
 
 @_cdecl("vl_hook_WSAAsyncSelect")

@@ -189,10 +189,11 @@ extension VirtualHost {
                 guard let output, outputLength >= 4 else { return .fault }
                 output.storeBytes(of: UInt32(nextPayloadLengthLocked(socket) ?? 0), as: UInt32.self)
                 returned.pointee = 4
-            case 0xC800_0006 where input.map({ isWSARecvMsgID($0, inputLength) }) ?? false:
-                // SIO_GET_EXTENSION_FUNCTION_POINTER for WSARecvMsg: ours (virtual sockets only).
+            case 0xC800_0006 where input.flatMap({ messageExtension($0, inputLength) }) != nil:
+                // SIO_GET_EXTENSION_FUNCTION_POINTER for WSARecvMsg / WSASendMsg: ours.
                 guard let output, outputLength >= UInt32(MemoryLayout<UnsafeRawPointer>.size) else { return .fault }
-                output.storeBytes(of: platform.t.wsarecvmsg_entry, as: UnsafeMutableRawPointer?.self)
+                let entry = messageExtension(input!, inputLength) == .receive ? platform.t.wsarecvmsg_entry : platform.t.wsasendmsg_entry
+                output.storeBytes(of: entry, as: UnsafeMutableRawPointer?.self)
                 returned.pointee = UInt32(MemoryLayout<UnsafeRawPointer>.size)
             case 0x9800_000C, 0x9800_000F:  // SIO_UDP_CONNRESET, SIO_UDP_NETRESET
                 guard input != nil, inputLength >= 4 else { return .fault }
@@ -222,10 +223,16 @@ func hex(_ value: UInt32) -> String {
     return String(decoding: text, as: UTF8.self)
 }
 
-/// WSAID_WSARECVMSG {f689d7c8-6f1f-436b-8a53-e54fe351c322}, as the GUID's bytes.
-func isWSARecvMsgID(_ input: UnsafeRawPointer, _ length: UInt32) -> Bool {
-    let id: [UInt8] = [0xC8, 0xD7, 0x89, 0xF6, 0x1F, 0x6F, 0x6B, 0x43, 0x8A, 0x53, 0xE5, 0x4F, 0xE3, 0x51, 0xC3, 0x22]
-    guard length >= 16 else { return false }
-    for i in 0..<16 where input.load(fromByteOffset: i, as: UInt8.self) != id[i] { return false }
-    return true
+enum MessageExtension { case receive, send }
+
+/// Which of the message functions the GUID names: WSAID_WSARECVMSG
+/// {f689d7c8-6f1f-436b-8a53-e54fe351c322}, WSAID_WSASENDMSG {a441e712-754f-43ca-84a7-0dee44cf606d}.
+func messageExtension(_ input: UnsafeRawPointer, _ length: UInt32) -> MessageExtension? {
+    let ids: [(MessageExtension, [UInt8])] = [
+        (.receive, [0xC8, 0xD7, 0x89, 0xF6, 0x1F, 0x6F, 0x6B, 0x43, 0x8A, 0x53, 0xE5, 0x4F, 0xE3, 0x51, 0xC3, 0x22]),
+        (.send, [0x12, 0xE7, 0x41, 0xA4, 0x4F, 0x75, 0xCA, 0x43, 0x84, 0xA7, 0x0D, 0xEE, 0x44, 0xCF, 0x60, 0x6D]),
+    ]
+    guard length >= 16 else { return nil }
+    for (which, id) in ids where (0..<16).allSatisfy({ input.load(fromByteOffset: $0, as: UInt8.self) == id[$0] }) { return which }
+    return nil
 }

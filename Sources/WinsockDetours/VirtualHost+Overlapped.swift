@@ -16,14 +16,16 @@ extension VirtualHost {
     func receiveOverlapped(_ handle: UInt, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32,
                            received: UnsafeMutablePointer<UInt32>?, flags: UnsafeMutablePointer<UInt32>?,
                            from: UnsafeMutablePointer<VL_SOCKADDR_IN>?, fromLength: UnsafeMutablePointer<Int32>?,
-                           overlapped: UnsafeMutablePointer<VL_OVERLAPPED>, routine: UnsafeMutableRawPointer?) -> WinsockError? {
+                           overlapped: UnsafeMutablePointer<VL_OVERLAPPED>, routine: UnsafeMutableRawPointer?,
+                           message: UnsafeMutablePointer<VL_WSAMSG>? = nil, packetInfo: Bool = false) -> WinsockError? {
         guard let flags, buffers != nil || count == 0 else { return .fault }
         if from != nil, fromLength == nil || fromLength!.pointee < 16 { return .fault }
         let copied = (0..<Int(count)).map { buffers![$0] }
         return withSocket(handle) { socket in
             guard socket.isBound else { return .invalidArgument }
             let op = PendingReceive(overlapped: overlapped, buffers: copied, from: from, fromLength: fromLength,
-                                    routine: routine, thread: platform.t.current_thread!(), target: socket.completionTarget)
+                                    routine: routine, thread: platform.t.current_thread!(), target: socket.completionTarget,
+                                    message: message, packetInfo: packetInfo)
             overlapped.pointee.Internal = UInt(VL_STATUS_PENDING)
             overlapped.pointee.InternalHigh = 0
             // Starting an I/O resets its event (the I/O manager does so on Windows).
@@ -61,7 +63,8 @@ extension VirtualHost {
         case let .failure(error):
             return error == .wouldBlock ? .wouldBlock : .failed(error)
         case let .success(arrival):
-            let error: WinsockError? = arrival.truncated ? .messageSize : nil
+            var error: WinsockError? = arrival.truncated ? .messageSize : nil
+            if let message = op.message { error = describe(arrival, in: message, packetInfo: op.packetInfo) }
             complete(op, error: error, bytes: arrival.copied, from: arrival.source, immediately: immediately)
             return .completed(bytes: arrival.copied, error: error)
         }

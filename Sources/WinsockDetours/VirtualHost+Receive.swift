@@ -141,30 +141,42 @@ extension VirtualHost {
 
     /// WSARecvMsg (its pointer comes from WSAIoctl): a receive that also says whether the
     /// datagram was a broadcast (MSG_BCAST) and, when the game set IP_PKTINFO, where it was
-    /// sent: the virtual destination and the virtual adapter's index. Overlapped: not yet.
+    /// sent: the virtual destination and the virtual adapter's index. Blocking as the socket
+    /// is, or overlapped (the message is completed with the datagram).
     func receiveMessage(_ handle: UInt, _ message: UnsafeMutablePointer<VL_WSAMSG>?, received: UnsafeMutablePointer<UInt32>?,
-                        overlapped: Bool) -> WinsockError? {
-        guard let message, let received else { return .fault }
-        if overlapped { return .operationNotSupported }
+                        overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, routine: UnsafeMutableRawPointer?) -> WinsockError? {
+        guard let message else { return .fault }
         var option: Int32 = 0, length: Int32 = 4
-        let wantsPacketInfo = withSocket(handle, orFail: { _ in false }) { socket in
+        let packetInfo = withSocket(handle, orFail: { _ in false }) { socket in
             platform.t.option_get!(socket.handle, Int32(VL_IPPROTO_IP), Int32(VL_IP_PKTINFO), &option, &length) == 0 && option != 0
         }
-        let flags = Int32(bitPattern: message.pointee.dwFlags)
-        var nameLength = message.pointee.namelen
-        let result = withUnsafeMutablePointer(to: &nameLength) { length in
-            receiveArrival(handle, buffers: message.pointee.lpBuffers, count: message.pointee.dwBufferCount, flags: flags,
-                           from: message.pointee.name, fromLength: message.pointee.name == nil ? nil : length)
+        let name = message.pointee.name, nameLength = name == nil ? nil : vl_wsamsg_namelen(message)
+        if let overlapped {
+            var flags: UInt32 = 0
+            return receiveOverlapped(handle, buffers: message.pointee.lpBuffers, count: message.pointee.dwBufferCount,
+                                     received: received, flags: &flags, from: name, fromLength: nameLength,
+                                     overlapped: overlapped, routine: routine, message: message, packetInfo: packetInfo)
         }
-        message.pointee.namelen = nameLength
+        guard let received else { return .fault }
+        let result = receiveArrival(handle, buffers: message.pointee.lpBuffers, count: message.pointee.dwBufferCount,
+                                    flags: Int32(bitPattern: message.pointee.dwFlags), from: name, fromLength: nameLength)
         guard case let .success(arrival) = result else {
             if case let .failure(error) = result { return error }
             return nil
         }
+        if let error = describe(arrival, in: message, packetInfo: packetInfo) { return error }
+        received.pointee = UInt32(arrival.copied)
+        return nil
+    }
+
+    /// A received message's flags and control data (IP_PKTINFO when `packetInfo`). A control
+    /// buffer too small for the packet info fails the call like a too small data buffer
+    /// (WSAEMSGSIZE, MSG_CTRUNC set), as ws2_32 answers it.
+    func describe(_ arrival: Arrival, in message: UnsafeMutablePointer<VL_WSAMSG>, packetInfo: Bool) -> WinsockError? {
         var out: UInt32 = arrival.isBroadcast ? UInt32(VL_MSG_BCAST) : 0
         if arrival.truncated { out |= UInt32(VL_MSG_TRUNC) }
         let header = MemoryLayout<VL_WSACMSGHDR>.size, data = MemoryLayout<VL_IN_PKTINFO>.size
-        if wantsPacketInfo, let control = message.pointee.Control.buf, message.pointee.Control.len >= UInt32(header + data) {
+        if packetInfo, let control = message.pointee.Control.buf, message.pointee.Control.len >= UInt32(header + data) {
             let raw = UnsafeMutableRawPointer(control)
             raw.storeBytes(of: VL_WSACMSGHDR(cmsg_len: UInt(header + data), cmsg_level: Int32(VL_IPPROTO_IP), cmsg_type: Int32(VL_IP_PKTINFO)),
                            as: VL_WSACMSGHDR.self)
@@ -172,15 +184,11 @@ extension VirtualHost {
                                       as: VL_IN_PKTINFO.self)
             message.pointee.Control.len = UInt32(header + data)
         } else {
-            if wantsPacketInfo { out |= UInt32(VL_MSG_CTRUNC) }
+            if packetInfo { out |= UInt32(VL_MSG_CTRUNC) }
             message.pointee.Control.len = 0
         }
         message.pointee.dwFlags = out
-        // A control buffer too small for the packet info fails the call like a too small
-        // data buffer (WSAEMSGSIZE, MSG_CTRUNC set), as ws2_32 answers it.
-        if arrival.truncated || out & UInt32(VL_MSG_CTRUNC) != 0 { return .messageSize }
-        received.pointee = UInt32(arrival.copied)
-        return nil
+        return arrival.truncated || out & UInt32(VL_MSG_CTRUNC) != 0 ? .messageSize : nil
     }
 
     /// The payload size of the next datagram the game would get, dropping bad frames in

@@ -64,10 +64,15 @@ final class PendingReceive {
     let thread: UInt
     /// The socket's completion port when the operation started (nil: none).
     let target: CompletionTarget?
+    /// A WSARecvMsg's message (its flags and control data are written at completion), and
+    /// whether the socket had IP_PKTINFO on when it started.
+    let message: UnsafeMutablePointer<VL_WSAMSG>?
+    let packetInfo: Bool
 
     init(overlapped: UnsafeMutablePointer<VL_OVERLAPPED>, buffers: [VL_WSABUF],
          from: UnsafeMutablePointer<VL_SOCKADDR_IN>?, fromLength: UnsafeMutablePointer<Int32>?,
-         routine: UnsafeMutableRawPointer?, thread: UInt, target: CompletionTarget?) {
+         routine: UnsafeMutableRawPointer?, thread: UInt, target: CompletionTarget?,
+         message: UnsafeMutablePointer<VL_WSAMSG>?, packetInfo: Bool) {
         self.overlapped = overlapped
         self.buffers = buffers
         self.from = from
@@ -75,6 +80,8 @@ final class PendingReceive {
         self.routine = routine
         self.thread = thread
         self.target = target
+        self.message = message
+        self.packetInfo = packetInfo
     }
 }
 

@@ -218,6 +218,60 @@ final class ConformanceDecisionTests: XCTestCase {
         }
     }
 
+    /// WSASendMsg is WSASendTo with the message's name and buffers; an overlapped WSARecvMsg
+    /// completes the message (flags, name, IP_PKTINFO) when the datagram comes.
+    func test_wsaSendMsgAndAnOverlappedWsaRecvMsg() throws {
+        try lan.as(0) { ws in
+            let s = ws.udpSocket()
+            XCTAssertEqual(ws.bind(s, .any, 7250), 0)
+            var on: Int32 = 1
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("setsockopt", .socket(s), .int(0), .int(19), .ptr(&on), .int(4))), 0)
+            // The receive is posted first: its message and buffers outlive the call.
+            let data = UnsafeMutableRawBufferPointer.allocate(byteCount: 16, alignment: 8)
+            let control = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 8)
+            let from = UnsafeMutablePointer<VL_SOCKADDR_IN>.allocate(capacity: 1)
+            let buffer = UnsafeMutablePointer<VL_WSABUF>.allocate(capacity: 1)
+            let message = UnsafeMutablePointer<VL_WSAMSG>.allocate(capacity: 1)
+            let overlapped = UnsafeMutablePointer<VL_OVERLAPPED>.allocate(capacity: 1)
+            defer { data.deallocate(); control.deallocate(); from.deallocate(); buffer.deallocate(); message.deallocate(); overlapped.deallocate() }
+            from.initialize(to: VL_SOCKADDR_IN())
+            buffer.initialize(to: VL_WSABUF(len: 16, buf: data.baseAddress!.assumingMemoryBound(to: CChar.self)))
+            message.initialize(to: VL_WSAMSG(name: from, namelen: 16, lpBuffers: buffer, dwBufferCount: 1,
+                                             Control: VL_WSABUF(len: 64, buf: control.baseAddress!.assumingMemoryBound(to: CChar.self)), dwFlags: 0))
+            let event = ws.createEvent()
+            overlapped.initialize(to: VL_OVERLAPPED())
+            overlapped.pointee.hEvent = event
+            var received: UInt32 = 0
+            XCTAssertEqual(hookWSARecvMsg(s, message, &received, overlapped, nil), -1)
+            XCTAssertEqual(ws.lastError, 997, "pending")
+
+            var to = ws.sockaddr(lan.address(0), 7250)
+            let parts = UnsafeMutableRawBufferPointer.allocate(byteCount: 7, alignment: 1)
+            defer { parts.deallocate() }
+            parts.copyBytes(from: Array("sendmsg".utf8))
+            let base = parts.baseAddress!.assumingMemoryBound(to: CChar.self)
+            var two = [VL_WSABUF(len: 4, buf: base), VL_WSABUF(len: 3, buf: base + 4)]
+            var sent: UInt32 = 0
+            let r = two.withUnsafeMutableBufferPointer { b -> Int32 in
+                var outgoing = VL_WSAMSG(name: &to, namelen: 16, lpBuffers: b.baseAddress, dwBufferCount: 2, Control: VL_WSABUF(), dwFlags: 0)
+                return hookWSASendMsg(s, &outgoing, 0, &sent, nil, nil)
+            }
+            XCTAssertEqual(r, 0)
+            XCTAssertEqual(sent, 7)
+            XCTAssertEqual(ws.wait([event]), 0)
+            XCTAssertEqual(overlapped.pointee.InternalHigh, 7)
+            XCTAssertEqual(Array(data.prefix(7)), Array("sendmsg".utf8))
+            XCTAssertEqual(message.pointee.namelen, 16)
+            XCTAssertEqual(SocketAddress.read(from, length: 16).success?.address, lan.address(0))
+            XCTAssertEqual(message.pointee.Control.len, UInt32(MemoryLayout<VL_WSACMSGHDR>.size + MemoryLayout<VL_IN_PKTINFO>.size))
+            let info = control.loadUnaligned(fromByteOffset: MemoryLayout<VL_WSACMSGHDR>.size, as: VL_IN_PKTINFO.self)
+            XCTAssertEqual(IPv4Address(networkOrder: info.ipi_addr), lan.address(0), "the virtual destination")
+            var none = VL_WSAMSG(name: nil, namelen: 0, lpBuffers: nil, dwBufferCount: 0, Control: VL_WSABUF(), dwFlags: 0)
+            XCTAssertEqual(hookWSASendMsg(s, &none, 0, &sent, nil, nil), -1)
+            XCTAssertEqual(ws.lastError, 10039, "no name, not connected: WSAEDESTADDRREQ, as WSASendTo")
+        }
+    }
+
     /// CancelIoEx and CancelIo end our pending receives as the OS ends its own: 995 in the
     /// result, the event signalled; nothing left to cancel: ERROR_NOT_FOUND.
     func test_cancelIoExEndsAPendingReceiveWithOperationAborted() {

@@ -13,7 +13,7 @@ final class HookTableTests: XCTestCase {
         let surface: Set<String> = [
             "WSAStartup", "WSACleanup", "WSAGetLastError", "WSASetLastError", "socket", "WSASocketA", "WSASocketW",
             "closesocket", "bind", "connect", "WSAConnect", "sendto", "recvfrom", "send", "recv", "WSASendTo", "WSARecvFrom",
-            "WSASend", "WSARecv", "WSAEventSelect", "WSAAsyncSelect", "CancelIoEx", "CancelIo",
+            "WSASend", "WSASendMsg", "WSARecv", "WSAEventSelect", "WSAAsyncSelect", "CancelIoEx", "CancelIo",
             "CreateIoCompletionPort", "SetFileCompletionNotificationModes", "ReadFile", "WriteFile",
             "WSAGetOverlappedResult", "WSACreateEvent", "WSACloseEvent", "WSASetEvent", "WSAResetEvent",
             "WSAWaitForMultipleEvents", "select", "ioctlsocket", "WSAIoctl", "getsockname", "getpeername", "setsockopt",

@@ -964,6 +964,8 @@ int main(void) {
     overlapped_checks();
     completion_port_checks();
     file_checks();
+    coexist_checks();
+    message_checks();
     identity_checks();
     errors();
     check("startup.wsacleanup", "%s", rc(WSACleanup()));

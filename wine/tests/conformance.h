@@ -33,4 +33,6 @@ int guarded_recvfrom(SOCKET s, char *buffer, int length, int flags, int close, i
 /* The sections of conformance_io.c. */
 void completion_port_checks(void);
 void file_checks(void);
+void coexist_checks(void);
+void message_checks(void);
 #endif

@@ -213,3 +213,141 @@ void file_checks(void) {
     closesocket(a);
     closesocket(b);
 }
+
+/* ---- the program's WSAEventSelect and an overlapped receive on the same socket ---- */
+void coexist_checks(void) {
+    SOCKET s = bound("0.0.0.0", 0);
+    WSAEVENT game = WSACreateEvent();
+    check("coexist.select", "%s", rc(WSAEventSelect(s, game, FD_READ)));
+    char data[16] = "";
+    WSABUF buffer = { sizeof data, data };
+    WSAOVERLAPPED overlapped;
+    memset(&overlapped, 0, sizeof overlapped);
+    overlapped.hEvent = WSACreateEvent();
+    DWORD received = 0, flags = 0;
+    int r = WSARecvFrom(s, &buffer, 1, &received, &flags, NULL, NULL, &overlapped, NULL);
+    check("coexist.overlapped-pending", "%s", rc(r));
+    send_to(s, self(s), "one", 3);
+    DWORD w = WaitForSingleObject(overlapped.hEvent, 2000);
+    check("coexist.overlapped-completes", "wait=%lu bytes=%lu data=%.3s", w, (unsigned long)overlapped.InternalHigh, data);
+    WSANETWORKEVENTS happened;
+    WSAEnumNetworkEvents(s, game, &happened);  /* whether "one" was also recorded depends on timing */
+    send_to(s, self(s), "two", 3);
+    w = WaitForSingleObject(game, 2000);
+    memset(&happened, 0, sizeof happened);
+    r = WSAEnumNetworkEvents(s, game, &happened);
+    check("coexist.event-still-signalled", "wait=%lu %s events=0x%lx", w, rc(r), happened.lNetworkEvents);
+    char two[8] = "";
+    r = recvfrom(s, two, sizeof two, 0, NULL, NULL);
+    check("coexist.recv", "%s data=%.3s", rc(r), two);
+    WSAEventSelect(s, NULL, 0);
+    WSACloseEvent(overlapped.hEvent);
+    WSACloseEvent(game);
+    closesocket(s);
+}
+
+/* ---- WSASendMsg (export and WSAIoctl pointer), WSARecvMsg overlapped ---- */
+void message_checks(void) {
+    SOCKET s = bound("0.0.0.0", 0);
+    GUID send_id = WSAID_WSASENDMSG, receive_id = WSAID_WSARECVMSG;
+    LPFN_WSASENDMSG send_fn = NULL;
+    LPFN_WSARECVMSG receive_fn = NULL;
+    DWORD returned = 0;
+    int r = WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &send_id, sizeof send_id, &send_fn, sizeof send_fn, &returned, NULL, NULL);
+    check("sendmsg.pointer", "%s returned=%lu", rc(r), returned);
+    WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &receive_id, sizeof receive_id, &receive_fn, sizeof receive_fn, &returned, NULL, NULL);
+    if (!send_fn || !receive_fn) { closesocket(s); return; }
+
+    struct sockaddr_in to = self(s);
+    char part1[] = "send", part2[] = "msg";
+    WSABUF parts[2] = { { 4, part1 }, { 3, part2 } };
+    WSAMSG message;
+    memset(&message, 0, sizeof message);
+    message.name = (struct sockaddr *)&to;
+    message.namelen = sizeof to;
+    message.lpBuffers = parts;
+    message.dwBufferCount = 2;
+    DWORD sent = 0;
+    WSASetLastError(12345);
+    r = send_fn(s, &message, 0, &sent, NULL, NULL);
+    check("sendmsg.two-buffers", "%s sent=%lu last=%d", rc(r), sent, WSAGetLastError());
+    char data[16] = "";
+    check("sendmsg.arrives", "%s data=%.7s", rc(recv_ready(s, data, sizeof data, 0, NULL, NULL)), data);
+    r = WSASendMsg(s, &message, 0, &sent, NULL, NULL);
+    check("sendmsg.export", "%s sent=%lu", rc(r), sent);
+    recv_ready(s, data, sizeof data, 0, NULL, NULL);
+
+    message.name = NULL;
+    message.namelen = 0;
+    check("sendmsg.no-name-unconnected", "%s", rc(send_fn(s, &message, 0, &sent, NULL, NULL)));
+    check("sendmsg.no-message", "%s", rc(send_fn(s, NULL, 0, &sent, NULL, NULL)));
+    message.name = (struct sockaddr *)&to;
+    message.namelen = sizeof to;
+    check("sendmsg.oob-flag", "%s", rc(send_fn(s, &message, MSG_OOB, &sent, NULL, NULL)));
+    recv_ready(s, data, sizeof data, 0, NULL, NULL);
+
+    /* IP_PKTINFO control data choosing loopback as the source */
+    char control[WSA_CMSG_SPACE(sizeof(IN_PKTINFO))];
+    memset(control, 0, sizeof control);
+    WSACMSGHDR *header = (WSACMSGHDR *)control;
+    header->cmsg_len = WSA_CMSG_LEN(sizeof(IN_PKTINFO));
+    header->cmsg_level = IPPROTO_IP;
+    header->cmsg_type = IP_PKTINFO;
+    ((IN_PKTINFO *)WSA_CMSG_DATA(header))->ipi_addr.s_addr = inet_addr("127.0.0.1");
+    message.Control.buf = control;
+    message.Control.len = sizeof control;
+    r = send_fn(s, &message, 0, &sent, NULL, NULL);
+    check("sendmsg.pktinfo-source", "%s sent=%lu", rc(r), sent);
+    recv_ready(s, data, sizeof data, 0, NULL, NULL);
+    message.Control.buf = NULL;
+    message.Control.len = 0;
+
+    WSAOVERLAPPED overlapped;
+    memset(&overlapped, 0, sizeof overlapped);
+    overlapped.hEvent = WSACreateEvent();
+    r = send_fn(s, &message, 0, &sent, &overlapped, NULL);
+    DWORD w = WaitForSingleObject(overlapped.hEvent, 2000);
+    check("sendmsg.overlapped", "%s wait=%lu bytes=%lu", rc(r), w, (unsigned long)overlapped.InternalHigh);
+    recv_ready(s, data, sizeof data, 0, NULL, NULL);
+
+    /* WSARecvMsg overlapped, IP_PKTINFO on: the message is completed with the datagram */
+    DWORD on = 1;
+    setsockopt(s, IPPROTO_IP, IP_PKTINFO, (const char *)&on, sizeof on);
+    char in_data[16] = "", in_control[64];
+    memset(in_control, 0, sizeof in_control);
+    struct sockaddr_in from;
+    memset(&from, 0, sizeof from);
+    WSABUF in = { sizeof in_data, in_data };
+    WSAMSG incoming;
+    memset(&incoming, 0, sizeof incoming);
+    incoming.name = (struct sockaddr *)&from;
+    incoming.namelen = sizeof from;
+    incoming.lpBuffers = &in;
+    incoming.dwBufferCount = 1;
+    incoming.Control.buf = in_control;
+    incoming.Control.len = sizeof in_control;
+    WSAResetEvent(overlapped.hEvent);
+    DWORD received = 0;
+    r = receive_fn(s, &incoming, &received, &overlapped, NULL);
+    check("recvmsg.overlapped-pending", "%s", rc(r));
+    send_to(s, to, "later", 5);
+    w = WaitForSingleObject(overlapped.hEvent, 2000);
+    DWORD transferred = 0, flags = 0;
+    BOOL ok = WSAGetOverlappedResult(s, &overlapped, &transferred, FALSE, &flags);
+    header = (WSACMSGHDR *)in_control;
+    char where[16] = "-";
+    if (incoming.Control.len >= sizeof *header && header->cmsg_type == IP_PKTINFO)
+        snprintf(where, sizeof where, "%s", inet_ntoa(((IN_PKTINFO *)WSA_CMSG_DATA(header))->ipi_addr));
+    check("recvmsg.overlapped-done", "wait=%lu ok=%d transferred=%lu data=%.5s namelen=%d from=%s control=%lu type=%d to=%s",
+          w, ok, transferred, in_data, incoming.namelen, inet_ntoa(from.sin_addr), incoming.Control.len,
+          incoming.Control.len >= sizeof *header ? header->cmsg_type : -1, where);
+    send_to(s, to, "now", 3);
+    readable(s);
+    memset(in_data, 0, sizeof in_data);
+    incoming.Control.len = sizeof in_control;
+    received = 0;
+    r = receive_fn(s, &incoming, &received, &overlapped, NULL);
+    check("recvmsg.overlapped-at-once", "%s received=%lu data=%.3s control=%lu", rc(r), received, in_data, incoming.Control.len);
+    WSACloseEvent(overlapped.hEvent);
+    closesocket(s);
+}

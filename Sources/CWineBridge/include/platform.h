@@ -75,6 +75,8 @@ typedef struct vl_platform {
     /* The WSARecvMsg a WSAIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER) hands out for a virtual
      * socket: vl_hook_WSARecvMsg with the platform's calling convention (WINAPI on Win32). */
     void *wsarecvmsg_entry;
+    /* The same for WSASendMsg (also an export: vl_hook_WSASendMsg). */
+    void *wsasendmsg_entry;
 
     /* Manual-reset events (WSAEVENT). */
     VL_WSAEVENT (*event_create)(void);

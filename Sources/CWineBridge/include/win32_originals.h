@@ -14,6 +14,8 @@ typedef struct vl_originals {
     int (WSAAPI *ioctlsocket)(SOCKET, long, u_long *);
     int (WSAAPI *closesocket)(SOCKET);
     int (WSAAPI *shutdown)(SOCKET, int);
+    int (WSAAPI *sendto)(SOCKET, const char *, int, int, const struct sockaddr *, int);
+    int (WSAAPI *recvfrom)(SOCKET, char *, int, int, struct sockaddr *, int *);
     int (WSAAPI *select)(int, fd_set *, fd_set *, fd_set *, const struct timeval *);
     int (WSAAPI *setsockopt)(SOCKET, int, int, const char *, int);
     int (WSAAPI *getsockopt)(SOCKET, int, int, char *, int *);

@@ -194,5 +194,7 @@ enum {
 /* Accessors Swift uses instead of fixed-size C arrays (imported as tuples). */
 static inline VL_SOCKET vl_fd_set_get(const VL_FD_SET *set, uint32_t i) { return set->fd_array[i]; }
 static inline void vl_fd_set_put(VL_FD_SET *set, uint32_t i, VL_SOCKET s) { set->fd_array[i] = s; }
+/* Where a WSAMSG keeps its name's length (an overlapped WSARecvMsg writes it at completion). */
+static inline int32_t *vl_wsamsg_namelen(VL_WSAMSG *message) { return &message->namelen; }
 
 #endif
