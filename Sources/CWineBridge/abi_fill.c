@@ -38,13 +38,8 @@ void vl_fill_adapter_info(VL_IP_ADAPTER_INFO *info, uint32_t index, const uint8_
                           const char *address, const char *mask, const char *gateway) {
     memset(info, 0, sizeof *info);
     info->ComboIndex = index;
-    /* A stable GUID-shaped name per instance, as Windows names adapters. */
-    static const char hex[] = "0123456789ABCDEF";
-    char name[] = "{564C414E-0000-4000-8000-000000000000}";
-    for (int i = 0; i < 6; i++) {
-        name[25 + 2 * i] = hex[mac[i] >> 4];
-        name[26 + 2 * i] = hex[mac[i] & 15];
-    }
+    char name[39];
+    vl_adapter_guid(mac, name);
     copy_text(info->AdapterName, sizeof info->AdapterName, name);
     copy_text(info->Description, sizeof info->Description, "VirtualLAN Ethernet Adapter");
     info->AddressLength = 6;

@@ -124,6 +124,16 @@ static int32_t WINAPI vl_resolve_getaddrinfo(const char *node, const char *servi
     return VL_ORIGINAL(int32_t, getaddrinfo, (const char *, const char *, const VL_ADDRINFO *, VL_ADDRINFO **))(node, service, hints, result);
 }
 
+/* The IPV4 kind's question, per function. */
+static int asks_ipv4_GetAdaptersAddresses(uint32_t family, uint32_t flags, void *reserved, void *addresses, uint32_t *size) {
+    (void)flags; (void)reserved; (void)addresses; (void)size;
+    return family == AF_UNSPEC || family == AF_INET;
+}
+static int asks_ipv4_GetBestInterfaceEx(const VL_SOCKADDR_IN *to, uint32_t *index) {
+    (void)index;
+    return to && to->sin_family == AF_INET;
+}
+
 /* What each kind of entry point hands to the original (see hook_table.h). */
 #define VL_PASS_PLAIN(ret, name, params, args)
 #define VL_PASS_SOCKET(ret, name, params, args) \
@@ -140,6 +150,8 @@ static int32_t WINAPI vl_resolve_getaddrinfo(const char *node, const char *servi
 #define VL_PASS_SELECT(ret, name, params, args) \
     if (!select_has_virtual(readfds, writefds, exceptfds)) return VL_ORIGINAL(ret, name, params) args;
 #define VL_PASS_RESOLVE(ret, name, params, args) return vl_resolve_##name args;
+#define VL_PASS_IPV4(ret, name, params, args) \
+    if (!asks_ipv4_##name args) return VL_ORIGINAL(ret, name, params) args;
 #define VL_PASS_ADDRINFO(ret, name, params, args) \
     if (!vl_owns_addrinfo(info)) return VL_ORIGINAL(ret, name, params) args;
 

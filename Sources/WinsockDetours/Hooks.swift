@@ -409,13 +409,6 @@ public func hookFreeaddrinfo(_ info: UnsafeMutablePointer<VL_ADDRINFO>?) {
     if vl_owns_addrinfo(info) != 0 { vl_free_addrinfo(info) }
 }
 
-@_cdecl("vl_hook_GetAdaptersInfo")
-public func hookGetAdaptersInfo(_ info: UnsafeMutablePointer<VL_IP_ADAPTER_INFO>?, _ size: UnsafeMutablePointer<UInt32>?) -> UInt32 {
-    // ERROR_NOT_SUPPORTED (50) when this process could not become an instance.
-    guard let host = VirtualHost.current else { return 50 }
-    return host.adaptersInfo(info, size)
-}
-
 // MARK: Questions the DLL's C side asks before handing a call to the original ws2_32.
 
 /// 1 when `s` is one of this process's virtual sockets. Never creates the instance.

@@ -86,6 +86,38 @@ extension VirtualHost {
         return nil
     }
 
+    /// The virtual adapter's interface index: loopback is 1 (as on Windows), the adapter
+    /// follows, one index per instance so two instances never show the same.
+    var adapterIndex: UInt32 { UInt32(instance) + 2 }
+
+    /// GetAdaptersAddresses for IPv4 (AF_INET, AF_UNSPEC: the virtual PC has no IPv6 on its
+    /// LAN): the virtual adapter and loopback. Of the flags only GAA_FLAG_SKIP_UNICAST
+    /// changes the answer (the lists of DNS servers, gateways and prefixes are empty anyway).
+    func adapterAddresses(family: UInt32, flags: UInt32, _ buffer: UnsafeMutableRawPointer?, _ size: UnsafeMutablePointer<UInt32>?) -> UInt32 {
+        guard family == UInt32(VL_AF_UNSPEC) || family == UInt32(VL_AF_INET) else { return VL_ERROR_INVALID_PARAMETER }
+        var mac = self.mac.array
+        return vl_fill_adapter_addresses(buffer, size, flags, adapterIndex, &mac, address.networkOrder, UInt8(registry.network.prefixLength))
+    }
+
+    /// GetIpAddrTable: loopback and the virtual adapter (already in ascending order).
+    func ipAddressTable(_ table: UnsafeMutableRawPointer?, _ size: UnsafeMutablePointer<UInt32>?) -> UInt32 {
+        vl_fill_ip_addr_table(table, size, adapterIndex, address.networkOrder, registry.network.mask.networkOrder)
+    }
+
+    /// GetBestInterface(Ex): loopback for 127/8, the virtual adapter for the virtual LAN and
+    /// its broadcasts; beyond it no route (ERROR_HOST_UNREACHABLE, what Wine answers for a
+    /// destination it cannot route), as SIO_ROUTING_INTERFACE_QUERY says.
+    func bestInterface(to destination: IPv4Address, _ index: UnsafeMutablePointer<UInt32>?) -> UInt32 {
+        guard let index else { return VL_ERROR_INVALID_PARAMETER }
+        let network = registry.network
+        if destination.isLoopback { index.pointee = 1 } else if network.contains(destination) || destination == .limitedBroadcast {
+            index.pointee = adapterIndex
+        } else {
+            return 1232
+        }
+        return VL_ERROR_SUCCESS
+    }
+
     /// GetAdaptersInfo: one Ethernet adapter with the instance's address, mask and MAC.
     func adaptersInfo(_ info: UnsafeMutablePointer<VL_IP_ADAPTER_INFO>?, _ size: UnsafeMutablePointer<UInt32>?) -> UInt32 {
         guard let size else { return VL_ERROR_INVALID_PARAMETER }
@@ -100,7 +132,7 @@ extension VirtualHost {
             withCString(network.mask.dottedBytes) { mask in
                 // A LAN without a router: no gateway.
                 withCString(IPv4Address.any.dottedBytes) { gateway in
-                    vl_fill_adapter_info(info, UInt32(instance + 1), &mac, address, mask, gateway)
+                    vl_fill_adapter_info(info, adapterIndex, &mac, address, mask, gateway)
                 }
             }
         }

@@ -180,7 +180,7 @@ extension VirtualHost {
             let raw = UnsafeMutableRawPointer(control)
             raw.storeBytes(of: VL_WSACMSGHDR(cmsg_len: UInt(header + data), cmsg_level: Int32(VL_IPPROTO_IP), cmsg_type: Int32(VL_IP_PKTINFO)),
                            as: VL_WSACMSGHDR.self)
-            (raw + header).storeBytes(of: VL_IN_PKTINFO(ipi_addr: arrival.destination.networkOrder, ipi_ifindex: UInt32(instance + 1)),
+            (raw + header).storeBytes(of: VL_IN_PKTINFO(ipi_addr: arrival.destination.networkOrder, ipi_ifindex: adapterIndex),
                                       as: VL_IN_PKTINFO.self)
             message.pointee.Control.len = UInt32(header + data)
         } else {

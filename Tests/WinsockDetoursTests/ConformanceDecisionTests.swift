@@ -171,7 +171,7 @@ final class ConformanceDecisionTests: XCTestCase {
 
     /// WSARecvMsg from its WSAIoctl pointer: a broadcast is flagged MSG_BCAST and, with
     /// IP_PKTINFO, the control data names the broadcast address it was sent to and the
-    /// virtual adapter (the instance's index + 1, as GetAdaptersInfo numbers it).
+    /// virtual adapter (the instance's index + 2, as GetAdaptersInfo numbers it; loopback is 1).
     func test_wsaRecvMsgTellsTheVirtualDestinationAndBroadcast() {
         let receiver = lan.as(0) { ws -> UInt in
             let s = ws.udpSocket()
@@ -214,7 +214,7 @@ final class ConformanceDecisionTests: XCTestCase {
             let level = control.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: MemoryLayout<UInt>.size, as: Int32.self) }
             XCTAssertEqual(level, 0, "IPPROTO_IP")
             XCTAssertEqual(IPv4Address(networkOrder: info.ipi_addr), lan.registry.network.broadcast, "sent to the subnet's broadcast")
-            XCTAssertEqual(info.ipi_ifindex, 1, "the virtual adapter of instance 0")
+            XCTAssertEqual(info.ipi_ifindex, 2, "the virtual adapter of instance 0 (loopback is 1)")
         }
     }
 

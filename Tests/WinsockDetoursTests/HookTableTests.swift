@@ -18,6 +18,7 @@ final class HookTableTests: XCTestCase {
             "WSAGetOverlappedResult", "WSACreateEvent", "WSACloseEvent", "WSASetEvent", "WSAResetEvent",
             "WSAWaitForMultipleEvents", "select", "ioctlsocket", "WSAIoctl", "getsockname", "getpeername", "setsockopt",
             "getsockopt", "gethostname", "gethostbyname", "gethostbyaddr", "getaddrinfo", "freeaddrinfo", "GetAdaptersInfo",
+            "GetAdaptersAddresses", "GetIpAddrTable", "GetBestInterface", "GetBestInterfaceEx",
         ]
         XCTAssertEqual(names, surface)
         XCTAssertEqual(entries().first { $0.name == "GetAdaptersInfo" }?.module, "IPHLPAPI")

@@ -966,6 +966,7 @@ int main(void) {
     file_checks();
     coexist_checks();
     message_checks();
+    iphlp_checks();
     identity_checks();
     errors();
     check("startup.wsacleanup", "%s", rc(WSACleanup()));

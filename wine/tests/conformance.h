@@ -35,4 +35,5 @@ void completion_port_checks(void);
 void file_checks(void);
 void coexist_checks(void);
 void message_checks(void);
+void iphlp_checks(void);
 #endif

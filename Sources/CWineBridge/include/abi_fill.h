@@ -19,6 +19,19 @@ VL_ADDRINFO *vl_make_addrinfo(uint32_t address_network_order, uint16_t port, int
 int32_t vl_owns_addrinfo(const VL_ADDRINFO *info);
 void vl_free_addrinfo(VL_ADDRINFO *info);
 
+/* The stable GUID-shaped name of the adapter with this MAC, as Windows names adapters. */
+void vl_adapter_guid(const uint8_t mac[6], char out[39]);
+
+/* GetAdaptersAddresses' answer for IPv4: the adapter on the virtual LAN (index, MAC,
+ * address, prefix length) and loopback (index 1), both up. ERROR_BUFFER_OVERFLOW with
+ * *size set when the buffer is too small. */
+uint32_t vl_fill_adapter_addresses(void *buffer, uint32_t *size, uint32_t flags, uint32_t index, const uint8_t mac[6],
+                                   uint32_t address_network_order, uint8_t prefix_length);
+/* GetIpAddrTable's answer: loopback, then the adapter on the virtual LAN.
+ * ERROR_INSUFFICIENT_BUFFER with *size set when the table is too small. */
+uint32_t vl_fill_ip_addr_table(void *table, uint32_t *size, uint32_t index, uint32_t address_network_order,
+                               uint32_t mask_network_order);
+
 /* WSAStartup's description block. */
 void vl_fill_wsadata(VL_WSADATA *data, uint16_t version);
 #endif

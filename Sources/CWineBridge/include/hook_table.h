@@ -13,7 +13,8 @@
  *   extension functions that connect (ConnectEx) come back wrapped in that same guard;
  *   CREATE ours for IPv4 UDP; SELECT ours when a set holds a virtual socket; RESULT ours for a virtual socket
  *   or one closed while virtual; RESOLVE ours unless we do not know the name (or address); ADDRINFO
- *   ours for the address lists we made.
+ *   ours for the address lists we made; IPV4 ours when the question is about IPv4 (an
+ *   AF_INET or AF_UNSPEC family, an IPv4 destination), the rest is the OS's.
  * signature: "<ret>:<args>", one letter per value:
  *   v void, i int32, u uint32, h uint16, p pointer, a pointer to a sockaddr (the trace
  *   shows the address), s SOCKET (pointer-sized unsigned). */
@@ -63,6 +64,10 @@
     X(WS2_32, 0, RESOLVE, int32_t, getaddrinfo, "i:pppp", (const char *node, const char *service, const VL_ADDRINFO *hints, VL_ADDRINFO **result), (node, service, hints, result)) \
     X(WS2_32, 0, ADDRINFO, void, freeaddrinfo, "v:p", (VL_ADDRINFO *info), (info)) \
     X(IPHLPAPI, 0, PLAIN, uint32_t, GetAdaptersInfo, "u:pp", (VL_IP_ADAPTER_INFO *info, uint32_t *size), (info, size)) \
+    X(IPHLPAPI, 0, IPV4, uint32_t, GetAdaptersAddresses, "u:uuppp", (uint32_t family, uint32_t flags, void *reserved, void *addresses, uint32_t *size), (family, flags, reserved, addresses, size)) \
+    X(IPHLPAPI, 0, PLAIN, uint32_t, GetIpAddrTable, "u:ppi", (void *table, uint32_t *size, int32_t order), (table, size, order)) \
+    X(IPHLPAPI, 0, PLAIN, uint32_t, GetBestInterface, "u:up", (uint32_t destination, uint32_t *index), (destination, index)) \
+    X(IPHLPAPI, 0, IPV4, uint32_t, GetBestInterfaceEx, "u:ap", (const VL_SOCKADDR_IN *to, uint32_t *index), (to, index)) \
     X(KERNEL32, 0, SOCKET, int32_t, CancelIoEx, "i:sp", (VL_SOCKET s, VL_OVERLAPPED *overlapped), (s, overlapped)) \
     X(KERNEL32, 0, SOCKET, int32_t, CancelIo, "i:s", (VL_SOCKET s), (s)) \
     X(KERNEL32, 0, SOCKET, void *, CreateIoCompletionPort, "p:spsu", (VL_SOCKET s, void *port, uintptr_t key, uint32_t threads), (s, port, key, threads)) \

@@ -1,0 +1,67 @@
+import XCTest
+import CWineBridge
+import VirtualIPCore
+@testable import WinsockDetours
+
+/// IP Helper's answers for the virtual PC, through the hook table (the conformance program
+/// checks the same under Wine: iphlp.*).
+final class IPHelperTests: XCTestCase {
+    var lan: TestLAN!
+    override func setUpWithError() throws { lan = try TestLAN(instances: 2) }
+    override func tearDown() { lan.shutdown() }
+
+    private func bestInterface(_ address: IPv4Address) -> (UInt32, UInt32) {
+        var index: UInt32 = 12345
+        let e = UInt32(truncatingIfNeeded: call("GetBestInterface", .uint(address.networkOrder), .ptr(&index)))
+        return (e, index)
+    }
+
+    func test_bestInterfaceIsLoopbackOrTheVirtualAdapterAndNothingBeyond() {
+        lan.as(1) { _ in
+            XCTAssertEqual(bestInterface(lan.address(0)).1, 3, "instance 1's adapter is interface 3 (loopback is 1)")
+            XCTAssertEqual(bestInterface(.limitedBroadcast).1, 3)
+            XCTAssertEqual(bestInterface(.loopback).1, 1)
+            XCTAssertEqual(bestInterface(IPv4Address(10, 213, 77, 5)).0, 1232, "no route beyond the LAN")
+            var to = VL_SOCKADDR_IN()
+            to.sin_family = UInt16(VL_AF_INET)
+            to.sin_addr = lan.address(0).networkOrder
+            var index: UInt32 = 0
+            XCTAssertEqual(call("GetBestInterfaceEx", .ptr(&to), .ptr(&index)), 0)
+            XCTAssertEqual(index, 3)
+            XCTAssertEqual(call("GetBestInterface", .uint(lan.address(0).networkOrder), .ptr(nil as UnsafeRawPointer?)), 87)
+        }
+    }
+
+    func test_ipAddrTableListsLoopbackThenTheVirtualAddress() {
+        lan.as(0) { _ in
+            var size: UInt32 = 0
+            XCTAssertEqual(call("GetIpAddrTable", .ptr(nil as UnsafeRawPointer?), .ptr(&size), .int(1)), 122, "sizing")
+            XCTAssertEqual(size, 4 + 2 * 24)
+            let table = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(size), alignment: 8)
+            defer { table.deallocate() }
+            XCTAssertEqual(call("GetIpAddrTable", .ptr(table.baseAddress), .ptr(&size), .int(1)), 0)
+            XCTAssertEqual(table.load(as: UInt32.self), 2)
+            XCTAssertEqual(IPv4Address(networkOrder: table.load(fromByteOffset: 4, as: UInt32.self)), .loopback)
+            XCTAssertEqual(IPv4Address(networkOrder: table.load(fromByteOffset: 28, as: UInt32.self)), lan.address(0))
+            XCTAssertEqual(table.load(fromByteOffset: 32, as: UInt32.self), 2, "the adapter's index")
+            XCTAssertEqual(IPv4Address(networkOrder: table.load(fromByteOffset: 36, as: UInt32.self)), lan.registry.network.mask)
+        }
+    }
+
+    func test_adaptersAddressesSizesThenFillsTheVirtualAdapterFirst() {
+        lan.as(0) { _ in
+            var size: UInt32 = 0
+            let none = nil as UnsafeRawPointer?
+            XCTAssertEqual(call("GetAdaptersAddresses", .uint(2), .uint(0), .ptr(none), .ptr(none), .ptr(&size)), 111, "sizing")
+            XCTAssertGreaterThan(size, 0)
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(size), alignment: 8)
+            defer { buffer.deallocate() }
+            XCTAssertEqual(call("GetAdaptersAddresses", .uint(0), .uint(0), .ptr(none), .ptr(buffer.baseAddress), .ptr(&size)), 0)
+            XCTAssertEqual(buffer.load(fromByteOffset: 4, as: UInt32.self), 2, "the first adapter is the virtual one (IfIndex)")
+            let next = buffer.load(fromByteOffset: 8, as: UnsafeRawPointer?.self)
+            XCTAssertEqual(next?.load(fromByteOffset: 4, as: UInt32.self), 1, "then loopback")
+            XCTAssertEqual(call("GetAdaptersAddresses", .uint(23), .uint(0), .ptr(none), .ptr(buffer.baseAddress), .ptr(&size)), 87,
+                           "IPv6 is never ours (the DLL hands it to iphlpapi)")
+        }
+    }
+}

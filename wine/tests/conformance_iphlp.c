@@ -1,0 +1,149 @@
+/* conformance.exe, the identity wherever a program looks for it: IP Helper's tables and
+ * routes, the resolver's answers for the machine itself (the same line format as
+ * conformance.c). Only facts that do not depend on the machine are printed: counts, flags,
+ * whether an address is on the virtual LAN (192.168.80.0/24) or loopback. */
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#include <iphlpapi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "conformance.h"
+
+static int in_lan(DWORD network_order) { return (ntohl(network_order) >> 8) == 0xC0A850; }
+static int is_loopback(DWORD network_order) { return (ntohl(network_order) >> 24) == 127; }
+
+/* The index GetAdaptersInfo gives the adapter on the virtual LAN (0: none). */
+static DWORD lan_adapter_index(void) {
+    ULONG size = 0;
+    GetAdaptersInfo(NULL, &size);
+    IP_ADAPTER_INFO *adapters = size ? malloc(size) : NULL;
+    DWORD index = 0;
+    if (adapters && GetAdaptersInfo(adapters, &size) == NO_ERROR)
+        for (IP_ADAPTER_INFO *a = adapters; a; a = a->Next)
+            if (in_lan(inet_addr(a->IpAddressList.IpAddress.String))) index = a->Index;
+    free(adapters);
+    return index;
+}
+
+static void address_table(DWORD lan_index) {
+    ULONG size = 0;
+    DWORD e = GetIpAddrTable(NULL, &size, FALSE);
+    check("iphlp.addr-table-sizing", "error=%lu sized=%d", e, size >= sizeof(MIB_IPADDRTABLE));
+    MIB_IPADDRTABLE *table = size ? malloc(size) : NULL;
+    ULONG short_size = sizeof(DWORD);
+    check("iphlp.addr-table-short", "error=%lu", GetIpAddrTable(table, &short_size, FALSE));
+    e = table ? GetIpAddrTable(table, &size, TRUE) : 1;
+    int lan = 0, loop = 0, lan_index_matches = 0, lan_bcast = -1, lan_mask_24 = 0, loop_index = -1, sorted = 1;
+    for (DWORD i = 0; e == NO_ERROR && i < table->dwNumEntries; i++) {
+        MIB_IPADDRROW *row = &table->table[i];
+        if (i && ntohl(row->dwAddr) < ntohl(table->table[i - 1].dwAddr)) sorted = 0;
+        if (in_lan(row->dwAddr)) {
+            lan++;
+            lan_index_matches = row->dwIndex == lan_index;
+            lan_bcast = (int)row->dwBCastAddr;
+            lan_mask_24 = row->dwMask == htonl(0xFFFFFF00);
+        }
+        if (is_loopback(row->dwAddr)) { loop++; loop_index = (int)row->dwIndex; }
+    }
+    check("iphlp.addr-table", "error=%lu lan=%d loopback=%d", e, lan, loop);
+    check("iphlp.addr-table-rows", "lan-index-as-adapters-info=%d lan-bcast=%d lan-mask-24=%d loopback-index=%d sorted=%d",
+          lan_index_matches, lan_bcast, lan_mask_24, loop_index, sorted);
+    check("iphlp.addr-table-no-size", "error=%lu", GetIpAddrTable(table, NULL, FALSE));
+    free(table);
+}
+
+static void best_interface(DWORD lan_index) {
+    DWORD index = 12345;
+    DWORD e = GetBestInterface(inet_addr("192.168.80.77"), &index);
+    check("iphlp.best-interface-lan", "error=%lu is-lan-adapter=%d", e, e == NO_ERROR && index == lan_index);
+    index = 12345;
+    e = GetBestInterface(inet_addr("127.0.0.1"), &index);
+    check("iphlp.best-interface-loopback", "error=%lu index=%lu", e, e == NO_ERROR ? index : 0);
+    index = 12345;
+    e = GetBestInterface(inet_addr("10.213.77.5"), &index);
+    check("iphlp.best-interface-far", "error=%lu", e);
+    check("iphlp.best-interface-no-index", "error=%lu", GetBestInterface(inet_addr("127.0.0.1"), NULL));
+    struct sockaddr_in to = address("192.168.80.77", 0);
+    index = 12345;
+    e = GetBestInterfaceEx((struct sockaddr *)&to, &index);
+    check("iphlp.best-interface-ex-lan", "error=%lu is-lan-adapter=%d", e, e == NO_ERROR && index == lan_index);
+    struct sockaddr_in6 six;
+    memset(&six, 0, sizeof six);
+    six.sin6_family = AF_INET6;
+    six.sin6_addr.s6_addr[15] = 1;
+    index = 12345;
+    e = GetBestInterfaceEx((struct sockaddr *)&six, &index);
+    check("iphlp.best-interface-ex-ipv6-loopback", "error=%lu", e);
+}
+
+/* GetAdaptersAddresses for one family: what the list holds. */
+static void adapter_addresses(const char *id, ULONG family, DWORD lan_index) {
+    ULONG size = 0;
+    DWORD sizing = GetAdaptersAddresses(family, 0, NULL, NULL, &size);
+    IP_ADAPTER_ADDRESSES *list = size ? malloc(size) : NULL;
+    DWORD e = list ? GetAdaptersAddresses(family, 0, NULL, list, &size) : 1;
+    int adapters = 0, lan = 0, loop = 0, lan_up = 0, lan_ethernet = 0, lan_prefix = -1, lan_index_matches = 0, lan_mac = 0,
+        lan_names = 0, loop_type = 0, lan_gateway = 0, lan_dns = 0;
+    for (IP_ADAPTER_ADDRESSES *a = e == NO_ERROR ? list : NULL; a; a = a->Next) {
+        adapters++;
+        for (IP_ADAPTER_UNICAST_ADDRESS *u = a->FirstUnicastAddress; u; u = u->Next) {
+            if (u->Address.lpSockaddr->sa_family != AF_INET) continue;
+            DWORD ip = ((struct sockaddr_in *)u->Address.lpSockaddr)->sin_addr.s_addr;
+            if (in_lan(ip)) {
+                lan++;
+                lan_up = a->OperStatus == IfOperStatusUp;
+                lan_ethernet = a->IfType == IF_TYPE_ETHERNET_CSMACD;
+                lan_prefix = u->OnLinkPrefixLength;
+                lan_index_matches = a->IfIndex == lan_index;
+                lan_mac = a->PhysicalAddressLength == 6;
+                lan_names = a->AdapterName && a->AdapterName[0] && a->FriendlyName && a->FriendlyName[0] && a->Description && a->Description[0];
+                lan_gateway = a->FirstGatewayAddress != NULL;
+                lan_dns = a->FirstDnsServerAddress != NULL;
+            }
+            if (is_loopback(ip)) { loop++; loop_type = a->IfType; }
+        }
+    }
+    check(id, "sizing=%lu error=%lu lan=%d loopback=%d", sizing, e, lan, loop);
+    char rows[64];
+    snprintf(rows, sizeof rows, "%s-lan", id);
+    check(rows, "up=%d ethernet=%d prefix=%d index-as-adapters-info=%d mac=%d names=%d gateway=%d dns=%d loopback-type=%d",
+          lan_up, lan_ethernet, lan_prefix, lan_index_matches, lan_mac, lan_names, lan_gateway, lan_dns, loop_type);
+    (void)adapters;
+    free(list);
+}
+
+static void resolver_for_self(void) {
+    struct hostent *host = gethostbyname("");
+    DWORD first = 0;
+    if (host && host->h_addr_list[0]) memcpy(&first, host->h_addr_list[0], 4);
+    check("self.gethostbyname-empty", "found=%d in-virtual-lan=%d", host != NULL, in_lan(first));
+    struct addrinfo hints, *result = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_DGRAM;
+    int r = getaddrinfo("", "9000", &hints, &result);
+    DWORD got = result ? ((struct sockaddr_in *)result->ai_addr)->sin_addr.s_addr : 0;
+    check("self.getaddrinfo-empty", "%d in-virtual-lan=%d", r, in_lan(got));
+    if (result) freeaddrinfo(result);
+    result = NULL;
+    r = getaddrinfo(NULL, "9000", &hints, &result);
+    got = result ? ((struct sockaddr_in *)result->ai_addr)->sin_addr.s_addr : 0;
+    check("self.getaddrinfo-null", "%d loopback=%d", r, is_loopback(got));
+    if (result) freeaddrinfo(result);
+    char name[256] = "";
+    gethostname(name, sizeof name);
+    host = gethostbyname(name);
+    if (host && host->h_addr_list[0]) memcpy(&first, host->h_addr_list[0], 4);
+    struct hostent *back = host ? gethostbyaddr((const char *)&first, 4, AF_INET) : NULL;
+    check("self.gethostbyaddr-own", "found=%d same-name=%d", back != NULL, back && strcmp(back->h_name, name) == 0);
+}
+
+void iphlp_checks(void) {
+    DWORD lan_index = lan_adapter_index();
+    address_table(lan_index);
+    best_interface(lan_index);
+    adapter_addresses("iphlp.adapters-inet", AF_INET, lan_index);
+    adapter_addresses("iphlp.adapters-unspec", AF_UNSPEC, lan_index);
+    resolver_for_self();
+}
