@@ -194,21 +194,57 @@ static int32_t option_set(VL_SOCKET s, int32_t level, int32_t name, const void *
     return setsockopt((int)s, l, n, &number, sizeof number) == 0 ? 0 : wsa_from_errno(errno);
 }
 
-static int32_t wait_readable(const VL_SOCKET *sockets, uint32_t count, uint8_t *readable, int32_t timeout_ms) {
+static int32_t wait_sockets(const VL_SOCKET *sockets, uint32_t count, const uint8_t *interest, uint8_t *ready, int32_t timeout_ms) {
     struct pollfd stack[64];
     struct pollfd *fds = count <= 64 ? stack : calloc(count, sizeof *fds);
     if (!fds) return -VL_WSAENOBUFS;
-    for (uint32_t i = 0; i < count; i++) fds[i] = (struct pollfd){ .fd = (int)sockets[i], .events = POLLIN };
+    for (uint32_t i = 0; i < count; i++) {
+        short events = 0;
+        if (interest[i] & VL_WAIT_READ) events |= POLLIN;
+        if (interest[i] & VL_WAIT_WRITE) events |= POLLOUT;
+        if (interest[i] & VL_WAIT_EXCEPT) events |= POLLPRI;
+        fds[i] = (struct pollfd){ .fd = (int)sockets[i], .events = events };
+    }
     int n;
     do n = poll(fds, count, timeout_ms); while (n < 0 && errno == EINTR);
     int32_t result = n < 0 ? -wsa_from_errno(errno) : 0;
-    if (n > 0)
-        for (uint32_t i = 0; i < count; i++) {
-            readable[i] = (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0;
-            result += readable[i];
-        }
+    for (uint32_t i = 0; n > 0 && i < count; i++) {
+        if (fds[i].revents & POLLNVAL) { result = -VL_WSAENOTSOCK; break; }
+        short r = fds[i].revents;
+        ready[i] = (uint8_t)(((interest[i] & VL_WAIT_READ) && (r & (POLLIN | POLLHUP | POLLERR)) ? VL_WAIT_READ : 0)
+                           | ((interest[i] & VL_WAIT_WRITE) && (r & (POLLOUT | POLLERR)) ? VL_WAIT_WRITE : 0)
+                           | ((interest[i] & VL_WAIT_EXCEPT) && (r & POLLPRI) ? VL_WAIT_EXCEPT : 0));
+        result += ready[i] != 0;
+    }
+    if (n == 0) memset(ready, 0, count);
     if (fds != stack) free(fds);
     return result;
+}
+
+/* Winsock's WSAPoll bits to Linux's and back. */
+static const struct { short winsock, linux_bit; } poll_bits[] = {
+    { VL_POLLRDNORM, POLLIN }, { VL_POLLRDBAND, POLLRDBAND }, { VL_POLLPRI, POLLPRI }, { VL_POLLWRNORM, POLLOUT },
+    { VL_POLLWRBAND, POLLWRBAND }, { VL_POLLERR, POLLERR }, { VL_POLLHUP, POLLHUP }, { VL_POLLNVAL, POLLNVAL },
+};
+
+static int32_t poll_sockets(VL_WSAPOLLFD *fds, uint32_t count, int32_t timeout_ms) {
+    struct pollfd stack[64];
+    struct pollfd *p = count <= 64 ? stack : calloc(count, sizeof *p);
+    if (!p) return -VL_WSAENOBUFS;
+    for (uint32_t i = 0; i < count; i++) {
+        p[i] = (struct pollfd){ .fd = (int)fds[i].fd };
+        for (size_t b = 0; b < sizeof poll_bits / sizeof poll_bits[0]; b++)
+            if (fds[i].events & poll_bits[b].winsock) p[i].events |= poll_bits[b].linux_bit;
+    }
+    int n;
+    do n = poll(p, count, timeout_ms); while (n < 0 && errno == EINTR);
+    for (uint32_t i = 0; n >= 0 && i < count; i++) {
+        fds[i].revents = 0;
+        for (size_t b = 0; b < sizeof poll_bits / sizeof poll_bits[0]; b++)
+            if (p[i].revents & poll_bits[b].linux_bit) fds[i].revents |= poll_bits[b].winsock;
+    }
+    if (p != stack) free(p);
+    return n < 0 ? -wsa_from_errno(errno) : n;
 }
 
 /* ---- readiness thread (overlapped receives) ---- */
@@ -654,7 +690,7 @@ static const vl_platform linux_platform = {
     .send_frame = send_frame, .receive_frame = receive_frame, .peek_frame = peek_frame,
     .set_receive_buffer = set_receive_buffer, .option_get = option_get, .option_set = option_set, .event_select = event_select, .async_select = async_select,
     .wsarecvmsg_entry = (void *)vl_hook_WSARecvMsg, .wsasendmsg_entry = (void *)vl_hook_WSASendMsg,
-    .wait_readable = wait_readable, .watch_readable = watch_readable, .set_ready_handler = set_ready_handler,
+    .wait_sockets = wait_sockets, .poll_sockets = poll_sockets, .watch_readable = watch_readable, .set_ready_handler = set_ready_handler,
     .event_create = event_create, .event_close = event_close, .event_set = event_set,
     .event_reset = event_reset, .event_wait = event_wait,
     .current_thread = current_thread, .queue_completion = queue_completion,

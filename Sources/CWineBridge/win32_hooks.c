@@ -71,6 +71,12 @@ static int select_has_virtual(const VL_FD_SET *a, const VL_FD_SET *b, const VL_F
     return 0;
 }
 
+static int poll_has_virtual(const VL_WSAPOLLFD *fds, uint32_t count) {
+    for (uint32_t i = 0; fds && i < count; i++)
+        if (vl_is_virtual_socket(fds[i].fd)) return 1;
+    return 0;
+}
+
 static int wants_virtual(int32_t af, int32_t type, int32_t protocol) {
     return af == VL_AF_INET && type == VL_SOCK_DGRAM && (protocol == 0 || protocol == VL_IPPROTO_UDP);
 }
@@ -149,6 +155,8 @@ static int asks_ipv4_GetBestInterfaceEx(const VL_SOCKADDR_IN *to, uint32_t *inde
     if (!wants_virtual(af, type, protocol)) return VL_ORIGINAL(ret, name, params) args;
 #define VL_PASS_SELECT(ret, name, params, args) \
     if (!select_has_virtual(readfds, writefds, exceptfds)) return VL_ORIGINAL(ret, name, params) args;
+#define VL_PASS_POLL(ret, name, params, args) \
+    if (!poll_has_virtual(fds, count)) return VL_ORIGINAL(ret, name, params) args;
 #define VL_PASS_RESOLVE(ret, name, params, args) return vl_resolve_##name args;
 #define VL_PASS_IPV4(ret, name, params, args) \
     if (!asks_ipv4_##name args) return VL_ORIGINAL(ret, name, params) args;
@@ -320,7 +328,7 @@ static void *original_named(HMODULE ws2, const char *name) {
 static void load_originals(HMODULE ws2) {
 #define VL_LOAD(field) vl_original.field = original_named(ws2, #field);
     VL_LOAD(WSAStartup) VL_LOAD(WSACleanup) VL_LOAD(socket) VL_LOAD(bind) VL_LOAD(getsockname) VL_LOAD(ioctlsocket)
-    VL_LOAD(closesocket) VL_LOAD(shutdown) VL_LOAD(sendto) VL_LOAD(recvfrom) VL_LOAD(select) VL_LOAD(setsockopt) VL_LOAD(getsockopt) VL_LOAD(WSASendTo)
+    VL_LOAD(closesocket) VL_LOAD(shutdown) VL_LOAD(sendto) VL_LOAD(recvfrom) VL_LOAD(select) VL_LOAD(WSAPoll) VL_LOAD(setsockopt) VL_LOAD(getsockopt) VL_LOAD(WSASendTo)
     VL_LOAD(WSARecvFrom) VL_LOAD(WSAEventSelect) VL_LOAD(WSAAsyncSelect) VL_LOAD(WSAGetOverlappedResult) VL_LOAD(WSACreateEvent) VL_LOAD(WSACloseEvent)
     VL_LOAD(WSASetEvent) VL_LOAD(WSAResetEvent) VL_LOAD(WSAWaitForMultipleEvents)
     VL_LOAD(WSAGetLastError) VL_LOAD(WSASetLastError) VL_LOAD(CreateIoCompletionPort)

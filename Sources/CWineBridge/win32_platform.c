@@ -205,19 +205,30 @@ static int32_t option_set(VL_SOCKET s, int32_t level, int32_t name, const void *
     return vl_original.setsockopt((SOCKET)s, level, name, value, length) == 0 ? 0 : last_wsa_error();
 }
 
-static int32_t wait_readable(const VL_SOCKET *sockets, uint32_t count, uint8_t *readable, int32_t timeout_ms) {
+static int32_t wait_sockets(const VL_SOCKET *sockets, uint32_t count, const uint8_t *interest, uint8_t *ready, int32_t timeout_ms) {
     if (count > FD_SETSIZE) return -VL_WSAEINVAL;
-    fd_set set; FD_ZERO(&set);
-    for (uint32_t i = 0; i < count; i++) FD_SET((SOCKET)sockets[i], &set);
+    static __thread fd_set sets[3];  /* 12 KB: off the stack */
+    for (int k = 0; k < 3; k++) FD_ZERO(&sets[k]);
+    for (uint32_t i = 0; i < count; i++)
+        for (int k = 0; k < 3; k++)
+            if (interest[i] & (1 << k)) FD_SET((SOCKET)sockets[i], &sets[k]);
     struct timeval t = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-    int n = vl_original.select(0, &set, NULL, NULL, timeout_ms < 0 ? NULL : &t);
+    int n = vl_original.select(0, sets[0].fd_count ? &sets[0] : NULL, sets[1].fd_count ? &sets[1] : NULL,
+                               sets[2].fd_count ? &sets[2] : NULL, timeout_ms < 0 ? NULL : &t);
     if (n < 0) return -last_wsa_error();
     int32_t result = 0;
     for (uint32_t i = 0; i < count; i++) {
-        readable[i] = FD_ISSET((SOCKET)sockets[i], &set) ? 1 : 0;
-        result += readable[i];
+        ready[i] = 0;
+        for (int k = 0; k < 3; k++)
+            if ((interest[i] & (1 << k)) && FD_ISSET((SOCKET)sockets[i], &sets[k])) ready[i] |= (uint8_t)(1 << k);
+        result += ready[i] != 0;
     }
     return result;
+}
+
+static int32_t poll_sockets(VL_WSAPOLLFD *fds, uint32_t count, int32_t timeout_ms) {
+    int n = vl_original.WSAPoll((WSAPOLLFD *)fds, count, timeout_ms);
+    return n < 0 ? -last_wsa_error() : n;
 }
 
 static DWORD WINAPI watcher(void *unused) {
@@ -584,7 +595,7 @@ static const vl_platform win32_platform = {
     .send_frame = send_frame, .receive_frame = receive_frame, .peek_frame = peek_frame,
     .set_receive_buffer = set_receive_buffer, .option_get = option_get, .option_set = option_set, .event_select = event_select, .async_select = async_select,
     .wsarecvmsg_entry = (void *)wsarecvmsg_entry, .wsasendmsg_entry = (void *)wsasendmsg_entry,
-    .wait_readable = wait_readable, .watch_readable = watch_readable, .set_ready_handler = set_ready_handler,
+    .wait_sockets = wait_sockets, .poll_sockets = poll_sockets, .watch_readable = watch_readable, .set_ready_handler = set_ready_handler,
     .event_create = event_create, .event_close = event_close, .event_set = event_set,
     .event_reset = event_reset, .event_wait = event_wait,
     .current_thread = current_thread, .queue_completion = queue_completion,

@@ -33,6 +33,31 @@ public func hookCancelIo(_ s: UInt) -> Int32 {
     withHost(orFail: 0) { host in succeeded(host, host.cancel(s, overlapped: nil, thread: host.platform.t.current_thread!())) }
 }
 
+/// CloseHandle on a virtual socket closes it as closesocket does (the layer's state goes
+/// with the backing socket).
+@_cdecl("vl_hook_CloseHandle")
+public func hookCloseHandle(_ s: UInt) -> Int32 {
+    withHost(orFail: 0) { host in
+        let before = host.platform.lastError
+        let error = host.closeSocket(s)
+        if error == nil { host.platform.lastError = before }
+        return succeeded(host, error.map { _ in WinsockError(Int32(VL_WSA_INVALID_HANDLE)) })
+    }
+}
+
+/// DuplicateHandle of a virtual socket: refused (ERROR_NOT_SUPPORTED, a warning). The copy
+/// would be a second handle of the backing socket that the layer does not know, so every
+/// call on it would see our header; Windows itself says to use WSADuplicateSocket.
+@_cdecl("vl_hook_DuplicateHandle")
+public func hookDuplicateHandle(_ sourceProcess: UnsafeMutableRawPointer?, _ s: UInt, _ targetProcess: UnsafeMutableRawPointer?,
+                                _ target: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, _ access: UInt32, _ inherit: Int32,
+                                _ options: UInt32) -> Int32 {
+    withHost(orFail: 0) { host in
+        host.log(.warning, "DuplicateHandle of virtual socket \(s) refused (ERROR_NOT_SUPPORTED): a copy of its handle would not be virtual")
+        return succeeded(host, WinsockError(50))
+    }
+}
+
 /// CreateIoCompletionPort with a virtual socket: the port, or NULL with the OS's error.
 @_cdecl("vl_hook_CreateIoCompletionPort")
 public func hookCreateIoCompletionPort(_ s: UInt, _ port: UnsafeMutableRawPointer?, _ key: UInt, _ threads: UInt32) -> UnsafeMutableRawPointer? {

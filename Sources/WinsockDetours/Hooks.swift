@@ -265,6 +265,21 @@ public func hookWSASendMsg(_ s: UInt, _ message: UnsafeMutablePointer<VL_WSAMSG>
     }
 }
 
+/// WSADuplicateSocketA/W on a virtual socket: refused with WSAEINVAL and a warning. Another
+/// process would get the backing socket, not the virtual one (it has its own identity).
+@_cdecl("vl_hook_WSADuplicateSocketA")
+public func hookWSADuplicateSocketA(_ s: UInt, _ process: UInt32, _ info: UnsafeMutableRawPointer?) -> Int32 {
+    withHost(orFail: socketError) { host in
+        host.log(.warning, "WSADuplicateSocket of virtual socket \(s) refused (WSAEINVAL): another process would get the real socket under it")
+        return status(host, .invalidArgument)
+    }
+}
+
+@_cdecl("vl_hook_WSADuplicateSocketW")
+public func hookWSADuplicateSocketW(_ s: UInt, _ process: UInt32, _ info: UnsafeMutableRawPointer?) -> Int32 {
+    hookWSADuplicateSocketA(s, process, info)
+}
+
 @_cdecl("vl_hook_WSAAsyncSelect")
 public func hookWSAAsyncSelect(_ s: UInt, _ window: UnsafeMutableRawPointer?, _ message: UInt32, _ events: Int32) -> Int32 {
     withHost(orFail: socketError) { status($0, $0.asyncSelect(s, window: window, message: message, events: events)) }
@@ -331,6 +346,11 @@ public func hookWSAWaitForMultipleEvents(_ count: UInt32, _ events: UnsafePointe
 public func hookSelect(_ nfds: Int32, _ read: UnsafeMutablePointer<VL_FD_SET>?, _ write: UnsafeMutablePointer<VL_FD_SET>?,
                        _ except: UnsafeMutablePointer<VL_FD_SET>?, _ timeout: UnsafePointer<VL_TIMEVAL>?) -> Int32 {
     withHost(orFail: socketError) { count($0, $0.select(read: read, write: write, except: except, timeout: timeout)) }
+}
+
+@_cdecl("vl_hook_WSAPoll")
+public func hookWSAPoll(_ fds: UnsafeMutablePointer<VL_WSAPOLLFD>?, _ entries: UInt32, _ timeout: Int32) -> Int32 {
+    withHost(orFail: socketError) { count($0, $0.poll(fds, count: entries, timeoutMs: timeout)) }
 }
 
 @_cdecl("vl_hook_ioctlsocket")

@@ -81,9 +81,7 @@ extension VirtualHost {
         while true {
             let remaining = Int32(bitPattern: deadline &- platform.nowMs)
             guard remaining > 0 else { return .failure(.timedOut) }
-            var handle = view.socket.handle
-            var ready: UInt8 = 0
-            let woke = platform.t.wait_readable!(&handle, 1, &ready, remaining)
+            let woke = waitReadable(view.socket.handle, ms: remaining)
             if lock.locked({ view.socket.closed }) { return .failure(.interrupted) }
             if woke < 0 { return .failure(WinsockError(rawValue: -woke)) }
             if woke == 0 { continue } // the deadline check above decides

@@ -1,10 +1,12 @@
 import CWineBridge
 import VirtualIPCore
 
+/// select() and WSAPoll(). A virtual socket is readable when a datagram the game would get
+/// is queued (bad frames in front are dropped first), always writable, never exceptional.
+/// Any other socket in the same call (a TCP socket of the game's, say) gets the OS's
+/// answer: the wait is one real select/WSAPoll over all of them, in the kernel (no polling
+/// loop); it re-checks only when a socket wakes it.
 extension VirtualHost {
-    /// select(): a virtual socket is readable when a datagram the game would get is queued
-    /// (bad frames in front are dropped first), always writable, never exceptional.
-    /// Waits in the kernel (no polling loop) and re-checks only when a backing socket wakes.
     func select(read: UnsafeMutablePointer<VL_FD_SET>?, write: UnsafeMutablePointer<VL_FD_SET>?,
                 except: UnsafeMutablePointer<VL_FD_SET>?, timeout: UnsafePointer<VL_TIMEVAL>?) -> Result<Int, WinsockError> {
         func members(_ set: UnsafeMutablePointer<VL_FD_SET>?) -> [UInt] {
@@ -16,32 +18,93 @@ extension VirtualHost {
         guard startupCount > 0 else { return .failure(.notInitialised) }
         guard !(readers.isEmpty && writers.isEmpty && exceptional.isEmpty) else { return .failure(.invalidArgument) }
         if let timeout, timeout.pointee.tv_sec < 0 || timeout.pointee.tv_usec < 0 { return .failure(.invalidArgument) }
-        let known = lock.locked { (readers + writers + exceptional).allSatisfy { sockets[$0] != nil } }
-        guard known else { return .failure(.notSocket) }
-
         let waitMs: Int64? = timeout.map { Int64($0.pointee.tv_sec) * 1000 + (Int64($0.pointee.tv_usec) + 999) / 1000 }
-        let start = platform.nowMs
-        var readable: [UInt] = []
-        while true {
-            readable = lock.locked {
-                readers.filter { handle in sockets[handle].map { nextPayloadLengthLocked($0) != nil } ?? false }
+
+        // One entry per socket: what is asked of it. Of a virtual one's backing socket the OS
+        // is asked only whether it is readable, or, when only writability or exceptions are
+        // asked (ours to answer), for an exception that never comes to a UDP socket: select
+        // needs a socket to wait on for its timeout.
+        var handles: [UInt] = [], asked: [UInt8] = []
+        func ask(_ list: [UInt], _ bit: Int32) {
+            for handle in list {
+                if let i = handles.firstIndex(of: handle) { asked[i] |= UInt8(bit) } else { handles.append(handle); asked.append(UInt8(bit)) }
             }
-            let elapsed = Int64(platform.nowMs &- start)
-            let remaining = waitMs.map { max(0, $0 - elapsed) }
-            if !readable.isEmpty || !writers.isEmpty || remaining == 0 || readers.isEmpty && remaining == nil { break }
-            var ready = [UInt8](repeating: 0, count: readers.count)
-            let woke = platform.t.wait_readable!(readers, UInt32(readers.count), &ready, Int32(clamping: remaining ?? -1))
+        }
+        ask(readers, Int32(VL_WAIT_READ))
+        ask(writers, Int32(VL_WAIT_WRITE))
+        ask(exceptional, Int32(VL_WAIT_EXCEPT))
+        let virtual = lock.locked { handles.map { sockets[$0] != nil } }
+        let realInterest = handles.indices.map { i -> UInt8 in
+            guard virtual[i] else { return asked[i] }
+            return asked[i] & UInt8(VL_WAIT_READ) != 0 ? UInt8(VL_WAIT_READ) : UInt8(VL_WAIT_EXCEPT)
+        }
+
+        let start = platform.nowMs
+        while true {
+            // Ours: the virtual sockets' answers, now.
+            var answer = lock.locked {
+                handles.indices.map { i -> UInt8 in
+                    guard virtual[i], let socket = sockets[handles[i]] else { return 0 }
+                    let readable = asked[i] & UInt8(VL_WAIT_READ) != 0 && nextPayloadLengthLocked(socket) != nil
+                    return (readable ? UInt8(VL_WAIT_READ) : 0) | (asked[i] & UInt8(VL_WAIT_WRITE))
+                }
+            }
+            let ours = answer.contains { $0 != 0 }
+            let remaining = waitMs.map { max(0, $0 - Int64(platform.nowMs &- start)) }
+            var ready = [UInt8](repeating: 0, count: handles.count)
+            let woke = platform.t.wait_sockets!(handles.map { VL_SOCKET($0) }, UInt32(handles.count), realInterest, &ready,
+                                                ours ? 0 : Int32(clamping: remaining ?? -1))
             if woke < 0 { return .failure(WinsockError(rawValue: -woke)) }
-            if woke == 0 && remaining != nil { break }
+            for i in handles.indices where !virtual[i] { answer[i] = ready[i] }
+            if answer.contains(where: { $0 != 0 }) || remaining == 0 || (woke == 0 && remaining != nil) {
+                func keep(_ set: UnsafeMutablePointer<VL_FD_SET>?, _ list: [UInt], _ bit: Int32) -> Int {
+                    guard let set else { return 0 }
+                    let kept = list.filter { handle in answer[handles.firstIndex(of: handle)!] & UInt8(bit) != 0 }
+                    for (i, handle) in kept.enumerated() { vl_fd_set_put(set, UInt32(i), VL_SOCKET(handle)) }
+                    set.pointee.fd_count = UInt32(kept.count)
+                    return kept.count
+                }
+                return .success(keep(read, readers, Int32(VL_WAIT_READ)) + keep(write, writers, Int32(VL_WAIT_WRITE))
+                                + keep(except, exceptional, Int32(VL_WAIT_EXCEPT)))
+            }
         }
-        func keep(_ set: UnsafeMutablePointer<VL_FD_SET>?, _ ready: [UInt]) {
-            guard let set else { return }
-            for (i, handle) in ready.enumerated() { vl_fd_set_put(set, UInt32(i), VL_SOCKET(handle)) }
-            set.pointee.fd_count = UInt32(ready.count)
+    }
+
+    /// WSAPoll: a virtual entry has POLLRDNORM when a datagram is queued and POLLWRNORM
+    /// always (as asked); the other entries are the OS's WSAPoll's, in the same call.
+    func poll(_ fds: UnsafeMutablePointer<VL_WSAPOLLFD>?, count: UInt32, timeoutMs: Int32) -> Result<Int, WinsockError> {
+        guard startupCount > 0 else { return .failure(.notInitialised) }
+        guard let fds, count > 0 else { return .failure(.invalidArgument) }
+        let entries = UnsafeMutableBufferPointer(start: fds, count: Int(count))
+        let virtual = lock.locked { entries.map { sockets[UInt($0.fd)] != nil } }
+        let readBits = Int16(VL_POLLRDNORM), writeBits = Int16(VL_POLLWRNORM)
+        let start = platform.nowMs
+        while true {
+            let answer = lock.locked {
+                entries.indices.map { i -> Int16 in
+                    guard virtual[i], let socket = sockets[UInt(entries[i].fd)] else { return 0 }
+                    let readable = entries[i].events & readBits != 0 && nextPayloadLengthLocked(socket) != nil
+                    return (readable ? readBits : 0) | (entries[i].events & writeBits)
+                }
+            }
+            let ours = answer.contains { $0 != 0 }
+            let remaining: Int32 = timeoutMs < 0 ? -1 : max(0, timeoutMs - Int32(truncatingIfNeeded: platform.nowMs &- start))
+            // The OS's question: a virtual entry asks only its backing socket's readability.
+            var real = entries.indices.map { i in
+                VL_WSAPOLLFD(fd: entries[i].fd, events: virtual[i] ? entries[i].events & readBits : entries[i].events, revents: 0)
+            }
+            let woke = platform.t.poll_sockets!(&real, count, ours ? 0 : remaining)
+            if woke < 0 { return .failure(WinsockError(rawValue: -woke)) }
+            for i in entries.indices { entries[i].revents = virtual[i] ? answer[i] : real[i].revents }
+            let ready = entries.filter { $0.revents != 0 }.count
+            if ready > 0 || remaining == 0 || (woke == 0 && remaining > 0) { return .success(ready) }
         }
-        keep(read, readable)
-        keep(write, writers)
-        keep(except, [])
-        return .success(readable.count + writers.count)
+    }
+
+    /// Waits (up to `ms`, < 0 forever) until `handle` is readable for real: >0 ready, 0 time
+    /// out, or -error.
+    func waitReadable(_ handle: UInt, ms: Int32) -> Int32 {
+        var ready: UInt8 = 0
+        return platform.t.wait_sockets!([VL_SOCKET(handle)], 1, [UInt8(VL_WAIT_READ)], &ready, ms)
     }
 }

@@ -238,6 +238,10 @@ final class Launcher {
     }
 
     func start() throws {
+        // The copies inherit how SIGINT is handled: when ours is ignored (started in the
+        // background, or by a launch earlier in this process), Ctrl-C forwarded to them would
+        // be ignored too. They get the default; forwardInterrupts ignores it for us alone.
+        signal(SIGINT, SIG_DFL)
         for copy in plan.copies {
             let process = Process()
             let program = copy.command[0]

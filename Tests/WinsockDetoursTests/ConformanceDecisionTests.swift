@@ -272,6 +272,25 @@ final class ConformanceDecisionTests: XCTestCase {
         }
     }
 
+    /// Handles: CloseHandle closes a virtual socket as closesocket does; copies of one
+    /// (DuplicateHandle, WSADuplicateSocket) are refused.
+    func test_closeHandleClosesAndDuplicatesAreRefused() {
+        lan.as(0) { ws in
+            let s = ws.udpSocket()
+            XCTAssertEqual(ws.bind(s, .any, 7350), 0)
+            let none = nil as UnsafeRawPointer?
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("WSADuplicateSocketA", .socket(s), .uint(1), .ptr(none))), -1)
+            XCTAssertEqual(ws.lastError, 10022)
+            XCTAssertEqual(call("DuplicateHandle", .ptr(none), .socket(s), .ptr(none), .ptr(none), .uint(0), .int(0), .uint(2)), 0)
+            XCTAssertEqual(ws.lastError, 50)
+            XCTAssertEqual(call("CloseHandle", .socket(s)), 1)
+            XCTAssertEqual(ws.close(s), -1, "gone")
+            XCTAssertEqual(ws.lastError, 10038)
+            let t = ws.udpSocket()
+            XCTAssertEqual(ws.bind(t, .any, 7350), 0, "the port is free again")
+        }
+    }
+
     /// CancelIoEx and CancelIo end our pending receives as the OS ends its own: 995 in the
     /// result, the event signalled; nothing left to cancel: ERROR_NOT_FOUND.
     func test_cancelIoExEndsAPendingReceiveWithOperationAborted() {
@@ -324,6 +343,66 @@ final class ConformanceDecisionTests: XCTestCase {
             XCTAssertEqual(ws.lastError, 10014)
             XCTAssertEqual(out.withUnsafeMutableBytes { ioctl(0x4800_0016, nil, 0, $0.baseAddress!, needed) }.0, 0)
             XCTAssertEqual(out.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }, 1, "one address")
+        }
+    }
+}
+
+/// select and WSAPoll over a virtual socket and a socket that is not the layer's (a real
+/// TCP listener): one call answers both, the other socket as the OS does.
+final class MixedWaitTests: XCTestCase {
+    var lan: TestLAN!
+    override func setUpWithError() throws {
+        lan = try TestLAN(instances: 1)
+        lan.as(0) { $0.startup() }
+    }
+    override func tearDown() { lan.shutdown() }
+
+    func test_selectAndPollAnswerVirtualAndRealSocketsTogether() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var local = sockaddr_in()
+        local.sin_family = sa_family_t(AF_INET)
+        local.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        withUnsafeMutablePointer(to: &local) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { a in
+                XCTAssertEqual(bind(listener, a, length), 0)
+                XCTAssertEqual(getsockname(listener, a, &length), 0)
+            }
+        }
+        XCTAssertEqual(listen(listener, 4), 0)
+        try lan.as(0) { ws in
+            let u = ws.udpSocket()
+            XCTAssertEqual(ws.bind(u, .any, 0), 0)
+            var set = VL_FD_SET()
+            func fill(_ handles: [UInt]) {
+                set.fd_count = UInt32(handles.count)
+                for (i, h) in handles.enumerated() { vl_fd_set_put(&set, UInt32(i), VL_SOCKET(h)) }
+            }
+            var zero = VL_TIMEVAL(tv_sec: 0, tv_usec: 100_000)
+            let none = nil as UnsafeRawPointer?
+            fill([u, UInt(listener)])
+            XCTAssertEqual(call("select", .int(0), .ptr(&set), .ptr(none), .ptr(none), .ptr(&zero)), 0, "nothing yet, no WSAENOTSOCK")
+
+            let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(client) }
+            withUnsafeMutablePointer(to: &local) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { XCTAssertEqual(connect(client, $0, length), 0) }
+            }
+            var second = VL_TIMEVAL(tv_sec: 2, tv_usec: 0)
+            fill([u, UInt(listener)])
+            XCTAssertEqual(call("select", .int(0), .ptr(&set), .ptr(none), .ptr(none), .ptr(&second)), 1)
+            XCTAssertEqual(set.fd_count, 1)
+            XCTAssertEqual(UInt(vl_fd_set_get(&set, 0)), UInt(listener), "the listener has a connection")
+
+            let port = try XCTUnwrap(ws.sockname(u)?.port)
+            XCTAssertEqual(ws.sendto(u, [1], lan.address(0), port), 1)
+            var fds = [VL_WSAPOLLFD(fd: VL_SOCKET(u), events: Int16(VL_POLLRDNORM), revents: 0),
+                       VL_WSAPOLLFD(fd: VL_SOCKET(listener), events: Int16(VL_POLLRDNORM), revents: 0)]
+            let r = fds.withUnsafeMutableBufferPointer { hookWSAPoll($0.baseAddress, 2, 2000) }
+            XCTAssertEqual(r, 2)
+            XCTAssertEqual(fds[0].revents, Int16(VL_POLLRDNORM), "the datagram")
+            XCTAssertNotEqual(fds[1].revents & Int16(VL_POLLRDNORM), 0, "the pending connection, as the OS says")
         }
     }
 }

@@ -14,9 +14,10 @@ final class HookTableTests: XCTestCase {
             "WSAStartup", "WSACleanup", "WSAGetLastError", "WSASetLastError", "socket", "WSASocketA", "WSASocketW",
             "closesocket", "bind", "connect", "WSAConnect", "sendto", "recvfrom", "send", "recv", "WSASendTo", "WSARecvFrom",
             "WSASend", "WSASendMsg", "WSARecv", "WSAEventSelect", "WSAAsyncSelect", "CancelIoEx", "CancelIo",
-            "CreateIoCompletionPort", "SetFileCompletionNotificationModes", "ReadFile", "WriteFile",
+            "CreateIoCompletionPort", "SetFileCompletionNotificationModes", "ReadFile", "WriteFile", "CloseHandle", "DuplicateHandle",
+            "WSADuplicateSocketA", "WSADuplicateSocketW",
             "WSAGetOverlappedResult", "WSACreateEvent", "WSACloseEvent", "WSASetEvent", "WSAResetEvent",
-            "WSAWaitForMultipleEvents", "select", "ioctlsocket", "WSAIoctl", "getsockname", "getpeername", "setsockopt",
+            "WSAWaitForMultipleEvents", "select", "WSAPoll", "ioctlsocket", "WSAIoctl", "getsockname", "getpeername", "setsockopt",
             "getsockopt", "gethostname", "gethostbyname", "gethostbyaddr", "getaddrinfo", "freeaddrinfo", "GetAdaptersInfo",
             "GetAdaptersAddresses", "GetIpAddrTable", "GetBestInterface", "GetBestInterfaceEx",
         ]

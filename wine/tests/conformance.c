@@ -967,6 +967,8 @@ int main(void) {
     coexist_checks();
     message_checks();
     iphlp_checks();
+    mixed_wait_checks();
+    handle_checks();
     identity_checks();
     errors();
     check("startup.wsacleanup", "%s", rc(WSACleanup()));

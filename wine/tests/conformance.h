@@ -36,4 +36,6 @@ void file_checks(void);
 void coexist_checks(void);
 void message_checks(void);
 void iphlp_checks(void);
+void mixed_wait_checks(void);
+void handle_checks(void);
 #endif

@@ -351,3 +351,77 @@ void message_checks(void) {
     WSACloseEvent(overlapped.hEvent);
     closesocket(s);
 }
+
+/* ---- select and WSAPoll over a virtual socket and a TCP one together ---- */
+void mixed_wait_checks(void) {
+    SOCKET u = bound("0.0.0.0", 0);
+    SOCKET listener = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    struct sockaddr_in local = address("127.0.0.1", 0);
+    int length = sizeof local;
+    bind(listener, (struct sockaddr *)&local, sizeof local);
+    listen(listener, 4);
+    getsockname(listener, (struct sockaddr *)&local, &length);
+
+    fd_set set;
+    struct timeval short_wait = { 0, 200000 };
+    FD_ZERO(&set); FD_SET(u, &set); FD_SET(listener, &set);
+    int r = select(0, &set, NULL, NULL, &short_wait);
+    check("mixed.select-nothing", "%s", rc(r));
+
+    SOCKET client = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    r = connect(client, (struct sockaddr *)&local, sizeof local);
+    struct timeval second = { 1, 0 };
+    FD_ZERO(&set); FD_SET(u, &set); FD_SET(listener, &set);
+    r = select(0, &set, NULL, NULL, &second);
+    check("mixed.select-tcp-ready", "%s listener=%d udp=%d", rc(r), FD_ISSET(listener, &set) != 0, FD_ISSET(u, &set) != 0);
+    SOCKET accepted = accept(listener, NULL, NULL);
+
+    send_to(u, self(u), "poll", 4);
+    readable(u);
+    FD_ZERO(&set); FD_SET(u, &set); FD_SET(listener, &set);
+    fd_set writers;
+    FD_ZERO(&writers); FD_SET(client, &writers); FD_SET(u, &writers);
+    r = select(0, &set, &writers, NULL, &second);
+    check("mixed.select-both", "%s udp-read=%d listener=%d client-write=%d udp-write=%d", rc(r), FD_ISSET(u, &set) != 0,
+          FD_ISSET(listener, &set) != 0, FD_ISSET(client, &writers) != 0, FD_ISSET(u, &writers) != 0);
+
+    WSAPOLLFD fds[3] = { { u, POLLRDNORM, 0 }, { listener, POLLRDNORM, 0 }, { client, POLLWRNORM, 0 } };
+    r = WSAPoll(fds, 3, 1000);
+    check("mixed.poll", "%s udp=0x%x listener=0x%x client=0x%x", rc(r), fds[0].revents, fds[1].revents, fds[2].revents);
+    char buffer[8];
+    recvfrom(u, buffer, sizeof buffer, 0, NULL, NULL);
+    fds[0].revents = fds[1].revents = fds[2].revents = 0;
+    fds[2].events = POLLRDNORM;
+    r = WSAPoll(fds, 3, 200);
+    check("mixed.poll-nothing", "%s udp=0x%x listener=0x%x client=0x%x", rc(r), fds[0].revents, fds[1].revents, fds[2].revents);
+    send(accepted, "tcp", 3, 0);
+    r = WSAPoll(fds, 3, 1000);
+    check("mixed.poll-tcp-data", "%s udp=0x%x client=0x%x", rc(r), fds[0].revents, fds[2].revents);
+    WSAPOLLFD bad = { (SOCKET)0x7ff0, POLLRDNORM, 0 };
+    WSAPOLLFD two[2] = { { u, POLLRDNORM, 0 }, bad };
+    r = WSAPoll(two, 2, 0);
+    check("mixed.poll-not-a-socket", "%s revents=0x%x", rc(r), two[1].revents);
+    FD_ZERO(&set); FD_SET(u, &set); FD_SET((SOCKET)0x7ff0, &set);
+    struct timeval zero = { 0, 0 };
+    check("mixed.select-not-a-socket", "%s", rc(select(0, &set, NULL, NULL, &zero)));
+    closesocket(accepted);
+    closesocket(client);
+    closesocket(listener);
+    closesocket(u);
+}
+
+/* ---- handles: duplicating a socket, CloseHandle on one ---- */
+void handle_checks(void) {
+    SOCKET s = bound("0.0.0.0", 0);
+    WSAPROTOCOL_INFOA info;
+    int r = WSADuplicateSocketA(s, GetCurrentProcessId(), &info);
+    check("handle.wsaduplicatesocket", "%s", rc(r));
+    HANDLE copy = NULL;
+    BOOL ok = DuplicateHandle(GetCurrentProcess(), (HANDLE)s, GetCurrentProcess(), &copy, 0, FALSE, DUPLICATE_SAME_ACCESS);
+    check("handle.duplicatehandle", "ok=%d error=%lu", ok, ok ? 0 : GetLastError());
+    if (ok) CloseHandle(copy);
+    ok = CloseHandle((HANDLE)s);
+    check("handle.closehandle", "ok=%d error=%lu", ok, ok ? 0 : GetLastError());
+    check("handle.closesocket-after-closehandle", "%s", rc(closesocket(s)));
+    check("handle.sendto-after-closehandle", "%s", rc(send_to(s, address("127.0.0.1", 9), "x", 1)));
+}

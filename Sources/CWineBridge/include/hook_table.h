@@ -11,7 +11,7 @@
  *   for other sockets refused (WSAENETUNREACH) when `to` is on the virtual LAN, so nothing
  *   aimed at it leaves the machine; EXTENSION like SOCKET, and for other sockets the
  *   extension functions that connect (ConnectEx) come back wrapped in that same guard;
- *   CREATE ours for IPv4 UDP; SELECT ours when a set holds a virtual socket; RESULT ours for a virtual socket
+ *   CREATE ours for IPv4 UDP; SELECT ours when a set holds a virtual socket (POLL: when the array does); RESULT ours for a virtual socket
  *   or one closed while virtual; RESOLVE ours unless we do not know the name (or address); ADDRINFO
  *   ours for the address lists we made; IPV4 ours when the question is about IPv4 (an
  *   AF_INET or AF_UNSPEC family, an IPv4 destination), the rest is the OS's.
@@ -52,6 +52,7 @@
     X(WS2_32, 0, SOCKET, int32_t, WSAEventSelect, "i:spi", (VL_SOCKET s, VL_WSAEVENT event, int32_t events), (s, event, events)) \
     X(WS2_32, 101, SOCKET, int32_t, WSAAsyncSelect, "i:spui", (VL_SOCKET s, void *window, uint32_t message, int32_t events), (s, window, message, events)) \
     X(WS2_32, 18, SELECT, int32_t, select, "i:ipppp", (int32_t nfds, VL_FD_SET *readfds, VL_FD_SET *writefds, VL_FD_SET *exceptfds, const VL_TIMEVAL *timeout), (nfds, readfds, writefds, exceptfds, timeout)) \
+    X(WS2_32, 0, POLL, int32_t, WSAPoll, "i:pui", (VL_WSAPOLLFD *fds, uint32_t count, int32_t timeout), (fds, count, timeout)) \
     X(WS2_32, 10, SOCKET, int32_t, ioctlsocket, "i:sip", (VL_SOCKET s, int32_t cmd, uint32_t *argp), (s, cmd, argp)) \
     X(WS2_32, 0, EXTENSION, int32_t, WSAIoctl, "i:supupuppp", (VL_SOCKET s, uint32_t code, void *in, uint32_t inlen, void *out, uint32_t outlen, uint32_t *returned, VL_OVERLAPPED *overlapped, void *routine), (s, code, in, inlen, out, outlen, returned, overlapped, routine)) \
     X(WS2_32, 6, SOCKET, int32_t, getsockname, "i:sap", (VL_SOCKET s, VL_SOCKADDR_IN *name, int32_t *namelen), (s, name, namelen)) \
@@ -70,6 +71,10 @@
     X(IPHLPAPI, 0, IPV4, uint32_t, GetBestInterfaceEx, "u:ap", (const VL_SOCKADDR_IN *to, uint32_t *index), (to, index)) \
     X(KERNEL32, 0, SOCKET, int32_t, CancelIoEx, "i:sp", (VL_SOCKET s, VL_OVERLAPPED *overlapped), (s, overlapped)) \
     X(KERNEL32, 0, SOCKET, int32_t, CancelIo, "i:s", (VL_SOCKET s), (s)) \
+    X(KERNEL32, 0, SOCKET, int32_t, CloseHandle, "i:s", (VL_SOCKET s), (s)) \
+    X(KERNEL32, 0, SOCKET, int32_t, DuplicateHandle, "i:psppuiu", (void *sourceProcess, VL_SOCKET s, void *targetProcess, void **target, uint32_t access, int32_t inherit, uint32_t options), (sourceProcess, s, targetProcess, target, access, inherit, options)) \
+    X(WS2_32, 0, SOCKET, int32_t, WSADuplicateSocketA, "i:sup", (VL_SOCKET s, uint32_t process, void *info), (s, process, info)) \
+    X(WS2_32, 0, SOCKET, int32_t, WSADuplicateSocketW, "i:sup", (VL_SOCKET s, uint32_t process, void *info), (s, process, info)) \
     X(KERNEL32, 0, SOCKET, void *, CreateIoCompletionPort, "p:spsu", (VL_SOCKET s, void *port, uintptr_t key, uint32_t threads), (s, port, key, threads)) \
     X(KERNEL32, 0, SOCKET, int32_t, SetFileCompletionNotificationModes, "i:su", (VL_SOCKET s, uint32_t modes), (s, modes)) \
     X(KERNEL32, 0, SOCKET, int32_t, ReadFile, "i:spupp", (VL_SOCKET s, void *buffer, uint32_t length, uint32_t *read, VL_OVERLAPPED *overlapped), (s, buffer, length, read, overlapped)) \

@@ -31,6 +31,7 @@ enum {
 };
 
 enum { VL_RECEIVE_BLOCKING = 1, VL_RECEIVE_PEEK = 2 };
+enum { VL_WAIT_READ = 1, VL_WAIT_WRITE = 2, VL_WAIT_EXCEPT = 4 };
 
 typedef void (*vl_ready_handler)(VL_SOCKET socket);
 typedef void (*vl_tick)(void *context);
@@ -58,9 +59,14 @@ typedef struct vl_platform {
      * Winsock error (the Linux backend knows a few, by translation: tests). */
     int32_t (*option_get)(VL_SOCKET socket, int32_t level, int32_t name, void *value, int32_t *length);
     int32_t (*option_set)(VL_SOCKET socket, int32_t level, int32_t name, const void *value, int32_t length);
-    /* Waits until one of `sockets` is readable: sets readable[i], returns how many are, 0 on
-     * timeout (timeout_ms < 0: forever), or -error. */
-    int32_t (*wait_readable)(const VL_SOCKET *sockets, uint32_t count, uint8_t *readable, int32_t timeout_ms);
+    /* select() on real sockets: interest[i] and ready[i] are VL_WAIT_* bits. Waits until one
+     * is ready (timeout_ms < 0: forever; 0: a look), sets ready[], returns how many are, 0
+     * on timeout, or -error (WSAENOTSOCK for a handle that is no socket). The answer for a
+     * socket the layer does not own is the OS's select's. */
+    int32_t (*wait_sockets)(const VL_SOCKET *sockets, uint32_t count, const uint8_t *interest, uint8_t *ready, int32_t timeout_ms);
+    /* WSAPoll on real sockets (Winsock's event bits): the OS's answer; returns how many have
+     * events, 0 on timeout, or -error. */
+    int32_t (*poll_sockets)(VL_WSAPOLLFD *fds, uint32_t count, int32_t timeout_ms);
     /* One-shot readiness: the handler set with set_ready_handler runs once, on a platform
      * thread, when `socket` has a datagram. Re-arm by calling again. */
     int32_t (*watch_readable)(VL_SOCKET socket);

@@ -17,6 +17,7 @@ typedef struct vl_originals {
     int (WSAAPI *sendto)(SOCKET, const char *, int, int, const struct sockaddr *, int);
     int (WSAAPI *recvfrom)(SOCKET, char *, int, int, struct sockaddr *, int *);
     int (WSAAPI *select)(int, fd_set *, fd_set *, fd_set *, const struct timeval *);
+    int (WSAAPI *WSAPoll)(WSAPOLLFD *, ULONG, INT);
     int (WSAAPI *setsockopt)(SOCKET, int, int, const char *, int);
     int (WSAAPI *getsockopt)(SOCKET, int, int, char *, int *);
     int (WSAAPI *WSASendTo)(SOCKET, LPWSABUF, DWORD, LPDWORD, DWORD, const struct sockaddr *, int, LPWSAOVERLAPPED, LPWSAOVERLAPPED_COMPLETION_ROUTINE);

@@ -58,6 +58,16 @@ typedef struct VL_FD_SET {
     VL_SOCKET fd_array[VL_FD_SETSIZE];
 } VL_FD_SET;
 
+typedef struct VL_WSAPOLLFD {
+    VL_SOCKET fd;
+    int16_t events;
+    int16_t revents;
+} VL_WSAPOLLFD;
+
+/* WSAPoll's event bits (Winsock's values). */
+enum { VL_POLLERR = 0x1, VL_POLLHUP = 0x2, VL_POLLNVAL = 0x4, VL_POLLWRNORM = 0x10, VL_POLLWRBAND = 0x20,
+       VL_POLLRDNORM = 0x100, VL_POLLRDBAND = 0x200, VL_POLLPRI = 0x400 };
+
 typedef struct VL_TIMEVAL {
     int32_t tv_sec;                          /* long is 32-bit on Windows */
     int32_t tv_usec;
