@@ -293,7 +293,7 @@ static void *hook_inline(uint8_t *target, void *entry) {
 static char not_hooked[512];
 
 /* Hooks every line of the table; returns how many are in. */
-static int install_hooks(HMODULE ws2, HMODULE iphlp, HMODULE kernel) {
+static int install_hooks(HMODULE ws2, HMODULE iphlp, HMODULE kernel, HMODULE mswsock) {
 #define VL_ENTRY_ADDRESS(module, ordinal, kind, ret, name, sig, params, args) entry_point[VL_INDEX_##name] = (void *)vl_entry_##name;
     VL_HOOKS(VL_ENTRY_ADDRESS)
 #undef VL_ENTRY_ADDRESS
@@ -301,7 +301,9 @@ static int install_hooks(HMODULE ws2, HMODULE iphlp, HMODULE kernel) {
     trampolines = VirtualAlloc(NULL, TRAMPOLINE_SPACE, MEM_COMMIT | MEM_RESERVE, PAGE_EXECUTE_READWRITE);
     int installed = 0;
     for (uint32_t i = 0; i < vl_hook_count; i++) {
-        HMODULE from = strcmp(vl_hooks[i].module, "IPHLPAPI") == 0 ? iphlp : strcmp(vl_hooks[i].module, "KERNEL32") == 0 ? kernel : ws2;
+        const char *module = vl_hooks[i].module;
+        HMODULE from = strcmp(module, "IPHLPAPI") == 0 ? iphlp : strcmp(module, "KERNEL32") == 0 ? kernel
+                     : strcmp(module, "MSWSOCK") == 0 ? mswsock : ws2;
         uint8_t *export = from ? (uint8_t *)GetProcAddress(from, vl_hooks[i].name) : NULL;
         void *trampoline = export && trampolines ? hook_inline(export, entry_point[i]) : NULL;
         original_address[i] = trampoline ? trampoline : (void *)export;
@@ -338,7 +340,7 @@ static void load_originals(HMODULE ws2) {
 static void log_installation(int installed) {
     if (!log_path[0]) return;
     char line[700];
-    int length = snprintf(line, sizeof line, "pid %lu: hooks installed: %d of %u functions hooked inline in ws2_32/iphlpapi (every module's calls)%s%s",
+    int length = snprintf(line, sizeof line, "pid %lu: hooks installed: %d of %u functions hooked inline in ws2_32/iphlpapi/kernel32/mswsock (every module's calls)%s%s",
                           GetCurrentProcessId(), installed, (unsigned)vl_hook_count,
                           not_hooked[0] ? "; NOT hooked (their start cannot be moved):" : "", not_hooked);
     if (length > (int)sizeof line - 1) length = (int)sizeof line - 1;
@@ -358,7 +360,10 @@ BOOL WINAPI DllMain(HINSTANCE instance, DWORD reason, LPVOID reserved) {
         below[2] = image_of((HMODULE)instance);
         /* kernel32's exports of these forward to kernelbase: GetProcAddress gives the
          * function itself, so kernelbase's own callers and kernel32's reach the hook too. */
-        int installed = install_hooks(ws2, iphlp, GetModuleHandleA("kernel32.dll"));
+        /* mswsock's WSARecvEx takes a socket too; loaded now so its start can be hooked. */
+        HMODULE mswsock = GetModuleHandleA("mswsock.dll");
+        if (!mswsock) mswsock = LoadLibraryA("mswsock.dll");
+        int installed = install_hooks(ws2, iphlp, GetModuleHandleA("kernel32.dll"), mswsock);
         load_originals(ws2);
         char level[16];
         DWORD n = GetEnvironmentVariableA("VIRTUALLAN_LOG", log_path, sizeof log_path);

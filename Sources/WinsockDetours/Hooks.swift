@@ -295,6 +295,19 @@ public func hookWSASend(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF>?, 
     }
 }
 
+/// WSARecvEx (mswsock): recv that hands back the first part of a datagram too long for the
+/// buffer with MSG_PARTIAL in *flags (the rest is gone, as for any datagram), not WSAEMSGSIZE.
+@_cdecl("vl_hook_WSARecvEx")
+public func hookWSARecvEx(_ s: UInt, _ buffer: UnsafeMutablePointer<CChar>?, _ length: Int32, _ flags: UnsafeMutablePointer<Int32>?) -> Int32 {
+    withHost(orFail: socketError) { host in
+        guard let flags, length >= 0 else { return status(host, .fault) }
+        var one = VL_WSABUF(len: UInt32(length), buf: buffer)
+        let result = host.receiveArrival(s, buffers: &one, count: 1, flags: flags.pointee, from: nil, fromLength: nil)
+        if case let .success(arrival) = result { flags.pointee = arrival.truncated ? Int32(VL_MSG_PARTIAL) : 0 }
+        return count(host, result.map { $0.copied })
+    }
+}
+
 /// WSARecv: WSARecvFrom without the sender's address.
 @_cdecl("vl_hook_WSARecv")
 public func hookWSARecv(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF>?, _ count: UInt32, _ received: UnsafeMutablePointer<UInt32>?,

@@ -291,6 +291,24 @@ final class ConformanceDecisionTests: XCTestCase {
         }
     }
 
+    /// WSARecvEx hands back the first part of a long datagram with MSG_PARTIAL.
+    func test_wsaRecvExReturnsPartOfALongDatagram() {
+        lan.as(0) { ws in
+            let s = ws.udpSocket()
+            XCTAssertEqual(ws.bind(s, .any, 7360), 0)
+            XCTAssertEqual(ws.sendto(s, [1, 2, 3, 4, 5], lan.address(0), 7360), 5)
+            let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: 8)
+            defer { buffer.deallocate() }
+            var flags: Int32 = 0
+            XCTAssertEqual(hookWSARecvEx(s, buffer, 2, &flags), 2)
+            XCTAssertEqual(flags, Int32(VL_MSG_PARTIAL))
+            XCTAssertEqual(ws.bytesReadable(s), 0, "the rest is gone")
+            XCTAssertEqual(ws.sendto(s, [9], lan.address(0), 7360), 1)
+            XCTAssertEqual(hookWSARecvEx(s, buffer, 8, &flags), 1)
+            XCTAssertEqual(flags, 0)
+        }
+    }
+
     /// CancelIoEx and CancelIo end our pending receives as the OS ends its own: 995 in the
     /// result, the event signalled; nothing left to cancel: ERROR_NOT_FOUND.
     func test_cancelIoExEndsAPendingReceiveWithOperationAborted() {

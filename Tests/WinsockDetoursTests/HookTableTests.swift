@@ -13,7 +13,7 @@ final class HookTableTests: XCTestCase {
         let surface: Set<String> = [
             "WSAStartup", "WSACleanup", "WSAGetLastError", "WSASetLastError", "socket", "WSASocketA", "WSASocketW",
             "closesocket", "bind", "connect", "WSAConnect", "sendto", "recvfrom", "send", "recv", "WSASendTo", "WSARecvFrom",
-            "WSASend", "WSASendMsg", "WSARecv", "WSAEventSelect", "WSAAsyncSelect", "CancelIoEx", "CancelIo",
+            "WSASend", "WSASendMsg", "WSARecv", "WSARecvEx", "WSAEventSelect", "WSAAsyncSelect", "CancelIoEx", "CancelIo",
             "CreateIoCompletionPort", "SetFileCompletionNotificationModes", "ReadFile", "WriteFile", "CloseHandle", "DuplicateHandle",
             "WSADuplicateSocketA", "WSADuplicateSocketW",
             "WSAGetOverlappedResult", "WSACreateEvent", "WSACloseEvent", "WSASetEvent", "WSAResetEvent",

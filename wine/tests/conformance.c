@@ -969,6 +969,7 @@ int main(void) {
     iphlp_checks();
     mixed_wait_checks();
     handle_checks();
+    surface_checks();
     identity_checks();
     errors();
     check("startup.wsacleanup", "%s", rc(WSACleanup()));

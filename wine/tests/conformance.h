@@ -38,4 +38,5 @@ void message_checks(void);
 void iphlp_checks(void);
 void mixed_wait_checks(void);
 void handle_checks(void);
+void surface_checks(void);
 #endif

@@ -425,3 +425,38 @@ void handle_checks(void) {
     check("handle.closesocket-after-closehandle", "%s", rc(closesocket(s)));
     check("handle.sendto-after-closehandle", "%s", rc(send_to(s, address("127.0.0.1", 9), "x", 1)));
 }
+
+/* ---- the rest of the socket surface on a UDP socket: stream calls, conversions, mswsock ---- */
+void surface_checks(void) {
+    SOCKET s = bound("0.0.0.0", 0);
+    check("surface.listen", "%s", rc(listen(s, 1)));
+    check("surface.accept", "%s", rc((int)accept(s, NULL, NULL)));
+    check("surface.wsaaccept", "%s", rc((int)WSAAccept(s, NULL, NULL, NULL, 0)));
+    u_long n = 0;
+    int r = WSAHtonl(s, 0x01020304, &n);
+    check("surface.wsahtonl", "%s value=0x%lx", rc(r), n);
+    u_short h = 0;
+    r = WSANtohs(s, 0x0102, &h);
+    check("surface.wsantohs", "%s value=0x%x", rc(r), h);
+    struct sockaddr_in group = address("239.255.80.1", port_of(s));
+    SOCKET leaf = WSAJoinLeaf(s, (struct sockaddr *)&group, sizeof group, NULL, NULL, NULL, NULL, JL_BOTH);
+    check("surface.wsajoinleaf", "%s", leaf == INVALID_SOCKET ? "refused" : "joined");
+
+    /* WSARecvEx (mswsock): a datagram too long for the buffer comes back in part, MSG_PARTIAL */
+    send_to(s, self(s), "partial", 7);
+    char buffer[16] = "";
+    int flags = 0;
+    r = readable(s) ? WSARecvEx(s, buffer, 3, &flags) : NOT_READABLE;
+    check("surface.wsarecvex-partial", "%s data=%.3s flags=0x%x", rc(r), buffer, flags);
+    check("surface.wsarecvex-rest-gone", "%s", readable(s) ? "readable" : "nothing");
+    send_to(s, self(s), "whole", 5);
+    flags = 0;
+    r = readable(s) ? WSARecvEx(s, buffer, sizeof buffer, &flags) : NOT_READABLE;
+    check("surface.wsarecvex", "%s data=%.5s flags=0x%x", rc(r), buffer, flags);
+
+    /* last: they shut the socket's directions down */
+    check("surface.wsasenddisconnect", "%s", rc(WSASendDisconnect(s, NULL)));
+    check("surface.sendto-after-send-disconnect", "%s", rc(send_to(s, self(s), "x", 1)));
+    check("surface.wsarecvdisconnect", "%s", rc(WSARecvDisconnect(s, NULL)));
+    closesocket(s);
+}
