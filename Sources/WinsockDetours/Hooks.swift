@@ -302,7 +302,9 @@ public func hookWSARecvEx(_ s: UInt, _ buffer: UnsafeMutablePointer<CChar>?, _ l
     withHost(orFail: socketError) { host in
         guard let flags, length >= 0 else { return status(host, .fault) }
         var one = VL_WSABUF(len: UInt32(length), buf: buffer)
-        let result = host.receiveArrival(s, buffers: &one, count: 1, flags: flags.pointee, from: nil, fromLength: nil)
+        // MSG_PARTIAL is an answer; a caller that passes its last answer back in is not refused.
+        let asked = flags.pointee & ~Int32(VL_MSG_PARTIAL)
+        let result = host.receiveArrival(s, buffers: &one, count: 1, flags: asked, from: nil, fromLength: nil)
         if case let .success(arrival) = result { flags.pointee = arrival.truncated ? Int32(VL_MSG_PARTIAL) : 0 }
         return count(host, result.map { $0.copied })
     }
