@@ -1,5 +1,6 @@
-// libFuzzer target: the wire header decoder and the receive-side check, with any bytes as
-// the frame and the first two bytes as the real source port. Built by scripts/fuzz.
+// libFuzzer target: the wire header decoder, the receive-side check and the TCP preamble
+// check, with any bytes as the frame (or preamble) and the first two bytes as the real
+// source port. Built by scripts/fuzz.
 // Compiled in one module with Sources/VirtualIPCore/*.swift (see scripts/fuzz).
 #if canImport(VirtualIPCore)
 import VirtualIPCore
@@ -12,6 +13,7 @@ let router: Router = {
         let claim = try! registry.claim(owner: UInt32(index + 1), kind: .linux, pinned: index, nowMs: 0, isOwnerAlive: { _, _ in nil })
         _ = registry.addSocket(slot: claim.index, virtualPort: 23756, realPort: UInt16(40000 + index), scope: .any)
         _ = registry.addSocket(slot: claim.index, virtualPort: 23757, realPort: UInt16(41000 + index), scope: .lan)
+        _ = registry.addSocket(slot: claim.index, virtualPort: 23756, realPort: UInt16(40000 + index), scope: .any, transport: .tcp)
     }
     return Router(registry: registry)
 }()
@@ -30,7 +32,11 @@ public func fuzzHeader(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     }
     let port = size >= 2 ? UInt16(data[0]) << 8 | UInt16(data[1]) : 0
     for scope in [BindScope.any, .loopback, .lan] {
-        _ = router.check(frame: bytes, realSourcePort: port, receiver: Router.Receiver(instance: 1, virtualPort: 23756, scope: scope))
+        let receiver = Router.Receiver(instance: 1, virtualPort: 23756, scope: scope)
+        let datagram = router.check(frame: bytes, realSourcePort: port, receiver: receiver)
+        let stream = router.checkPreamble(bytes, realSourcePort: port, listener: receiver)
+        // The same bytes never open a stream and deliver a datagram both.
+        if case .deliver = datagram, case .deliver = stream { preconditionFailure("a frame that is both a datagram and a preamble") }
     }
     return 0
 }

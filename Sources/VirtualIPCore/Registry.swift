@@ -249,9 +249,10 @@ public struct Registry: @unchecked Sendable {
         slot(index) + RegistryLayout.sSockets + entry * 8
     }
 
-    /// Word 1 of an entry: scope, protocol, and whether the socket is closed.
+    /// Word 1 of an entry: scope, protocol (Transport's raw value), and whether the socket is closed.
     static let closedFlag: UInt32 = 1 << 16
-    static let udpProtocol: UInt32 = 17 << 8
+    @inline(__always) static func protocolBits(_ transport: Transport) -> UInt32 { UInt32(transport.rawValue) << 8 }
+    @inline(__always) static func transport(of info: UInt32) -> Transport { Transport(rawValue: UInt8(truncatingIfNeeded: info >> 8)) ?? .udp }
 
     private func clearSocketEntry(_ index: Int, _ entry: Int) {
         socketEntry(index, entry).atomicWord(0).pointee.store(0, ordering: .releasing)
@@ -265,16 +266,19 @@ public struct Registry: @unchecked Sendable {
         e.atomicWord(4).pointee.load(ordering: .acquiring) & Registry.closedFlag != 0
     }
 
-    /// Publishes "virtual port -> real port" for the slot. Takes an empty entry, else the
-    /// entry of a closed socket; false when every entry holds an open socket.
-    public func addSocket(slot index: Int, virtualPort: UInt16, realPort: UInt16, scope: BindScope) -> Bool {
+    /// Publishes "virtual port -> real port" of one transport for the slot. Takes an empty
+    /// entry, else the entry of a closed socket; false when every entry holds an open socket.
+    public func addSocket(slot index: Int, virtualPort: UInt16, realPort: UInt16, scope: BindScope, transport: Transport = .udp) -> Bool {
         precondition(virtualPort != 0 && realPort != 0)
         let packed = UInt32(virtualPort) << 16 | UInt32(realPort)
         // A closed entry with the same real port would make the source check ambiguous.
         for entry in 0..<RegistryLayout.socketsPerSlot {
             let e = socketEntry(index, entry)
             let word = e.atomicWord(0).pointee.load(ordering: .acquiring)
-            if word != 0, UInt16(truncatingIfNeeded: word) == realPort, isClosed(e) { clearSocketEntry(index, entry) }
+            if word != 0, UInt16(truncatingIfNeeded: word) == realPort, isClosed(e),
+               Registry.transport(of: e.atomicWord(4).pointee.load(ordering: .acquiring)) == transport {
+                clearSocketEntry(index, entry)
+            }
         }
         for reuseClosed in [false, true] {
             for entry in 0..<RegistryLayout.socketsPerSlot {
@@ -284,7 +288,7 @@ public struct Registry: @unchecked Sendable {
                 // Word 0 cleared, then word 1, then word 0 published: a reader that sees the
                 // new word 0 sees the scope and open state that belong to it.
                 if word != 0 { clearSocketEntry(index, entry) }
-                e.atomicWord(4).pointee.store(UInt32(scope.rawValue) | Registry.udpProtocol, ordering: .releasing)
+                e.atomicWord(4).pointee.store(UInt32(scope.rawValue) | Registry.protocolBits(transport), ordering: .releasing)
                 if e.atomicWord(0).pointee.compareExchange(expected: 0, desired: packed, ordering: .acquiringAndReleasing).exchanged {
                     return true
                 }
@@ -295,40 +299,45 @@ public struct Registry: @unchecked Sendable {
 
     /// The socket is closed: no more datagrams are routed to it, but its entry keeps
     /// vouching for datagrams it sent before (until the entry is reused).
-    public func removeSocket(slot index: Int, realPort: UInt16) {
+    public func removeSocket(slot index: Int, realPort: UInt16, transport: Transport = .udp) {
         for entry in 0..<RegistryLayout.socketsPerSlot {
-            let value = socketEntry(index, entry).atomicWord(0).pointee.load(ordering: .acquiring)
-            if value != 0, UInt16(truncatingIfNeeded: value) == realPort { markSocketEntryClosed(index, entry) }
+            let e = socketEntry(index, entry)
+            let value = e.atomicWord(0).pointee.load(ordering: .acquiring)
+            if value != 0, UInt16(truncatingIfNeeded: value) == realPort,
+               Registry.transport(of: e.atomicWord(4).pointee.load(ordering: .acquiring)) == transport {
+                markSocketEntryClosed(index, entry)
+            }
         }
     }
 
-    /// Calls `body(virtualPort, realPort, scope)` for every open socket of the slot (and
-    /// closed ones too when `includeClosed`).
+    /// Calls `body(virtualPort, realPort, scope)` for every open socket of the slot of one
+    /// transport (and closed ones too when `includeClosed`).
     @inline(__always)
-    public func forEachSocket(slot index: Int, includeClosed: Bool = false, _ body: (UInt16, UInt16, BindScope) -> Void) {
+    public func forEachSocket(slot index: Int, transport: Transport = .udp, includeClosed: Bool = false,
+                              _ body: (UInt16, UInt16, BindScope) -> Void) {
         for entry in 0..<RegistryLayout.socketsPerSlot {
             let e = socketEntry(index, entry)
             let packed = e.atomicWord(0).pointee.load(ordering: .acquiring)
             guard packed != 0 else { continue }
             let info = e.atomicWord(4).pointee.load(ordering: .acquiring)
-            guard includeClosed || info & Registry.closedFlag == 0 else { continue }
+            guard includeClosed || info & Registry.closedFlag == 0, Registry.transport(of: info) == transport else { continue }
             let scope = BindScope(rawValue: UInt8(truncatingIfNeeded: info)) ?? .any
             body(UInt16(packed >> 16), UInt16(truncatingIfNeeded: packed), scope)
         }
     }
 
     /// Whether the slot has an open socket on `virtualPort` (any scope).
-    public func hasSocket(slot index: Int, virtualPort: UInt16) -> Bool {
+    public func hasSocket(slot index: Int, virtualPort: UInt16, transport: Transport = .udp) -> Bool {
         var found = false
-        forEachSocket(slot: index) { port, _, _ in if port == virtualPort { found = true } }
+        forEachSocket(slot: index, transport: transport) { port, _, _ in if port == virtualPort { found = true } }
         return found
     }
 
     /// The virtual port that real port `realPort` stands (or stood) for in the slot: the
     /// receive-side source check, which also accepts sockets closed after sending.
-    public func virtualPort(slot index: Int, realPort: UInt16) -> UInt16? {
+    public func virtualPort(slot index: Int, realPort: UInt16, transport: Transport = .udp) -> UInt16? {
         var result: UInt16?
-        forEachSocket(slot: index, includeClosed: true) { virtualPort, real, _ in if real == realPort { result = virtualPort } }
+        forEachSocket(slot: index, transport: transport, includeClosed: true) { virtualPort, real, _ in if real == realPort { result = virtualPort } }
         return result
     }
 

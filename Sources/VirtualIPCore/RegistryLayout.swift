@@ -44,6 +44,14 @@ public enum SlotCounter: Int, Sendable {
     static let dropBase = 8
 }
 
+/// Which transport a socket entry is for: UDP and TCP have port spaces of their own, real
+/// and virtual, so an entry only ever answers for its own transport. The raw value is the
+/// IP protocol number, as word 1 of an entry stores it.
+public enum Transport: UInt8, Sendable {
+    case tcp = 6
+    case udp = 17
+}
+
 /// Which local addresses a socket listens on, the way Windows binds.
 public enum BindScope: UInt8, Sendable {
     /// 0.0.0.0: loopback and the LAN address.

@@ -95,6 +95,39 @@ public struct Router: Sendable {
         return count
     }
 
+    // MARK: Virtual TCP
+
+    /// The real port of the TCP listener a connection to `virtualPort` along `route` reaches
+    /// (nil: none listens there, WSAECONNREFUSED; a broadcast route never has one).
+    public func streamListener(of route: Route, virtualPort: UInt16, sender: Int) -> UInt16? {
+        let slot: Int
+        switch route {
+        case .broadcast: return nil
+        case .loopback: slot = sender
+        case let .instance(index):
+            guard registry.isLive(index) else { return nil }
+            slot = index
+        }
+        var found: UInt16?
+        registry.forEachSocket(slot: slot, transport: .tcp) { port, realPort, scope in
+            guard found == nil, port == virtualPort, route == .loopback ? scope.acceptsLoopback : scope.acceptsLAN else { return }
+            found = realPort
+        }
+        return found
+    }
+
+    /// The accepting side's check of a connection's preamble: a valid stream header, meant
+    /// for this listener, from the real TCP port the claimed source has registered (the
+    /// same rules as a datagram's: `check`, with TCP's port space).
+    public func checkPreamble(_ bytes: UnsafeRawBufferPointer, realSourcePort: UInt16, listener: Receiver) -> Verdict {
+        switch WireHeader.decode(bytes) {
+        case let .rejected(rejection): return .drop(rejection.dropReason)
+        case let .header(header):
+            guard header.isStream else { return .drop(.malformed) }
+            return check(header, realSourcePort: realSourcePort, receiver: listener, transport: .tcp)
+        }
+    }
+
     /// The socket that received a frame, as the receive check needs it.
     public struct Receiver: Sendable {
         public var instance: Int
@@ -116,11 +149,16 @@ public struct Router: Sendable {
     /// port it came from belongs to the virtual source it claims (no spoofing from a port
     /// that is not in the registry).
     public func check(frame: UnsafeRawBufferPointer, realSourcePort: UInt16, receiver: Receiver) -> Verdict {
-        let header: WireHeader
         switch WireHeader.decode(frame) {
         case let .rejected(rejection): return .drop(rejection.dropReason)
-        case let .header(decoded): header = decoded
+        case let .header(header):
+            // A stream's preamble is never a datagram.
+            guard !header.isStream else { return .drop(.malformed) }
+            return check(header, realSourcePort: realSourcePort, receiver: receiver, transport: .udp)
         }
+    }
+
+    private func check(_ header: WireHeader, realSourcePort: UInt16, receiver: Receiver, transport: Transport) -> Verdict {
         guard header.destinationPort == receiver.virtualPort else { return .drop(.misdirected) }
 
         let senderSlot: Int
@@ -140,7 +178,7 @@ public struct Router: Sendable {
             }
             senderSlot = slot
         }
-        guard registry.virtualPort(slot: senderSlot, realPort: realSourcePort) == header.sourcePort else {
+        guard registry.virtualPort(slot: senderSlot, realPort: realSourcePort, transport: transport) == header.sourcePort else {
             return .drop(.spoofedSource)
         }
         return .deliver(header)

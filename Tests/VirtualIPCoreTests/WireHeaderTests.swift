@@ -36,7 +36,7 @@ final class WireHeaderTests: XCTestCase {
         XCTAssertEqual(WireHeader.decode(mutated(1, 0x00)), .rejected(.badMagic))
         XCTAssertEqual(WireHeader.decode(mutated(2, 0)), .rejected(.unsupportedVersion))
         XCTAssertEqual(WireHeader.decode(mutated(2, 2)), .rejected(.unsupportedVersion))
-        XCTAssertEqual(WireHeader.decode(mutated(3, 0x02)), .rejected(.unknownFlags))
+        XCTAssertEqual(WireHeader.decode(mutated(3, 0x04)), .rejected(.unknownFlags))
         XCTAssertEqual(WireHeader.decode(mutated(3, 0x81)), .rejected(.unknownFlags))
         var noSource = sample
         noSource.source = .any
