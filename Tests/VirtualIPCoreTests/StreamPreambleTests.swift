@@ -11,11 +11,8 @@ final class StreamPreambleTests: XCTestCase {
     let net = VirtualNetwork.defaultNetwork
 
     override func setUpWithError() throws {
-        registry = try Registry.attach(memory.region, network: .defaultNetwork)
+        registry = try claimedRegistry(memory, instances: 3)
         router = Router(registry: registry)
-        for i in 0..<3 {
-            _ = try registry.claim(owner: UInt32(100 + i), kind: .linux, nowMs: 0, isOwnerAlive: { _, _ in nil })
-        }
         // Instance 1 listens on TCP 6112 (real 7001); instance 2 connects from TCP 50000 (real 7102),
         // and has a UDP socket on the same real port number, which must vouch for nothing TCP.
         XCTAssertTrue(registry.addSocket(slot: 1, virtualPort: 6112, realPort: 7001, scope: .any, transport: .tcp))

@@ -105,6 +105,19 @@ int readable(SOCKET s) {
 
 void nonblocking(SOCKET s, u_long on) { ioctlsocket(s, FIONBIO, &on); }
 
+WSAMSG message_into(struct sockaddr_in *from, WSABUF *buffer, char *control, ULONG control_length) {
+    WSAMSG message;
+    memset(&message, 0, sizeof message);
+    memset(from, 0, sizeof *from);
+    message.name = (struct sockaddr *)from;
+    message.namelen = sizeof *from;
+    message.lpBuffers = buffer;
+    message.dwBufferCount = 1;
+    message.Control.buf = control;
+    message.Control.len = control_length;
+    return message;
+}
+
 /* A receive that waits first (bounded): NOT_READABLE when nothing came, so a missing
  * datagram is an outcome, never a hang. */
 int recv_ready(SOCKET s, char *buffer, int length, int flags, struct sockaddr_in *from, int *from_length) {
@@ -752,16 +765,8 @@ static void recvmsg_checks(void) {
         char data[32] = "", control[64];
         memset(control, 0xEE, sizeof control);
         struct sockaddr_in from;
-        memset(&from, 0, sizeof from);
         WSABUF buffer = { sizeof data, data };
-        WSAMSG message;
-        memset(&message, 0, sizeof message);
-        message.name = (struct sockaddr *)&from;
-        message.namelen = sizeof from;
-        message.lpBuffers = &buffer;
-        message.dwBufferCount = 1;
-        message.Control.buf = control;
-        message.Control.len = round == 2 ? 8 : sizeof control;
+        WSAMSG message = message_into(&from, &buffer, control, round == 2 ? 8 : sizeof control);
         DWORD received = 0;
         r = recvmsg_fn(s, &message, &received, NULL, NULL);
         WSACMSGHDR *header = (WSACMSGHDR *)control;

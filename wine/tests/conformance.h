@@ -30,6 +30,10 @@ void disarm(watchdog *w, HANDLE thread);
 /* recvfrom ended after 3 s (`close`: by closing the socket, else by a datagram). */
 int guarded_recvfrom(SOCKET s, char *buffer, int length, int flags, int close, int *fired);
 
+/* A WSAMSG receiving into one buffer, its sender's name into *from, control data into
+ * control (control_length bytes). */
+WSAMSG message_into(struct sockaddr_in *from, WSABUF *buffer, char *control, ULONG control_length);
+
 /* The sections of conformance_io.c. */
 void completion_port_checks(void);
 void file_checks(void);

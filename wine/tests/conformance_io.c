@@ -316,16 +316,8 @@ void message_checks(void) {
     char in_data[16] = "", in_control[64];
     memset(in_control, 0, sizeof in_control);
     struct sockaddr_in from;
-    memset(&from, 0, sizeof from);
     WSABUF in = { sizeof in_data, in_data };
-    WSAMSG incoming;
-    memset(&incoming, 0, sizeof incoming);
-    incoming.name = (struct sockaddr *)&from;
-    incoming.namelen = sizeof from;
-    incoming.lpBuffers = &in;
-    incoming.dwBufferCount = 1;
-    incoming.Control.buf = in_control;
-    incoming.Control.len = sizeof in_control;
+    WSAMSG incoming = message_into(&from, &in, in_control, sizeof in_control);
     WSAResetEvent(overlapped.hEvent);
     DWORD received = 0;
     r = receive_fn(s, &incoming, &received, &overlapped, NULL);
