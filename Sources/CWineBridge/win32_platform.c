@@ -1,9 +1,9 @@
 /* The Win32 backend of the Platform table, inside the hook DLL. Every socket call goes to
  * the ORIGINAL ws2_32 functions (captured before the imports are patched), so backing
  * sockets are real kernel handles: the game's select, WaitFor* and WSAEventSelect keep
- * working on them. Nothing polls: readiness uses WSAEventSelect + a thread-pool wait. */
+ * working on them. Nothing polls: readiness is one watcher thread waiting in select. */
 #if defined(_WIN32)
-#define FD_SETSIZE 1025 /* the watcher's set: every watched socket and its wake-up socket */
+#define FD_SETSIZE 1025 /* wait_sockets' sets: the watcher's every watched socket and its wake-up socket */
 #include <winsock2.h>
 #include <windows.h>
 #include <stdio.h>
@@ -233,14 +233,16 @@ static int32_t poll_sockets(VL_WSAPOLLFD *fds, uint32_t count, int32_t timeout_m
 
 static DWORD WINAPI watcher(void *unused) {
     (void)unused;
-    static fd_set set;  /* one thread: 4 KB off its stack */
+    static VL_SOCKET sockets[MAX_WATCHED + 1];  /* one thread: off its stack */
+    static uint8_t interest[MAX_WATCHED + 1], ready[MAX_WATCHED + 1];
     for (;;) {
-        FD_ZERO(&set);
-        FD_SET(wake_socket, &set);
         EnterCriticalSection(&watch_lock);
-        for (uint32_t i = 0; i < watched_count; i++) FD_SET(watched[i], &set);
+        uint32_t count = watched_count + 1;
+        sockets[0] = (VL_SOCKET)wake_socket;
+        for (uint32_t i = 1; i < count; i++) sockets[i] = (VL_SOCKET)watched[i - 1];
         LeaveCriticalSection(&watch_lock);
-        if (vl_original.select(0, &set, NULL, NULL, NULL) < 0) {
+        memset(interest, VL_WAIT_READ, count);
+        if (wait_sockets(sockets, count, interest, ready, -1) < 0) {
             /* A socket closed between the set and the select: drop what is no socket now.
              * When nothing was (the wake-up socket itself is gone: the game's last
              * WSACleanup), the thread ends; the next watch starts a new one. */
@@ -264,15 +266,14 @@ static DWORD WINAPI watcher(void *unused) {
             continue;
         }
         char scratch[16];
-        if (FD_ISSET(wake_socket, &set))
+        if (ready[0])
             while (vl_original.recvfrom(wake_socket, scratch, sizeof scratch, 0, NULL, NULL) >= 0) {}
-        for (u_int i = 0; i < set.fd_count; i++) {
-            SOCKET s = set.fd_array[i];
-            if (s == wake_socket) continue;
+        for (uint32_t i = 1; i < count; i++) {
+            if (!ready[i]) continue;
             EnterCriticalSection(&watch_lock);
-            int mine = unwatch_locked(s);  /* one-shot: the handler re-arms */
+            int mine = unwatch_locked((SOCKET)sockets[i]);  /* one-shot: the handler re-arms */
             LeaveCriticalSection(&watch_lock);
-            if (mine && ready_handler) ready_handler((VL_SOCKET)s);
+            if (mine && ready_handler) ready_handler(sockets[i]);
         }
     }
     return 0;

@@ -38,10 +38,7 @@ public func hookCancelIo(_ s: UInt) -> Int32 {
 @_cdecl("vl_hook_CloseHandle")
 public func hookCloseHandle(_ s: UInt) -> Int32 {
     withHost(orFail: 0) { host in
-        let before = host.platform.lastError
-        let error = host.closeSocket(s)
-        if error == nil { host.platform.lastError = before }
-        return succeeded(host, error.map { _ in WinsockError(Int32(VL_WSA_INVALID_HANDLE)) })
+        succeeded(host, closeKeepingLastError(host, s).map { _ in WinsockError(Int32(VL_WSA_INVALID_HANDLE)) })
     }
 }
 

@@ -99,14 +99,17 @@ public func hookWSASocketW(_ af: Int32, _ type: Int32, _ proto: Int32, _ info: U
 
 @_cdecl("vl_hook_closesocket")
 public func hookClosesocket(_ s: UInt) -> Int32 {
-    withHost(orFail: socketError) { host in
-        // The backing socket's own close clears the last error; Winsock's closesocket
-        // leaves it as it was on success (conformance check error.last-error-after-closesocket).
-        let before = host.platform.lastError
-        let error = host.closeSocket(s)
-        if error == nil { host.platform.lastError = before }
-        return status(host, error)
-    }
+    withHost(orFail: socketError) { status($0, closeKeepingLastError($0, s)) }
+}
+
+/// closesocket's (and CloseHandle's) close: the backing socket's own close clears the last
+/// error; Winsock's closesocket leaves it as it was on success (conformance check
+/// error.last-error-after-closesocket).
+func closeKeepingLastError(_ host: VirtualHost, _ s: UInt) -> WinsockError? {
+    let before = host.platform.lastError
+    let error = host.closeSocket(s)
+    if error == nil { host.platform.lastError = before }
+    return error
 }
 
 @_cdecl("vl_hook_bind")

@@ -65,12 +65,13 @@ extension VirtualHost {
     func sendOverlapped(_ handle: UInt, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, sent: UnsafeMutablePointer<UInt32>?,
                         to: SocketAddress?, overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, routine: UnsafeMutableRawPointer?) -> WinsockError? {
         guard overlapped != nil || sent != nil else { return .fault }
-        let target = withSocket(handle, orFail: { _ in nil }) { $0.completionTarget }
         switch send(handle, buffers: buffers, count: count, to: to) {
         case let .failure(error): return error
         case let .success(bytes):
             sent?.pointee = UInt32(bytes)
             if let overlapped {
+                // Only an overlapped send looks for a completion port (the lock, off the plain send's path).
+                let target = withSocket(handle, orFail: { _ in nil }) { $0.completionTarget }
                 finish(overlapped, routine: routine, thread: platform.t.current_thread!(), target: target, error: nil,
                        bytes: bytes, immediately: true)
             }
