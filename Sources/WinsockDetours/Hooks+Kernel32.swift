@@ -55,6 +55,24 @@ public func hookDuplicateHandle(_ sourceProcess: UnsafeMutableRawPointer?, _ s: 
     }
 }
 
+/// GetOverlappedResult(Ex) for a virtual socket's operation (or one of a socket closed
+/// while virtual): as WSAGetOverlappedResult, in kernel32's words (ERROR_MORE_DATA).
+@_cdecl("vl_hook_GetOverlappedResult")
+public func hookGetOverlappedResult(_ s: UInt, _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ transferred: UnsafeMutablePointer<UInt32>?,
+                                    _ wait: Int32) -> Int32 {
+    hookGetOverlappedResultEx(s, overlapped, transferred, wait != 0 ? VL_WSA_INFINITE : 0, 0)
+}
+
+@_cdecl("vl_hook_GetOverlappedResultEx")
+public func hookGetOverlappedResultEx(_ s: UInt, _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ transferred: UnsafeMutablePointer<UInt32>?,
+                                      _ milliseconds: UInt32, _ alertable: Int32) -> Int32 {
+    withHost(orFail: 0) { host in
+        var flags: UInt32 = 0
+        return fileResult(host, host.overlappedResult(s, overlapped, transferred: transferred, waitMs: milliseconds,
+                                                      alertable: alertable != 0, flags: &flags))
+    }
+}
+
 /// CreateIoCompletionPort with a virtual socket: the port, or NULL with the OS's error.
 @_cdecl("vl_hook_CreateIoCompletionPort")
 public func hookCreateIoCompletionPort(_ s: UInt, _ port: UnsafeMutableRawPointer?, _ key: UInt, _ threads: UInt32) -> UnsafeMutableRawPointer? {

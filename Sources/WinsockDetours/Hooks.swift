@@ -325,7 +325,8 @@ public func hookWSARecv(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF>?, 
 public func hookWSAGetOverlappedResult(_ s: UInt, _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ transferred: UnsafeMutablePointer<UInt32>?,
                                        _ wait: Int32, _ flags: UnsafeMutablePointer<UInt32>?) -> Int32 {
     withHost(orFail: 0) { host in
-        status(host, host.overlappedResult(s, overlapped, transferred: transferred, wait: wait != 0, flags: flags)) == 0 ? 1 : 0
+        status(host, host.overlappedResult(s, overlapped, transferred: transferred, waitMs: wait != 0 ? VL_WSA_INFINITE : 0,
+                                           flags: flags)) == 0 ? 1 : 0
     }
 }
 

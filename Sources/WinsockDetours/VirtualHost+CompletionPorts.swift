@@ -31,6 +31,17 @@ extension VirtualHost {
         }
     }
 
+    /// An overlapped operation starts on `socket` (lock held): one without an event of its
+    /// own (and without a completion routine) resets the socket's handle event, made on
+    /// first use, and returns it for its end to set.
+    func startedLocked(_ socket: VirtualSocket, _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>,
+                       routine: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+        guard routine == nil, overlapped.pointee.hEvent == nil else { return nil }
+        if socket.handleEvent == nil { socket.handleEvent = platform.t.event_create!() }
+        if let event = socket.handleEvent { _ = platform.t.event_reset!(event) }
+        return socket.handleEvent
+    }
+
     /// Publishes an operation's end: the OVERLAPPED's status and count, then the completion
     /// routine (queued to the thread that started it) or the event and the port's packet.
     /// As Windows: an event handle with its low bit set is signalled without a packet; an
@@ -38,7 +49,7 @@ extension VirtualHost {
     /// (a warning such as a truncated datagram counts as done), and not at all on success
     /// under FILE_SKIP_COMPLETION_PORT_ON_SUCCESS.
     func finish(_ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>, routine: UnsafeMutableRawPointer?, thread: UInt,
-                target: CompletionTarget?, error: WinsockError?, bytes: Int, immediately: Bool) {
+                target: CompletionTarget?, handleEvent: UnsafeMutableRawPointer?, error: WinsockError?, bytes: Int, immediately: Bool) {
         let status = error?.ntStatus ?? VL_STATUS_SUCCESS
         overlapped.pointee.InternalHigh = UInt(bytes)
         overlapped.pointee.Internal = UInt(status)
@@ -48,6 +59,7 @@ extension VirtualHost {
         }
         let event = overlapped.pointee.hEvent.map { UInt(bitPattern: $0) } ?? 0
         if event != 0 { _ = platform.t.event_set!(UnsafeMutableRawPointer(bitPattern: event & ~1)) }
+        if let handleEvent { _ = platform.t.event_set!(handleEvent) }
         guard let target, event & 1 == 0 else { return }
         if immediately && (status >> 30 == 3 || (status == VL_STATUS_SUCCESS && target.skipOnSuccess)) { return }
         platform.t.post_completion!(target.port, target.key, overlapped, status, UInt32(bytes))

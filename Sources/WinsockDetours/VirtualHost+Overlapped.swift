@@ -25,7 +25,8 @@ extension VirtualHost {
             guard socket.isBound else { return .invalidArgument }
             let op = PendingReceive(overlapped: overlapped, buffers: copied, from: from, fromLength: fromLength,
                                     routine: routine, thread: platform.t.current_thread!(), target: socket.completionTarget,
-                                    message: message, packetInfo: packetInfo)
+                                    message: message, packetInfo: packetInfo,
+                                    handleEvent: startedLocked(socket, overlapped, routine: routine))
             overlapped.pointee.Internal = UInt(VL_STATUS_PENDING)
             overlapped.pointee.InternalHigh = 0
             // Starting an I/O resets its event (the I/O manager does so on Windows).
@@ -73,8 +74,8 @@ extension VirtualHost {
     /// A receive's end: `from`, then everything `finish` publishes.
     func complete(_ op: PendingReceive, error: WinsockError?, bytes: Int, from: SocketAddress?, immediately: Bool = false) {
         if let from, op.from != nil { _ = from.write(to: op.from, length: op.fromLength) }
-        finish(op.overlapped, routine: op.routine, thread: op.thread, target: op.target, error: error, bytes: bytes,
-               immediately: immediately)
+        finish(op.overlapped, routine: op.routine, thread: op.thread, target: op.target, handleEvent: op.handleEvent,
+               error: error, bytes: bytes, immediately: immediately)
     }
 
     /// CancelIoEx (`overlapped` nil: every operation of the socket) and CancelIo (`thread`:
@@ -110,18 +111,27 @@ extension VirtualHost {
         }
     }
 
-    /// WSAGetOverlappedResult. The outcome lives in the OVERLAPPED itself (as on Windows), so
-    /// an operation aborted by closesocket still reports WSA_OPERATION_ABORTED afterwards.
+    /// WSAGetOverlappedResult and GetOverlappedResult(Ex). The outcome lives in the
+    /// OVERLAPPED itself (as on Windows), so an operation aborted by closesocket still
+    /// reports WSA_OPERATION_ABORTED afterwards. A pending one is waited for up to `waitMs`
+    /// (0: not at all; VL_WSA_INFINITE) on its event, or, when it has none, on the socket's
+    /// handle event, as Windows waits on the handle; WAIT_TIMEOUT (258) or
+    /// WAIT_IO_COMPLETION when the wait ended so.
     func overlappedResult(_ handle: UInt, _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, transferred: UnsafeMutablePointer<UInt32>?,
-                          wait: Bool, flags: UnsafeMutablePointer<UInt32>?) -> WinsockError? {
+                          waitMs: UInt32, alertable: Bool = false, flags: UnsafeMutablePointer<UInt32>?) -> WinsockError? {
         guard let overlapped, let transferred, let flags else { return .fault }
-        let known = lock.locked { startupCount > 0 ? sockets[handle] != nil : false }
         var status = UInt32(truncatingIfNeeded: overlapped.pointee.Internal)
         if status == VL_STATUS_PENDING {
-            guard known else { return startupCount > 0 ? .notSocket : .notInitialised }
-            guard wait, let event = overlapped.pointee.hEvent else { return .ioIncomplete }
+            let socket: VirtualSocket? = lock.locked { startupCount > 0 ? sockets[handle] : nil }
+            guard let socket else { return startupCount > 0 ? .notSocket : .notInitialised }
+            guard waitMs != 0 else { return .ioIncomplete }
+            let own = overlapped.pointee.hEvent.map { UnsafeMutableRawPointer(bitPattern: UInt(bitPattern: $0) & ~1) } ?? nil
+            guard enter(socket) else { return .ioIncomplete }
+            defer { leave(socket) }
+            guard let event = own ?? lock.locked({ socket.handleEvent }) else { return .ioIncomplete }
             let events: [UnsafeMutableRawPointer?] = [event]
-            let result = platform.t.event_wait!(1, events, 1, VL_WSA_INFINITE, 0)
+            let result = platform.t.event_wait!(1, events, 0, waitMs, alertable ? 1 : 0)
+            if result == VL_WSA_WAIT_TIMEOUT || result == VL_WSA_WAIT_IO_COMPLETION { return WinsockError(Int32(result)) }
             guard result == VL_WSA_WAIT_EVENT_0 else { return .invalidHandle }
             status = UInt32(truncatingIfNeeded: overlapped.pointee.Internal)
             guard status != VL_STATUS_PENDING else { return .ioIncomplete }

@@ -71,9 +71,11 @@ extension VirtualHost {
             sent?.pointee = UInt32(bytes)
             if let overlapped {
                 // Only an overlapped send looks for a completion port (the lock, off the plain send's path).
-                let target = withSocket(handle, orFail: { _ in nil }) { $0.completionTarget }
-                finish(overlapped, routine: routine, thread: platform.t.current_thread!(), target: target, error: nil,
-                       bytes: bytes, immediately: true)
+                let (target, handleEvent) = withSocket(handle, orFail: { _ in (nil, nil) }) {
+                    ($0.completionTarget, startedLocked($0, overlapped, routine: routine))
+                }
+                finish(overlapped, routine: routine, thread: platform.t.current_thread!(), target: target, handleEvent: handleEvent,
+                       error: nil, bytes: bytes, immediately: true)
             }
             return nil
         }

@@ -144,8 +144,14 @@ public final class VirtualHost: @unchecked Sendable {
         guard let (socket, pending, closeNow) = taken else { return startupCount > 0 ? .notSocket : .notInitialised }
         for op in pending { complete(op, error: .operationAborted, bytes: 0, from: nil) }
         platform.t.socket_shutdown!(socket.handle)
-        if closeNow { platform.t.socket_close!(socket.handle) }
+        if closeNow { release(socket) }
         return nil
+    }
+
+    /// The backing socket closes, and the handle event with it (no call uses either now).
+    private func release(_ socket: VirtualSocket) {
+        platform.t.socket_close!(socket.handle)
+        if let event = socket.handleEvent { _ = platform.t.event_close!(event) }
     }
 
     /// Marks the start of a call that uses the handle without holding the lock.
@@ -163,7 +169,7 @@ public final class VirtualHost: @unchecked Sendable {
             socket.activeCalls -= 1
             return socket.closed && socket.activeCalls == 0
         }
-        if closeNow { platform.t.socket_close!(socket.handle) }
+        if closeNow { release(socket) }
     }
 
     // MARK: Startup

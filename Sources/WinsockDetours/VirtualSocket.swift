@@ -38,6 +38,10 @@ final class VirtualSocket {
     var port: (handle: UnsafeMutableRawPointer, key: UInt)?
     /// SetFileCompletionNotificationModes' FILE_SKIP_COMPLETION_PORT_ON_SUCCESS.
     var skipPortOnSuccess = false
+    /// Stands for the handle itself as Windows signals it: set when an overlapped operation
+    /// without an event ends, reset when one starts; GetOverlappedResult waits on it for an
+    /// OVERLAPPED with no event. Made on first use, closed with the backing socket.
+    var handleEvent: UnsafeMutableRawPointer?
 
     /// Where an operation started now reports its end besides the OVERLAPPED.
     var completionTarget: CompletionTarget? {
@@ -68,11 +72,13 @@ final class PendingReceive {
     /// whether the socket had IP_PKTINFO on when it started.
     let message: UnsafeMutablePointer<VL_WSAMSG>?
     let packetInfo: Bool
+    /// The socket's handle event when the operation has no event of its own (nil: it has).
+    let handleEvent: UnsafeMutableRawPointer?
 
     init(overlapped: UnsafeMutablePointer<VL_OVERLAPPED>, buffers: [VL_WSABUF],
          from: UnsafeMutablePointer<VL_SOCKADDR_IN>?, fromLength: UnsafeMutablePointer<Int32>?,
          routine: UnsafeMutableRawPointer?, thread: UInt, target: CompletionTarget?,
-         message: UnsafeMutablePointer<VL_WSAMSG>?, packetInfo: Bool) {
+         message: UnsafeMutablePointer<VL_WSAMSG>?, packetInfo: Bool, handleEvent: UnsafeMutableRawPointer?) {
         self.overlapped = overlapped
         self.buffers = buffers
         self.from = from
@@ -82,6 +88,7 @@ final class PendingReceive {
         self.target = target
         self.message = message
         self.packetInfo = packetInfo
+        self.handleEvent = handleEvent
     }
 }
 

@@ -87,6 +87,31 @@ final class CompletionPortTests: XCTestCase {
         }
     }
 
+    /// An OVERLAPPED without an event: GetOverlappedResult(Ex) waits on the socket's handle
+    /// event (Windows waits on the handle); a timeout is WAIT_TIMEOUT.
+    func test_getOverlappedResultWithoutAnEventWaitsForTheHandle() throws {
+        try lan.as(0) { ws in
+            let s = ws.udpSocket(), other = ws.udpSocket()
+            XCTAssertEqual(ws.bind(s, .any, 0), 0)
+            let port = try XCTUnwrap(ws.sockname(s)?.port)
+            let op = OverlappedReceive(event: nil)
+            XCTAssertEqual(op.post(s).1, 997)
+            var transferred: UInt32 = 0
+            XCTAssertEqual(call("GetOverlappedResultEx", .socket(s), .ptr(op.overlapped), .ptr(&transferred), .uint(50), .int(0)), 0)
+            XCTAssertEqual(ws.lastError, 258, "nothing came: WAIT_TIMEOUT")
+            XCTAssertEqual(ws.sendto(other, [1, 2, 3], lan.address(0), port), 3)
+            XCTAssertEqual(call("GetOverlappedResult", .socket(s), .ptr(op.overlapped), .ptr(&transferred), .int(1)), 1)
+            XCTAssertEqual(transferred, 3)
+            let again = OverlappedReceive(event: nil)
+            XCTAssertEqual(again.post(s).1, 997)
+            let to = lan.address(0)
+            nonisolated(unsafe) let sending = ws
+            let sender = Thread { _ = sending.sendto(other, [4, 5], to, port) }
+            sender.start()
+            XCTAssertEqual(again.result(s, wait: true).bytes, 2, "WSAGetOverlappedResult waits too")
+        }
+    }
+
     func test_readFileAndWriteFileAreAReceiveAndASendOfOneBuffer() throws {
         try lan.as(0) { ws in
             let a = ws.udpSocket(), b = ws.udpSocket()

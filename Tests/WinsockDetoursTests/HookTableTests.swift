@@ -14,7 +14,7 @@ final class HookTableTests: XCTestCase {
             "WSAStartup", "WSACleanup", "WSAGetLastError", "WSASetLastError", "socket", "WSASocketA", "WSASocketW",
             "closesocket", "bind", "connect", "WSAConnect", "sendto", "recvfrom", "send", "recv", "WSASendTo", "WSARecvFrom",
             "WSASend", "WSASendMsg", "WSARecv", "WSARecvEx", "WSAEventSelect", "WSAAsyncSelect", "CancelIoEx", "CancelIo",
-            "CreateIoCompletionPort", "SetFileCompletionNotificationModes", "ReadFile", "WriteFile", "CloseHandle", "DuplicateHandle",
+            "CreateIoCompletionPort", "SetFileCompletionNotificationModes", "ReadFile", "WriteFile", "CloseHandle", "DuplicateHandle", "GetOverlappedResult", "GetOverlappedResultEx",
             "WSADuplicateSocketA", "WSADuplicateSocketW",
             "WSAGetOverlappedResult", "WSACreateEvent", "WSACloseEvent", "WSASetEvent", "WSAResetEvent",
             "WSAWaitForMultipleEvents", "select", "WSAPoll", "ioctlsocket", "WSAIoctl", "getsockname", "getpeername", "setsockopt",

@@ -72,6 +72,8 @@
     X(IPHLPAPI, 0, IPV4, uint32_t, GetBestInterfaceEx, "u:ap", (const VL_SOCKADDR_IN *to, uint32_t *index), (to, index)) \
     X(KERNEL32, 0, SOCKET, int32_t, CancelIoEx, "i:sp", (VL_SOCKET s, VL_OVERLAPPED *overlapped), (s, overlapped)) \
     X(KERNEL32, 0, SOCKET, int32_t, CancelIo, "i:s", (VL_SOCKET s), (s)) \
+    X(KERNEL32, 0, RESULT, int32_t, GetOverlappedResult, "i:sppi", (VL_SOCKET s, VL_OVERLAPPED *overlapped, uint32_t *transferred, int32_t wait), (s, overlapped, transferred, wait)) \
+    X(KERNEL32, 0, RESULT, int32_t, GetOverlappedResultEx, "i:sppui", (VL_SOCKET s, VL_OVERLAPPED *overlapped, uint32_t *transferred, uint32_t milliseconds, int32_t alertable), (s, overlapped, transferred, milliseconds, alertable)) \
     X(KERNEL32, 0, SOCKET, int32_t, CloseHandle, "i:s", (VL_SOCKET s), (s)) \
     X(KERNEL32, 0, SOCKET, int32_t, DuplicateHandle, "i:psppuiu", (void *sourceProcess, VL_SOCKET s, void *targetProcess, void **target, uint32_t access, int32_t inherit, uint32_t options), (sourceProcess, s, targetProcess, target, access, inherit, options)) \
     X(WS2_32, 0, SOCKET, int32_t, WSADuplicateSocketA, "i:sup", (VL_SOCKET s, uint32_t process, void *info), (s, process, info)) \
