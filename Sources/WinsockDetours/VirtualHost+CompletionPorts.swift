@@ -31,6 +31,11 @@ extension VirtualHost {
         }
     }
 
+    /// The OVERLAPPED's event, without the low bit that only says "no packet" (nil: none).
+    func ownEvent(of overlapped: UnsafeMutablePointer<VL_OVERLAPPED>) -> UnsafeMutableRawPointer? {
+        overlapped.pointee.hEvent.flatMap { UnsafeMutableRawPointer(bitPattern: UInt(bitPattern: $0) & ~1) }
+    }
+
     /// An overlapped operation starts on `socket` (lock held): one without an event of its
     /// own (and without a completion routine) resets the socket's handle event, made on
     /// first use, and returns it for its end to set.
@@ -57,10 +62,10 @@ extension VirtualHost {
             platform.t.queue_completion!(thread, routine, UInt32(bitPattern: error?.rawValue ?? 0), UInt32(bytes), overlapped, 0)
             return
         }
-        let event = overlapped.pointee.hEvent.map { UInt(bitPattern: $0) } ?? 0
-        if event != 0 { _ = platform.t.event_set!(UnsafeMutableRawPointer(bitPattern: event & ~1)) }
+        if let event = ownEvent(of: overlapped) { _ = platform.t.event_set!(event) }
         if let handleEvent { _ = platform.t.event_set!(handleEvent) }
-        guard let target, event & 1 == 0 else { return }
+        let quiet = overlapped.pointee.hEvent.map { UInt(bitPattern: $0) & 1 != 0 } ?? false
+        guard let target, !quiet else { return }
         if immediately && (status >> 30 == 3 || (status == VL_STATUS_SUCCESS && target.skipOnSuccess)) { return }
         platform.t.post_completion!(target.port, target.key, overlapped, status, UInt32(bytes))
     }

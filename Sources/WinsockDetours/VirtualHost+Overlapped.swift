@@ -30,7 +30,7 @@ extension VirtualHost {
             overlapped.pointee.Internal = UInt(VL_STATUS_PENDING)
             overlapped.pointee.InternalHigh = 0
             // Starting an I/O resets its event (the I/O manager does so on Windows).
-            if routine == nil, let event = overlapped.pointee.hEvent { _ = platform.t.event_reset!(event) }
+            if routine == nil, let event = ownEvent(of: overlapped) { _ = platform.t.event_reset!(event) }
             if socket.pending.isEmpty {
                 switch attemptLocked(socket, op, immediately: true) {
                 case let .completed(bytes, error):
@@ -125,10 +125,9 @@ extension VirtualHost {
             let socket: VirtualSocket? = lock.locked { startupCount > 0 ? sockets[handle] : nil }
             guard let socket else { return startupCount > 0 ? .notSocket : .notInitialised }
             guard waitMs != 0 else { return .ioIncomplete }
-            let own = overlapped.pointee.hEvent.map { UnsafeMutableRawPointer(bitPattern: UInt(bitPattern: $0) & ~1) } ?? nil
             guard enter(socket) else { return .ioIncomplete }
             defer { leave(socket) }
-            guard let event = own ?? lock.locked({ socket.handleEvent }) else { return .ioIncomplete }
+            guard let event = ownEvent(of: overlapped) ?? lock.locked({ socket.handleEvent }) else { return .ioIncomplete }
             let events: [UnsafeMutableRawPointer?] = [event]
             let result = platform.t.event_wait!(1, events, 0, waitMs, alertable ? 1 : 0)
             if result == VL_WSA_WAIT_TIMEOUT || result == VL_WSA_WAIT_IO_COMPLETION { return WinsockError(Int32(result)) }
