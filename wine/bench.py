@@ -30,6 +30,20 @@ def measure(env, virtual):
     return {k: float(v.split("/")[0]) for k, v in fields(result).items()}
 
 
+IDLE_SECONDS = 5
+
+
+def idle_cpu(env, virtual):
+    """CPU ms of a process with two overlapped receives pending and nothing arriving."""
+    run = hooked if virtual else unhooked
+    copy = Copy(run("udpbench.exe", "idle", str(IDLE_SECONDS)), {**env, "VIRTUALLAN_INSTANCE": "0"})
+    result = copy.line("RESULT", timeout=60)
+    copy.finish()
+    if not result or "error" in result:
+        sys.exit(f"wine bench: {result}")
+    return float(fields(result)["cpu_ms"])
+
+
 def main():
     require_private_network()
     prefix = default_prefixes()[0]
@@ -40,6 +54,7 @@ def main():
         raw = measure(env, virtual=False)
         virtual = measure(env, virtual=True)
         traced = measure({**env, "VIRTUALLAN_LOG": os.path.join(work, "trace.log"), "VIRTUALLAN_LOG_LEVEL": "trace"}, virtual=True)
+        idle_raw, idle_virtual = idle_cpu(env, virtual=False), idle_cpu(env, virtual=True)
     finally:
         stop_prefix(prefix)
     print("| measure | without the DLL (Wine loopback UDP) | with the DLL (virtual) | virtual / raw | with the DLL, trace on | traced / raw |")
@@ -49,6 +64,8 @@ def main():
         print(f"| {name} | {raw[key]:.1f} | {virtual[key]:.1f} | {virtual[key] / raw[key]:.2f}x"
               f" | {traced[key]:.1f} | {traced[key] / raw[key]:.2f}x |")
     print(f"| datagrams received of {DATAGRAMS} | {raw['received']:.0f} | {virtual['received']:.0f} | | {traced['received']:.0f} | |")
+    print(f"| idle, 2 overlapped receives pending, {IDLE_SECONDS} s: CPU of the process (ms; clock-tick resolution)"
+          f" | {idle_raw:.1f} | {idle_virtual:.1f} | | | |")
 
 
 if __name__ == "__main__":

@@ -320,7 +320,8 @@ public struct Registry: @unchecked Sendable {
             let packed = e.atomicWord(0).pointee.load(ordering: .acquiring)
             guard packed != 0 else { continue }
             let info = e.atomicWord(4).pointee.load(ordering: .acquiring)
-            guard includeClosed || info & Registry.closedFlag == 0, Registry.transport(of: info) == transport else { continue }
+            // The protocol byte compared as it is stored: this loop is on every datagram's path.
+            guard includeClosed || info & Registry.closedFlag == 0, info & 0xFF00 == Registry.protocolBits(transport) else { continue }
             let scope = BindScope(rawValue: UInt8(truncatingIfNeeded: info)) ?? .any
             body(UInt16(packed >> 16), UInt16(truncatingIfNeeded: packed), scope)
         }
@@ -335,10 +336,18 @@ public struct Registry: @unchecked Sendable {
 
     /// The virtual port that real port `realPort` stands (or stood) for in the slot: the
     /// receive-side source check, which also accepts sockets closed after sending.
+    /// Every received datagram asks this: one pass that reads an entry's second word only
+    /// when its real port matches (addSocket keeps a real port to one entry per transport).
     public func virtualPort(slot index: Int, realPort: UInt16, transport: Transport = .udp) -> UInt16? {
-        var result: UInt16?
-        forEachSocket(slot: index, transport: transport, includeClosed: true) { virtualPort, real, _ in if real == realPort { result = virtualPort } }
-        return result
+        let bits = Registry.protocolBits(transport)
+        for entry in 0..<RegistryLayout.socketsPerSlot {
+            let e = socketEntry(index, entry)
+            let packed = e.atomicWord(0).pointee.load(ordering: .acquiring)
+            guard packed != 0, UInt16(truncatingIfNeeded: packed) == realPort,
+                  e.atomicWord(4).pointee.load(ordering: .acquiring) & 0xFF00 == bits else { continue }
+            return UInt16(packed >> 16)
+        }
+        return nil
     }
 
     // MARK: Counters

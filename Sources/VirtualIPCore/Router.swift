@@ -158,6 +158,7 @@ public struct Router: Sendable {
         }
     }
 
+    @inline(__always)
     private func check(_ header: WireHeader, realSourcePort: UInt16, receiver: Receiver, transport: Transport) -> Verdict {
         guard header.destinationPort == receiver.virtualPort else { return .drop(.misdirected) }
 

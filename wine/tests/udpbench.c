@@ -2,7 +2,9 @@
  * for wine/bench (run once through the hook DLL, once without it).
  *   udpbench.exe server PORT
  *   udpbench.exe client SERVER-IP PORT ROUND-TRIPS DATAGRAMS
- * The client prints: RESULT rtt_p50_us=.. rtt_p99_us=.. pps=.. received=N/M */
+ *   udpbench.exe idle SECONDS   (two overlapped receives pending, nothing arrives)
+ * The client prints: RESULT rtt_p50_us=.. rtt_p99_us=.. pps=.. received=N/M; idle prints
+ * RESULT cpu_ms=.. (the whole process's CPU time over those seconds). */
 #include <winsock2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +38,28 @@ int main(int argc, char **argv) {
     WSADATA data;
     WSAStartup(MAKEWORD(2, 2), &data);
     char buffer[2048];
+    if (argc == 3 && strcmp(argv[1], "idle") == 0) {
+        SOCKET s = open_bound(0);
+        WSAOVERLAPPED pending[2];
+        WSABUF one = { sizeof buffer, buffer };
+        for (int i = 0; i < 2; i++) {
+            DWORD received = 0, flags = 0;
+            memset(&pending[i], 0, sizeof pending[i]);
+            pending[i].hEvent = WSACreateEvent();
+            if (WSARecv(s, &one, 1, &received, &flags, &pending[i], NULL) == 0 || WSAGetLastError() != WSA_IO_PENDING) {
+                printf("RESULT error=not-pending:%d\n", WSAGetLastError());
+                return 3;
+            }
+        }
+        FILETIME created, exited, kernel0, user0, kernel1, user1;
+        GetProcessTimes(GetCurrentProcess(), &created, &exited, &kernel0, &user0);
+        Sleep((DWORD)atoi(argv[2]) * 1000);  /* the measurement: what the process uses meanwhile */
+        GetProcessTimes(GetCurrentProcess(), &created, &exited, &kernel1, &user1);
+        ULONGLONG used = (((ULONGLONG)kernel1.dwHighDateTime << 32 | kernel1.dwLowDateTime) - ((ULONGLONG)kernel0.dwHighDateTime << 32 | kernel0.dwLowDateTime))
+                       + (((ULONGLONG)user1.dwHighDateTime << 32 | user1.dwLowDateTime) - ((ULONGLONG)user0.dwHighDateTime << 32 | user0.dwLowDateTime));
+        printf("RESULT cpu_ms=%.3f\n", (double)used / 10000.0);
+        return 0;
+    }
     if (argc == 3 && strcmp(argv[1], "server") == 0) {
         SOCKET s = open_bound((unsigned short)atoi(argv[2]));
         printf("ready\n");
