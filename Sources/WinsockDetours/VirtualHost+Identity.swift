@@ -109,12 +109,8 @@ extension VirtualHost {
     /// destination it cannot route), as SIO_ROUTING_INTERFACE_QUERY says.
     func bestInterface(to destination: IPv4Address, _ index: UnsafeMutablePointer<UInt32>?) -> UInt32 {
         guard let index else { return VL_ERROR_INVALID_PARAMETER }
-        let network = registry.network
-        if destination.isLoopback { index.pointee = 1 } else if network.contains(destination) || destination == .limitedBroadcast {
-            index.pointee = adapterIndex
-        } else {
-            return 1232
-        }
+        guard let leaving = interface(toward: destination) else { return 1232 }
+        index.pointee = leaving == .loopback ? 1 : adapterIndex
         return VL_ERROR_SUCCESS
     }
 

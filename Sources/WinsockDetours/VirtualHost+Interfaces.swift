@@ -10,6 +10,17 @@ extension VirtualHost {
         put(SocketAddress(address: .limitedBroadcast, port: 0), output, length, returned)
     }
 
+    /// The virtual PC's two interfaces.
+    enum Interface { case loopback, adapter }
+
+    /// Which interface a datagram to `destination` leaves from: loopback for 127/8, the
+    /// adapter for the virtual LAN and the broadcasts; nil beyond it (a LAN without a
+    /// gateway). SIO_ROUTING_INTERFACE_QUERY and GetBestInterface(Ex) both answer this.
+    func interface(toward destination: IPv4Address) -> Interface? {
+        if destination.isLoopback { return .loopback }
+        return registry.network.contains(destination) || destination == .limitedBroadcast ? .adapter : nil
+    }
+
     /// SIO_ROUTING_INTERFACE_QUERY: the local address a datagram to the target leaves from:
     /// loopback for 127/8, the virtual address for the LAN and the broadcasts; anything
     /// else has no route on a LAN without a gateway (WSAENETUNREACH, as Windows says).
@@ -19,10 +30,8 @@ extension VirtualHost {
         switch SocketAddress.read(input.assumingMemoryBound(to: VL_SOCKADDR_IN.self), length: Int32(bitPattern: inputLength)) {
         case let .failure(error): return error
         case let .success(target):
-            let network = registry.network
-            if target.address.isLoopback { return put(SocketAddress(address: .loopback, port: 0), output, length, returned) }
-            guard network.contains(target.address) || target.address == .limitedBroadcast else { return .networkUnreachable }
-            return put(SocketAddress(address: address, port: 0), output, length, returned)
+            guard let leaving = interface(toward: target.address) else { return .networkUnreachable }
+            return put(SocketAddress(address: leaving == .loopback ? .loopback : address, port: 0), output, length, returned)
         }
     }
 
