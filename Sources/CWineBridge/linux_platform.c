@@ -6,12 +6,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -43,7 +45,17 @@ static int32_t wsa_from_errno(int e) {
     case ENOBUFS: case ENOMEM: return VL_WSAENOBUFS;
     case EMFILE: case ENFILE: return VL_WSAEMFILE;
     case ENETUNREACH: return VL_WSAENETUNREACH;
-    case ECONNREFUSED: return VL_WSAECONNRESET;
+    case ECONNREFUSED: return VL_WSAECONNRESET; /* a datagram's ICMP; stream_connect says WSAECONNREFUSED */
+    case EINPROGRESS: return VL_WSAEWOULDBLOCK;  /* a non-blocking connect under way, as Winsock says it */
+    case EALREADY: return VL_WSAEALREADY;
+    case EISCONN: return VL_WSAEISCONN;
+    case ENOTCONN: return VL_WSAENOTCONN;
+    case ECONNRESET: return VL_WSAECONNRESET;
+    case ECONNABORTED: return VL_WSAECONNABORTED;
+    case EPIPE: return VL_WSAESHUTDOWN;
+    case ETIMEDOUT: return VL_WSAETIMEDOUT;
+    case EHOSTUNREACH: return VL_WSAEHOSTUNREACH;
+    case EOPNOTSUPP: return VL_WSAEOPNOTSUPP;
     case EADDRINUSE: return VL_WSAEADDRINUSE;
     case EACCES: case EPERM: return VL_WSAEACCES;
     default: return VL_WSAENETDOWN;
@@ -69,6 +81,91 @@ static int32_t udp_open(VL_SOCKET *out, uint16_t *real_port) {
 
 static void socket_shutdown(VL_SOCKET s) { shutdown((int)s, SHUT_RDWR); }
 static void socket_close(VL_SOCKET s) { close((int)s); }
+
+/* ---- virtual TCP's backing streams ---- */
+
+static int32_t stream_bytes_readable(VL_SOCKET s, uint32_t *bytes) {
+    int n = 0;
+    if (ioctl((int)s, FIONREAD, &n) != 0) return wsa_from_errno(errno);
+    *bytes = (uint32_t)n;
+    return 0;
+}
+
+static int32_t tcp_open(VL_SOCKET *out) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return wsa_from_errno(errno);
+    *out = (VL_SOCKET)fd;
+    return 0;
+}
+
+static int32_t stream_bind(VL_SOCKET s, uint16_t *real_port) {
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = 0, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t length = sizeof a;
+    if (bind((int)s, (struct sockaddr *)&a, sizeof a) != 0 || getsockname((int)s, (struct sockaddr *)&a, &length) != 0)
+        return wsa_from_errno(errno);
+    *real_port = ntohs(a.sin_port);
+    return 0;
+}
+
+/* The game's backlog is not the real one: the listener's queue never refuses a virtual
+ * connection the game has not accepted yet (its connect waits for the handshake). */
+static int32_t stream_listen(VL_SOCKET s) { return listen((int)s, SOMAXCONN) == 0 ? 0 : wsa_from_errno(errno); }
+
+static int32_t stream_accept(VL_SOCKET s, VL_SOCKET *accepted, uint16_t *real_peer_port) {
+    struct sockaddr_in from;
+    socklen_t length = sizeof from;
+    int fd;
+    do fd = accept4((int)s, (struct sockaddr *)&from, &length, SOCK_CLOEXEC); while (fd < 0 && errno == EINTR);
+    if (fd < 0) return wsa_from_errno(errno);
+    if (fcntl((int)s, F_GETFL) & O_NONBLOCK) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    *accepted = (VL_SOCKET)fd;
+    *real_peer_port = ntohs(from.sin_port);
+    return 0;
+}
+
+static int32_t stream_connect(VL_SOCKET s, uint32_t address, uint16_t port) {
+    struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = address };
+    if (connect((int)s, (struct sockaddr *)&to, sizeof to) == 0) return 0;
+    return errno == ECONNREFUSED ? VL_WSAECONNREFUSED : wsa_from_errno(errno);
+}
+
+static int32_t stream_is_connected(VL_SOCKET s) {
+    struct sockaddr_in peer;
+    socklen_t length = sizeof peer;
+    return getpeername((int)s, (struct sockaddr *)&peer, &length) == 0;
+}
+
+static int linux_stream_flags(int32_t flags) {
+    return (flags & VL_MSG_OOB ? MSG_OOB : 0) | (flags & VL_MSG_PEEK ? MSG_PEEK : 0) | (flags & VL_MSG_WAITALL ? MSG_WAITALL : 0);
+}
+
+static int32_t stream_io(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count, int32_t flags, uint32_t *done, int sending) {
+    if (count > 1024) return VL_WSAENOBUFS;
+    struct iovec iov[1024];
+    for (uint32_t i = 0; i < count; i++) { iov[i].iov_base = buffers[i].buf; iov[i].iov_len = buffers[i].len; }
+    struct msghdr m = { .msg_iov = iov, .msg_iovlen = count };
+    for (;;) {
+        ssize_t n = sending ? sendmsg((int)s, &m, linux_stream_flags(flags) | MSG_NOSIGNAL) : recvmsg((int)s, &m, linux_stream_flags(flags));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return wsa_from_errno(errno);
+        *done = (uint32_t)n;
+        return 0;
+    }
+}
+
+static int32_t stream_send(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count, int32_t flags, uint32_t *done) {
+    return stream_io(s, buffers, count, flags, done, 1);
+}
+
+static int32_t stream_receive(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count, int32_t flags, uint32_t *done) {
+    return stream_io(s, buffers, count, flags, done, 0);
+}
+
+static int32_t stream_set_nonblocking(VL_SOCKET s, int32_t on) {
+    int f = fcntl((int)s, F_GETFL);
+    if (f < 0 || fcntl((int)s, F_SETFL, on ? f | O_NONBLOCK : f & ~O_NONBLOCK) != 0) return wsa_from_errno(errno);
+    return 0;
+}
 
 #define MAX_IOV 1024 /* IOV_MAX: as many WSABUFs as the kernel takes in one call */
 
@@ -154,6 +251,7 @@ static int linux_option(int32_t level, int32_t name, int *linux_level, int *linu
     static const struct { int32_t level, name; int linux_level, linux_name; } map[] = {
         { 0xFFFF, 0x0010, SOL_SOCKET, SO_DONTROUTE }, { 0xFFFF, 0x0008, SOL_SOCKET, SO_KEEPALIVE },
         { 0, 4, IPPROTO_IP, IP_TTL }, { 0, 3, IPPROTO_IP, IP_TOS },
+        { 0xFFFF, 0x1007, SOL_SOCKET, SO_ERROR }, { 6, 1, IPPROTO_TCP, TCP_NODELAY },
         { 0, 10, IPPROTO_IP, IP_MULTICAST_TTL }, { 0, 11, IPPROTO_IP, IP_MULTICAST_LOOP }, { 0, 19, IPPROTO_IP, IP_PKTINFO },
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
@@ -180,6 +278,8 @@ static int32_t option_get(VL_SOCKET s, int32_t level, int32_t name, void *value,
     int number = 0;
     socklen_t size = sizeof number;
     if (getsockopt((int)s, l, n, &number, &size) != 0) return wsa_from_errno(errno);
+    /* A stream's pending error, as Winsock names it. */
+    if (n == SO_ERROR && l == SOL_SOCKET && number) number = number == ECONNREFUSED ? VL_WSAECONNREFUSED : wsa_from_errno(number);
     memcpy(value, &number, 4);
     *length = 4;
     return 0;
@@ -688,6 +788,9 @@ static void global_unlock(void) { pthread_mutex_unlock(&global_mutex); }
 static const vl_platform linux_platform = {
     .udp_open = udp_open, .socket_shutdown = socket_shutdown, .socket_close = socket_close,
     .send_frame = send_frame, .receive_frame = receive_frame, .peek_frame = peek_frame,
+    .tcp_open = tcp_open, .stream_bind = stream_bind, .stream_listen = stream_listen, .stream_accept = stream_accept,
+    .stream_connect = stream_connect, .stream_is_connected = stream_is_connected, .stream_send = stream_send,
+    .stream_receive = stream_receive, .stream_set_nonblocking = stream_set_nonblocking, .stream_bytes_readable = stream_bytes_readable,
     .set_receive_buffer = set_receive_buffer, .option_get = option_get, .option_set = option_set, .event_select = event_select, .async_select = async_select,
     .wsarecvmsg_entry = (void *)vl_hook_WSARecvMsg, .wsasendmsg_entry = (void *)vl_hook_WSASendMsg,
     .wait_sockets = wait_sockets, .poll_sockets = poll_sockets, .watch_readable = watch_readable, .set_ready_handler = set_ready_handler,

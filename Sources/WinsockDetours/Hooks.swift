@@ -70,14 +70,18 @@ private func openSocket(_ af: Int32, _ type: Int32, _ proto: Int32) -> UInt {
     withHost(orFail: invalidSocket) { host in
         guard host.startupCount > 0 else { _ = status(host, .notInitialised); return invalidSocket }
         guard af == Int32(VL_AF_INET) else { _ = status(host, .addressFamilyNotSupported); return invalidSocket }
-        guard type == Int32(VL_SOCK_DGRAM) else {
-            // TCP is not virtualised: the DLL hands it to the original ws2_32. The Linux test
-            // backend has no original Winsock to hand it to.
+        let transport: Transport
+        switch type {
+        case Int32(VL_SOCK_DGRAM): transport = .udp
+        case Int32(VL_SOCK_STREAM): transport = .tcp
+        default:
+            // Raw and other types are not virtualised: the DLL hands them to the original
+            // ws2_32. The Linux test backend has no original Winsock to hand them to.
             _ = status(host, .socketTypeNotSupported)
             return invalidSocket
         }
-        guard proto == 0 || proto == Int32(VL_IPPROTO_UDP) else { _ = status(host, .protocolNotSupported); return invalidSocket }
-        switch host.openSocket() {
+        guard proto == 0 || proto == Int32(transport.rawValue) else { _ = status(host, .protocolNotSupported); return invalidSocket }
+        switch host.openSocket(transport) {
         case let .success(handle): return handle
         case let .failure(error): _ = status(host, error); return invalidSocket
         }
@@ -117,6 +121,21 @@ public func hookBind(_ s: UInt, _ name: UnsafePointer<VL_SOCKADDR_IN>?, _ length
     withHost(orFail: socketError) { cleared($0, $0.bind(s, name, length)) }
 }
 
+@_cdecl("vl_hook_listen")
+public func hookListen(_ s: UInt, _ backlog: Int32) -> Int32 {
+    withHost(orFail: socketError) { status($0, $0.listen(s, backlog: backlog)) }
+}
+
+@_cdecl("vl_hook_accept")
+public func hookAccept(_ s: UInt, _ address: UnsafeMutablePointer<VL_SOCKADDR_IN>?, _ length: UnsafeMutablePointer<Int32>?) -> UInt {
+    withHost(orFail: invalidSocket) { host in
+        switch host.accept(s, address: address, length: length) {
+        case let .success(handle): return handle
+        case let .failure(error): _ = status(host, error); return invalidSocket
+        }
+    }
+}
+
 @_cdecl("vl_hook_connect")
 public func hookConnect(_ s: UInt, _ name: UnsafePointer<VL_SOCKADDR_IN>?, _ length: Int32) -> Int32 {
     withHost(orFail: socketError) { status($0, $0.connect(s, name, length)) }
@@ -141,16 +160,17 @@ private func withSingleBuffer<T>(_ buffer: UnsafeRawPointer?, _ length: Int32, _
     return withUnsafePointer(to: &wsabuf) { body(.success($0)) }
 }
 
-private func sendFlagsError(_ flags: Int32) -> WinsockError? {
+/// The flags a datagram send refuses; a stream's are the OS's to judge.
+private func sendFlagsError(_ host: VirtualHost, _ s: UInt, _ flags: Int32) -> WinsockError? {
     // MSG_DONTROUTE (4) is meaningless here and ignored, as Windows may; MSG_OOB is TCP's.
-    flags & ~Int32(4) == 0 ? nil : .operationNotSupported
+    flags & ~Int32(4) == 0 || host.isStream(s) ? nil : .operationNotSupported
 }
 
 @_cdecl("vl_hook_sendto")
 public func hookSendto(_ s: UInt, _ buffer: UnsafePointer<CChar>?, _ length: Int32, _ flags: Int32,
                        _ to: UnsafePointer<VL_SOCKADDR_IN>?, _ toLength: Int32) -> Int32 {
     withHost(orFail: socketError) { host in
-        if let error = sendFlagsError(flags) { return status(host, error) }
+        if let error = sendFlagsError(host, s, flags) { return status(host, error) }
         var destination: SocketAddress?
         if to != nil {
             switch SocketAddress.read(to, length: toLength) {
@@ -161,7 +181,7 @@ public func hookSendto(_ s: UInt, _ buffer: UnsafePointer<CChar>?, _ length: Int
         return withSingleBuffer(buffer, length) { wsabuf in
             switch wsabuf {
             case let .failure(error): return status(host, error)
-            case let .success(b): return count(host, host.send(s, buffers: b, count: 1, to: destination))
+            case let .success(b): return count(host, host.send(s, buffers: b, count: 1, to: destination, flags: flags))
             }
         }
     }
@@ -170,14 +190,14 @@ public func hookSendto(_ s: UInt, _ buffer: UnsafePointer<CChar>?, _ length: Int
 @_cdecl("vl_hook_send")
 public func hookSend(_ s: UInt, _ buffer: UnsafePointer<CChar>?, _ length: Int32, _ flags: Int32) -> Int32 {
     withHost(orFail: socketError) { host in
-        if let error = sendFlagsError(flags) { return status(host, error) }
+        if let error = sendFlagsError(host, s, flags) { return status(host, error) }
         return withSingleBuffer(buffer, length) { wsabuf in
             switch wsabuf {
             case let .failure(error): return status(host, error)
             case let .success(b):
                 // send() has no address to fall back on: unconnected is WSAENOTCONN here,
                 // where sendto without one says WSAEDESTADDRREQ.
-                let sent = host.send(s, buffers: b, count: 1, to: nil)
+                let sent = host.send(s, buffers: b, count: 1, to: nil, flags: flags)
                 if case .failure(.destinationRequired) = sent { return status(host, .notConnected) }
                 return count(host, sent)
             }
@@ -208,7 +228,7 @@ public func hookWSASendTo(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF>?
                           _ flags: UInt32, _ to: UnsafePointer<VL_SOCKADDR_IN>?, _ toLength: Int32,
                           _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ routine: UnsafeMutableRawPointer?) -> Int32 {
     withHost(orFail: socketError) { host in
-        if let error = sendFlagsError(Int32(bitPattern: flags)) { return status(host, error) }
+        if let error = sendFlagsError(host, s, Int32(bitPattern: flags)) { return status(host, error) }
         var destination: SocketAddress?
         if to != nil {
             switch SocketAddress.read(to, length: toLength) {
@@ -217,7 +237,7 @@ public func hookWSASendTo(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF>?
             }
         }
         return status(host, host.sendOverlapped(s, buffers: buffers, count: count, sent: sent, to: destination,
-                                                overlapped: overlapped, routine: routine))
+                                                flags: Int32(bitPattern: flags), overlapped: overlapped, routine: routine))
     }
 }
 
@@ -292,8 +312,9 @@ public func hookWSAAsyncSelect(_ s: UInt, _ window: UnsafeMutableRawPointer?, _ 
 public func hookWSASend(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF>?, _ count: UInt32, _ sent: UnsafeMutablePointer<UInt32>?,
                         _ flags: UInt32, _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ routine: UnsafeMutableRawPointer?) -> Int32 {
     withHost(orFail: socketError) { host in
-        if let error = sendFlagsError(Int32(bitPattern: flags)) { return status(host, error) }
-        let error = host.sendOverlapped(s, buffers: buffers, count: count, sent: sent, to: nil, overlapped: overlapped, routine: routine)
+        if let error = sendFlagsError(host, s, Int32(bitPattern: flags)) { return status(host, error) }
+        let error = host.sendOverlapped(s, buffers: buffers, count: count, sent: sent, to: nil, flags: Int32(bitPattern: flags),
+                                        overlapped: overlapped, routine: routine)
         return status(host, error == .destinationRequired ? .notConnected : error)
     }
 }

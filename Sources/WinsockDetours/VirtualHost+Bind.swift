@@ -34,10 +34,10 @@ extension VirtualHost {
     func bindLocked(_ socket: VirtualSocket, port: UInt16, scope: BindScope) -> WinsockError? {
         var port = port
         if port == 0 {
-            guard let free = freeEphemeralPortLocked() else { return .noBuffers }
+            guard let free = freeEphemeralPortLocked(socket.transport) else { return .noBuffers }
             port = free
         } else {
-            for other in sockets.values where other !== socket && other.virtualPort == port {
+            for other in sockets.values where other !== socket && other.virtualPort == port && other.transport == socket.transport {
                 guard other.scope == scope || other.scope == .any || scope == .any else { continue }
                 if socket.exclusiveAddress || other.exclusiveAddress { return .accessDenied }
                 if socket.reuseAddress && other.reuseAddress { continue }
@@ -45,24 +45,32 @@ extension VirtualHost {
                 return socket.reuseAddress ? .accessDenied : .addressInUse
             }
         }
-        guard registry.addSocket(slot: instance, virtualPort: port, realPort: socket.realPort, scope: scope) else {
+        // A TCP socket's backing socket binds now (127.0.0.1:0), so its real port is known.
+        if socket.isStream && socket.realPort == 0 {
+            var realPort: UInt16 = 0
+            let error = platform.t.stream_bind!(socket.handle, &realPort)
+            guard error == 0 else { return WinsockError(rawValue: error) }
+            socket.realPort = realPort
+        }
+        guard registry.addSocket(slot: instance, virtualPort: port, realPort: socket.realPort, scope: scope, transport: socket.transport) else {
             log(.warning, "socket table of instance \(instance) is full (\(RegistryLayout.socketsPerSlot) sockets)")
             return .noBuffers
         }
         socket.virtualPort = port
         socket.scope = scope
+        socket.ownsEntry = true
         log(.debug, "socket \(socket.handle) bound to virtual port \(port) (real \(socket.realPort))")
         return nil
     }
 
-    private func freeEphemeralPortLocked() -> UInt16? {
+    private func freeEphemeralPortLocked(_ transport: Transport) -> UInt16? {
         let range = VirtualHost.ephemeralPorts
         let count = Int(range.upperBound - range.lowerBound) + 1
         for _ in 0..<count {
             let candidate = nextEphemeralPort
             nextEphemeralPort = candidate == range.upperBound ? range.lowerBound : candidate + 1
             if !range.contains(candidate) { continue }
-            if !sockets.values.contains(where: { $0.virtualPort == candidate }) { return candidate }
+            if !sockets.values.contains(where: { $0.virtualPort == candidate && $0.transport == transport }) { return candidate }
         }
         return nil
     }
@@ -104,6 +112,10 @@ extension VirtualHost {
             case let .failure(error): return error
             case let .success(address): target = address.address == .any && address.port == 0 ? nil : address
             }
+        }
+        if isStream(handle) {
+            guard let target else { return .addressNotAvailable }
+            return connectStream(handle, to: target)
         }
         return withSocket(handle) { socket in
             guard let target else {

@@ -17,7 +17,8 @@ enum OptionDecision: Equatable {
     case refused
 }
 
-func optionDecision(level: Int32, name: Int32) -> OptionDecision {
+func optionDecision(level: Int32, name: Int32, transport: Transport = .udp) -> OptionDecision {
+    if transport == .tcp { return streamOptionDecision(level: level, name: name) }
     switch (level, name) {
     case (Int32(VL_SOL_SOCKET), Int32(VL_SO_BROADCAST)), (Int32(VL_SOL_SOCKET), Int32(VL_SO_REUSEADDR)),
          (Int32(VL_SOL_SOCKET), Int32(VL_SO_EXCLUSIVEADDRUSE)), (Int32(VL_SOL_SOCKET), Int32(VL_SO_SNDBUF)),
@@ -35,10 +36,27 @@ func optionDecision(level: Int32, name: Int32) -> OptionDecision {
     }
 }
 
+/// A TCP socket's: its port space and type are virtual, its timeouts are the layer's waits;
+/// everything else is the connection's own (buffers, SO_LINGER, TCP_NODELAY, keep-alive,
+/// the pending SO_ERROR of a refused connect) and the OS answers it.
+private func streamOptionDecision(level: Int32, name: Int32) -> OptionDecision {
+    switch (level, name) {
+    case (Int32(VL_SOL_SOCKET), Int32(VL_SO_REUSEADDR)), (Int32(VL_SOL_SOCKET), Int32(VL_SO_EXCLUSIVEADDRUSE)),
+         (Int32(VL_SOL_SOCKET), Int32(VL_SO_TYPE)), (Int32(VL_SOL_SOCKET), Int32(VL_SO_RCVTIMEO)),
+         (Int32(VL_SOL_SOCKET), Int32(VL_SO_SNDTIMEO)):
+        return .virtual
+    case (Int32(VL_IPPROTO_IP), _) where optionDecision(level: level, name: name) == .refused:
+        return .refused
+    default:
+        return .handedOn
+    }
+}
+
 extension VirtualHost {
     func setsockopt(_ handle: UInt, level: Int32, name: Int32, value: UnsafeRawPointer?, length: Int32) -> WinsockError? {
-        let decision = optionDecision(level: level, name: name)
+        var decision = OptionDecision.virtual
         let error = withSocket(handle) { socket -> WinsockError? in
+            decision = optionDecision(level: level, name: name, transport: socket.transport)
             switch decision {
             case .refused: return .noProtocolOption
             case .handedOn:
@@ -85,9 +103,8 @@ extension VirtualHost {
     }
 
     func getsockopt(_ handle: UInt, level: Int32, name: Int32, value: UnsafeMutableRawPointer?, length: UnsafeMutablePointer<Int32>?) -> WinsockError? {
-        let decision = optionDecision(level: level, name: name)
-        return withSocket(handle) { socket in
-            switch decision {
+        withSocket(handle) { socket in
+            switch optionDecision(level: level, name: name, transport: socket.transport) {
             case .refused: return .noProtocolOption
             case .handedOn:
                 guard let value, let length else { return .fault }
@@ -103,7 +120,7 @@ extension VirtualHost {
             case (_, Int32(VL_SO_EXCLUSIVEADDRUSE)): number = socket.exclusiveAddress ? 1 : 0
             case (_, Int32(VL_SO_SNDBUF)): number = socket.sendBuffer
             case (_, Int32(VL_SO_RCVBUF)): number = socket.receiveBuffer
-            case (_, Int32(VL_SO_TYPE)): number = Int32(VL_SOCK_DGRAM)
+            case (_, Int32(VL_SO_TYPE)): number = Int32(socket.isStream ? VL_SOCK_STREAM : VL_SOCK_DGRAM)
             // The largest payload we can carry: UDP's maximum less our header.
             case (_, Int32(VL_SO_MAX_MSG_SIZE)): number = Int32(WireHeader.maxPayload)
             case (_, Int32(VL_SO_RCVTIMEO)): number = Int32(bitPattern: socket.receiveTimeout)
@@ -127,7 +144,7 @@ extension VirtualHost {
             case ioctlNonBlocking:
                 return setNonBlocking(socket, argument.pointee != 0)
             case ioctlBytesReadable:
-                argument.pointee = UInt32(nextPayloadLengthLocked(socket) ?? 0)
+                argument.pointee = bytesReadableLocked(socket)
                 return nil
             default:
                 // As WSAIoctl answers a request it does not know (Wine's ioctlsocket is WSAIoctl).
@@ -136,10 +153,22 @@ extension VirtualHost {
         }
     }
 
+    /// FIONREAD: a datagram socket's next payload; a stream's queued bytes (the OS's count).
+    func bytesReadableLocked(_ socket: VirtualSocket) -> UInt32 {
+        guard socket.isStream else { return UInt32(nextPayloadLengthLocked(socket) ?? 0) }
+        var bytes: UInt32 = 0
+        return platform.t.stream_bytes_readable!(VL_SOCKET(socket.handle), &bytes) == 0 ? bytes : 0
+    }
+
     /// FIONBIO. While WSAEventSelect (or WSAAsyncSelect) events are selected the socket
-    /// must stay non-blocking: WSAEINVAL, as Windows.
+    /// must stay non-blocking: WSAEINVAL, as Windows. A stream's backing socket takes the
+    /// mode too: its calls block, or not, in the OS.
     func setNonBlocking(_ socket: VirtualSocket, _ on: Bool) -> WinsockError? {
         if !on && socket.selectedEvents != 0 { return .invalidArgument }
+        if socket.isStream {
+            let error = platform.t.stream_set_nonblocking!(VL_SOCKET(socket.handle), on ? 1 : 0)
+            guard error == 0 else { return WinsockError(rawValue: error) }
+        }
         socket.nonBlocking = on
         return nil
     }
@@ -166,7 +195,7 @@ extension VirtualHost {
             let error = register(socket.handle)
             guard error == 0 else { return WinsockError(rawValue: error) }
             socket.selectedEvents = events
-            if events != 0 { socket.nonBlocking = true }
+            if events != 0 { return setNonBlocking(socket, true) }
             return nil
         }
     }
@@ -187,7 +216,7 @@ extension VirtualHost {
                 returned.pointee = 0
             case 0x4004_667F:  // FIONREAD
                 guard let output, outputLength >= 4 else { return .fault }
-                output.storeBytes(of: UInt32(nextPayloadLengthLocked(socket) ?? 0), as: UInt32.self)
+                output.storeBytes(of: bytesReadableLocked(socket), as: UInt32.self)
                 returned.pointee = 4
             case 0xC800_0006 where input.flatMap({ messageExtension($0, inputLength) }) != nil:
                 // SIO_GET_EXTENSION_FUNCTION_POINTER for WSARecvMsg / WSASendMsg: ours.

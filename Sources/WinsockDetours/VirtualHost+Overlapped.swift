@@ -23,6 +23,7 @@ extension VirtualHost {
         let copied = (0..<Int(count)).map { buffers![$0] }
         return withSocket(handle) { socket in
             guard socket.isBound else { return .invalidArgument }
+            if socket.isStream && socket.peer == nil { return .notConnected }
             let op = PendingReceive(overlapped: overlapped, buffers: copied, from: from, fromLength: fromLength,
                                     routine: routine, thread: platform.t.current_thread!(), target: socket.completionTarget,
                                     message: message, packetInfo: packetInfo,
@@ -57,8 +58,17 @@ extension VirtualHost {
     /// One non-blocking try to satisfy `op`; completes it on success (`immediately`: in the
     /// call that started it). Lock held.
     func attemptLocked(_ socket: VirtualSocket, _ op: PendingReceive, immediately: Bool) -> Attempt {
-        let result = op.buffers.withUnsafeBufferPointer {
-            takeDatagram(view(of: socket), buffers: $0.baseAddress, count: UInt32($0.count), blocking: false)
+        let result = op.buffers.withUnsafeBufferPointer { buffers -> Result<Arrival, WinsockError> in
+            guard socket.isStream else {
+                return takeDatagram(view(of: socket), buffers: buffers.baseAddress, count: UInt32(buffers.count), blocking: false)
+            }
+            // A stream's receive is tried only when its bytes (or its end) are there: the real
+            // socket may be in blocking mode.
+            guard socket.peer != nil else { return .failure(.notConnected) }
+            guard waitReadable(socket.handle, ms: 0) > 0 else { return .failure(.wouldBlock) }
+            var done: UInt32 = 0
+            let error = platform.t.stream_receive!(VL_SOCKET(socket.handle), buffers.baseAddress, UInt32(buffers.count), 0, &done)
+            return error == 0 ? .success(Arrival(stream: Int(done))) : .failure(WinsockError(rawValue: error))
         }
         switch result {
         case let .failure(error):
@@ -66,7 +76,7 @@ extension VirtualHost {
         case let .success(arrival):
             var error: WinsockError? = arrival.truncated ? .messageSize : nil
             if let message = op.message { error = describe(arrival, in: message, packetInfo: op.packetInfo) }
-            complete(op, error: error, bytes: arrival.copied, from: arrival.source, immediately: immediately)
+            complete(op, error: error, bytes: arrival.copied, from: socket.isStream ? nil : arrival.source, immediately: immediately)
             return .completed(bytes: arrival.copied, error: error)
         }
     }

@@ -21,6 +21,14 @@ struct Arrival {
     var truncated: Bool { payloadLength > copied }
 }
 
+extension Arrival {
+    /// Bytes of a stream: never truncated, from nobody in particular.
+    init(stream bytes: Int) {
+        self.init(source: SocketAddress(address: .any, port: 0), destination: .any, isBroadcast: false,
+                  payloadLength: bytes, copied: bytes)
+    }
+}
+
 extension VirtualHost {
     func view(of socket: VirtualSocket) -> ReceiverView {
         ReceiverView(socket: socket,
@@ -105,6 +113,12 @@ extension VirtualHost {
     /// callers say WSAEMSGSIZE).
     func receiveArrival(_ handle: UInt, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, flags: Int32,
                         from: UnsafeMutablePointer<VL_SOCKADDR_IN>?, fromLength: UnsafeMutablePointer<Int32>?) -> Result<Arrival, WinsockError> {
+        // A stream has no datagrams: its bytes as the OS gives them (`from` is not written,
+        // as Windows ignores it on a connected stream).
+        if let stream = streamSocket(handle) {
+            guard buffers != nil || count == 0 else { return .failure(.fault) }
+            return streamReceive(stream, buffers: buffers, count: count, flags: flags).map { Arrival(stream: $0) }
+        }
         // MSG_OOB is a stream's; any other flag is unknown (Windows: WSAEOPNOTSUPP, WSAEINVAL).
         guard flags & 1 == 0 else { return .failure(.operationNotSupported) }
         guard flags & ~Int32(VL_MSG_PEEK) == 0 else { return .failure(.invalidArgument) }

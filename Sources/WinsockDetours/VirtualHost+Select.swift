@@ -1,10 +1,10 @@
 import CWineBridge
 import VirtualIPCore
 
-/// select() and WSAPoll(). A virtual socket is readable when a datagram the game would get
-/// is queued (bad frames in front are dropped first), always writable, never exceptional.
-/// Any other socket in the same call (a TCP socket of the game's, say) gets the OS's
-/// answer: the wait is one real select/WSAPoll over all of them, in the kernel (no polling
+/// select() and WSAPoll(). A virtual UDP socket is readable when a datagram the game would
+/// get is queued (bad frames in front are dropped first), always writable, never
+/// exceptional. A virtual TCP socket's answer is its backing socket's (the stream is the
+/// OS's), as is any other socket's in the same call: the wait is one real select/WSAPoll over all of them, in the kernel (no polling
 /// loop); it re-checks only when a socket wakes it.
 extension VirtualHost {
     func select(read: UnsafeMutablePointer<VL_FD_SET>?, write: UnsafeMutablePointer<VL_FD_SET>?,
@@ -33,7 +33,7 @@ extension VirtualHost {
         ask(readers, Int32(VL_WAIT_READ))
         ask(writers, Int32(VL_WAIT_WRITE))
         ask(exceptional, Int32(VL_WAIT_EXCEPT))
-        let virtual = lock.locked { handles.map { sockets[$0] != nil } }
+        let virtual = lock.locked { handles.map { sockets[$0].map { !$0.isStream } ?? false } }
         let realInterest = handles.indices.map { i -> UInt8 in
             guard virtual[i] else { return asked[i] }
             return asked[i] & UInt8(VL_WAIT_READ) != 0 ? UInt8(VL_WAIT_READ) : UInt8(VL_WAIT_EXCEPT)
@@ -76,7 +76,7 @@ extension VirtualHost {
         guard startupCount > 0 else { return .failure(.notInitialised) }
         guard let fds, count > 0 else { return .failure(.invalidArgument) }
         let entries = UnsafeMutableBufferPointer(start: fds, count: Int(count))
-        let virtual = lock.locked { entries.map { sockets[UInt($0.fd)] != nil } }
+        let virtual = lock.locked { entries.map { sockets[UInt($0.fd)].map { !$0.isStream } ?? false } }
         let readBits = Int16(VL_POLLRDNORM), writeBits = Int16(VL_POLLWRNORM)
         let start = platform.nowMs
         while true {

@@ -4,8 +4,11 @@ import VirtualIPCore
 extension VirtualHost {
     /// Sends one datagram (the game's buffers gathered behind our header) to a virtual
     /// destination; `to` nil means the connected peer. Returns the payload size sent.
-    func send(_ handle: UInt, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, to: SocketAddress?) -> Result<Int, WinsockError> {
+    /// A TCP socket sends on its connection (`flags` are the stream's; `to` is ignored, as
+    /// Windows does for a connected stream).
+    func send(_ handle: UInt, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, to: SocketAddress?, flags: Int32 = 0) -> Result<Int, WinsockError> {
         guard buffers != nil || count == 0 else { return .failure(.fault) }
+        if let stream = streamSocket(handle) { return streamSend(stream, buffers: buffers, count: count, flags: flags) }
         var total = 0
         for i in 0..<Int(count) {
             guard buffers![i].buf != nil || buffers![i].len == 0 else { return .failure(.fault) }
@@ -63,9 +66,10 @@ extension VirtualHost {
     /// WSASendTo: UDP sends complete at once; an overlapped one is reported complete through
     /// its OVERLAPPED, event or completion routine as well.
     func sendOverlapped(_ handle: UInt, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, sent: UnsafeMutablePointer<UInt32>?,
-                        to: SocketAddress?, overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, routine: UnsafeMutableRawPointer?) -> WinsockError? {
+                        to: SocketAddress?, flags: Int32 = 0, overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?,
+                        routine: UnsafeMutableRawPointer?) -> WinsockError? {
         guard overlapped != nil || sent != nil else { return .fault }
-        switch send(handle, buffers: buffers, count: count, to: to) {
+        switch send(handle, buffers: buffers, count: count, to: to, flags: flags) {
         case let .failure(error): return error
         case let .success(bytes):
             sent?.pointee = UInt32(bytes)

@@ -16,6 +16,9 @@ public final class VirtualHost: @unchecked Sendable {
     var startupCount = 0
     var nextEphemeralPort: UInt16
     var heartbeatTimer: UnsafeMutableRawPointer?
+    /// The real port of a TCP socket that never listens: where a virtual connection with no
+    /// listener goes, so the OS refuses it (made on first use).
+    var refusingPort: UInt16?
     /// Test hook: runs when a blocking receive has registered itself and is about to wait.
     var willBlock: (() -> Void)?
     /// Keeps the registry mapping alive as long as the host (file-backed registries).
@@ -114,17 +117,26 @@ public final class VirtualHost: @unchecked Sendable {
         withSocket(handle, orFail: { $0 }, body)
     }
 
+    /// A virtual TCP socket (the stream calls decide by this, before anything else).
+    func isStream(_ handle: UInt) -> Bool { lock.locked { sockets[handle]?.isStream == true } }
+
+    /// The virtual TCP socket `handle` is, if it is one that is open.
+    func streamSocket(_ handle: UInt) -> VirtualSocket? {
+        lock.locked { startupCount > 0 ? sockets[handle].flatMap { $0.isStream && !$0.closed ? $0 : nil } : nil }
+    }
+
     public func isVirtual(_ handle: UInt) -> Bool { lock.locked { sockets[handle] != nil } }
     public func wasVirtual(_ handle: UInt) -> Bool { lock.locked { recentlyClosed.contains(handle) } }
 
-    /// A new UDP socket backed by a real one on 127.0.0.1.
-    func openSocket() -> Result<UInt, WinsockError> {
+    /// A new virtual socket backed by a real one of the same transport (UDP: on 127.0.0.1
+    /// at once; TCP: bound there when the virtual socket binds).
+    func openSocket(_ transport: Transport = .udp) -> Result<UInt, WinsockError> {
         var handle: UInt = 0
         var realPort: UInt16 = 0
-        let error = platform.t.udp_open!(&handle, &realPort)
+        let error = transport == .udp ? platform.t.udp_open!(&handle, &realPort) : platform.t.tcp_open!(&handle)
         guard error == 0 else { return .failure(WinsockError(rawValue: error)) }
-        lock.locked { sockets[handle] = VirtualSocket(handle: handle, realPort: realPort) }
-        log(.debug, "socket \(handle) backed by 127.0.0.1:\(realPort)")
+        lock.locked { sockets[handle] = VirtualSocket(handle: handle, realPort: realPort, transport: transport) }
+        log(.debug, "\(transport == .udp ? "UDP" : "TCP") socket \(handle) backed by 127.0.0.1:\(realPort)")
         return .success(handle)
     }
 
@@ -136,14 +148,16 @@ public final class VirtualHost: @unchecked Sendable {
             socket.closed = true
             if recentlyClosed.count == 64 { recentlyClosed.removeFirst() }
             recentlyClosed.append(handle)
-            if socket.isBound { registry.removeSocket(slot: instance, realPort: socket.realPort) }
+            if socket.ownsEntry { registry.removeSocket(slot: instance, realPort: socket.realPort, transport: socket.transport) }
             let pending = socket.pending
             socket.pending = []
             return (socket, pending, socket.activeCalls == 0)
         }
         guard let (socket, pending, closeNow) = taken else { return startupCount > 0 ? .notSocket : .notInitialised }
         for op in pending { complete(op, error: .operationAborted, bytes: 0, from: nil) }
-        platform.t.socket_shutdown!(socket.handle)
+        // A stream's close is the OS's (graceful, or abortive with SO_LINGER 0): only a thread
+        // blocked in it needs waking, which a shutdown would otherwise turn into a FIN.
+        if !socket.isStream || !closeNow { platform.t.socket_shutdown!(socket.handle) }
         if closeNow { release(socket) }
         return nil
     }

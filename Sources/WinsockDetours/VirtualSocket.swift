@@ -1,13 +1,20 @@
 import CWineBridge
 import VirtualIPCore
 
-/// One UDP socket of the game: a real UDP socket on 127.0.0.1 (its handle is what the game
-/// holds) plus the virtual identity Windows would give it. Fields are guarded by the
-/// host's lock.
+/// One socket of the game: a real socket on 127.0.0.1 of the same transport (its handle is
+/// what the game holds) plus the virtual identity Windows would give it. Fields are
+/// guarded by the host's lock.
 final class VirtualSocket {
     let handle: UInt
-    /// The backing socket's port on 127.0.0.1: what the registry maps our virtual port to.
-    let realPort: UInt16
+    let transport: Transport
+    /// The backing socket's port on 127.0.0.1: what the registry maps our virtual port to
+    /// (a TCP socket's is 0 until it binds: an unbound one can still leave for the outside).
+    var realPort: UInt16
+    /// Whether the registry's entry for `realPort` is this socket's: every bound socket's,
+    /// except a TCP connection accept() made (it shares its listener's port and entry).
+    var ownsEntry = false
+    /// TCP: listen() was called.
+    var listening = false
     /// 0 until bound (explicitly, or implicitly by a first send/connect).
     var virtualPort: UInt16 = 0
     var scope: BindScope = .any
@@ -25,7 +32,7 @@ final class VirtualSocket {
     var sendTimeout: UInt32 = 0
     /// IP_MULTICAST_IF as set (network order); kept and read back, delivery is not ours yet.
     var multicastInterface: UInt32 = 0
-    /// Default destination set by connect().
+    /// UDP: the default destination set by connect(); TCP: the other end of the connection.
     var peer: (address: IPv4Address, port: UInt16)?
     var closed = false
     /// Threads using the handle outside the lock (blocking receive, send). The handle is
@@ -48,10 +55,13 @@ final class VirtualSocket {
         port.map { CompletionTarget(port: $0.handle, key: $0.key, skipOnSuccess: skipPortOnSuccess) }
     }
 
-    init(handle: UInt, realPort: UInt16) {
+    init(handle: UInt, realPort: UInt16, transport: Transport = .udp) {
         self.handle = handle
         self.realPort = realPort
+        self.transport = transport
     }
+
+    var isStream: Bool { transport == .tcp }
 
     var isBound: Bool { virtualPort != 0 }
 }

@@ -59,6 +59,29 @@ typedef struct vl_platform {
      * Winsock error (the Linux backend knows a few, by translation: tests). */
     int32_t (*option_get)(VL_SOCKET socket, int32_t level, int32_t name, void *value, int32_t *length);
     int32_t (*option_set)(VL_SOCKET socket, int32_t level, int32_t name, const void *value, int32_t length);
+    /* Virtual TCP: a real TCP socket, unbound until the virtual one binds (stream_bind:
+     * 127.0.0.1:0, the port in *real_port), in the OS's blocking mode until
+     * stream_set_nonblocking changes it: every stream call below blocks, or not, as the
+     * real socket does, so the OS keeps the stream's semantics (partial sends, FD_* events,
+     * readiness, lingering close). Errors are Winsock codes; a refused connect is
+     * WSAECONNREFUSED and one under way WSAEWOULDBLOCK, as Windows says. */
+    int32_t (*tcp_open)(VL_SOCKET *socket);
+    int32_t (*stream_bind)(VL_SOCKET socket, uint16_t *real_port);
+    int32_t (*stream_listen)(VL_SOCKET socket);
+    /* The next connection; its peer's real port on 127.0.0.1 in *real_peer_port. The new
+     * socket has the listener's blocking mode (Windows: accept's socket inherits it). */
+    int32_t (*stream_accept)(VL_SOCKET socket, VL_SOCKET *accepted, uint16_t *real_peer_port);
+    /* Connects to address:port (network-order IPv4, host-order port). */
+    int32_t (*stream_connect)(VL_SOCKET socket, uint32_t address, uint16_t port);
+    /* 1 when the connection is established (the peer is known), else 0. */
+    int32_t (*stream_is_connected)(VL_SOCKET socket);
+    /* send/recv of a stream, Winsock's flags (MSG_OOB, MSG_PEEK, MSG_WAITALL): the byte
+     * count in *done (0 received: the peer closed). Never raises SIGPIPE. */
+    int32_t (*stream_send)(VL_SOCKET socket, const VL_WSABUF *buffers, uint32_t count, int32_t flags, uint32_t *done);
+    int32_t (*stream_receive)(VL_SOCKET socket, const VL_WSABUF *buffers, uint32_t count, int32_t flags, uint32_t *done);
+    int32_t (*stream_set_nonblocking)(VL_SOCKET socket, int32_t on);
+    /* FIONREAD of a stream: the bytes queued to be received. */
+    int32_t (*stream_bytes_readable)(VL_SOCKET socket, uint32_t *bytes);
     /* select() on real sockets: interest[i] and ready[i] are VL_WAIT_* bits. Waits until one
      * is ready (timeout_ms < 0: forever; 0: a look), sets ready[], returns how many are, 0
      * on timeout, or -error (WSAENOTSOCK for a handle that is no socket). The answer for a

@@ -1,0 +1,231 @@
+import CWineBridge
+import VirtualIPCore
+
+/// Virtual TCP. A virtual TCP socket is a real TCP socket on 127.0.0.1 whose stream the OS
+/// carries as it is (partial sends, readiness, FD_* events, lingering close are the OS's);
+/// what is virtual is who it is and whom it reaches: bind and connect go through this
+/// instance's TCP port space and the registry, a connection starts with the preamble (the
+/// wire header with the stream flag: virtual source and destination), and accept checks
+/// it against the registry before the game sees the connection.
+extension VirtualHost {
+    /// How long the layer waits, inside connect and accept, for what the other end sends at
+    /// once over loopback: the handshake of a connection it started, a preamble.
+    static let streamSetupWaitMs: Int32 = 2000
+
+    /// listen(): the socket must be a bound, unconnected TCP socket (Windows: WSAEOPNOTSUPP
+    /// for UDP, WSAEINVAL unbound, WSAEISCONN connected). The backlog is the OS's largest:
+    /// a connection is never refused for a queue the game sized.
+    func listen(_ handle: UInt, backlog: Int32) -> WinsockError? {
+        withSocket(handle) { socket in
+            guard socket.isStream else { return .operationNotSupported }
+            guard socket.isBound else { return .invalidArgument }
+            guard socket.peer == nil else { return .isConnected }
+            if socket.listening { return nil }
+            let error = platform.t.stream_listen!(socket.handle)
+            guard error == 0 else { return WinsockError(rawValue: error) }
+            socket.listening = true
+            log(.debug, "socket \(handle) listens on virtual TCP port \(socket.virtualPort)")
+            return nil
+        }
+    }
+
+    /// accept(): the next connection whose preamble passes the registry check; the others
+    /// are closed and counted, as bad datagrams are dropped. The new socket is connected to
+    /// the preamble's source, on the listener's port and scope, with its blocking mode and
+    /// selected events (as Windows' accepted sockets inherit them).
+    func accept(_ handle: UInt, address: UnsafeMutablePointer<VL_SOCKADDR_IN>?,
+                length: UnsafeMutablePointer<Int32>?) -> Result<UInt, WinsockError> {
+        if address != nil, length == nil || length!.pointee < 16 { return .failure(.fault) }
+        let start: Result<VirtualSocket, WinsockError> = withSocket(handle, orFail: { .failure($0) }) { socket in
+            guard socket.isStream else { return .failure(.operationNotSupported) }
+            guard socket.listening else { return .failure(.invalidArgument) }
+            socket.activeCalls += 1
+            return .success(socket)
+        }
+        guard case let .success(listener) = start else {
+            if case let .failure(error) = start { return .failure(error) }
+            return .failure(.notSocket)
+        }
+        defer { leave(listener) }
+        if !lock.locked({ listener.nonBlocking }) { willBlock?() }
+        while true {
+            var accepted: UInt = 0
+            var realPeerPort: UInt16 = 0
+            let error = platform.t.stream_accept!(listener.handle, &accepted, &realPeerPort)
+            if lock.locked({ listener.closed }) {
+                if error == 0 { platform.t.socket_close!(accepted) }
+                return .failure(.interrupted)
+            }
+            guard error == 0 else { return .failure(WinsockError(rawValue: error)) }
+            switch admit(accepted, realPeerPort: realPeerPort, listener: listener) {
+            case let .deliver(header):
+                if address != nil { _ = SocketAddress(address: header.source, port: header.sourcePort).write(to: address, length: length) }
+                return .success(accepted)
+            case let .drop(reason):
+                registry.countDrop(slot: instance, reason)
+                log(.info, "refused a TCP connection from real port \(realPeerPort) to virtual port \(listener.virtualPort): \(reason.name)")
+                platform.t.socket_close!(accepted)
+            }
+        }
+    }
+
+    /// Reads and checks an accepted connection's preamble; a good one becomes a virtual
+    /// socket, connected to the preamble's source.
+    private func admit(_ accepted: UInt, realPeerPort: UInt16, listener: VirtualSocket) -> Router.Verdict {
+        var preamble: (UInt64, UInt64) = (0, 0)
+        let complete = withUnsafeMutableBytes(of: &preamble) { readExactly(accepted, into: $0) }
+        guard complete else { return .drop(.malformed) }
+        let receiver = lock.locked { Router.Receiver(instance: instance, virtualPort: listener.virtualPort, scope: listener.scope) }
+        let verdict = withUnsafeBytes(of: &preamble) { router.checkPreamble($0, realSourcePort: realPeerPort, listener: receiver) }
+        if case let .deliver(header) = verdict {
+            let peer = SocketAddress(address: header.source, port: header.sourcePort)
+            lock.locked {
+                let socket = VirtualSocket(handle: accepted, realPort: listener.realPort, transport: .tcp)
+                socket.virtualPort = listener.virtualPort
+                socket.scope = listener.scope
+                socket.peer = (peer.address, peer.port)
+                socket.nonBlocking = listener.nonBlocking
+                socket.selectedEvents = listener.selectedEvents
+                socket.receiveTimeout = listener.receiveTimeout
+                socket.sendTimeout = listener.sendTimeout
+                sockets[accepted] = socket
+            }
+            log(.debug, "socket \(accepted) accepted from \(peer.address.dotted):\(peer.port) on virtual TCP port \(listener.virtualPort)")
+        }
+        return verdict
+    }
+
+    /// Fills `buffer` from a stream within `streamSetupWaitMs`, whatever its blocking mode.
+    private func readExactly(_ handle: UInt, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        let deadline = platform.nowMs &+ UInt32(VirtualHost.streamSetupWaitMs)
+        var got = 0
+        while got < buffer.count {
+            let remaining = Int32(bitPattern: deadline &- platform.nowMs)
+            guard remaining > 0, waitReadable(handle, ms: remaining) > 0 else { return false }
+            var part = VL_WSABUF(len: UInt32(buffer.count - got), buf: (buffer.baseAddress! + got).assumingMemoryBound(to: CChar.self))
+            var done: UInt32 = 0
+            let error = platform.t.stream_receive!(VL_SOCKET(handle), &part, 1, 0, &done)
+            if error == Int32(VL_WSAEWOULDBLOCK) { continue }
+            guard error == 0, done > 0 else { return false }
+            got += Int(done)
+        }
+        return true
+    }
+
+    /// connect() of a TCP socket to `target`. On the virtual LAN: the backing socket
+    /// connects to the listener's real port (none: to the host's refusing port, so the OS
+    /// itself answers WSAECONNREFUSED on every channel a game may look at), then sends the
+    /// preamble. A non-blocking connect says WSAEWOULDBLOCK as Windows does, the connection
+    /// being made (over loopback, at once) before it returns. Outside loopback and the LAN,
+    /// an unbound socket is handed to the OS as it is: it leaves the virtual table and
+    /// connects for real (a master server on the internet).
+    func connectStream(_ handle: UInt, to target: SocketAddress) -> WinsockError? {
+        enum Plan { case virtual(VirtualSocket, realPort: UInt16, preamble: WireHeader, blocking: Bool), outside(UInt) }
+        let planned: Result<Plan, WinsockError> = withSocket(handle, orFail: { .failure($0) }) { socket in
+            guard !socket.listening else { return .failure(.invalidArgument) }
+            guard socket.peer == nil else { return .failure(.isConnected) }
+            guard target.port != 0, target.address != .any else { return .failure(.addressNotAvailable) }
+            let route: Router.Route
+            switch router.route(to: target.address, payloadLength: 0, broadcastPermitted: true) {
+            case .failure:
+                guard !socket.isBound else { return .failure(.networkUnreachable) }
+                // Not ours any more: the OS's socket from here on, every call goes to it.
+                sockets.removeValue(forKey: handle)
+                log(.info, "TCP socket \(handle) connects outside the virtual LAN (\(target.address.dotted):\(target.port)): handed to the OS")
+                return .success(.outside(socket.handle))
+            case let .success(r): route = r
+            }
+            // A connection has one end: a broadcast address has no listener (the OS's answer).
+            if route == .broadcast { return .failure(.networkUnreachable) }
+            if socket.scope == .loopback && route != .loopback { return .failure(.networkUnreachable) }
+            if let error = bindImplicitlyLocked(socket) { return .failure(error) }
+            guard let realPort = router.streamListener(of: route, virtualPort: target.port, sender: instance) ?? refusingPortLocked() else {
+                return .failure(.noBuffers)
+            }
+            let preamble = WireHeader(source: router.sourceAddress(for: route, sender: instance), sourcePort: socket.virtualPort,
+                                      destination: target.address, destinationPort: target.port, isBroadcast: false, isStream: true)
+            socket.activeCalls += 1
+            return .success(.virtual(socket, realPort: realPort, preamble: preamble, blocking: !socket.nonBlocking))
+        }
+        switch planned {
+        case let .failure(error): return error
+        case let .success(.outside(real)):
+            let error = platform.t.stream_connect!(VL_SOCKET(real), target.address.networkOrder, target.port)
+            return error == 0 ? nil : WinsockError(rawValue: error)
+        case let .success(.virtual(socket, realPort, preamble, blocking)):
+            defer { leave(socket) }
+            var error = platform.t.stream_connect!(VL_SOCKET(socket.handle), IPv4Address.loopback.networkOrder, realPort)
+            if lock.locked({ socket.closed }) { return .interrupted }
+            if error == Int32(VL_WSAEWOULDBLOCK) {
+                var ready: UInt8 = 0
+                _ = platform.t.wait_sockets!([VL_SOCKET(socket.handle)], 1, [UInt8(VL_WAIT_WRITE | VL_WAIT_EXCEPT)], &ready,
+                                             VirtualHost.streamSetupWaitMs)
+                // Refused: the OS keeps the error for the game's select, FD_CONNECT, SO_ERROR.
+                guard platform.t.stream_is_connected!(VL_SOCKET(socket.handle)) != 0 else { return .wouldBlock }
+                error = 0
+            }
+            guard error == 0 else { return WinsockError(rawValue: error) }
+            var bytes = preamble.bytes
+            let sent = bytes.withUnsafeMutableBytes { raw -> Bool in
+                var one = VL_WSABUF(len: UInt32(raw.count), buf: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+                var done: UInt32 = 0
+                return platform.t.stream_send!(VL_SOCKET(socket.handle), &one, 1, 0, &done) == 0 && done == UInt32(raw.count)
+            }
+            guard sent else { return .connectionReset }
+            lock.locked { socket.peer = (target.address, target.port) }
+            log(.debug, "socket \(handle) connected to \(target.address.dotted):\(target.port) (real port \(realPort))")
+            return blocking ? nil : .wouldBlock
+        }
+    }
+
+    /// The real port of a TCP socket of this host that is bound and never listens: a
+    /// connection to it is refused by the OS. Made on first use. Lock held.
+    private func refusingPortLocked() -> UInt16? {
+        if let port = refusingPort { return port }
+        var handle: UInt = 0
+        var port: UInt16 = 0
+        guard platform.t.tcp_open!(&handle) == 0 else { return nil }
+        guard platform.t.stream_bind!(VL_SOCKET(handle), &port) == 0 else {
+            platform.t.socket_close!(handle)
+            return nil
+        }
+        refusingPort = port
+        return port
+    }
+
+    /// send on a TCP socket: the OS's send on the connection (blocking as the socket is; a
+    /// blocking one is interrupted by closesocket: WSAEINTR).
+    func streamSend(_ socket: VirtualSocket, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, flags: Int32) -> Result<Int, WinsockError> {
+        streamTransfer(socket, sending: true, buffers: buffers, count: count, flags: flags)
+    }
+
+    /// recv on a TCP socket: the OS's; 0 bytes is the peer's graceful close. SO_RCVTIMEO
+    /// bounds a blocking one (WSAETIMEDOUT), as for datagrams.
+    func streamReceive(_ socket: VirtualSocket, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, flags: Int32) -> Result<Int, WinsockError> {
+        streamTransfer(socket, sending: false, buffers: buffers, count: count, flags: flags)
+    }
+
+    private func streamTransfer(_ socket: VirtualSocket, sending: Bool, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32,
+                                flags: Int32) -> Result<Int, WinsockError> {
+        let state: (connected: Bool, blocking: Bool, timeout: UInt32)? = lock.locked {
+            guard !socket.closed else { return nil }
+            socket.activeCalls += 1
+            return (socket.peer != nil, !socket.nonBlocking, socket.receiveTimeout)
+        }
+        guard let state else { return .failure(.notSocket) }
+        defer { leave(socket) }
+        guard state.connected else { return .failure(.notConnected) }
+        if !sending && state.blocking && state.timeout > 0 {
+            let woke = waitReadable(socket.handle, ms: Int32(clamping: state.timeout))
+            if lock.locked({ socket.closed }) { return .failure(.interrupted) }
+            if woke == 0 { return .failure(.timedOut) }
+        }
+        if state.blocking { willBlock?() }
+        var done: UInt32 = 0
+        let error = sending ? platform.t.stream_send!(VL_SOCKET(socket.handle), buffers, count, flags, &done)
+                            : platform.t.stream_receive!(VL_SOCKET(socket.handle), buffers, count, flags, &done)
+        if state.blocking && lock.locked({ socket.closed }) { return .failure(.interrupted) }
+        guard error == 0 else { return .failure(WinsockError(rawValue: error)) }
+        return .success(Int(done))
+    }
+}
