@@ -78,7 +78,8 @@ static int poll_has_virtual(const VL_WSAPOLLFD *fds, uint32_t count) {
 }
 
 static int wants_virtual(int32_t af, int32_t type, int32_t protocol) {
-    return af == VL_AF_INET && type == VL_SOCK_DGRAM && (protocol == 0 || protocol == VL_IPPROTO_UDP);
+    return af == VL_AF_INET && ((type == VL_SOCK_DGRAM && (protocol == 0 || protocol == VL_IPPROTO_UDP))
+                                || (type == VL_SOCK_STREAM && (protocol == 0 || protocol == VL_IPPROTO_TCP)));
 }
 
 /* ConnectEx, the connect a program gets from WSAIoctl: the destination guard goes before
@@ -330,7 +331,8 @@ static void *original_named(HMODULE ws2, const char *name) {
 static void load_originals(HMODULE ws2) {
 #define VL_LOAD(field) vl_original.field = original_named(ws2, #field);
     VL_LOAD(WSAStartup) VL_LOAD(WSACleanup) VL_LOAD(socket) VL_LOAD(bind) VL_LOAD(getsockname) VL_LOAD(ioctlsocket)
-    VL_LOAD(closesocket) VL_LOAD(shutdown) VL_LOAD(sendto) VL_LOAD(recvfrom) VL_LOAD(select) VL_LOAD(WSAPoll) VL_LOAD(setsockopt) VL_LOAD(getsockopt) VL_LOAD(WSASendTo)
+    VL_LOAD(closesocket) VL_LOAD(shutdown) VL_LOAD(listen) VL_LOAD(accept) VL_LOAD(connect) VL_LOAD(getpeername) VL_LOAD(WSASend) VL_LOAD(WSARecv)
+     VL_LOAD(sendto) VL_LOAD(recvfrom) VL_LOAD(select) VL_LOAD(WSAPoll) VL_LOAD(setsockopt) VL_LOAD(getsockopt) VL_LOAD(WSASendTo)
     VL_LOAD(WSARecvFrom) VL_LOAD(WSAEventSelect) VL_LOAD(WSAAsyncSelect) VL_LOAD(WSAGetOverlappedResult) VL_LOAD(WSACreateEvent) VL_LOAD(WSACloseEvent)
     VL_LOAD(WSASetEvent) VL_LOAD(WSAResetEvent) VL_LOAD(WSAWaitForMultipleEvents)
     VL_LOAD(WSAGetLastError) VL_LOAD(WSASetLastError) VL_LOAD(CreateIoCompletionPort)

@@ -44,6 +44,81 @@ static int32_t udp_open(VL_SOCKET *out, uint16_t *real_port) {
     return 0;
 }
 
+/* ---- virtual TCP's backing streams: real TCP sockets in the game's blocking mode, so
+ * every blocking call below blocks in the OS as the game's own would ---- */
+
+static int32_t tcp_open(VL_SOCKET *out) {
+    SOCKET s = vl_original.socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    if (s == INVALID_SOCKET) return last_wsa_error();
+    *out = (VL_SOCKET)s;
+    return 0;
+}
+
+static int32_t stream_bind(VL_SOCKET s, uint16_t *real_port) {
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int length = sizeof a;
+    if (vl_original.bind((SOCKET)s, (struct sockaddr *)&a, sizeof a) != 0
+        || vl_original.getsockname((SOCKET)s, (struct sockaddr *)&a, &length) != 0) return last_wsa_error();
+    *real_port = ntohs(a.sin_port);
+    return 0;
+}
+
+static int32_t stream_listen(VL_SOCKET s) { return vl_original.listen((SOCKET)s, SOMAXCONN) == 0 ? 0 : last_wsa_error(); }
+
+static int32_t stream_accept(VL_SOCKET s, VL_SOCKET *accepted, uint16_t *real_peer_port) {
+    struct sockaddr_in from;
+    int length = sizeof from;
+    SOCKET a = vl_original.accept((SOCKET)s, (struct sockaddr *)&from, &length);
+    if (a == INVALID_SOCKET) return last_wsa_error();
+    *accepted = (VL_SOCKET)a;
+    *real_peer_port = ntohs(from.sin_port);
+    return 0;
+}
+
+static int32_t stream_connect(VL_SOCKET s, uint32_t address, uint16_t port) {
+    struct sockaddr_in to;
+    memset(&to, 0, sizeof to);
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    to.sin_addr.s_addr = address;
+    return vl_original.connect((SOCKET)s, (struct sockaddr *)&to, sizeof to) == 0 ? 0 : last_wsa_error();
+}
+
+static int32_t stream_is_connected(VL_SOCKET s) {
+    struct sockaddr_in peer;
+    int length = sizeof peer;
+    return vl_original.getpeername((SOCKET)s, (struct sockaddr *)&peer, &length) == 0;
+}
+
+static int32_t stream_send(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count, int32_t flags, uint32_t *done) {
+    DWORD n = 0;
+    if (vl_original.WSASend((SOCKET)s, (LPWSABUF)buffers, count, &n, (DWORD)flags, NULL, NULL) != 0) return last_wsa_error();
+    *done = n;
+    return 0;
+}
+
+static int32_t stream_receive(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count, int32_t flags, uint32_t *done) {
+    DWORD n = 0, f = (DWORD)flags;
+    if (vl_original.WSARecv((SOCKET)s, (LPWSABUF)buffers, count, &n, &f, NULL, NULL) != 0) return last_wsa_error();
+    *done = n;
+    return 0;
+}
+
+static int32_t stream_set_nonblocking(VL_SOCKET s, int32_t on) {
+    u_long value = on ? 1 : 0;
+    return vl_original.ioctlsocket((SOCKET)s, FIONBIO, &value) == 0 ? 0 : last_wsa_error();
+}
+
+static int32_t stream_bytes_readable(VL_SOCKET s, uint32_t *bytes) {
+    u_long n = 0;
+    if (vl_original.ioctlsocket((SOCKET)s, FIONREAD, &n) != 0) return last_wsa_error();
+    *bytes = (uint32_t)n;
+    return 0;
+}
+
 /* Readiness for the layer's overlapped receives: one thread waits in select on every
  * watched backing socket and a wake-up socket of its own. select leaves the socket's event
  * association alone, so the game's WSAEventSelect or WSAAsyncSelect on the same socket
@@ -594,6 +669,9 @@ static void global_unlock(void) { LeaveCriticalSection(&global_mutex); }
 static const vl_platform win32_platform = {
     .udp_open = udp_open, .socket_shutdown = socket_shutdown, .socket_close = socket_close,
     .send_frame = send_frame, .receive_frame = receive_frame, .peek_frame = peek_frame,
+    .tcp_open = tcp_open, .stream_bind = stream_bind, .stream_listen = stream_listen, .stream_accept = stream_accept,
+    .stream_connect = stream_connect, .stream_is_connected = stream_is_connected, .stream_send = stream_send,
+    .stream_receive = stream_receive, .stream_set_nonblocking = stream_set_nonblocking, .stream_bytes_readable = stream_bytes_readable,
     .set_receive_buffer = set_receive_buffer, .option_get = option_get, .option_set = option_set, .event_select = event_select, .async_select = async_select,
     .wsarecvmsg_entry = (void *)wsarecvmsg_entry, .wsasendmsg_entry = (void *)wsasendmsg_entry,
     .wait_sockets = wait_sockets, .poll_sockets = poll_sockets, .watch_readable = watch_readable, .set_ready_handler = set_ready_handler,

@@ -975,6 +975,7 @@ int main(void) {
     mixed_wait_checks();
     handle_checks();
     surface_checks();
+    tcp_checks();
     identity_checks();
     errors();
     check("startup.wsacleanup", "%s", rc(WSACleanup()));

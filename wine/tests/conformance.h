@@ -43,4 +43,5 @@ void iphlp_checks(void);
 void mixed_wait_checks(void);
 void handle_checks(void);
 void surface_checks(void);
+void tcp_checks(void);
 #endif

@@ -14,6 +14,12 @@ typedef struct vl_originals {
     int (WSAAPI *ioctlsocket)(SOCKET, long, u_long *);
     int (WSAAPI *closesocket)(SOCKET);
     int (WSAAPI *shutdown)(SOCKET, int);
+    int (WSAAPI *listen)(SOCKET, int);
+    SOCKET (WSAAPI *accept)(SOCKET, struct sockaddr *, int *);
+    int (WSAAPI *connect)(SOCKET, const struct sockaddr *, int);
+    int (WSAAPI *getpeername)(SOCKET, struct sockaddr *, int *);
+    int (WSAAPI *WSASend)(SOCKET, LPWSABUF, DWORD, LPDWORD, DWORD, LPWSAOVERLAPPED, LPWSAOVERLAPPED_COMPLETION_ROUTINE);
+    int (WSAAPI *WSARecv)(SOCKET, LPWSABUF, DWORD, LPDWORD, LPDWORD, LPWSAOVERLAPPED, LPWSAOVERLAPPED_COMPLETION_ROUTINE);
     int (WSAAPI *sendto)(SOCKET, const char *, int, int, const struct sockaddr *, int);
     int (WSAAPI *recvfrom)(SOCKET, char *, int, int, struct sockaddr *, int *);
     int (WSAAPI *select)(int, fd_set *, fd_set *, fd_set *, const struct timeval *);
