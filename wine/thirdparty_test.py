@@ -22,7 +22,11 @@ connects to it, names it (gethostbyaddr) and prints what arrives.
      host name: each listener prints its sender's line and names it as the reference does
      ("connect to [own address] from NAME [sender's address] PORT"), the name and the
      addresses being the virtual ones.
-  6. Control: the same sender without the DLL finds no VLAN-2."""
+  6. Control: the same sender without the DLL finds no VLAN-2.
+  7-9. The same in TCP (nc -l -p 9000; nc VLAN-n 9000): a reference without the DLL, 4
+     listeners on TCP 9000 through the DLL each connected to by another copy by host name
+     (accept's peer and getsockname are the virtual addresses), and the control: without
+     the DLL a second TCP listener on 9000 cannot bind."""
 import os
 
 from winelab import Copy, check, finish, one_prefix_stage, stop_prefix, windows_path, OUT
@@ -101,8 +105,8 @@ def control(env):
 NC_PORT = "9000"
 
 
-def nc(*args, hooked, env, instance=None):
-    command = program("nc.exe", "-v", "-u", *args, hooked=hooked)
+def nc(*args, hooked, env, instance=None, udp=True):
+    command = program("nc.exe", "-v", *(["-u"] if udp else []), *args, hooked=hooked)
     copy = Copy(command, env if instance is None else {**env, "VIRTUALLAN_INSTANCE": str(instance)}, with_stderr=True)
     if "-l" in args:
         copy.process.stdin.close()  # a listener whose input is an open pipe waits on it before it prints the network's
@@ -124,31 +128,47 @@ def connect_line(listener):
     return (words[2:6] if len(words) >= 6 else None), (listener.line("hello") if line else None)
 
 
-def netcat_reference(env):
-    listener = nc("-l", "-p", NC_PORT, hooked=False, env=env)
+def netcat_reference(env, udp=True):
+    kind = "UDP" if udp else "TCP"
+    listener = nc("-l", "-p", NC_PORT, hooked=False, env=env, udp=udp)
     ready = listener.line("listening on")
-    sender = send_line(nc("localhost", NC_PORT, hooked=False, env=env), "hello from the reference")
+    sender = send_line(nc("localhost", NC_PORT, hooked=False, env=env, udp=udp), "hello from the reference")
     words, data = connect_line(listener) if ready else (None, None)
     stop(sender)
     stop(listener)
     check(words == ["[127.0.0.1]", "from", "localhost", "[127.0.0.1]"] and data == "hello from the reference",
-          f"netcat reference without the DLL: the listener names its peer and prints its line: {words} {data!r}")
+          f"netcat {kind} reference without the DLL: the listener names its peer and prints its line: {words} {data!r}")
 
 
-def netcat_lan(env):
-    print(f"{RECEIVERS} netcat listeners on UDP {NC_PORT} through the DLL, each sent to by another copy by host name")
-    listeners = [nc("-l", "-p", NC_PORT, hooked=True, env=env, instance=i) for i in range(RECEIVERS)]
-    check(all(l.line("listening on") for l in listeners), f"all {RECEIVERS} listeners bound {NC_PORT}")
+def netcat_lan(env, udp=True):
+    kind = "UDP" if udp else "TCP"
+    verb = "sent to" if udp else "connected to"
+    print(f"{RECEIVERS} netcat listeners on {kind} {NC_PORT} through the DLL, each {verb} by another copy by host name")
+    listeners = [nc("-l", "-p", NC_PORT, hooked=True, env=env, instance=i, udp=udp) for i in range(RECEIVERS)]
+    check(all(l.line("listening on") for l in listeners), f"all {RECEIVERS} listeners bound {kind} {NC_PORT}")
     for k in range(RECEIVERS):
         target = (k + 1) % RECEIVERS
-        sender = send_line(nc(f"VLAN-{target + 1}", NC_PORT, hooked=True, env=env, instance=RECEIVERS + k), f"hello from copy {k}")
+        sender = send_line(nc(f"VLAN-{target + 1}", NC_PORT, hooked=True, env=env, instance=RECEIVERS + k, udp=udp),
+                           f"hello from copy {k}")
         words, data = connect_line(listeners[target])
         stop(sender)
         me, peer = f"192.168.80.{target + 1}", f"192.168.80.{RECEIVERS + k + 1}"
         check(words == [f"[{me}]", "from", f"VLAN-{RECEIVERS + k + 1}", f"[{peer}]"] and data == f"hello from copy {k}",
-              f"listener VLAN-{target + 1} names its peer as the reference does and prints its line: {words} {data!r}")
+              f"{kind} listener VLAN-{target + 1} names its peer as the reference does and prints its line: {words} {data!r}")
     for listener in listeners:
         stop(listener)
+
+
+def netcat_tcp_control(env):
+    """Without the DLL two TCP listeners cannot share the port (Linux refuses a second
+    listening socket even with nc's SO_REUSEADDR): the second copy does not listen."""
+    first = nc("-l", "-p", NC_PORT, hooked=False, env=env, udp=False)
+    first.line("listening on")
+    second = nc("-l", "-p", NC_PORT, hooked=False, env=env, udp=False)
+    listening = second.line("listening on", timeout=15)
+    stop(second)
+    stop(first)
+    check(listening is None, f"netcat TCP control without the DLL: a second listener on TCP {NC_PORT} does not listen: {second.lines[-3:]}")
 
 
 def netcat_control(env):
@@ -176,6 +196,9 @@ def main():
         netcat_reference(base)
         netcat_lan({**env, "VIRTUALLAN_REGISTRY": os.path.join(work, "registry-netcat")})
         netcat_control(base)
+        netcat_reference(base, udp=False)
+        netcat_lan({**env, "VIRTUALLAN_REGISTRY": os.path.join(work, "registry-netcat-tcp")}, udp=False)
+        netcat_tcp_control(base)
     finally:
         stop_prefix(prefix)
     finish(started)
