@@ -3,7 +3,8 @@
  * pointers taken with GetProcAddress), so a test can show that the hook DLL sees the
  * calls of each. Every copy binds the same fixed UDP port; the host answers broadcast
  * FINDs with HERE and PINGs with PONGs; a client finds the host by broadcast, pings it
- * five times by unicast and says DONE. Every wait is bounded. Prints one RESULT line.
+ * five times by unicast, connects to the host's TCP port and says DONE. Every copy also
+ * listens on the same fixed port in TCP. Every wait is bounded. Prints one RESULT line.
  *
  * W(name) is the call: directly through the module's imports, or (LOBBY_VIA_POINTERS)
  * through the pointer table the exe filled in before the hook DLL was loaded. LOBBY_NAME
@@ -53,8 +54,8 @@ static void send_text(SOCKET s, const char *text, unsigned long address, unsigne
     W(sendto)(s, text, (int)strlen(text), 0, (struct sockaddr *)&to, sizeof to);
 }
 
-/* A TCP socket works beside the virtual UDP ones (the real ws2_32 was started too), and a
- * TCP connect to a virtual address is refused at once rather than sent to a real network. */
+/* A TCP connect to a copy's listener on the virtual LAN (the host's, from a client; the
+ * host's own, by its LAN address, from the host). */
 static void tcp_probe(unsigned long address, unsigned short port, int *socket_error, int *connect_error) {
     SOCKET t = W(socket)(AF_INET, SOCK_STREAM, IPPROTO_TCP);
     *socket_error = t == INVALID_SOCKET ? W(WSAGetLastError)() : 0;
@@ -145,7 +146,8 @@ static int host(SOCKET s, int clients, unsigned short port, const char *via) {
         }
     }
     int tcp_socket = -1, tcp_connect = -1;
-    if (done > 0) tcp_probe(seen[0], port, &tcp_socket, &tcp_connect);
+    struct hostent *own = W(gethostbyname)(name);
+    if (own) tcp_probe(*(unsigned long *)own->h_addr_list[0], port, &tcp_socket, &tcp_connect);
     printf("RESULT %s role=host via=%s name=%s clients=%d/%d finds=%d pongs=%d tcpsocket=%d tcpconnect=%d\n",
            done == clients ? "ok" : "fail", via, name, done, clients, finds, pongs, tcp_socket, tcp_connect);
     return done == clients ? 0 : 1;
@@ -205,13 +207,14 @@ static int client(SOCKET s, unsigned short port, const char *via) {
         W(connect)(s, &unspecified, sizeof unspecified);
     }
 #endif
+    /* Before DONE: the host listens until every client is done. */
+    int tcp_socket = -1, tcp_connect = -1;
+    if (host_name[0]) tcp_probe(host_address.sin_addr.s_addr, port, &tcp_socket, &tcp_connect);
     int bye = 0;
     for (int tries = 0; host_name[0] && tries < 20 && !bye; tries++) {
         send_text(s, "DONE", host_address.sin_addr.s_addr, port);
         bye = receive(s, "BYE", buffer, sizeof buffer, &from, 300) > 0;
     }
-    int tcp_socket = -1, tcp_connect = -1;
-    if (host_name[0]) tcp_probe(host_address.sin_addr.s_addr, port, &tcp_socket, &tcp_connect);
     int ok = host_name[0] && pongs == PINGS && bye && strcmp(recv_ex, "fail") != 0;
     printf("RESULT %s role=client via=%s name=%s host=%s hostip=%s pongs=%d/%d recvex=%s tcpsocket=%d tcpconnect=%d\n",
            ok ? "ok" : "fail", via, name, host_name[0] ? host_name : "-",
@@ -238,8 +241,15 @@ LOBBY_EXPORT int LOBBY_NAME(int is_host, int clients, unsigned short port, const
         printf("RESULT fail via=%s bind%u=%d\n", via, port, W(WSAGetLastError)());
         return 3;
     }
+    /* The same fixed port in TCP, in every copy, as lobby games listen. */
+    SOCKET listener = W(socket)(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    if (is_host != LOBBY_PROBE && (W(bind)(listener, (struct sockaddr *)&any, sizeof any) != 0 || W(listen)(listener, 8) != 0)) {
+        printf("RESULT fail via=%s listen%u=%d\n", via, port, W(WSAGetLastError)());
+        return 3;
+    }
     int status = is_host == LOBBY_PROBE ? probe(s, W(inet_addr)("192.168.80.2"), port, via)
                : is_host ? host(s, clients, port, via) : client(s, port, via);
+    W(closesocket)(listener);
     W(closesocket)(s);
     W(WSACleanup)();
     return status;

@@ -17,6 +17,8 @@ typedef struct lobby_winsock {
     SOCKET (WSAAPI *socket)(int, int, int);
     int (WSAAPI *bind)(SOCKET, const struct sockaddr *, int);
     int (WSAAPI *connect)(SOCKET, const struct sockaddr *, int);
+    int (WSAAPI *listen)(SOCKET, int);
+    struct hostent *(WSAAPI *gethostbyname)(const char *);
     int (WSAAPI *setsockopt)(SOCKET, int, int, const char *, int);
     int (WSAAPI *sendto)(SOCKET, const char *, int, int, const struct sockaddr *, int);
     int (WSAAPI *send)(SOCKET, const char *, int, int);
