@@ -136,7 +136,8 @@ public final class VirtualHost: @unchecked Sendable {
         let error = transport == .udp ? platform.t.udp_open!(&handle, &realPort) : platform.t.tcp_open!(&handle)
         guard error == 0 else { return .failure(WinsockError(rawValue: error)) }
         lock.locked { sockets[handle] = VirtualSocket(handle: handle, realPort: realPort, transport: transport) }
-        log(.debug, "\(transport == .udp ? "UDP" : "TCP") socket \(handle) backed by 127.0.0.1:\(realPort)")
+        log(.debug, transport == .udp ? "UDP socket \(handle) backed by 127.0.0.1:\(realPort)"
+                                      : "TCP socket \(handle) is virtual (its backing socket binds 127.0.0.1 when it binds)")
         return .success(handle)
     }
 

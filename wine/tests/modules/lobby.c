@@ -84,7 +84,16 @@ static int probe(SOCKET s, unsigned long target, unsigned short port, const char
     u_long on = 1;
     W(ioctlsocket)(t, FIONBIO, &on);
     int tcp = W(connect)(t, (struct sockaddr *)&to, sizeof to) == 0 ? 0 : W(WSAGetLastError)();
-    if (tcp == WSAEWOULDBLOCK) Sleep(500);  /* the control's SYN and ARP go out meanwhile */
+    if (tcp == WSAEWOULDBLOCK) {
+        /* The connect's outcome, as a program waits for it (the control's SYN and ARP go out meanwhile). */
+        fd_set w, e;
+        FD_ZERO(&w); FD_SET(t, &w);
+        FD_ZERO(&e); FD_SET(t, &e);
+        struct timeval t500 = { 0, 500000 };
+        W(select)(0, NULL, &w, &e, &t500);
+    }
+    int tcp_error = -1, length = sizeof tcp_error;
+    W(getsockopt)(t, SOL_SOCKET, SO_ERROR, (char *)&tcp_error, &length);
     W(closesocket)(t);
     int connectex = -1;
 #ifndef LOBBY_WSOCK32  /* wsock32 has no WSAIoctl */
@@ -113,8 +122,8 @@ static int probe(SOCKET s, unsigned long target, unsigned short port, const char
         to.sin_addr.s_addr = targets[i];
         results[i] = W(sendto)(s, "PROBE", 5, 0, (struct sockaddr *)&to, sizeof to) == 5 ? 0 : W(WSAGetLastError)();
     }
-    printf("RESULT probe via=%s tcpconnect=%d connectex=%d unicast=%d broadcast=%d multicast=%d\n", via, tcp, connectex,
-           results[0], results[1], results[2]);
+    printf("RESULT probe via=%s tcpconnect=%d tcperror=%d connectex=%d unicast=%d broadcast=%d multicast=%d\n", via, tcp,
+           tcp_error, connectex, results[0], results[1], results[2]);
     return 0;
 }
 
@@ -247,7 +256,7 @@ LOBBY_EXPORT int LOBBY_NAME(int is_host, int clients, unsigned short port, const
         printf("RESULT fail via=%s listen%u=%d\n", via, port, W(WSAGetLastError)());
         return 3;
     }
-    int status = is_host == LOBBY_PROBE ? probe(s, W(inet_addr)("192.168.80.2"), port, via)
+    int status = is_host == LOBBY_PROBE ? probe(s, W(inet_addr)("192.168.80.200"), port, via)
                : is_host ? host(s, clients, port, via) : client(s, port, via);
     W(closesocket)(listener);
     W(closesocket)(s);

@@ -18,6 +18,7 @@ typedef struct lobby_winsock {
     int (WSAAPI *bind)(SOCKET, const struct sockaddr *, int);
     int (WSAAPI *connect)(SOCKET, const struct sockaddr *, int);
     int (WSAAPI *listen)(SOCKET, int);
+    int (WSAAPI *getsockopt)(SOCKET, int, int, char *, int *);
     struct hostent *(WSAAPI *gethostbyname)(const char *);
     int (WSAAPI *setsockopt)(SOCKET, int, int, const char *, int);
     int (WSAAPI *sendto)(SOCKET, const char *, int, int, const struct sockaddr *, int);

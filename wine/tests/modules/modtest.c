@@ -26,7 +26,7 @@ static void resolve(lobby_winsock *ws) {
     HMODULE m = LoadLibraryA("ws2_32.dll");
 #define R(name) ws->name = (void *)GetProcAddress(m, #name);
     R(WSAStartup) R(WSACleanup) R(WSAGetLastError) R(socket) R(bind) R(connect) R(setsockopt) R(sendto) R(send)
-    R(recvfrom) R(select) R(closesocket) R(gethostname) R(htons) R(inet_ntoa) R(inet_addr) R(ioctlsocket) R(WSAIoctl) R(listen) R(gethostbyname)
+    R(recvfrom) R(select) R(closesocket) R(gethostname) R(htons) R(inet_ntoa) R(inet_addr) R(ioctlsocket) R(WSAIoctl) R(listen) R(gethostbyname) R(getsockopt)
 #undef R
 }
 
