@@ -113,22 +113,23 @@ extension VirtualHost {
     /// callers say WSAEMSGSIZE).
     func receiveArrival(_ handle: UInt, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, flags: Int32,
                         from: UnsafeMutablePointer<VL_SOCKADDR_IN>?, fromLength: UnsafeMutablePointer<Int32>?) -> Result<Arrival, WinsockError> {
-        // A stream has no datagrams: its bytes as the OS gives them (`from` is not written,
-        // as Windows ignores it on a connected stream).
-        if let stream = streamSocket(handle) {
-            guard buffers != nil || count == 0 else { return .failure(.fault) }
-            return streamReceive(stream, buffers: buffers, count: count, flags: flags).map { Arrival(stream: $0) }
-        }
-        // MSG_OOB is a stream's; any other flag is unknown (Windows: WSAEOPNOTSUPP, WSAEINVAL).
-        guard flags & 1 == 0 else { return .failure(.operationNotSupported) }
-        guard flags & ~Int32(VL_MSG_PEEK) == 0 else { return .failure(.invalidArgument) }
-        let peek = flags & Int32(VL_MSG_PEEK) != 0
-        if from != nil, fromLength == nil || fromLength!.pointee < 16 { return .failure(.fault) }
         guard buffers != nil || count == 0 else { return .failure(.fault) }
+        let peek = flags & Int32(VL_MSG_PEEK) != 0
+        // One lookup tells a stream from a datagram socket. A stream has no datagrams: its
+        // bytes as the OS gives them, its flags the OS's to judge (`from` is not written, as
+        // Windows ignores it on a connected stream).
         let start: Result<(ReceiverView, Bool, UInt32), WinsockError> = withSocket(handle, orFail: { .failure($0) }) { socket in
+            if socket.isStream { return .success((view(of: socket), false, 0)) }
+            // MSG_OOB is a stream's; any other flag is unknown (Windows: WSAEOPNOTSUPP, WSAEINVAL).
+            guard flags & 1 == 0 else { return .failure(.operationNotSupported) }
+            guard flags & ~Int32(VL_MSG_PEEK) == 0 else { return .failure(.invalidArgument) }
+            if from != nil, fromLength == nil || fromLength!.pointee < 16 { return .failure(.fault) }
             guard socket.isBound else { return .failure(.invalidArgument) }
             if !socket.nonBlocking { socket.activeCalls += 1 }
             return .success((view(of: socket), !socket.nonBlocking, socket.receiveTimeout))
+        }
+        if case let .success((found, _, _)) = start, found.socket.isStream {
+            return streamReceive(found.socket, buffers: buffers, count: count, flags: flags).map { Arrival(stream: $0) }
         }
         let receiver: ReceiverView, blocking: Bool, timeout: UInt32
         switch start {

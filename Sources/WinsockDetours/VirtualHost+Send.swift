@@ -8,14 +8,15 @@ extension VirtualHost {
     /// Windows does for a connected stream).
     func send(_ handle: UInt, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, to: SocketAddress?, flags: Int32 = 0) -> Result<Int, WinsockError> {
         guard buffers != nil || count == 0 else { return .failure(.fault) }
-        if let stream = streamSocket(handle) { return streamSend(stream, buffers: buffers, count: count, flags: flags) }
         var total = 0
         for i in 0..<Int(count) {
             guard buffers![i].buf != nil || buffers![i].len == 0 else { return .failure(.fault) }
             total += Int(buffers![i].len)
         }
         // Everything about the socket is read under the lock; the I/O runs outside it.
-        let prepared: Result<(VirtualSocket, SocketAddress, Bool), WinsockError> = withSocket(handle, orFail: { .failure($0) }) { socket in
+        let prepared: Result<(VirtualSocket, SocketAddress?, Bool), WinsockError> = withSocket(handle, orFail: { .failure($0) }) { socket in
+            // A stream sends on its connection (below, outside the lock): no destination.
+            if socket.isStream { return .success((socket, nil, false)) }
             // A connected UDP socket always sends to its peer (Windows ignores `to`).
             guard let destination = socket.peer.map({ SocketAddress(address: $0.address, port: $0.port) }) ?? to else {
                 return .failure(.destinationRequired)
@@ -25,10 +26,11 @@ extension VirtualHost {
             socket.activeCalls += 1
             return .success((socket, destination, socket.broadcast))
         }
-        guard case let .success((socket, destination, broadcastPermitted)) = prepared else {
+        guard case let .success((socket, datagramDestination, broadcastPermitted)) = prepared else {
             if case let .failure(error) = prepared { return .failure(error) }
             return .failure(.notSocket)
         }
+        guard let destination = datagramDestination else { return streamSend(socket, buffers: buffers, count: count, flags: flags) }
         defer { leave(socket) }
 
         let route: Router.Route

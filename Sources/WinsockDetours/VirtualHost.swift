@@ -120,11 +120,6 @@ public final class VirtualHost: @unchecked Sendable {
     /// A virtual TCP socket (the stream calls decide by this, before anything else).
     func isStream(_ handle: UInt) -> Bool { lock.locked { sockets[handle]?.isStream == true } }
 
-    /// The virtual TCP socket `handle` is, if it is one that is open.
-    func streamSocket(_ handle: UInt) -> VirtualSocket? {
-        lock.locked { startupCount > 0 ? sockets[handle].flatMap { $0.isStream && !$0.closed ? $0 : nil } : nil }
-    }
-
     public func isVirtual(_ handle: UInt) -> Bool { lock.locked { sockets[handle] != nil } }
     public func wasVirtual(_ handle: UInt) -> Bool { lock.locked { recentlyClosed.contains(handle) } }
 
