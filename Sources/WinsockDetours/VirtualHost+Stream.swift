@@ -190,6 +190,7 @@ extension VirtualHost {
             return nil
         }
         refusingPort = port
+        refusingHandle = handle
         return port
     }
 

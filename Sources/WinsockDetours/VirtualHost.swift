@@ -19,6 +19,8 @@ public final class VirtualHost: @unchecked Sendable {
     /// The real port of a TCP socket that never listens: where a virtual connection with no
     /// listener goes, so the OS refuses it (made on first use).
     var refusingPort: UInt16?
+    /// The handle of that socket, closed at shutdown.
+    var refusingHandle: UInt?
     /// Test hook: runs when a blocking receive has registered itself and is about to wait.
     var willBlock: (() -> Void)?
     /// Keeps the registry mapping alive as long as the host (file-backed registries).
@@ -58,6 +60,10 @@ public final class VirtualHost: @unchecked Sendable {
     public func shutdown() {
         let open = lock.locked { Array(sockets.keys) }
         for handle in open { _ = closeSocket(handle) }
+        if let handle = lock.locked({ refusingHandle }) {
+            platform.t.socket_close!(handle)
+            lock.locked { refusingHandle = nil; refusingPort = nil }
+        }
         if let timer = heartbeatTimer {
             platform.t.timer_stop!(timer)
             heartbeatTimer = nil
