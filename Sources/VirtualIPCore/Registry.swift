@@ -214,6 +214,7 @@ public struct Registry: @unchecked Sendable {
         for i in 0..<6 { s.storeBytes(of: mac[i], toByteOffset: RegistryLayout.sMAC + i, as: UInt8.self) }
         for i in 0..<RegistryLayout.counterCount { s.atomicWord(RegistryLayout.sCounters + 4 * i).pointee.store(0, ordering: .relaxed) }
         for i in 0..<RegistryLayout.socketsPerSlot { clearSocketEntry(index, i) }
+        clearMemberships(index)
         // Published by compare-and-swap too: a claimer taken over meanwhile (its heartbeat
         // went stale) must not overwrite its successor's claim.
         guard word.pointee.compareExchange(
@@ -229,6 +230,8 @@ public struct Registry: @unchecked Sendable {
     public func release(_ claim: SlotClaim) {
         guard state(ofSlot: claim.index) == (.live, claim.generation) else { return }
         for entry in 0..<RegistryLayout.socketsPerSlot { markSocketEntryClosed(claim.index, entry) }
+        // A member that left takes nothing more (memberships vouch for no sender).
+        clearMemberships(claim.index)
         _ = stateWord(claim.index).pointee.compareExchange(
             expected: Registry.pack(.live, claim.generation), desired: Registry.pack(.free, claim.generation),
             ordering: .acquiringAndReleasing)

@@ -1,4 +1,4 @@
-/// Byte layout of the registry, version 1. Defined by offsets, never by a struct's layout,
+/// Byte layout of the registry, version 2. Defined by offsets, never by a struct's layout,
 /// because a 32-bit DLL and the 64-bit Linux CLI read the same file.
 ///
 /// Header (64 bytes):
@@ -6,19 +6,24 @@
 ///     20 socket entries per slot   24 subnet network address   28 prefix length
 ///     32 stale-after milliseconds   36 this host's instance range (first | count << 16; 0 = the
 ///     whole subnet; set by the bridge)   40..63 reserved (zero)
-/// Slot `i` at 64 + i * slotSize (384 bytes):
+/// Slot `i` at 64 + i * slotSize (768 bytes):
 ///     0 state word (bits 0-1 state, bits 2-31 generation; atomic)   4 owner pid
 ///     8 owner kind   12 heartbeat (monotonic ms, wrapping u32)   16 instance index
 ///     20 virtual IPv4   24 MAC (6 bytes) + 2 pad   32 counters (16 x u32)
 ///     96 peer (kind remote: the first instance of the host it lives on)   100..127 reserved
 ///     128 socket entries (32 x 8 bytes): word 0 = virtualPort << 16 | realPort (0 = free),
 ///         word 1 = bind scope | protocol << 8
+///     384 multicast memberships (32 x 12 bytes): word 0 = group IPv4 (0 = free),
+///         word 1 = source IPv4 (0 = any source), word 2 = real UDP port | mode << 16 |
+///         loop-off << 24 (mode 1 include, 2 exclude: a source blocked on an any-source join)
 public enum RegistryLayout {
     public static let magic: UInt32 = 0x4752_4C56 // "VLRG" little endian
-    public static let version: UInt32 = 1
+    public static let version: UInt32 = 2
     public static let headerSize = 64
-    public static let slotSize = 384
+    public static let slotSize = 768
     public static let socketsPerSlot = 32
+    /// Memberships of all of an instance's sockets together (Windows allows 20 per socket).
+    public static let membershipsPerSlot = 32
     public static let defaultSlotCount = 64
     public static let defaultStaleAfterMs: UInt32 = 5000
     /// How often a live instance refreshes its heartbeat; well inside `defaultStaleAfterMs`.
@@ -32,7 +37,7 @@ public enum RegistryLayout {
 
     // Slot fields.
     static let sState = 0, sPid = 4, sKind = 8, sHeartbeat = 12, sIndex = 16, sAddress = 20
-    static let sMAC = 24, sCounters = 32, sPeer = 96, sSockets = 128
+    static let sMAC = 24, sCounters = 32, sPeer = 96, sSockets = 128, sMemberships = 384
     static let counterCount = 16
 }
 

@@ -15,6 +15,17 @@ public struct Router: Sendable {
         case instance(Int)
         /// 255.255.255.255 or the subnet broadcast: every live instance, the sender's own included.
         case broadcast
+        /// A group in 224.0.0.0/4: the sockets of every instance that joined it (never the
+        /// real network: the virtual LAN is the only link a group is on).
+        case multicast(IPv4Address)
+
+        /// Broadcast and multicast: a datagram for many (the header's flag says so).
+        public var isForMany: Bool {
+            switch self {
+            case .broadcast, .multicast: return true
+            case .loopback, .instance: return false
+            }
+        }
     }
 
     public enum SendError: Error, Equatable, Sendable {
@@ -33,6 +44,7 @@ public struct Router: Sendable {
             return broadcastPermitted ? .success(.broadcast) : .failure(.broadcastNotPermitted)
         }
         if let instance = network.instance(of: destination) { return .success(.instance(instance)) }
+        if destination.isMulticast { return .success(.multicast(destination)) }
         return .failure(.networkUnreachable)
     }
 
@@ -43,7 +55,8 @@ public struct Router: Sendable {
 
     /// Calls `deliver(realPort)` for every backing socket that should get a datagram sent by
     /// instance `sender` along `route` to `virtualPort`; returns how many there were.
-    /// Unicast goes to one socket (the first bound on that port); broadcast to every one.
+    /// Unicast goes to one socket (the first bound on that port); broadcast to every one;
+    /// multicast to every one that joined the group and takes datagrams from the sender.
     @discardableResult
     public func forEachReceiver(of route: Route, virtualPort: UInt16, sender: Int, _ deliver: (UInt16) -> Void) -> Int {
         switch route {
@@ -52,7 +65,9 @@ public struct Router: Sendable {
         case let .instance(index):
             guard registry.isLive(index) else { return 0 }
             return receivers(slot: index, virtualPort: virtualPort, loopback: false, first: true, deliver)
-        case .broadcast:
+        case .broadcast, .multicast:
+            let group: IPv4Address? = if case let .multicast(g) = route { g } else { nil }
+            let source = network.address(ofInstance: sender)
             var count = 0
             // Remote instances: one copy per other host, to the first of its instances that
             // listens on the port; that host's bridge hands it to all of them. A host's
@@ -65,6 +80,8 @@ public struct Router: Sendable {
                     let delivered = receivers(slot: index, virtualPort: virtualPort, loopback: false, first: true, deliver)
                     if delivered > 0 { servedPeer = peer }
                     count += delivered
+                } else if let group {
+                    count += members(slot: index, of: group, virtualPort: virtualPort, source: source, fromOwnInstance: index == sender, deliver)
                 } else {
                     count += receivers(slot: index, virtualPort: virtualPort, loopback: false, first: false, deliver)
                 }
@@ -73,13 +90,33 @@ public struct Router: Sendable {
         }
     }
 
-    /// The bridge's side of a broadcast that came from another host: every socket of this
-    /// host's own instances on `virtualPort` (never a remote instance: no loops).
+    /// The bridge's side of a broadcast or multicast that came from another host (`header`
+    /// says which): every socket of this host's own instances on its port, of a group only
+    /// the members (never a remote instance: no loops).
     @discardableResult
-    public func forEachLocalReceiver(ofBroadcastTo virtualPort: UInt16, _ deliver: (UInt16) -> Void) -> Int {
+    public func forEachLocalReceiver(ofDatagramForMany header: WireHeader, _ deliver: (UInt16) -> Void) -> Int {
         var count = 0
         for index in 0..<registry.slotCount where registry.isLive(index) && !registry.isRemote(index) {
-            count += receivers(slot: index, virtualPort: virtualPort, loopback: false, first: false, deliver)
+            if header.destination.isMulticast {
+                count += members(slot: index, of: header.destination, virtualPort: header.destinationPort, source: header.source,
+                                 fromOwnInstance: false, deliver)
+            } else {
+                count += receivers(slot: index, virtualPort: header.destinationPort, loopback: false, first: false, deliver)
+            }
+        }
+        return count
+    }
+
+    /// The slot's sockets on `virtualPort` that take a datagram `source` sent to `group`.
+    private func members(slot: Int, of group: IPv4Address, virtualPort: UInt16, source: IPv4Address, fromOwnInstance: Bool,
+                         _ deliver: (UInt16) -> Void) -> Int {
+        var count = 0
+        registry.forEachSocket(slot: slot) { port, realPort, scope in
+            guard port == virtualPort, scope.acceptsLAN,
+                  registry.takesGroupDatagram(slot: slot, realPort: realPort, group: group, source: source, fromOwnInstance: fromOwnInstance)
+            else { return }
+            count += 1
+            deliver(realPort)
         }
         return count
     }
@@ -98,11 +135,11 @@ public struct Router: Sendable {
     // MARK: Virtual TCP
 
     /// The real port of the TCP listener a connection to `virtualPort` along `route` reaches
-    /// (nil: none listens there, WSAECONNREFUSED; a broadcast route never has one).
+    /// (nil: none listens there, WSAECONNREFUSED; a route for many never has one).
     public func streamListener(of route: Route, virtualPort: UInt16, sender: Int) -> UInt16? {
         let slot: Int
         switch route {
-        case .broadcast: return nil
+        case .broadcast, .multicast: return nil
         case .loopback: slot = sender
         case let .instance(index):
             guard registry.isLive(index) else { return nil }
@@ -133,10 +170,21 @@ public struct Router: Sendable {
         public var instance: Int
         public var virtualPort: UInt16
         public var scope: BindScope
-        public init(instance: Int, virtualPort: UInt16, scope: BindScope) {
+        /// Which group datagrams it takes: those of the groups the socket of `realPort`
+        /// joined (the registry's memberships), or any group (a bridge's stand-in socket:
+        /// the members are on the other host).
+        public var groups: Groups
+
+        public enum Groups: Sendable {
+            case joinedBy(realPort: UInt16)
+            case any
+        }
+
+        public init(instance: Int, virtualPort: UInt16, scope: BindScope, groups: Groups = .joinedBy(realPort: 0)) {
             self.instance = instance
             self.virtualPort = virtualPort
             self.scope = scope
+            self.groups = groups
         }
     }
 
@@ -174,6 +222,13 @@ public struct Router: Sendable {
             guard receiver.scope.acceptsLAN else { return .drop(.misdirected) }
             if network.isBroadcast(header.destination) {
                 guard header.isBroadcast else { return .drop(.malformed) }
+            } else if header.destination.isMulticast {
+                guard header.isBroadcast else { return .drop(.malformed) }
+                if case let .joinedBy(realPort) = receiver.groups {
+                    guard registry.takesGroupDatagram(slot: receiver.instance, realPort: realPort, group: header.destination,
+                                                      source: header.source, fromOwnInstance: slot == receiver.instance)
+                    else { return .drop(.misdirected) }
+                }
             } else if header.destination != network.address(ofInstance: receiver.instance) {
                 return .drop(.misdirected)
             }

@@ -1,6 +1,6 @@
 /// The 16-byte header in front of every payload on the loopback wire (little endian):
 ///
-///     0  u16 magic 0x4C56 ("VL")   2  u8 version   3  u8 flags (bit0 broadcast, bit1 stream)
+///     0  u16 magic 0x4C56 ("VL")   2  u8 version   3  u8 flags (bit0 for many: broadcast or multicast, bit1 stream)
 ///     4  u32 source virtual IPv4   8  u16 source virtual port
 ///     10 u16 destination virtual port  12 u32 destination virtual IPv4 as addressed
 ///

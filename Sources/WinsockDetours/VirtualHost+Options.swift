@@ -12,8 +12,8 @@ enum OptionDecision: Equatable {
     case virtual
     /// Handed on to the backing socket, a real UDP socket: the OS's answer is Windows'.
     case handedOn
-    /// Refused with WSAENOPROTOOPT and a warning: it would reach a real network (joining a
-    /// multicast group on a real interface); multicast on the virtual LAN is not ours yet.
+    /// Refused with WSAENOPROTOOPT and a warning: it would reach a real network (a TCP
+    /// socket joining a multicast group on a real interface).
     case refused
 }
 
@@ -25,12 +25,11 @@ func optionDecision(level: Int32, name: Int32, transport: Transport = .udp) -> O
          (Int32(VL_SOL_SOCKET), Int32(VL_SO_RCVBUF)), (Int32(VL_SOL_SOCKET), Int32(VL_SO_TYPE)),
          (Int32(VL_SOL_SOCKET), Int32(VL_SO_MAX_MSG_SIZE)), (Int32(VL_SOL_SOCKET), Int32(VL_SO_RCVTIMEO)),
          (Int32(VL_SOL_SOCKET), Int32(VL_SO_SNDTIMEO)), (Int32(VL_SOL_SOCKET), Int32(VL_SO_ERROR)),
-         (Int32(VL_IPPROTO_IP), Int32(VL_IP_MULTICAST_IF)):
+         (Int32(VL_IPPROTO_IP), Int32(VL_IP_MULTICAST_IF)), (Int32(VL_IPPROTO_IP), Int32(VL_IP_MULTICAST_LOOP)):
         return .virtual
-    case (Int32(VL_IPPROTO_IP), Int32(VL_IP_ADD_MEMBERSHIP)), (Int32(VL_IPPROTO_IP), Int32(VL_IP_DROP_MEMBERSHIP)),
-         (Int32(VL_IPPROTO_IP), Int32(VL_IP_ADD_SOURCE_MEMBERSHIP)...Int32(VL_IP_UNBLOCK_SOURCE)),
-         (Int32(VL_IPPROTO_IP), Int32(VL_MCAST_JOIN_GROUP)...Int32(VL_MCAST_UNBLOCK_SOURCE)):
-        return .refused
+    // Memberships are the registry's: the group is on the virtual LAN only.
+    case (Int32(VL_IPPROTO_IP), _) where MembershipChange(option: name) != nil:
+        return .virtual
     default:
         return .handedOn
     }
@@ -45,7 +44,7 @@ private func streamOptionDecision(level: Int32, name: Int32) -> OptionDecision {
          (Int32(VL_SOL_SOCKET), Int32(VL_SO_TYPE)), (Int32(VL_SOL_SOCKET), Int32(VL_SO_RCVTIMEO)),
          (Int32(VL_SOL_SOCKET), Int32(VL_SO_SNDTIMEO)):
         return .virtual
-    case (Int32(VL_IPPROTO_IP), _) where optionDecision(level: level, name: name) == .refused:
+    case (Int32(VL_IPPROTO_IP), _) where MembershipChange(option: name) != nil:
         return .refused
     default:
         return .handedOn
@@ -65,6 +64,9 @@ extension VirtualHost {
                 return error == 0 ? nil : WinsockError(rawValue: error)
             case .virtual: break
             }
+            if level == Int32(VL_IPPROTO_IP), MembershipChange(option: name) != nil {
+                return changeMembershipLocked(socket, name: name, value: value, length: length)
+            }
             guard let value, length >= 1 else { return .fault }
             // BOOL options: Windows reads an int, but accepts a 1-byte value too.
             let number: Int32 = length >= 4 ? value.loadUnaligned(as: Int32.self) : Int32(value.load(as: UInt8.self))
@@ -72,6 +74,7 @@ extension VirtualHost {
             case (_, Int32(VL_SO_BROADCAST)): socket.broadcast = number != 0
             case (_, Int32(VL_SO_REUSEADDR)): socket.reuseAddress = number != 0
             case (_, Int32(VL_SO_EXCLUSIVEADDRUSE)): socket.exclusiveAddress = number != 0
+            case (Int32(VL_IPPROTO_IP), Int32(VL_IP_MULTICAST_LOOP)): setMulticastLoopLocked(socket, number != 0)
             case (_, Int32(VL_SO_SNDBUF)), (_, Int32(VL_SO_RCVBUF)), (_, Int32(VL_SO_RCVTIMEO)), (_, Int32(VL_SO_SNDTIMEO)),
                  (Int32(VL_IPPROTO_IP), Int32(VL_IP_MULTICAST_IF)):
                 guard length >= 4 else { return .fault }
@@ -81,7 +84,7 @@ extension VirtualHost {
             return nil
         }
         if decision == .refused {
-            log(.warning, "setsockopt(level \(level), option \(name)) on virtual socket \(handle) refused with WSAENOPROTOOPT: multicast membership would join a group on a real interface; multicast on the virtual LAN is not supported yet")
+            log(.warning, "setsockopt(level \(level), option \(name)) on virtual socket \(handle) refused with WSAENOPROTOOPT: a TCP socket's multicast membership would join a group on a real interface")
         }
         return error
     }
@@ -112,6 +115,8 @@ extension VirtualHost {
                 return error == 0 ? nil : WinsockError(rawValue: error)
             case .virtual: break
             }
+            // The membership options are set-only.
+            if level == Int32(VL_IPPROTO_IP), MembershipChange(option: name) != nil { return .noProtocolOption }
             guard let value, let length, length.pointee >= 4 else { return .fault }
             let number: Int32
             switch (level, name) {
@@ -127,6 +132,7 @@ extension VirtualHost {
             case (_, Int32(VL_SO_SNDTIMEO)): number = Int32(bitPattern: socket.sendTimeout)
             // No asynchronous error is ever pending on a virtual UDP socket (no ICMP reaches it).
             case (_, Int32(VL_SO_ERROR)): number = 0
+            case (Int32(VL_IPPROTO_IP), Int32(VL_IP_MULTICAST_LOOP)): number = socket.multicastLoop ? 1 : 0
             default: number = Int32(bitPattern: socket.multicastInterface)
             }
             value.storeBytes(of: number, as: Int32.self)

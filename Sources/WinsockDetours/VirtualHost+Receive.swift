@@ -32,7 +32,8 @@ extension Arrival {
 extension VirtualHost {
     func view(of socket: VirtualSocket) -> ReceiverView {
         ReceiverView(socket: socket,
-                     receiver: Router.Receiver(instance: instance, virtualPort: socket.virtualPort, scope: socket.scope),
+                     receiver: Router.Receiver(instance: instance, virtualPort: socket.virtualPort, scope: socket.scope,
+                                               groups: .joinedBy(realPort: socket.realPort)),
                      peer: socket.peer.map { SocketAddress(address: $0.address, port: $0.port) })
     }
 
@@ -186,7 +187,8 @@ extension VirtualHost {
     /// buffer too small for the packet info fails the call like a too small data buffer
     /// (WSAEMSGSIZE, MSG_CTRUNC set), as ws2_32 answers it.
     func describe(_ arrival: Arrival, in message: UnsafeMutablePointer<VL_WSAMSG>, packetInfo: Bool) -> WinsockError? {
-        var out: UInt32 = arrival.isBroadcast ? UInt32(VL_MSG_BCAST) : 0
+        // A datagram for many is a broadcast or, to a group address, a multicast.
+        var out: UInt32 = !arrival.isBroadcast ? 0 : arrival.destination.isMulticast ? UInt32(VL_MSG_MCAST) : UInt32(VL_MSG_BCAST)
         if arrival.truncated { out |= UInt32(VL_MSG_TRUNC) }
         let header = MemoryLayout<VL_WSACMSGHDR>.size, data = MemoryLayout<VL_IN_PKTINFO>.size
         if packetInfo, let control = message.pointee.Control.buf, message.pointee.Control.len >= UInt32(header + data) {

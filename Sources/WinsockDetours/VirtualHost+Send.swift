@@ -43,7 +43,7 @@ extension VirtualHost {
 
         let header = WireHeader(
             source: router.sourceAddress(for: route, sender: instance), sourcePort: socket.virtualPort,
-            destination: destination.address, destinationPort: destination.port, isBroadcast: route == .broadcast)
+            destination: destination.address, destinationPort: destination.port, isBroadcast: route.isForMany)
         var headerBytes: (UInt64, UInt64) = (0, 0)
         // Every receiver's port on the stack (no allocation per datagram), then one platform
         // call for all of them: a broadcast is one syscall on Linux.

@@ -135,8 +135,8 @@ extension VirtualHost {
                 return .success(.outside(socket.handle))
             case let .success(r): route = r
             }
-            // A connection has one end: a broadcast address has no listener (the OS's answer).
-            if route == .broadcast { return .failure(.networkUnreachable) }
+            // A connection has one end: a broadcast or group address has no listener (the OS's answer).
+            if route.isForMany { return .failure(.networkUnreachable) }
             if socket.scope == .loopback && route != .loopback { return .failure(.networkUnreachable) }
             if let error = bindImplicitlyLocked(socket) { return .failure(error) }
             guard let realPort = router.streamListener(of: route, virtualPort: target.port, sender: instance) ?? refusingPortLocked() else {

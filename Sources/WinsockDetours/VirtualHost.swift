@@ -151,6 +151,7 @@ public final class VirtualHost: @unchecked Sendable {
             if recentlyClosed.count == 64 { recentlyClosed.removeFirst() }
             recentlyClosed.append(handle)
             if socket.ownsEntry { registry.removeSocket(slot: instance, realPort: socket.realPort, transport: socket.transport) }
+            leaveGroupsLocked(socket)
             let pending = socket.pending
             socket.pending = []
             return (socket, pending, socket.activeCalls == 0)

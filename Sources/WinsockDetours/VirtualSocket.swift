@@ -30,8 +30,11 @@ final class VirtualSocket {
     /// SO_RCVTIMEO / SO_SNDTIMEO in ms (0: wait forever); blocking receives honour the first.
     var receiveTimeout: UInt32 = 0
     var sendTimeout: UInt32 = 0
-    /// IP_MULTICAST_IF as set (network order); kept and read back, delivery is not ours yet.
+    /// IP_MULTICAST_IF as set (network order); kept and read back (the LAN is the one interface).
     var multicastInterface: UInt32 = 0
+    /// IP_MULTICAST_LOOP (Windows' default on): off, datagrams its own instance sends to a
+    /// group it joined do not reach it.
+    var multicastLoop = true
     /// UDP: the default destination set by connect(); TCP: the other end of the connection.
     var peer: (address: IPv4Address, port: UInt16)?
     var closed = false

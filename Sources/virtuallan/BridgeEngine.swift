@@ -262,7 +262,7 @@ final class BridgeEngine {
         }
         if target == BridgeFrame.everyInstance {
             guard header.isBroadcast else { count(.malformed); return }
-            router.forEachLocalReceiver(ofBroadcastTo: header.destinationPort, send)
+            router.forEachLocalReceiver(ofDatagramForMany: header, send)
         } else {
             let index = Int(target)
             guard settings.range.contains(index), registry.isLive(index), !registry.isRemote(index),
@@ -291,7 +291,7 @@ final class BridgeEngine {
 
     private func forwardToPeer(_ frame: UnsafeRawBufferPointer, realSourcePort: UInt16, fromLoopback: Bool, remote: Remote, virtualPort: UInt16) {
         let index = remote.claim.index
-        let receiver = Router.Receiver(instance: index, virtualPort: virtualPort, scope: .lan)
+        let receiver = Router.Receiver(instance: index, virtualPort: virtualPort, scope: .lan, groups: .any)
         // The same check an instance makes: a genuine header, for this socket, from the real
         // port of the local instance it names. Only local instances cross (no loops).
         guard fromLoopback, case let .deliver(header) = router.check(frame: frame, realSourcePort: realSourcePort, receiver: receiver),

@@ -175,11 +175,11 @@ final class RegistryTests: XCTestCase {
         }
         let other = VirtualNetwork(parsing: Array("10.0.0.0/24".utf8))!
         expect(.subnetMismatch(found: .defaultNetwork, configured: other), other)
-        h.storeLE32(2, 4)
-        expect(.newerVersion(found: 2))
-        h.storeLE32(0, 4)
-        expect(.olderVersion(found: 0))
+        h.storeLE32(RegistryLayout.version + 1, 4)
+        expect(.newerVersion(found: RegistryLayout.version + 1))
         h.storeLE32(1, 4)
+        expect(.olderVersion(found: 1), line: #line) // version 1: no memberships
+        h.storeLE32(RegistryLayout.version, 4)
         h.storeLE32(999, 16)
         expect(.corrupt)
         h.storeLE32(UInt32(RegistryLayout.slotSize), 16)

@@ -140,7 +140,7 @@ final class RemoteRoutingTests: XCTestCase {
 
     func test_aBroadcastFromAnotherHostReachesOnlyLocalSockets() {
         var ports: [UInt16] = []
-        router.forEachLocalReceiver(ofBroadcastTo: 23757) { ports.append($0) }
+        router.forEachLocalReceiver(ofDatagramForMany: WireHeader(source: IPv4Address(192, 168, 80, 30), sourcePort: 1, destination: .limitedBroadcast, destinationPort: 23757, isBroadcast: true)) { ports.append($0) }
         XCTAssertEqual(ports, [5000, 5001])
     }
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "lobby.h"
+#include <ws2tcpip.h>
 
 #ifdef LOBBY_VIA_POINTERS
 lobby_winsock lobby_ws;
@@ -116,14 +117,20 @@ static int probe(SOCKET s, unsigned long target, unsigned short port, const char
     }
     W(closesocket)(x);
 #endif
+    /* Joining a group: on a real interface that is an IGMP report on the link. */
+    struct ip_mreq membership;
+    membership.imr_multiaddr.s_addr = W(inet_addr)("239.255.80.1");
+    membership.imr_interface.s_addr = INADDR_ANY;
+    int join = W(setsockopt)(s, IPPROTO_IP, IP_ADD_MEMBERSHIP, (const char *)&membership, sizeof membership) == 0
+             ? 0 : W(WSAGetLastError)();
     int results[3];
     unsigned long targets[3] = { target, INADDR_BROADCAST, W(inet_addr)("239.255.80.1") };
     for (int i = 0; i < 3; i++) {
         to.sin_addr.s_addr = targets[i];
         results[i] = W(sendto)(s, "PROBE", 5, 0, (struct sockaddr *)&to, sizeof to) == 5 ? 0 : W(WSAGetLastError)();
     }
-    printf("RESULT probe via=%s tcpconnect=%d tcperror=%d connectex=%d unicast=%d broadcast=%d multicast=%d\n", via, tcp,
-           tcp_error, connectex, results[0], results[1], results[2]);
+    printf("RESULT probe via=%s tcpconnect=%d tcperror=%d connectex=%d join=%d unicast=%d broadcast=%d multicast=%d\n", via,
+           tcp, tcp_error, connectex, join, results[0], results[1], results[2]);
     return 0;
 }
 
