@@ -12,7 +12,9 @@ and checks:
     crafted here with Python's own HMAC, which also cross-checks ours);
   - a bridge killed and restarted recovers; a stopping bridge takes its instances away.
   - with --wine (the hook DLL built): the stand-in game under Wine, 2 copies per host, each
-    host with its own Wine prefix and wineserver: a lobby on host B found and played from A.
+    host with its own Wine prefix and wineserver: a lobby on host B found and played from A;
+    and multicast discovery across the two hosts (a group datagram crosses once per host and
+    reaches only the copies that joined).
 Usage: scripts/bridge_test.py <virtuallan binary> [--wine]. Prints "N passed, M failed" last.
 """
 import hashlib
@@ -150,12 +152,12 @@ def instance(host, workdir, role, *args):
     return p
 
 
-def wait_instances(bridge_process, event, instances, what):
-    """Until the bridge has logged `event` ("ports" listing GAME_PORT, or "left") for every one of `instances`."""
+def wait_instances(bridge_process, event, instances, what, port=GAME_PORT):
+    """Until the bridge has logged `event` ("ports" listing `port`, or "left") for every one of `instances`."""
     def matches(line):
         if not line.startswith("bridge: instance "):
             return False
-        return str(GAME_PORT) in line.split(" ports ")[1] if event == "ports" and " ports " in line else line.endswith(" " + event)
+        return str(port) in line.split(" ports ")[1].split() if event == "ports" and " ports " in line else line.endswith(" " + event)
     missing = set(instances)
     while missing:
         line = bridge_process.expect(matches, what)
@@ -199,46 +201,102 @@ def send_raw(ns, frames, port):
     sh("ip", "netns", "exec", ns, sys.executable, "-c", code, *[f.hex() for f in frames])
 
 
+class WineHosts:
+    """Hosts A and B for Wine copies: one Wine prefix and wineserver per host (started in the
+    host's namespace), fresh registries, one bridge each. A context manager: stops it all."""
+
+    def __init__(self, workdir):
+        sys.path.insert(0, os.path.join(ROOT, "wine"))
+        import winelab
+        self.winelab, self.workdir, self.copies = winelab, workdir, []
+        self.prefixes = winelab.default_prefixes()
+
+    def __enter__(self):
+        for host, prefix in enumerate(self.prefixes):
+            subprocess.run([os.path.join(ROOT, "wine", "prefix"), prefix], check=True)
+            env = {**os.environ, "WINEPREFIX": prefix}
+            subprocess.run(["wineserver", "-k"], env=env, capture_output=True)  # one left from elsewhere would hold the sockets
+            subprocess.run(["ip", "netns", "exec", NS[host], "wineserver", "-p"], env=env, check=True)
+        for host in (0, 1):  # fresh registries: the instances of the run before are gone
+            registry = os.path.join(self.workdir, f"registry-{host}")
+            if os.path.exists(registry):
+                os.remove(registry)
+        self.bridges = [bridge(0, self.workdir, hosts=2), bridge(1, self.workdir, hosts=2)]
+        for b in self.bridges:
+            wait_peers(b, 1)
+        return self
+
+    def copy(self, host, program, *args, instance=None):
+        """A hooked copy of `program` on `host` (0: A, 1: B)."""
+        env = {**os.environ, "WINEPREFIX": self.prefixes[host], "WINEDEBUG": "-all",
+               "VIRTUALLAN_REGISTRY": os.path.join(self.workdir, f"registry-{host}")}
+        if instance is not None:
+            env["VIRTUALLAN_INSTANCE"] = str(instance)
+        copy = self.winelab.Copy(["ip", "netns", "exec", NS[host], *self.winelab.hooked(program, *args)], env)
+        self.copies.append(copy)
+        return copy
+
+    def __exit__(self, *_):
+        for copy in self.copies:
+            if copy.process.poll() is None:
+                copy.process.kill()
+        for b in self.bridges:
+            b.stop()
+        for prefix in self.prefixes:
+            subprocess.run(["wineserver", "-k"], env={**os.environ, "WINEPREFIX": prefix}, capture_output=True)
+        print("    " + next((l for l in self.bridges[1].lines if "stats:" in l), ""))
+
+
 def wine_lobby(workdir):
     """The stand-in game across the two hosts: copy 2 (host B) hosts, copies 0-1 on A and 3 on B join."""
-    sys.path.insert(0, os.path.join(ROOT, "wine"))
-    import winelab
     print("bridge test: the stand-in game under Wine, 2 copies per host, one Wine prefix and wineserver per host")
-    prefixes = winelab.default_prefixes()
-    for host, prefix in enumerate(prefixes):
-        subprocess.run([os.path.join(ROOT, "wine", "prefix"), prefix], check=True)
-        env = {**os.environ, "WINEPREFIX": prefix}
-        subprocess.run(["wineserver", "-k"], env=env, capture_output=True)  # one left from elsewhere would hold the sockets
-        subprocess.run(["ip", "netns", "exec", NS[host], "wineserver", "-p"], env=env, check=True)
-    for host in (0, 1):  # fresh registries: the Linux instances of the first part are gone
-        os.remove(os.path.join(workdir, f"registry-{host}"))
-    bridges = [bridge(0, workdir, hosts=2), bridge(1, workdir, hosts=2)]
-    copies = []
-    try:
-        for b in bridges:
-            wait_peers(b, 1)
+    with WineHosts(workdir) as hosts:
         players = 4
+        copies = []
         for i, host in enumerate([0, 0, 1, 1]):
             role = ["-host", f"-players={players}"] if i == 2 else ["-join"]
-            env = {**os.environ, "WINEPREFIX": prefixes[host], "WINEDEBUG": "-all",
-                   "VIRTUALLAN_REGISTRY": os.path.join(workdir, f"registry-{host}")}
-            command = winelab.hooked("fo2sim.exe", "-lan", *role, f"-name=copy-{i}", "-rounds=50", "-timeout=60")
-            copies.append(winelab.Copy(["ip", "netns", "exec", NS[host], *command], env))
+            copies.append(hosts.copy(host, "fo2sim.exe", "-lan", *role, f"-name=copy-{i}", "-rounds=50", "-timeout=60"))
         check(all(copy.line("race:") for copy in copies), "4 copies on hosts A and B found copy 2's lobby on host B and joined")
         results = [copy.line("RESULT") for copy in copies]
         for i, (copy, result) in enumerate(zip(copies, results)):
-            f = winelab.fields(result) if result else {}
+            f = hosts.winelab.fields(result) if result else {}
             check(copy.finish() == 0 and f.get("ok") == "1" and f.get("players") == str(players) and f.get("lost") == "0",
                   f"copy {i} (host {'AABB'[i]}, {f.get('ip')}): {result}")
-    finally:
+
+
+def wine_multicast(workdir):
+    """Multicast discovery across the two hosts (wine/tests/mcastgame.c): 2 copies per host,
+    three join 239.255.80.1, one on B does not; every copy sends one HELLO to the group."""
+    print("bridge test: multicast under Wine, 2 copies per host, copy 3 (host B) not joining")
+    with WineHosts(workdir) as hosts:
+        placement = [(0, 0), (0, 1), (1, 16), (1, 17)]  # (host, instance)
+        copies = [hosts.copy(host, "mcastgame.exe", instance=index) for host, index in placement]
+        ready = [copy.line("READY") for copy in copies]
+        if not check(all(ready), "4 copies bound UDP 5500 on hosts A and B"):
+            return
+        ips = [line.split()[1] for line in ready]
+        for b, others in [(hosts.bridges[0], [16, 17]), (hosts.bridges[1], [0, 1])]:
+            check(wait_instances(b, "ports", others, "the other host's copies", port=5500), f"{b.name} learns the other host's copies")
+        members = copies[:3]
+        for copy in members:
+            copy.send("join")
+        check([copy.line("JOINED") for copy in members] == ["JOINED rc=0"] * 3, "3 copies joined the group")
         for copy in copies:
-            if copy.process.poll() is None:
-                copy.process.kill()
-        for b in bridges:
-            b.stop()
-        for prefix in prefixes:
-            subprocess.run(["wineserver", "-k"], env={**os.environ, "WINEPREFIX": prefix}, capture_output=True)
-    print("    " + next((l for l in bridges[1].lines if "stats:" in l), ""))
+            copy.send("announce")
+            check(copy.line("SENT") == "SENT rc=0", "a copy sent one HELLO to the group")
+        for copy in copies:
+            copy.send("drain")
+        heard = [copy.line("HEARD") or "HEARD ?" for copy in copies]
+        for i, line in enumerate(heard):
+            if i == 3:
+                check(line == "HEARD 0", f"copy 3 (host B), not a member, saw nothing: {line}")
+            else:
+                words = line.split()
+                check(words[1] == "4" and sorted(words[2:]) == sorted(ips),
+                      f"member {i} (host {'AABB'[i]}) got the 4 HELLOs of both hosts, each once from its sender: {line}")
+        for copy in copies:
+            copy.send("quit")
+        check([copy.finish() for copy in copies] == [0] * 4, "every copy exits cleanly")
 
 
 def main():
@@ -326,6 +384,7 @@ def main():
         check("replayed=1" in stats and "bad-key-or-tampered=" in stats, "host B counted the replay and the wrong-key frames")
         if "--wine" in sys.argv:
             wine_lobby(workdir)
+            wine_multicast(workdir)
     finally:
         if counts["failed"]:
             for p in processes:

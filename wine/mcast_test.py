@@ -12,7 +12,7 @@ network namespace): every copy binds UDP 5500 on 0.0.0.0.
   2. Control: the same program without the DLL: the second copy cannot bind UDP 5500."""
 import os
 
-from winelab import Copy, check, finish, hooked, one_prefix_stage, stop_prefix, unhooked
+from winelab import Copy, check, finish, hooked, one_prefix_stage, status_json, stop_prefix, unhooked
 
 COPIES = 8
 OUTSIDER = 3
@@ -37,6 +37,10 @@ def lan(env):
     members = [copy for i, copy in enumerate(copies) if i != OUTSIDER]
     joined = ask(members, "join", "JOINED")
     check(joined == ["JOINED rc=0"] * len(members), f"{len(members)} copies joined the group: {joined}")
+    status = status_json(env["VIRTUALLAN_REGISTRY"]) or {"instances": []}
+    groups = [[f"{g['group']} on {g['virtualPort']}" for g in i["groups"]] for i in status["instances"]]
+    expected = [[] if i == OUTSIDER else ["239.255.80.1 on 5500"] for i in range(COPIES)]
+    check(groups == expected, f"virtuallan status shows the memberships, none for copy {OUTSIDER}: {groups}")
     sent = ask(copies, "announce", "SENT")
     check(sent == ["SENT rc=0"] * COPIES, f"every copy sent one HELLO to the group: {sent}")
     heard = ask(copies, "drain", "HEARD")

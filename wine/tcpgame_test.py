@@ -14,7 +14,7 @@ through wine/test, which puts it in a private network namespace): every copy bin
 import os
 import tempfile
 
-from winelab import Copy, check, finish, hooked, one_prefix_stage, stop_prefix, unhooked
+from winelab import Copy, check, finish, hooked, one_prefix_stage, status_json, stop_prefix, unhooked
 
 COPIES = 8
 HOST = 5
@@ -30,6 +30,9 @@ def lan(env):
         return
     ips = [line.split()[2] for line in ready]
     check(ips == [f"192.168.80.{i + 1}" for i in range(COPIES)], f"each copy has its own virtual address: {' '.join(ips)}")
+    status = status_json(env["VIRTUALLAN_REGISTRY"]) or {"instances": []}
+    listeners = [[s["virtualPort"] for s in i["sockets"] if s["transport"] == "tcp" and s["listening"]] for i in status["instances"]]
+    check(listeners == [[6112]] * COPIES, f"virtuallan status shows each copy's TCP listener on 6112: {listeners}")
     copies[HOST].send(f"host {COPIES}")
     for i, copy in enumerate(copies):
         if i != HOST:

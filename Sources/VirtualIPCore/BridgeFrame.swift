@@ -1,12 +1,17 @@
 /// The frames bridges exchange over plain UDP between hosts (little endian):
 ///
-///     0  "VLBR" magic u32     4  version u8     5  kind u8 (1 announce, 2 datagram)
+///     0  "VLBR" magic u32     4  version u8     5  kind u8 (1 announce, 2 datagram, 3 stream)
 ///     6  sender's first instance u16     8  sender's instance count u16     10  zero u16
 ///     12 session u64 (the sender's start time, unix ms: a restarted bridge counts higher)
 ///     20 sequence u64 (1, 2, ... within the session)     28 sent at u64 (unix ms)
 ///     36 body     end - 16: tag = the first 16 bytes of HMAC-SHA-256(key, bytes 0 ..< end - 16)
 ///
-/// Announce body: u16 instance count, then per instance u16 index, u8 port count, u16 ports.
+/// Announce body: u16 instance count, then per instance u16 index, u8 port count, u16 ports
+/// (UDP); then, optional (a bridge before TCP sends none), u16 count of instances with TCP
+/// listeners, per instance u16 index, u8 port count, u16 ports.
+/// Stream body (kind 3, the first bytes a bridge sends on a TCP connection to a peer's link
+/// port, after a u16 length of the sealed frame): the 16-byte preamble of the relayed
+/// connection, as the local instance sent it.
 /// Datagram body: u16 target instance (`BridgeFrame.everyInstance` = a broadcast for every
 /// instance of the receiving host), then the wire frame exactly as the game's instance sent
 /// it (the 16-byte `WireHeader` and the payload).
@@ -20,7 +25,7 @@ public struct BridgeFrame: Equatable, Sendable {
     public static let maxSize = 65507
     public static let everyInstance: UInt16 = 0xFFFF
 
-    public enum Kind: UInt8, Sendable { case announce = 1, datagram = 2 }
+    public enum Kind: UInt8, Sendable { case announce = 1, datagram = 2, stream = 3 }
 
     public var kind: Kind
     public var sender: InstanceRange
@@ -161,23 +166,32 @@ public struct ReplayWindow: Equatable, Sendable {
 public struct Announcement: Equatable, Sendable {
     public struct Instance: Equatable, Sendable {
         public var index: UInt16
+        /// UDP ports bound for LAN traffic.
         public var ports: [UInt16]
-        public init(index: UInt16, ports: [UInt16]) {
+        /// TCP ports listening for LAN connections.
+        public var streamPorts: [UInt16]
+        public init(index: UInt16, ports: [UInt16], streamPorts: [UInt16] = []) {
             self.index = index
             self.ports = ports
+            self.streamPorts = streamPorts
         }
     }
-
     public var instances: [Instance]
     public init(instances: [Instance]) { self.instances = instances }
 
     public var body: [UInt8] {
         var out: [UInt8] = []
+        func append(_ index: UInt16, _ ports: [UInt16]) {
+            appendLE16(index, to: &out)
+            out.append(UInt8(truncatingIfNeeded: ports.count))
+            for port in ports { appendLE16(port, to: &out) }
+        }
         appendLE16(UInt16(truncatingIfNeeded: instances.count), to: &out)
-        for instance in instances {
-            appendLE16(instance.index, to: &out)
-            out.append(UInt8(truncatingIfNeeded: instance.ports.count))
-            for port in instance.ports { appendLE16(port, to: &out) }
+        for instance in instances { append(instance.index, instance.ports) }
+        let listening = instances.filter { !$0.streamPorts.isEmpty }
+        if !listening.isEmpty {
+            appendLE16(UInt16(truncatingIfNeeded: listening.count), to: &out)
+            for instance in listening { append(instance.index, instance.streamPorts) }
         }
         return out
     }
@@ -185,9 +199,7 @@ public struct Announcement: Equatable, Sendable {
     /// Total parsing: nil for any body that is not exactly a well-formed announcement.
     public init?(body: [UInt8]) {
         var reader = ByteReader(body)
-        guard let count = reader.le16() else { return nil }
-        var instances: [Instance] = []
-        for _ in 0..<count {
+        func ports() -> (UInt16, [UInt16])? {
             guard let index = reader.le16(), let portCount = reader.byte(),
                   Int(portCount) <= RegistryLayout.socketsPerSlot else { return nil }
             var ports: [UInt16] = []
@@ -195,7 +207,21 @@ public struct Announcement: Equatable, Sendable {
                 guard let port = reader.le16(), port != 0 else { return nil }
                 ports.append(port)
             }
-            instances.append(Instance(index: index, ports: ports))
+            return (index, ports)
+        }
+        guard let count = reader.le16() else { return nil }
+        var instances: [Instance] = []
+        for _ in 0..<count {
+            guard let (index, udp) = ports() else { return nil }
+            instances.append(Instance(index: index, ports: udp))
+        }
+        if !reader.atEnd {
+            guard let listening = reader.le16(), listening > 0 else { return nil }
+            for _ in 0..<listening {
+                guard let (index, tcp) = ports(), let at = instances.firstIndex(where: { $0.index == index }),
+                      instances[at].streamPorts.isEmpty, !tcp.isEmpty else { return nil }
+                instances[at].streamPorts = tcp
+            }
         }
         guard reader.atEnd else { return nil }
         self.instances = instances

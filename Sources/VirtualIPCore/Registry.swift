@@ -252,8 +252,11 @@ public struct Registry: @unchecked Sendable {
         slot(index) + RegistryLayout.sSockets + entry * 8
     }
 
-    /// Word 1 of an entry: scope, protocol (Transport's raw value), and whether the socket is closed.
+    /// Word 1 of an entry: scope, protocol (Transport's raw value), whether the socket is
+    /// closed, and (TCP) whether it listens: shown by `status`, routing does not need it (a
+    /// connection to a socket that does not listen is refused by the OS).
     static let closedFlag: UInt32 = 1 << 16
+    static let listeningFlag: UInt32 = 1 << 17
     @inline(__always) static func protocolBits(_ transport: Transport) -> UInt32 { UInt32(transport.rawValue) << 8 }
     @inline(__always) static func transport(of info: UInt32) -> Transport { Transport(rawValue: UInt8(truncatingIfNeeded: info >> 8)) ?? .udp }
 
@@ -313,6 +316,31 @@ public struct Registry: @unchecked Sendable {
         }
     }
 
+    /// The TCP socket of `realPort` listens now.
+    public func markListening(slot index: Int, realPort: UInt16) {
+        for entry in 0..<RegistryLayout.socketsPerSlot {
+            let e = socketEntry(index, entry)
+            let value = e.atomicWord(0).pointee.load(ordering: .acquiring)
+            if value != 0, UInt16(truncatingIfNeeded: value) == realPort, !isClosed(e),
+               Registry.transport(of: e.atomicWord(4).pointee.load(ordering: .acquiring)) == .tcp {
+                e.atomicWord(4).pointee.bitwiseOr(Registry.listeningFlag, ordering: .releasing)
+            }
+        }
+    }
+
+    /// Whether the open TCP socket of `realPort` in the slot listens.
+    public func isListening(slot index: Int, realPort: UInt16) -> Bool {
+        var listening = false
+        for entry in 0..<RegistryLayout.socketsPerSlot {
+            let e = socketEntry(index, entry)
+            let value = e.atomicWord(0).pointee.load(ordering: .acquiring)
+            let info = e.atomicWord(4).pointee.load(ordering: .acquiring)
+            if value != 0, UInt16(truncatingIfNeeded: value) == realPort, info & Registry.closedFlag == 0,
+               Registry.transport(of: info) == .tcp, info & Registry.listeningFlag != 0 { listening = true }
+        }
+        return listening
+    }
+
     /// Calls `body(virtualPort, realPort, scope)` for every open socket of the slot of one
     /// transport (and closed ones too when `includeClosed`).
     @inline(__always)
@@ -368,6 +396,16 @@ public struct Registry: @unchecked Sendable {
         if old > UInt32.max - add { counter(index, base + 2).pointee.wrappingAdd(1, ordering: .relaxed) }
     }
 
+    /// A virtual TCP connection of the slot was made (connect or accept) or closed.
+    public func countConnection(slot index: Int, opened: Bool) {
+        if opened {
+            counter(index, SlotCounter.tcpConnectionsMade.rawValue).pointee.wrappingAdd(1, ordering: .relaxed)
+            counter(index, SlotCounter.tcpConnectionsOpen.rawValue).pointee.wrappingAdd(1, ordering: .relaxed)
+        } else {
+            counter(index, SlotCounter.tcpConnectionsOpen.rawValue).pointee.wrappingSubtract(1, ordering: .relaxed)
+        }
+    }
+
     public func countDrop(slot index: Int, _ reason: DropReason) {
         counter(index, SlotCounter.dropBase + reason.rawValue).pointee.wrappingAdd(1, ordering: .relaxed)
     }
@@ -378,7 +416,9 @@ public struct Registry: @unchecked Sendable {
         for reason in DropReason.allCases { drops.append(c(SlotCounter.dropBase + reason.rawValue)) }
         return SlotCounters(
             txDatagrams: c(0), txBytes: UInt64(c(2)) << 32 | UInt64(c(1)),
-            rxDatagrams: c(3), rxBytes: UInt64(c(5)) << 32 | UInt64(c(4)), drops: drops)
+            rxDatagrams: c(3), rxBytes: UInt64(c(5)) << 32 | UInt64(c(4)),
+            tcpConnectionsOpen: c(SlotCounter.tcpConnectionsOpen.rawValue), tcpConnectionsMade: c(SlotCounter.tcpConnectionsMade.rawValue),
+            drops: drops)
     }
 }
 
@@ -396,6 +436,9 @@ public struct SlotCounters: Equatable, Sendable {
     public var txBytes: UInt64
     public var rxDatagrams: UInt32
     public var rxBytes: UInt64
+    /// Virtual TCP connections open now, and made since the slot was claimed.
+    public var tcpConnectionsOpen: UInt32 = 0
+    public var tcpConnectionsMade: UInt32 = 0
     /// Indexed by `DropReason.rawValue`.
     public var drops: [UInt32]
 

@@ -45,6 +45,7 @@ public enum RegistryLayout {
 public enum SlotCounter: Int, Sendable {
     case txDatagrams = 0, txBytesLow = 1, txBytesHigh = 2
     case rxDatagrams = 3, rxBytesLow = 4, rxBytesHigh = 5
+    case tcpConnectionsOpen = 6, tcpConnectionsMade = 7
     /// Drops by reason: `dropBase + DropReason.rawValue`.
     static let dropBase = 8
 }

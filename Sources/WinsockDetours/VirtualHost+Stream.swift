@@ -24,6 +24,7 @@ extension VirtualHost {
             let error = platform.t.stream_listen!(socket.handle)
             guard error == 0 else { return WinsockError(rawValue: error) }
             socket.listening = true
+            registry.markListening(slot: instance, realPort: socket.realPort)
             log(.debug, "socket \(handle) listens on virtual TCP port \(socket.virtualPort)")
             return nil
         }
@@ -89,6 +90,7 @@ extension VirtualHost {
                 socket.receiveTimeout = listener.receiveTimeout
                 socket.sendTimeout = listener.sendTimeout
                 sockets[accepted] = socket
+                registry.countConnection(slot: instance, opened: true)
             }
             log(.debug, "socket \(accepted) accepted from \(peer.address.dotted):\(peer.port) on virtual TCP port \(listener.virtualPort)")
         }
@@ -172,7 +174,11 @@ extension VirtualHost {
                 return platform.t.stream_send!(VL_SOCKET(socket.handle), &one, 1, 0, &done) == 0 && done == UInt32(raw.count)
             }
             guard sent else { return .connectionReset }
-            lock.locked { socket.peer = (target.address, target.port) }
+            lock.locked {
+                socket.peer = (target.address, target.port)
+                // Counted with the peer, under the lock: closesocket counts it closed by the same test.
+                if !socket.closed { registry.countConnection(slot: instance, opened: true) }
+            }
             log(.debug, "socket \(handle) connected to \(target.address.dotted):\(target.port) (real port \(realPort))")
             return blocking ? nil : .wouldBlock
         }

@@ -152,6 +152,7 @@ public final class VirtualHost: @unchecked Sendable {
             recentlyClosed.append(handle)
             if socket.ownsEntry { registry.removeSocket(slot: instance, realPort: socket.realPort, transport: socket.transport) }
             leaveGroupsLocked(socket)
+            if socket.isStream && socket.peer != nil { registry.countConnection(slot: instance, opened: false) }
             let pending = socket.pending
             socket.pending = []
             return (socket, pending, socket.activeCalls == 0)

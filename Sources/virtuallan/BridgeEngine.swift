@@ -170,6 +170,8 @@ final class BridgeEngine {
             apply(announcement, from: frame.sender.first)
         case .datagram:
             deliverFromPeer(frame.body, peer: frame.sender)
+        case .stream:
+            count(.malformed) // a stream's opening frame comes on a TCP connection, never over UDP
         }
     }
 

@@ -72,6 +72,24 @@ struct RegistrySnapshot: Codable, Equatable {
         var virtualPort: UInt16
         var realPort: UInt16
         var scope: String
+        var transport = "udp"
+        /// TCP: the socket listens (a game's lobby or session port).
+        var listening = false
+
+        var text: String { (transport == "tcp" ? "tcp:" : "") + "\(virtualPort)->\(realPort)" + (listening ? "(listen)" : "") }
+    }
+    /// One UDP socket's membership of a multicast group.
+    struct Group: Codable, Equatable {
+        var group: String
+        /// The one source taken (source-specific join) or blocked; nil: any source.
+        var source: String?
+        var blocked = false
+        var virtualPort: UInt16?
+        var realPort: UInt16
+
+        var text: String {
+            group + (source.map { (blocked ? " not from " : " from ") + $0 } ?? "") + " on " + (virtualPort.map { "\($0)" } ?? "real \(realPort)")
+        }
     }
     struct Instance: Codable, Equatable {
         var index: Int
@@ -86,6 +104,9 @@ struct RegistrySnapshot: Codable, Equatable {
         var txBytes: UInt64
         var rxDatagrams: UInt32
         var rxBytes: UInt64
+        var tcpConnectionsOpen: UInt32
+        var tcpConnectionsMade: UInt32
+        var groups: [Group]
         var drops: [String: UInt32]
     }
     var subnet: String
@@ -105,6 +126,15 @@ struct RegistrySnapshot: Codable, Equatable {
             registry.forEachSocket(slot: index) { virtualPort, realPort, scope in
                 sockets.append(Socket(virtualPort: virtualPort, realPort: realPort, scope: "\(scope)"))
             }
+            registry.forEachSocket(slot: index, transport: .tcp) { virtualPort, realPort, scope in
+                sockets.append(Socket(virtualPort: virtualPort, realPort: realPort, scope: "\(scope)", transport: "tcp",
+                                      listening: registry.isListening(slot: index, realPort: realPort)))
+            }
+            var groups: [Group] = []
+            registry.forEachMembership(slot: index) { m in
+                groups.append(Group(group: m.group.dotted, source: m.source == .any ? nil : m.source.dotted, blocked: m.mode == .exclude,
+                                    virtualPort: registry.virtualPort(slot: index, realPort: m.realPort), realPort: m.realPort))
+            }
             var drops: [String: UInt32] = [:]
             for reason in DropReason.allCases { drops["\(reason.name)"] = counters.drops(reason) }
             return Instance(
@@ -114,7 +144,9 @@ struct RegistrySnapshot: Codable, Equatable {
                 state: registry.isStale(index, nowMs: nowMs) ? "stale" : (registry.state(ofSlot: index).state == .live ? "live" : "claiming"),
                 heartbeatAgeMs: max(0, Int(Int32(bitPattern: nowMs &- registry.heartbeat(ofSlot: index)))),
                 sockets: sockets, txDatagrams: counters.txDatagrams, txBytes: counters.txBytes,
-                rxDatagrams: counters.rxDatagrams, rxBytes: counters.rxBytes, drops: drops)
+                rxDatagrams: counters.rxDatagrams, rxBytes: counters.rxBytes,
+                tcpConnectionsOpen: counters.tcpConnectionsOpen, tcpConnectionsMade: counters.tcpConnectionsMade,
+                groups: groups, drops: drops)
         }
     }
 
@@ -138,11 +170,12 @@ struct RegistrySnapshot: Codable, Equatable {
         var out = "registry: subnet \(subnet), \(slots) slots"
         out += localRange.map { ", this host: instances \($0) (others are remote, via the bridge)\n" } ?? "\n"
         out += pad("INST", 5) + pad("ADDRESS", 16) + pad("MAC", 19) + pad("KIND", 8) + pad("PID", 9) + pad("STATE", 7)
-            + pad("AGE", 7) + pad("TX", 9) + pad("RX", 9) + pad("DROPS", 7) + "SOCKETS (virtual->real)\n"
+            + pad("AGE", 7) + pad("TX", 9) + pad("RX", 9) + pad("DROPS", 7) + pad("TCP", 5) + "SOCKETS (virtual->real), GROUPS\n"
         for i in instances {
             out += pad("\(i.index)", 5) + pad(i.address, 16) + pad(i.mac, 19) + pad(i.kind, 8) + pad("\(i.pid)", 9) + pad(i.state, 7)
             out += pad("\(i.heartbeatAgeMs / 1000)s", 7) + pad("\(i.txDatagrams)", 9) + pad("\(i.rxDatagrams)", 9)
-            out += pad("\(i.drops.values.reduce(0, +))", 7) + i.sockets.map { "\($0.virtualPort)->\($0.realPort)" }.joined(separator: " ") + "\n"
+            out += pad("\(i.drops.values.reduce(0, +))", 7) + pad("\(i.tcpConnectionsOpen)", 5)
+            out += (i.sockets.map(\.text) + i.groups.map { "group " + $0.text }).joined(separator: " ") + "\n"
         }
         if instances.isEmpty { out += "(no instances)\n" }
         return out

@@ -68,13 +68,20 @@ final class CommandTests: XCTestCase {
         XCTAssertTrue(registry.addSocket(slot: claim.index, virtualPort: 23757, realPort: 40001, scope: .any))
         registry.countDatagram(slot: claim.index, received: false, bytes: 36)
         registry.countDrop(slot: claim.index, .spoofedSource)
+        // A TCP lobby that listens, one client connection of it, a group joined on the UDP port.
+        XCTAssertTrue(registry.addSocket(slot: claim.index, virtualPort: 6112, realPort: 40002, scope: .any, transport: .tcp))
+        XCTAssertTrue(registry.addSocket(slot: claim.index, virtualPort: 49152, realPort: 40003, scope: .any, transport: .tcp))
+        registry.markListening(slot: claim.index, realPort: 40002)
+        for opened in [true, true, false] { registry.countConnection(slot: claim.index, opened: opened) }
+        XCTAssertTrue(registry.addMembership(slot: claim.index, Membership(group: IPv4Address(239, 255, 80, 1), realPort: 40001)))
         let snapshot = RegistrySnapshot(registry: registry, nowMs: 12_000)
         XCTAssertEqual(snapshot.table(), """
             registry: subnet 192.168.80.0/24, 64 slots
-            INST ADDRESS         MAC                KIND    PID      STATE  AGE    TX       RX       DROPS  SOCKETS (virtual->real)
-            2    192.168.80.3    02:56:4c:00:00:03  windows 4242     live   2s     1        0        1      23757->40001
+            INST ADDRESS         MAC                KIND    PID      STATE  AGE    TX       RX       DROPS  TCP  SOCKETS (virtual->real), GROUPS
+            2    192.168.80.3    02:56:4c:00:00:03  windows 4242     live   2s     1        0        1      1    23757->40001 tcp:6112->40002(listen) tcp:49152->40003 group 239.255.80.1 on 23757
 
             """)
+        XCTAssertEqual(snapshot.instances.first?.tcpConnectionsMade, 2)
         let decoded = try JSONDecoder().decode(RegistrySnapshot.self, from: Data(snapshot.json().utf8))
         XCTAssertEqual(decoded, snapshot)
         XCTAssertEqual(decoded.instances.first?.drops["spoofed-source"], 1)

@@ -108,6 +108,21 @@ final class BridgeProtocolTests: XCTestCase {
         XCTAssertNil(Announcement(body: [1, 0, 16, 0, 33] + [UInt8](repeating: 1, count: 66)), "more ports than a slot holds")
     }
 
+    /// TCP listeners travel in a section after the UDP ports, which an announcement without
+    /// any leaves out (the form bridges before TCP sent, which still parses).
+    func test_announcementsCarryTCPListenersInASectionOfTheirOwn() {
+        let announcement = Announcement(instances: [.init(index: 16, ports: [23757], streamPorts: [6112]), .init(index: 17, ports: [6111])])
+        let body = announcement.body
+        XCTAssertEqual(body.count, 2 + 5 + 5 + 2 + 5)
+        XCTAssertEqual(Announcement(body: body), announcement)
+        let udpOnly = Array(body.prefix(12))
+        XCTAssertEqual(Announcement(body: udpOnly)?.instances.map(\.streamPorts), [[], []], "the UDP part alone is an announcement")
+        for cut in 13..<body.count { XCTAssertNil(Announcement(body: Array(body.prefix(cut))), "cut at \(cut)") }
+        XCTAssertNil(Announcement(body: udpOnly + [1, 0, 18, 0, 1, 0xE8, 0x17]), "TCP ports of an instance not announced")
+        XCTAssertNil(Announcement(body: udpOnly + [0, 0]), "an empty TCP section")
+        XCTAssertNil(Announcement(body: udpOnly + [2, 0, 16, 0, 1, 0xE8, 0x17, 16, 0, 1, 0xE8, 0x17]), "one instance twice")
+    }
+
     func test_aForwardedDatagramKeepsTargetAndFrame() {
         let wire: [UInt8] = Array(0..<20)
         let body = wire.withUnsafeBytes { ForwardedDatagram.body(target: 0x1234, frame: $0) }

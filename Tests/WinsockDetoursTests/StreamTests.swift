@@ -48,12 +48,20 @@ final class StreamTests: XCTestCase {
             XCTAssertEqual(ws.send(accepted, Array("world!".utf8)), 6)
         }
         lan.as(1) { XCTAssertEqual($0.recv(client, capacity: 64), Array("world!".utf8)) }
+        // status counts each end's connection, and shows the listener as one.
+        let open = { (i: Int) in self.lan.registry.counters(ofSlot: i).tcpConnectionsOpen }
+        XCTAssertEqual([open(1), open(2)], [1, 1])
+        lan.registry.forEachSocket(slot: 2, transport: .tcp) { port, realPort, _ in
+            XCTAssertEqual(lan.registry.isListening(slot: 2, realPort: realPort), port == 6112, "TCP \(port)")
+        }
         // A graceful close is the end of the stream for the other side.
         lan.as(1) { XCTAssertEqual($0.close(client), 0) }
         lan.as(2) { ws in
             XCTAssertEqual(ws.recv(accepted, capacity: 64), [], "recv returns 0 after the peer's close")
             XCTAssertEqual(ws.close(accepted), 0)
         }
+        XCTAssertEqual([open(1), open(2)], [0, 0], "both ends closed")
+        XCTAssertEqual(lan.registry.counters(ofSlot: 2).tcpConnectionsMade, 1)
     }
 
     func test_everyCopyListensOnTheSameFixedPortAndUDPKeepsItsOwn() {
