@@ -64,22 +64,20 @@ struct Bridge: ParsableCommand {
         say("bridge: \(engine.statsLine)")
     }
 
-    /// Waits on the link and every proxy; wakes at least every `tickMs` for announcements.
+    /// Waits on the links, every proxy and stand-in and every relayed stream; wakes at least
+    /// every `tickMs` for announcements.
     func runLoop(_ engine: BridgeEngine) {
         BridgeSignals.install()
         let tickMs: Int32 = 250
         var buffer = [UInt8](repeating: 0, count: 65536)
         var nextTick = Platform.default.nowMs
         while !BridgeSignals.stopRequested {
-            let sockets = engine.sockets
-            var fds = sockets.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            var fds = engine.pollSet
             let wait = max(0, Int32(bitPattern: nextTick &- Platform.default.nowMs))
             let ready = poll(&fds, nfds_t(fds.count), min(wait, tickMs))
             if ready > 0 {
                 buffer.withUnsafeMutableBytes { b in
-                    for entry in fds where entry.revents != 0 {
-                        if entry.fd == engine.link.fd { engine.linkReadable(b) } else { engine.proxyReadable(entry.fd, b) }
-                    }
+                    for entry in fds where entry.revents != 0 { engine.ready(entry.fd, b) }
                 }
             }
             if Int32(bitPattern: Platform.default.nowMs &- nextTick) >= 0 {

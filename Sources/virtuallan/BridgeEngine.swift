@@ -11,6 +11,8 @@ import WinsockDetours
 /// - A datagram a local instance sends to a proxy goes to the peer hosting that instance; a
 ///   broadcast arrives at one proxy per peer (the router's rule) and crosses once per peer.
 /// - A datagram from a peer is handed to the local socket(s) from the proxy of its sender.
+/// - A TCP listener of a remote instance has a stand-in listener here; a connection to it
+///   is relayed to the peer's bridge over a TCP connection of its own (BridgeEngine+Streams).
 ///
 /// One thread, in arrival order, no queue of its own: datagrams of one flow are never
 /// reordered here, and the only buffers are the kernel's bounded socket buffers.
@@ -51,6 +53,8 @@ final class BridgeEngine {
         /// remote game closes and reopens keeps its proxy (and late datagrams their source).
         var proxies: [UInt16: UDPSocket] = [:]
         var announcedPorts: Set<UInt16> = []
+        /// Virtual TCP port -> the stand-in listener on 127.0.0.1 (closed when unannounced).
+        var standIns: [UInt16: (fd: Int32, port: UInt16)] = [:]
         init(claim: SlotClaim, peer: UInt16) {
             self.claim = claim
             self.peer = peer
@@ -62,6 +66,11 @@ final class BridgeEngine {
     let router: Router
     let platform: Platform
     let link: UDPSocket
+    /// The TCP port other bridges connect to for relayed streams: the link's address and port.
+    let streamLink: Int32
+    var streams: [Int32: RelayedStream] = [:]
+    var standInOwners: [Int32: (slot: Int, virtualPort: UInt16)] = [:]
+    var streamsRelayed = 0, streamsReset = 0
     let mac: HMACSHA256
     let session: UInt64
     private var sequence: UInt64 = 0
@@ -73,7 +82,7 @@ final class BridgeEngine {
     private var lastAnnouncement: Announcement?
     private var lastAnnouncedMs: UInt32 = 0
     private var warned: Set<String> = []
-    private let log: (String) -> Void
+    let log: (String) -> Void
 
     static let announceIntervalMs: UInt32 = 1000
 
@@ -86,6 +95,8 @@ final class BridgeEngine {
         mac = HMACSHA256(key: settings.key)
         session = BridgeEngine.wallClockMs()
         link = try UDPSocket(bindTo: settings.listen.sockaddr, receiveBuffer: 4 << 20)
+        // TCP on the link's own address and port (the port the UDP link got, when it was 0).
+        streamLink = try StreamSocket.listen(on: SocketAddress(address: settings.listen.address, port: link.port).sockaddr).fd
         for index in 0..<registry.slotCount where registry.isLive(index) && !registry.isRemote(index) && !settings.range.contains(index) {
             throw Failure("instance \(index) (pid \(registry.owner(ofSlot: index).pid)) is live outside this host's range \(settings.range.first)-\(settings.range.last): stop it, then start the bridge before the copies")
         }
@@ -101,6 +112,23 @@ final class BridgeEngine {
     /// Every socket to wait on: the link first, then the proxies.
     var sockets: [Int32] { [link.fd] + proxyOwners.keys.sorted() }
 
+    /// What to wait for: the UDP link and proxies, the stream link and stand-in listeners
+    /// (readable), and each relayed stream's sides (what they wait for now).
+    var pollSet: [pollfd] {
+        var set = (sockets + [streamLink] + standInOwners.keys.sorted()).map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        for (fd, stream) in streams { set.append(pollfd(fd: fd, events: stream.events(of: fd), revents: 0)) }
+        return set
+    }
+
+    /// One socket of `pollSet` is ready.
+    func ready(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) {
+        if fd == link.fd { linkReadable(buffer) }
+        else if proxyOwners[fd] != nil { proxyReadable(fd, buffer) }
+        else if fd == streamLink { acceptFromPeer() }
+        else if let owner = standInOwners[fd] { acceptForRemote(fd, owner: owner) }
+        else if let stream = streams[fd] { pump(stream) }
+    }
+
     // MARK: Frames from other hosts
 
     func linkReadable(_ buffer: UnsafeMutableRawBufferPointer) {
@@ -110,58 +138,7 @@ final class BridgeEngine {
     }
 
     func receiveFrame(_ bytes: UnsafeRawBufferPointer, from: SocketAddress) {
-        let frame: BridgeFrame
-        switch BridgeFrame.open(bytes, with: mac) {
-        case let .failure(rejection):
-            let drop: Drop = rejection == .badTag ? .badTag : .malformed
-            count(drop)
-            warnOnce("\(drop)-\(from)", rejection == .badTag
-                ? "dropping frames from \(from): wrong key (or changed on the way); every host needs the same --key-file"
-                : "dropping malformed frames from \(from)")
-            return
-        case let .success(opened): frame = opened
-        }
-        let now = BridgeEngine.wallClockMs()
-        let skew = now > frame.sentAtMs ? now - frame.sentAtMs : frame.sentAtMs - now
-        guard skew <= settings.maxClockSkewMs else {
-            count(.stale)
-            warnOnce("stale-\(from)", "dropping frames from \(from) sent \(skew / 1000) s away from this clock: a replay, or the hosts' clocks differ (use NTP)")
-            return
-        }
-        guard !frame.sender.overlaps(settings.range) else {
-            count(.overlappingRange)
-            warnOnce("overlap-\(from)", "peer \(from) uses instances \(frame.sender.first)-\(frame.sender.last), which overlap this host's \(settings.range.first)-\(settings.range.last): give every host its own --range")
-            return
-        }
-        if let clash = peers.values.first(where: { $0.range.first != frame.sender.first && $0.up && $0.range.overlaps(frame.sender) }) {
-            count(.overlappingRange)
-            warnOnce("overlap-\(from)", "peer \(from) uses instances \(frame.sender.first)-\(frame.sender.last), which overlap those of peer \(clash.address): give every host its own --range")
-            return
-        }
-        let nowMs = platform.nowMs
-        var peer = peers[frame.sender.first] ?? Peer(range: frame.sender, address: from, lastHeardMs: nowMs, up: false)
-        var verdict = peer.replay.check(session: frame.session, sequence: frame.sequence)
-        if verdict == .oldSession, Int64(Int32(bitPattern: nowMs &- peer.lastHeardMs)) > Int64(settings.maxClockSkewMs) {
-            // A lower session after the peer's session has been silent longer than the
-            // allowed skew: the peer restarted with its clock set back. A replay of the old
-            // session cannot pass the clock check any more, so the new one is safe to take.
-            peer.replay = ReplayWindow()
-            verdict = peer.replay.check(session: frame.session, sequence: frame.sequence)
-        }
-        switch verdict {
-        case .accept: break
-        case .replayed: count(.replayed); return
-        case .oldSession: count(.oldSession); return
-        }
-        if !peer.up || peer.address != from {
-            log("peer \(from) up: instances \(frame.sender.first)-\(frame.sender.last)")
-        }
-        peer.range = frame.sender
-        peer.address = from
-        peer.lastHeardMs = nowMs
-        peer.up = true
-        peers[frame.sender.first] = peer
-
+        guard let frame = authenticated(bytes, from: from, overStreamLink: false) else { return }
         switch frame.kind {
         case .announce:
             guard let announcement = Announcement(body: frame.body),
@@ -173,6 +150,74 @@ final class BridgeEngine {
         case .stream:
             count(.malformed) // a stream's opening frame comes on a TCP connection, never over UDP
         }
+    }
+
+    /// A frame whose tag, clock, range and sequence pass, from a peer that is up; nil (counted)
+    /// otherwise. Over UDP the frame also brings the peer up and names its address; over a
+    /// stream link (from an ephemeral port) it must come from a peer already up, from its address.
+    func authenticated(_ bytes: UnsafeRawBufferPointer, from: SocketAddress, overStreamLink: Bool) -> BridgeFrame? {
+        let frame: BridgeFrame
+        switch BridgeFrame.open(bytes, with: mac) {
+        case let .failure(rejection):
+            let drop: Drop = rejection == .badTag ? .badTag : .malformed
+            count(drop)
+            warnOnce("\(drop)-\(from)", rejection == .badTag
+                ? "dropping frames from \(from): wrong key (or changed on the way); every host needs the same --key-file"
+                : "dropping malformed frames from \(from)")
+            return nil
+        case let .success(opened): frame = opened
+        }
+        let now = BridgeEngine.wallClockMs()
+        let skew = now > frame.sentAtMs ? now - frame.sentAtMs : frame.sentAtMs - now
+        guard skew <= settings.maxClockSkewMs else {
+            count(.stale)
+            warnOnce("stale-\(from)", "dropping frames from \(from) sent \(skew / 1000) s away from this clock: a replay, or the hosts' clocks differ (use NTP)")
+            return nil
+        }
+        guard !frame.sender.overlaps(settings.range) else {
+            count(.overlappingRange)
+            warnOnce("overlap-\(from)", "peer \(from) uses instances \(frame.sender.first)-\(frame.sender.last), which overlap this host's \(settings.range.first)-\(settings.range.last): give every host its own --range")
+            return nil
+        }
+        if let clash = peers.values.first(where: { $0.range.first != frame.sender.first && $0.up && $0.range.overlaps(frame.sender) }) {
+            count(.overlappingRange)
+            warnOnce("overlap-\(from)", "peer \(from) uses instances \(frame.sender.first)-\(frame.sender.last), which overlap those of peer \(clash.address): give every host its own --range")
+            return nil
+        }
+        let nowMs = platform.nowMs
+        if overStreamLink {
+            guard let known = peers[frame.sender.first], known.up, known.range == frame.sender, known.address.address == from.address else {
+                count(.unknownPeer)
+                return nil
+            }
+        }
+        var peer = peers[frame.sender.first] ?? Peer(range: frame.sender, address: from, lastHeardMs: nowMs, up: false)
+        var verdict = peer.replay.check(session: frame.session, sequence: frame.sequence)
+        if verdict == .oldSession, Int64(Int32(bitPattern: nowMs &- peer.lastHeardMs)) > Int64(settings.maxClockSkewMs) {
+            // A lower session after the peer's session has been silent longer than the
+            // allowed skew: the peer restarted with its clock set back. A replay of the old
+            // session cannot pass the clock check any more, so the new one is safe to take.
+            peer.replay = ReplayWindow()
+            verdict = peer.replay.check(session: frame.session, sequence: frame.sequence)
+        }
+        switch verdict {
+        case .accept: break
+        case .replayed: count(.replayed); return nil
+        case .oldSession: count(.oldSession); return nil
+        }
+        if overStreamLink {
+            peers[frame.sender.first] = peer // its replay window; the peer's UDP address stays
+            return frame
+        }
+        if !peer.up || peer.address != from {
+            log("peer \(from) up: instances \(frame.sender.first)-\(frame.sender.last)")
+        }
+        peer.range = frame.sender
+        peer.address = from
+        peer.lastHeardMs = nowMs
+        peer.up = true
+        peers[frame.sender.first] = peer
+        return frame
     }
 
     /// Makes this host's view of the peer's instances match what it announced.
@@ -188,8 +233,13 @@ final class BridgeEngine {
             for port in remote.announcedPorts.subtracting(ports) {
                 if let proxy = remote.proxies[port] { registry.removeSocket(slot: index, realPort: proxy.port) }
             }
-            if ports != remote.announcedPorts {
-                log("instance \(index) (\(registry.address(ofSlot: index).dotted)) ports \(ports.sorted().map(String.init).joined(separator: " "))")
+            let listening = Set(instance.streamPorts)
+            let oldListening = Set(remote.standIns.keys)
+            for port in listening.subtracting(oldListening) { openStandIn(remote, port: port) }
+            for port in oldListening.subtracting(listening) { closeStandIn(remote, port: port) }
+            if ports != remote.announcedPorts || listening != oldListening {
+                log("instance \(index) (\(registry.address(ofSlot: index).dotted)) ports \(ports.sorted().map(String.init).joined(separator: " "))"
+                    + (listening.isEmpty ? "" : " tcp \(listening.sorted().map(String.init).joined(separator: " "))"))
             }
             remote.announcedPorts = ports
         }
@@ -197,7 +247,7 @@ final class BridgeEngine {
     }
 
     /// The remote instance's slot here, claimed on first sight.
-    private func remoteInstance(_ index: Int, peer: UInt16) -> Remote? {
+    func remoteInstance(_ index: Int, peer: UInt16) -> Remote? {
         if let remote = remotes[index] {
             if registry.state(ofSlot: index) == (.live, remote.claim.generation), remote.peer == peer { return remote }
             release(index) // reclaimed meanwhile, or it moved to another host
@@ -235,6 +285,8 @@ final class BridgeEngine {
     private func release(_ index: Int) {
         guard let remote = remotes.removeValue(forKey: index) else { return }
         for proxy in remote.proxies.values { proxyOwners[proxy.fd] = nil }
+        for port in Array(remote.standIns.keys) { closeStandIn(remote, port: port) }
+        resetStreams { $0.target?.slot == index || $0.entry?.slot == index }
         registry.release(remote.claim)
         log("instance \(index) (\(registry.address(ofSlot: index).dotted)) left")
     }
@@ -316,9 +368,12 @@ final class BridgeEngine {
         var instances: [Announcement.Instance] = []
         for index in Int(settings.range.first)...min(settings.range.last, registry.slotCount - 1)
         where registry.isLive(index) && !registry.isRemote(index) {
-            var ports = Set<UInt16>()
+            var ports = Set<UInt16>(), listening = Set<UInt16>()
             registry.forEachSocket(slot: index) { port, _, scope in if scope.acceptsLAN { ports.insert(port) } }
-            instances.append(Announcement.Instance(index: UInt16(index), ports: ports.sorted()))
+            registry.forEachSocket(slot: index, transport: .tcp) { port, realPort, scope in
+                if scope.acceptsLAN && registry.isListening(slot: index, realPort: realPort) { listening.insert(port) }
+            }
+            instances.append(Announcement.Instance(index: UInt16(index), ports: ports.sorted(), streamPorts: listening.sorted()))
         }
         return Announcement(instances: instances)
     }
@@ -338,6 +393,9 @@ final class BridgeEngine {
             log("peer \(peer.address) silent for \(registry.staleAfterMs / 1000) s: its instances left")
             for (index, remote) in remotes where remote.peer == first { release(index) }
         }
+        resetStreams(because: "no preamble or opening frame within \(RelayedStream.setupWaitMs) ms") {
+            $0.stage != .open && Int32(bitPattern: nowMs &- $0.startedMs) > Int32(RelayedStream.setupWaitMs)
+        }
     }
 
     /// To every configured peer and every peer that reached us (it may sit behind NAT).
@@ -352,26 +410,32 @@ final class BridgeEngine {
     func stop() {
         announce(Announcement(instances: []))
         for index in remotes.keys { release(index) }
+        resetStreams { _ in true }
     }
 
     private func send(_ kind: BridgeFrame.Kind, body: [UInt8], to address: SocketAddress) -> Bool {
-        sequence += 1
-        let frame = BridgeFrame(kind: kind, sender: settings.range, session: session, sequence: sequence,
-                                sentAtMs: BridgeEngine.wallClockMs(), body: body)
-        guard let bytes = frame.sealed(with: mac) else { count(.tooLarge); return false }
+        guard let bytes = sealed(kind, body: body) else { count(.tooLarge); return false }
         guard bytes.withUnsafeBytes({ link.send($0, to: address.sockaddr) }) else { count(.sendFailed); return false }
         return true
     }
 
-    private func count(_ drop: Drop) { drops[drop, default: 0] += 1 }
+    /// The next frame of this bridge's session, authenticated.
+    func sealed(_ kind: BridgeFrame.Kind, body: [UInt8]) -> [UInt8]? {
+        sequence += 1
+        return BridgeFrame(kind: kind, sender: settings.range, session: session, sequence: sequence,
+                           sentAtMs: BridgeEngine.wallClockMs(), body: body).sealed(with: mac)
+    }
 
-    private func warnOnce(_ key: String, _ message: String) {
+    func count(_ drop: Drop) { drops[drop, default: 0] += 1 }
+
+    func warnOnce(_ key: String, _ message: String) {
         guard warned.insert(key).inserted else { return }
         log("warning: \(message)")
     }
 
     var statsLine: String {
         let dropped = Drop.allCases.compactMap { drop in drops[drop].map { "\(drop.rawValue)=\($0)" } }
-        return "stats: forwarded out=\(forwardedOut) in=\(forwardedIn) dropped: \(dropped.isEmpty ? "none" : dropped.joined(separator: " "))"
+        return "stats: forwarded out=\(forwardedOut) in=\(forwardedIn) streams relayed=\(streamsRelayed) reset=\(streamsReset)"
+            + " dropped: \(dropped.isEmpty ? "none" : dropped.joined(separator: " "))"
     }
 }
