@@ -13,6 +13,7 @@ and checks:
   - a bridge killed and restarted recovers; a stopping bridge takes its instances away.
   - with --wine (the hook DLL built): the stand-in game under Wine, 2 copies per host, each
     host with its own Wine prefix and wineserver: a lobby on host B found and played from A;
+    the TCP game with its host on B and players on A and B (connections through the bridges);
     and multicast discovery across the two hosts (a group datagram crosses once per host and
     reaches only the copies that joined).
 Usage: scripts/bridge_test.py <virtuallan binary> [--wine]. Prints "N passed, M failed" last.
@@ -152,12 +153,16 @@ def instance(host, workdir, role, *args):
     return p
 
 
-def wait_instances(bridge_process, event, instances, what, port=GAME_PORT):
-    """Until the bridge has logged `event` ("ports" listing `port`, or "left") for every one of `instances`."""
+def wait_instances(bridge_process, event, instances, what, ports=(str(GAME_PORT),)):
+    """Until the bridge has logged `event` ("ports" listing every one of `ports`, as
+    "6111" or "tcp 6112", or "left") for every one of `instances`."""
     def matches(line):
         if not line.startswith("bridge: instance "):
             return False
-        return str(port) in line.split(" ports ")[1].split() if event == "ports" and " ports " in line else line.endswith(" " + event)
+        if event == "ports" and " ports " in line:
+            listed = " " + line.split(" ports ")[1] + " "
+            return all(f" {port} " in listed for port in ports)
+        return line.endswith(" " + event)
     missing = set(instances)
     while missing:
         line = bridge_process.expect(matches, what)
@@ -264,6 +269,38 @@ def wine_lobby(workdir):
                   f"copy {i} (host {'AABB'[i]}, {f.get('ip')}): {result}")
 
 
+def wine_tcp(workdir):
+    """The TCP stand-in game (wine/tests/tcpgame.c) across the two hosts: copy 2 (host B)
+    hosts, copies on A and B find it by UDP broadcast and connect to its TCP 6112 through
+    the bridges; 64 KB each way per player, checked byte for byte."""
+    print("bridge test: the TCP game under Wine, 2 copies per host, copy 2 (host B) hosting")
+    with WineHosts(workdir) as hosts:
+        placement = [(0, 0), (0, 1), (1, 16), (1, 17)]  # (host, instance)
+        copies = [hosts.copy(host, "tcpgame.exe", instance=index) for host, index in placement]
+        ready = [copy.line("READY") for copy in copies]
+        if not check(all(ready), "4 copies bound UDP 6111 and listen on TCP 6112 on hosts A and B"):
+            return
+        ips = [line.split()[2] for line in ready]
+        for b, others in [(hosts.bridges[0], [16, 17]), (hosts.bridges[1], [0, 1])]:
+            check(wait_instances(b, "ports", others, "the other host's listeners", ports=("6111", "tcp 6112")),
+                  f"{b.name} stands in for the other host's UDP 6111 and TCP 6112")
+        copies[2].send("host 4")
+        for i in (0, 1, 3):
+            copies[i].send("join")
+        results = [copy.line("RESULT", timeout=60) for copy in copies]
+        frame = 28 + 65536
+        for i, (copy, result) in enumerate(zip(copies, results)):
+            code = copy.finish()
+            if i == 2:
+                check(result == f"RESULT ok players=3 done=3 errors=0 in={frame * 3} out={frame * 3}" and code == 0,
+                      f"host {ips[i]} (host B) accepted the 3 players, 2 of them over the bridge: {result}")
+            else:
+                check(result == f"RESULT ok host={ips[2]} seen-as={ips[i]} sent={frame} received={frame}" and code == 0,
+                      f"player {ips[i]} (host {'AABB'[i]}) got its 64 KB intact: {result}")
+    stats = next((l for l in hosts.bridges[0].lines if "stats:" in l), "")
+    check("streams relayed=2 reset=0" in stats, f"host A's bridge relayed the 2 connections, none reset ({stats})")
+
+
 def wine_multicast(workdir):
     """Multicast discovery across the two hosts (wine/tests/mcastgame.c): 2 copies per host,
     three join 239.255.80.1, one on B does not; every copy sends one HELLO to the group."""
@@ -276,7 +313,7 @@ def wine_multicast(workdir):
             return
         ips = [line.split()[1] for line in ready]
         for b, others in [(hosts.bridges[0], [16, 17]), (hosts.bridges[1], [0, 1])]:
-            check(wait_instances(b, "ports", others, "the other host's copies", port=5500), f"{b.name} learns the other host's copies")
+            check(wait_instances(b, "ports", others, "the other host's copies", ports=("5500",)), f"{b.name} learns the other host's copies")
         members = copies[:3]
         for copy in members:
             copy.send("join")
@@ -284,9 +321,13 @@ def wine_multicast(workdir):
         for copy in copies:
             copy.send("announce")
             check(copy.line("SENT") == "SENT rc=0", "a copy sent one HELLO to the group")
-        for copy in copies:
-            copy.send("drain")
-        heard = [copy.line("HEARD") or "HEARD ?" for copy in copies]
+        # Members wait for the 4 HELLOs (2 of them cross the bridges); then the non-member,
+        # whose would have come the same way, takes what it has.
+        for copy in members:
+            copy.send("await 4")
+        heard = [copy.line("HEARD") or "HEARD ?" for copy in members]
+        copies[3].send("drain")
+        heard.append(copies[3].line("HEARD") or "HEARD ?")
         for i, line in enumerate(heard):
             if i == 3:
                 check(line == "HEARD 0", f"copy 3 (host B), not a member, saw nothing: {line}")
@@ -294,6 +335,10 @@ def wine_multicast(workdir):
                 words = line.split()
                 check(words[1] == "4" and sorted(words[2:]) == sorted(ips),
                       f"member {i} (host {'AABB'[i]}) got the 4 HELLOs of both hosts, each once from its sender: {line}")
+        for copy in members:  # no second copy of any HELLO came after (each crossed once)
+            copy.send("drain")
+        late = [copy.line("HEARD") for copy in members]
+        check(late == ["HEARD 0"] * 3, f"and no duplicate came later: {late}")
         for copy in copies:
             copy.send("quit")
         check([copy.finish() for copy in copies] == [0] * 4, "every copy exits cleanly")
@@ -384,6 +429,7 @@ def main():
         check("replayed=1" in stats and "bad-key-or-tampered=" in stats, "host B counted the replay and the wrong-key frames")
         if "--wine" in sys.argv:
             wine_lobby(workdir)
+            wine_tcp(workdir)
             wine_multicast(workdir)
     finally:
         if counts["failed"]:

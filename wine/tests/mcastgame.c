@@ -7,6 +7,7 @@
  *   announce   one "HELLO <own address>" to 239.255.80.1:5500         -> "SENT rc=<error>"
  *   drain      every datagram queued now (the sends before it have returned, and a send
  *              over loopback queues at the receiver before it returns) -> "HEARD <n> <sources>"
+ *   await N    the same, waiting up to 10 s for N HELLOs in all (across hosts)
  *   quit
  *
  * A bind failure is "RESULT bind=<error>" and exit 3 (the control without the DLL). */
@@ -35,15 +36,28 @@ static int membership(SOCKET s, int option) {
     return setsockopt(s, IPPROTO_IP, option, (const char *)&m, sizeof m) == 0 ? 0 : WSAGetLastError();
 }
 
-/* Takes what is queued; each source once per datagram, in arrival order. */
-static void drain(SOCKET s) {
+/* Takes what is queued, and with want > 0 waits (select, at most 10 s) until that many
+ * HELLOs came: datagrams that cross hosts through the bridges arrive after the sends have
+ * returned. Each source once per datagram, in arrival order. */
+static void collect(SOCKET s, int want) {
     char sources[1024] = "", buffer[256];
-    int heard = 0;
+    int heard = 0, error = 0;
+    DWORD deadline = GetTickCount() + 10000;
     for (;;) {
         struct sockaddr_in from;
         int length = sizeof from;
         int r = recvfrom(s, buffer, sizeof buffer - 1, 0, (struct sockaddr *)&from, &length);
-        if (r < 0) break;
+        if (r < 0) {
+            error = WSAGetLastError();
+            int left = (int)(deadline - GetTickCount());
+            if (error != WSAEWOULDBLOCK || heard >= want || left <= 0) break;
+            fd_set readable;
+            FD_ZERO(&readable);
+            FD_SET(s, &readable);
+            struct timeval wait = {left / 1000, (left % 1000) * 1000};
+            select(0, &readable, NULL, NULL, &wait);
+            continue;
+        }
         buffer[r] = 0;
         /* Only the group's datagrams count: they are all HELLOs. */
         if (strncmp(buffer, "HELLO ", 6) != 0) continue;
@@ -53,7 +67,6 @@ static void drain(SOCKET s) {
             strcat(sources, inet_ntoa(from.sin_addr));
         }
     }
-    int error = WSAGetLastError();
     say("HEARD %d%s%s", heard, sources, error == WSAEWOULDBLOCK ? "" : " error");
 }
 
@@ -90,7 +103,8 @@ int main(void) {
             to.sin_addr.s_addr = inet_addr(GROUP);
             int r = sendto(s, hello, (int)strlen(hello), 0, (struct sockaddr *)&to, sizeof to);
             say("SENT rc=%d", r == (int)strlen(hello) ? 0 : WSAGetLastError());
-        } else if (strncmp(command, "drain", 5) == 0) drain(s);
+        } else if (strncmp(command, "drain", 5) == 0) collect(s, 0);
+        else if (strncmp(command, "await ", 6) == 0) collect(s, atoi(command + 6));
         else break;
     }
     closesocket(s);
