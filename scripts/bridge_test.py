@@ -14,6 +14,7 @@ and checks:
   - with --wine (the hook DLL built): the stand-in game under Wine, 2 copies per host, each
     host with its own Wine prefix and wineserver: a lobby on host B found and played from A;
     the TCP game with its host on B and players on A and B (connections through the bridges);
+    a TCP stream whose far host's bridge is killed mid-stream (a reset; a new bridge goes on);
     and multicast discovery across the two hosts (a group datagram crosses once per host and
     reaches only the copies that joined).
 Usage: scripts/bridge_test.py <virtuallan binary> [--wine]. Prints "N passed, M failed" last.
@@ -301,6 +302,46 @@ def wine_tcp(workdir):
     check("streams relayed=2 reset=0" in stats, f"host A's bridge relayed the 2 connections, none reset ({stats})")
 
 
+def wine_host_lost(workdir):
+    """A long TCP stream from a copy on A to a copy on B; B's bridge is killed mid-stream
+    (SIGKILL: no goodbye, the kernel closes its connections): A's copy sees a reset at once,
+    and a new bridge on B carries a new stream whole."""
+    print("bridge test: host B's bridge killed in the middle of a TCP stream from A")
+    with WineHosts(workdir) as hosts:
+        def pair(sink_instance, player_instance):
+            sink = hosts.copy(1, "tcpgame.exe", instance=sink_instance)
+            player = hosts.copy(0, "tcpgame.exe", instance=player_instance)
+            ready = sink.line("READY") is not None and player.line("READY") is not None
+            return sink, player, ready and wait_instances(hosts.bridges[0], "ports", [sink_instance], "the sink's listener",
+                                                          ports=("6111", "tcp 6112"))
+        sink, player, ready = pair(16, 0)
+        if not check(ready, "a copy on B listens, host A's bridge stands in for it"):
+            return
+        sink.send("sink")
+        player.send("stream 2000000000")  # 2 GB: still flowing when the bridge dies
+        check(sink.line("SINK flowing", timeout=60) is not None, "A's copy streams to B's through the bridges")
+        hosts.bridges[1].stop(signal.SIGKILL)
+        result = player.line("RESULT", timeout=30)
+        check(result is not None and result.endswith(" error=10054"), f"A's copy sees WSAECONNRESET in its send: {result}")
+        ended = sink.line("RESULT", timeout=30)
+        check(ended is not None and " end=" in ended, f"B's copy sees its connection end with its bridge: {ended}")
+        check(any("reset: the other host's bridge went away" in l or "reset: the link failed" in l for l in hosts.bridges[0].lines),
+              "host A's bridge says why it reset the stream")
+        # The LAN goes on: a new bridge on B, a new pair of copies, a stream of 4 MB whole.
+        hosts.bridges[1] = bridge(1, workdir, hosts=2)
+        check(wait_peers(hosts.bridges[1], 1), "a new bridge on B finds A's")
+        sink, player, ready = pair(17, 1)
+        check(ready, "a new copy on B listens, host A's bridge stands in for it")
+        sink.send("sink")
+        player.send(f"stream {4 << 20}")
+        result = player.line("RESULT", timeout=60)
+        check(result == f"RESULT stream bytes={4 << 20} error=0", f"after it, a 4 MB stream from A ends gracefully: {result}")
+        ended = sink.line("RESULT", timeout=30)
+        check(ended == f"RESULT sink bytes={4 << 20} end=0", f"and B's copy got every byte: {ended}")
+    stats = next((l for l in hosts.bridges[0].lines if "stats:" in l), "")
+    check("streams relayed=2 reset=1" in stats, f"host A's bridge: 2 streams, 1 reset ({stats})")
+
+
 def wine_multicast(workdir):
     """Multicast discovery across the two hosts (wine/tests/mcastgame.c): 2 copies per host,
     three join 239.255.80.1, one on B does not; every copy sends one HELLO to the group."""
@@ -430,6 +471,7 @@ def main():
         if "--wine" in sys.argv:
             wine_lobby(workdir)
             wine_tcp(workdir)
+            wine_host_lost(workdir)
             wine_multicast(workdir)
     finally:
         if counts["failed"]:

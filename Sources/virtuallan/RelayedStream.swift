@@ -168,7 +168,7 @@ final class RelayedStream {
                 } else if n == 0 {
                     return "the other host's bridge went away"
                 } else if errno != EAGAIN && errno != EINTR {
-                    return "link: \(String(cString: strerror(errno)))"
+                    return "the link failed: the other end reset, or its host went away (\(String(cString: strerror(errno))))"
                 }
             }
             if !outbound.isEmpty {

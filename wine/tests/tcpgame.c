@@ -4,6 +4,7 @@
  * 6112, whether it hosts or not.
  *
  *   tcpgame.exe             READY line; then "host N" or "join" on stdin; a RESULT line
+ *                           ("sink" / "stream BYTES": one long stream from a player to a host)
  *   tcpgame.exe --control   bind both ports, READY, wait for "quit" (run without the DLL)
  *
  * The host answers every discovery broadcast, accepts N-1 players with WSAEventSelect
@@ -253,6 +254,67 @@ static int join(SOCKET discovery) {
     return ok ? 0 : 1;
 }
 
+/* ---- a long stream, for a host that goes away mid-stream (scripts/bridge_test.py) ---- */
+
+/* Answers discovery until one player connects, then reads until the stream ends. */
+static int sink(SOCKET discovery, SOCKET listener) {
+    DWORD start = GetTickCount();
+    SOCKET c = INVALID_SOCKET;
+    while (c == INVALID_SOCKET && GetTickCount() - start < GIVE_UP_MS) {
+        fd_set set;
+        FD_ZERO(&set);
+        FD_SET(discovery, &set);
+        FD_SET(listener, &set);
+        struct timeval wait = { 1, 0 };
+        if (select(0, &set, NULL, NULL, &wait) <= 0) continue;
+        char request[64];
+        struct sockaddr_in from;
+        int length = sizeof from;
+        if (FD_ISSET(discovery, &set)) {
+            int r = recvfrom(discovery, request, sizeof request, 0, (struct sockaddr *)&from, &length);
+            if (r == 10 && memcmp(request, "VLDISCOVER", 10) == 0) sendto(discovery, "VLHOST", 6, 0, (struct sockaddr *)&from, length);
+        }
+        length = sizeof from;
+        if (FD_ISSET(listener, &set)) c = accept(listener, (struct sockaddr *)&from, &length);
+    }
+    if (c == INVALID_SOCKET) { say("RESULT sink no-player"); return 1; }
+    say("SINK connected");
+    static char buffer[65536];
+    long bytes = 0;
+    int r, flowing = 0;
+    while ((r = recv(c, buffer, sizeof buffer, 0)) > 0) {
+        bytes += r;
+        if (!flowing && bytes >= 1 << 20) { say("SINK flowing"); flowing = 1; }
+    }
+    say("RESULT sink bytes=%ld end=%d", bytes, r == 0 ? 0 : WSAGetLastError());
+    return 0;
+}
+
+/* Finds the host, sends `total` bytes (blocking), closes its side, waits for the host's. */
+static int stream(SOCKET discovery, long total) {
+    struct in_addr host_address;
+    if (!find_host(discovery, &host_address)) { say("RESULT stream no-host-answered"); return 1; }
+    SOCKET s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    struct sockaddr_in to;
+    memset(&to, 0, sizeof to);
+    to.sin_family = AF_INET;
+    to.sin_port = htons(GAME_PORT);
+    to.sin_addr = host_address;
+    if (connect(s, (struct sockaddr *)&to, sizeof to) != 0) { say("RESULT stream connect=%d", WSAGetLastError()); return 1; }
+    static char block[16384];
+    long sent = 0;
+    while (sent < total) {
+        int r = send(s, block, (int)(total - sent < (long)sizeof block ? total - sent : (long)sizeof block), 0);
+        if (r <= 0) { say("RESULT stream bytes=%ld error=%d", sent, WSAGetLastError()); return 0; }
+        sent += r;
+    }
+    shutdown(s, SD_SEND);
+    int r = recv(s, block, sizeof block, 0);
+    say("RESULT stream bytes=%ld error=%d", sent, r == 0 ? 0 : WSAGetLastError());
+    closesocket(s);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     WSADATA data;
     WSAStartup(MAKEWORD(2, 2), &data);
@@ -269,5 +331,7 @@ int main(int argc, char **argv) {
     if (!fgets(command, sizeof command, stdin)) return 2;
     if (strncmp(command, "host ", 5) == 0) return host(discovery, listener, atoi(command + 5) - 1);
     if (strncmp(command, "join", 4) == 0) return join(discovery);
+    if (strncmp(command, "sink", 4) == 0) return sink(discovery, listener);
+    if (strncmp(command, "stream ", 7) == 0) return stream(discovery, atol(command + 7));
     return 0;
 }
