@@ -260,6 +260,10 @@ static int32_t WINAPI wsarecvmsg_entry(VL_SOCKET s, VL_WSAMSG *message, uint32_t
 static int32_t WINAPI wsasendmsg_entry(VL_SOCKET s, VL_WSAMSG *message, uint32_t flags, uint32_t *sent, VL_OVERLAPPED *overlapped, void *routine) {
     return vl_hook_WSASendMsg(s, message, flags, sent, overlapped, routine);
 }
+static int32_t WINAPI connectex_entry(VL_SOCKET s, const VL_SOCKADDR_IN *name, int32_t length, const void *data, uint32_t dataLength,
+                                      uint32_t *sent, VL_OVERLAPPED *overlapped) {
+    return vl_hook_ConnectEx(s, name, length, data, dataLength, sent, overlapped);
+}
 
 static int32_t event_select(VL_SOCKET s, VL_WSAEVENT event, int32_t events) {
     return vl_original.WSAEventSelect((SOCKET)s, (WSAEVENT)event, events) == 0 ? 0 : last_wsa_error();
@@ -674,6 +678,7 @@ static const vl_platform win32_platform = {
     .stream_receive = stream_receive, .stream_set_nonblocking = stream_set_nonblocking, .stream_bytes_readable = stream_bytes_readable,
     .set_receive_buffer = set_receive_buffer, .option_get = option_get, .option_set = option_set, .event_select = event_select, .async_select = async_select,
     .wsarecvmsg_entry = (void *)wsarecvmsg_entry, .wsasendmsg_entry = (void *)wsasendmsg_entry,
+    .connectex_entry = (void *)connectex_entry,
     .wait_sockets = wait_sockets, .poll_sockets = poll_sockets, .watch_readable = watch_readable, .set_ready_handler = set_ready_handler,
     .event_create = event_create, .event_close = event_close, .event_set = event_set,
     .event_reset = event_reset, .event_wait = event_wait,

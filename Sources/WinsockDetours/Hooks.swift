@@ -269,6 +269,15 @@ public func hookWSAEventSelect(_ s: UInt, _ event: UnsafeMutableRawPointer?, _ e
     withHost(orFail: socketError) { status($0, $0.eventSelect(s, event: event, events: events)) }
 }
 
+/// ConnectEx (WSAIoctl's pointer on a virtual TCP socket): a BOOL, the last error on FALSE.
+@_cdecl("vl_hook_ConnectEx")
+public func hookConnectEx(_ s: UInt, _ name: UnsafePointer<VL_SOCKADDR_IN>?, _ length: Int32, _ data: UnsafeRawPointer?,
+                          _ dataLength: UInt32, _ sent: UnsafeMutablePointer<UInt32>?, _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?) -> Int32 {
+    withHost(orFail: 0) { host in
+        status(host, host.connectEx(s, to: name, length: length, data: data, dataLength: dataLength, sent: sent, overlapped: overlapped)) == 0 ? 1 : 0
+    }
+}
+
 @_cdecl("vl_hook_WSARecvMsg")
 public func hookWSARecvMsg(_ s: UInt, _ message: UnsafeMutablePointer<VL_WSAMSG>?, _ received: UnsafeMutablePointer<UInt32>?,
                            _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ routine: UnsafeMutableRawPointer?) -> Int32 {

@@ -35,14 +35,16 @@ func optionDecision(level: Int32, name: Int32, transport: Transport = .udp) -> O
     }
 }
 
-/// A TCP socket's: its port space and type are virtual, its timeouts are the layer's waits;
-/// everything else is the connection's own (buffers, SO_LINGER, TCP_NODELAY, keep-alive,
+/// A TCP socket's: its port space and type are virtual, its timeouts are the layer's waits,
+/// SO_UPDATE_CONNECT_CONTEXT / SO_UPDATE_ACCEPT_CONTEXT (after ConnectEx / AcceptEx) are
+/// accepted with nothing to do (its names are virtual from the start); everything else is the connection's own (buffers, SO_LINGER, TCP_NODELAY, keep-alive,
 /// the pending SO_ERROR of a refused connect) and the OS answers it.
 private func streamOptionDecision(level: Int32, name: Int32) -> OptionDecision {
     switch (level, name) {
     case (Int32(VL_SOL_SOCKET), Int32(VL_SO_REUSEADDR)), (Int32(VL_SOL_SOCKET), Int32(VL_SO_EXCLUSIVEADDRUSE)),
          (Int32(VL_SOL_SOCKET), Int32(VL_SO_TYPE)), (Int32(VL_SOL_SOCKET), Int32(VL_SO_RCVTIMEO)),
-         (Int32(VL_SOL_SOCKET), Int32(VL_SO_SNDTIMEO)):
+         (Int32(VL_SOL_SOCKET), Int32(VL_SO_SNDTIMEO)), (Int32(VL_SOL_SOCKET), Int32(VL_SO_UPDATE_CONNECT_CONTEXT)),
+         (Int32(VL_SOL_SOCKET), Int32(VL_SO_UPDATE_ACCEPT_CONTEXT)):
         return .virtual
     case (Int32(VL_IPPROTO_IP), _) where MembershipChange(option: name) != nil:
         return .refused
@@ -66,6 +68,9 @@ extension VirtualHost {
             }
             if level == Int32(VL_IPPROTO_IP), MembershipChange(option: name) != nil {
                 return changeMembershipLocked(socket, name: name, value: value, length: length)
+            }
+            if name == Int32(VL_SO_UPDATE_CONNECT_CONTEXT) || name == Int32(VL_SO_UPDATE_ACCEPT_CONTEXT) {
+                return socket.peer != nil ? nil : .notConnected
             }
             guard let value, length >= 1 else { return .fault }
             // BOOL options: Windows reads an int, but accepts a 1-byte value too.
@@ -224,10 +229,15 @@ extension VirtualHost {
                 guard let output, outputLength >= 4 else { return .fault }
                 output.storeBytes(of: bytesReadableLocked(socket), as: UInt32.self)
                 returned.pointee = 4
-            case 0xC800_0006 where input.flatMap({ messageExtension($0, inputLength) }) != nil:
-                // SIO_GET_EXTENSION_FUNCTION_POINTER for WSARecvMsg / WSASendMsg: ours.
+            case 0xC800_0006 where input.flatMap({ winsockExtension($0, inputLength, stream: socket.isStream) }) != nil:
+                // SIO_GET_EXTENSION_FUNCTION_POINTER for WSARecvMsg / WSASendMsg / ConnectEx: ours.
                 guard let output, outputLength >= UInt32(MemoryLayout<UnsafeRawPointer>.size) else { return .fault }
-                let entry = messageExtension(input!, inputLength) == .receive ? platform.t.wsarecvmsg_entry : platform.t.wsasendmsg_entry
+                let entry: UnsafeMutableRawPointer?
+                switch winsockExtension(input!, inputLength, stream: socket.isStream)! {
+                case .receiveMessage: entry = platform.t.wsarecvmsg_entry
+                case .sendMessage: entry = platform.t.wsasendmsg_entry
+                case .connectEx: entry = platform.t.connectex_entry
+                }
                 output.storeBytes(of: entry, as: UnsafeMutableRawPointer?.self)
                 returned.pointee = UInt32(MemoryLayout<UnsafeRawPointer>.size)
             case 0x9800_000C, 0x9800_000F:  // SIO_UDP_CONNRESET, SIO_UDP_NETRESET
@@ -258,16 +268,22 @@ func hex(_ value: UInt32) -> String {
     return String(decoding: text, as: UTF8.self)
 }
 
-enum MessageExtension { case receive, send }
+/// The extension functions a virtual socket hands out its own pointers for.
+enum WinsockExtension { case receiveMessage, sendMessage, connectEx }
 
-/// Which of the message functions the GUID names: WSAID_WSARECVMSG
-/// {f689d7c8-6f1f-436b-8a53-e54fe351c322}, WSAID_WSASENDMSG {a441e712-754f-43ca-84a7-0dee44cf606d}.
-func messageExtension(_ input: UnsafeRawPointer, _ length: UInt32) -> MessageExtension? {
-    let ids: [(MessageExtension, [UInt8])] = [
-        (.receive, [0xC8, 0xD7, 0x89, 0xF6, 0x1F, 0x6F, 0x6B, 0x43, 0x8A, 0x53, 0xE5, 0x4F, 0xE3, 0x51, 0xC3, 0x22]),
-        (.send, [0x12, 0xE7, 0x41, 0xA4, 0x4F, 0x75, 0xCA, 0x43, 0x84, 0xA7, 0x0D, 0xEE, 0x44, 0xCF, 0x60, 0x6D]),
+/// Which extension the GUID names: WSAID_WSARECVMSG {f689d7c8-6f1f-436b-8a53-e54fe351c322},
+/// WSAID_WSASENDMSG {a441e712-754f-43ca-84a7-0dee44cf606d}, and on a TCP socket
+/// WSAID_CONNECTEX {25a207b9-ddf3-4660-8ee9-76e58c74063e} (AcceptEx is not handed out yet:
+/// WSAEOPNOTSUPP).
+func winsockExtension(_ input: UnsafeRawPointer, _ length: UInt32, stream: Bool) -> WinsockExtension? {
+    let ids: [(WinsockExtension, [UInt8])] = [
+        (.receiveMessage, [0xC8, 0xD7, 0x89, 0xF6, 0x1F, 0x6F, 0x6B, 0x43, 0x8A, 0x53, 0xE5, 0x4F, 0xE3, 0x51, 0xC3, 0x22]),
+        (.sendMessage, [0x12, 0xE7, 0x41, 0xA4, 0x4F, 0x75, 0xCA, 0x43, 0x84, 0xA7, 0x0D, 0xEE, 0x44, 0xCF, 0x60, 0x6D]),
+        (.connectEx, [0xB9, 0x07, 0xA2, 0x25, 0xF3, 0xDD, 0x60, 0x46, 0x8E, 0xE9, 0x76, 0xE5, 0x8C, 0x74, 0x06, 0x3E]),
     ]
     guard length >= 16 else { return nil }
-    for (which, id) in ids where (0..<16).allSatisfy({ input.load(fromByteOffset: $0, as: UInt8.self) == id[$0] }) { return which }
+    for (which, id) in ids where (0..<16).allSatisfy({ input.load(fromByteOffset: $0, as: UInt8.self) == id[$0] }) {
+        return which == .connectEx && !stream ? nil : which
+    }
     return nil
 }

@@ -43,10 +43,14 @@ public struct WinsockError: Error, RawRepresentable, Equatable, Hashable, Sendab
 
     /// The NTSTATUS a finished OVERLAPPED carries for this outcome (Internal), and back.
     /// Windows' own values where one exists; our other errors ride in a private range.
+    static let statusConnectionRefused: UInt32 = 0xC000_0236, statusConnectionReset: UInt32 = 0xC000_020D
+
     var ntStatus: UInt32 {
         switch self {
         case .messageSize: return VL_STATUS_BUFFER_OVERFLOW
         case .operationAborted: return VL_STATUS_CANCELLED
+        case .connectionRefused: return WinsockError.statusConnectionRefused
+        case .connectionReset: return WinsockError.statusConnectionReset
         default: return 0xE0560000 | UInt32(UInt16(truncatingIfNeeded: rawValue))
         }
     }
@@ -56,6 +60,8 @@ public struct WinsockError: Error, RawRepresentable, Equatable, Hashable, Sendab
         case VL_STATUS_SUCCESS: return nil
         case VL_STATUS_BUFFER_OVERFLOW: self = .messageSize
         case VL_STATUS_CANCELLED: self = .operationAborted
+        case WinsockError.statusConnectionRefused: self = .connectionRefused
+        case WinsockError.statusConnectionReset: self = .connectionReset
         default: self.init(Int32(ntStatus & 0xFFFF))
         }
     }

@@ -4,6 +4,7 @@
  * the OS's with the DLL's absence and the virtual port space's with it. */
 #include <winsock2.h>
 #include <ws2tcpip.h>
+#include <mswsock.h>
 #include <stdio.h>
 #include <string.h>
 #include "conformance.h"
@@ -309,6 +310,65 @@ static void overlapped_receive(void) {
     closesocket(l);
 }
 
+/* ConnectEx from WSAIoctl's pointer, as IOCP games connect: bound first, the first bytes
+ * with the handshake, the end in the OVERLAPPED. */
+static void connect_ex(void) {
+    struct sockaddr_in at;
+    SOCKET l = listening(&at);
+    SOCKET c = tcp();
+    GUID id = WSAID_CONNECTEX;
+    LPFN_CONNECTEX connect_ex = NULL;
+    DWORD returned = 0;
+    int r = WSAIoctl(c, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, &connect_ex, sizeof connect_ex, &returned, NULL, NULL);
+    check("tcp.connectex-pointer", "%s found=%d", rc(r), connect_ex != NULL);
+    if (!connect_ex) { closesocket(c); closesocket(l); return; }
+    WSAOVERLAPPED o;
+    memset(&o, 0, sizeof o);
+    o.hEvent = WSACreateEvent();
+    DWORD sent = 0, bytes = 0, flags = 0;
+    BOOL ok = connect_ex(c, (struct sockaddr *)&at, sizeof at, "hello", 5, &sent, &o);
+    check("tcp.connectex-unbound", "ok=%d error=%d", ok, ok ? 0 : WSAGetLastError());
+    struct sockaddr_in any = address("0.0.0.0", 0);
+    bind(c, (struct sockaddr *)&any, sizeof any);
+    ok = connect_ex(c, (struct sockaddr *)&at, sizeof at, "hello", 5, &sent, &o);
+    int error = ok ? 0 : WSAGetLastError();
+    DWORD w = WSAWaitForMultipleEvents(1, &o.hEvent, FALSE, 2000, FALSE);
+    BOOL done = WSAGetOverlappedResult(c, &o, &bytes, FALSE, &flags);
+    check("tcp.connectex", "ok=%d error=%d wait=%lu done=%d bytes=%lu", ok, error, w, done, bytes);
+    check("tcp.connectex-update-context", "%s", rc(setsockopt(c, SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, NULL, 0)));
+    struct sockaddr_in peer, name;
+    int length = sizeof peer;
+    getpeername(c, (struct sockaddr *)&peer, &length);
+    SOCKET a = accept(l, NULL, NULL);
+    length = sizeof name;
+    getsockname(c, (struct sockaddr *)&name, &length);
+    DWORD timeout = 2000;
+    setsockopt(a, SOL_SOCKET, SO_RCVTIMEO, (char *)&timeout, sizeof timeout);
+    char buffer[8] = "";
+    int got = receive_all(a, buffer, 5);
+    check("tcp.connectex-session", "peer-is-listener=%d local=%s first-bytes=%d %.5s", same(peer, at), inet_ntoa(name.sin_addr), got, buffer);
+    closesocket(a);
+    closesocket(c);
+    /* Nothing listens on a bound port: the handshake is refused, in the OVERLAPPED. */
+    SOCKET quiet = tcp();
+    struct sockaddr_in nobody = address("127.0.0.1", 0);
+    length = sizeof nobody;
+    bind(quiet, (struct sockaddr *)&nobody, sizeof nobody);
+    getsockname(quiet, (struct sockaddr *)&nobody, &length);
+    c = tcp();
+    bind(c, (struct sockaddr *)&any, sizeof any);
+    WSAResetEvent(o.hEvent);
+    ok = connect_ex(c, (struct sockaddr *)&nobody, sizeof nobody, NULL, 0, NULL, &o);
+    error = ok ? 0 : WSAGetLastError();
+    w = WSAWaitForMultipleEvents(1, &o.hEvent, FALSE, 5000, FALSE);
+    done = WSAGetOverlappedResult(c, &o, &bytes, FALSE, &flags);
+    check("tcp.connectex-refused", "ok=%d error=%d wait=%lu done=%d result=%d", ok, error, w, done, done ? 0 : WSAGetLastError());
+    WSACloseEvent(o.hEvent);
+    closesocket(c);
+    closesocket(quiet);
+    closesocket(l);
+}
+
 void tcp_checks(void) {
     wrong_kinds();
     session();
@@ -316,4 +376,5 @@ void tcp_checks(void) {
     nonblocking_session();
     events();
     overlapped_receive();
+    connect_ex();
 }

@@ -85,8 +85,11 @@
     X(KERNEL32, 0, SOCKET, int32_t, ReadFile, "i:spupp", (VL_SOCKET s, void *buffer, uint32_t length, uint32_t *read, VL_OVERLAPPED *overlapped), (s, buffer, length, read, overlapped)) \
     X(KERNEL32, 0, SOCKET, int32_t, WriteFile, "i:spupp", (VL_SOCKET s, const void *buffer, uint32_t length, uint32_t *written, VL_OVERLAPPED *overlapped), (s, buffer, length, written, overlapped))
 
-/* Not an export (WSAIoctl hands out its pointer): WSARecvMsg on a virtual socket, in Swift. */
+/* Not exports (WSAIoctl hands out their pointers): WSARecvMsg and ConnectEx on a virtual
+ * socket, in Swift. ConnectEx returns a BOOL. */
 int32_t vl_hook_WSARecvMsg(VL_SOCKET s, VL_WSAMSG *message, uint32_t *received, VL_OVERLAPPED *overlapped, void *routine);
+int32_t vl_hook_ConnectEx(VL_SOCKET s, const VL_SOCKADDR_IN *name, int32_t length, const void *data, uint32_t dataLength,
+                          uint32_t *sent, VL_OVERLAPPED *overlapped);
 
 /* Prototypes of the detours (defined in Swift with @_cdecl("vl_hook_<name>")). */
 #define VL_DECLARE_HOOK(module, ordinal, kind, ret, name, sig, params, args) ret vl_hook_##name params;

@@ -106,6 +106,8 @@ typedef struct vl_platform {
     void *wsarecvmsg_entry;
     /* The same for WSASendMsg (also an export: vl_hook_WSASendMsg). */
     void *wsasendmsg_entry;
+    /* The same for ConnectEx on a virtual TCP socket: vl_hook_ConnectEx. */
+    void *connectex_entry;
 
     /* Manual-reset events (WSAEVENT). */
     VL_WSAEVENT (*event_create)(void);
