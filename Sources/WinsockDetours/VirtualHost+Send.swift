@@ -35,7 +35,9 @@ extension VirtualHost {
 
         let route: Router.Route
         switch router.route(to: destination.address, payloadLength: total, broadcastPermitted: broadcastPermitted) {
-        case let .failure(error): return .failure(winsockError(error))
+        case let .failure(error):
+            if error == .networkUnreachable { warnOutside(socket.handle, destination) }
+            return .failure(winsockError(error))
         case let .success(r): route = r
         }
         // A socket bound to 127.0.0.1 has no route to the LAN, as on Windows.
@@ -84,6 +86,20 @@ extension VirtualHost {
                        error: nil, bytes: bytes, immediately: true)
             }
             return nil
+        }
+    }
+
+    /// UDP outside loopback and the virtual LAN (a master server, the internet) is not passed
+    /// through: the backing socket is on 127.0.0.1, and a datagram of a virtual socket
+    /// reaching a real network is what this layer exists to prevent. Said once per address.
+    private func warnOutside(_ handle: UInt, _ destination: SocketAddress) {
+        let first = lock.locked { () -> Bool in
+            guard !warnedOutside.contains(destination.address), warnedOutside.count < 64 else { return false }
+            warnedOutside.append(destination.address)
+            return true
+        }
+        if first {
+            log(.warning, "UDP send on virtual socket \(handle) to \(destination.address.dotted):\(destination.port) refused with WSAENETUNREACH: UDP outside the virtual LAN is not passed through (TCP is)")
         }
     }
 }

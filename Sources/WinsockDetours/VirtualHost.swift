@@ -19,6 +19,8 @@ public final class VirtualHost: @unchecked Sendable {
     /// The real port of a TCP socket that never listens: where a virtual connection with no
     /// listener goes, so the OS refuses it (made on first use).
     var refusingPort: UInt16?
+    /// Outside destinations a UDP send was refused for, each warned about once (lock held).
+    var warnedOutside: [IPv4Address] = []
     /// The handle of that socket, closed at shutdown.
     var refusingHandle: UInt?
     /// Test hook: runs when a blocking receive has registered itself and is about to wait.

@@ -135,6 +135,9 @@ final class DatagramTests: XCTestCase {
         lan.as(0) { ws in
             XCTAssertEqual(ws.sendto(sockets[0], [1], IPv4Address(8, 8, 8, 8), 23757), Winsock.socketError)
             XCTAssertEqual(ws.lastError, 10051)
+            // Decided: UDP outside is not passed through; the log says so once per address.
+            XCTAssertEqual(ws.sendto(sockets[0], [2], IPv4Address(8, 8, 8, 8), 27900), Winsock.socketError)
+            XCTAssertEqual(lan.hosts[0].lock.locked { lan.hosts[0].warnedOutside }, [IPv4Address(8, 8, 8, 8)])
             XCTAssertEqual(ws.sendto(sockets[0], [1], lan.address(1), 0), Winsock.socketError)
             XCTAssertEqual(ws.lastError, 10049)
         }
