@@ -10,9 +10,8 @@ network namespace): every copy binds UDP 5500 on 0.0.0.0.
      non-member has none. Then copy 0 leaves; copy 1 sends once more: copy 0 and copy 3
      get nothing, the other six members get it.
   2. Control: the same program without the DLL: the second copy cannot bind UDP 5500."""
-import os
 
-from winelab import Copy, check, finish, hooked, one_prefix_stage, status_json, stop_prefix, unhooked
+from winelab import Copy, check, hooked, lan_stage, second_copy_collides, status_json, unhooked
 
 COPIES = 8
 OUTSIDER = 3
@@ -67,24 +66,12 @@ def lan(env):
 
 def control(env):
     print("control: the same program without the DLL")
-    first = Copy(unhooked("mcastgame.exe"), env)
-    check(first.line("READY") is not None, "the first copy binds UDP 5500")
-    second = Copy(unhooked("mcastgame.exe"), env)
-    result = second.line("RESULT")
-    check(result == "RESULT bind=10048", f"the second copy cannot bind UDP 5500: {result}")
-    check(second.finish() == 3, "and exits with its bind failure")
-    first.send("quit")
-    first.finish()
+    second_copy_collides(unhooked("mcastgame.exe"), env, "the first copy binds UDP 5500",
+                         lambda r: r == "RESULT bind=10048", "the second copy cannot bind UDP 5500")
 
 
 def main():
-    work, prefix, base, started = one_prefix_stage("mcastgame")
-    try:
-        lan({**base, "VIRTUALLAN_REGISTRY": os.path.join(work, "registry"), "VIRTUALLAN_LOG": os.path.join(work, "log.txt")})
-        control(base)
-    finally:
-        stop_prefix(prefix)
-    finish(started)
+    lan_stage("mcastgame", lan, control)
 
 
 if __name__ == "__main__":

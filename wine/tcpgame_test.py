@@ -11,10 +11,8 @@ through wine/test, which puts it in a private network namespace): every copy bin
      port and checks byte for byte.
   2. Control: the same program without the DLL: the second copy cannot bind TCP 6112
      (nor UDP 6111), which proves the test can fail."""
-import os
-import tempfile
 
-from winelab import Copy, check, finish, hooked, one_prefix_stage, status_json, stop_prefix, unhooked
+from winelab import Copy, check, hooked, lan_stage, second_copy_collides, status_json, unhooked
 
 COPIES = 8
 HOST = 5
@@ -51,24 +49,12 @@ def lan(env):
 
 def control(env):
     print("control: the same program without the DLL")
-    first = Copy(unhooked("tcpgame.exe", "--control"), env)
-    check(first.line("READY") is not None, "the first copy binds UDP 6111 and listens on TCP 6112")
-    second = Copy(unhooked("tcpgame.exe", "--control"), env)
-    result = second.line("RESULT")
-    check(result is not None and "bind6112=10048" in result, f"the second copy cannot listen on TCP 6112: {result}")
-    check(second.finish() == 3, "and exits with its bind failure")
-    first.send("quit")
-    first.finish()
+    second_copy_collides(unhooked("tcpgame.exe", "--control"), env, "the first copy binds UDP 6111 and listens on TCP 6112",
+                         lambda r: "bind6112=10048" in r, "the second copy cannot listen on TCP 6112")
 
 
 def main():
-    work, prefix, base, started = one_prefix_stage("tcpgame")
-    try:
-        lan({**base, "VIRTUALLAN_REGISTRY": os.path.join(work, "registry"), "VIRTUALLAN_LOG": os.path.join(work, "log.txt")})
-        control(base)
-    finally:
-        stop_prefix(prefix)
-    finish(started)
+    lan_stage("tcpgame", lan, control)
 
 
 if __name__ == "__main__":

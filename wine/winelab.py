@@ -58,6 +58,31 @@ def one_prefix_stage(tag):
     return work, prefix, {**os.environ, "WINEDEBUG": "-all", "WINEPREFIX": prefix}, started
 
 
+def lan_stage(tag, lan, control):
+    """A script's whole run in the default prefix: `lan(env)` with a registry and a log of
+    its own, then `control(env)` (the same program without the DLL), then the summary."""
+    work, prefix, base, started = one_prefix_stage(tag)
+    try:
+        lan({**base, "VIRTUALLAN_REGISTRY": os.path.join(work, "registry"), "VIRTUALLAN_LOG": os.path.join(work, "log.txt")})
+        control(base)
+    finally:
+        stop_prefix(prefix)
+    finish(started)
+
+
+def second_copy_collides(command, env, first_ready, collides, what):
+    """The control of a fixed-port game without the DLL: a first copy binds (`first_ready`),
+    a second one's RESULT line must satisfy `collides` and it exits with status 3."""
+    first = Copy(command, env)
+    check(first.line("READY") is not None, first_ready)
+    second = Copy(command, env)
+    result = second.line("RESULT")
+    check(result is not None and collides(result), f"{what}: {result}")
+    check(second.finish() == 3, "and exits with its bind failure")
+    first.send("quit")
+    first.finish()
+
+
 def stop_prefix(path):
     subprocess.run(["wineserver", "-k"], env={**os.environ, "WINEPREFIX": path})
 
