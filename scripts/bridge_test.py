@@ -242,6 +242,18 @@ class WineHosts:
         self.copies.append(copy)
         return copy
 
+    def four_copies(self, program, ports, what):
+        """Copies 0 and 1 on A, 16 and 17 on B, each seen by the other host's bridge with its
+        `ports` (as the bridge logs them: "5500", "tcp 6112"); their READY lines, or None."""
+        copies = [self.copy(host, program, instance=index) for host, index in [(0, 0), (0, 1), (1, 16), (1, 17)]]
+        ready = [copy.line("READY") for copy in copies]
+        if not check(all(ready), f"4 copies {what} on hosts A and B"):
+            return copies, None
+        for b, others in [(self.bridges[0], [16, 17]), (self.bridges[1], [0, 1])]:
+            check(wait_instances(b, "ports", others, "the other host's copies", ports=ports),
+                  f"{b.name} stands in for the other host's copies ({', '.join(ports)})")
+        return copies, ready
+
     def __exit__(self, *_):
         for copy in self.copies:
             if copy.process.poll() is None:
@@ -276,15 +288,10 @@ def wine_tcp(workdir):
     the bridges; 64 KB each way per player, checked byte for byte."""
     print("bridge test: the TCP game under Wine, 2 copies per host, copy 2 (host B) hosting")
     with WineHosts(workdir) as hosts:
-        placement = [(0, 0), (0, 1), (1, 16), (1, 17)]  # (host, instance)
-        copies = [hosts.copy(host, "tcpgame.exe", instance=index) for host, index in placement]
-        ready = [copy.line("READY") for copy in copies]
-        if not check(all(ready), "4 copies bound UDP 6111 and listen on TCP 6112 on hosts A and B"):
+        copies, ready = hosts.four_copies("tcpgame.exe", ("6111", "tcp 6112"), "bound UDP 6111 and listen on TCP 6112")
+        if not ready:
             return
         ips = [line.split()[2] for line in ready]
-        for b, others in [(hosts.bridges[0], [16, 17]), (hosts.bridges[1], [0, 1])]:
-            check(wait_instances(b, "ports", others, "the other host's listeners", ports=("6111", "tcp 6112")),
-                  f"{b.name} stands in for the other host's UDP 6111 and TCP 6112")
         copies[2].send("host 4")
         for i in (0, 1, 3):
             copies[i].send("join")
@@ -347,14 +354,10 @@ def wine_multicast(workdir):
     three join 239.255.80.1, one on B does not; every copy sends one HELLO to the group."""
     print("bridge test: multicast under Wine, 2 copies per host, copy 3 (host B) not joining")
     with WineHosts(workdir) as hosts:
-        placement = [(0, 0), (0, 1), (1, 16), (1, 17)]  # (host, instance)
-        copies = [hosts.copy(host, "mcastgame.exe", instance=index) for host, index in placement]
-        ready = [copy.line("READY") for copy in copies]
-        if not check(all(ready), "4 copies bound UDP 5500 on hosts A and B"):
+        copies, ready = hosts.four_copies("mcastgame.exe", ("5500",), "bound UDP 5500")
+        if not ready:
             return
         ips = [line.split()[1] for line in ready]
-        for b, others in [(hosts.bridges[0], [16, 17]), (hosts.bridges[1], [0, 1])]:
-            check(wait_instances(b, "ports", others, "the other host's copies", ports=("5500",)), f"{b.name} learns the other host's copies")
         members = copies[:3]
         for copy in members:
             copy.send("join")

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../tests/say.h"
 
 #define GAME_PORT 23756
 #define DISCOVERY_PORT 23757
@@ -61,15 +62,6 @@ static int list_known;
 static unsigned long host_ip;
 static int lobby_seen;
 static long sent, received, ownmac_drops, immediate, waited, resent;
-
-static void say(const char *format, ...) {
-    va_list args;
-    va_start(args, format);
-    vprintf(format, args);
-    va_end(args);
-    printf("\n");
-    fflush(stdout);
-}
 
 static const char *ip_text(unsigned long ip) {
     struct in_addr a;

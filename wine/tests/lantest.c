@@ -15,19 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "say.h"
 
 #define GAME_PORT 23756
 #define DISCOVERY_PORT 23757
 #define MAX_PEERS 16
-
-static void say(const char *format, ...) {
-    va_list args;
-    va_start(args, format);
-    vprintf(format, args);
-    va_end(args);
-    printf("\n");
-    fflush(stdout);
-}
 
 static const char *ip_text(struct in_addr a) { return inet_ntoa(a); }
 

@@ -16,18 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "say.h"
 
 #define PORT 5500
 #define GROUP "239.255.80.1"
-
-static void say(const char *format, ...) {
-    va_list args;
-    va_start(args, format);
-    vprintf(format, args);
-    va_end(args);
-    printf("\n");
-    fflush(stdout);
-}
 
 static int membership(SOCKET s, int option) {
     struct ip_mreq m;

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "say.h"
 
 #define DISCOVERY_PORT 6111
 #define GAME_PORT 6112
@@ -32,15 +33,6 @@ typedef struct {
     unsigned int checksum;  /* WELCOME: of the HELLO's payload */
 } frame_head;
 #define FRAME (sizeof(frame_head) + PAYLOAD)
-
-static void say(const char *format, ...) {
-    va_list args;
-    va_start(args, format);
-    vprintf(format, args);
-    va_end(args);
-    printf("\n");
-    fflush(stdout);
-}
 
 static void fill(unsigned char *p, unsigned seed) {
     for (int i = 0; i < PAYLOAD; i++) p[i] = (unsigned char)(seed * 31 + i * 7 + (i >> 8));
