@@ -11,7 +11,8 @@
 /// listeners, per instance u16 index, u8 port count, u16 ports.
 /// Stream body (kind 3, the first bytes a bridge sends on a TCP connection to a peer's link
 /// port, after a u16 length of the sealed frame): the 16-byte preamble of the relayed
-/// connection, as the local instance sent it.
+/// connection, as the local instance sent it. The stream's chunks follow, each with a tag
+/// of its own (virtuallan's `StreamSeal`).
 /// Datagram body: u16 target instance (`BridgeFrame.everyInstance` = a broadcast for every
 /// instance of the receiving host), then the wire frame exactly as the game's instance sent
 /// it (the 16-byte `WireHeader` and the payload).

@@ -9,7 +9,8 @@ import WinsockDetours
 /// and port, over TCP) and sends an authenticated opening frame carrying the preamble. That
 /// bridge checks the frame and connects to the listener's real port from a port it
 /// registers as the source's, sends the preamble, and from then on both bridges pass the
-/// bytes on (RelayedStream: chunks on the link, backpressure, resets passed on).
+/// bytes on (RelayedStream: chunks on the link, each with its tag, backpressure, resets
+/// passed on).
 extension BridgeEngine {
     // MARK: Stand-in listeners for remote instances (the side of the copy that connects)
 
@@ -64,6 +65,7 @@ extension BridgeEngine {
         guard let opening = sealed(.stream, body: stream.head),
               let (link, _) = StreamSocket.connect(to: peer.address.sockaddr, bindLoopback: false)
         else { count(.sendFailed); return "cannot connect to the bridge at \(peer.address)" }
+        stream.seal = StreamSeal(mac: mac, session: session, sequence: sequence, connectingSide: true)
         stream.link = link
         stream.linkConnecting = true
         stream.sendFirst(toLink: [UInt8(truncatingIfNeeded: opening.count), UInt8(truncatingIfNeeded: opening.count >> 8)] + opening)
@@ -107,6 +109,7 @@ extension BridgeEngine {
             return "remote instance \(source) has \(RegistryLayout.socketsPerSlot) sockets here already"
         }
         stream.entry = (remote.claim.index, realPort)
+        stream.seal = StreamSeal(mac: mac, session: frame.session, sequence: frame.sequence, connectingSide: false)
         stream.local = fd
         stream.localConnecting = true
         stream.sendFirst(toLocal: frame.body)

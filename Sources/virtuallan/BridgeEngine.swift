@@ -73,7 +73,7 @@ final class BridgeEngine {
     var streamsRelayed = 0, streamsReset = 0
     let mac: HMACSHA256
     let session: UInt64
-    private var sequence: UInt64 = 0
+    private(set) var sequence: UInt64 = 0
     private(set) var peers: [UInt16: Peer] = [:]
     private(set) var remotes: [Int: Remote] = [:]
     private var proxyOwners: [Int32: (slot: Int, virtualPort: UInt16)] = [:]

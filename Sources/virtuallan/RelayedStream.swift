@@ -1,11 +1,13 @@
 import Foundation
+import VirtualIPCore
 
 /// One virtual TCP connection between hosts, as one bridge relays it. `local` is the
 /// connection on this host (a copy's connection to the stand-in listener of a remote
 /// instance, or this bridge's connection to a copy's listener); `link` is the connection to
 /// the other host's bridge.
 ///
-/// On the link the game's bytes travel in chunks (u16 length, then that many bytes); a
+/// On the link the game's bytes travel in chunks (u16 length, that many bytes, a 16-byte
+/// tag: `StreamSeal`, so nothing can be put into or cut out of a stream on the way); a
 /// chunk of length 0 is the end of the stream (the game closed gracefully). A link that
 /// ends without one means the other host went away: the local end gets a reset, as does
 /// the link when the local end resets. Backpressure: a side is read only when what was
@@ -52,6 +54,10 @@ final class RelayedStream {
     var entry: (slot: Int, realPort: UInt16)?
     /// A side: the remote instance and virtual port the copy connected to.
     var target: (slot: Int, virtualPort: UInt16, realSourcePort: UInt16)?
+
+    /// Set when the stream opens: the tags of its chunks.
+    var seal: StreamSeal?
+    private var sentChunks: UInt64 = 0, takenChunks: UInt64 = 0
 
     /// Local -> link, already in chunks; link -> local, out of its chunks.
     private var outbound = Pending()
@@ -137,12 +143,12 @@ final class RelayedStream {
                 var buffer = [UInt8](repeating: 0, count: RelayedStream.chunkSize)
                 let n = recv(local, &buffer, buffer.count, Int32(MSG_DONTWAIT))
                 if n > 0 {
-                    outbound.bytes = [UInt8(truncatingIfNeeded: n), UInt8(truncatingIfNeeded: n >> 8)] + buffer[..<n]
+                    outbound.bytes = chunk(buffer[..<n])
                     bytesOut += n
                     progress = true
                 } else if n == 0 {
                     localEnded = true
-                    outbound.bytes = [0, 0]
+                    outbound.bytes = chunk([])
                     progress = true
                 } else if errno != EAGAIN && errno != EINTR {
                     return "local side: \(String(cString: strerror(errno)))"
@@ -159,7 +165,7 @@ final class RelayedStream {
         }
         if !linkConnecting && link >= 0 {
             if inbound.isEmpty && !linkEnded {
-                var buffer = [UInt8](repeating: 0, count: RelayedStream.chunkSize + 2)
+                var buffer = [UInt8](repeating: 0, count: RelayedStream.chunkSize + 2 + StreamSeal.tagSize)
                 let n = recv(link, &buffer, buffer.count, Int32(MSG_DONTWAIT))
                 if n > 0 {
                     carry += buffer[..<n]
@@ -183,21 +189,34 @@ final class RelayedStream {
         return nil
     }
 
-    /// Whole chunks of `carry` move to `inbound`; the end chunk ends the link's direction.
+    /// One chunk for the link: length, bytes, tag.
+    private func chunk(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
+        let tag = seal?.tag(sending: true, index: sentChunks, bytes) ?? []
+        sentChunks += 1
+        return [UInt8(truncatingIfNeeded: bytes.count), UInt8(truncatingIfNeeded: bytes.count >> 8)] + bytes + tag
+    }
+
+    /// Whole chunks of `carry` whose tag is right move to `inbound`; the end chunk ends the
+    /// link's direction. A wrong tag is a failure: the stream is reset, nothing of it passed.
     private func unchunk() -> String? {
         var at = 0
         while carry.count - at >= 2 {
             let length = Int(carry[at]) | Int(carry[at + 1]) << 8
+            let whole = 2 + length + StreamSeal.tagSize
+            guard carry.count - at >= whole else { break }
+            let bytes = carry[(at + 2)..<(at + 2 + length)]
+            guard let seal, seal.matches(carry[(at + 2 + length)..<(at + whole)], sending: false, index: takenChunks, bytes) else {
+                return "a chunk from the link failed its tag (another key, or changed on the way)"
+            }
+            takenChunks += 1
+            at += whole
             if length == 0 {
-                guard carry.count - at == 2 else { return "bytes after the end of the stream" }
+                guard carry.count == at else { return "bytes after the end of the stream" }
                 linkEnded = true
-                at += 2
                 break
             }
-            guard carry.count - at - 2 >= length else { break }
-            inbound.bytes += carry[(at + 2)..<(at + 2 + length)]
+            inbound.bytes += bytes
             bytesIn += length
-            at += 2 + length
         }
         carry.removeFirst(at)
         return nil
@@ -229,5 +248,38 @@ final class RelayedStream {
         var bytes: [UInt8] = []
         var offset = 0
         var isEmpty: Bool { offset == bytes.count }
+    }
+}
+
+/// The tags of one relayed stream's chunks: HMAC-SHA-256 with the bridges' key over the
+/// stream's nonce (session and sequence of its opening frame, unique per stream), the
+/// direction (0: from the side that connected), the chunk's number in that direction, its
+/// length and bytes; the first 16 bytes. A chunk cannot be forged, changed, dropped,
+/// replayed or moved to another stream or direction without failing its tag.
+struct StreamSeal {
+    static let tagSize = 16
+    let mac: HMACSHA256
+    let nonce: [UInt8]
+    /// This side's direction: 0 on the side of the copy that connected, 1 on the listener's.
+    let direction: UInt8
+
+    init(mac: HMACSHA256, session: UInt64, sequence: UInt64, connectingSide: Bool) {
+        self.mac = mac
+        nonce = (0..<8).map { UInt8(truncatingIfNeeded: session >> (8 * $0)) } + (0..<8).map { UInt8(truncatingIfNeeded: sequence >> (8 * $0)) }
+        direction = connectingSide ? 0 : 1
+    }
+
+    func tag(sending: Bool, index: UInt64, _ bytes: ArraySlice<UInt8>) -> [UInt8] {
+        var message = nonce
+        message.append(sending ? direction : 1 - direction)
+        for i in 0..<8 { message.append(UInt8(truncatingIfNeeded: index >> (8 * UInt64(i)))) }
+        message += [UInt8(truncatingIfNeeded: bytes.count), UInt8(truncatingIfNeeded: bytes.count >> 8)]
+        message += bytes
+        return Array(mac.code(message).prefix(StreamSeal.tagSize))
+    }
+
+    func matches(_ tag: ArraySlice<UInt8>, sending: Bool, index: UInt64, _ bytes: ArraySlice<UInt8>) -> Bool {
+        let expected = self.tag(sending: sending, index: index, bytes)
+        return expected.withUnsafeBytes { e in Array(tag).withUnsafeBytes { constantTimeEqual(e, $0) } }
     }
 }

@@ -164,7 +164,7 @@ final class BridgeStreamTests: XCTestCase {
         let listener = try listeningCopy()
         let client = try connectingCopy()
         let server = try accept(listener)
-        var data = [UInt8](repeating: 0, count: 64 << 20)
+        var data = [UInt8](repeating: 0, count: 32 << 20)
         data.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] = UInt8(truncatingIfNeeded: i &* 7 &+ i >> 8) } }
         var sent = 0
         // B's copy reads nothing: once the buffers on the way are full, the bridges have
@@ -175,7 +175,7 @@ final class BridgeStreamTests: XCTestCase {
             if !round() && n == 0 { break }
         }
         print("slow reader: the sender stalled after \(sent) bytes")
-        XCTAssertLessThan(sent, data.count / 2, "the sender is held back, not buffered without bound (\(sent) bytes taken)")
+        XCTAssertLessThan(sent, data.count * 3 / 4, "the sender is held back, not buffered without bound (\(sent) bytes taken)")
         var got: [UInt8] = []
         XCTAssertTrue(run(rounds: 50000, waitMs: 1) {
             sent += Self.write(client, data[sent...].prefix(65536))
@@ -220,5 +220,34 @@ final class BridgeStreamTests: XCTestCase {
         XCTAssertEqual(error, ECONNRESET, "the copy that connected sees a reset")
         XCTAssertTrue(logs[1].contains { $0.contains("reset: connect: Connection refused") }, "\(logs[1])")
         XCTAssertTrue(run { engines.allSatisfy { $0.streams.isEmpty } })
+    }
+
+    /// A stream whose opening frame is genuine (the key is known here) and whose first chunk
+    /// carries a wrong tag: the bridge resets the listener's connection and passes nothing.
+    func test_aChunkWithAWrongTagResetsTheStreamAndNothingOfItPasses() throws {
+        let listener = try listeningCopy()
+        let (a, b) = (engines[0], engines[1])
+        let preamble = WireHeader(source: address(1), sourcePort: 50000, destination: address(16), destinationPort: 6112,
+                                  isBroadcast: false, isStream: true).bytes
+        // A's session, a sequence ahead of A's own: the replay window takes it.
+        let frame = try XCTUnwrap(BridgeFrame(kind: .stream, sender: InstanceRange(first: 0, count: 16)!, session: a.session,
+                                              sequence: a.sequence + 100, sentAtMs: BridgeEngine.wallClockMs(), body: preamble)
+            .sealed(with: HMACSHA256(key: key)))
+        let forged: [UInt8] = [3, 0, 1, 2, 3] + [UInt8](repeating: 0, count: StreamSeal.tagSize)
+        let bytes = [UInt8(frame.count & 0xFF), UInt8(frame.count >> 8)] + frame + forged
+        let (link, _) = try XCTUnwrap(StreamSocket.connect(to: SocketAddress.loopback(b.link.port).sockaddr, bindLoopback: false))
+        open.append(link)
+        var written = 0
+        XCTAssertTrue(run { written += Self.write(link, bytes[written...]); return written == bytes.count })
+        let server = try accept(listener)
+        var got: [UInt8] = [], error: Int32 = 0
+        XCTAssertTrue(run {
+            guard let more = Self.read(server) else { error = errno; return true }
+            got += more
+            return false
+        })
+        XCTAssertEqual(error, ECONNRESET, "the listener's copy sees a reset")
+        XCTAssertEqual(got, [], "nothing of the forged chunk")
+        XCTAssertTrue(logs[1].contains { $0.contains("failed its tag") }, "\(logs[1])")
     }
 }
