@@ -303,40 +303,37 @@ public struct Registry: @unchecked Sendable {
         return false
     }
 
-    /// The socket is closed: no more datagrams are routed to it, but its entry keeps
-    /// vouching for datagrams it sent before (until the entry is reused).
-    public func removeSocket(slot index: Int, realPort: UInt16, transport: Transport = .udp) {
+    /// Calls `body(entry, word 1)` for every entry (open or closed) of the slot's
+    /// `transport` socket of `realPort`.
+    private func forEachEntry(_ index: Int, realPort: UInt16, transport: Transport, _ body: (UnsafeMutableRawPointer, UInt32) -> Void) {
         for entry in 0..<RegistryLayout.socketsPerSlot {
             let e = socketEntry(index, entry)
             let value = e.atomicWord(0).pointee.load(ordering: .acquiring)
-            if value != 0, UInt16(truncatingIfNeeded: value) == realPort,
-               Registry.transport(of: e.atomicWord(4).pointee.load(ordering: .acquiring)) == transport {
-                markSocketEntryClosed(index, entry)
-            }
+            let info = e.atomicWord(4).pointee.load(ordering: .acquiring)
+            if value != 0, UInt16(truncatingIfNeeded: value) == realPort, Registry.transport(of: info) == transport { body(e, info) }
+        }
+    }
+
+    /// The socket is closed: no more datagrams are routed to it, but its entry keeps
+    /// vouching for datagrams it sent before (until the entry is reused).
+    public func removeSocket(slot index: Int, realPort: UInt16, transport: Transport = .udp) {
+        forEachEntry(index, realPort: realPort, transport: transport) { e, _ in
+            e.atomicWord(4).pointee.bitwiseOr(Registry.closedFlag, ordering: .releasing)
         }
     }
 
     /// The TCP socket of `realPort` listens now.
     public func markListening(slot index: Int, realPort: UInt16) {
-        for entry in 0..<RegistryLayout.socketsPerSlot {
-            let e = socketEntry(index, entry)
-            let value = e.atomicWord(0).pointee.load(ordering: .acquiring)
-            if value != 0, UInt16(truncatingIfNeeded: value) == realPort, !isClosed(e),
-               Registry.transport(of: e.atomicWord(4).pointee.load(ordering: .acquiring)) == .tcp {
-                e.atomicWord(4).pointee.bitwiseOr(Registry.listeningFlag, ordering: .releasing)
-            }
+        forEachEntry(index, realPort: realPort, transport: .tcp) { e, info in
+            if info & Registry.closedFlag == 0 { e.atomicWord(4).pointee.bitwiseOr(Registry.listeningFlag, ordering: .releasing) }
         }
     }
 
     /// Whether the open TCP socket of `realPort` in the slot listens.
     public func isListening(slot index: Int, realPort: UInt16) -> Bool {
         var listening = false
-        for entry in 0..<RegistryLayout.socketsPerSlot {
-            let e = socketEntry(index, entry)
-            let value = e.atomicWord(0).pointee.load(ordering: .acquiring)
-            let info = e.atomicWord(4).pointee.load(ordering: .acquiring)
-            if value != 0, UInt16(truncatingIfNeeded: value) == realPort, info & Registry.closedFlag == 0,
-               Registry.transport(of: info) == .tcp, info & Registry.listeningFlag != 0 { listening = true }
+        forEachEntry(index, realPort: realPort, transport: .tcp) { _, info in
+            if info & Registry.closedFlag == 0 && info & Registry.listeningFlag != 0 { listening = true }
         }
         return listening
     }

@@ -37,8 +37,9 @@ func optionDecision(level: Int32, name: Int32, transport: Transport = .udp) -> O
 
 /// A TCP socket's: its port space and type are virtual, its timeouts are the layer's waits,
 /// SO_UPDATE_CONNECT_CONTEXT / SO_UPDATE_ACCEPT_CONTEXT (after ConnectEx / AcceptEx) are
-/// accepted with nothing to do (its names are virtual from the start); everything else is the connection's own (buffers, SO_LINGER, TCP_NODELAY, keep-alive,
-/// the pending SO_ERROR of a refused connect) and the OS answers it.
+/// accepted with nothing to do (its names are virtual from the start); everything else is
+/// the connection's own (buffers, SO_LINGER, TCP_NODELAY, keep-alive, the pending SO_ERROR
+/// of a refused connect) and the OS answers it.
 private func streamOptionDecision(level: Int32, name: Int32) -> OptionDecision {
     switch (level, name) {
     case (Int32(VL_SOL_SOCKET), Int32(VL_SO_REUSEADDR)), (Int32(VL_SOL_SOCKET), Int32(VL_SO_EXCLUSIVEADDRUSE)),

@@ -60,6 +60,8 @@ final class RelayedStream {
     private var sentChunks: UInt64 = 0, takenChunks: UInt64 = 0
 
     /// Local -> link, already in chunks; link -> local, out of its chunks.
+    /// What one recv reads into (a chunk and its framing): one buffer for the stream's life.
+    private var scratch = [UInt8](repeating: 0, count: RelayedStream.chunkSize + 2 + StreamSeal.tagSize)
     private var outbound = Pending()
     private var inbound = Pending()
     private var carry: [UInt8] = []
@@ -140,10 +142,9 @@ final class RelayedStream {
     private func move(_ progress: inout Bool) -> String? {
         if !localConnecting && local >= 0 {
             if outbound.isEmpty && !localEnded {
-                var buffer = [UInt8](repeating: 0, count: RelayedStream.chunkSize)
-                let n = recv(local, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+                let n = recv(local, &scratch, RelayedStream.chunkSize, Int32(MSG_DONTWAIT))
                 if n > 0 {
-                    outbound.bytes = chunk(buffer[..<n])
+                    outbound.bytes = chunk(scratch[..<n])
                     bytesOut += n
                     progress = true
                 } else if n == 0 {
@@ -165,10 +166,9 @@ final class RelayedStream {
         }
         if !linkConnecting && link >= 0 {
             if inbound.isEmpty && !linkEnded {
-                var buffer = [UInt8](repeating: 0, count: RelayedStream.chunkSize + 2 + StreamSeal.tagSize)
-                let n = recv(link, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+                let n = recv(link, &scratch, scratch.count, Int32(MSG_DONTWAIT))
                 if n > 0 {
-                    carry += buffer[..<n]
+                    carry += scratch[..<n]
                     if let failure = unchunk() { return failure }
                     progress = true
                 } else if n == 0 {
