@@ -217,11 +217,14 @@ public struct Announcement: Equatable, Sendable {
             instances.append(Instance(index: index, ports: udp))
         }
         if !reader.atEnd {
+            // In the order of the UDP part, as `body` writes it: one encoding per announcement.
             guard let listening = reader.le16(), listening > 0 else { return nil }
+            var next = 0
             for _ in 0..<listening {
-                guard let (index, tcp) = ports(), let at = instances.firstIndex(where: { $0.index == index }),
-                      instances[at].streamPorts.isEmpty, !tcp.isEmpty else { return nil }
+                guard let (index, tcp) = ports(), !tcp.isEmpty,
+                      let at = instances[next...].firstIndex(where: { $0.index == index }) else { return nil }
                 instances[at].streamPorts = tcp
+                next = at + 1
             }
         }
         guard reader.atEnd else { return nil }

@@ -121,6 +121,10 @@ final class BridgeProtocolTests: XCTestCase {
         XCTAssertNil(Announcement(body: udpOnly + [1, 0, 18, 0, 1, 0xE8, 0x17]), "TCP ports of an instance not announced")
         XCTAssertNil(Announcement(body: udpOnly + [0, 0]), "an empty TCP section")
         XCTAssertNil(Announcement(body: udpOnly + [2, 0, 16, 0, 1, 0xE8, 0x17, 16, 0, 1, 0xE8, 0x17]), "one instance twice")
+        XCTAssertNil(Announcement(body: udpOnly + [2, 0, 17, 0, 1, 0xE8, 0x17, 16, 0, 1, 0xE8, 0x17]),
+                     "out of the UDP part's order (it would encode otherwise)")
+        let both = udpOnly + [2, 0, 16, 0, 1, 0xE8, 0x17, 17, 0, 1, 0xE9, 0x17]
+        XCTAssertEqual(Announcement(body: both)?.body, both, "in order it round-trips")
     }
 
     func test_aForwardedDatagramKeepsTargetAndFrame() {
