@@ -108,6 +108,7 @@ extension BridgeEngine {
             StreamSocket.reset(fd)
             return "remote instance \(source) has \(RegistryLayout.socketsPerSlot) sockets here already"
         }
+        StreamSocket.closesAbortively(fd, true)
         stream.entry = (remote.claim.index, realPort)
         stream.seal = StreamSeal(mac: mac, session: frame.session, sequence: frame.sequence, connectingSide: false)
         stream.local = fd

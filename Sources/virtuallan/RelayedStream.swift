@@ -10,7 +10,9 @@ import VirtualIPCore
 /// tag: `StreamSeal`, so nothing can be put into or cut out of a stream on the way); a
 /// chunk of length 0 is the end of the stream (the game closed gracefully). A link that
 /// ends without one means the other host went away: the local end gets a reset, as does
-/// the link when the local end resets. Backpressure: a side is read only when what was
+/// the link when the local end resets. Until the far end's graceful close is passed on, the
+/// local socket closes abortively (SO_LINGER 0): a bridge that dies resets its host's end
+/// of every open stream too, instead of the kernel's FIN looking like a graceful close. Backpressure: a side is read only when what was
 /// read from it before has been written on, so a slow reader fills the kernel's buffers
 /// and the sender's send blocks; nothing is dropped or reordered.
 final class RelayedStream {
@@ -71,6 +73,7 @@ final class RelayedStream {
 
     init(stage: Stage, local: Int32 = -1, link: Int32 = -1, peer: UInt16, nowMs: UInt32) {
         self.stage = stage
+        if local >= 0 { StreamSocket.closesAbortively(local, true) }
         self.local = local
         self.link = link
         self.peer = peer
@@ -160,6 +163,7 @@ final class RelayedStream {
                 if sent { progress = true }
             }
             if inbound.isEmpty && linkEnded && !localShut {
+                StreamSocket.closesAbortively(local, false)  // the end is graceful from here on
                 shutdown(local, Int32(SHUT_WR))
                 localShut = true
             }

@@ -61,9 +61,15 @@ enum StreamSocket {
 
     /// Closes with a reset (SO_LINGER 0): the other end's next call says ECONNRESET.
     static func reset(_ fd: Int32) {
-        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
-        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        closesAbortively(fd, true)
         Glibc.close(fd)
+    }
+
+    /// SO_LINGER 0 on or off: on, any close of the socket is a reset, the kernel's own when
+    /// the process dies too.
+    static func closesAbortively(_ fd: Int32, _ on: Bool) {
+        var linger = Glibc.linger(l_onoff: on ? 1 : 0, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
     }
 
     private static func open() throws -> Int32 {

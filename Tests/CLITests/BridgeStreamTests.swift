@@ -115,13 +115,17 @@ final class BridgeStreamTests: XCTestCase {
         return max(0, n)
     }
 
-    /// What is waiting (empty: nothing yet), nil at the end of the stream; errno says why on an error.
+    /// What is waiting (empty: nothing yet), nil at the end of the stream; errno says why on
+    /// an error, `endOfStream` how it ended (0: gracefully, else the error).
     static func read(_ fd: Int32, max: Int = 65536) -> [UInt8]? {
         var buffer = [UInt8](repeating: 0, count: max)
         let n = recv(fd, &buffer, max, Int32(MSG_DONTWAIT))
         if n > 0 { return Array(buffer[..<n]) }
-        return n < 0 && errno == EAGAIN ? [] : nil
+        if n < 0 && errno == EAGAIN { return [] }
+        endOfStream = n == 0 ? 0 : errno
+        return nil
     }
+    nonisolated(unsafe) static var endOfStream: Int32 = -1
 
     func pattern(_ count: Int, seed: Int) -> [UInt8] { (0..<count).map { UInt8(truncatingIfNeeded: $0 * 7 + seed + $0 / 251) } }
 
@@ -142,7 +146,9 @@ final class BridgeStreamTests: XCTestCase {
         XCTAssertTrue(gotUp == up && gotDown == down, "every byte, in order")
         // A's copy closes its sending side: B's reads the end, then closes: A's reads the end.
         shutdown(client, Int32(SHUT_WR))
+        var end: Int32 = -1
         XCTAssertTrue(run { Self.read(server) == nil }, "B's copy reads the end of the stream")
+        XCTAssertEqual(Self.endOfStream, 0, "a graceful end, not a reset")
         XCTAssertEqual(Self.write(server, [1, 2, 3]), 3, "and can still send after the other side's half-close")
         shutdown(server, Int32(SHUT_WR))
         var tail: [UInt8] = []
@@ -151,7 +157,12 @@ final class BridgeStreamTests: XCTestCase {
             tail += got
             return false
         })
+        end = Self.endOfStream
         XCTAssertEqual(tail, [1, 2, 3])
+        XCTAssertEqual(end, 0, "A's copy too reads a graceful end")
+        XCTAssertTrue(run { engines.allSatisfy { $0.streams.isEmpty } })
+        XCTAssertNil(Self.read(server), "B's copy: the stream is over")
+        XCTAssertEqual(Self.endOfStream, 0, "and it ended gracefully: no reset after the two FINs")
         XCTAssertTrue(run { engines.allSatisfy { $0.streams.isEmpty } }, "both bridges let go of the stream")
         XCTAssertEqual(engines.map(\.streamsRelayed), [1, 1])
         XCTAssertEqual(engines.map(\.streamsReset), [0, 0])
@@ -201,6 +212,8 @@ final class BridgeStreamTests: XCTestCase {
             return true
         }, "A's copy sees the connection end")
         XCTAssertEqual(error, ECONNRESET, "as a reset, not a graceful close")
+        XCTAssertNil(Self.read(server), "and B's copy, whose bridge died, sees its end")
+        XCTAssertEqual(errno, ECONNRESET, "as a reset too: the dead bridge's sockets closed abortively")
         XCTAssertEqual(engines[0].streamsReset, 1)
         XCTAssertTrue(logs[0].contains { $0.contains("reset: the other host's bridge went away") }, "\(logs[0])")
     }
