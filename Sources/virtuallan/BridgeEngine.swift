@@ -116,7 +116,7 @@ final class BridgeEngine {
     /// (readable), and each relayed stream's sides (what they wait for now).
     var pollSet: [pollfd] {
         var set = (sockets + [streamLink] + standInOwners.keys.sorted()).map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-        for (fd, stream) in streams { set.append(pollfd(fd: fd, events: stream.events(of: fd), revents: 0)) }
+        for (fd, stream) in streams where !stream.isDone(fd) { set.append(pollfd(fd: fd, events: stream.events(of: fd), revents: 0)) }
         return set
     }
 

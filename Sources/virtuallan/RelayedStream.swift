@@ -87,6 +87,10 @@ final class RelayedStream {
     func sendFirst(toLink bytes: [UInt8]) { outbound.bytes += bytes }
     func sendFirst(toLocal bytes: [UInt8]) { inbound.bytes += bytes }
 
+    /// Whether a side is done both ways (its end read, ours sent): nothing can come from it,
+    /// and poll would report its hang-up at once on every round while the other side drains.
+    func isDone(_ fd: Int32) -> Bool { fd == local ? localEnded && localShut : linkEnded && linkShut }
+
     /// The poll events each side waits for now.
     func events(of fd: Int32) -> Int16 {
         let isLocal = fd == local
