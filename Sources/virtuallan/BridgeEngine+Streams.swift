@@ -144,7 +144,7 @@ extension BridgeEngine {
         }
     }
 
-    func resetStreams(because reason: String = "its instance left", where matches: (RelayedStream) -> Bool) {
+    func resetStreams(because reason: String, where matches: (RelayedStream) -> Bool) {
         var seen = Set<ObjectIdentifier>()
         for stream in streams.values where matches(stream) && seen.insert(ObjectIdentifier(stream)).inserted {
             log("stream \(describe(stream)) reset: \(reason)")

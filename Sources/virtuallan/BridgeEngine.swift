@@ -285,8 +285,9 @@ final class BridgeEngine {
     private func release(_ index: Int) {
         guard let remote = remotes.removeValue(forKey: index) else { return }
         for proxy in remote.proxies.values { proxyOwners[proxy.fd] = nil }
+        // Its streams are not touched: an instance that exits closes them itself (the ends
+        // pass through), and a host that goes away ends them through the link or its silence.
         for port in Array(remote.standIns.keys) { closeStandIn(remote, port: port) }
-        resetStreams { $0.target?.slot == index || $0.entry?.slot == index }
         registry.release(remote.claim)
         log("instance \(index) (\(registry.address(ofSlot: index).dotted)) left")
     }
@@ -392,6 +393,7 @@ final class BridgeEngine {
             peers[first]?.up = false
             log("peer \(peer.address) silent for \(registry.staleAfterMs / 1000) s: its instances left")
             for (index, remote) in remotes where remote.peer == first { release(index) }
+            resetStreams(because: "its host went silent") { $0.peer == first }
         }
         resetStreams(because: "no preamble or opening frame within \(RelayedStream.setupWaitMs) ms") {
             $0.stage != .open && Int32(bitPattern: nowMs &- $0.startedMs) > Int32(RelayedStream.setupWaitMs)
@@ -410,7 +412,7 @@ final class BridgeEngine {
     func stop() {
         announce(Announcement(instances: []))
         for index in remotes.keys { release(index) }
-        resetStreams { _ in true }
+        resetStreams(because: "the bridge stops") { _ in true }
     }
 
     private func send(_ kind: BridgeFrame.Kind, body: [UInt8], to address: SocketAddress) -> Bool {
