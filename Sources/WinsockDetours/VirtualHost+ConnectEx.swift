@@ -41,9 +41,8 @@ extension VirtualHost {
             case let .failure(error): outcome = error
             }
         }
+        // The operation ends here: finish writes the OVERLAPPED's status and sets its event.
         let (port, handleEvent) = lock.locked { (socket.completionTarget, startedLocked(socket, overlapped, routine: nil)) }
-        overlapped.pointee.Internal = UInt(VL_STATUS_PENDING)
-        if let event = ownEvent(of: overlapped) { _ = platform.t.event_reset!(event) }
         finish(overlapped, routine: nil, thread: platform.t.current_thread!(), target: port, handleEvent: handleEvent,
                error: outcome, bytes: bytes, immediately: false)
         log(.debug, "ConnectEx on socket \(handle) to \(target.address.dotted):\(target.port): \(outcome == nil ? "connected, \(bytes) bytes sent" : "refused")")
