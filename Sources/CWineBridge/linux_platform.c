@@ -123,6 +123,24 @@ static int32_t stream_accept(VL_SOCKET s, VL_SOCKET *accepted, uint16_t *real_pe
     return 0;
 }
 
+/* The accepted descriptor takes the game socket's number (dup3), with that socket's
+ * blocking mode; the game's socket, never used for anything before, closes with it. */
+static int32_t stream_accept_into(VL_SOCKET s, VL_SOCKET into, uint16_t *real_peer_port) {
+    struct sockaddr_in from;
+    socklen_t length = sizeof from;
+    int nonblocking = fcntl((int)into, F_GETFL) & O_NONBLOCK;
+    int fd;
+    do fd = accept4((int)s, (struct sockaddr *)&from, &length, SOCK_CLOEXEC | SOCK_NONBLOCK); while (fd < 0 && errno == EINTR);
+    if (fd < 0) return errno == EAGAIN ? VL_WSAEWOULDBLOCK : wsa_from_errno(errno);
+    if (!nonblocking) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    int moved = dup3(fd, (int)into, O_CLOEXEC);
+    int error = errno;
+    close(fd);
+    if (moved < 0) return wsa_from_errno(error);
+    *real_peer_port = ntohs(from.sin_port);
+    return 0;
+}
+
 static int32_t stream_connect(VL_SOCKET s, uint32_t address, uint16_t port) {
     struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = address };
     if (connect((int)s, (struct sockaddr *)&to, sizeof to) == 0) return 0;
@@ -788,12 +806,13 @@ static void global_unlock(void) { pthread_mutex_unlock(&global_mutex); }
 static const vl_platform linux_platform = {
     .udp_open = udp_open, .socket_shutdown = socket_shutdown, .socket_close = socket_close,
     .send_frame = send_frame, .receive_frame = receive_frame, .peek_frame = peek_frame,
-    .tcp_open = tcp_open, .stream_bind = stream_bind, .stream_listen = stream_listen, .stream_accept = stream_accept,
+    .tcp_open = tcp_open, .stream_bind = stream_bind, .stream_listen = stream_listen, .stream_accept = stream_accept, .stream_accept_into = stream_accept_into,
     .stream_connect = stream_connect, .stream_is_connected = stream_is_connected, .stream_send = stream_send,
     .stream_receive = stream_receive, .stream_set_nonblocking = stream_set_nonblocking, .stream_bytes_readable = stream_bytes_readable,
     .set_receive_buffer = set_receive_buffer, .option_get = option_get, .option_set = option_set, .event_select = event_select, .async_select = async_select,
     .wsarecvmsg_entry = (void *)vl_hook_WSARecvMsg, .wsasendmsg_entry = (void *)vl_hook_WSASendMsg,
-    .connectex_entry = (void *)vl_hook_ConnectEx,
+    .connectex_entry = (void *)vl_hook_ConnectEx, .acceptex_entry = (void *)vl_hook_AcceptEx,
+    .getacceptexsockaddrs_entry = (void *)vl_hook_GetAcceptExSockaddrs,
     .wait_sockets = wait_sockets, .poll_sockets = poll_sockets, .watch_readable = watch_readable, .set_ready_handler = set_ready_handler,
     .event_create = event_create, .event_close = event_close, .event_set = event_set,
     .event_reset = event_reset, .event_wait = event_wait,

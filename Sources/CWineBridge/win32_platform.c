@@ -13,6 +13,9 @@
 #include "win32_originals.h"
 #include "win32_unix.h"
 #include "hook_table.h"
+#include <mswsock.h>
+
+int32_t vl_is_virtual_socket(VL_SOCKET s);
 
 static void report_error(const char *line, uint32_t length);
 static int32_t last_wsa_error(void) { return (int32_t)vl_original.WSAGetLastError(); }
@@ -75,6 +78,58 @@ static int32_t stream_accept(VL_SOCKET s, VL_SOCKET *accepted, uint16_t *real_pe
     if (a == INVALID_SOCKET) return last_wsa_error();
     *accepted = (VL_SOCKET)a;
     *real_peer_port = ntohs(from.sin_port);
+    return 0;
+}
+
+/* The system's AcceptEx (for the listener's provider: TCP/IP, one function in practice). */
+static LPFN_ACCEPTEX real_accept_ex(SOCKET listener) {
+    static LPFN_ACCEPTEX found;
+    if (!found) {
+        GUID id = WSAID_ACCEPTEX;
+        DWORD returned = 0;
+        LPFN_ACCEPTEX pointer = NULL;
+        if (vl_original.WSAIoctl(listener, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, &pointer, sizeof pointer,
+                                 &returned, NULL, NULL) == 0)
+            found = pointer;
+    }
+    return found;
+}
+
+/* Winsock accepts onto a given socket only through AcceptEx: the real one, into the game's
+ * socket, waited for here (the listener is readable, so the connection is there). Its
+ * event's low bit keeps the end off any completion port the game gave these sockets; the
+ * accept context gives the socket its names. */
+static int32_t stream_accept_into(VL_SOCKET s, VL_SOCKET into, uint16_t *real_peer_port) {
+    LPFN_ACCEPTEX accept_ex = real_accept_ex((SOCKET)s);
+    if (!accept_ex) return VL_WSAEOPNOTSUPP;
+    char names[2 * (sizeof(struct sockaddr_in) + 16)];
+    DWORD got = 0;
+    OVERLAPPED o;
+    memset(&o, 0, sizeof o);
+    HANDLE event = CreateEventA(NULL, TRUE, FALSE, NULL);
+    if (!event) return VL_WSAENOBUFS;
+    o.hEvent = (HANDLE)((ULONG_PTR)event | 1);
+    int32_t error = 0;
+    if (!accept_ex((SOCKET)s, (SOCKET)into, names, 0, sizeof names / 2, sizeof names / 2, &got, &o)) {
+        error = last_wsa_error();
+        if (error == WSA_IO_PENDING) {
+            if (WaitForSingleObject(event, 2000) != WAIT_OBJECT_0) {
+                CancelIoEx((HANDLE)s, &o);
+                WaitForSingleObject(event, INFINITE);
+            }
+            DWORD flags = 0;
+            error = vl_original.WSAGetOverlappedResult((SOCKET)s, &o, &got, FALSE, &flags) ? 0 : last_wsa_error();
+            if (error == WSA_OPERATION_ABORTED) error = VL_WSAEWOULDBLOCK;
+        }
+    }
+    CloseHandle(event);
+    if (error) return error;
+    SOCKET listener = (SOCKET)s;
+    vl_original.setsockopt((SOCKET)into, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, (const char *)&listener, sizeof listener);
+    struct sockaddr_in peer;
+    int length = sizeof peer;
+    if (vl_original.getpeername((SOCKET)into, (struct sockaddr *)&peer, &length) != 0) return last_wsa_error();
+    *real_peer_port = ntohs(peer.sin_port);
     return 0;
 }
 
@@ -263,6 +318,23 @@ static int32_t WINAPI wsasendmsg_entry(VL_SOCKET s, VL_WSAMSG *message, uint32_t
 static int32_t WINAPI connectex_entry(VL_SOCKET s, const VL_SOCKADDR_IN *name, int32_t length, const void *data, uint32_t dataLength,
                                       uint32_t *sent, VL_OVERLAPPED *overlapped) {
     return vl_hook_ConnectEx(s, name, length, data, dataLength, sent, overlapped);
+}
+
+/* AcceptEx and GetAcceptExSockaddrs for a virtual TCP listener; a program that kept the
+ * pointer and uses it on another listener reaches the system's. */
+static BOOL WINAPI acceptex_entry(SOCKET listener, SOCKET acceptor, void *output, DWORD receiveLength, DWORD localLength,
+                                  DWORD remoteLength, DWORD *received, OVERLAPPED *overlapped) {
+    if (!vl_is_virtual_socket((VL_SOCKET)listener)) {
+        LPFN_ACCEPTEX accept_ex = real_accept_ex(listener);
+        if (!accept_ex) { vl_original.WSASetLastError(WSAEOPNOTSUPP); return FALSE; }
+        return accept_ex(listener, acceptor, output, receiveLength, localLength, remoteLength, received, overlapped);
+    }
+    return vl_hook_AcceptEx((VL_SOCKET)listener, (VL_SOCKET)acceptor, output, receiveLength, localLength, remoteLength,
+                            (uint32_t *)received, (VL_OVERLAPPED *)overlapped);
+}
+static void WINAPI getacceptexsockaddrs_entry(void *buffer, DWORD receiveLength, DWORD localLength, DWORD remoteLength,
+                                              VL_SOCKADDR_IN **local, int32_t *localSize, VL_SOCKADDR_IN **remote, int32_t *remoteSize) {
+    vl_hook_GetAcceptExSockaddrs(buffer, receiveLength, localLength, remoteLength, local, localSize, remote, remoteSize);
 }
 
 static int32_t event_select(VL_SOCKET s, VL_WSAEVENT event, int32_t events) {
@@ -673,12 +745,13 @@ static void global_unlock(void) { LeaveCriticalSection(&global_mutex); }
 static const vl_platform win32_platform = {
     .udp_open = udp_open, .socket_shutdown = socket_shutdown, .socket_close = socket_close,
     .send_frame = send_frame, .receive_frame = receive_frame, .peek_frame = peek_frame,
-    .tcp_open = tcp_open, .stream_bind = stream_bind, .stream_listen = stream_listen, .stream_accept = stream_accept,
+    .tcp_open = tcp_open, .stream_bind = stream_bind, .stream_listen = stream_listen, .stream_accept = stream_accept, .stream_accept_into = stream_accept_into,
     .stream_connect = stream_connect, .stream_is_connected = stream_is_connected, .stream_send = stream_send,
     .stream_receive = stream_receive, .stream_set_nonblocking = stream_set_nonblocking, .stream_bytes_readable = stream_bytes_readable,
     .set_receive_buffer = set_receive_buffer, .option_get = option_get, .option_set = option_set, .event_select = event_select, .async_select = async_select,
     .wsarecvmsg_entry = (void *)wsarecvmsg_entry, .wsasendmsg_entry = (void *)wsasendmsg_entry,
-    .connectex_entry = (void *)connectex_entry,
+    .connectex_entry = (void *)connectex_entry, .acceptex_entry = (void *)acceptex_entry,
+    .getacceptexsockaddrs_entry = (void *)getacceptexsockaddrs_entry,
     .wait_sockets = wait_sockets, .poll_sockets = poll_sockets, .watch_readable = watch_readable, .set_ready_handler = set_ready_handler,
     .event_create = event_create, .event_close = event_close, .event_set = event_set,
     .event_reset = event_reset, .event_wait = event_wait,

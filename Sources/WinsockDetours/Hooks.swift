@@ -278,6 +278,26 @@ public func hookConnectEx(_ s: UInt, _ name: UnsafePointer<VL_SOCKADDR_IN>?, _ l
     }
 }
 
+/// AcceptEx (WSAIoctl's pointer on a virtual TCP socket): a BOOL, the last error on FALSE.
+@_cdecl("vl_hook_AcceptEx")
+public func hookAcceptEx(_ listener: UInt, _ acceptor: UInt, _ output: UnsafeMutableRawPointer?, _ receiveLength: UInt32,
+                         _ localLength: UInt32, _ remoteLength: UInt32, _ received: UnsafeMutablePointer<UInt32>?,
+                         _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?) -> Int32 {
+    withHost(orFail: 0) { host in
+        status(host, host.acceptEx(listener, into: acceptor, output: output, receiveLength: receiveLength, localLength: localLength,
+                                   remoteLength: remoteLength, received: received, overlapped: overlapped)) == 0 ? 1 : 0
+    }
+}
+
+/// GetAcceptExSockaddrs (WSAIoctl's pointer on a virtual TCP socket): reads the buffer only.
+@_cdecl("vl_hook_GetAcceptExSockaddrs")
+public func hookGetAcceptExSockaddrs(_ buffer: UnsafeMutableRawPointer?, _ receiveLength: UInt32, _ localLength: UInt32, _ remoteLength: UInt32,
+                                     _ local: UnsafeMutablePointer<UnsafeMutablePointer<VL_SOCKADDR_IN>?>?, _ localSize: UnsafeMutablePointer<Int32>?,
+                                     _ remote: UnsafeMutablePointer<UnsafeMutablePointer<VL_SOCKADDR_IN>?>?, _ remoteSize: UnsafeMutablePointer<Int32>?) {
+    acceptExNames(buffer, receiveLength: receiveLength, localLength: localLength, local: local, localSize: localSize,
+                  remote: remote, remoteSize: remoteSize)
+}
+
 @_cdecl("vl_hook_WSARecvMsg")
 public func hookWSARecvMsg(_ s: UInt, _ message: UnsafeMutablePointer<VL_WSAMSG>?, _ received: UnsafeMutablePointer<UInt32>?,
                            _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ routine: UnsafeMutableRawPointer?) -> Int32 {
@@ -355,8 +375,11 @@ public func hookWSARecv(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF>?, 
 public func hookWSAGetOverlappedResult(_ s: UInt, _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ transferred: UnsafeMutablePointer<UInt32>?,
                                        _ wait: Int32, _ flags: UnsafeMutablePointer<UInt32>?) -> Int32 {
     withHost(orFail: 0) { host in
-        status(host, host.overlappedResult(s, overlapped, transferred: transferred, waitMs: wait != 0 ? VL_WSA_INFINITE : 0,
-                                           flags: flags)) == 0 ? 1 : 0
+        // Winsock's asks the socket first (WSAENOTSOCK once it is closed, as Wine and
+        // Windows' ws2_32 answer); kernel32's reads the OVERLAPPED of a closed one too.
+        guard host.isVirtual(s) else { return status(host, .notSocket) == 0 ? 1 : 0 }
+        return status(host, host.overlappedResult(s, overlapped, transferred: transferred, waitMs: wait != 0 ? VL_WSA_INFINITE : 0,
+                                                  flags: flags)) == 0 ? 1 : 0
     }
 }
 

@@ -231,13 +231,15 @@ extension VirtualHost {
                 output.storeBytes(of: bytesReadableLocked(socket), as: UInt32.self)
                 returned.pointee = 4
             case 0xC800_0006 where input.flatMap({ winsockExtension($0, inputLength, stream: socket.isStream) }) != nil:
-                // SIO_GET_EXTENSION_FUNCTION_POINTER for WSARecvMsg / WSASendMsg / ConnectEx: ours.
+                // SIO_GET_EXTENSION_FUNCTION_POINTER for WSARecvMsg / WSASendMsg / ConnectEx / AcceptEx: ours.
                 guard let output, outputLength >= UInt32(MemoryLayout<UnsafeRawPointer>.size) else { return .fault }
                 let entry: UnsafeMutableRawPointer?
                 switch winsockExtension(input!, inputLength, stream: socket.isStream)! {
                 case .receiveMessage: entry = platform.t.wsarecvmsg_entry
                 case .sendMessage: entry = platform.t.wsasendmsg_entry
                 case .connectEx: entry = platform.t.connectex_entry
+                case .acceptEx: entry = platform.t.acceptex_entry
+                case .acceptExNames: entry = platform.t.getacceptexsockaddrs_entry
                 }
                 output.storeBytes(of: entry, as: UnsafeMutableRawPointer?.self)
                 returned.pointee = UInt32(MemoryLayout<UnsafeRawPointer>.size)
@@ -270,21 +272,28 @@ func hex(_ value: UInt32) -> String {
 }
 
 /// The extension functions a virtual socket hands out its own pointers for.
-enum WinsockExtension { case receiveMessage, sendMessage, connectEx }
+enum WinsockExtension {
+    case receiveMessage, sendMessage, connectEx, acceptEx, acceptExNames
+
+    /// ConnectEx, AcceptEx and GetAcceptExSockaddrs are the TCP provider's.
+    var isStreamOnly: Bool { self == .connectEx || self == .acceptEx || self == .acceptExNames }
+}
 
 /// Which extension the GUID names: WSAID_WSARECVMSG {f689d7c8-6f1f-436b-8a53-e54fe351c322},
 /// WSAID_WSASENDMSG {a441e712-754f-43ca-84a7-0dee44cf606d}, and on a TCP socket
-/// WSAID_CONNECTEX {25a207b9-ddf3-4660-8ee9-76e58c74063e} (AcceptEx is not handed out yet:
-/// WSAEOPNOTSUPP).
+/// WSAID_CONNECTEX {25a207b9-ddf3-4660-8ee9-76e58c74063e}, WSAID_ACCEPTEX
+/// {b5367df1-cbac-11cf-95ca-00805f48a192}, WSAID_GETACCEPTEXSOCKADDRS {b5367df2-...}.
 func winsockExtension(_ input: UnsafeRawPointer, _ length: UInt32, stream: Bool) -> WinsockExtension? {
     let ids: [(WinsockExtension, [UInt8])] = [
         (.receiveMessage, [0xC8, 0xD7, 0x89, 0xF6, 0x1F, 0x6F, 0x6B, 0x43, 0x8A, 0x53, 0xE5, 0x4F, 0xE3, 0x51, 0xC3, 0x22]),
         (.sendMessage, [0x12, 0xE7, 0x41, 0xA4, 0x4F, 0x75, 0xCA, 0x43, 0x84, 0xA7, 0x0D, 0xEE, 0x44, 0xCF, 0x60, 0x6D]),
         (.connectEx, [0xB9, 0x07, 0xA2, 0x25, 0xF3, 0xDD, 0x60, 0x46, 0x8E, 0xE9, 0x76, 0xE5, 0x8C, 0x74, 0x06, 0x3E]),
+        (.acceptEx, [0xF1, 0x7D, 0x36, 0xB5, 0xAC, 0xCB, 0xCF, 0x11, 0x95, 0xCA, 0x00, 0x80, 0x5F, 0x48, 0xA1, 0x92]),
+        (.acceptExNames, [0xF2, 0x7D, 0x36, 0xB5, 0xAC, 0xCB, 0xCF, 0x11, 0x95, 0xCA, 0x00, 0x80, 0x5F, 0x48, 0xA1, 0x92]),
     ]
     guard length >= 16 else { return nil }
     for (which, id) in ids where (0..<16).allSatisfy({ input.load(fromByteOffset: $0, as: UInt8.self) == id[$0] }) {
-        return which == .connectEx && !stream ? nil : which
+        return which.isStreamOnly && !stream ? nil : which
     }
     return nil
 }

@@ -11,6 +11,8 @@ extension VirtualHost {
         case completed(bytes: Int, error: WinsockError?)
         case failed(WinsockError)
         case wouldBlock
+        /// It waits in another socket's queue now (an AcceptEx, its connection taken).
+        case moved
     }
 
     func receiveOverlapped(_ handle: UInt, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32,
@@ -41,7 +43,7 @@ extension VirtualHost {
                 case let .failed(error):
                     overlapped.pointee.Internal = UInt(error.ntStatus)
                     return error
-                case .wouldBlock:
+                case .wouldBlock, .moved:
                     break
                 }
             }
@@ -58,6 +60,7 @@ extension VirtualHost {
     /// One non-blocking try to satisfy `op`; completes it on success (`immediately`: in the
     /// call that started it). Lock held.
     func attemptLocked(_ socket: VirtualSocket, _ op: PendingReceive, immediately: Bool) -> Attempt {
+        if let accept = op.accept { return attemptAcceptLocked(socket, op, accept) }
         let result = op.buffers.withUnsafeBufferPointer { buffers -> Result<Arrival, WinsockError> in
             guard socket.isStream else {
                 return takeDatagram(view(of: socket), buffers: buffers.baseAddress, count: UInt32(buffers.count), blocking: false)

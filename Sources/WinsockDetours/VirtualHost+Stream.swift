@@ -82,19 +82,26 @@ extension VirtualHost {
             let peer = SocketAddress(address: header.source, port: header.sourcePort)
             lock.locked {
                 let socket = VirtualSocket(handle: accepted, realPort: listener.realPort, transport: .tcp)
-                socket.virtualPort = listener.virtualPort
-                socket.scope = listener.scope
-                socket.peer = (peer.address, peer.port)
+                adoptLocked(socket, peer: peer, listener: receiver, realPort: listener.realPort)
                 socket.nonBlocking = listener.nonBlocking
                 socket.selectedEvents = listener.selectedEvents
                 socket.receiveTimeout = listener.receiveTimeout
                 socket.sendTimeout = listener.sendTimeout
                 sockets[accepted] = socket
-                registry.countConnection(slot: instance, opened: true)
             }
             log(.debug, "socket \(accepted) accepted from \(peer.address.dotted):\(peer.port) on virtual TCP port \(listener.virtualPort)")
         }
         return verdict
+    }
+
+    /// A connection a listener took (accept, AcceptEx) becomes virtual: connected to `peer`,
+    /// on the listener's port and scope, sharing its real port and registry entry. Lock held.
+    func adoptLocked(_ socket: VirtualSocket, peer: SocketAddress, listener: Router.Receiver, realPort: UInt16) {
+        socket.realPort = realPort
+        socket.virtualPort = listener.virtualPort
+        socket.scope = listener.scope
+        socket.peer = (peer.address, peer.port)
+        registry.countConnection(slot: instance, opened: true)
     }
 
     /// Fills `buffer` from a stream within `streamSetupWaitMs`, whatever its blocking mode.

@@ -144,7 +144,7 @@ public final class VirtualHost: @unchecked Sendable {
         return .success(handle)
     }
 
-    /// closesocket: pending overlapped receives end with WSA_OPERATION_ABORTED, blocked
+    /// closesocket: pending overlapped receives (and AcceptEx onto it) end with WSA_OPERATION_ABORTED, blocked
     /// receivers wake with WSAEINTR, the port is free again at once.
     func closeSocket(_ handle: UInt) -> WinsockError? {
         let taken: (VirtualSocket, [PendingReceive], Bool)? = lock.locked {
@@ -155,8 +155,13 @@ public final class VirtualHost: @unchecked Sendable {
             if socket.ownsEntry { registry.removeSocket(slot: instance, realPort: socket.realPort, transport: socket.transport) }
             leaveGroupsLocked(socket)
             if socket.isStream && socket.peer != nil { registry.countConnection(slot: instance, opened: false) }
-            let pending = socket.pending
+            // Its own operations end, and the AcceptEx others wait in to accept onto it.
+            var pending = socket.pending
             socket.pending = []
+            for other in sockets.values where other.pending.contains(where: { $0.accept?.acceptor == handle }) {
+                pending += other.pending.filter { $0.accept?.acceptor == handle }
+                other.pending.removeAll { $0.accept?.acceptor == handle }
+            }
             return (socket, pending, socket.activeCalls == 0)
         }
         guard let (socket, pending, closeNow) = taken else { return startupCount > 0 ? .notSocket : .notInitialised }

@@ -87,6 +87,8 @@ final class PendingReceive {
     let packetInfo: Bool
     /// The socket's handle event when the operation has no event of its own (nil: it has).
     let handleEvent: UnsafeMutableRawPointer?
+    /// Set for an AcceptEx: the operation is an accept (its buffer is the first data's).
+    var accept: PendingAccept?
 
     init(overlapped: UnsafeMutablePointer<VL_OVERLAPPED>, buffers: [VL_WSABUF],
          from: UnsafeMutablePointer<VL_SOCKADDR_IN>?, fromLength: UnsafeMutablePointer<Int32>?,
@@ -102,6 +104,32 @@ final class PendingReceive {
         self.message = message
         self.packetInfo = packetInfo
         self.handleEvent = handleEvent
+    }
+}
+
+/// What an AcceptEx waits for, in order: a connection on the listener (the operation sits in
+/// the listener's queue), then, the connection moved onto the acceptor, its preamble and
+/// the first data when the game asked for some (in the acceptor's queue: it is that
+/// socket's bytes the readiness thread waits for).
+final class PendingAccept {
+    enum Stage { case connection, preamble, firstData }
+    let acceptor: UInt
+    /// The game's buffer: first data, then the local and the remote name blocks.
+    let output: UnsafeMutableRawPointer
+    let receiveLength: UInt32, localLength: UInt32
+    var stage = Stage.connection
+    /// The preamble's bytes so far, and the real port the connection came from.
+    var preamble: [UInt8] = []
+    var realPeerPort: UInt16 = 0
+    /// The listener the connection came to, as the preamble check and the new socket need it.
+    var listener = Router.Receiver(instance: 0, virtualPort: 0, scope: .any)
+    var listenerRealPort: UInt16 = 0
+
+    init(acceptor: UInt, output: UnsafeMutableRawPointer, receiveLength: UInt32, localLength: UInt32) {
+        self.acceptor = acceptor
+        self.output = output
+        self.receiveLength = receiveLength
+        self.localLength = localLength
     }
 }
 

@@ -369,6 +369,168 @@ static void connect_ex(void) {
     closesocket(l);
 }
 
+/* The AcceptEx and GetAcceptExSockaddrs of a socket, from WSAIoctl. */
+static LPFN_ACCEPTEX accept_ex_of(SOCKET s, LPFN_GETACCEPTEXSOCKADDRS *addresses) {
+    GUID id = WSAID_ACCEPTEX, names = WSAID_GETACCEPTEXSOCKADDRS;
+    LPFN_ACCEPTEX accept_ex = NULL;
+    DWORD returned = 0;
+    WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, &accept_ex, sizeof accept_ex, &returned, NULL, NULL);
+    WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &names, sizeof names, addresses, sizeof *addresses, &returned, NULL, NULL);
+    return accept_ex;
+}
+
+/* What GetAcceptExSockaddrs reads from an AcceptEx buffer, as relations: the local name
+ * is the listener's, the remote one the client's. */
+static void describe_names(const char *id, LPFN_GETACCEPTEXSOCKADDRS names, char *buffer, DWORD data,
+                           struct sockaddr_in listener, SOCKET client) {
+    struct sockaddr *local = NULL, *remote = NULL;
+    int local_length = 0, remote_length = 0;
+    names(buffer, data, sizeof(struct sockaddr_in) + 16, sizeof(struct sockaddr_in) + 16,
+          &local, &local_length, &remote, &remote_length);
+    struct sockaddr_in client_name;
+    int length = sizeof client_name;
+    getsockname(client, (struct sockaddr *)&client_name, &length);
+    check(id, "local-length=%d local-is-listener=%d remote-length=%d remote-is-client=%d", local_length,
+          local_length == sizeof listener && same(*(struct sockaddr_in *)local, listener), remote_length,
+          remote_length == sizeof client_name && same(*(struct sockaddr_in *)remote, client_name));
+}
+
+/* AcceptEx from WSAIoctl's pointer, as IOCP servers accept: the connection comes on a socket
+ * the program made, the end in the OVERLAPPED and on the listener's port, the names in the
+ * buffer (GetAcceptExSockaddrs reads them). */
+static void accept_ex(void) {
+    struct sockaddr_in at;
+    SOCKET l = listening(&at);
+    LPFN_GETACCEPTEXSOCKADDRS names = NULL;
+    LPFN_ACCEPTEX accept_ex = accept_ex_of(l, &names);
+    check("tcp.acceptex-pointers", "acceptex=%d names=%d", accept_ex != NULL, names != NULL);
+    if (!accept_ex || !names) { closesocket(l); return; }
+    char buffer[2 * (sizeof(struct sockaddr_in) + 16) + 16];
+    const DWORD name_size = sizeof(struct sockaddr_in) + 16;
+    DWORD got = 0, bytes = 0, flags = 0;
+    SOCKET a = tcp();
+    BOOL ok = accept_ex(l, a, buffer, 0, name_size, name_size, &got, NULL);
+    check("tcp.acceptex-no-overlapped", "ok=%d error=%d", ok, ok ? 0 : WSAGetLastError());
+    WSAOVERLAPPED o;
+    memset(&o, 0, sizeof o);
+    o.hEvent = WSACreateEvent();
+    SOCKET quiet = tcp();
+    ok = accept_ex(quiet, a, buffer, 0, name_size, name_size, &got, &o);
+    int error = ok ? 0 : WSAGetLastError();
+    DWORD w = WSAWaitForMultipleEvents(1, &o.hEvent, FALSE, 2000, FALSE);
+    BOOL done = WSAGetOverlappedResult(quiet, &o, &bytes, FALSE, &flags);
+    check("tcp.acceptex-not-listening", "ok=%d error=%d wait=%lu done=%d result=%d", ok, error, w, done, done ? 0 : WSAGetLastError());
+    closesocket(quiet);
+    SOCKET bound_one = tcp();
+    struct sockaddr_in any = address("0.0.0.0", 0);
+    bind(bound_one, (struct sockaddr *)&any, sizeof any);
+    WSAResetEvent(o.hEvent);
+    ok = accept_ex(l, bound_one, buffer, 0, name_size, name_size, &got, &o);
+    error = ok ? 0 : WSAGetLastError();
+    w = WSAWaitForMultipleEvents(1, &o.hEvent, FALSE, 2000, FALSE);
+    done = WSAGetOverlappedResult(l, &o, &bytes, FALSE, &flags);
+    check("tcp.acceptex-bound-acceptor", "ok=%d error=%d wait=%lu done=%d result=%d", ok, error, w, done, done ? 0 : WSAGetLastError());
+    closesocket(bound_one);
+
+    /* Posted before the connection: pending, then done with 0 bytes on the listener's port. */
+    HANDLE port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 0);
+    CreateIoCompletionPort((HANDLE)l, port, 41, 0);
+    WSAResetEvent(o.hEvent);
+    ok = accept_ex(l, a, buffer, 0, name_size, name_size, &got, &o);
+    error = ok ? 0 : WSAGetLastError();
+    check("tcp.acceptex-pending", "ok=%d error=%d", ok, error);
+    SOCKET c = tcp();
+    check("tcp.acceptex-client-connect", "%s", rc(connect(c, (struct sockaddr *)&at, sizeof at)));
+    w = WSAWaitForMultipleEvents(1, &o.hEvent, FALSE, 2000, FALSE);
+    done = WSAGetOverlappedResult(l, &o, &bytes, FALSE, &flags);
+    check("tcp.acceptex-done", "wait=%lu done=%d bytes=%lu", w, done, bytes);
+    DWORD port_bytes = 99;
+    ULONG_PTR key = 0;
+    OVERLAPPED *which = NULL;
+    BOOL queued = GetQueuedCompletionStatus(port, &port_bytes, &key, &which, 2000);
+    check("tcp.acceptex-port", "ok=%d key=%lu bytes=%lu ours=%d", queued, (unsigned long)key, port_bytes, which == &o);
+    describe_names("tcp.acceptex-names", names, buffer, 0, at, c);
+    struct sockaddr_in peer;
+    int length = sizeof peer;
+    check("tcp.acceptex-peer-before-update", "%s", rc(getpeername(a, (struct sockaddr *)&peer, &length)));
+    check("tcp.acceptex-update-context", "%s", rc(setsockopt(a, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, (char *)&l, sizeof l)));
+    struct sockaddr_in client_name;
+    int client_length = sizeof client_name;
+    getsockname(c, (struct sockaddr *)&client_name, &client_length);
+    length = sizeof peer;
+    int r = getpeername(a, (struct sockaddr *)&peer, &length);
+    check("tcp.acceptex-peer", "%s peer-is-client=%d", rc(r), r == 0 && same(peer, client_name));
+    DWORD timeout = 2000;
+    setsockopt(a, SOL_SOCKET, SO_RCVTIMEO, (char *)&timeout, sizeof timeout);
+    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, (char *)&timeout, sizeof timeout);
+    char data[8] = "";
+    send(c, "ping", 4, 0);
+    int one = receive_all(a, data, 4);
+    send(a, "pong", 4, 0);
+    int two = receive_all(c, data + 4, 4);
+    check("tcp.acceptex-session", "got=%d,%d %.8s", one, two, data);
+    closesocket(a);
+    closesocket(c);
+
+    /* With a first block of data: the end comes with it, the names after it. */
+    a = tcp();
+    WSAResetEvent(o.hEvent);
+    ok = accept_ex(l, a, buffer, 16, name_size, name_size, &got, &o);
+    error = ok ? 0 : WSAGetLastError();
+    c = tcp();
+    connect(c, (struct sockaddr *)&at, sizeof at);
+    send(c, "first", 5, 0);
+    w = WSAWaitForMultipleEvents(1, &o.hEvent, FALSE, 2000, FALSE);
+    done = WSAGetOverlappedResult(l, &o, &bytes, FALSE, &flags);
+    check("tcp.acceptex-data", "ok=%d error=%d wait=%lu done=%d bytes=%lu %.5s", ok, error, w, done, bytes, buffer);
+    GetQueuedCompletionStatus(port, &port_bytes, &key, &which, 2000);
+    describe_names("tcp.acceptex-data-names", names, buffer, 16, at, c);
+    closesocket(a);
+    closesocket(c);
+
+    /* A connection already waiting when AcceptEx is posted. */
+    c = tcp();
+    connect(c, (struct sockaddr *)&at, sizeof at);
+    a = tcp();
+    WSAResetEvent(o.hEvent);
+    ok = accept_ex(l, a, buffer, 0, name_size, name_size, &got, &o);
+    error = ok ? 0 : WSAGetLastError();
+    w = WSAWaitForMultipleEvents(1, &o.hEvent, FALSE, 2000, FALSE);
+    done = WSAGetOverlappedResult(l, &o, &bytes, FALSE, &flags);
+    check("tcp.acceptex-queued", "ok=%d error=%d wait=%lu done=%d bytes=%lu", ok, error, w, done, bytes);
+    GetQueuedCompletionStatus(port, &port_bytes, &key, &which, 2000);
+    describe_names("tcp.acceptex-queued-names", names, buffer, 0, at, c);
+    closesocket(a);
+    closesocket(c);
+
+    /* Cancelled, and ended by the listener's close: aborted. */
+    a = tcp();
+    WSAResetEvent(o.hEvent);
+    accept_ex(l, a, buffer, 0, name_size, name_size, &got, &o);
+    BOOL cancelled = CancelIoEx((HANDLE)l, &o);
+    w = WSAWaitForMultipleEvents(1, &o.hEvent, FALSE, 2000, FALSE);
+    done = WSAGetOverlappedResult(l, &o, &bytes, FALSE, &flags);
+    check("tcp.acceptex-cancelled", "cancel=%d wait=%lu done=%d error=%d", cancelled, w, done, done ? 0 : WSAGetLastError());
+    GetQueuedCompletionStatus(port, &port_bytes, &key, &which, 2000);
+    WSAResetEvent(o.hEvent);
+    accept_ex(l, a, buffer, 0, name_size, name_size, &got, &o);
+    closesocket(a);
+    w = WSAWaitForMultipleEvents(1, &o.hEvent, FALSE, 2000, FALSE);
+    done = WSAGetOverlappedResult(l, &o, &bytes, FALSE, &flags);
+    check("tcp.acceptex-acceptor-closed", "wait=%lu done=%d error=%d", w, done, done ? 0 : WSAGetLastError());
+    GetQueuedCompletionStatus(port, &port_bytes, &key, &which, 2000);
+    a = tcp();
+    WSAResetEvent(o.hEvent);
+    accept_ex(l, a, buffer, 0, name_size, name_size, &got, &o);
+    closesocket(l);
+    w = WSAWaitForMultipleEvents(1, &o.hEvent, FALSE, 2000, FALSE);
+    done = WSAGetOverlappedResult(l, &o, &bytes, FALSE, &flags);
+    check("tcp.acceptex-listener-closed", "wait=%lu done=%d error=%d", w, done, done ? 0 : WSAGetLastError());
+    closesocket(a);
+    CloseHandle(port);
+    WSACloseEvent(o.hEvent);
+}
+
 void tcp_checks(void) {
     wrong_kinds();
     session();
@@ -377,4 +539,5 @@ void tcp_checks(void) {
     events();
     overlapped_receive();
     connect_ex();
+    accept_ex();
 }

@@ -46,7 +46,7 @@
     X(MSWSOCK, 0, SOCKET, int32_t, WSARecvEx, "i:spip", (VL_SOCKET s, char *buf, int32_t len, int32_t *flags), (s, buf, len, flags)) \
     X(WS2_32, 0, SOCKET, int32_t, WSASendMsg, "i:spuppp", (VL_SOCKET s, VL_WSAMSG *message, uint32_t flags, uint32_t *sent, VL_OVERLAPPED *overlapped, void *routine), (s, message, flags, sent, overlapped, routine)) \
     X(WS2_32, 0, SOCKET, int32_t, WSARecv, "i:spupppp", (VL_SOCKET s, VL_WSABUF *buffers, uint32_t count, uint32_t *received, uint32_t *flags, VL_OVERLAPPED *overlapped, void *routine), (s, buffers, count, received, flags, overlapped, routine)) \
-    X(WS2_32, 0, RESULT, int32_t, WSAGetOverlappedResult, "i:sppip", (VL_SOCKET s, VL_OVERLAPPED *overlapped, uint32_t *transferred, int32_t wait, uint32_t *flags), (s, overlapped, transferred, wait, flags)) \
+    X(WS2_32, 0, SOCKET, int32_t, WSAGetOverlappedResult, "i:sppip", (VL_SOCKET s, VL_OVERLAPPED *overlapped, uint32_t *transferred, int32_t wait, uint32_t *flags), (s, overlapped, transferred, wait, flags)) \
     X(WS2_32, 0, PLAIN, VL_WSAEVENT, WSACreateEvent, "p:", (void), ()) \
     X(WS2_32, 0, PLAIN, int32_t, WSACloseEvent, "i:p", (VL_WSAEVENT event), (event)) \
     X(WS2_32, 0, PLAIN, int32_t, WSASetEvent, "i:p", (VL_WSAEVENT event), (event)) \
@@ -85,11 +85,15 @@
     X(KERNEL32, 0, SOCKET, int32_t, ReadFile, "i:spupp", (VL_SOCKET s, void *buffer, uint32_t length, uint32_t *read, VL_OVERLAPPED *overlapped), (s, buffer, length, read, overlapped)) \
     X(KERNEL32, 0, SOCKET, int32_t, WriteFile, "i:spupp", (VL_SOCKET s, const void *buffer, uint32_t length, uint32_t *written, VL_OVERLAPPED *overlapped), (s, buffer, length, written, overlapped))
 
-/* Not exports (WSAIoctl hands out their pointers): WSARecvMsg and ConnectEx on a virtual
- * socket, in Swift. ConnectEx returns a BOOL. */
+/* Not exports (WSAIoctl hands out their pointers): WSARecvMsg, ConnectEx, AcceptEx and
+ * GetAcceptExSockaddrs on a virtual socket, in Swift. ConnectEx and AcceptEx return a BOOL. */
 int32_t vl_hook_WSARecvMsg(VL_SOCKET s, VL_WSAMSG *message, uint32_t *received, VL_OVERLAPPED *overlapped, void *routine);
 int32_t vl_hook_ConnectEx(VL_SOCKET s, const VL_SOCKADDR_IN *name, int32_t length, const void *data, uint32_t dataLength,
                           uint32_t *sent, VL_OVERLAPPED *overlapped);
+int32_t vl_hook_AcceptEx(VL_SOCKET listener, VL_SOCKET acceptor, void *output, uint32_t receiveLength, uint32_t localLength,
+                         uint32_t remoteLength, uint32_t *received, VL_OVERLAPPED *overlapped);
+void vl_hook_GetAcceptExSockaddrs(void *buffer, uint32_t receiveLength, uint32_t localLength, uint32_t remoteLength,
+                                  VL_SOCKADDR_IN **local, int32_t *localSize, VL_SOCKADDR_IN **remote, int32_t *remoteSize);
 
 /* Prototypes of the detours (defined in Swift with @_cdecl("vl_hook_<name>")). */
 #define VL_DECLARE_HOOK(module, ordinal, kind, ret, name, sig, params, args) ret vl_hook_##name params;

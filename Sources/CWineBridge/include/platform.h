@@ -71,6 +71,10 @@ typedef struct vl_platform {
     /* The next connection; its peer's real port on 127.0.0.1 in *real_peer_port. The new
      * socket has the listener's blocking mode (Windows: accept's socket inherits it). */
     int32_t (*stream_accept)(VL_SOCKET socket, VL_SOCKET *accepted, uint16_t *real_peer_port);
+    /* The same, onto a socket the game made (AcceptEx): `into`, unbound and unconnected,
+     * becomes the connection under its own handle, keeping its blocking mode. Called when
+     * the listener is readable; WSAEWOULDBLOCK when the connection went away meanwhile. */
+    int32_t (*stream_accept_into)(VL_SOCKET socket, VL_SOCKET into, uint16_t *real_peer_port);
     /* Connects to address:port (network-order IPv4, host-order port). */
     int32_t (*stream_connect)(VL_SOCKET socket, uint32_t address, uint16_t port);
     /* 1 when the connection is established (the peer is known), else 0. */
@@ -108,6 +112,10 @@ typedef struct vl_platform {
     void *wsasendmsg_entry;
     /* The same for ConnectEx on a virtual TCP socket: vl_hook_ConnectEx. */
     void *connectex_entry;
+    /* The same for AcceptEx and GetAcceptExSockaddrs on a virtual TCP socket:
+     * vl_hook_AcceptEx, vl_hook_GetAcceptExSockaddrs. */
+    void *acceptex_entry;
+    void *getacceptexsockaddrs_entry;
 
     /* Manual-reset events (WSAEVENT). */
     VL_WSAEVENT (*event_create)(void);

@@ -39,6 +39,7 @@ typedef struct vl_originals {
     int (WSAAPI *WSAGetLastError)(void);
     void (WSAAPI *WSASetLastError)(int);
     HANDLE (WINAPI *CreateIoCompletionPort)(HANDLE, HANDLE, ULONG_PTR, DWORD);
+    int (WSAAPI *WSAIoctl)(SOCKET, DWORD, LPVOID, DWORD, LPVOID, DWORD, LPDWORD, LPWSAOVERLAPPED, LPWSAOVERLAPPED_COMPLETION_ROUTINE);
 } vl_originals;
 
 extern vl_originals vl_original;

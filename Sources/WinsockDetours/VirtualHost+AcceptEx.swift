@@ -1,0 +1,147 @@
+import CWineBridge
+import VirtualIPCore
+
+/// AcceptEx (its pointer comes from WSAIoctl on a virtual TCP socket): the next connection
+/// of a listener, onto a socket the game made, as IOCP servers accept. It always answers
+/// FALSE with WSA_IO_PENDING (Wine does, even for a connection already waiting); the
+/// operation then waits in the listener's queue like an overlapped receive, and the
+/// readiness thread carries it on: the connection moves onto the acceptor's own handle
+/// (the platform's `stream_accept_into`), its preamble is read and checked as accept()
+/// checks it, the first data comes when the game asked for some, and the names go into the
+/// buffer after it. The end is the listener's: its OVERLAPPED, event and completion port.
+/// A connection that fails the registry check ends the operation with WSAECONNRESET (what
+/// Windows says of a connection reset before it was accepted), since the acceptor has
+/// taken it by then; accept() drops such a connection and waits for the next one.
+extension VirtualHost {
+    /// A name block in the buffer: the name's length (an int), then the sockaddr. Wine's
+    /// layout, which its GetAcceptExSockaddrs reads, and ours.
+    static let nameBlockSize: UInt32 = 4 + 16
+
+    func acceptEx(_ handle: UInt, into acceptor: UInt, output: UnsafeMutableRawPointer?, receiveLength: UInt32,
+                  localLength: UInt32, remoteLength: UInt32, received: UnsafeMutablePointer<UInt32>?,
+                  overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?) -> WinsockError? {
+        // Wine's order of the argument checks; the OVERLAPPED is marked pending before them.
+        guard let overlapped else { return .invalidParameter }
+        overlapped.pointee.Internal = UInt(VL_STATUS_PENDING)
+        overlapped.pointee.InternalHigh = 0
+        guard let output else { return .invalidArgument }
+        guard remoteLength > 0 else { return .fault }
+        guard localLength >= VirtualHost.nameBlockSize, remoteLength >= VirtualHost.nameBlockSize else { return .fault }
+        return withSocket(handle) { listener in
+            // Windows refuses a socket that does not listen and an acceptor that is bound,
+            // connected or already someone's (WSAEINVAL); Wine leaves those pending for ever.
+            guard listener.isStream, listener.listening else { return .invalidArgument }
+            guard let target = sockets[acceptor], target.isStream, !target.isBound, !target.listening, target.peer == nil,
+                  !acceptWaitsLocked(onto: acceptor) else { return .invalidArgument }
+            let first = VL_WSABUF(len: receiveLength, buf: output.assumingMemoryBound(to: CChar.self))
+            let op = PendingReceive(overlapped: overlapped, buffers: [first], from: nil, fromLength: nil, routine: nil,
+                                    thread: platform.t.current_thread!(), target: listener.completionTarget,
+                                    message: nil, packetInfo: false, handleEvent: startedLocked(listener, overlapped, routine: nil))
+            op.accept = PendingAccept(acceptor: acceptor, output: output, receiveLength: receiveLength, localLength: localLength)
+            if let event = ownEvent(of: overlapped) { _ = platform.t.event_reset!(event) }
+            listener.pending.append(op)
+            let error = platform.t.watch_readable!(listener.handle)
+            guard error == 0 else {
+                listener.pending.removeLast()
+                return WinsockError(rawValue: error)
+            }
+            received?.pointee = 0
+            return .ioPending
+        }
+    }
+
+    /// Whether an AcceptEx already waits to accept onto `acceptor`. Lock held.
+    func acceptWaitsLocked(onto acceptor: UInt) -> Bool {
+        sockets.values.contains { socket in socket.pending.contains { $0.accept?.acceptor == acceptor } }
+    }
+
+    /// One non-blocking step of an AcceptEx; `socket` is the queue it waits in (the
+    /// listener's, then the acceptor's). Lock held.
+    func attemptAcceptLocked(_ socket: VirtualSocket, _ op: PendingReceive, _ accept: PendingAccept) -> Attempt {
+        switch accept.stage {
+        case .connection:
+            guard let acceptor = sockets[accept.acceptor] else { return .failed(.operationAborted) }
+            guard waitReadable(socket.handle, ms: 0) > 0 else { return .wouldBlock }
+            var realPeerPort: UInt16 = 0
+            let error = platform.t.stream_accept_into!(socket.handle, acceptor.handle, &realPeerPort)
+            if error == Int32(VL_WSAEWOULDBLOCK) { return .wouldBlock }
+            guard error == 0 else { return .failed(WinsockError(rawValue: error)) }
+            accept.stage = .preamble
+            accept.realPeerPort = realPeerPort
+            accept.listener = Router.Receiver(instance: instance, virtualPort: socket.virtualPort, scope: socket.scope)
+            accept.listenerRealPort = socket.realPort
+            acceptor.pending.append(op)
+            let watched = platform.t.watch_readable!(acceptor.handle)
+            guard watched == 0 else {
+                acceptor.pending.removeLast()
+                return .failed(WinsockError(rawValue: watched))
+            }
+            return .moved
+        case .preamble:
+            guard waitReadable(socket.handle, ms: 0) > 0 else { return .wouldBlock }
+            var part = [UInt8](repeating: 0, count: WireHeader.size - accept.preamble.count)
+            var done: UInt32 = 0
+            let error = part.withUnsafeMutableBytes { raw -> Int32 in
+                var buffer = VL_WSABUF(len: UInt32(raw.count), buf: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+                return platform.t.stream_receive!(VL_SOCKET(socket.handle), &buffer, 1, 0, &done)
+            }
+            if error == Int32(VL_WSAEWOULDBLOCK) { return .wouldBlock }
+            // Closed or reset before its preamble came: the connection is gone.
+            guard error == 0, done > 0 else { return .failed(.connectionReset) }
+            accept.preamble += part[..<Int(done)]
+            guard accept.preamble.count == WireHeader.size else { return .wouldBlock }
+            let verdict = accept.preamble.withUnsafeBytes {
+                router.checkPreamble($0, realSourcePort: accept.realPeerPort, listener: accept.listener)
+            }
+            switch verdict {
+            case let .drop(reason):
+                registry.countDrop(slot: instance, reason)
+                log(.info, "AcceptEx refused a TCP connection from real port \(accept.realPeerPort) to virtual port \(accept.listener.virtualPort): \(reason.name)")
+                platform.t.socket_shutdown!(socket.handle)
+                return .failed(.connectionReset)
+            case let .deliver(header):
+                adoptLocked(socket, peer: SocketAddress(address: header.source, port: header.sourcePort),
+                            listener: accept.listener, realPort: accept.listenerRealPort)
+                log(.debug, "AcceptEx: socket \(socket.handle) accepted from \(header.source.dotted):\(header.sourcePort) on virtual TCP port \(accept.listener.virtualPort)")
+            }
+            guard accept.receiveLength > 0 else { return completeAcceptLocked(socket, op, accept, bytes: 0) }
+            accept.stage = .firstData
+            return attemptAcceptLocked(socket, op, accept)
+        case .firstData:
+            guard waitReadable(socket.handle, ms: 0) > 0 else { return .wouldBlock }
+            var done: UInt32 = 0
+            let error = op.buffers.withUnsafeBufferPointer { platform.t.stream_receive!(VL_SOCKET(socket.handle), $0.baseAddress, 1, 0, &done) }
+            if error == Int32(VL_WSAEWOULDBLOCK) { return .wouldBlock }
+            guard error == 0 else { return .failed(WinsockError(rawValue: error)) }
+            return completeAcceptLocked(socket, op, accept, bytes: Int(done))
+        }
+    }
+
+    /// The names after the first data (the acceptor's own, its peer's), then the end. Lock held.
+    private func completeAcceptLocked(_ socket: VirtualSocket, _ op: PendingReceive, _ accept: PendingAccept, bytes: Int) -> Attempt {
+        let names = accept.output + Int(accept.receiveLength)
+        writeNameBlock(localAddress(socket), at: names)
+        if let peer = socket.peer { writeNameBlock(SocketAddress(address: peer.address, port: peer.port), at: names + Int(accept.localLength)) }
+        complete(op, error: nil, bytes: bytes, from: nil)
+        return .completed(bytes: bytes, error: nil)
+    }
+
+    private func writeNameBlock(_ name: SocketAddress, at block: UnsafeMutableRawPointer) {
+        var length: Int32 = 16
+        _ = name.write(to: (block + 4).assumingMemoryBound(to: VL_SOCKADDR_IN.self), length: &length)
+        block.storeBytes(of: length, as: Int32.self)
+    }
+}
+
+/// GetAcceptExSockaddrs: where the names are in an AcceptEx buffer (no copy: pointers into
+/// it), as Wine's reads them. A missing buffer or out-pointer is skipped, not a crash.
+func acceptExNames(_ buffer: UnsafeMutableRawPointer?, receiveLength: UInt32, localLength: UInt32,
+                   local: UnsafeMutablePointer<UnsafeMutablePointer<VL_SOCKADDR_IN>?>?, localSize: UnsafeMutablePointer<Int32>?,
+                   remote: UnsafeMutablePointer<UnsafeMutablePointer<VL_SOCKADDR_IN>?>?, remoteSize: UnsafeMutablePointer<Int32>?) {
+    guard let buffer else { return }
+    let localBlock = buffer + Int(receiveLength), remoteBlock = localBlock + Int(localLength)
+    localSize?.pointee = localBlock.loadUnaligned(as: Int32.self)
+    local?.pointee = (localBlock + 4).assumingMemoryBound(to: VL_SOCKADDR_IN.self)
+    remoteSize?.pointee = remoteBlock.loadUnaligned(as: Int32.self)
+    remote?.pointee = (remoteBlock + 4).assumingMemoryBound(to: VL_SOCKADDR_IN.self)
+}
