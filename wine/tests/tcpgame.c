@@ -12,10 +12,14 @@
  * player's HELLO frame (the address it claims, 64 KB of its bytes) with WELCOME (the address
  * accept reported, the checksum of what came, 64 KB of its own). A player broadcasts until
  * a host answers, connects non-blocking (FD_CONNECT), sends HELLO blocking, and reads the
- * answer with overlapped WSARecv on an I/O completion port. Everything is bounded: a
+ * answer with overlapped WSARecv on an I/O completion port. "host-iocp N" is the same host
+ * as an IOCP server (every AcceptEx posted at once, GetAcceptExSockaddrs for the player's
+ * address, overlapped WSARecv/WSASend and discovery on one completion port); "join-ex"
+ * connects with ConnectEx, the HELLO going with the handshake. Everything is bounded: a
  * copy gives up after 30 s and says why. */
 #include <winsock2.h>
 #include <ws2tcpip.h>
+#include <mswsock.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +155,127 @@ static int host(SOCKET discovery, SOCKET listener, int expected) {
     return done == expected && !errors ? 0 : 1;
 }
 
+/* ---- the host as an IOCP server ---- */
+
+enum { ACCEPTED, RECEIVED, SENT, DISCOVERY };
+typedef struct { WSAOVERLAPPED o; int kind, index; } operation;  /* o first: the port hands it back */
+
+static void *extension(SOCKET s, GUID id) {
+    void *pointer = NULL;
+    DWORD returned = 0;
+    WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, &pointer, sizeof pointer, &returned, NULL, NULL);
+    return pointer;
+}
+
+/* Posts an overlapped operation; 0 when it is under way or done. */
+static int posted(int r) { return r == 0 || WSAGetLastError() == WSA_IO_PENDING ? 0 : WSAGetLastError(); }
+
+static int host_iocp(SOCKET discovery, SOCKET listener, int expected) {
+    LPFN_ACCEPTEX accept_ex = extension(listener, (GUID)WSAID_ACCEPTEX);
+    LPFN_GETACCEPTEXSOCKADDRS names = extension(listener, (GUID)WSAID_GETACCEPTEXSOCKADDRS);
+    if (!accept_ex || !names) { say("RESULT fail no-acceptex error=%d", WSAGetLastError()); return 1; }
+    player *players = calloc(MAX_PLAYERS, sizeof *players);
+    operation *ops = calloc(3 * MAX_PLAYERS + 1, sizeof *ops);
+    static char addresses[MAX_PLAYERS][2 * (sizeof(struct sockaddr_in) + 16)], scratch[64];
+    const DWORD name_size = sizeof(struct sockaddr_in) + 16;
+    int done = 0, errors = 0, accepted = 0;
+    long bytes_in = 0, bytes_out = 0;
+    HANDLE port = CreateIoCompletionPort((HANDLE)listener, NULL, 1, 0);
+    CreateIoCompletionPort((HANDLE)discovery, port, 0, 0);
+    for (int i = 0; i < expected && i < MAX_PLAYERS; i++) {
+        players[i].s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+        operation *a = &ops[3 * i + ACCEPTED];
+        a->kind = ACCEPTED, a->index = i;
+        DWORD got = 0;
+        if (accept_ex(listener, players[i].s, addresses[i], 0, name_size, name_size, &got, &a->o) || WSAGetLastError() != WSA_IO_PENDING) {
+            say("ERROR AcceptEx %d: %d", i, WSAGetLastError());
+            errors++;
+        }
+    }
+    char request[64];
+    struct sockaddr_in from;
+    int from_length = sizeof from;
+    WSABUF request_buffer = { sizeof request, request };
+    operation *d = &ops[3 * MAX_PLAYERS];
+    d->kind = DISCOVERY;
+    DWORD flags = 0, bytes = 0;
+    errors += posted(WSARecvFrom(discovery, &request_buffer, 1, &bytes, &flags, (struct sockaddr *)&from, &from_length, &d->o, NULL)) != 0;
+    DWORD start = GetTickCount();
+    while (done < expected && !errors && GetTickCount() - start < GIVE_UP_MS) {
+        ULONG_PTR key = 0;
+        OVERLAPPED *o = NULL;
+        BOOL ok = GetQueuedCompletionStatus(port, &bytes, &key, &o, 1000);
+        if (!o) continue;
+        operation *x = (operation *)o;
+        player *p = &players[x->index];
+        switch (x->kind) {
+        case DISCOVERY:
+            if (ok && bytes == 10 && memcmp(request, "VLDISCOVER", 10) == 0)
+                sendto(discovery, "VLHOST", 6, 0, (struct sockaddr *)&from, from_length);
+            from_length = sizeof from;
+            flags = 0;
+            errors += posted(WSARecvFrom(discovery, &request_buffer, 1, &bytes, &flags, (struct sockaddr *)&from, &from_length, &d->o, NULL)) != 0;
+            break;
+        case ACCEPTED: {
+            if (!ok) { say("ERROR AcceptEx %d ended with %lu", x->index, GetLastError()); errors++; break; }
+            accepted++;
+            setsockopt(p->s, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, (char *)&listener, sizeof listener);
+            struct sockaddr *local = NULL, *remote = NULL;
+            int local_length = 0, remote_length = 0;
+            names(addresses[x->index], 0, name_size, name_size, &local, &local_length, &remote, &remote_length);
+            strcpy(p->peer, remote_length == sizeof(struct sockaddr_in) ? inet_ntoa(((struct sockaddr_in *)remote)->sin_addr) : "?");
+            CreateIoCompletionPort((HANDLE)p->s, port, 2 + x->index, 0);
+        }   /* fall through: the first receive */
+        case RECEIVED:
+            if (x->kind == RECEIVED) {
+                if (!ok || bytes == 0) {
+                    p->closed = 1;
+                    if (p->sent == (int)FRAME) done++;
+                    else { say("ERROR player %s left early (%lu)", p->peer, ok ? 0 : GetLastError()); errors++; }
+                    break;
+                }
+                if (p->got < (int)FRAME) { p->got += (int)bytes; bytes_in += bytes; }
+            }
+            if (p->got == (int)FRAME && !p->answered) {
+                frame_head *hello = (frame_head *)p->in, *welcome = (frame_head *)p->out;
+                if (memcmp(hello->tag, "HELLO", 6) != 0 || strcmp(hello->address, p->peer) != 0) {
+                    say("ERROR player claims %.15s, AcceptEx says %s", hello->address, p->peer);
+                    errors++;
+                }
+                strcpy(welcome->tag, "WELCOME");
+                strcpy(welcome->address, p->peer);
+                welcome->checksum = checksum(p->in + sizeof(frame_head));
+                fill(p->out + sizeof(frame_head), seed_of(own_address));
+                p->answered = 1;
+                operation *w = &ops[3 * x->index + SENT];
+                w->kind = SENT, w->index = x->index;
+                WSABUF out = { (ULONG)FRAME, (char *)p->out };
+                errors += posted(WSASend(p->s, &out, 1, &bytes, 0, &w->o, NULL)) != 0;
+            }
+            {   /* the rest of the HELLO, or (answered) the player's close */
+                operation *r = &ops[3 * x->index + RECEIVED];
+                r->kind = RECEIVED, r->index = x->index;
+                WSABUF in = p->got < (int)FRAME ? (WSABUF){ (ULONG)FRAME - p->got, (char *)p->in + p->got } : (WSABUF){ sizeof scratch, scratch };
+                flags = 0;
+                errors += posted(WSARecv(p->s, &in, 1, &bytes, &flags, &r->o, NULL)) != 0;
+            }
+            break;
+        case SENT:
+            if (!ok) { say("ERROR WSASend to %s ended with %lu", p->peer, GetLastError()); errors++; break; }
+            p->sent += (int)bytes;
+            bytes_out += bytes;
+            if (p->sent < (int)FRAME) {
+                WSABUF rest = { (ULONG)FRAME - p->sent, (char *)p->out + p->sent };
+                errors += posted(WSASend(p->s, &rest, 1, &bytes, 0, &x->o, NULL)) != 0;
+            }
+            break;
+        }
+    }
+    say("RESULT %s players=%d done=%d errors=%d in=%ld out=%ld", done == expected && !errors ? "ok" : "fail", accepted, done,
+        errors, bytes_in, bytes_out);
+    return done == expected && !errors ? 0 : 1;
+}
+
 /* ---- a player ---- */
 
 static int find_host(SOCKET discovery, struct in_addr *host_address) {
@@ -180,44 +305,79 @@ static int find_host(SOCKET discovery, struct in_addr *host_address) {
     return 0;
 }
 
-static int join(SOCKET discovery) {
-    struct in_addr host_address;
-    if (!find_host(discovery, &host_address)) { say("RESULT fail no-host-answered"); return 1; }
-    char host_text[16];
-    strcpy(host_text, inet_ntoa(host_address));
-    SOCKET s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+/* ConnectEx with the whole HELLO as its first bytes (the rest sent after, if it took part). */
+static int connect_ex(SOCKET s, struct sockaddr_in to, const unsigned char *hello, HANDLE *port) {
+    LPFN_CONNECTEX function = extension(s, (GUID)WSAID_CONNECTEX);
+    struct sockaddr_in any;
+    memset(&any, 0, sizeof any);
+    any.sin_family = AF_INET;
+    bind(s, (struct sockaddr *)&any, sizeof any);
+    *port = CreateIoCompletionPort((HANDLE)s, NULL, 42, 0);
+    WSAOVERLAPPED o;
+    memset(&o, 0, sizeof o);
+    DWORD sent = 0;
+    if (!function || (!function(s, (struct sockaddr *)&to, sizeof to, (void *)hello, (DWORD)FRAME, &sent, &o)
+                      && WSAGetLastError() != WSA_IO_PENDING)) {
+        say("RESULT fail connectex=%d", WSAGetLastError());
+        return 0;
+    }
+    ULONG_PTR key = 0;
+    LPOVERLAPPED done = NULL;
+    if (!GetQueuedCompletionStatus(*port, &sent, &key, &done, 10000) || key != 42 || done != &o) {
+        say("RESULT fail connectex-completion error=%lu", GetLastError());
+        return 0;
+    }
+    setsockopt(s, SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, NULL, 0);
+    for (int r; sent < FRAME; sent += r)
+        if ((r = send(s, (const char *)hello + sent, (int)(FRAME - sent), 0)) <= 0) { say("RESULT fail send=%d", WSAGetLastError()); return 0; }
+    return 1;
+}
+
+/* A non-blocking connect (FD_CONNECT), then the HELLO sent blocking. */
+static int connect_with_events(SOCKET s, struct sockaddr_in to, const unsigned char *hello, HANDLE *port) {
     WSAEVENT connected = WSACreateEvent();
     WSAEventSelect(s, connected, FD_CONNECT);
-    struct sockaddr_in to;
-    memset(&to, 0, sizeof to);
-    to.sin_family = AF_INET;
-    to.sin_port = htons(GAME_PORT);
-    to.sin_addr = host_address;
     int r = connect(s, (struct sockaddr *)&to, sizeof to);
-    if (r != 0 && WSAGetLastError() != WSAEWOULDBLOCK) { say("RESULT fail connect=%d", WSAGetLastError()); return 1; }
+    if (r != 0 && WSAGetLastError() != WSAEWOULDBLOCK) { say("RESULT fail connect=%d", WSAGetLastError()); return 0; }
     WSANETWORKEVENTS n;
     DWORD w = WSAWaitForMultipleEvents(1, &connected, FALSE, 10000, FALSE);
     WSAEnumNetworkEvents(s, connected, &n);
     if (w != WSA_WAIT_EVENT_0 || !(n.lNetworkEvents & FD_CONNECT) || n.iErrorCode[FD_CONNECT_BIT]) {
         say("RESULT fail fd-connect wait=%lu events=0x%lx error=%d", w, n.lNetworkEvents, n.iErrorCode[FD_CONNECT_BIT]);
-        return 1;
+        return 0;
     }
     WSAEventSelect(s, NULL, 0);
     u_long blocking = 0;
     ioctlsocket(s, FIONBIO, &blocking);
+    for (int sent = 0; sent < (int)FRAME;) {
+        r = send(s, (const char *)hello + sent, (int)FRAME - sent, 0);
+        if (r <= 0) { say("RESULT fail send=%d", WSAGetLastError()); return 0; }
+        sent += r;
+    }
+    *port = CreateIoCompletionPort((HANDLE)s, NULL, 42, 0);
+    return 1;
+}
 
+static int join(SOCKET discovery, int with_connect_ex) {
+    struct in_addr host_address;
+    if (!find_host(discovery, &host_address)) { say("RESULT fail no-host-answered"); return 1; }
+    char host_text[16];
+    strcpy(host_text, inet_ntoa(host_address));
+    SOCKET s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    struct sockaddr_in to;
+    memset(&to, 0, sizeof to);
+    to.sin_family = AF_INET;
+    to.sin_port = htons(GAME_PORT);
+    to.sin_addr = host_address;
     static unsigned char hello[FRAME], welcome[FRAME], expected[PAYLOAD];
     frame_head *head = (frame_head *)hello;
     strcpy(head->tag, "HELLO");
     strcpy(head->address, own_address);
     fill(hello + sizeof(frame_head), seed_of(own_address));
-    for (int sent = 0; sent < (int)FRAME;) {
-        r = send(s, (char *)hello + sent, (int)FRAME - sent, 0);
-        if (r <= 0) { say("RESULT fail send=%d", WSAGetLastError()); return 1; }
-        sent += r;
-    }
+    HANDLE port = NULL;
+    int r;
+    if (!(with_connect_ex ? connect_ex(s, to, hello, &port) : connect_with_events(s, to, hello, &port))) return 1;
 
-    HANDLE port = CreateIoCompletionPort((HANDLE)s, NULL, 42, 0);
     int got = 0;
     while (got < (int)FRAME) {
         WSAOVERLAPPED o;
@@ -322,7 +482,9 @@ int main(int argc, char **argv) {
     char command[64];
     if (!fgets(command, sizeof command, stdin)) return 2;
     if (strncmp(command, "host ", 5) == 0) return host(discovery, listener, atoi(command + 5) - 1);
-    if (strncmp(command, "join", 4) == 0) return join(discovery);
+    if (strncmp(command, "host-iocp ", 10) == 0) return host_iocp(discovery, listener, atoi(command + 10) - 1);
+    if (strncmp(command, "join-ex", 7) == 0) return join(discovery, 1);
+    if (strncmp(command, "join", 4) == 0) return join(discovery, 0);
     if (strncmp(command, "sink", 4) == 0) return sink(discovery, listener);
     if (strncmp(command, "stream ", 7) == 0) return stream(discovery, atol(command + 7));
     return 0;
