@@ -78,7 +78,7 @@ def main():
             # The probe's TCP socket is virtual: no copy is at 192.168.80.200, so the
             # non-blocking connect is refused inside the machine (WSAEWOULDBLOCK, then
             # SO_ERROR WSAECONNREFUSED). ConnectEx is ours on a virtual TCP socket: pending
-            # (997) as a handshake is, then refused inside the machine. The group join and the datagram
+            # (997) as a handshake is, on Windows' schedule inside the machine (no copy there). The group join and the datagram
             # to it are the virtual LAN's (the registry's membership; no member: no receiver).
             check(probe.get("tcpconnect") == "10035" and probe.get("tcperror") == "10061" and probe.get("connectex") == "997"
                   and probe.get("join") == "0" and probe.get("unicast") == "0" and probe.get("broadcast") == "0"

@@ -136,6 +136,16 @@ public struct Router: Sendable {
 
     /// The real port of the TCP listener a connection to `virtualPort` along `route` reaches
     /// (nil: none listens there, WSAECONNREFUSED; a route for many never has one).
+    /// Whether a PC answers at the route's address (TCP: a SYN is answered, with the
+    /// handshake or a refusal): the own instance, or a live one.
+    public func isAnswered(_ route: Route) -> Bool {
+        switch route {
+        case .loopback: return true
+        case let .instance(index): return registry.isLive(index)
+        case .broadcast, .multicast: return false
+        }
+    }
+
     public func streamListener(of route: Route, virtualPort: UInt16, sender: Int) -> UInt16? {
         let slot: Int
         switch route {

@@ -61,6 +61,7 @@ extension VirtualHost {
     /// call that started it). Lock held.
     func attemptLocked(_ socket: VirtualSocket, _ op: PendingReceive, immediately: Bool) -> Attempt {
         if let accept = op.accept { return attemptAcceptLocked(socket, op, accept) }
+        if op.connect != nil { return .wouldBlock }  // the heartbeat serves it, not readiness
         let result = op.buffers.withUnsafeBufferPointer { buffers -> Result<Arrival, WinsockError> in
             guard socket.isStream else {
                 return takeDatagram(view(of: socket), buffers: buffers.baseAddress, count: UInt32(buffers.count), blocking: false)

@@ -129,7 +129,12 @@ extension VirtualHost {
     /// an unbound socket is handed to the OS as it is: it leaves the virtual table and
     /// connects for real (a master server on the internet).
     func connectStream(_ handle: UInt, to target: SocketAddress) -> WinsockError? {
-        enum Plan { case virtual(VirtualSocket, realPort: UInt16, preamble: WireHeader, blocking: Bool), outside(UInt) }
+        enum Plan {
+            case virtual(VirtualSocket, realPort: UInt16, preamble: WireHeader, blocking: Bool)
+            /// A blocking connect to an address where no PC answers (yet): Windows' handshake.
+            case unanswered(VirtualSocket, route: Router.Route, preamble: WireHeader)
+            case outside(UInt)
+        }
         let planned: Result<Plan, WinsockError> = withSocket(handle, orFail: { .failure($0) }) { socket in
             guard !socket.listening else { return .failure(.invalidArgument) }
             guard socket.peer == nil else { return .failure(.isConnected) }
@@ -148,12 +153,14 @@ extension VirtualHost {
             if route.isForMany { return .failure(.networkUnreachable) }
             if socket.scope == .loopback && route != .loopback { return .failure(.networkUnreachable) }
             if let error = bindImplicitlyLocked(socket) { return .failure(error) }
-            guard let realPort = router.streamListener(of: route, virtualPort: target.port, sender: instance) ?? refusingPortLocked() else {
-                return .failure(.noBuffers)
-            }
             let preamble = WireHeader(source: router.sourceAddress(for: route, sender: instance), sourcePort: socket.virtualPort,
                                       destination: target.address, destinationPort: target.port, isBroadcast: false, isStream: true)
             socket.activeCalls += 1
+            if !socket.nonBlocking && !router.isAnswered(route) { return .success(.unanswered(socket, route: route, preamble: preamble)) }
+            guard let realPort = answerLocked(route, virtualPort: target.port) else {
+                socket.activeCalls -= 1
+                return .failure(.noBuffers)
+            }
             return .success(.virtual(socket, realPort: realPort, preamble: preamble, blocking: !socket.nonBlocking))
         }
         switch planned {
@@ -161,34 +168,84 @@ extension VirtualHost {
         case let .success(.outside(real)):
             let error = platform.t.stream_connect!(VL_SOCKET(real), target.address.networkOrder, target.port)
             return error == 0 ? nil : WinsockError(rawValue: error)
+        case let .success(.unanswered(socket, route, preamble)):
+            defer { leave(socket) }
+            switch awaitAnswer(socket, route: route, virtualPort: target.port) {
+            case let .failure(error): return error
+            case let .success(realPort): return establish(socket, realPort: realPort, preamble: preamble, blocking: true, target: target)
+            }
         case let .success(.virtual(socket, realPort, preamble, blocking)):
             defer { leave(socket) }
-            var error = platform.t.stream_connect!(VL_SOCKET(socket.handle), IPv4Address.loopback.networkOrder, realPort)
-            if lock.locked({ socket.closed }) { return .interrupted }
-            if error == Int32(VL_WSAEWOULDBLOCK) {
-                var ready: UInt8 = 0
-                _ = platform.t.wait_sockets!([VL_SOCKET(socket.handle)], 1, [UInt8(VL_WAIT_WRITE | VL_WAIT_EXCEPT)], &ready,
-                                             VirtualHost.streamSetupWaitMs)
-                // Refused: the OS keeps the error for the game's select, FD_CONNECT, SO_ERROR.
-                guard platform.t.stream_is_connected!(VL_SOCKET(socket.handle)) != 0 else { return .wouldBlock }
-                error = 0
-            }
-            guard error == 0 else { return WinsockError(rawValue: error) }
-            var bytes = preamble.bytes
-            let sent = bytes.withUnsafeMutableBytes { raw -> Bool in
-                var one = VL_WSABUF(len: UInt32(raw.count), buf: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
-                var done: UInt32 = 0
-                return platform.t.stream_send!(VL_SOCKET(socket.handle), &one, 1, 0, &done) == 0 && done == UInt32(raw.count)
-            }
-            guard sent else { return .connectionReset }
-            lock.locked {
-                socket.peer = (target.address, target.port)
-                // Counted with the peer, under the lock: closesocket counts it closed by the same test.
-                if !socket.closed { registry.countConnection(slot: instance, opened: true) }
-            }
-            log(.debug, "socket \(handle) connected to \(target.address.dotted):\(target.port) (real port \(realPort))")
-            return blocking ? nil : .wouldBlock
+            return establish(socket, realPort: realPort, preamble: preamble, blocking: blocking, target: target)
         }
+    }
+
+    /// The real port a SYN towards `route` reaches now: the listener's; the refusing port
+    /// when the PC is there without one; nil only when that port cannot be made. Lock held.
+    private func answerLocked(_ route: Router.Route, virtualPort: UInt16) -> UInt16? {
+        router.streamListener(of: route, virtualPort: virtualPort, sender: instance) ?? refusingPortLocked()
+    }
+
+    /// Windows' handshake towards an address where no PC answers: the SYN is sent again
+    /// after TcpInitialRTT (3 s) and after twice that (TcpMaxConnectRetransmissions 2), and
+    /// the attempt is given up twice the last delay later: WSAETIMEDOUT at 21 s (Microsoft
+    /// KB 2786464: the handshake "is limited to a 21-second timeframe"). A copy that starts
+    /// meanwhile is reached by the next SYN, as a PC that came up would be. closesocket from
+    /// another thread ends the wait (WSAEINTR). A non-blocking connect is not waited for:
+    /// the OS answers it (refused at once; the layer has no way to make a loopback
+    /// handshake time out).
+    private func awaitAnswer(_ socket: VirtualSocket, route: Router.Route, virtualPort: UInt16) -> Result<UInt16, WinsockError> {
+        guard let wake = platform.t.event_create!() else { return .failure(.noBuffers) }
+        lock.locked { socket.handshakeWake = wake }
+        defer {
+            lock.locked { socket.handshakeWake = nil }
+            _ = platform.t.event_close!(wake)
+        }
+        log(.info, "TCP socket \(socket.handle): no PC answers at the address; Windows' handshake waits up to \(initialRetransmitMs * 7) ms")
+        willBlock?()
+        var waited: UInt32 = 0
+        for at in [initialRetransmitMs, initialRetransmitMs * 3, initialRetransmitMs * 7] {
+            let events: [UnsafeMutableRawPointer?] = [wake]
+            if platform.t.event_wait!(1, events, 0, at - waited, 0) == VL_WSA_WAIT_EVENT_0 { return .failure(.interrupted) }
+            waited = at
+            guard at < initialRetransmitMs * 7 else { break }
+            let answer: Result<UInt16, WinsockError>? = lock.locked {
+                guard router.isAnswered(route) else { return nil }
+                return answerLocked(route, virtualPort: virtualPort).map { .success($0) } ?? .failure(.noBuffers)
+            }
+            if let answer { return answer }
+        }
+        return .failure(.timedOut)
+    }
+
+    /// The backing connect to `realPort` and the preamble; the connection is then virtual.
+    private func establish(_ socket: VirtualSocket, realPort: UInt16, preamble: WireHeader, blocking: Bool,
+                           target: SocketAddress) -> WinsockError? {
+        var error = platform.t.stream_connect!(VL_SOCKET(socket.handle), IPv4Address.loopback.networkOrder, realPort)
+        if lock.locked({ socket.closed }) { return .interrupted }
+        if error == Int32(VL_WSAEWOULDBLOCK) {
+            var ready: UInt8 = 0
+            _ = platform.t.wait_sockets!([VL_SOCKET(socket.handle)], 1, [UInt8(VL_WAIT_WRITE | VL_WAIT_EXCEPT)], &ready,
+                                         VirtualHost.streamSetupWaitMs)
+            // Refused: the OS keeps the error for the game's select, FD_CONNECT, SO_ERROR.
+            guard platform.t.stream_is_connected!(VL_SOCKET(socket.handle)) != 0 else { return .wouldBlock }
+            error = 0
+        }
+        guard error == 0 else { return WinsockError(rawValue: error) }
+        var bytes = preamble.bytes
+        let sent = bytes.withUnsafeMutableBytes { raw -> Bool in
+            var one = VL_WSABUF(len: UInt32(raw.count), buf: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+            var done: UInt32 = 0
+            return platform.t.stream_send!(VL_SOCKET(socket.handle), &one, 1, 0, &done) == 0 && done == UInt32(raw.count)
+        }
+        guard sent else { return .connectionReset }
+        lock.locked {
+            socket.peer = (target.address, target.port)
+            // Counted with the peer, under the lock: closesocket counts it closed by the same test.
+            if !socket.closed { registry.countConnection(slot: instance, opened: true) }
+        }
+        log(.debug, "socket \(socket.handle) connected to \(target.address.dotted):\(target.port) (real port \(realPort))")
+        return blocking ? nil : .wouldBlock
     }
 
     /// The real port of a TCP socket of this host that is bound and never listens: a

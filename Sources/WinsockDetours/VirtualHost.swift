@@ -23,6 +23,9 @@ public final class VirtualHost: @unchecked Sendable {
     var warnedOutside: [IPv4Address] = []
     /// The handle of that socket, closed at shutdown.
     var refusingHandle: UInt?
+    /// Windows' TcpInitialRTT: the first SYN retransmission's delay (the handshake towards an
+    /// address where no PC answers gives up after 7 times this). Tests shorten it.
+    var initialRetransmitMs: UInt32 = 3000
     /// Test hook: runs when a blocking receive has registered itself and is about to wait.
     var willBlock: (() -> Void)?
     /// Keeps the registry mapping alive as long as the host (file-backed registries).
@@ -54,6 +57,7 @@ public final class VirtualHost: @unchecked Sendable {
             if !host.registry.beat(host.claim, nowMs: host.platform.nowMs) {
                 host.log(.error, "instance \(host.instance) lost its registry slot (this process stood still longer than the stale limit); restart it")
             }
+            host.serviceHandshakes()
         }, Unmanaged.passUnretained(self).toOpaque())
         log(.info, "claimed instance \(instance) as \(address.dotted)")
     }
@@ -150,6 +154,7 @@ public final class VirtualHost: @unchecked Sendable {
         let taken: (VirtualSocket, [PendingReceive], Bool)? = lock.locked {
             guard let socket = sockets.removeValue(forKey: handle) else { return nil }
             socket.closed = true
+            if let wake = socket.handshakeWake { _ = platform.t.event_set!(wake) }
             if recentlyClosed.count == 64 { recentlyClosed.removeFirst() }
             recentlyClosed.append(handle)
             if socket.ownsEntry { registry.removeSocket(slot: instance, realPort: socket.realPort, transport: socket.transport) }

@@ -38,6 +38,9 @@ final class VirtualSocket {
     /// UDP: the default destination set by connect(); TCP: the other end of the connection.
     var peer: (address: IPv4Address, port: UInt16)?
     var closed = false
+    /// Set while a blocking connect waits out Windows' handshake towards an address where no
+    /// PC answers: closesocket sets it to end the wait.
+    var handshakeWake: UnsafeMutableRawPointer?
     /// Threads using the handle outside the lock (blocking receive, send). The handle is
     /// closed only when the last one leaves, so a closed descriptor number is never reused
     /// under a running call.
@@ -89,6 +92,8 @@ final class PendingReceive {
     let handleEvent: UnsafeMutableRawPointer?
     /// Set for an AcceptEx: the operation is an accept (its buffer is the first data's).
     var accept: PendingAccept?
+    /// Set for a ConnectEx towards an address where no PC answered yet (the heartbeat serves it).
+    var connect: PendingConnect?
 
     init(overlapped: UnsafeMutablePointer<VL_OVERLAPPED>, buffers: [VL_WSABUF],
          from: UnsafeMutablePointer<VL_SOCKADDR_IN>?, fromLength: UnsafeMutablePointer<Int32>?,
@@ -130,6 +135,26 @@ final class PendingAccept {
         self.output = output
         self.receiveLength = receiveLength
         self.localLength = localLength
+    }
+}
+
+/// A ConnectEx whose handshake goes on after the call: where, the first bytes (the caller's
+/// until the end, as Windows requires), and how far Windows' schedule has come.
+final class PendingConnect {
+    let target: SocketAddress
+    let route: Router.Route
+    let data: UnsafeRawPointer?
+    let dataLength: UInt32
+    let startedMs: UInt32
+    /// SYN retransmissions already looked at (0...2).
+    var retransmitsSeen = 0
+
+    init(target: SocketAddress, route: Router.Route, data: UnsafeRawPointer?, dataLength: UInt32, startedMs: UInt32) {
+        self.target = target
+        self.route = route
+        self.data = data
+        self.dataLength = dataLength
+        self.startedMs = startedMs
     }
 }
 

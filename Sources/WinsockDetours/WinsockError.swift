@@ -44,6 +44,7 @@ public struct WinsockError: Error, RawRepresentable, Equatable, Hashable, Sendab
     /// The NTSTATUS a finished OVERLAPPED carries for this outcome (Internal), and back.
     /// Windows' own values where one exists; our other errors ride in a private range.
     static let statusConnectionRefused: UInt32 = 0xC000_0236, statusConnectionReset: UInt32 = 0xC000_020D
+    static let statusIOTimeout: UInt32 = 0xC000_00B5
 
     var ntStatus: UInt32 {
         switch self {
@@ -51,6 +52,7 @@ public struct WinsockError: Error, RawRepresentable, Equatable, Hashable, Sendab
         case .operationAborted: return VL_STATUS_CANCELLED
         case .connectionRefused: return WinsockError.statusConnectionRefused
         case .connectionReset: return WinsockError.statusConnectionReset
+        case .timedOut: return WinsockError.statusIOTimeout
         default: return 0xE0560000 | UInt32(UInt16(truncatingIfNeeded: rawValue))
         }
     }
@@ -62,6 +64,7 @@ public struct WinsockError: Error, RawRepresentable, Equatable, Hashable, Sendab
         case VL_STATUS_CANCELLED: self = .operationAborted
         case WinsockError.statusConnectionRefused: self = .connectionRefused
         case WinsockError.statusConnectionReset: self = .connectionReset
+        case WinsockError.statusIOTimeout: self = .timedOut
         default: self.init(Int32(ntStatus & 0xFFFF))
         }
     }

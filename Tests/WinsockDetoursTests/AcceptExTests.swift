@@ -28,21 +28,7 @@ final class AcceptExTests: XCTestCase {
     /// A name block as Windows asks for one: the address and 16 bytes more.
     static let block: UInt32 = 16 + 16
 
-    /// WSAIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER) for `id`: nil when refused.
-    func extensionPointer(_ s: UInt, _ id: [UInt8]) -> UnsafeMutableRawPointer? {
-        var id = id
-        var pointer: UnsafeMutableRawPointer?
-        var returned: UInt32 = 0
-        let r = id.withUnsafeMutableBytes { idBytes in
-            withUnsafeMutablePointer(to: &pointer) { out in
-                withUnsafeMutablePointer(to: &returned) {
-                    Int32(truncatingIfNeeded: call("WSAIoctl", .socket(s), .uint(0xC800_0006), .ptr(UnsafeRawPointer(idBytes.baseAddress)), .uint(16),
-                                                   .ptr(out), .uint(UInt32(MemoryLayout<UnsafeRawPointer>.size)), .ptr($0), .null, .null))
-                }
-            }
-        }
-        return r == 0 ? pointer : nil
-    }
+    func extensionPointer(_ s: UInt, _ id: [UInt8]) -> UnsafeMutableRawPointer? { extensionFunction(s, id) }
 
     func acceptEx(_ s: UInt) throws -> AcceptEx {
         let pointer = try XCTUnwrap(extensionPointer(s, AcceptExTests.acceptExID), "WSAIoctl hands out AcceptEx on a TCP socket")

@@ -18,23 +18,16 @@ final class ConnectExTests: XCTestCase {
     typealias ConnectEx = @convention(c) (UInt, UnsafePointer<VL_SOCKADDR_IN>?, Int32, UnsafeRawPointer?, UInt32,
                                           UnsafeMutablePointer<UInt32>?, UnsafeMutablePointer<VL_OVERLAPPED>?) -> Int32
 
+    static let connectExID: [UInt8] = [0xB9, 0x07, 0xA2, 0x25, 0xF3, 0xDD, 0x60, 0x46, 0x8E, 0xE9, 0x76, 0xE5, 0x8C, 0x74, 0x06, 0x3E]
+
     /// WSAIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER, WSAID_CONNECTEX): nil when refused.
-    func connectEx(_ s: UInt) -> ConnectEx? {
-        var id: [UInt8] = [0xB9, 0x07, 0xA2, 0x25, 0xF3, 0xDD, 0x60, 0x46, 0x8E, 0xE9, 0x76, 0xE5, 0x8C, 0x74, 0x06, 0x3E]
-        var pointer: UnsafeMutableRawPointer?
-        var returned: UInt32 = 0
-        let r = id.withUnsafeMutableBytes { idBytes in
-            withUnsafeMutablePointer(to: &pointer) { out in
-                withUnsafeMutablePointer(to: &returned) {
-                    Int32(truncatingIfNeeded: call("WSAIoctl", .socket(s), .uint(0xC800_0006), .ptr(UnsafeRawPointer(idBytes.baseAddress)), .uint(16),
-                                                   .ptr(out), .uint(UInt32(MemoryLayout<UnsafeRawPointer>.size)), .ptr($0), .null, .null))
-                }
-            }
-        }
-        guard r == 0, let pointer else { return nil }
+    static func connectEx(_ s: UInt) -> ConnectEx? {
+        guard let pointer = extensionFunction(s, connectExID) else { return nil }
         XCTAssertEqual(pointer, Platform.default.t.connectex_entry, "the platform's ConnectEx entry")
         return unsafeBitCast(pointer, to: ConnectEx.self)
     }
+
+    func connectEx(_ s: UInt) -> ConnectEx? { ConnectExTests.connectEx(s) }
 
     func listener(_ instance: Int, port: UInt16) -> UInt {
         lan.as(instance) { ws in

@@ -233,3 +233,20 @@ final class OverlappedReceive {
     func payload(_ count: UInt32) -> [UInt8] { Array(buffer.prefix(Int(count))) }
     var source: SocketAddress? { SocketAddress.read(from, length: fromLength.pointee).success }
 }
+
+/// WSAIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER) for the extension GUID `id` (its 16 bytes):
+/// the pointer, or nil when refused (the last error says why).
+func extensionFunction(_ s: UInt, _ id: [UInt8]) -> UnsafeMutableRawPointer? {
+    var id = id
+    var pointer: UnsafeMutableRawPointer?
+    var returned: UInt32 = 0
+    let r = id.withUnsafeMutableBytes { idBytes in
+        withUnsafeMutablePointer(to: &pointer) { out in
+            withUnsafeMutablePointer(to: &returned) {
+                Int32(truncatingIfNeeded: call("WSAIoctl", .socket(s), .uint(0xC800_0006), .ptr(UnsafeRawPointer(idBytes.baseAddress)), .uint(16),
+                                               .ptr(out), .uint(UInt32(MemoryLayout<UnsafeRawPointer>.size)), .ptr($0), .null, .null))
+            }
+        }
+    }
+    return r == 0 ? pointer : nil
+}
