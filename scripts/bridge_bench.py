@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Cross-host round trip: plain UDP between two network namespaces (on a virtual switch)
 against the virtual path through both bridges (instance -> proxy -> bridge -> link ->
-bridge -> proxy -> instance, and back), alternating, median of 5 runs. Prints Markdown rows.
+bridge -> proxy -> instance, and back), alternating, median of 5 runs. Then a TCP stream's
+throughput: plain TCP between the hosts against a virtual connection relayed by both
+bridges (authenticated chunks over the link), median of 3 runs. Prints Markdown rows.
 Usage: scripts/bridge_bench.py <virtuallan binary> [--quick] [--output FILE] (rows to FILE, else stdout)"""
 import os
 import shutil
@@ -15,6 +17,8 @@ import bridge_test as bt
 QUICK = "--quick" in sys.argv
 COUNT = 200 if QUICK else 3000
 RUNS = 1 if QUICK else 5
+STREAM_MIB = 8 if QUICK else 256
+STREAM_RUNS = 1 if QUICK else 3
 
 
 def rtt(line):
@@ -30,6 +34,25 @@ def ping(host, args, env=None):
     if not line or not line.startswith("pinged"):
         sys.exit(f"bridge bench: the ping run failed: {p.lines[-3:]}")
     return rtt(line)
+
+
+def stream(sink_args, stream_args, sink_env=None, stream_env=None, listener_seen=None):
+    """MB/s of one stream of STREAM_MIB MiB from host 1 to a sink on host 0; `stream_args`
+    are made from the sink's instance index."""
+    sink = bt.Process("sink", bt.NS[0], [bt.TOOL, "peer", "sink", "--timeout-ms", "60000", *sink_args], sink_env)
+    ready = sink.expect(lambda l: l.startswith("ready"), "ready")
+    if not ready:
+        sys.exit(f"bridge bench: the sink did not start: {sink.lines[-3:]}")
+    index = int(ready.split()[1]) if ready.split()[1] != "raw" else -1
+    if listener_seen:
+        listener_seen(index)
+    sender = bt.Process("stream", bt.NS[1], [bt.TOOL, "peer", "stream", "--count", str(STREAM_MIB), *stream_args(index)], stream_env)
+    line = sink.expect(lambda l: l.startswith("sank") or "sink:" in l, "sank", timeout=600)
+    sink.proc.wait(timeout=30)
+    sender.proc.wait(timeout=30)
+    if not line or not line.startswith("sank") or int(line.split()[1]) < STREAM_MIB << 20:
+        sys.exit(f"bridge bench: the stream run failed: {sink.lines[-3:]} {sender.lines[-3:]}")
+    return float(line.split()[-2])
 
 
 def cpu_seconds(pid):
@@ -59,6 +82,12 @@ def main():
             raw_echo.expect(lambda l: l.startswith("ready"), "ready")
             raw.append(ping(1, ["--raw", f"{bt.ADDR[0]}:5555"]))
             virtual.append(ping(1, ["--port", "23757", "--peer-instance", "0"], registry[1]))
+        raw_stream, virtual_stream = [], []
+        for _ in range(STREAM_RUNS):
+            raw_stream.append(stream(["--raw", f"{bt.ADDR[0]}:5556"], lambda _: ["--raw", f"{bt.ADDR[0]}:5556"]))
+            virtual_stream.append(stream(
+                ["--port", "23758"], lambda index: ["--port", "23758", "--peer-instance", str(index)], registry[0], registry[1],
+                lambda index: bt.wait_instances(bridges[1], "ports", [index], "the sink's TCP listener", ports=("tcp 23758",))))
         # An idle bridge: a peer and a remote instance, no traffic; it wakes 4 times a second.
         idle_seconds = 1 if QUICK else 10
         before = cpu_seconds(bridges[0].proc.pid)
@@ -75,6 +104,9 @@ def main():
         r = statistics.median(x[index] for x in raw)
         v = statistics.median(x[index] for x in virtual)
         rows.append(f"| cross-host round trip {name}, ~16 B, {COUNT} exchanges (µs, median of {RUNS} runs) | {r:.1f} | {v:.1f} | {v / r:.2f}x |")
+    r, v = statistics.median(raw_stream), statistics.median(virtual_stream)
+    rows.append(f"| TCP stream, {STREAM_MIB} MiB one way (MB/s, median of {STREAM_RUNS} runs; virtual: relayed by both bridges) "
+                f"| {r:.1f} | {v:.1f} | {v / r:.2f}x |")
     added = statistics.median(x[0] for x in virtual) - statistics.median(x[0] for x in raw)
     rows.append(f"| added by the two bridges per round trip, p50 (µs) | | {added:.1f} | |")
     rows.append(f"| idle bridge (1 peer, remote instances, no traffic), {idle_seconds} s: CPU (clock-tick resolution) | | "

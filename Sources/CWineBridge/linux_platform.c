@@ -141,6 +141,11 @@ static int32_t stream_accept_into(VL_SOCKET s, VL_SOCKET into, uint16_t *real_pe
     return 0;
 }
 
+static int32_t call_accept_condition(void *condition, VL_WSABUF *caller, VL_WSABUF *callee, uint32_t *group, uintptr_t data) {
+    typedef int32_t (*condition_fn)(VL_WSABUF *, VL_WSABUF *, void *, void *, VL_WSABUF *, VL_WSABUF *, uint32_t *, uintptr_t);
+    return ((condition_fn)condition)(caller, NULL, NULL, NULL, callee, NULL, group, data);
+}
+
 static int32_t stream_connect(VL_SOCKET s, uint32_t address, uint16_t port) {
     struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = address };
     if (connect((int)s, (struct sockaddr *)&to, sizeof to) == 0) return 0;
@@ -812,7 +817,7 @@ static const vl_platform linux_platform = {
     .set_receive_buffer = set_receive_buffer, .option_get = option_get, .option_set = option_set, .event_select = event_select, .async_select = async_select,
     .wsarecvmsg_entry = (void *)vl_hook_WSARecvMsg, .wsasendmsg_entry = (void *)vl_hook_WSASendMsg,
     .connectex_entry = (void *)vl_hook_ConnectEx, .acceptex_entry = (void *)vl_hook_AcceptEx,
-    .getacceptexsockaddrs_entry = (void *)vl_hook_GetAcceptExSockaddrs,
+    .getacceptexsockaddrs_entry = (void *)vl_hook_GetAcceptExSockaddrs, .call_accept_condition = call_accept_condition,
     .wait_sockets = wait_sockets, .poll_sockets = poll_sockets, .watch_readable = watch_readable, .set_ready_handler = set_ready_handler,
     .event_create = event_create, .event_close = event_close, .event_set = event_set,
     .event_reset = event_reset, .event_wait = event_wait,

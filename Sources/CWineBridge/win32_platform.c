@@ -337,6 +337,10 @@ static void WINAPI getacceptexsockaddrs_entry(void *buffer, DWORD receiveLength,
     vl_hook_GetAcceptExSockaddrs(buffer, receiveLength, localLength, remoteLength, local, localSize, remote, remoteSize);
 }
 
+static int32_t call_accept_condition(void *condition, VL_WSABUF *caller, VL_WSABUF *callee, uint32_t *group, uintptr_t data) {
+    return ((LPCONDITIONPROC)condition)((LPWSABUF)caller, NULL, NULL, NULL, (LPWSABUF)callee, NULL, (GROUP *)group, (DWORD_PTR)data);
+}
+
 static int32_t event_select(VL_SOCKET s, VL_WSAEVENT event, int32_t events) {
     return vl_original.WSAEventSelect((SOCKET)s, (WSAEVENT)event, events) == 0 ? 0 : last_wsa_error();
 }
@@ -751,7 +755,7 @@ static const vl_platform win32_platform = {
     .set_receive_buffer = set_receive_buffer, .option_get = option_get, .option_set = option_set, .event_select = event_select, .async_select = async_select,
     .wsarecvmsg_entry = (void *)wsarecvmsg_entry, .wsasendmsg_entry = (void *)wsasendmsg_entry,
     .connectex_entry = (void *)connectex_entry, .acceptex_entry = (void *)acceptex_entry,
-    .getacceptexsockaddrs_entry = (void *)getacceptexsockaddrs_entry,
+    .getacceptexsockaddrs_entry = (void *)getacceptexsockaddrs_entry, .call_accept_condition = call_accept_condition,
     .wait_sockets = wait_sockets, .poll_sockets = poll_sockets, .watch_readable = watch_readable, .set_ready_handler = set_ready_handler,
     .event_create = event_create, .event_close = event_close, .event_set = event_set,
     .event_reset = event_reset, .event_wait = event_wait,

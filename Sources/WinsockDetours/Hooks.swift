@@ -136,6 +136,17 @@ public func hookAccept(_ s: UInt, _ address: UnsafeMutablePointer<VL_SOCKADDR_IN
     }
 }
 
+@_cdecl("vl_hook_WSAAccept")
+public func hookWSAAccept(_ s: UInt, _ address: UnsafeMutablePointer<VL_SOCKADDR_IN>?, _ length: UnsafeMutablePointer<Int32>?,
+                          _ condition: UnsafeMutableRawPointer?, _ data: UInt) -> UInt {
+    withHost(orFail: invalidSocket) { host in
+        switch host.wsaAccept(s, address: address, length: length, condition: condition, data: data) {
+        case let .success(handle): return handle
+        case let .failure(error): _ = status(host, error); return invalidSocket
+        }
+    }
+}
+
 @_cdecl("vl_hook_connect")
 public func hookConnect(_ s: UInt, _ name: UnsafePointer<VL_SOCKADDR_IN>?, _ length: Int32) -> Int32 {
     withHost(orFail: socketError) { status($0, $0.connect(s, name, length)) }

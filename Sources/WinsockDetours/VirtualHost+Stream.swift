@@ -48,6 +48,16 @@ extension VirtualHost {
             return .failure(.notSocket)
         }
         defer { leave(listener) }
+        // A connection a WSAAccept condition deferred comes first.
+        let deferred: (UInt, SocketAddress)? = lock.locked {
+            guard let handle = listener.deferred, let peer = sockets[handle]?.peer else { return nil }
+            listener.deferred = nil
+            return (handle, SocketAddress(address: peer.address, port: peer.port))
+        }
+        if let (handle, peer) = deferred {
+            if address != nil { _ = peer.write(to: address, length: length) }
+            return .success(handle)
+        }
         if !lock.locked({ listener.nonBlocking }) { willBlock?() }
         while true {
             var accepted: UInt = 0
@@ -67,6 +77,44 @@ extension VirtualHost {
                 log(.info, "refused a TCP connection from real port \(realPeerPort) to virtual port \(listener.virtualPort): \(reason.name)")
                 platform.t.socket_close!(accepted)
             }
+        }
+    }
+
+    /// WSAAccept: accept, then the program's condition function decides, shown the caller's
+    /// and the callee's virtual names (Windows' CallerId and CalleeId; no data, no QOS):
+    /// CF_ACCEPT, the connection is the program's; CF_REJECT, it is closed and the answer is
+    /// WSAECONNREFUSED; CF_DEFER, it is kept for the next WSAAccept or accept (WSATRY_AGAIN);
+    /// any other answer closes it (WSAEINVAL). No condition function: accept.
+    func wsaAccept(_ handle: UInt, address: UnsafeMutablePointer<VL_SOCKADDR_IN>?, length: UnsafeMutablePointer<Int32>?,
+                   condition: UnsafeMutableRawPointer?, data: UInt) -> Result<UInt, WinsockError> {
+        let accepted = accept(handle, address: address, length: length)
+        guard case let .success(connection) = accepted, let condition else { return accepted }
+        let names: (SocketAddress, SocketAddress)? = lock.locked {
+            guard let socket = sockets[connection], let peer = socket.peer else { return nil }
+            return (SocketAddress(address: peer.address, port: peer.port), localAddress(socket))
+        }
+        guard let (caller, callee) = names else { return .failure(.connectionReset) }
+        var callerName = VL_SOCKADDR_IN(), calleeName = VL_SOCKADDR_IN()
+        var size: Int32 = 16
+        _ = caller.write(to: &callerName, length: &size)
+        _ = callee.write(to: &calleeName, length: &size)
+        var group: UInt32 = 0
+        let verdict = withUnsafeMutablePointer(to: &callerName) { callerPointer in
+            withUnsafeMutablePointer(to: &calleeName) { calleePointer in
+                var callerBuffer = VL_WSABUF(len: 16, buf: UnsafeMutableRawPointer(callerPointer).assumingMemoryBound(to: CChar.self))
+                var calleeBuffer = VL_WSABUF(len: 16, buf: UnsafeMutableRawPointer(calleePointer).assumingMemoryBound(to: CChar.self))
+                return platform.t.call_accept_condition!(condition, &callerBuffer, &calleeBuffer, &group, data)
+            }
+        }
+        switch verdict {
+        case 0:  // CF_ACCEPT
+            return .success(connection)
+        case 2:  // CF_DEFER
+            lock.locked { sockets[handle]?.deferred = connection }
+            return .failure(WinsockError(11002))  // WSATRY_AGAIN
+        default:  // CF_REJECT, or no answer Windows knows
+            _ = closeSocket(connection)
+            return .failure(verdict == 1 ? .connectionRefused : .invalidArgument)
         }
     }
 

@@ -15,6 +15,9 @@ final class VirtualSocket {
     var ownsEntry = false
     /// TCP: listen() was called.
     var listening = false
+    /// A listener's connection a WSAAccept condition deferred (CF_DEFER): the next WSAAccept
+    /// or accept takes it first.
+    var deferred: UInt?
     /// 0 until bound (explicitly, or implicitly by a first send/connect).
     var virtualPort: UInt16 = 0
     var scope: BindScope = .any

@@ -7,13 +7,14 @@ import WinsockDetours
 /// A test instance in its own process, speaking through the same Winsock entry points a
 /// hooked game uses. `echo` answers every datagram on the port to its sender; `ping` sends
 /// `count` numbered datagrams to instance K and checks every answer; `serve` and `discover`
-/// play lobby host and client (the bridge tests: `count` = hosts to find). All give up
-/// after the timeout (bounded) and say so.
+/// play lobby host and client (the bridge tests: `count` = hosts to find); `sink` and
+/// `stream` measure a TCP stream (`count` = MiB; StreamPeer). All give up after the timeout
+/// (bounded) and say so.
 struct Peer: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "A test instance that echoes or pings (used by the multi-process tests).", shouldDisplay: false)
 
-    enum Role: String, ExpressibleByArgument { case echo, ping, serve, discover }
+    enum Role: String, ExpressibleByArgument { case echo, ping, serve, discover, sink, stream }
     @Argument var role: Role
     @Option var count = 10
     @Option(name: .customLong("peer-instance")) var peerInstance = 0
@@ -24,11 +25,16 @@ struct Peer: ParsableCommand {
     var raw: String?
 
     func run() throws {
+        let streaming = role == .sink || role == .stream
         if let raw {
-            guard let address = SocketAddress(parsing: raw), role == .echo || role == .ping else { throw ValidationError("--raw takes address:port, with echo or ping") }
+            guard let address = SocketAddress(parsing: raw), role != .serve, role != .discover else {
+                throw ValidationError("--raw takes address:port, with echo, ping, sink or stream")
+            }
+            if streaming { return StreamPeer.runRaw(role: role, mebibytes: count, address: address, timeoutMs: timeoutMs) }
             return try runRawPeer(role: role, address: address, count: count, timeoutMs: timeoutMs)
         }
         guard let host = VirtualHost.current else { throw ExitCode(1) }
+        if streaming { return StreamPeer.run(host: host, role: role, mebibytes: count, peer: peerInstance, port: port, timeoutMs: timeoutMs) }
         runPeer(host: host, role: role, count: count, peer: peerInstance, port: port, timeoutMs: timeoutMs, hold: hold)
     }
 }
@@ -142,6 +148,8 @@ func runPeer(host: VirtualHost, role: Peer.Role, count: Int, peer: Int, port: UI
         serve(&socket)
     case .discover:
         discover(&socket, host: host, expected: count, port: port)
+    case .sink, .stream:
+        fail("\(role.rawValue) is a TCP role (StreamPeer)")
     }
     socket.close()
     host.shutdown()

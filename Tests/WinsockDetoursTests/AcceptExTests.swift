@@ -41,14 +41,7 @@ final class AcceptExTests: XCTestCase {
         return unsafeBitCast(pointer, to: AcceptExNames.self)
     }
 
-    func listener(_ instance: Int, port: UInt16) -> UInt {
-        lan.as(instance) { ws in
-            let s = ws.tcpSocket()
-            XCTAssertEqual(ws.bind(s, .any, port), 0)
-            XCTAssertEqual(ws.listen(s), 0)
-            return s
-        }
-    }
+    func listener(_ instance: Int, port: UInt16) -> UInt { lan.tcpListener(instance, port: port) }
 
     /// What an operation needs to outlive its call: the OVERLAPPED and the buffer.
     final class Operation {

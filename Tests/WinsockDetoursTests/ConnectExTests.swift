@@ -29,14 +29,7 @@ final class ConnectExTests: XCTestCase {
 
     func connectEx(_ s: UInt) -> ConnectEx? { ConnectExTests.connectEx(s) }
 
-    func listener(_ instance: Int, port: UInt16) -> UInt {
-        lan.as(instance) { ws in
-            let s = ws.tcpSocket()
-            XCTAssertEqual(ws.bind(s, .any, port), 0)
-            XCTAssertEqual(ws.listen(s), 0)
-            return s
-        }
-    }
+    func listener(_ instance: Int, port: UInt16) -> UInt { lan.tcpListener(instance, port: port) }
 
     func test_connectExConnectsSendsTheFirstBytesAndPostsItsEndOnThePort() throws {
         let host = listener(1, port: 6112)

@@ -16,14 +16,7 @@ final class StreamTests: XCTestCase {
     override func tearDown() { lan.shutdown() }
 
     /// A listening TCP socket on 0.0.0.0:port, as a game's host opens it.
-    func listener(_ instance: Int, port: UInt16) -> UInt {
-        lan.as(instance) { ws in
-            let s = ws.tcpSocket()
-            XCTAssertEqual(ws.bind(s, .any, port), 0, "bind: \(ws.lastError)")
-            XCTAssertEqual(ws.listen(s), 0, "listen: \(ws.lastError)")
-            return s
-        }
-    }
+    func listener(_ instance: Int, port: UInt16) -> UInt { lan.tcpListener(instance, port: port) }
 
     func test_connectAcceptAndExchangeBothWaysWithVirtualAddresses() {
         let host = listener(2, port: 6112)

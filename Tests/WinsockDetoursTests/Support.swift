@@ -250,3 +250,15 @@ func extensionFunction(_ s: UInt, _ id: [UInt8]) -> UnsafeMutableRawPointer? {
     }
     return r == 0 ? pointer : nil
 }
+
+extension TestLAN {
+    /// A TCP socket of `instance` listening on `port` of all its addresses.
+    func tcpListener(_ instance: Int, port: UInt16) -> UInt {
+        self.as(instance) { ws in
+            let s = ws.tcpSocket()
+            XCTAssertEqual(ws.bind(s, .any, port), 0, "bind: \(ws.lastError)")
+            XCTAssertEqual(ws.listen(s), 0, "listen: \(ws.lastError)")
+            return s
+        }
+    }
+}

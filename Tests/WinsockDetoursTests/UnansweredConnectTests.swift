@@ -21,13 +21,26 @@ final class UnansweredConnectTests: XCTestCase {
         var config = InstanceConfig()
         config.pinnedInstance = 2
         lan.hosts.append(try VirtualHost(platform: .default, config: config, registry: lan.registry))
-        return lan.as(2) { ws in
-            ws.startup()
-            let s = ws.tcpSocket()
-            XCTAssertEqual(ws.bind(s, .any, 6112), 0)
-            XCTAssertEqual(ws.listen(s), 0)
-            return s
+        _ = lan.as(2) { $0.startup() }
+        return lan.tcpListener(2, port: 6112)
+    }
+
+    /// Instance 0's blocking connect to instance 2's address, on a thread of its own, once it
+    /// waits in the handshake: the socket, and what waits for the connect's outcome.
+    func connectToTheThirdAddress() -> (UInt, () -> WinsockError??) {
+        let owner = lan.hosts[0]
+        let client = lan.as(0) { $0.tcpSocket() }
+        let result = Shared<WinsockError??>(nil)
+        let waiting = DispatchSemaphore(value: 0)
+        let done = DispatchSemaphore(value: 0)
+        owner.willBlock = { waiting.signal() }
+        let unanswered = SocketAddress(address: lan.address(2), port: 6112)
+        Thread.detachNewThread {
+            result.value = .some(owner.connectStream(client, to: unanswered))
+            done.signal()
         }
+        waiting.wait()
+        return (client, { done.wait(); return result.value })
     }
 
     func test_aBlockingConnectWhereNoPCAnswersTimesOutOnWindowsSchedule() {
@@ -46,21 +59,9 @@ final class UnansweredConnectTests: XCTestCase {
 
     func test_aCopyThatStartsDuringTheHandshakeIsReached() throws {
         lan.hosts[0].initialRetransmitMs = 300
-        let owner = lan.hosts[0]
-        let client = lan.as(0) { $0.tcpSocket() }
-        let result = Shared<WinsockError??>(nil)
-        let waiting = DispatchSemaphore(value: 0)
-        let done = DispatchSemaphore(value: 0)
-        owner.willBlock = { waiting.signal() }
-        let unanswered = SocketAddress(address: lan.address(2), port: 6112)
-        Thread.detachNewThread {
-            result.value = .some(owner.connectStream(client, to: unanswered))
-            done.signal()
-        }
-        waiting.wait()
+        let (_, connected) = connectToTheThirdAddress()
         let host = try startThirdCopy()
-        done.wait()
-        XCTAssertEqual(result.value, .some(nil), "connected: a retransmitted SYN reached the new copy")
+        XCTAssertEqual(connected(), .some(nil), "connected: a retransmitted SYN reached the new copy")
         let (accepted, from) = lan.as(2) { $0.accept(host) }
         XCTAssertNotEqual(accepted, Winsock.invalidSocket)
         XCTAssertEqual(from?.address, lan.address(0))
@@ -68,21 +69,9 @@ final class UnansweredConnectTests: XCTestCase {
 
     func test_closesocketEndsTheHandshakeWait() {
         lan.hosts[0].initialRetransmitMs = 10_000
-        let owner = lan.hosts[0]
-        let client = lan.as(0) { $0.tcpSocket() }
-        let result = Shared<WinsockError??>(nil)
-        let waiting = DispatchSemaphore(value: 0)
-        let done = DispatchSemaphore(value: 0)
-        owner.willBlock = { waiting.signal() }
-        let unanswered = SocketAddress(address: lan.address(2), port: 6112)
-        Thread.detachNewThread {
-            result.value = .some(owner.connectStream(client, to: unanswered))
-            done.signal()
-        }
-        waiting.wait()
+        let (client, connected) = connectToTheThirdAddress()
         lan.as(0) { XCTAssertEqual($0.close(client), 0) }
-        done.wait()
-        XCTAssertEqual(result.value, .some(.interrupted), "WSAEINTR, as for any blocked call closesocket ends")
+        XCTAssertEqual(connected(), .some(.interrupted), "WSAEINTR, as for any blocked call closesocket ends")
     }
 
     /// ConnectEx never blocks: pending at once, then the end on the heartbeat: WSAETIMEDOUT

@@ -395,6 +395,30 @@ static void describe_names(const char *id, LPFN_GETACCEPTEXSOCKADDRS names, char
           remote_length == sizeof client_name && same(*(struct sockaddr_in *)remote, client_name));
 }
 
+/* A client connects, then AcceptEx takes its connection; `id` and `id`-names say how. */
+static void accept_waiting(const char *id, LPFN_ACCEPTEX accept_ex, LPFN_GETACCEPTEXSOCKADDRS names, SOCKET l,
+                           struct sockaddr_in at, HANDLE port, WSAOVERLAPPED *o) {
+    char buffer[2 * (sizeof(struct sockaddr_in) + 16)], names_id[64];
+    const DWORD name_size = sizeof(struct sockaddr_in) + 16;
+    DWORD got = 0, bytes = 0, flags = 0, port_bytes = 0;
+    ULONG_PTR key = 0;
+    OVERLAPPED *which = NULL;
+    SOCKET c = tcp();
+    connect(c, (struct sockaddr *)&at, sizeof at);
+    SOCKET a = tcp();
+    WSAResetEvent(o->hEvent);
+    BOOL ok = accept_ex(l, a, buffer, 0, name_size, name_size, &got, o);
+    int error = ok ? 0 : WSAGetLastError();
+    DWORD w = WSAWaitForMultipleEvents(1, &o->hEvent, FALSE, 2000, FALSE);
+    BOOL done = WSAGetOverlappedResult(l, o, &bytes, FALSE, &flags);
+    check(id, "ok=%d error=%d wait=%lu done=%d bytes=%lu", ok, error, w, done, bytes);
+    GetQueuedCompletionStatus(port, &port_bytes, &key, &which, 2000);
+    snprintf(names_id, sizeof names_id, "%s-names", id);
+    describe_names(names_id, names, buffer, 0, at, c);
+    closesocket(a);
+    closesocket(c);
+}
+
 /* AcceptEx from WSAIoctl's pointer, as IOCP servers accept: the connection comes on a socket
  * the program made, the end in the OVERLAPPED and on the listener's port, the names in the
  * buffer (GetAcceptExSockaddrs reads them). */
@@ -488,20 +512,10 @@ static void accept_ex(void) {
     closesocket(a);
     closesocket(c);
 
-    /* A connection already waiting when AcceptEx is posted. */
-    c = tcp();
-    connect(c, (struct sockaddr *)&at, sizeof at);
-    a = tcp();
-    WSAResetEvent(o.hEvent);
-    ok = accept_ex(l, a, buffer, 0, name_size, name_size, &got, &o);
-    error = ok ? 0 : WSAGetLastError();
-    w = WSAWaitForMultipleEvents(1, &o.hEvent, FALSE, 2000, FALSE);
-    done = WSAGetOverlappedResult(l, &o, &bytes, FALSE, &flags);
-    check("tcp.acceptex-queued", "ok=%d error=%d wait=%lu done=%d bytes=%lu", ok, error, w, done, bytes);
-    GetQueuedCompletionStatus(port, &port_bytes, &key, &which, 2000);
-    describe_names("tcp.acceptex-queued-names", names, buffer, 0, at, c);
-    closesocket(a);
-    closesocket(c);
+    /* A connection already waiting when AcceptEx is posted; then the same through
+     * mswsock's exports, as programs linked with mswsock.lib call them. */
+    accept_waiting("tcp.acceptex-queued", accept_ex, names, l, at, port, &o);
+    accept_waiting("tcp.acceptex-mswsock", AcceptEx, GetAcceptExSockaddrs, l, at, port, &o);
 
     /* Cancelled, and ended by the listener's close: aborted. */
     a = tcp();
@@ -531,6 +545,65 @@ static void accept_ex(void) {
     WSACloseEvent(o.hEvent);
 }
 
+/* WSAAccept's condition function: what it was shown, and its answer. */
+static struct { int calls; struct sockaddr_in caller, callee; int caller_length, callee_length; int answer; } condition;
+
+static int CALLBACK judge(LPWSABUF caller, LPWSABUF caller_data, LPQOS sqos, LPQOS gqos, LPWSABUF callee,
+                          LPWSABUF callee_data, GROUP *group, DWORD_PTR context) {
+    condition.calls++;
+    condition.caller_length = caller ? (int)caller->len : -1;
+    condition.callee_length = callee ? (int)callee->len : -1;
+    if (caller && caller->len >= sizeof condition.caller) memcpy(&condition.caller, caller->buf, sizeof condition.caller);
+    if (callee && callee->len >= sizeof condition.callee) memcpy(&condition.callee, callee->buf, sizeof condition.callee);
+    return context == 7 ? condition.answer : CF_REJECT;
+}
+
+/* WSAAccept, with and without a condition function: accepted, and refused (the client
+ * sees its connection reset). */
+static void wsa_accept(void) {
+    struct sockaddr_in at;
+    SOCKET l = listening(&at);
+    SOCKET c = tcp();
+    connect(c, (struct sockaddr *)&at, sizeof at);
+    struct sockaddr_in client_name, peer;
+    int length = sizeof client_name;
+    getsockname(c, (struct sockaddr *)&client_name, &length);
+    memset(&condition, 0, sizeof condition);
+    condition.answer = CF_ACCEPT;
+    length = sizeof peer;
+    SOCKET a = WSAAccept(l, (struct sockaddr *)&peer, &length, judge, 7);
+    check("tcp.wsaaccept", "%s calls=%d caller-length=%d caller-is-client=%d callee-length=%d callee-is-listener=%d peer-is-client=%d",
+          valid(a), condition.calls, condition.caller_length, same(condition.caller, client_name), condition.callee_length,
+          same(condition.callee, at), a != INVALID_SOCKET && same(peer, client_name));
+    DWORD timeout = 2000;
+    setsockopt(a, SOL_SOCKET, SO_RCVTIMEO, (char *)&timeout, sizeof timeout);
+    char data[4] = "";
+    send(c, "wsa", 3, 0);
+    check("tcp.wsaaccept-session", "got=%d %.3s", receive_all(a, data, 3), data);
+    closesocket(a);
+    closesocket(c);
+
+    c = tcp();
+    connect(c, (struct sockaddr *)&at, sizeof at);
+    memset(&condition, 0, sizeof condition);
+    condition.answer = CF_REJECT;
+    a = WSAAccept(l, NULL, NULL, judge, 7);
+    check("tcp.wsaaccept-rejected", "%s calls=%d", valid(a), condition.calls);
+    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, (char *)&timeout, sizeof timeout);
+    int r = recv(c, data, sizeof data, 0);
+    check("tcp.wsaaccept-rejected-client", "%s", rc(r));
+    closesocket(c);
+
+    c = tcp();
+    connect(c, (struct sockaddr *)&at, sizeof at);
+    length = sizeof peer;
+    a = WSAAccept(l, (struct sockaddr *)&peer, &length, NULL, 0);
+    check("tcp.wsaaccept-no-condition", "%s peer-is-client=%d", valid(a), a != INVALID_SOCKET && (getsockname(c, (struct sockaddr *)&client_name, &(int){ sizeof client_name }), same(peer, client_name)));
+    closesocket(a);
+    closesocket(c);
+    closesocket(l);
+}
+
 void tcp_checks(void) {
     wrong_kinds();
     session();
@@ -540,4 +613,5 @@ void tcp_checks(void) {
     overlapped_receive();
     connect_ex();
     accept_ex();
+    wsa_accept();
 }

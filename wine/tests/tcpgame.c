@@ -82,6 +82,20 @@ typedef struct {
     int got, sent, answered, closed;
 } player;
 
+/* The WELCOME for a whole HELLO; 1 when the player claims another address than `taker`
+ * (accept, AcceptEx) reported. */
+static int answer(player *p, const char *taker) {
+    frame_head *hello = (frame_head *)p->in, *welcome = (frame_head *)p->out;
+    int wrong = memcmp(hello->tag, "HELLO", 6) != 0 || strcmp(hello->address, p->peer) != 0;
+    if (wrong) say("ERROR player claims %.15s, %s says %s", hello->address, taker, p->peer);
+    strcpy(welcome->tag, "WELCOME");
+    strcpy(welcome->address, p->peer);
+    welcome->checksum = checksum(p->in + sizeof(frame_head));
+    fill(p->out + sizeof(frame_head), seed_of(own_address));
+    p->answered = 1;
+    return wrong;
+}
+
 static int host(SOCKET discovery, SOCKET listener, int expected) {
     player *players = calloc(MAX_PLAYERS, sizeof *players);
     int count = 0, done = 0, errors = 0;
@@ -127,18 +141,7 @@ static int host(SOCKET discovery, SOCKET listener, int expected) {
                 p->got += r;
                 bytes_in += r;
             }
-            if (p->got == (int)FRAME && !p->answered) {
-                frame_head *hello = (frame_head *)p->in, *welcome = (frame_head *)p->out;
-                if (memcmp(hello->tag, "HELLO", 6) != 0 || strcmp(hello->address, p->peer) != 0) {
-                    say("ERROR player claims %.15s, accept says %s", hello->address, p->peer);
-                    errors++;
-                }
-                strcpy(welcome->tag, "WELCOME");
-                strcpy(welcome->address, p->peer);
-                welcome->checksum = checksum(p->in + sizeof(frame_head));
-                fill(p->out + sizeof(frame_head), seed_of(own_address));
-                p->answered = 1;
-            }
+            if (p->got == (int)FRAME && !p->answered) errors += answer(p, "accept");
             while (p->answered && p->sent < (int)FRAME && (r = send(p->s, (char *)p->out + p->sent, (int)FRAME - p->sent, 0)) > 0) {
                 p->sent += r;
                 bytes_out += r;
@@ -237,16 +240,7 @@ static int host_iocp(SOCKET discovery, SOCKET listener, int expected) {
                 if (p->got < (int)FRAME) { p->got += (int)bytes; bytes_in += bytes; }
             }
             if (p->got == (int)FRAME && !p->answered) {
-                frame_head *hello = (frame_head *)p->in, *welcome = (frame_head *)p->out;
-                if (memcmp(hello->tag, "HELLO", 6) != 0 || strcmp(hello->address, p->peer) != 0) {
-                    say("ERROR player claims %.15s, AcceptEx says %s", hello->address, p->peer);
-                    errors++;
-                }
-                strcpy(welcome->tag, "WELCOME");
-                strcpy(welcome->address, p->peer);
-                welcome->checksum = checksum(p->in + sizeof(frame_head));
-                fill(p->out + sizeof(frame_head), seed_of(own_address));
-                p->answered = 1;
+                errors += answer(p, "AcceptEx");
                 operation *w = &ops[3 * x->index + SENT];
                 w->kind = SENT, w->index = x->index;
                 WSABUF out = { (ULONG)FRAME, (char *)p->out };

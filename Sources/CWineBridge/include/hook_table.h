@@ -34,6 +34,7 @@
     X(WS2_32, 2, SOCKET, int32_t, bind, "i:sai", (VL_SOCKET s, const VL_SOCKADDR_IN *name, int32_t namelen), (s, name, namelen)) \
     X(WS2_32, 13, SOCKET, int32_t, listen, "i:si", (VL_SOCKET s, int32_t backlog), (s, backlog)) \
     X(WS2_32, 1, SOCKET, VL_SOCKET, accept, "s:sap", (VL_SOCKET s, VL_SOCKADDR_IN *address, int32_t *addrlen), (s, address, addrlen)) \
+    X(WS2_32, 0, SOCKET, VL_SOCKET, WSAAccept, "s:sappp", (VL_SOCKET s, VL_SOCKADDR_IN *address, int32_t *addrlen, void *condition, uintptr_t data), (s, address, addrlen, condition, data)) \
     X(WS2_32, 4, DESTINED, int32_t, connect, "i:sai", (VL_SOCKET s, const VL_SOCKADDR_IN *to, int32_t tolen), (s, to, tolen)) \
     X(WS2_32, 0, DESTINED, int32_t, WSAConnect, "i:saipppp", (VL_SOCKET s, const VL_SOCKADDR_IN *to, int32_t tolen, VL_WSABUF *callerData, VL_WSABUF *calleeData, void *sqos, void *gqos), (s, to, tolen, callerData, calleeData, sqos, gqos)) \
     X(WS2_32, 20, DESTINED, int32_t, sendto, "i:spiiai", (VL_SOCKET s, const char *buf, int32_t len, int32_t flags, const VL_SOCKADDR_IN *to, int32_t tolen), (s, buf, len, flags, to, tolen)) \

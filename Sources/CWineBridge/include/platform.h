@@ -116,6 +116,9 @@ typedef struct vl_platform {
      * vl_hook_AcceptEx, vl_hook_GetAcceptExSockaddrs. */
     void *acceptex_entry;
     void *getacceptexsockaddrs_entry;
+    /* Calls a WSAAccept condition function (CALLBACK: stdcall on Win32) with the caller's
+     * and the callee's names, no data and no QOS; its answer (CF_ACCEPT, CF_REJECT, CF_DEFER). */
+    int32_t (*call_accept_condition)(void *condition, VL_WSABUF *caller, VL_WSABUF *callee, uint32_t *group, uintptr_t data);
 
     /* Manual-reset events (WSAEVENT). */
     VL_WSAEVENT (*event_create)(void);
