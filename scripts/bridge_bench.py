@@ -99,7 +99,8 @@ def main():
                 p.stop()
         bt.remove_hosts()
         shutil.rmtree(workdir, ignore_errors=True)
-    rows = ["| measure | plain UDP between the hosts | virtual, through both bridges | virtual / raw |", "| --- | --- | --- | --- |"]
+    rows = ["| measure | plain sockets between the hosts (UDP; TCP for the stream) | virtual, through both bridges | virtual / raw |",
+            "| --- | --- | --- | --- |"]
     for name, index in [("p50", 0), ("p99", 1)]:
         r = statistics.median(x[index] for x in raw)
         v = statistics.median(x[index] for x in virtual)
