@@ -36,23 +36,27 @@ def ping(host, args, env=None):
     return rtt(line)
 
 
-def stream(sink_args, stream_args, sink_env=None, stream_env=None, listener_seen=None):
-    """MB/s of one stream of STREAM_MIB MiB from host 1 to a sink on host 0; `stream_args`
-    are made from the sink's instance index."""
-    sink = bt.Process("sink", bt.NS[0], [bt.TOOL, "peer", "sink", "--timeout-ms", "60000", *sink_args], sink_env)
+def streams(sink_args, stream_args, sink_env=None, stream_env=None, listener_seen=None):
+    """MB/s of STREAM_RUNS streams of STREAM_MIB MiB each, from host 1 to one sink on host 0;
+    `stream_args` are made from the sink's instance index."""
+    sink = bt.Process("sink", bt.NS[0], [bt.TOOL, "peer", "sink", "--count", str(STREAM_RUNS), "--timeout-ms", "60000", *sink_args],
+                      sink_env)
     ready = sink.expect(lambda l: l.startswith("ready"), "ready")
     if not ready:
         sys.exit(f"bridge bench: the sink did not start: {sink.lines[-3:]}")
     index = int(ready.split()[1]) if ready.split()[1] != "raw" else -1
     if listener_seen:
         listener_seen(index)
-    sender = bt.Process("stream", bt.NS[1], [bt.TOOL, "peer", "stream", "--count", str(STREAM_MIB), *stream_args(index)], stream_env)
-    line = sink.expect(lambda l: l.startswith("sank") or "sink:" in l, "sank", timeout=600)
+    rates = []
+    for _ in range(STREAM_RUNS):
+        sender = bt.Process("stream", bt.NS[1], [bt.TOOL, "peer", "stream", "--count", str(STREAM_MIB), *stream_args(index)], stream_env)
+        line = sink.expect(lambda l: l.startswith("sank") or "sink:" in l, "sank", timeout=600)
+        sender.proc.wait(timeout=30)
+        if not line or not line.startswith("sank") or int(line.split()[1]) < STREAM_MIB << 20:
+            sys.exit(f"bridge bench: the stream run failed: {sink.lines[-3:]} {sender.lines[-3:]}")
+        rates.append(float(line.split()[-2]))
     sink.proc.wait(timeout=30)
-    sender.proc.wait(timeout=30)
-    if not line or not line.startswith("sank") or int(line.split()[1]) < STREAM_MIB << 20:
-        sys.exit(f"bridge bench: the stream run failed: {sink.lines[-3:]} {sender.lines[-3:]}")
-    return float(line.split()[-2])
+    return rates
 
 
 def cpu_seconds(pid):
@@ -82,12 +86,10 @@ def main():
             raw_echo.expect(lambda l: l.startswith("ready"), "ready")
             raw.append(ping(1, ["--raw", f"{bt.ADDR[0]}:5555"]))
             virtual.append(ping(1, ["--port", "23757", "--peer-instance", "0"], registry[1]))
-        raw_stream, virtual_stream = [], []
-        for _ in range(STREAM_RUNS):
-            raw_stream.append(stream(["--raw", f"{bt.ADDR[0]}:5556"], lambda _: ["--raw", f"{bt.ADDR[0]}:5556"]))
-            virtual_stream.append(stream(
-                ["--port", "23758"], lambda index: ["--port", "23758", "--peer-instance", str(index)], registry[0], registry[1],
-                lambda index: bt.wait_instances(bridges[1], "ports", [index], "the sink's TCP listener", ports=("tcp 23758",))))
+        raw_stream = streams(["--raw", f"{bt.ADDR[0]}:5556"], lambda _: ["--raw", f"{bt.ADDR[0]}:5556"])
+        virtual_stream = streams(
+            ["--port", "23758"], lambda index: ["--port", "23758", "--peer-instance", str(index)], registry[0], registry[1],
+            lambda index: bt.wait_instances(bridges[1], "ports", [index], "the sink's TCP listener", ports=("tcp 23758",)))
         # An idle bridge: a peer and a remote instance, no traffic; it wakes 4 times a second.
         idle_seconds = 1 if QUICK else 10
         before = cpu_seconds(bridges[0].proc.pid)

@@ -8,7 +8,7 @@ import WinsockDetours
 /// hooked game uses. `echo` answers every datagram on the port to its sender; `ping` sends
 /// `count` numbered datagrams to instance K and checks every answer; `serve` and `discover`
 /// play lobby host and client (the bridge tests: `count` = hosts to find); `sink` and
-/// `stream` measure a TCP stream (`count` = MiB; StreamPeer). All give up after the timeout
+/// `stream` measure TCP streams (`count` = connections to take, MiB to send; StreamPeer). All give up after the timeout
 /// (bounded) and say so.
 struct Peer: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,11 +30,11 @@ struct Peer: ParsableCommand {
             guard let address = SocketAddress(parsing: raw), role != .serve, role != .discover else {
                 throw ValidationError("--raw takes address:port, with echo, ping, sink or stream")
             }
-            if streaming { return StreamPeer.runRaw(role: role, mebibytes: count, address: address, timeoutMs: timeoutMs) }
+            if streaming { return StreamPeer.runRaw(role: role, count: count, address: address, timeoutMs: timeoutMs) }
             return try runRawPeer(role: role, address: address, count: count, timeoutMs: timeoutMs)
         }
         guard let host = VirtualHost.current else { throw ExitCode(1) }
-        if streaming { return StreamPeer.run(host: host, role: role, mebibytes: count, peer: peerInstance, port: port, timeoutMs: timeoutMs) }
+        if streaming { return StreamPeer.run(host: host, role: role, count: count, peer: peerInstance, port: port, timeoutMs: timeoutMs) }
         runPeer(host: host, role: role, count: count, peer: peerInstance, port: port, timeoutMs: timeoutMs, hold: hold)
     }
 }
