@@ -406,13 +406,15 @@ static void accept_waiting(const char *id, LPFN_ACCEPTEX accept_ex, LPFN_GETACCE
     SOCKET c = tcp();
     connect(c, (struct sockaddr *)&at, sizeof at);
     SOCKET a = tcp();
+    /* The accept socket on the port before AcceptEx (some servers do): the end is still the listener's. */
+    CreateIoCompletionPort((HANDLE)a, port, 43, 0);
     WSAResetEvent(o->hEvent);
     BOOL ok = accept_ex(l, a, buffer, 0, name_size, name_size, &got, o);
     int error = ok ? 0 : WSAGetLastError();
     DWORD w = WSAWaitForMultipleEvents(1, &o->hEvent, FALSE, 2000, FALSE);
     BOOL done = WSAGetOverlappedResult(l, o, &bytes, FALSE, &flags);
-    check(id, "ok=%d error=%d wait=%lu done=%d bytes=%lu", ok, error, w, done, bytes);
-    GetQueuedCompletionStatus(port, &port_bytes, &key, &which, 2000);
+    BOOL queued = GetQueuedCompletionStatus(port, &port_bytes, &key, &which, 2000);
+    check(id, "ok=%d error=%d wait=%lu done=%d bytes=%lu packet=%d key=%lu", ok, error, w, done, bytes, queued, (unsigned long)key);
     snprintf(names_id, sizeof names_id, "%s-names", id);
     describe_names(names_id, names, buffer, 0, at, c);
     closesocket(a);
