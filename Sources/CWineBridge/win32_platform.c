@@ -315,8 +315,15 @@ static int32_t WINAPI wsarecvmsg_entry(VL_SOCKET s, VL_WSAMSG *message, uint32_t
 static int32_t WINAPI wsasendmsg_entry(VL_SOCKET s, VL_WSAMSG *message, uint32_t flags, uint32_t *sent, VL_OVERLAPPED *overlapped, void *routine) {
     return vl_hook_WSASendMsg(s, message, flags, sent, overlapped, routine);
 }
+/* ConnectEx for a virtual TCP socket; a program that kept the pointer and uses it on
+ * another socket reaches the system's, behind the destination guard. */
+BOOL PASCAL vl_system_connect_ex(SOCKET s, const struct sockaddr *to, int tolen, PVOID data, DWORD length,
+                                 LPDWORD sent, LPOVERLAPPED overlapped);
 static int32_t WINAPI connectex_entry(VL_SOCKET s, const VL_SOCKADDR_IN *name, int32_t length, const void *data, uint32_t dataLength,
                                       uint32_t *sent, VL_OVERLAPPED *overlapped) {
+    if (!vl_is_virtual_socket(s))
+        return vl_system_connect_ex((SOCKET)s, (const struct sockaddr *)name, length, (PVOID)data, dataLength, (LPDWORD)sent,
+                                    (LPOVERLAPPED)overlapped);
     return vl_hook_ConnectEx(s, name, length, data, dataLength, sent, overlapped);
 }
 

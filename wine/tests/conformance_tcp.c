@@ -606,6 +606,56 @@ static void wsa_accept(void) {
     closesocket(l);
 }
 
+/* The pointers a program got on an IPv4 TCP socket, used on an IPv6 one (one TCP provider,
+ * one function: programs keep the first pointer they get). The DLL leaves IPv6 alone, so
+ * these are the system's answers with it too. */
+static void extensions_elsewhere(void) {
+    SOCKET v4 = tcp();
+    LPFN_GETACCEPTEXSOCKADDRS names = NULL;
+    LPFN_ACCEPTEX accept_ex = accept_ex_of(v4, &names);
+    GUID id = WSAID_CONNECTEX;
+    LPFN_CONNECTEX connect_ex = NULL;
+    DWORD returned = 0;
+    WSAIoctl(v4, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, &connect_ex, sizeof connect_ex, &returned, NULL, NULL);
+    closesocket(v4);
+    SOCKET l = socket(AF_INET6, SOCK_STREAM, IPPROTO_TCP);
+    struct sockaddr_in6 at;
+    memset(&at, 0, sizeof at);
+    at.sin6_family = AF_INET6;
+    at.sin6_addr = in6addr_loopback;
+    int length = sizeof at;
+    int bound = bind(l, (struct sockaddr *)&at, sizeof at) == 0 && listen(l, 5) == 0 && getsockname(l, (struct sockaddr *)&at, &length) == 0;
+    check("tcp.extensions-ipv6-listener", "ready=%d pointers=%d", bound, accept_ex && connect_ex);
+    if (!bound || !accept_ex || !connect_ex) { closesocket(l); return; }
+    SOCKET c = socket(AF_INET6, SOCK_STREAM, IPPROTO_TCP), a = socket(AF_INET6, SOCK_STREAM, IPPROTO_TCP);
+    struct sockaddr_in6 any;
+    memset(&any, 0, sizeof any);
+    any.sin6_family = AF_INET6;
+    bind(c, (struct sockaddr *)&any, sizeof any);
+    WSAOVERLAPPED oc, oa;
+    memset(&oc, 0, sizeof oc);
+    memset(&oa, 0, sizeof oa);
+    oc.hEvent = WSACreateEvent();
+    oa.hEvent = WSACreateEvent();
+    char buffer[2 * (sizeof(struct sockaddr_in6) + 16)];
+    DWORD got = 0, bytes = 0, flags = 0;
+    BOOL accepting = accept_ex(l, a, buffer, 0, sizeof(struct sockaddr_in6) + 16, sizeof(struct sockaddr_in6) + 16, &got, &oa);
+    int accept_error = accepting ? 0 : WSAGetLastError();
+    BOOL connecting = connect_ex(c, (struct sockaddr *)&at, sizeof at, "six", 3, &got, &oc);
+    int connect_error = connecting ? 0 : WSAGetLastError();
+    DWORD wc = WSAWaitForMultipleEvents(1, &oc.hEvent, FALSE, 2000, FALSE);
+    BOOL connected = WSAGetOverlappedResult(c, &oc, &bytes, FALSE, &flags);
+    DWORD wa = WSAWaitForMultipleEvents(1, &oa.hEvent, FALSE, 2000, FALSE);
+    BOOL accepted = WSAGetOverlappedResult(l, &oa, &bytes, FALSE, &flags);
+    check("tcp.extensions-ipv6", "connectex=%d/%d wait=%lu done=%d acceptex=%d/%d wait=%lu done=%d", connecting, connect_error, wc,
+          connected, accepting, accept_error, wa, accepted);
+    WSACloseEvent(oc.hEvent);
+    WSACloseEvent(oa.hEvent);
+    closesocket(a);
+    closesocket(c);
+    closesocket(l);
+}
+
 void tcp_checks(void) {
     wrong_kinds();
     session();
@@ -616,4 +666,5 @@ void tcp_checks(void) {
     connect_ex();
     accept_ex();
     wsa_accept();
+    extensions_elsewhere();
 }
