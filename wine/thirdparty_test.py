@@ -26,7 +26,17 @@ connects to it, names it (gethostbyaddr) and prints what arrives.
   7-9. The same in TCP (nc -l -p 9000; nc VLAN-n 9000): a reference without the DLL, 4
      listeners on TCP 9000 through the DLL each connected to by another copy by host name
      (accept's peer and getsockname are the virtual addresses), and the control: without
-     the DLL a second TCP listener on 9000 cannot bind."""
+     the DLL a second TCP listener on 9000 cannot bind.
+
+libuv (Debian's libuv1, cross-built unchanged) under our uvecho.exe (wine/tests/uvecho.c):
+libuv's Windows TCP is an IOCP program none of us wrote (AcceptEx posted in advance onto
+its own sockets, ConnectEx, zero-byte overlapped WSARecv then non-blocking reads,
+overlapped WSASend, SetFileCompletionNotificationModes, one completion port).
+
+  10. Reference without the DLL: a server on TCP 7100, a client to 127.0.0.1 echoes 256 KB.
+  11. 4 servers on TCP 7100 through the DLL, 4 clients, client k to server k+1 by its
+      virtual address: every byte comes back, each side names the other's virtual address.
+  12. Control: without the DLL a second server cannot bind TCP 7100."""
 import os
 
 from winelab import Copy, check, finish, one_prefix_stage, stop_prefix, windows_path, OUT
@@ -185,6 +195,60 @@ def netcat_control(env):
           f"netcat control without the DLL: the same sender finds no VLAN-2 (exit {code}): {failure}")
 
 
+UV_PORT = "7100"
+UV_BYTES = 256 * 1024
+
+
+def uvecho(*args, hooked, env, instance=None):
+    return Copy(program("uvecho.exe", *args, hooked=hooked), env if instance is None else {**env, "VIRTUALLAN_INSTANCE": str(instance)})
+
+
+def libuv_reference(env):
+    server = uvecho("server", UV_PORT, hooked=False, env=env)
+    ready = server.line("READY")
+    client = uvecho("client", "127.0.0.1", UV_PORT, hooked=False, env=env)
+    result, served = client.line("RESULT"), server.line("SERVED") if ready else None
+    client.finish()
+    stop(server)
+    check(result == f"RESULT ok bytes={UV_BYTES} peer=127.0.0.1" and served == f"SERVED 127.0.0.1 {UV_BYTES}",
+          f"libuv reference without the DLL: 256 KB echoed over 127.0.0.1: {result} / {served}")
+
+
+def libuv_lan(env):
+    print(f"{RECEIVERS} libuv echo servers on TCP {UV_PORT} through the DLL, each used by another copy")
+    servers = [uvecho("server", UV_PORT, hooked=True, env=env, instance=i) for i in range(RECEIVERS)]
+    ready = [server.line("READY") for server in servers]
+    check(ready == [f"READY 192.168.80.{i + 1} 0" for i in range(RECEIVERS)],
+          f"all {RECEIVERS} servers listen on TCP {UV_PORT}, each seeing its own virtual address: {ready}")
+    for k in range(RECEIVERS):
+        target, me = (k + 1) % RECEIVERS, RECEIVERS + k
+        client = uvecho("client", f"192.168.80.{target + 1}", UV_PORT, hooked=True, env=env, instance=me)
+        result, served = client.line("RESULT"), servers[target].line("SERVED")
+        code = client.finish()
+        check(result == f"RESULT ok bytes={UV_BYTES} peer=192.168.80.{target + 1}" and code == 0
+              and served == f"SERVED 192.168.80.{me + 1} {UV_BYTES}",
+              f"client 192.168.80.{me + 1} got its 256 KB back from 192.168.80.{target + 1}, each naming the other: {result} / {served}")
+    for server in servers:
+        stop(server)
+    # The DLL's log says which calls carried the connections: libuv's own AcceptEx and ConnectEx.
+    log = open(env["VIRTUALLAN_LOG"], encoding="utf-8", errors="replace").read() if os.path.exists(env["VIRTUALLAN_LOG"]) else ""
+    lines = log.splitlines()
+    accepts = sum("AcceptEx: socket" in line and " accepted from 192.168.80." in line for line in lines)
+    connects = sum("ConnectEx on socket" in line and ": connected" in line for line in lines)
+    check(accepts >= RECEIVERS and connects >= RECEIVERS,
+          f"the connections came through libuv's AcceptEx ({accepts}) and ConnectEx ({connects}), in the DLL's log")
+
+
+def libuv_control(env):
+    first = uvecho("server", UV_PORT, hooked=False, env=env)
+    first.line("READY")
+    second = uvecho("server", UV_PORT, hooked=False, env=env)
+    refused = second.line("RESULT bind=")
+    second.finish()
+    stop(first)
+    check(refused == "RESULT bind=EADDRINUSE 0", f"libuv control without the DLL: a second server cannot bind TCP {UV_PORT}: {refused}")
+
+
 def main():
     work, prefix, base, started = one_prefix_stage("thirdparty")
     try:
@@ -199,6 +263,10 @@ def main():
         netcat_reference(base, udp=False)
         netcat_lan({**env, "VIRTUALLAN_REGISTRY": os.path.join(work, "registry-netcat-tcp")}, udp=False)
         netcat_tcp_control(base)
+        libuv_reference(base)
+        libuv_lan({**env, "VIRTUALLAN_REGISTRY": os.path.join(work, "registry-libuv"), "VIRTUALLAN_LOG": os.path.join(work, "log-libuv.txt"),
+                   "VIRTUALLAN_LOG_LEVEL": "debug"})
+        libuv_control(base)
     finally:
         stop_prefix(prefix)
     finish(started)
