@@ -80,7 +80,11 @@ static int32_t udp_open(VL_SOCKET *out, uint16_t *real_port) {
 }
 
 static void socket_shutdown(VL_SOCKET s) { shutdown((int)s, SHUT_RDWR); }
-static void socket_close(VL_SOCKET s) { close((int)s); }
+static void cancel_sends(int fd);
+static void socket_close(VL_SOCKET s) {
+    cancel_sends((int)s);
+    close((int)s);
+}
 
 /* ---- virtual TCP's backing streams ---- */
 
@@ -182,6 +186,165 @@ static int32_t stream_send(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count
 
 static int32_t stream_receive(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count, int32_t flags, uint32_t *done) {
     return stream_io(s, buffers, count, flags, done, 0);
+}
+
+/* ---- overlapped stream sends: what the kernel did not take at once waits here, in order,
+ * and a thread of its own sends it when the socket is writable (epoll, EPOLLOUT) ---- */
+
+typedef struct pending_send {
+    struct pending_send *next;
+    int fd, flags;
+    uint32_t count, index, sent;  /* iov[index..count) is left, its first from iov[index].iov_base */
+    struct iovec *iov;
+    void *context;
+} pending_send;
+
+typedef struct { void *context; int32_t error; uint32_t bytes; } send_end;
+
+static pthread_mutex_t send_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t send_once = PTHREAD_ONCE_INIT;
+static pending_send *sends;  /* every socket's, oldest first */
+static int send_epoll = -1;
+static vl_send_handler send_handler;
+
+static void set_send_handler(vl_send_handler handler) { send_handler = handler; }
+
+/* Sends what the kernel takes now: 1 all sent, 0 the rest must wait, or -errno. */
+static int send_some(pending_send *p) {
+    while (p->index < p->count) {
+        struct msghdr m = { .msg_iov = p->iov + p->index, .msg_iovlen = p->count - p->index };
+        ssize_t n = sendmsg(p->fd, &m, p->flags | MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+        p->sent += (uint32_t)n;
+        while (n > 0 && p->index < p->count) {
+            size_t part = (size_t)n < p->iov[p->index].iov_len ? (size_t)n : p->iov[p->index].iov_len;
+            p->iov[p->index].iov_base = (char *)p->iov[p->index].iov_base + part;
+            p->iov[p->index].iov_len -= part;
+            n -= (ssize_t)part;
+            if (p->iov[p->index].iov_len == 0) p->index++;
+        }
+        while (p->index < p->count && p->iov[p->index].iov_len == 0) p->index++;
+    }
+    return 1;
+}
+
+static int waiting_sends_locked(int fd) {
+    for (pending_send *p = sends; p; p = p->next)
+        if (p->fd == fd) return 1;
+    return 0;
+}
+
+static void arm_send_locked(int fd) {
+    struct epoll_event e = { .events = EPOLLOUT | EPOLLONESHOT, .data.fd = fd };
+    if (epoll_ctl(send_epoll, EPOLL_CTL_MOD, fd, &e) != 0) epoll_ctl(send_epoll, EPOLL_CTL_ADD, fd, &e);
+}
+
+/* Takes out the sends of `fd` that `serve` ends (serve: 1 ended, 0 keep it and the later
+ * ones); their ends go to `ends`. Lock held. */
+static uint32_t take_sends_locked(int fd, int (*serve)(pending_send *, send_end *), send_end *ends, uint32_t room) {
+    uint32_t n = 0;
+    for (pending_send **link = &sends; *link && n < room;) {
+        pending_send *p = *link;
+        if (p->fd != fd) { link = &p->next; continue; }
+        if (!serve(p, &ends[n])) break;
+        n++;
+        *link = p->next;
+        free(p->iov);
+        free(p);
+    }
+    return n;
+}
+
+static int serve_writable(pending_send *p, send_end *end) {
+    int r = send_some(p);
+    if (r == 0) return 0;
+    *end = (send_end){ p->context, r < 0 ? wsa_from_errno(-r) : 0, p->sent };
+    return 1;
+}
+
+static int serve_closing(pending_send *p, send_end *end) {
+    *end = (send_end){ p->context, VL_WSA_OPERATION_ABORTED, p->sent };
+    return 1;
+}
+
+static void report_sends(const send_end *ends, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++)
+        if (send_handler) send_handler(ends[i].context, ends[i].error, ends[i].bytes);
+}
+
+static void *send_thread(void *unused) {
+    (void)unused;
+    struct epoll_event events[32];
+    send_end ends[64];
+    for (;;) {
+        int n = epoll_wait(send_epoll, events, 32, -1);
+        for (int i = 0; i < n; i++) {
+            pthread_mutex_lock(&send_lock);
+            uint32_t ended = take_sends_locked(events[i].data.fd, serve_writable, ends, 64);
+            if (waiting_sends_locked(events[i].data.fd)) arm_send_locked(events[i].data.fd);
+            pthread_mutex_unlock(&send_lock);
+            report_sends(ends, ended);
+        }
+    }
+    return NULL;
+}
+
+static void send_start(void) {
+    send_epoll = epoll_create1(EPOLL_CLOEXEC);
+    pthread_t thread;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_create(&thread, &attr, send_thread, NULL);
+    pthread_attr_destroy(&attr);
+}
+
+static int32_t stream_send_overlapped(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count, int32_t flags, uint32_t *done,
+                                      void *context) {
+    if (count > 1024) return VL_WSAENOBUFS;  /* as stream_io: IOV_MAX */
+    pthread_once(&send_once, send_start);
+    pending_send p = { .fd = (int)s, .flags = linux_stream_flags(flags), .count = count, .context = context };
+    p.iov = malloc((count ? count : 1) * sizeof *p.iov);
+    if (!p.iov) return VL_WSAENOBUFS;
+    for (uint32_t i = 0; i < count; i++) { p.iov[i].iov_base = buffers[i].buf; p.iov[i].iov_len = buffers[i].len; }
+    pthread_mutex_lock(&send_lock);
+    /* Behind the socket's waiting sends, nothing goes first: the stream keeps their order. */
+    int r = waiting_sends_locked(p.fd) ? 0 : send_some(&p);
+    if (r != 0) {
+        pthread_mutex_unlock(&send_lock);
+        free(p.iov);
+        if (r < 0) return wsa_from_errno(-r);
+        *done = p.sent;
+        return 0;
+    }
+    pending_send *queued = malloc(sizeof *queued);
+    if (!queued) {
+        pthread_mutex_unlock(&send_lock);
+        free(p.iov);
+        return VL_WSAENOBUFS;
+    }
+    *queued = p;
+    pending_send **tail = &sends;
+    while (*tail) tail = &(*tail)->next;
+    *tail = queued;
+    arm_send_locked(p.fd);
+    pthread_mutex_unlock(&send_lock);
+    return VL_WSA_IO_PENDING;
+}
+
+/* The socket closes: its waiting sends end aborted. */
+static void cancel_sends(int fd) {
+    if (send_epoll < 0) return;
+    send_end ends[64];
+    uint32_t n;
+    do {
+        pthread_mutex_lock(&send_lock);
+        n = take_sends_locked(fd, serve_closing, ends, 64);
+        if (!waiting_sends_locked(fd)) epoll_ctl(send_epoll, EPOLL_CTL_DEL, fd, NULL);
+        pthread_mutex_unlock(&send_lock);
+        report_sends(ends, n);
+    } while (n == 64);
 }
 
 static int32_t stream_set_nonblocking(VL_SOCKET s, int32_t on) {
@@ -813,7 +976,7 @@ static const vl_platform linux_platform = {
     .send_frame = send_frame, .receive_frame = receive_frame, .peek_frame = peek_frame,
     .tcp_open = tcp_open, .stream_bind = stream_bind, .stream_listen = stream_listen, .stream_accept = stream_accept, .stream_accept_into = stream_accept_into,
     .stream_connect = stream_connect, .stream_is_connected = stream_is_connected, .stream_send = stream_send,
-    .stream_receive = stream_receive, .stream_set_nonblocking = stream_set_nonblocking, .stream_bytes_readable = stream_bytes_readable,
+    .stream_receive = stream_receive, .stream_send_overlapped = stream_send_overlapped, .set_send_handler = set_send_handler, .stream_set_nonblocking = stream_set_nonblocking, .stream_bytes_readable = stream_bytes_readable,
     .set_receive_buffer = set_receive_buffer, .option_get = option_get, .option_set = option_set, .event_select = event_select, .async_select = async_select,
     .wsarecvmsg_entry = (void *)vl_hook_WSARecvMsg, .wsasendmsg_entry = (void *)vl_hook_WSASendMsg,
     .connectex_entry = (void *)vl_hook_ConnectEx, .acceptex_entry = (void *)vl_hook_AcceptEx,

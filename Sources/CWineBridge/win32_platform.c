@@ -162,6 +162,53 @@ static int32_t stream_receive(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t co
     return 0;
 }
 
+/* Overlapped stream sends: the system's own overlapped WSASend on the backing socket (it
+ * keeps their order and waits for room), its end found by a thread-pool wait on a private
+ * event whose low bit keeps it off any completion port. */
+static vl_send_handler send_handler;
+static void set_send_handler(vl_send_handler handler) { send_handler = handler; }
+
+typedef struct { OVERLAPPED o; HANDLE event, wait; void *context; } overlapped_send;
+
+static VOID CALLBACK send_ended(PVOID argument, BOOLEAN timed_out) {
+    (void)timed_out;
+    overlapped_send *w = argument;
+    /* The status is read from the OVERLAPPED: the socket may be closed by now. */
+    DWORD status = (DWORD)w->o.Internal;  /* an NTSTATUS */
+    int32_t error = status == 0 ? 0 : status == 0xC0000120u /* STATUS_CANCELLED */ ? VL_WSA_OPERATION_ABORTED : VL_WSAECONNRESET;
+    uint32_t bytes = (uint32_t)w->o.InternalHigh;
+    void *context = w->context;
+    UnregisterWaitEx(w->wait, NULL);  /* not waiting for this callback: it is this one */
+    CloseHandle(w->event);
+    free(w);
+    if (send_handler) send_handler(context, error, bytes);
+}
+
+static int32_t stream_send_overlapped(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count, int32_t flags, uint32_t *done,
+                                      void *context) {
+    overlapped_send *w = calloc(1, sizeof *w);
+    if (!w || !(w->event = CreateEventA(NULL, TRUE, FALSE, NULL))) { free(w); return VL_WSAENOBUFS; }
+    w->o.hEvent = (HANDLE)((ULONG_PTR)w->event | 1);
+    w->context = context;
+    DWORD n = 0;
+    int32_t error = 0;
+    if (vl_original.WSASend((SOCKET)s, (LPWSABUF)buffers, count, &n, (DWORD)flags, &w->o, NULL) != 0) {
+        error = last_wsa_error();
+        if (error == WSA_IO_PENDING && RegisterWaitForSingleObject(&w->wait, w->event, send_ended, w, INFINITE, WT_EXECUTEONLYONCE))
+            return VL_WSA_IO_PENDING;
+        if (error == WSA_IO_PENDING) {  /* no wait to end it: wait here, as a blocking send would */
+            WaitForSingleObject(w->event, INFINITE);
+            error = w->o.Internal == 0 ? 0 : VL_WSAECONNRESET;
+            n = (DWORD)w->o.InternalHigh;
+        }
+    }
+    CloseHandle(w->event);
+    free(w);
+    if (error) return error;
+    *done = n;
+    return 0;
+}
+
 static int32_t stream_set_nonblocking(VL_SOCKET s, int32_t on) {
     u_long value = on ? 1 : 0;
     return vl_original.ioctlsocket((SOCKET)s, FIONBIO, &value) == 0 ? 0 : last_wsa_error();
@@ -758,7 +805,7 @@ static const vl_platform win32_platform = {
     .send_frame = send_frame, .receive_frame = receive_frame, .peek_frame = peek_frame,
     .tcp_open = tcp_open, .stream_bind = stream_bind, .stream_listen = stream_listen, .stream_accept = stream_accept, .stream_accept_into = stream_accept_into,
     .stream_connect = stream_connect, .stream_is_connected = stream_is_connected, .stream_send = stream_send,
-    .stream_receive = stream_receive, .stream_set_nonblocking = stream_set_nonblocking, .stream_bytes_readable = stream_bytes_readable,
+    .stream_receive = stream_receive, .stream_send_overlapped = stream_send_overlapped, .set_send_handler = set_send_handler, .stream_set_nonblocking = stream_set_nonblocking, .stream_bytes_readable = stream_bytes_readable,
     .set_receive_buffer = set_receive_buffer, .option_get = option_get, .option_set = option_set, .event_select = event_select, .async_select = async_select,
     .wsarecvmsg_entry = (void *)wsarecvmsg_entry, .wsasendmsg_entry = (void *)wsasendmsg_entry,
     .connectex_entry = (void *)connectex_entry, .acceptex_entry = (void *)acceptex_entry,

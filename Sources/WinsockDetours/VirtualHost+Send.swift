@@ -73,6 +73,9 @@ extension VirtualHost {
                         to: SocketAddress?, flags: Int32 = 0, overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?,
                         routine: UnsafeMutableRawPointer?) -> WinsockError? {
         guard overlapped != nil || sent != nil else { return .fault }
+        if let overlapped, isStream(handle) {
+            return streamSendOverlapped(handle, buffers: buffers, count: count, sent: sent, flags: flags, overlapped: overlapped, routine: routine)
+        }
         switch send(handle, buffers: buffers, count: count, to: to, flags: flags) {
         case let .failure(error): return error
         case let .success(bytes):
@@ -87,6 +90,53 @@ extension VirtualHost {
             }
             return nil
         }
+    }
+
+    /// An overlapped send on a stream, as Windows makes it: the platform's, which never
+    /// blocks the caller (what the OS cannot take at once waits, in order, for room), ended
+    /// through `finish` in the call or later from the platform's thread (`sendEnded`).
+    private func streamSendOverlapped(_ handle: UInt, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, sent: UnsafeMutablePointer<UInt32>?,
+                                      flags: Int32, overlapped: UnsafeMutablePointer<VL_OVERLAPPED>,
+                                      routine: UnsafeMutableRawPointer?) -> WinsockError? {
+        if count > 0 && buffers == nil { return .fault }
+        let started: Result<(VirtualSocket, PendingSend), WinsockError> = withSocket(handle, orFail: { .failure($0) }) { socket in
+            guard socket.peer != nil else { return .failure(.notConnected) }
+            socket.activeCalls += 1
+            let end = PendingSend(host: self, overlapped: overlapped, routine: routine, thread: platform.t.current_thread!(),
+                                  target: socket.completionTarget, handleEvent: startedLocked(socket, overlapped, routine: routine))
+            overlapped.pointee.Internal = UInt(VL_STATUS_PENDING)
+            overlapped.pointee.InternalHigh = 0
+            if routine == nil, let event = ownEvent(of: overlapped) { _ = platform.t.event_reset!(event) }
+            return .success((socket, end))
+        }
+        let socket: VirtualSocket, end: PendingSend
+        switch started {
+        case let .failure(error): return error
+        case let .success(pair): (socket, end) = pair
+        }
+        defer { leave(socket) }
+        let context = Unmanaged.passRetained(end).toOpaque()
+        var done: UInt32 = 0
+        let error = platform.t.stream_send_overlapped!(VL_SOCKET(socket.handle), buffers, count, flags, &done, context)
+        if error == Int32(VL_WSA_IO_PENDING) { return .ioPending }
+        Unmanaged<PendingSend>.fromOpaque(context).release()
+        guard error == 0 else {
+            overlapped.pointee.Internal = UInt(WinsockError(rawValue: error).ntStatus)
+            return WinsockError(rawValue: error)
+        }
+        sent?.pointee = done
+        finish(overlapped, routine: routine, thread: end.thread, target: end.target, handleEvent: end.handleEvent,
+               error: nil, bytes: Int(done), immediately: true)
+        return nil
+    }
+
+    /// The platform's thread: an overlapped stream send's last byte was taken (or it was
+    /// aborted by closesocket).
+    static func sendEnded(_ context: UnsafeMutableRawPointer?, error: Int32, bytes: UInt32) {
+        guard let context else { return }
+        let end = Unmanaged<PendingSend>.fromOpaque(context).takeRetainedValue()
+        end.host.finish(end.overlapped, routine: end.routine, thread: end.thread, target: end.target, handleEvent: end.handleEvent,
+                        error: error == 0 ? nil : WinsockError(rawValue: error), bytes: Int(bytes), immediately: false)
     }
 
     /// UDP outside loopback and the virtual LAN (a master server, the internet) is not passed

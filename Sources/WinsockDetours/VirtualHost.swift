@@ -92,6 +92,7 @@ public final class VirtualHost: @unchecked Sendable {
         if hostsLock == nil {
             hostsLock = Lock(host.platform)
             host.platform.t.set_ready_handler!({ handle in VirtualHost.socketReadable(handle) })
+            host.platform.t.set_send_handler!({ context, error, bytes in VirtualHost.sendEnded(context, error: error, bytes: bytes) })
         }
         hostsLock!.locked { hosts.append(host) }
     }

@@ -161,6 +161,26 @@ final class PendingConnect {
     }
 }
 
+/// An overlapped stream send the platform finishes later: where its end is reported.
+final class PendingSend {
+    let host: VirtualHost
+    let overlapped: UnsafeMutablePointer<VL_OVERLAPPED>
+    let routine: UnsafeMutableRawPointer?
+    let thread: UInt
+    let target: CompletionTarget?
+    let handleEvent: UnsafeMutableRawPointer?
+
+    init(host: VirtualHost, overlapped: UnsafeMutablePointer<VL_OVERLAPPED>, routine: UnsafeMutableRawPointer?, thread: UInt,
+         target: CompletionTarget?, handleEvent: UnsafeMutableRawPointer?) {
+        self.host = host
+        self.overlapped = overlapped
+        self.routine = routine
+        self.thread = thread
+        self.target = target
+        self.handleEvent = handleEvent
+    }
+}
+
 /// A completion port as an operation sees it.
 struct CompletionTarget {
     let port: UnsafeMutableRawPointer

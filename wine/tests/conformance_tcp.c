@@ -6,6 +6,7 @@
 #include <ws2tcpip.h>
 #include <mswsock.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "conformance.h"
 
@@ -656,6 +657,48 @@ static void extensions_elsewhere(void) {
     closesocket(l);
 }
 
+/* An overlapped WSASend the peer does not read yet: pending, never blocking the caller;
+ * it ends with every byte once the peer has read them all. */
+static void overlapped_send(void) {
+    enum { SIZE = 32 << 20 };
+    struct sockaddr_in at;
+    SOCKET l = listening(&at);
+    SOCKET c = tcp();
+    connect(c, (struct sockaddr *)&at, sizeof at);
+    SOCKET a = accept(l, NULL, NULL);
+    char *data = malloc(SIZE), *sink = malloc(1 << 20);
+    for (int i = 0; i < SIZE; i++) data[i] = (char)(i * 7 + (i >> 13));
+    WSABUF b = { SIZE, data };
+    DWORD sent = 0, bytes = 0, flags = 0;
+    WSAOVERLAPPED o;
+    memset(&o, 0, sizeof o);
+    o.hEvent = WSACreateEvent();
+    DWORD before = GetTickCount();
+    int r = WSASend(c, &b, 1, &sent, 0, &o, NULL);
+    int error = r ? WSAGetLastError() : 0;
+    DWORD in_call = GetTickCount() - before;
+    DWORD early = WSAWaitForMultipleEvents(1, &o.hEvent, FALSE, 0, FALSE);
+    check("tcp.overlapped-send-pending", "%s in-call-under-2s=%d done-yet=%d", r ? rc(r) : "0", in_call < 2000, early == WSA_WAIT_EVENT_0);
+    (void)error;
+    DWORD timeout = 5000;
+    setsockopt(a, SOL_SOCKET, SO_RCVTIMEO, (char *)&timeout, sizeof timeout);
+    long total = 0;
+    int same = 1, n;
+    while (total < SIZE && (n = recv(a, sink, 1 << 20, 0)) > 0) {
+        same &= memcmp(sink, data + total, (size_t)n) == 0;
+        total += n;
+    }
+    DWORD w = WSAWaitForMultipleEvents(1, &o.hEvent, FALSE, 5000, FALSE);
+    BOOL done = WSAGetOverlappedResult(c, &o, &bytes, FALSE, &flags);
+    check("tcp.overlapped-send-done", "received=%ld in-order=%d wait=%lu done=%d bytes=%lu", total, same, w, done, bytes);
+    WSACloseEvent(o.hEvent);
+    free(data);
+    free(sink);
+    closesocket(a);
+    closesocket(c);
+    closesocket(l);
+}
+
 void tcp_checks(void) {
     wrong_kinds();
     session();
@@ -663,6 +706,7 @@ void tcp_checks(void) {
     nonblocking_session();
     events();
     overlapped_receive();
+    overlapped_send();
     connect_ex();
     accept_ex();
     wsa_accept();

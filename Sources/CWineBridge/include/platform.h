@@ -34,6 +34,8 @@ enum { VL_RECEIVE_BLOCKING = 1, VL_RECEIVE_PEEK = 2 };
 enum { VL_WAIT_READ = 1, VL_WAIT_WRITE = 2, VL_WAIT_EXCEPT = 4 };
 
 typedef void (*vl_ready_handler)(VL_SOCKET socket);
+/* The end of an overlapped stream send the OS finished later: its error (0) and bytes. */
+typedef void (*vl_send_handler)(void *context, int32_t error, uint32_t bytes);
 typedef void (*vl_tick)(void *context);
 
 typedef struct vl_platform {
@@ -84,6 +86,15 @@ typedef struct vl_platform {
     int32_t (*stream_send)(VL_SOCKET socket, const VL_WSABUF *buffers, uint32_t count, int32_t flags, uint32_t *done);
     int32_t (*stream_receive)(VL_SOCKET socket, const VL_WSABUF *buffers, uint32_t count, int32_t flags, uint32_t *done);
     int32_t (*stream_set_nonblocking)(VL_SOCKET socket, int32_t on);
+    /* An overlapped send on a stream, as Windows makes it: all of the buffers, after the
+     * socket's earlier overlapped sends, never blocking the caller whatever the socket's
+     * mode. 0 and *done: sent now. VL_WSA_IO_PENDING: the handler set with
+     * set_send_handler runs on a platform thread with `context` when the last byte is
+     * taken (WSA_OPERATION_ABORTED when the socket closes first). Else the Winsock error.
+     * The buffers' bytes stay the caller's until the end (Windows' rule). */
+    int32_t (*stream_send_overlapped)(VL_SOCKET socket, const VL_WSABUF *buffers, uint32_t count, int32_t flags, uint32_t *done,
+                                      void *context);
+    void (*set_send_handler)(vl_send_handler handler);
     /* FIONREAD of a stream: the bytes queued to be received. */
     int32_t (*stream_bytes_readable)(VL_SOCKET socket, uint32_t *bytes);
     /* select() on real sockets: interest[i] and ready[i] are VL_WAIT_* bits. Waits until one
