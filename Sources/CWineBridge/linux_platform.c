@@ -290,14 +290,10 @@ static void *send_thread(void *unused) {
     return NULL;
 }
 
+static void start_detached(void *(*body)(void *));
 static void send_start(void) {
     send_epoll = epoll_create1(EPOLL_CLOEXEC);
-    pthread_t thread;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_create(&thread, &attr, send_thread, NULL);
-    pthread_attr_destroy(&attr);
+    start_detached(send_thread);
 }
 
 static int32_t stream_send_overlapped(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count, int32_t flags, uint32_t *done,
@@ -550,14 +546,19 @@ static void *io_thread(void *unused) {
     return NULL;
 }
 
-static void io_start(void) {
-    io_epoll = epoll_create1(EPOLL_CLOEXEC);
+/* A thread nobody joins (the readiness and send threads live as long as the process). */
+static void start_detached(void *(*body)(void *)) {
     pthread_t thread;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_create(&thread, &attr, io_thread, NULL);
+    pthread_create(&thread, &attr, body, NULL);
     pthread_attr_destroy(&attr);
+}
+
+static void io_start(void) {
+    io_epoll = epoll_create1(EPOLL_CLOEXEC);
+    start_detached(io_thread);
 }
 
 static void set_ready_handler(vl_ready_handler handler) { ready_handler = handler; }

@@ -388,7 +388,10 @@ public func hookWSAGetOverlappedResult(_ s: UInt, _ overlapped: UnsafeMutablePoi
     withHost(orFail: 0) { host in
         // Winsock's asks the socket first (WSAENOTSOCK once it is closed, as Wine and
         // Windows' ws2_32 answer); kernel32's reads the OVERLAPPED of a closed one too.
-        guard host.isVirtual(s) else { return status(host, .notSocket) == 0 ? 1 : 0 }
+        guard host.isVirtual(s) else {
+            _ = status(host, .notSocket)
+            return 0
+        }
         return status(host, host.overlappedResult(s, overlapped, transferred: transferred, waitMs: wait != 0 ? VL_WSA_INFINITE : 0,
                                                   flags: flags)) == 0 ? 1 : 0
     }

@@ -73,21 +73,26 @@ extension VirtualHost {
                         to: SocketAddress?, flags: Int32 = 0, overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?,
                         routine: UnsafeMutableRawPointer?) -> WinsockError? {
         guard overlapped != nil || sent != nil else { return .fault }
-        if let overlapped, isStream(handle) {
+        guard let overlapped else {
+            switch send(handle, buffers: buffers, count: count, to: to, flags: flags) {
+            case let .failure(error): return error
+            case let .success(bytes): sent?.pointee = UInt32(bytes); return nil
+            }
+        }
+        // Only an overlapped send looks for a completion port (the lock, off the plain send's
+        // path); a stream's is the platform's (it may end later).
+        let datagram: (target: CompletionTarget?, handleEvent: UnsafeMutableRawPointer?)? = withSocket(handle, orFail: { _ in (nil, nil) }) {
+            $0.isStream ? nil : ($0.completionTarget, startedLocked($0, overlapped, routine: routine))
+        }
+        guard let datagram else {
             return streamSendOverlapped(handle, buffers: buffers, count: count, sent: sent, flags: flags, overlapped: overlapped, routine: routine)
         }
         switch send(handle, buffers: buffers, count: count, to: to, flags: flags) {
         case let .failure(error): return error
         case let .success(bytes):
             sent?.pointee = UInt32(bytes)
-            if let overlapped {
-                // Only an overlapped send looks for a completion port (the lock, off the plain send's path).
-                let (target, handleEvent) = withSocket(handle, orFail: { _ in (nil, nil) }) {
-                    ($0.completionTarget, startedLocked($0, overlapped, routine: routine))
-                }
-                finish(overlapped, routine: routine, thread: platform.t.current_thread!(), target: target, handleEvent: handleEvent,
-                       error: nil, bytes: bytes, immediately: true)
-            }
+            finish(overlapped, routine: routine, thread: platform.t.current_thread!(), target: datagram.target, handleEvent: datagram.handleEvent,
+                   error: nil, bytes: bytes, immediately: true)
             return nil
         }
     }

@@ -176,7 +176,9 @@ extension VirtualHost {
     /// being made (over loopback, at once) before it returns. Outside loopback and the LAN,
     /// an unbound socket is handed to the OS as it is: it leaves the virtual table and
     /// connects for real (a master server on the internet).
-    func connectStream(_ handle: UInt, to target: SocketAddress) -> WinsockError? {
+    /// `waitingForAnswer` false: never Windows' handshake wait (ConnectEx has its own, and a
+    /// connect on the heartbeat's thread must not stall it); refused at once instead.
+    func connectStream(_ handle: UInt, to target: SocketAddress, waitingForAnswer: Bool = true) -> WinsockError? {
         enum Plan {
             case virtual(VirtualSocket, realPort: UInt16, preamble: WireHeader, blocking: Bool)
             /// A blocking connect to an address where no PC answers (yet): Windows' handshake.
@@ -204,7 +206,9 @@ extension VirtualHost {
             let preamble = WireHeader(source: router.sourceAddress(for: route, sender: instance), sourcePort: socket.virtualPort,
                                       destination: target.address, destinationPort: target.port, isBroadcast: false, isStream: true)
             socket.activeCalls += 1
-            if !socket.nonBlocking && !router.isAnswered(route) { return .success(.unanswered(socket, route: route, preamble: preamble)) }
+            if waitingForAnswer && !socket.nonBlocking && !router.isAnswered(route) {
+                return .success(.unanswered(socket, route: route, preamble: preamble))
+            }
             guard let realPort = answerLocked(route, virtualPort: target.port) else {
                 socket.activeCalls -= 1
                 return .failure(.noBuffers)

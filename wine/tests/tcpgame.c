@@ -272,6 +272,16 @@ static int host_iocp(SOCKET discovery, SOCKET listener, int expected) {
 
 /* ---- a player ---- */
 
+/* The host's TCP game port. */
+static struct sockaddr_in game_port_of(struct in_addr host_address) {
+    struct sockaddr_in to;
+    memset(&to, 0, sizeof to);
+    to.sin_family = AF_INET;
+    to.sin_port = htons(GAME_PORT);
+    to.sin_addr = host_address;
+    return to;
+}
+
 static int find_host(SOCKET discovery, struct in_addr *host_address) {
     struct sockaddr_in everyone;
     memset(&everyone, 0, sizeof everyone);
@@ -358,11 +368,7 @@ static int join(SOCKET discovery, int with_connect_ex) {
     char host_text[16];
     strcpy(host_text, inet_ntoa(host_address));
     SOCKET s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
-    struct sockaddr_in to;
-    memset(&to, 0, sizeof to);
-    to.sin_family = AF_INET;
-    to.sin_port = htons(GAME_PORT);
-    to.sin_addr = host_address;
+    struct sockaddr_in to = game_port_of(host_address);
     static unsigned char hello[FRAME], welcome[FRAME], expected[PAYLOAD];
     frame_head *head = (frame_head *)hello;
     strcpy(head->tag, "HELLO");
@@ -441,11 +447,7 @@ static int stream(SOCKET discovery, long total) {
     struct in_addr host_address;
     if (!find_host(discovery, &host_address)) { say("RESULT stream no-host-answered"); return 1; }
     SOCKET s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
-    struct sockaddr_in to;
-    memset(&to, 0, sizeof to);
-    to.sin_family = AF_INET;
-    to.sin_port = htons(GAME_PORT);
-    to.sin_addr = host_address;
+    struct sockaddr_in to = game_port_of(host_address);
     if (connect(s, (struct sockaddr *)&to, sizeof to) != 0) { say("RESULT stream connect=%d", WSAGetLastError()); return 1; }
     static char block[16384];
     long sent = 0;
