@@ -94,13 +94,26 @@ final class BridgeEngine {
         self.log = log
         mac = HMACSHA256(key: settings.key)
         session = BridgeEngine.wallClockMs()
-        link = try UDPSocket(bindTo: settings.listen.sockaddr, receiveBuffer: 4 << 20)
-        // TCP on the link's own address and port (the port the UDP link got, when it was 0).
-        streamLink = try StreamSocket.listen(on: SocketAddress(address: settings.listen.address, port: link.port).sockaddr).fd
+        (link, streamLink) = try BridgeEngine.openLink(settings.listen)
         for index in 0..<registry.slotCount where registry.isLive(index) && !registry.isRemote(index) && !settings.range.contains(index) {
             throw Failure("instance \(index) (pid \(registry.owner(ofSlot: index).pid)) is live outside this host's range \(settings.range.first)-\(settings.range.last): stop it, then start the bridge before the copies")
         }
         registry.setLocalRange(settings.range)
+    }
+
+    /// The UDP link and, on the same address and port, the TCP one. Port 0 asks for any free
+    /// port for both: the UDP port the OS picks may be taken in TCP (another program's
+    /// connection), so a few are tried before giving up.
+    static func openLink(_ listen: SocketAddress) throws -> (UDPSocket, Int32) {
+        for attempt in 1...8 {
+            let udp = try UDPSocket(bindTo: listen.sockaddr, receiveBuffer: 4 << 20)
+            do {
+                return (udp, try StreamSocket.listen(on: SocketAddress(address: listen.address, port: udp.port).sockaddr).fd)
+            } catch where listen.port == 0 && attempt < 8 {
+                continue
+            }
+        }
+        throw Failure("cannot listen on TCP at \(listen): no port free in both UDP and TCP")
     }
 
     static func wallClockMs() -> UInt64 {
