@@ -114,6 +114,7 @@ static int32_t stream_bind(VL_SOCKET s, uint16_t *real_port) {
 /* The game's backlog is not the real one: the listener's queue never refuses a virtual
  * connection the game has not accepted yet (its connect waits for the handshake). */
 static int32_t stream_listen(VL_SOCKET s) { return listen((int)s, SOMAXCONN) == 0 ? 0 : wsa_from_errno(errno); }
+static int32_t stream_listen_silent(VL_SOCKET s) { return listen((int)s, 0) == 0 ? 0 : wsa_from_errno(errno); }
 
 static int32_t stream_accept(VL_SOCKET s, VL_SOCKET *accepted, uint16_t *real_peer_port) {
     struct sockaddr_in from;
@@ -975,7 +976,7 @@ static void global_unlock(void) { pthread_mutex_unlock(&global_mutex); }
 static const vl_platform linux_platform = {
     .udp_open = udp_open, .socket_shutdown = socket_shutdown, .socket_close = socket_close,
     .send_frame = send_frame, .receive_frame = receive_frame, .peek_frame = peek_frame,
-    .tcp_open = tcp_open, .stream_bind = stream_bind, .stream_listen = stream_listen, .stream_accept = stream_accept, .stream_accept_into = stream_accept_into,
+    .tcp_open = tcp_open, .stream_bind = stream_bind, .stream_listen = stream_listen, .stream_listen_silent = stream_listen_silent, .stream_accept = stream_accept, .stream_accept_into = stream_accept_into,
     .stream_connect = stream_connect, .stream_is_connected = stream_is_connected, .stream_send = stream_send,
     .stream_receive = stream_receive, .stream_send_overlapped = stream_send_overlapped, .set_send_handler = set_send_handler, .stream_set_nonblocking = stream_set_nonblocking, .stream_bytes_readable = stream_bytes_readable,
     .set_receive_buffer = set_receive_buffer, .option_get = option_get, .option_set = option_set, .event_select = event_select, .async_select = async_select,

@@ -183,6 +183,8 @@ extension VirtualHost {
             case virtual(VirtualSocket, realPort: UInt16, preamble: WireHeader, blocking: Bool)
             /// A blocking connect to an address where no PC answers (yet): Windows' handshake.
             case unanswered(VirtualSocket, route: Router.Route, preamble: WireHeader)
+            /// A non-blocking one: under way towards the silent port, as long as the OS tries.
+            case silent(VirtualSocket, realPort: UInt16)
             case outside(UInt)
         }
         let planned: Result<Plan, WinsockError> = withSocket(handle, orFail: { .failure($0) }) { socket in
@@ -206,8 +208,9 @@ extension VirtualHost {
             let preamble = WireHeader(source: router.sourceAddress(for: route, sender: instance), sourcePort: socket.virtualPort,
                                       destination: target.address, destinationPort: target.port, isBroadcast: false, isStream: true)
             socket.activeCalls += 1
-            if waitingForAnswer && !socket.nonBlocking && !router.isAnswered(route) {
-                return .success(.unanswered(socket, route: route, preamble: preamble))
+            if !router.isAnswered(route) {
+                if waitingForAnswer && !socket.nonBlocking { return .success(.unanswered(socket, route: route, preamble: preamble)) }
+                if socket.nonBlocking, let port = silentPortLocked() { return .success(.silent(socket, realPort: port)) }
             }
             guard let realPort = answerLocked(route, virtualPort: target.port) else {
                 socket.activeCalls -= 1
@@ -229,6 +232,13 @@ extension VirtualHost {
         case let .success(.virtual(socket, realPort, preamble, blocking)):
             defer { leave(socket) }
             return establish(socket, realPort: realPort, preamble: preamble, blocking: blocking, target: target)
+        case let .success(.silent(socket, realPort)):
+            defer { leave(socket) }
+            // Its SYN is dropped: select, FD_CONNECT and SO_ERROR show a connect under way, and
+            // in the end the OS's own timeout (WSAETIMEDOUT), as for a PC that is not there.
+            let error = platform.t.stream_connect!(VL_SOCKET(socket.handle), IPv4Address.loopback.networkOrder, realPort)
+            log(.info, "TCP socket \(handle): no PC answers at \(target.address.dotted); the non-blocking connect stays under way")
+            return error == 0 || error == Int32(VL_WSAEWOULDBLOCK) ? .wouldBlock : WinsockError(rawValue: error)
         }
     }
 
@@ -244,8 +254,7 @@ extension VirtualHost {
     /// KB 2786464: the handshake "is limited to a 21-second timeframe"). A copy that starts
     /// meanwhile is reached by the next SYN, as a PC that came up would be. closesocket from
     /// another thread ends the wait (WSAEINTR). A non-blocking connect is not waited for:
-    /// the OS answers it (refused at once; the layer has no way to make a loopback
-    /// handshake time out).
+    /// it goes to the silent port and stays under way until the OS gives up.
     private func awaitAnswer(_ socket: VirtualSocket, route: Router.Route, virtualPort: UInt16) -> Result<UInt16, WinsockError> {
         guard let wake = platform.t.event_create!() else { return .failure(.noBuffers) }
         lock.locked { socket.handshakeWake = wake }
@@ -312,7 +321,30 @@ extension VirtualHost {
             return nil
         }
         refusingPort = port
-        refusingHandle = handle
+        ownSockets.append(handle)
+        return port
+    }
+
+    /// The real port of a listener of this host with a backlog of 0 and one connection of
+    /// its own never accepted: the OS drops every SYN to it, so a connect to it stays under
+    /// way, as one towards a LAN address where no PC answers. Made on first use. Lock held.
+    private func silentPortLocked() -> UInt16? {
+        if let port = silentPort { return port }
+        var listener: UInt = 0, filler: UInt = 0
+        var port: UInt16 = 0
+        guard platform.t.tcp_open!(&listener) == 0 else { return nil }
+        guard platform.t.stream_bind!(VL_SOCKET(listener), &port) == 0, platform.t.stream_listen_silent!(VL_SOCKET(listener)) == 0,
+              platform.t.tcp_open!(&filler) == 0 else {
+            platform.t.socket_close!(listener)
+            return nil
+        }
+        guard platform.t.stream_connect!(VL_SOCKET(filler), IPv4Address.loopback.networkOrder, port) == 0 else {
+            platform.t.socket_close!(filler)
+            platform.t.socket_close!(listener)
+            return nil
+        }
+        silentPort = port
+        ownSockets += [listener, filler]
         return port
     }
 

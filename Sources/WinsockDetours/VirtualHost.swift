@@ -19,10 +19,13 @@ public final class VirtualHost: @unchecked Sendable {
     /// The real port of a TCP socket that never listens: where a virtual connection with no
     /// listener goes, so the OS refuses it (made on first use).
     var refusingPort: UInt16?
+    /// The real port of a listener whose queue is kept full: where a non-blocking connection
+    /// towards an address with no PC goes, so it stays under way (made on first use).
+    var silentPort: UInt16?
     /// Outside destinations a UDP send was refused for, each warned about once (lock held).
     var warnedOutside: [IPv4Address] = []
-    /// The handle of that socket, closed at shutdown.
-    var refusingHandle: UInt?
+    /// The host's own sockets behind those ports, closed at shutdown.
+    var ownSockets: [UInt] = []
     /// Windows' TcpInitialRTT: the first SYN retransmission's delay (the handshake towards an
     /// address where no PC answers gives up after 7 times this). Tests shorten it.
     var initialRetransmitMs: UInt32 = 3000
@@ -66,10 +69,11 @@ public final class VirtualHost: @unchecked Sendable {
     public func shutdown() {
         let open = lock.locked { Array(sockets.keys) }
         for handle in open { _ = closeSocket(handle) }
-        if let handle = lock.locked({ refusingHandle }) {
-            platform.t.socket_close!(handle)
-            lock.locked { refusingHandle = nil; refusingPort = nil }
+        let own: [UInt] = lock.locked {
+            defer { ownSockets = []; refusingPort = nil; silentPort = nil }
+            return ownSockets
         }
+        for handle in own { platform.t.socket_close!(handle) }
         if let timer = heartbeatTimer {
             platform.t.timer_stop!(timer)
             heartbeatTimer = nil

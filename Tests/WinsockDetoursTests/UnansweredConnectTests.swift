@@ -57,6 +57,26 @@ final class UnansweredConnectTests: XCTestCase {
         }
     }
 
+    /// Non-blocking, the connect stays under way (its SYN goes to the host's silent port,
+    /// where the OS drops it): neither writable nor failed, as towards a PC that is not there.
+    func test_aNonBlockingConnectWhereNoPCAnswersStaysUnderWay() {
+        lan.as(0) { ws in
+            let s = ws.tcpSocket()
+            XCTAssertEqual(ws.nonBlocking(s), 0)
+            XCTAssertEqual(ws.connect(s, lan.address(2), 6112), -1)
+            XCTAssertEqual(ws.lastError, 10035, "WSAEWOULDBLOCK")
+            XCTAssertEqual(ws.selectWritable(s), 0, "neither connected nor failed within select's 2 s: under way")
+            XCTAssertEqual(ws.getOption(s, 0x1007), 0, "SO_ERROR: nothing yet")
+            XCTAssertNil(ws.peername(s))
+            let refused = ws.tcpSocket()
+            XCTAssertEqual(ws.nonBlocking(refused), 0)
+            XCTAssertEqual(ws.connect(refused, lan.address(1), 6113), -1, "a PC that is there, with no listener")
+            XCTAssertEqual(ws.selectWritable(refused), 1, "refused at once: select reports it")
+            XCTAssertEqual(ws.getOption(refused, 0x1007), 10061)
+            XCTAssertEqual(ws.close(s), 0)
+        }
+    }
+
     func test_aCopyThatStartsDuringTheHandshakeIsReached() throws {
         lan.hosts[0].initialRetransmitMs = 300
         let (_, connected) = connectToTheThirdAddress()

@@ -70,6 +70,9 @@ typedef struct vl_platform {
     int32_t (*tcp_open)(VL_SOCKET *socket);
     int32_t (*stream_bind)(VL_SOCKET socket, uint16_t *real_port);
     int32_t (*stream_listen)(VL_SOCKET socket);
+    /* listen with a backlog of 0: once one connection waits in its queue, the OS drops
+     * every SYN to it (the layer's stand-in for an address where no PC answers). */
+    int32_t (*stream_listen_silent)(VL_SOCKET socket);
     /* The next connection; its peer's real port on 127.0.0.1 in *real_peer_port. The new
      * socket has the listener's blocking mode (Windows: accept's socket inherits it). */
     int32_t (*stream_accept)(VL_SOCKET socket, VL_SOCKET *accepted, uint16_t *real_peer_port);

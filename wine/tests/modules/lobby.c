@@ -85,6 +85,7 @@ static int probe(SOCKET s, unsigned long target, unsigned short port, const char
     u_long on = 1;
     W(ioctlsocket)(t, FIONBIO, &on);
     int tcp = W(connect)(t, (struct sockaddr *)&to, sizeof to) == 0 ? 0 : W(WSAGetLastError)();
+    const char *tcp_select = "none";  /* what select said of it: connected (w), failed (e), under way (-) */
     if (tcp == WSAEWOULDBLOCK) {
         /* The connect's outcome, as a program waits for it (the control's SYN and ARP go out meanwhile). */
         fd_set w, e;
@@ -92,6 +93,7 @@ static int probe(SOCKET s, unsigned long target, unsigned short port, const char
         FD_ZERO(&e); FD_SET(t, &e);
         struct timeval t500 = { 0, 500000 };
         W(select)(0, NULL, &w, &e, &t500);
+        tcp_select = w.fd_count ? "w" : e.fd_count ? "e" : "-";  /* select leaves only the ready sockets in a set */
     }
     int tcp_error = -1, length = sizeof tcp_error;
     W(getsockopt)(t, SOL_SOCKET, SO_ERROR, (char *)&tcp_error, &length);
@@ -129,8 +131,8 @@ static int probe(SOCKET s, unsigned long target, unsigned short port, const char
         to.sin_addr.s_addr = targets[i];
         results[i] = W(sendto)(s, "PROBE", 5, 0, (struct sockaddr *)&to, sizeof to) == 5 ? 0 : W(WSAGetLastError)();
     }
-    printf("RESULT probe via=%s tcpconnect=%d tcperror=%d connectex=%d join=%d unicast=%d broadcast=%d multicast=%d\n", via,
-           tcp, tcp_error, connectex, join, results[0], results[1], results[2]);
+    printf("RESULT probe via=%s tcpconnect=%d tcpselect=%s tcperror=%d connectex=%d join=%d unicast=%d broadcast=%d multicast=%d\n", via,
+           tcp, tcp_select, tcp_error, connectex, join, results[0], results[1], results[2]);
     return 0;
 }
 
