@@ -422,6 +422,25 @@ static void accept_waiting(const char *id, LPFN_ACCEPTEX accept_ex, LPFN_GETACCE
     closesocket(c);
 }
 
+/* What ends a waiting AcceptEx: CancelIoEx, or a close of one of its sockets (1: done). */
+typedef int (*accept_ender)(SOCKET l, SOCKET a, WSAOVERLAPPED *o);
+static int cancel_it(SOCKET l, SOCKET a, WSAOVERLAPPED *o) { (void)a; return CancelIoEx((HANDLE)l, o); }
+static int close_acceptor(SOCKET l, SOCKET a, WSAOVERLAPPED *o) { (void)l; (void)o; return closesocket(a) == 0; }
+static int close_listener(SOCKET l, SOCKET a, WSAOVERLAPPED *o) { (void)a; (void)o; return closesocket(l) == 0; }
+
+/* Posts AcceptEx with no connection coming, ends it with `end`, and says how it ended. */
+static void accept_ended(const char *id, LPFN_ACCEPTEX accept_ex, SOCKET l, SOCKET a, WSAOVERLAPPED *o, accept_ender end) {
+    static char buffer[2 * (sizeof(struct sockaddr_in) + 16)];  /* the operation's until it ends */
+    const DWORD name_size = sizeof(struct sockaddr_in) + 16;
+    DWORD got = 0, bytes = 0, flags = 0;
+    WSAResetEvent(o->hEvent);
+    accept_ex(l, a, buffer, 0, name_size, name_size, &got, o);
+    int ended = end(l, a, o);
+    DWORD w = WSAWaitForMultipleEvents(1, &o->hEvent, FALSE, 2000, FALSE);
+    BOOL done = WSAGetOverlappedResult(l, o, &bytes, FALSE, &flags);
+    check(id, "ended=%d wait=%lu done=%d error=%d", ended, w, done, done ? 0 : WSAGetLastError());
+}
+
 /* AcceptEx from WSAIoctl's pointer, as IOCP servers accept: the connection comes on a socket
  * the program made, the end in the OVERLAPPED and on the listener's port, the names in the
  * buffer (GetAcceptExSockaddrs reads them). */
@@ -522,27 +541,12 @@ static void accept_ex(void) {
 
     /* Cancelled, and ended by the listener's close: aborted. */
     a = tcp();
-    WSAResetEvent(o.hEvent);
-    accept_ex(l, a, buffer, 0, name_size, name_size, &got, &o);
-    BOOL cancelled = CancelIoEx((HANDLE)l, &o);
-    w = WSAWaitForMultipleEvents(1, &o.hEvent, FALSE, 2000, FALSE);
-    done = WSAGetOverlappedResult(l, &o, &bytes, FALSE, &flags);
-    check("tcp.acceptex-cancelled", "cancel=%d wait=%lu done=%d error=%d", cancelled, w, done, done ? 0 : WSAGetLastError());
+    accept_ended("tcp.acceptex-cancelled", accept_ex, l, a, &o, cancel_it);
     GetQueuedCompletionStatus(port, &port_bytes, &key, &which, 2000);
-    WSAResetEvent(o.hEvent);
-    accept_ex(l, a, buffer, 0, name_size, name_size, &got, &o);
-    closesocket(a);
-    w = WSAWaitForMultipleEvents(1, &o.hEvent, FALSE, 2000, FALSE);
-    done = WSAGetOverlappedResult(l, &o, &bytes, FALSE, &flags);
-    check("tcp.acceptex-acceptor-closed", "wait=%lu done=%d error=%d", w, done, done ? 0 : WSAGetLastError());
+    accept_ended("tcp.acceptex-acceptor-closed", accept_ex, l, a, &o, close_acceptor);
     GetQueuedCompletionStatus(port, &port_bytes, &key, &which, 2000);
     a = tcp();
-    WSAResetEvent(o.hEvent);
-    accept_ex(l, a, buffer, 0, name_size, name_size, &got, &o);
-    closesocket(l);
-    w = WSAWaitForMultipleEvents(1, &o.hEvent, FALSE, 2000, FALSE);
-    done = WSAGetOverlappedResult(l, &o, &bytes, FALSE, &flags);
-    check("tcp.acceptex-listener-closed", "wait=%lu done=%d error=%d", w, done, done ? 0 : WSAGetLastError());
+    accept_ended("tcp.acceptex-listener-closed", accept_ex, l, a, &o, close_listener);
     closesocket(a);
     CloseHandle(port);
     WSACloseEvent(o.hEvent);
