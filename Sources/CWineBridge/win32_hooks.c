@@ -94,17 +94,13 @@ static BOOL PASCAL guarded_connect_ex(SOCKET s, const struct sockaddr *to, int t
     return real_connect_ex(s, to, tolen, data, length, sent, overlapped);
 }
 
+void *vl_system_extension(SOCKET s, const GUID *id);
+
 /* The system's ConnectEx behind the guard, for a program that got the pointer on a virtual
  * socket and uses it on another (one provider: one function for every TCP socket). */
 BOOL PASCAL vl_system_connect_ex(SOCKET s, const struct sockaddr *to, int tolen, PVOID data, DWORD length,
                                  LPDWORD sent, LPOVERLAPPED overlapped) {
-    if (!real_connect_ex) {
-        DWORD returned = 0;
-        connect_ex_fn pointer = NULL;
-        if (vl_original.WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, (void *)&connect_ex_id, sizeof connect_ex_id, &pointer,
-                                 sizeof pointer, &returned, NULL, NULL) == 0)
-            real_connect_ex = pointer;
-    }
+    if (!real_connect_ex) real_connect_ex = (connect_ex_fn)vl_system_extension(s, &connect_ex_id);
     if (!real_connect_ex) { vl_original.WSASetLastError(WSAEOPNOTSUPP); return FALSE; }
     return guarded_connect_ex(s, to, tolen, data, length, sent, overlapped);
 }

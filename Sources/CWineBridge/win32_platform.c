@@ -82,17 +82,22 @@ static int32_t stream_accept(VL_SOCKET s, VL_SOCKET *accepted, uint16_t *real_pe
     return 0;
 }
 
+/* The system's extension function `id` for socket s's provider (the original WSAIoctl),
+ * or NULL. Also the hooks' (ConnectEx for a socket that is not virtual). */
+void *vl_system_extension(SOCKET s, const GUID *id) {
+    void *pointer = NULL;
+    DWORD returned = 0;
+    if (vl_original.WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, (void *)id, sizeof *id, &pointer, sizeof pointer,
+                             &returned, NULL, NULL) != 0)
+        return NULL;
+    return pointer;
+}
+
 /* The system's AcceptEx (for the listener's provider: TCP/IP, one function in practice). */
 static LPFN_ACCEPTEX real_accept_ex(SOCKET listener) {
+    static const GUID id = WSAID_ACCEPTEX;
     static LPFN_ACCEPTEX found;
-    if (!found) {
-        GUID id = WSAID_ACCEPTEX;
-        DWORD returned = 0;
-        LPFN_ACCEPTEX pointer = NULL;
-        if (vl_original.WSAIoctl(listener, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, &pointer, sizeof pointer,
-                                 &returned, NULL, NULL) == 0)
-            found = pointer;
-    }
+    if (!found) found = (LPFN_ACCEPTEX)vl_system_extension(listener, &id);
     return found;
 }
 
@@ -171,12 +176,16 @@ static void set_send_handler(vl_send_handler handler) { send_handler = handler; 
 
 typedef struct { OVERLAPPED o; HANDLE event, wait; void *context; } overlapped_send;
 
+/* A finished send's error, from its OVERLAPPED's NTSTATUS (the socket may be closed by now). */
+static int32_t send_error(const OVERLAPPED *o) {
+    DWORD status = (DWORD)o->Internal;
+    return status == 0 ? 0 : status == 0xC0000120u /* STATUS_CANCELLED */ ? VL_WSA_OPERATION_ABORTED : VL_WSAECONNRESET;
+}
+
 static VOID CALLBACK send_ended(PVOID argument, BOOLEAN timed_out) {
     (void)timed_out;
     overlapped_send *w = argument;
-    /* The status is read from the OVERLAPPED: the socket may be closed by now. */
-    DWORD status = (DWORD)w->o.Internal;  /* an NTSTATUS */
-    int32_t error = status == 0 ? 0 : status == 0xC0000120u /* STATUS_CANCELLED */ ? VL_WSA_OPERATION_ABORTED : VL_WSAECONNRESET;
+    int32_t error = send_error(&w->o);
     uint32_t bytes = (uint32_t)w->o.InternalHigh;
     void *context = w->context;
     UnregisterWaitEx(w->wait, NULL);  /* not waiting for this callback: it is this one */
@@ -199,7 +208,7 @@ static int32_t stream_send_overlapped(VL_SOCKET s, const VL_WSABUF *buffers, uin
             return VL_WSA_IO_PENDING;
         if (error == WSA_IO_PENDING) {  /* no wait to end it: wait here, as a blocking send would */
             WaitForSingleObject(w->event, INFINITE);
-            error = w->o.Internal == 0 ? 0 : VL_WSAECONNRESET;
+            error = send_error(&w->o);
             n = (DWORD)w->o.InternalHigh;
         }
     }
