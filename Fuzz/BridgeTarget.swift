@@ -1,12 +1,12 @@
 // libFuzzer target: what a bridge parses from the network. Random bytes never carry a valid
 // tag, so the input is also sealed with the key here: that reaches the header parser behind
 // the tag check. Checks round trips, and that the replay window accepts no
-// (session, sequence) twice. Compiled in one module with Sources/VirtualIPCore/*.swift.
-#if canImport(VirtualIPCore)
+// (session, sequence) twice. Compiled in one module with the bridge's protocol sources
+// (Sources/VirtualLANBridge/BridgeFrame.swift, LinkAuthenticator.swift) over VirtualIPCore
+// and swift-crypto (scripts/fuzz).
 import VirtualIPCore
-#endif
 
-let mac = HMACSHA256(key: Array("fuzzing key".utf8))
+let mac = LinkAuthenticator(key: Array("fuzzing key".utf8))
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzBridge(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {

@@ -28,7 +28,7 @@ def rtt(line):
 
 
 def ping(host, args, env=None):
-    p = bt.Process("ping", bt.NS[host], [bt.TOOL, "peer", "ping", "--count", str(COUNT), "--timeout-ms", "5000", *args], env)
+    p = bt.Process("ping", bt.NS[host], [bt.PEER, "peer", "ping", "--count", str(COUNT), "--timeout-ms", "5000", *args], env)
     line = p.expect(lambda l: l.startswith("pinged") or "ping:" in l, "pinged", timeout=120)
     p.proc.wait(timeout=10)
     if not line or not line.startswith("pinged"):
@@ -39,7 +39,7 @@ def ping(host, args, env=None):
 def streams(sink_args, stream_args, sink_env=None, stream_env=None, listener_seen=None):
     """MB/s of STREAM_RUNS streams of STREAM_MIB MiB each, from host 1 to one sink on host 0;
     `stream_args` are made from the sink's instance index."""
-    sink = bt.Process("sink", bt.NS[0], [bt.TOOL, "peer", "sink", "--count", str(STREAM_RUNS), "--timeout-ms", "60000", *sink_args],
+    sink = bt.Process("sink", bt.NS[0], [bt.PEER, "peer", "sink", "--count", str(STREAM_RUNS), "--timeout-ms", "60000", *sink_args],
                       sink_env)
     ready = sink.expect(lambda l: l.startswith("ready"), "ready")
     if not ready:
@@ -49,7 +49,7 @@ def streams(sink_args, stream_args, sink_env=None, stream_env=None, listener_see
         listener_seen(index)
     rates = []
     for _ in range(STREAM_RUNS):
-        sender = bt.Process("stream", bt.NS[1], [bt.TOOL, "peer", "stream", "--count", str(STREAM_MIB), *stream_args(index)], stream_env)
+        sender = bt.Process("stream", bt.NS[1], [bt.PEER, "peer", "stream", "--count", str(STREAM_MIB), *stream_args(index)], stream_env)
         line = sink.expect(lambda l: l.startswith("sank") or "sink:" in l, "sank", timeout=600)
         sender.proc.wait(timeout=30)
         if not line or not line.startswith("sank") or int(line.split()[1]) < STREAM_MIB << 20:
@@ -77,12 +77,12 @@ def main():
         for b in bridges:
             b.expect(lambda l: "peer" in l and " up" in l, "peer up")
         registry = [{"VIRTUALLAN_REGISTRY": os.path.join(workdir, f"registry-{h}")} for h in (0, 1)]
-        echo = bt.Process("echo", bt.NS[0], [bt.TOOL, "peer", "echo", "--port", "23757", "--count", str(COUNT * RUNS),
+        echo = bt.Process("echo", bt.NS[0], [bt.PEER, "peer", "echo", "--port", "23757", "--count", str(COUNT * RUNS),
                                              "--timeout-ms", "60000"], registry[0])
         echo.expect(lambda l: l.startswith("ready"), "ready")
         bt.wait_ports(bridges[1], [0], "the echo instance")
         for _ in range(RUNS):
-            raw_echo = bt.Process("raw-echo", bt.NS[0], [bt.TOOL, "peer", "echo", "--raw", f"{bt.ADDR[0]}:5555", "--count", str(COUNT)])
+            raw_echo = bt.Process("raw-echo", bt.NS[0], [bt.PEER, "peer", "echo", "--raw", f"{bt.ADDR[0]}:5555", "--count", str(COUNT)])
             raw_echo.expect(lambda l: l.startswith("ready"), "ready")
             raw.append(ping(1, ["--raw", f"{bt.ADDR[0]}:5555"]))
             virtual.append(ping(1, ["--port", "23757", "--peer-instance", "0"], registry[1]))

@@ -34,6 +34,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.path.abspath(sys.argv[1])
+# The test instances: the test-support executable built beside the tool.
+PEER = os.path.join(os.path.dirname(TOOL), "virtuallan-testpeer")
 NS = [f"vlbr{os.getpid()}{name}" for name in "abc"]
 SWITCH = f"vlbr{os.getpid()}s"
 ADDR = ["10.213.0.1", "10.213.0.2", "10.213.0.3"]
@@ -148,7 +150,7 @@ def wait_peers(bridge_process, count):
 
 def instance(host, workdir, role, *args):
     env = {"VIRTUALLAN_REGISTRY": os.path.join(workdir, f"registry-{host}")}
-    p = Process(f"{role}-{NAMES[host]}", NS[host], [TOOL, "peer", role, "--port", str(GAME_PORT), "--timeout-ms", "20000", *args], env)
+    p = Process(f"{role}-{NAMES[host]}", NS[host], [PEER, "peer", role, "--port", str(GAME_PORT), "--timeout-ms", "20000", *args], env)
     line = p.expect(lambda l: l.startswith("ready"), "ready")
     p.instance = int(line.split()[1]) if line else -1
     return p

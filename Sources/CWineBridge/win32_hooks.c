@@ -15,16 +15,12 @@
 #include <stdio.h>
 #include <string.h>
 #include "abi_fill.h"
+#include "hook_engine.h"
 #include "hook_table.h"
+#include "swift_exports.h"
 #include "platform.h"
 #include "win32_originals.h"
 
-/* Answers from the Swift side. */
-int32_t vl_is_virtual_socket(VL_SOCKET s);
-int32_t vl_was_virtual_socket(VL_SOCKET s);
-int32_t vl_refuse_real_send(const char *function, VL_SOCKET s, const void *to, int32_t length);
-int32_t vl_plan_trampoline(const uint8_t *code, uint32_t available, uint32_t *displacements, uint32_t capacity, uint32_t *count);
-void vl_process_detach(int32_t exiting);
 
 vl_originals vl_original;
 
@@ -94,7 +90,6 @@ static BOOL PASCAL guarded_connect_ex(SOCKET s, const struct sockaddr *to, int t
     return real_connect_ex(s, to, tolen, data, length, sent, overlapped);
 }
 
-void *vl_system_extension(SOCKET s, const GUID *id);
 
 /* The system's ConnectEx behind the guard, for a program that got the pointer on a virtual
  * socket and uses it on another (one provider: one function for every TCP socket). */
@@ -265,43 +260,6 @@ static void trace_call(uint32_t index, uintptr_t result, ...) {
     vl_original.WSASetLastError(error);  /* the game reads the last error after us */
 }
 
-/* ---- inline hooks ---- */
-
-static uint8_t *trampolines;        /* one executable page set, filled at start */
-static size_t trampolines_used;
-enum { TRAMPOLINE_SPACE = 8192, TRAMPOLINE_SLOT = 32 };
-
-/* Moves the start of `target` into a trampoline and makes `target` jump to `entry`;
- * returns the trampoline (the original from now on), or NULL when the start cannot be moved. */
-static void *hook_inline(uint8_t *target, void *entry) {
-    uint32_t displacements[8], count = 0;
-    int32_t length = vl_plan_trampoline(target, 24, displacements, 8, &count);
-    if (length <= 0 || length + 5 > TRAMPOLINE_SLOT || trampolines_used + TRAMPOLINE_SLOT > TRAMPOLINE_SPACE) return NULL;
-    uint8_t *t = trampolines + trampolines_used;
-    trampolines_used += TRAMPOLINE_SLOT;
-    memcpy(t, target, (size_t)length);
-    /* A rel32 moved by (t - target) must point where it pointed before. */
-    for (uint32_t i = 0; i < count; i++) {
-        int32_t d;
-        memcpy(&d, t + displacements[i], 4);
-        d += (int32_t)(target - t);
-        memcpy(t + displacements[i], &d, 4);
-    }
-    t[length] = 0xE9;
-    int32_t back = (int32_t)((target + length) - (t + length + 5));
-    memcpy(t + length + 1, &back, 4);
-
-    DWORD old;
-    if (!VirtualProtect(target, (SIZE_T)length, PAGE_EXECUTE_READWRITE, &old)) return NULL;
-    int32_t jump = (int32_t)((uint8_t *)entry - (target + 5));
-    target[0] = 0xE9;
-    memcpy(target + 1, &jump, 4);
-    memset(target + 5, 0xCC, (size_t)length - 5);
-    VirtualProtect(target, (SIZE_T)length, old, &old);
-    FlushInstructionCache(GetCurrentProcess(), target, (SIZE_T)length);
-    return t;
-}
-
 static char not_hooked[512];
 
 /* Hooks every line of the table; returns how many are in. */
@@ -310,14 +268,14 @@ static int install_hooks(HMODULE ws2, HMODULE iphlp, HMODULE kernel, HMODULE msw
     VL_HOOKS(VL_ENTRY_ADDRESS)
 #undef VL_ENTRY_ADDRESS
 
-    trampolines = VirtualAlloc(NULL, TRAMPOLINE_SPACE, MEM_COMMIT | MEM_RESERVE, PAGE_EXECUTE_READWRITE);
+    int engine_ready = vl_hook_engine_begin();
     int installed = 0;
     for (uint32_t i = 0; i < vl_hook_count; i++) {
         const char *module = vl_hooks[i].module;
         HMODULE from = strcmp(module, "IPHLPAPI") == 0 ? iphlp : strcmp(module, "KERNEL32") == 0 ? kernel
                      : strcmp(module, "MSWSOCK") == 0 ? mswsock : ws2;
         uint8_t *export = from ? (uint8_t *)GetProcAddress(from, vl_hooks[i].name) : NULL;
-        void *trampoline = export && trampolines ? hook_inline(export, entry_point[i]) : NULL;
+        void *trampoline = export && engine_ready ? vl_hook_engine_install(export, entry_point[i]) : NULL;
         original_address[i] = trampoline ? trampoline : (void *)export;
         if (trampoline) installed++;
         else {
@@ -325,8 +283,7 @@ static int install_hooks(HMODULE ws2, HMODULE iphlp, HMODULE kernel, HMODULE msw
             snprintf(not_hooked + used, sizeof not_hooked - used, " %s", vl_hooks[i].name);
         }
     }
-    DWORD old;
-    if (trampolines) VirtualProtect(trampolines, TRAMPOLINE_SPACE, PAGE_EXECUTE_READ, &old);
+    vl_hook_engine_end();
     return installed;
 }
 

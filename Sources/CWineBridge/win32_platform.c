@@ -13,9 +13,8 @@
 #include "win32_originals.h"
 #include "win32_unix.h"
 #include "hook_table.h"
+#include "swift_exports.h"
 #include <mswsock.h>
-
-int32_t vl_is_virtual_socket(VL_SOCKET s);
 
 static void report_error(const char *line, uint32_t length);
 static int32_t last_wsa_error(void) { return (int32_t)vl_original.WSAGetLastError(); }

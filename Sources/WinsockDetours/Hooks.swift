@@ -542,15 +542,3 @@ public func processDetach(_ exiting: Int32) {
         host.shutdown()
     }
 }
-
-/// How much of a function's start an inline hook moves into its trampoline (0: it cannot
-/// be moved), with the offsets of the rel32 displacements to rebase in `displacements`.
-@_cdecl("vl_plan_trampoline")
-public func planTrampoline(_ code: UnsafePointer<UInt8>, _ available: UInt32, _ displacements: UnsafeMutablePointer<UInt32>,
-                           _ capacity: UInt32, _ count: UnsafeMutablePointer<UInt32>) -> Int32 {
-    guard let plan = TrampolinePlan.make(UnsafeRawBufferPointer(start: code, count: Int(available))),
-          plan.relativeDisplacements.count <= Int(capacity) else { return 0 }
-    for (i, offset) in plan.relativeDisplacements.enumerated() { displacements[i] = UInt32(offset) }
-    count.pointee = UInt32(plan.relativeDisplacements.count)
-    return Int32(plan.copyLength)
-}

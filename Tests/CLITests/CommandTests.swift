@@ -1,9 +1,11 @@
 import XCTest
 import Foundation
+import HostKit
 import ArgumentParser
 import VirtualIPCore
 import WinsockDetours
-@testable import virtuallan
+@testable import VirtualLANCLI
+@testable import VirtualLANBridge
 
 final class CommandTests: XCTestCase {
     func test_launchArgumentsAreParsedAndCheckedWithClearErrors() throws {
@@ -150,7 +152,7 @@ final class BridgeCommandTests: XCTestCase {
         let file = try RegistryFile(platform: .default, path: Array(path.utf8), network: .defaultNetwork)
         let claim = try file.registry.claim(owner: UInt32(getpid()), kind: .linux, pinned: 20, nowMs: Platform.default.nowMs,
                                             isOwnerAlive: { _, _ in true })
-        let settings = BridgeEngine.Settings(listen: SocketAddress.loopback(0), peers: [], range: InstanceRange(first: 0, count: 16)!,
+        let settings = BridgeEngine.Settings(listen: HostAddress.loopback(0), peers: [], range: InstanceRange(first: 0, count: 16)!,
                                              key: Array(repeating: 1, count: 32))
         XCTAssertThrowsError(try BridgeEngine(settings: settings, registry: file.registry, log: { _ in })) { error in
             XCTAssertTrue("\(error)".contains("instance 20"), "\(error)")

@@ -1,7 +1,8 @@
 import XCTest
 import Foundation
+import HostKit
 import VirtualIPCore
-@testable import virtuallan
+@testable import VirtualLANCLI
 
 /// What a new player meets: any Wine command, Proton, Steam's launch option, and the tool
 /// installed away from the checkout. The Wine and Proton commands are stand-in scripts on

@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import HostKit
 
 /// `virtuallan launch` forwards Ctrl-C to every copy and reports each copy's exit. Wine is
 /// replaced by a stand-in script on PATH that records the interrupt.

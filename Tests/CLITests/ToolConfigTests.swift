@@ -1,5 +1,5 @@
 import XCTest
-@testable import virtuallan
+@testable import VirtualLANCLI
 
 final class ToolConfigTests: XCTestCase {
     func test_configFileKeysAreRead() throws {

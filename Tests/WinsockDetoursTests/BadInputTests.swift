@@ -1,4 +1,5 @@
 import XCTest
+import CHookTableFFI
 import CWineBridge
 import VirtualIPCore
 @testable import WinsockDetours

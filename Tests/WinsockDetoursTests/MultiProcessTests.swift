@@ -15,9 +15,9 @@ final class MultiProcessTests: XCTestCase {
     }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
 
-    /// The CLI built next to the test bundle.
-    var tool: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("virtuallan")
+    /// An executable built next to the test bundle: the test peer (test support), or the tool.
+    func built(_ name: String) -> URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name)
     }
 
     final class Child {
@@ -47,9 +47,9 @@ final class MultiProcessTests: XCTestCase {
         }
     }
 
-    func start(_ arguments: [String], instance: Int? = nil) throws -> Child {
+    func start(_ arguments: [String], instance: Int? = nil, program: String = "virtuallan-testpeer") throws -> Child {
         let child = Child()
-        child.process.executableURL = tool
+        child.process.executableURL = built(program)
         child.process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["VIRTUALLAN_REGISTRY"] = registryPath
@@ -171,7 +171,7 @@ final class MultiProcessTests: XCTestCase {
         let link = folder.appendingPathComponent("log.txt")
         try FileManager.default.createSymbolicLink(at: link, withDestinationURL: target)
         let child = Child()
-        child.process.executableURL = tool
+        child.process.executableURL = built("virtuallan-testpeer")
         child.process.arguments = ["claim"]
         child.process.environment = ["VIRTUALLAN_REGISTRY": registryPath, "VIRTUALLAN_LOG": link.path, "VIRTUALLAN_LOG_LEVEL": "debug",
                                      "HOME": folder.path, "TMPDIR": folder.path, "XDG_RUNTIME_DIR": folder.path]
@@ -198,7 +198,7 @@ final class MultiProcessTests: XCTestCase {
     func test_statusShowsLiveInstancesAndTheirSockets() throws {
         let echo = try start(["peer", "echo", "--count", "1"], instance: 2)
         XCTAssertEqual(echo.line(), "ready 2 192.168.80.3")
-        let status = try start(["status", "--registry", registryPath])
+        let status = try start(["status", "--registry", registryPath], program: "virtuallan")
         var lines: [String] = []
         while let line = status.line() { lines.append(line) }
         XCTAssertEqual(status.finish(), 0)
@@ -256,7 +256,7 @@ final class MultiProcessTests: XCTestCase {
 
     func test_badConfigurationStopsTheInstanceWithOneClearLine() throws {
         let child = Child()
-        child.process.executableURL = tool
+        child.process.executableURL = built("virtuallan-testpeer")
         child.process.arguments = ["claim"]
         child.process.environment = ["VIRTUALLAN_REGISTRY": registryPath, "VIRTUALLAN_SUBNET": "192.168.80.1/24"]
         let errors = Pipe()

@@ -3,5 +3,4 @@
 #include "winsock_abi.h"
 #include "platform.h"
 #include "abi_fill.h"
-#include "ffi_dispatch.h"
 #endif

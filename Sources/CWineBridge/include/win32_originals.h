@@ -44,5 +44,7 @@ typedef struct vl_originals {
 
 extern vl_originals vl_original;
 void vl_win32_platform_init(void);
+/* The system's own extension function (AcceptEx, ConnectEx...) for a socket, or NULL. */
+void *vl_system_extension(SOCKET s, const GUID *id);
 #endif
 #endif

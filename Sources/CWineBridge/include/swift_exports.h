@@ -1,0 +1,21 @@
+/* Every Swift function the C side calls (each an @_cdecl in the Swift module named),
+ * declared once. The hook table's detours (vl_hook_<name>) are declared by hook_table.h. */
+#ifndef VL_SWIFT_EXPORTS_H
+#define VL_SWIFT_EXPORTS_H
+#include <stdint.h>
+#include "winsock_abi.h"
+
+/* WinsockDetours, Hooks.swift: questions the DLL asks before handing a call to ws2_32. */
+int32_t vl_is_virtual_socket(VL_SOCKET s);
+int32_t vl_was_virtual_socket(VL_SOCKET s);
+void vl_process_detach(int32_t exiting);
+
+/* WinsockDetours, DestinationGuard.swift: 1 (and the last error set) when a socket that is
+ * not virtual aims at the virtual LAN, its broadcast or multicast. */
+int32_t vl_refuse_real_send(const char *function, VL_SOCKET s, const void *to, int32_t length);
+
+/* HookEngine, InlineHook.swift: one inline hook's trampoline and patch bytes. */
+int32_t vl_hook_engine_build(const uint8_t *target, uint32_t available, const void *entry,
+                             uint8_t *trampoline, uint32_t trampoline_capacity,
+                             uint8_t *patch, uint32_t patch_capacity);
+#endif

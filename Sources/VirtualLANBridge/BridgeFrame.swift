@@ -1,0 +1,245 @@
+import Crypto
+import VirtualIPCore
+
+/// The frames bridges exchange over plain UDP between hosts (little endian):
+///
+///     0  "VLBR" magic u32     4  version u8     5  kind u8 (1 announce, 2 datagram, 3 stream)
+///     6  sender's first instance u16     8  sender's instance count u16     10  zero u16
+///     12 session u64 (the sender's start time, unix ms: a restarted bridge counts higher)
+///     20 sequence u64 (1, 2, ... within the session)     28 sent at u64 (unix ms)
+///     36 body     end - 16: tag = the first 16 bytes of HMAC-SHA-256(key, bytes 0 ..< end - 16)
+///
+/// Announce body: u16 instance count, then per instance u16 index, u8 port count, u16 ports
+/// (UDP); then, optional (a bridge before TCP sends none), u16 count of instances with TCP
+/// listeners, per instance u16 index, u8 port count, u16 ports.
+/// Stream body (kind 3, the first bytes a bridge sends on a TCP connection to a peer's link
+/// port, after a u16 length of the sealed frame): the 16-byte preamble of the relayed
+/// connection, as the local instance sent it. The stream's chunks follow, each with a tag
+/// of its own (virtuallan's `StreamSeal`).
+/// Datagram body: u16 target instance (`BridgeFrame.everyInstance` = a broadcast for every
+/// instance of the receiving host), then the wire frame exactly as the game's instance sent
+/// it (the 16-byte `WireHeader` and the payload).
+public struct BridgeFrame: Equatable, Sendable {
+    public static let magic: UInt32 = 0x5242_4C56 // "VLBR" little endian
+    public static let version: UInt8 = 1
+    public static let headerSize = 36
+    public static let tagSize = 16
+    public static let overhead = headerSize + tagSize
+    /// The largest UDP payload over IPv4.
+    public static let maxSize = 65507
+    public static let everyInstance = InstanceRange.beyondLast
+
+    public enum Kind: UInt8, Sendable { case announce = 1, datagram = 2, stream = 3 }
+
+    public var kind: Kind
+    public var sender: InstanceRange
+    public var session: UInt64
+    public var sequence: UInt64
+    public var sentAtMs: UInt64
+    public var body: [UInt8]
+
+    public init(kind: Kind, sender: InstanceRange, session: UInt64, sequence: UInt64, sentAtMs: UInt64, body: [UInt8]) {
+        self.kind = kind
+        self.sender = sender
+        self.session = session
+        self.sequence = sequence
+        self.sentAtMs = sentAtMs
+        self.body = body
+    }
+
+    /// The authenticated bytes to send; nil when they would not fit in one UDP datagram.
+    public func sealed(with mac: LinkAuthenticator) -> [UInt8]? {
+        guard body.count <= BridgeFrame.maxSize - BridgeFrame.overhead else { return nil }
+        var out = [UInt8](repeating: 0, count: BridgeFrame.headerSize)
+        out.withUnsafeMutableBytes { p in
+            let b = p.baseAddress!
+            b.storeLE32(BridgeFrame.magic, 0)
+            b.storeBytes(of: BridgeFrame.version, toByteOffset: 4, as: UInt8.self)
+            b.storeBytes(of: kind.rawValue, toByteOffset: 5, as: UInt8.self)
+            b.storeLE16(sender.first, 6)
+            b.storeLE16(sender.count, 8)
+            b.storeLE64(session, 12)
+            b.storeLE64(sequence, 20)
+            b.storeLE64(sentAtMs, 28)
+        }
+        out += body
+        out += mac.code(out).prefix(BridgeFrame.tagSize)
+        return out
+    }
+
+    public enum Rejection: Error, Equatable, Sendable {
+        /// Too short, wrong magic or version, unknown kind, impossible range.
+        case malformed
+        /// The tag does not match: another key, or bytes changed on the way.
+        case badTag
+    }
+
+    /// Checks the tag first (nothing of an unauthenticated frame is trusted), then the header.
+    public static func open(_ bytes: UnsafeRawBufferPointer, with mac: LinkAuthenticator) -> Result<BridgeFrame, Rejection> {
+        guard bytes.count >= overhead, let base = bytes.baseAddress else { return .failure(.malformed) }
+        let signed = UnsafeRawBufferPointer(start: base, count: bytes.count - tagSize)
+        let tag = UnsafeRawBufferPointer(start: base + signed.count, count: tagSize)
+        guard mac.isValid(tag: tag, for: signed) else { return .failure(.badTag) }
+        guard base.loadLE32(0) == magic, base.load(fromByteOffset: 4, as: UInt8.self) == version,
+              let kind = Kind(rawValue: base.load(fromByteOffset: 5, as: UInt8.self)),
+              base.loadLE16(10) == 0,
+              let sender = InstanceRange(first: base.loadLE16(6), count: base.loadLE16(8))
+        else { return .failure(.malformed) }
+        return .success(BridgeFrame(
+            kind: kind, sender: sender, session: base.loadLE64(12), sequence: base.loadLE64(20),
+            sentAtMs: base.loadLE64(28), body: Array(UnsafeRawBufferPointer(start: base + headerSize, count: signed.count - headerSize))))
+    }
+
+    public static func open(_ bytes: [UInt8], with mac: LinkAuthenticator) -> Result<BridgeFrame, Rejection> {
+        bytes.withUnsafeBytes { open($0, with: mac) }
+    }
+}
+
+/// Drops replayed frames of one peer: a frame is accepted once, and only if it is of the
+/// peer's newest session and not older than the last `width` sequence numbers seen.
+public struct ReplayWindow: Equatable, Sendable {
+    public static let width: UInt64 = 64
+    public private(set) var session: UInt64 = 0
+    public private(set) var highest: UInt64 = 0
+    /// Bit i: sequence `highest - i` was seen.
+    private var seen: UInt64 = 0
+
+    public init() {}
+
+    public enum Verdict: Equatable, Sendable {
+        case accept
+        /// A frame of an older session of the peer (it restarted since).
+        case oldSession
+        /// Seen before, or too far behind to tell.
+        case replayed
+    }
+
+    public mutating func check(session frameSession: UInt64, sequence: UInt64) -> Verdict {
+        if frameSession < session { return .oldSession }
+        if frameSession > session {
+            session = frameSession
+            highest = sequence
+            seen = 1
+            return .accept
+        }
+        if sequence > highest {
+            let shift = sequence - highest
+            seen = shift >= ReplayWindow.width ? 1 : seen << shift | 1
+            highest = sequence
+            return .accept
+        }
+        let behind = highest - sequence
+        guard behind < ReplayWindow.width, seen & (1 << behind) == 0 else { return .replayed }
+        seen |= 1 << behind
+        return .accept
+    }
+}
+
+/// What a bridge tells its peers: the live instances of its host and the virtual ports they
+/// listen on for LAN traffic. An empty list says "my instances are gone" (the bridge stops).
+public struct Announcement: Equatable, Sendable {
+    public struct Instance: Equatable, Sendable {
+        public var index: UInt16
+        /// UDP ports bound for LAN traffic.
+        public var ports: [UInt16]
+        /// TCP ports listening for LAN connections.
+        public var streamPorts: [UInt16]
+        public init(index: UInt16, ports: [UInt16], streamPorts: [UInt16] = []) {
+            self.index = index
+            self.ports = ports
+            self.streamPorts = streamPorts
+        }
+    }
+    public var instances: [Instance]
+    public init(instances: [Instance]) { self.instances = instances }
+
+    public var body: [UInt8] {
+        var out: [UInt8] = []
+        func append(_ index: UInt16, _ ports: [UInt16]) {
+            appendLE16(index, to: &out)
+            out.append(UInt8(truncatingIfNeeded: ports.count))
+            for port in ports { appendLE16(port, to: &out) }
+        }
+        appendLE16(UInt16(truncatingIfNeeded: instances.count), to: &out)
+        for instance in instances { append(instance.index, instance.ports) }
+        let listening = instances.filter { !$0.streamPorts.isEmpty }
+        if !listening.isEmpty {
+            appendLE16(UInt16(truncatingIfNeeded: listening.count), to: &out)
+            for instance in listening { append(instance.index, instance.streamPorts) }
+        }
+        return out
+    }
+
+    /// Total parsing: nil for any body that is not exactly a well-formed announcement.
+    public init?(body: [UInt8]) {
+        var reader = ByteReader(body)
+        func ports() -> (UInt16, [UInt16])? {
+            guard let index = reader.le16(), let portCount = reader.byte(),
+                  Int(portCount) <= RegistryLayout.socketsPerSlot else { return nil }
+            var ports: [UInt16] = []
+            for _ in 0..<portCount {
+                guard let port = reader.le16(), port != 0 else { return nil }
+                ports.append(port)
+            }
+            return (index, ports)
+        }
+        guard let count = reader.le16() else { return nil }
+        var instances: [Instance] = []
+        for _ in 0..<count {
+            guard let (index, udp) = ports() else { return nil }
+            instances.append(Instance(index: index, ports: udp))
+        }
+        if !reader.atEnd {
+            // In the order of the UDP part, as `body` writes it: one encoding per announcement.
+            guard let listening = reader.le16(), listening > 0 else { return nil }
+            var next = 0
+            for _ in 0..<listening {
+                guard let (index, tcp) = ports(), !tcp.isEmpty,
+                      let at = instances[next...].firstIndex(where: { $0.index == index }) else { return nil }
+                instances[at].streamPorts = tcp
+                next = at + 1
+            }
+        }
+        guard reader.atEnd else { return nil }
+        self.instances = instances
+    }
+}
+
+/// A datagram body: the target instance and the game's wire frame.
+public enum ForwardedDatagram {
+    public static func body(target: UInt16, frame: UnsafeRawBufferPointer) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(2 + frame.count)
+        appendLE16(target, to: &out)
+        out.append(contentsOf: frame)
+        return out
+    }
+
+    /// (target, wire frame); nil when the body is too short to hold a target.
+    public static func parse(_ body: [UInt8]) -> (target: UInt16, frame: ArraySlice<UInt8>)? {
+        guard body.count >= 2 else { return nil }
+        return (UInt16(body[0]) | UInt16(body[1]) << 8, body[2...])
+    }
+}
+
+func appendLE16(_ value: UInt16, to out: inout [UInt8]) {
+    out.append(UInt8(truncatingIfNeeded: value))
+    out.append(UInt8(truncatingIfNeeded: value >> 8))
+}
+
+struct ByteReader {
+    let bytes: [UInt8]
+    var offset = 0
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    var atEnd: Bool { offset == bytes.count }
+    mutating func byte() -> UInt8? {
+        guard offset < bytes.count else { return nil }
+        offset += 1
+        return bytes[offset - 1]
+    }
+    mutating func le16() -> UInt16? {
+        guard offset + 2 <= bytes.count else { return nil }
+        offset += 2
+        return UInt16(bytes[offset - 2]) | UInt16(bytes[offset - 1]) << 8
+    }
+}

@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import HostKit
+import VirtualLANBridge
+import VirtualIPCore
+import WinsockDetours
+
+/// `virtuallan bridge`: one virtual LAN over several hosts. Run one per host, each with its
+/// own --range, the same key, and the other hosts as --peer.
+struct Bridge: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Join this host's virtual LAN to other hosts' over UDP (one bridge per host).",
+        discussion: """
+        Every host gets its own range of instances (so addresses never collide) and runs one bridge:
+          host A: virtuallan bridge --range 0-31  --listen 10.0.0.1:47800 --peer 10.0.0.2:47800 --key-file lan.key
+          host B: virtuallan bridge --range 32-63 --listen 10.0.0.2:47800 --peer 10.0.0.1:47800 --key-file lan.key
+        Start the bridge before the copies of the game. The link is plain UDP: put it on any network the
+        hosts share (a LAN, WireGuard, ZeroTier, Tailscale). Frames are authenticated with the key
+        (HMAC-SHA-256); frames with another key, replayed or older than 30 s are dropped.
+        """)
+
+    @Option(help: "Address and port to receive other bridges' frames on, e.g. 10.0.0.1:47800.")
+    var listen: String
+    @Option(help: "Another host's bridge (address:port); repeat for each. A peer that reaches this bridge first is answered too.")
+    var peer: [String] = []
+    @Option(help: "This host's instances, first-last (e.g. 0-31; instance n has address .n+1). Disjoint on every host.")
+    var range: String
+    @Option(name: .customLong("key-file"), help: "File holding the shared key (at least 16 bytes; e.g. `head -c 32 /dev/urandom > lan.key`).")
+    var keyFile: String
+    @Option(help: "Registry file (default: $VIRTUALLAN_REGISTRY, the config file's, or the per-user default).")
+    var registry: String?
+    @Option(help: "Config file.") var config: String?
+    @Option(name: .customLong("max-clock-skew"), help: "Seconds a frame may be old (or ahead) before it counts as a replay.")
+    var maxClockSkew: UInt64 = 30
+
+    func run() throws {
+        guard let listenAddress = HostAddress(parsing: listen) else {
+            throw Failure("--listen \(listen): expected address:port, e.g. 10.0.0.1:47800")
+        }
+        let peers = try peer.map { text -> HostAddress in
+            guard let address = HostAddress(parsing: text) else { throw Failure("--peer \(text): expected address:port, e.g. 10.0.0.2:47800") }
+            return address
+        }
+        guard let instances = InstanceRange(parsing: Array(range.utf8)) else {
+            throw Failure("--range \(range): expected first-last instance numbers, e.g. 0-31")
+        }
+        let key = try readKey(keyFile)
+        let path = try registryPath(registry, config: config)
+        let network = try virtualNetwork(environment: ToolConfig.load(path: config).environment())
+        let file = try openRegistry(path, network: network)
+        guard instances.last < file.registry.slotCount else {
+            throw Failure("--range \(range) goes past the registry's \(file.registry.slotCount) instances: use numbers 0-\(file.registry.slotCount - 1)")
+        }
+        let lock = try BridgeLock(registryPath: path)
+        let settings = BridgeEngine.Settings(listen: listenAddress, peers: peers, range: instances, key: key,
+                                             maxClockSkewMs: maxClockSkew * 1000)
+        let engine = try BridgeEngine(settings: settings, registry: file.registry) { say("bridge: \($0)") }
+        say("bridge: listening on \(listenAddress), this host has instances \(instances.first)-\(instances.last) "
+            + "(\(network.address(ofInstance: Int(instances.first)).dotted) - \(network.address(ofInstance: instances.last).dotted)), "
+            + "peers: \(peers.isEmpty ? "those that reach us" : peers.map(\.description).joined(separator: " ")), registry \(path)")
+        // The registry lives in the file's mapping, and the lock must outlive the bridge.
+        withExtendedLifetime((file, lock)) {
+            BridgeSignals.install()
+            engine.run(until: { BridgeSignals.stopRequested })
+            engine.stop()
+        }
+        say("bridge: \(engine.statsLine)")
+    }
+
+    func readKey(_ path: String) throws -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw Failure("cannot read --key-file \(path): create it on one host with `head -c 32 /dev/urandom > \(path)` and copy it to every host")
+        }
+        guard data.count >= 16 else { throw Failure("--key-file \(path) holds \(data.count) bytes: a key needs at least 16 (use `head -c 32 /dev/urandom`)") }
+        if let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+           let mode = attributes[.posixPermissions] as? Int, mode & 0o077 != 0 {
+            say("bridge: warning: \(path) is readable by other users (mode \(String(mode, radix: 8))): chmod 600 it")
+        }
+        return Array(data)
+    }
+}
