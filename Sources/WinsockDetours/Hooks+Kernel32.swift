@@ -30,7 +30,7 @@ public func hookCancelIoEx(_ s: UInt, _ overlapped: UnsafeMutablePointer<VL_OVER
 
 @_cdecl("vl_hook_CancelIo")
 public func hookCancelIo(_ s: UInt) -> Int32 {
-    withHost(orFail: 0) { host in succeeded(host, host.cancel(s, overlapped: nil, thread: host.platform.t.current_thread!())) }
+    withHost(orFail: 0) { host in succeeded(host, host.cancel(s, overlapped: nil, thread: host.platform.currentThread)) }
 }
 
 /// CloseHandle on a virtual socket closes it as closesocket does (the layer's state goes

@@ -400,7 +400,7 @@ public func hookWSAGetOverlappedResult(_ s: UInt, _ overlapped: UnsafeMutablePoi
 @_cdecl("vl_hook_WSACreateEvent")
 public func hookWSACreateEvent() -> UnsafeMutableRawPointer? {
     let platform = Platform.default
-    guard let event = platform.t.event_create!() else {
+    guard let event = platform.createEvent() else {
         platform.lastError = WinsockError(VL_WSA_NOT_ENOUGH_MEMORY)
         return nil
     }
@@ -414,18 +414,18 @@ private func eventResult(_ ok: Int32) -> Int32 {
 }
 
 @_cdecl("vl_hook_WSACloseEvent")
-public func hookWSACloseEvent(_ event: UnsafeMutableRawPointer?) -> Int32 { eventResult(Platform.default.t.event_close!(event)) }
+public func hookWSACloseEvent(_ event: UnsafeMutableRawPointer?) -> Int32 { eventResult(Platform.default.closeEvent(event)) }
 
 @_cdecl("vl_hook_WSASetEvent")
-public func hookWSASetEvent(_ event: UnsafeMutableRawPointer?) -> Int32 { eventResult(Platform.default.t.event_set!(event)) }
+public func hookWSASetEvent(_ event: UnsafeMutableRawPointer?) -> Int32 { eventResult(Platform.default.setEvent(event)) }
 
 @_cdecl("vl_hook_WSAResetEvent")
-public func hookWSAResetEvent(_ event: UnsafeMutableRawPointer?) -> Int32 { eventResult(Platform.default.t.event_reset!(event)) }
+public func hookWSAResetEvent(_ event: UnsafeMutableRawPointer?) -> Int32 { eventResult(Platform.default.resetEvent(event)) }
 
 @_cdecl("vl_hook_WSAWaitForMultipleEvents")
 public func hookWSAWaitForMultipleEvents(_ count: UInt32, _ events: UnsafePointer<UnsafeMutableRawPointer?>?, _ waitAll: Int32,
                                          _ timeout: UInt32, _ alertable: Int32) -> UInt32 {
-    Platform.default.t.event_wait!(count, events, waitAll, timeout, alertable)
+    Platform.default.waitEvents(events, count: count, waitAll: waitAll != 0, timeoutMs: timeout, alertable: alertable != 0)
 }
 
 @_cdecl("vl_hook_select")

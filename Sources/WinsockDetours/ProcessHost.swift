@@ -11,18 +11,17 @@ extension VirtualHost {
     public static var current: VirtualHost? {
         if let host = processHost { return host }
         let platform = Platform.default
-        platform.t.global_lock!()
-        defer { platform.t.global_unlock!() }
-        if processHost == nil && processHostFailure == nil {
-            do {
-                processHost = try create(platform: platform)
-            } catch {
-                processHostFailure = error
-                var message = error.message
-                message.withUTF8 { platform.t.report_error!(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), UInt32($0.count)) }
+        return platform.withGlobalLock {
+            if processHost == nil && processHostFailure == nil {
+                do throws(HostError) {
+                    processHost = try create(platform: platform)
+                } catch {
+                    processHostFailure = error
+                    platform.reportError(error.message)
+                }
             }
+            return processHost
         }
-        return processHost
     }
 
     /// Makes `host` this process's instance (tests; the DLL sets itself up through `current`).

@@ -15,7 +15,7 @@ public final class RegistryFile: @unchecked Sendable {
         self.path = path
         let size = UInt32(RegistryLayout.size(slotCount: RegistryLayout.defaultSlotCount))
         var mapping = vl_mapping()
-        let status = withCString(path) { platform.t.registry_map!($0, size, &mapping) }
+        let status = platform.mapRegistry(path, sizeIfNew: size, into: &mapping)
         guard status == 0, let base = mapping.base else {
             throw .mapping(path: path, code: mapping.error, osError: mapping.os_error)
         }
@@ -27,22 +27,20 @@ public final class RegistryFile: @unchecked Sendable {
                 registry = try Registry.attachExisting(region)
             }
         } catch {
-            platform.t.registry_unlock!(&mapping)
-            platform.t.registry_unmap!(&mapping)
+            platform.unlockRegistry(&mapping)
+            platform.unmapRegistry(&mapping)
             throw .registry(path: path, error)
         }
-        platform.t.registry_unlock!(&mapping)
+        platform.unlockRegistry(&mapping)
         self.mapping = mapping
     }
 
     /// The platform's default location (private runtime folder of the user).
     public static func defaultPath(_ platform: Platform) -> [UInt8] {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let length = Int(platform.t.default_registry_path!(&buffer, UInt32(buffer.count)))
-        return buffer.prefix(min(length, buffer.count - 1)).map { UInt8(bitPattern: $0) }
+        platform.defaultRegistryPath()
     }
 
-    deinit { platform.t.registry_unmap!(&mapping) }
+    deinit { platform.unmapRegistry(&mapping) }
 }
 
 /// Why this process could not become an instance, said so the user can fix it.

@@ -35,15 +35,14 @@ extension VirtualHost {
                   !acceptWaitsLocked(onto: acceptor) else { return .invalidArgument }
             let first = VL_WSABUF(len: receiveLength, buf: output.assumingMemoryBound(to: CChar.self))
             let op = PendingReceive(overlapped: overlapped, buffers: [first], from: nil, fromLength: nil, routine: nil,
-                                    thread: platform.t.current_thread!(), target: listener.completionTarget,
+                                    thread: platform.currentThread, target: listener.completionTarget,
                                     message: nil, packetInfo: false, handleEvent: startedLocked(listener, overlapped, routine: nil))
             op.accept = PendingAccept(acceptor: acceptor, output: output, receiveLength: receiveLength, localLength: localLength)
-            if let event = ownEvent(of: overlapped) { _ = platform.t.event_reset!(event) }
+            if let event = ownEvent(of: overlapped) { platform.resetEvent(event) }
             listener.pending.append(op)
-            let error = platform.t.watch_readable!(listener.handle)
-            guard error == 0 else {
+            if let error = platform.watchReadable(listener.handle) {
                 listener.pending.removeLast()
-                return WinsockError(rawValue: error)
+                return error
             }
             received?.pointee = 0
             return .ioPending
@@ -62,32 +61,36 @@ extension VirtualHost {
         case .connection:
             guard let acceptor = sockets[accept.acceptor] else { return .failed(.operationAborted) }
             guard waitReadable(socket.handle, ms: 0) > 0 else { return .wouldBlock }
-            var realPeerPort: UInt16 = 0
-            let error = platform.t.stream_accept_into!(socket.handle, acceptor.handle, &realPeerPort)
-            if error == Int32(VL_WSAEWOULDBLOCK) { return .wouldBlock }
-            guard error == 0 else { return .failed(WinsockError(rawValue: error)) }
+            let realPeerPort: UInt16
+            switch platform.accept(socket.handle, into: acceptor.handle) {
+            case let .success(port): realPeerPort = port
+            case .failure(.wouldBlock): return .wouldBlock
+            case let .failure(error): return .failed(error)
+            }
             accept.stage = .preamble
             accept.realPeerPort = realPeerPort
             accept.listener = Router.Receiver(instance: instance, virtualPort: socket.virtualPort, scope: socket.scope)
             accept.listenerRealPort = socket.realPort
             acceptor.pending.append(op)
-            let watched = platform.t.watch_readable!(acceptor.handle)
-            guard watched == 0 else {
+            if let error = platform.watchReadable(acceptor.handle) {
                 acceptor.pending.removeLast()
-                return .failed(WinsockError(rawValue: watched))
+                return .failed(error)
             }
             return .moved
         case .preamble:
             guard waitReadable(socket.handle, ms: 0) > 0 else { return .wouldBlock }
             var part = [UInt8](repeating: 0, count: WireHeader.size - accept.preamble.count)
-            var done: UInt32 = 0
-            let error = part.withUnsafeMutableBytes { raw -> Int32 in
+            let read = part.withUnsafeMutableBytes { raw in
                 var buffer = VL_WSABUF(len: UInt32(raw.count), buf: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
-                return platform.t.stream_receive!(VL_SOCKET(socket.handle), &buffer, 1, 0, &done)
+                return platform.receive(socket.handle, &buffer, count: 1, flags: 0)
             }
-            if error == Int32(VL_WSAEWOULDBLOCK) { return .wouldBlock }
+            let done: UInt32
+            switch read {
+            case .failure(.wouldBlock): return .wouldBlock
             // Closed or reset before its preamble came: the connection is gone.
-            guard error == 0, done > 0 else { return .failed(.connectionReset) }
+            case .failure, .success(0): return .failed(.connectionReset)
+            case let .success(bytes): done = bytes
+            }
             accept.preamble += part[..<Int(done)]
             guard accept.preamble.count == WireHeader.size else { return .wouldBlock }
             let verdict = accept.preamble.withUnsafeBytes {
@@ -97,7 +100,7 @@ extension VirtualHost {
             case let .drop(reason):
                 registry.countDrop(slot: instance, reason)
                 log(.info, "AcceptEx refused a TCP connection from real port \(accept.realPeerPort) to virtual port \(accept.listener.virtualPort): \(reason.name)")
-                platform.t.socket_shutdown!(socket.handle)
+                platform.shutdown(socket.handle)
                 return .failed(.connectionReset)
             case let .deliver(header):
                 adoptLocked(socket, peer: SocketAddress(address: header.source, port: header.sourcePort),
@@ -109,11 +112,11 @@ extension VirtualHost {
             return attemptAcceptLocked(socket, op, accept)
         case .firstData:
             guard waitReadable(socket.handle, ms: 0) > 0 else { return .wouldBlock }
-            var done: UInt32 = 0
-            let error = op.buffers.withUnsafeBufferPointer { platform.t.stream_receive!(VL_SOCKET(socket.handle), $0.baseAddress, 1, 0, &done) }
-            if error == Int32(VL_WSAEWOULDBLOCK) { return .wouldBlock }
-            guard error == 0 else { return .failed(WinsockError(rawValue: error)) }
-            return completeAcceptLocked(socket, op, accept, bytes: Int(done))
+            switch op.buffers.withUnsafeBufferPointer({ platform.receive(socket.handle, $0.baseAddress, count: 1, flags: 0) }) {
+            case let .success(done): return completeAcceptLocked(socket, op, accept, bytes: Int(done))
+            case .failure(.wouldBlock): return .wouldBlock
+            case let .failure(error): return .failed(error)
+            }
         }
     }
 

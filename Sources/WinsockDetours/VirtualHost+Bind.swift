@@ -47,10 +47,10 @@ extension VirtualHost {
         }
         // A TCP socket's backing socket binds now (127.0.0.1:0), so its real port is known.
         if socket.isStream && socket.realPort == 0 {
-            var realPort: UInt16 = 0
-            let error = platform.t.stream_bind!(socket.handle, &realPort)
-            guard error == 0 else { return WinsockError(rawValue: error) }
-            socket.realPort = realPort
+            switch platform.bindStream(socket.handle) {
+            case let .success(realPort): socket.realPort = realPort
+            case let .failure(error): return error
+            }
         }
         guard registry.addSocket(slot: instance, virtualPort: port, realPort: socket.realPort, scope: scope, transport: socket.transport) else {
             log(.warning, "socket table of instance \(instance) is full (\(RegistryLayout.socketsPerSlot) sockets)")

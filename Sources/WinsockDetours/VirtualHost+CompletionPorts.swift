@@ -13,12 +13,13 @@ extension VirtualHost {
     func associate(_ handle: UInt, port: UnsafeMutableRawPointer?, key: UInt, threads: UInt32) -> Result<UnsafeMutableRawPointer, WinsockError> {
         withSocket(handle, orFail: { .failure($0) }) { socket in
             guard socket.port == nil else { return .failure(WinsockError(Int32(VL_ERROR_INVALID_PARAMETER))) }
-            var error: UInt32 = 0
-            guard let joined = platform.t.port_open!(port, threads, &error) else {
-                return .failure(WinsockError(rawValue: Int32(bitPattern: error)))
+            switch platform.openPort(port, threads: threads) {
+            case let .success(joined):
+                socket.port = (joined, key)
+                return .success(joined)
+            case let .failure(error):
+                return .failure(error)
             }
-            socket.port = (joined, key)
-            return .success(joined)
         }
     }
 
@@ -42,8 +43,8 @@ extension VirtualHost {
     func startedLocked(_ socket: VirtualSocket, _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>,
                        routine: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
         guard routine == nil, overlapped.pointee.hEvent == nil else { return nil }
-        if socket.handleEvent == nil { socket.handleEvent = platform.t.event_create!() }
-        if let event = socket.handleEvent { _ = platform.t.event_reset!(event) }
+        if socket.handleEvent == nil { socket.handleEvent = platform.createEvent() }
+        if let event = socket.handleEvent { platform.resetEvent(event) }
         return socket.handleEvent
     }
 
@@ -59,14 +60,14 @@ extension VirtualHost {
         overlapped.pointee.InternalHigh = UInt(bytes)
         overlapped.pointee.Internal = UInt(status)
         if let routine {
-            platform.t.queue_completion!(thread, routine, UInt32(bitPattern: error?.rawValue ?? 0), UInt32(bytes), overlapped, 0)
+            platform.queueCompletion(thread: thread, routine: routine, error: error, bytes: UInt32(bytes), overlapped: overlapped)
             return
         }
-        if let event = ownEvent(of: overlapped) { _ = platform.t.event_set!(event) }
-        if let handleEvent { _ = platform.t.event_set!(handleEvent) }
+        if let event = ownEvent(of: overlapped) { platform.setEvent(event) }
+        if let handleEvent { platform.setEvent(handleEvent) }
         let quiet = overlapped.pointee.hEvent.map { UInt(bitPattern: $0) & 1 != 0 } ?? false
         guard let target, !quiet else { return }
         if immediately && (status >> 30 == 3 || (status == VL_STATUS_SUCCESS && target.skipOnSuccess)) { return }
-        platform.t.post_completion!(target.port, target.key, overlapped, status, UInt32(bytes))
+        platform.postCompletion(target.port, key: target.key, overlapped: overlapped, status: status, bytes: UInt32(bytes))
     }
 }

@@ -36,12 +36,12 @@ extension VirtualHost {
             guard let socket = sockets[handle], case let .success(route) = router.route(to: target.address, payloadLength: 0, broadcastPermitted: true),
                   case .instance = route, !router.isAnswered(route) else { return false }
             let op = PendingReceive(overlapped: overlapped, buffers: [], from: nil, fromLength: nil, routine: nil,
-                                    thread: platform.t.current_thread!(), target: socket.completionTarget, message: nil, packetInfo: false,
+                                    thread: platform.currentThread, target: socket.completionTarget, message: nil, packetInfo: false,
                                     handleEvent: startedLocked(socket, overlapped, routine: nil))
             op.connect = PendingConnect(target: target, route: route, data: data, dataLength: dataLength, startedMs: platform.nowMs)
             overlapped.pointee.Internal = UInt(VL_STATUS_PENDING)
             overlapped.pointee.InternalHigh = 0
-            if let event = ownEvent(of: overlapped) { _ = platform.t.event_reset!(event) }
+            if let event = ownEvent(of: overlapped) { platform.resetEvent(event) }
             socket.pending.append(op)
             return true
         }
@@ -74,7 +74,7 @@ extension VirtualHost {
         }
         // The operation ends here: finish writes the OVERLAPPED's status and sets its event.
         let (port, handleEvent) = lock.locked { (socket.completionTarget, startedLocked(socket, overlapped, routine: nil)) }
-        finish(overlapped, routine: nil, thread: platform.t.current_thread!(), target: port, handleEvent: handleEvent,
+        finish(overlapped, routine: nil, thread: platform.currentThread, target: port, handleEvent: handleEvent,
                error: outcome, bytes: bytes, immediately: false)
         log(.debug, "ConnectEx on socket \(handle) to \(target.address.dotted):\(target.port): \(outcome == nil ? "connected, \(bytes) bytes sent" : "refused")")
     }

@@ -63,8 +63,7 @@ extension VirtualHost {
             case .refused: return .noProtocolOption
             case .handedOn:
                 guard let value, length >= 0 else { return .fault }
-                let error = platform.t.option_set!(socket.handle, level, name, value, length)
-                return error == 0 ? nil : WinsockError(rawValue: error)
+                return platform.setOption(socket.handle, level: level, name: name, value: value, length: length)
             case .virtual: break
             }
             if level == Int32(VL_IPPROTO_IP), MembershipChange(option: name) != nil {
@@ -101,8 +100,7 @@ extension VirtualHost {
         case (_, Int32(VL_SO_RCVBUF)):
             // Room for our header on every queued datagram comes from the backing socket's
             // own buffer; the game reads back the value it set, as on Windows.
-            let error = platform.t.set_receive_buffer!(socket.handle, number)
-            guard error == 0 else { return WinsockError(rawValue: error) }
+            if let error = platform.setReceiveBuffer(socket.handle, bytes: number) { return error }
             socket.receiveBuffer = number
         case (_, Int32(VL_SO_RCVTIMEO)): socket.receiveTimeout = UInt32(bitPattern: number)
         case (_, Int32(VL_SO_SNDTIMEO)): socket.sendTimeout = UInt32(bitPattern: number)
@@ -117,8 +115,7 @@ extension VirtualHost {
             case .refused: return .noProtocolOption
             case .handedOn:
                 guard let value, let length else { return .fault }
-                let error = platform.t.option_get!(socket.handle, level, name, value, length)
-                return error == 0 ? nil : WinsockError(rawValue: error)
+                return platform.getOption(socket.handle, level: level, name: name, value: value, length: length)
             case .virtual: break
             }
             // The membership options are set-only.
@@ -168,8 +165,7 @@ extension VirtualHost {
     /// FIONREAD: a datagram socket's next payload; a stream's queued bytes (the OS's count).
     func bytesReadableLocked(_ socket: VirtualSocket) -> UInt32 {
         guard socket.isStream else { return UInt32(nextPayloadLengthLocked(socket) ?? 0) }
-        var bytes: UInt32 = 0
-        return platform.t.stream_bytes_readable!(VL_SOCKET(socket.handle), &bytes) == 0 ? bytes : 0
+        return platform.bytesReadable(socket.handle)
     }
 
     /// FIONBIO. While WSAEventSelect (or WSAAsyncSelect) events are selected the socket
@@ -178,8 +174,7 @@ extension VirtualHost {
     func setNonBlocking(_ socket: VirtualSocket, _ on: Bool) -> WinsockError? {
         if !on && socket.selectedEvents != 0 { return .invalidArgument }
         if socket.isStream {
-            let error = platform.t.stream_set_nonblocking!(VL_SOCKET(socket.handle), on ? 1 : 0)
-            guard error == 0 else { return WinsockError(rawValue: error) }
+            if let error = platform.setNonBlocking(socket.handle, on) { return error }
         }
         socket.nonBlocking = on
         return nil
@@ -190,22 +185,21 @@ extension VirtualHost {
     /// for overlapped receives uses that same association: a game mixing both on one
     /// socket is not supported yet, docs/CONFORMANCE.md.)
     func eventSelect(_ handle: UInt, event: UnsafeMutableRawPointer?, events: Int32) -> WinsockError? {
-        selectEvents(handle, events: events, target: event) { platform.t.event_select!($0, event, events) }
+        selectEvents(handle, events: events, target: event) { platform.eventSelect($0, event: event, events: events) }
     }
 
     /// WSAAsyncSelect: the same, the OS posting the game's window message instead.
     func asyncSelect(_ handle: UInt, window: UnsafeMutableRawPointer?, message: UInt32, events: Int32) -> WinsockError? {
-        selectEvents(handle, events: events, target: window) { platform.t.async_select!($0, window, message, events) }
+        selectEvents(handle, events: events, target: window) { platform.asyncSelect($0, window: window, message: message, events: events) }
     }
 
     /// What both have in common: a target for any event, the backing socket registered,
     /// the socket non-blocking while events are selected.
     private func selectEvents(_ handle: UInt, events: Int32, target: UnsafeMutableRawPointer?,
-                              register: (UInt) -> Int32) -> WinsockError? {
+                              register: (UInt) -> WinsockError?) -> WinsockError? {
         withSocket(handle) { socket in
             if events != 0 && target == nil { return .invalidArgument }
-            let error = register(socket.handle)
-            guard error == 0 else { return WinsockError(rawValue: error) }
+            if let error = register(socket.handle) { return error }
             socket.selectedEvents = events
             if events != 0 { return setNonBlocking(socket, true) }
             return nil
@@ -233,13 +227,13 @@ extension VirtualHost {
             case 0xC800_0006 where input.flatMap({ winsockExtension($0, inputLength, stream: socket.isStream) }) != nil:
                 // SIO_GET_EXTENSION_FUNCTION_POINTER for WSARecvMsg / WSASendMsg / ConnectEx / AcceptEx: ours.
                 guard let output, outputLength >= UInt32(MemoryLayout<UnsafeRawPointer>.size) else { return .fault }
-                let entry: UnsafeMutableRawPointer?
+                let entry: UnsafeMutableRawPointer?, entries = platform.extensionEntries
                 switch winsockExtension(input!, inputLength, stream: socket.isStream)! {
-                case .receiveMessage: entry = platform.t.wsarecvmsg_entry
-                case .sendMessage: entry = platform.t.wsasendmsg_entry
-                case .connectEx: entry = platform.t.connectex_entry
-                case .acceptEx: entry = platform.t.acceptex_entry
-                case .acceptExNames: entry = platform.t.getacceptexsockaddrs_entry
+                case .receiveMessage: entry = entries.receiveMessage
+                case .sendMessage: entry = entries.sendMessage
+                case .connectEx: entry = entries.connectEx
+                case .acceptEx: entry = entries.acceptEx
+                case .acceptExNames: entry = entries.acceptExNames
                 }
                 output.storeBytes(of: entry, as: UnsafeMutableRawPointer?.self)
                 returned.pointee = UInt32(MemoryLayout<UnsafeRawPointer>.size)

@@ -27,13 +27,13 @@ extension VirtualHost {
             guard socket.isBound else { return .invalidArgument }
             if socket.isStream && socket.peer == nil { return .notConnected }
             let op = PendingReceive(overlapped: overlapped, buffers: copied, from: from, fromLength: fromLength,
-                                    routine: routine, thread: platform.t.current_thread!(), target: socket.completionTarget,
+                                    routine: routine, thread: platform.currentThread, target: socket.completionTarget,
                                     message: message, packetInfo: packetInfo,
                                     handleEvent: startedLocked(socket, overlapped, routine: routine))
             overlapped.pointee.Internal = UInt(VL_STATUS_PENDING)
             overlapped.pointee.InternalHigh = 0
             // Starting an I/O resets its event (the I/O manager does so on Windows).
-            if routine == nil, let event = ownEvent(of: overlapped) { _ = platform.t.event_reset!(event) }
+            if routine == nil, let event = ownEvent(of: overlapped) { platform.resetEvent(event) }
             if socket.pending.isEmpty {
                 switch attemptLocked(socket, op, immediately: true) {
                 case let .completed(bytes, error):
@@ -48,10 +48,9 @@ extension VirtualHost {
                 }
             }
             socket.pending.append(op)
-            let error = platform.t.watch_readable!(socket.handle)
-            guard error == 0 else {
+            if let error = platform.watchReadable(socket.handle) {
                 socket.pending.removeLast()
-                return WinsockError(rawValue: error)
+                return error
             }
             return .ioPending
         }
@@ -70,9 +69,7 @@ extension VirtualHost {
             // socket may be in blocking mode.
             guard socket.peer != nil else { return .failure(.notConnected) }
             guard waitReadable(socket.handle, ms: 0) > 0 else { return .failure(.wouldBlock) }
-            var done: UInt32 = 0
-            let error = platform.t.stream_receive!(VL_SOCKET(socket.handle), buffers.baseAddress, UInt32(buffers.count), 0, &done)
-            return error == 0 ? .success(Arrival(stream: Int(done))) : .failure(WinsockError(rawValue: error))
+            return platform.receive(socket.handle, buffers.baseAddress, count: UInt32(buffers.count), flags: 0).map { Arrival(stream: Int($0)) }
         }
         switch result {
         case let .failure(error):
@@ -121,7 +118,7 @@ extension VirtualHost {
                 socket.pending.removeFirst()
                 if case let .failed(error) = attempt { complete(op, error: error, bytes: 0, from: nil) }
             }
-            if !socket.pending.isEmpty { _ = platform.t.watch_readable!(socket.handle) }
+            if !socket.pending.isEmpty { _ = platform.watchReadable(socket.handle) }
         }
     }
 
@@ -142,8 +139,7 @@ extension VirtualHost {
             guard enter(socket) else { return .ioIncomplete }
             defer { leave(socket) }
             guard let event = ownEvent(of: overlapped) ?? lock.locked({ socket.handleEvent }) else { return .ioIncomplete }
-            let events: [UnsafeMutableRawPointer?] = [event]
-            let result = platform.t.event_wait!(1, events, 0, waitMs, alertable ? 1 : 0)
+            let result = platform.waitEvent(event, timeoutMs: waitMs, alertable: alertable)
             if result == VL_WSA_WAIT_TIMEOUT || result == VL_WSA_WAIT_IO_COMPLETION { return WinsockError(Int32(result)) }
             guard result == VL_WSA_WAIT_EVENT_0 else { return .invalidHandle }
             status = UInt32(truncatingIfNeeded: overlapped.pointee.Internal)

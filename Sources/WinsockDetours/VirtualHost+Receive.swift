@@ -55,10 +55,13 @@ extension VirtualHost {
         return withUnsafeMutableBytes(of: &headerBytes) { raw in
             let header = raw.baseAddress!
             while true {
-                var received = vl_received()
-                let error = platform.t.receive_frame!(view.socket.handle, header, buffers, count, flags, &received)
+                let taken = platform.receiveFrame(view.socket.handle, header: header, buffers: buffers, count: count, flags: flags)
                 if blocking && lock.locked({ view.socket.closed }) { return .failure(.interrupted) }
-                guard error == 0 else { return .failure(WinsockError(rawValue: error)) }
+                let received: vl_received
+                switch taken {
+                case let .success(frame): received = frame
+                case let .failure(error): return .failure(error)
+                }
                 switch judge(view, header: header, received) {
                 case let .drop(reason):
                     registry.countDrop(slot: instance, reason)
@@ -73,10 +76,7 @@ extension VirtualHost {
                     }
                 }
                 // A peeked frame the game will never get must leave the queue, or it would be peeked forever.
-                if peek {
-                    var discarded = vl_received()
-                    _ = platform.t.receive_frame!(view.socket.handle, header, nil, 0, 0, &discarded)
-                }
+                if peek { platform.discardFrame(view.socket.handle, header: header) }
             }
         }
     }
@@ -160,9 +160,8 @@ extension VirtualHost {
     func receiveMessage(_ handle: UInt, _ message: UnsafeMutablePointer<VL_WSAMSG>?, received: UnsafeMutablePointer<UInt32>?,
                         overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, routine: UnsafeMutableRawPointer?) -> WinsockError? {
         guard let message else { return .fault }
-        var option: Int32 = 0, length: Int32 = 4
         let packetInfo = withSocket(handle, orFail: { _ in false }) { socket in
-            platform.t.option_get!(socket.handle, Int32(VL_IPPROTO_IP), Int32(VL_IP_PKTINFO), &option, &length) == 0 && option != 0
+            (platform.intOption(socket.handle, level: Int32(VL_IPPROTO_IP), name: Int32(VL_IP_PKTINFO)) ?? 0) != 0
         }
         let name = message.pointee.name, nameLength = name == nil ? nil : vl_wsamsg_namelen(message)
         if let overlapped {
@@ -214,8 +213,7 @@ extension VirtualHost {
         var headerBytes: (UInt64, UInt64) = (0, 0)
         return withUnsafeMutableBytes(of: &headerBytes) { raw -> Int? in
             while true {
-                var received = vl_received()
-                guard platform.t.peek_frame!(socket.handle, raw.baseAddress, &received) == 0 else { return nil }
+                guard let received = platform.peekFrame(socket.handle, header: raw.baseAddress) else { return nil }
                 var keep = false
                 switch judge(receiverView, header: raw.baseAddress!, received) {
                 case let .drop(reason):
@@ -225,8 +223,7 @@ extension VirtualHost {
                 }
                 if keep { return Int(received.length) - WireHeader.size }
                 // Take the frame we will never deliver off the queue, then look again.
-                var discarded = vl_received()
-                _ = platform.t.receive_frame!(socket.handle, raw.baseAddress, nil, 0, 0, &discarded)
+                platform.discardFrame(socket.handle, header: raw.baseAddress)
             }
         }
     }

@@ -52,9 +52,11 @@ extension VirtualHost {
             let ours = answer.contains { $0 != 0 }
             let remaining = waitMs.map { max(0, $0 - Int64(platform.nowMs &- start)) }
             var ready = [UInt8](repeating: 0, count: handles.count)
-            let woke = platform.t.wait_sockets!(handles.map { VL_SOCKET($0) }, UInt32(handles.count), realInterest, &ready,
-                                                ours ? 0 : Int32(clamping: remaining ?? -1))
-            if woke < 0 { return .failure(WinsockError(rawValue: -woke)) }
+            let woke: Int
+            switch platform.waitSockets(handles, interest: realInterest, ready: &ready, timeoutMs: ours ? 0 : Int32(clamping: remaining ?? -1)) {
+            case let .success(count): woke = count
+            case let .failure(error): return .failure(error)
+            }
             for i in handles.indices where !virtual[i] { answer[i] = ready[i] }
             if answer.contains(where: { $0 != 0 }) || remaining == 0 || (woke == 0 && remaining != nil) {
                 func keep(_ set: UnsafeMutablePointer<VL_FD_SET>?, _ list: [UInt], _ bit: Int32) -> Int {
@@ -93,8 +95,11 @@ extension VirtualHost {
             var real = entries.indices.map { i in
                 VL_WSAPOLLFD(fd: entries[i].fd, events: virtual[i] ? entries[i].events & readBits : entries[i].events, revents: 0)
             }
-            let woke = platform.t.poll_sockets!(&real, count, ours ? 0 : remaining)
-            if woke < 0 { return .failure(WinsockError(rawValue: -woke)) }
+            let woke: Int
+            switch platform.poll(&real, count: count, timeoutMs: ours ? 0 : remaining) {
+            case let .success(polled): woke = polled
+            case let .failure(error): return .failure(error)
+            }
             for i in entries.indices { entries[i].revents = virtual[i] ? answer[i] : real[i].revents }
             let ready = entries.filter { $0.revents != 0 }.count
             if ready > 0 || remaining == 0 || (woke == 0 && remaining > 0) { return .success(ready) }
@@ -104,7 +109,10 @@ extension VirtualHost {
     /// Waits (up to `ms`, < 0 forever) until `handle` is readable for real: >0 ready, 0 time
     /// out, or -error.
     func waitReadable(_ handle: UInt, ms: Int32) -> Int32 {
-        var ready: UInt8 = 0
-        return platform.t.wait_sockets!([VL_SOCKET(handle)], 1, [UInt8(VL_WAIT_READ)], &ready, ms)
+        var ready: [UInt8] = [0]
+        switch platform.waitSockets([handle], interest: [UInt8(VL_WAIT_READ)], ready: &ready, timeoutMs: ms) {
+        case let .success(count): return Int32(count)
+        case let .failure(error): return -error.rawValue
+        }
     }
 }

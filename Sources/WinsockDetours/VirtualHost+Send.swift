@@ -50,20 +50,20 @@ extension VirtualHost {
         // Every receiver's port on the stack (no allocation per datagram), then one platform
         // call for all of them: a broadcast is one syscall on Linux.
         let capacity = registry.slotCount * RegistryLayout.socketsPerSlot
-        let sent = withUnsafeTemporaryAllocation(of: UInt16.self, capacity: capacity) { ports -> Int32 in
+        let sent = withUnsafeTemporaryAllocation(of: UInt16.self, capacity: capacity) { ports -> Result<Int, WinsockError> in
             var found = 0
             router.forEachReceiver(of: route, virtualPort: destination.port, sender: instance) { port in
                 if found < capacity { ports[found] = port; found += 1 }
             }
             return withUnsafeMutableBytes(of: &headerBytes) { raw in
                 header.encode(into: raw.baseAddress!)
-                return platform.t.send_frame!(socket.handle, raw.baseAddress, UInt32(WireHeader.size), buffers, count,
-                                              ports.baseAddress, UInt32(found))
+                return platform.sendFrame(socket.handle, header: raw.baseAddress!, headerLength: WireHeader.size, buffers: buffers,
+                                          count: count, to: UnsafeBufferPointer(rebasing: ports[..<found]))
             }
         }
-        if sent < 0 { return .failure(WinsockError(rawValue: -sent)) }
+        guard case let .success(receivers) = sent else { return sent }
         registry.countDatagram(slot: instance, received: false, bytes: total)
-        if sent == 0 { registry.countDrop(slot: instance, .noListener) }
+        if receivers == 0 { registry.countDrop(slot: instance, .noListener) }
         return .success(total)
     }
 
@@ -91,7 +91,7 @@ extension VirtualHost {
         case let .failure(error): return error
         case let .success(bytes):
             sent?.pointee = UInt32(bytes)
-            finish(overlapped, routine: routine, thread: platform.t.current_thread!(), target: datagram.target, handleEvent: datagram.handleEvent,
+            finish(overlapped, routine: routine, thread: platform.currentThread, target: datagram.target, handleEvent: datagram.handleEvent,
                    error: nil, bytes: bytes, immediately: true)
             return nil
         }
@@ -107,11 +107,11 @@ extension VirtualHost {
         let started: Result<(VirtualSocket, PendingSend), WinsockError> = withSocket(handle, orFail: { .failure($0) }) { socket in
             guard socket.peer != nil else { return .failure(.notConnected) }
             socket.activeCalls += 1
-            let end = PendingSend(host: self, overlapped: overlapped, routine: routine, thread: platform.t.current_thread!(),
+            let end = PendingSend(host: self, overlapped: overlapped, routine: routine, thread: platform.currentThread,
                                   target: socket.completionTarget, handleEvent: startedLocked(socket, overlapped, routine: routine))
             overlapped.pointee.Internal = UInt(VL_STATUS_PENDING)
             overlapped.pointee.InternalHigh = 0
-            if routine == nil, let event = ownEvent(of: overlapped) { _ = platform.t.event_reset!(event) }
+            if routine == nil, let event = ownEvent(of: overlapped) { platform.resetEvent(event) }
             return .success((socket, end))
         }
         let socket: VirtualSocket, end: PendingSend
@@ -121,13 +121,16 @@ extension VirtualHost {
         }
         defer { leave(socket) }
         let context = Unmanaged.passRetained(end).toOpaque()
-        var done: UInt32 = 0
-        let error = platform.t.stream_send_overlapped!(VL_SOCKET(socket.handle), buffers, count, flags, &done, context)
-        if error == Int32(VL_WSA_IO_PENDING) { return .ioPending }
-        Unmanaged<PendingSend>.fromOpaque(context).release()
-        guard error == 0 else {
-            overlapped.pointee.Internal = UInt(WinsockError(rawValue: error).ntStatus)
-            return WinsockError(rawValue: error)
+        let done: UInt32
+        switch platform.sendOverlapped(socket.handle, buffers, count: count, flags: flags, context: context) {
+        case .failure(.ioPending): return .ioPending
+        case let .failure(error):
+            Unmanaged<PendingSend>.fromOpaque(context).release()
+            overlapped.pointee.Internal = UInt(error.ntStatus)
+            return error
+        case let .success(bytes):
+            Unmanaged<PendingSend>.fromOpaque(context).release()
+            done = bytes
         }
         sent?.pointee = done
         finish(overlapped, routine: routine, thread: end.thread, target: end.target, handleEvent: end.handleEvent,

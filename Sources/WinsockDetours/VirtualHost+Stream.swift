@@ -21,8 +21,7 @@ extension VirtualHost {
             guard socket.isBound else { return .invalidArgument }
             guard socket.peer == nil else { return .isConnected }
             if socket.listening { return nil }
-            let error = platform.t.stream_listen!(socket.handle)
-            guard error == 0 else { return WinsockError(rawValue: error) }
+            if let error = platform.listen(socket.handle) { return error }
             socket.listening = true
             registry.markListening(slot: instance, realPort: socket.realPort)
             log(.debug, "socket \(handle) listens on virtual TCP port \(socket.virtualPort)")
@@ -60,14 +59,16 @@ extension VirtualHost {
         }
         if !lock.locked({ listener.nonBlocking }) { willBlock?() }
         while true {
-            var accepted: UInt = 0
-            var realPeerPort: UInt16 = 0
-            let error = platform.t.stream_accept!(listener.handle, &accepted, &realPeerPort)
+            let taken = platform.accept(listener.handle)
             if lock.locked({ listener.closed }) {
-                if error == 0 { platform.t.socket_close!(accepted) }
+                if case let .success(connection) = taken { platform.close(connection.handle) }
                 return .failure(.interrupted)
             }
-            guard error == 0 else { return .failure(WinsockError(rawValue: error)) }
+            let accepted: UInt, realPeerPort: UInt16
+            switch taken {
+            case let .success(connection): (accepted, realPeerPort) = connection
+            case let .failure(error): return .failure(error)
+            }
             switch admit(accepted, realPeerPort: realPeerPort, listener: listener) {
             case let .deliver(header):
                 if address != nil { _ = SocketAddress(address: header.source, port: header.sourcePort).write(to: address, length: length) }
@@ -75,7 +76,7 @@ extension VirtualHost {
             case let .drop(reason):
                 registry.countDrop(slot: instance, reason)
                 log(.info, "refused a TCP connection from real port \(realPeerPort) to virtual port \(listener.virtualPort): \(reason.name)")
-                platform.t.socket_close!(accepted)
+                platform.close(accepted)
             }
         }
     }
@@ -103,7 +104,7 @@ extension VirtualHost {
             withUnsafeMutablePointer(to: &calleeName) { calleePointer in
                 var callerBuffer = VL_WSABUF(len: 16, buf: UnsafeMutableRawPointer(callerPointer).assumingMemoryBound(to: CChar.self))
                 var calleeBuffer = VL_WSABUF(len: 16, buf: UnsafeMutableRawPointer(calleePointer).assumingMemoryBound(to: CChar.self))
-                return platform.t.call_accept_condition!(condition, &callerBuffer, &calleeBuffer, &group, data)
+                return platform.callAcceptCondition(condition, caller: &callerBuffer, callee: &calleeBuffer, group: &group, data: data)
             }
         }
         switch verdict {
@@ -160,11 +161,11 @@ extension VirtualHost {
             let remaining = Int32(bitPattern: deadline &- platform.nowMs)
             guard remaining > 0, waitReadable(handle, ms: remaining) > 0 else { return false }
             var part = VL_WSABUF(len: UInt32(buffer.count - got), buf: (buffer.baseAddress! + got).assumingMemoryBound(to: CChar.self))
-            var done: UInt32 = 0
-            let error = platform.t.stream_receive!(VL_SOCKET(handle), &part, 1, 0, &done)
-            if error == Int32(VL_WSAEWOULDBLOCK) { continue }
-            guard error == 0, done > 0 else { return false }
-            got += Int(done)
+            switch platform.receive(handle, &part, count: 1, flags: 0) {
+            case .failure(.wouldBlock): continue
+            case .failure, .success(0): return false
+            case let .success(done): got += Int(done)
+            }
         }
         return true
     }
@@ -221,8 +222,7 @@ extension VirtualHost {
         switch planned {
         case let .failure(error): return error
         case let .success(.outside(real)):
-            let error = platform.t.stream_connect!(VL_SOCKET(real), target.address.networkOrder, target.port)
-            return error == 0 ? nil : WinsockError(rawValue: error)
+            return platform.connect(real, to: target.address, port: target.port)
         case let .success(.unanswered(socket, route, preamble)):
             defer { leave(socket) }
             switch awaitAnswer(socket, route: route, virtualPort: target.port) {
@@ -236,9 +236,9 @@ extension VirtualHost {
             defer { leave(socket) }
             // Its SYN is dropped: select, FD_CONNECT and SO_ERROR show a connect under way, and
             // in the end the OS's own timeout (WSAETIMEDOUT), as for a PC that is not there.
-            let error = platform.t.stream_connect!(VL_SOCKET(socket.handle), IPv4Address.loopback.networkOrder, realPort)
+            let error = platform.connect(socket.handle, to: IPv4Address.loopback, port: realPort)
             log(.info, "TCP socket \(handle): no PC answers at \(target.address.dotted); the non-blocking connect stays under way")
-            return error == 0 || error == Int32(VL_WSAEWOULDBLOCK) ? .wouldBlock : WinsockError(rawValue: error)
+            return error == nil || error == .wouldBlock ? .wouldBlock : error
         }
     }
 
@@ -256,18 +256,17 @@ extension VirtualHost {
     /// another thread ends the wait (WSAEINTR). A non-blocking connect is not waited for:
     /// it goes to the silent port and stays under way until the OS gives up.
     private func awaitAnswer(_ socket: VirtualSocket, route: Router.Route, virtualPort: UInt16) -> Result<UInt16, WinsockError> {
-        guard let wake = platform.t.event_create!() else { return .failure(.noBuffers) }
+        guard let wake = platform.createEvent() else { return .failure(.noBuffers) }
         lock.locked { socket.handshakeWake = wake }
         defer {
             lock.locked { socket.handshakeWake = nil }
-            _ = platform.t.event_close!(wake)
+            platform.closeEvent(wake)
         }
         log(.info, "TCP socket \(socket.handle): no PC answers at the address; Windows' handshake waits up to \(initialRetransmitMs * 7) ms")
         willBlock?()
         var waited: UInt32 = 0
         for at in [initialRetransmitMs, initialRetransmitMs * 3, initialRetransmitMs * 7] {
-            let events: [UnsafeMutableRawPointer?] = [wake]
-            if platform.t.event_wait!(1, events, 0, at - waited, 0) == VL_WSA_WAIT_EVENT_0 { return .failure(.interrupted) }
+            if platform.waitEvent(wake, timeoutMs: at - waited) == VL_WSA_WAIT_EVENT_0 { return .failure(.interrupted) }
             waited = at
             guard at < initialRetransmitMs * 7 else { break }
             let answer: Result<UInt16, WinsockError>? = lock.locked {
@@ -282,22 +281,19 @@ extension VirtualHost {
     /// The backing connect to `realPort` and the preamble; the connection is then virtual.
     private func establish(_ socket: VirtualSocket, realPort: UInt16, preamble: WireHeader, blocking: Bool,
                            target: SocketAddress) -> WinsockError? {
-        var error = platform.t.stream_connect!(VL_SOCKET(socket.handle), IPv4Address.loopback.networkOrder, realPort)
+        var error = platform.connect(socket.handle, to: IPv4Address.loopback, port: realPort)
         if lock.locked({ socket.closed }) { return .interrupted }
-        if error == Int32(VL_WSAEWOULDBLOCK) {
-            var ready: UInt8 = 0
-            _ = platform.t.wait_sockets!([VL_SOCKET(socket.handle)], 1, [UInt8(VL_WAIT_WRITE | VL_WAIT_EXCEPT)], &ready,
-                                         VirtualHost.streamSetupWaitMs)
+        if error == .wouldBlock {
+            _ = platform.waitSocket(socket.handle, for: Int32(VL_WAIT_WRITE | VL_WAIT_EXCEPT), timeoutMs: VirtualHost.streamSetupWaitMs)
             // Refused: the OS keeps the error for the game's select, FD_CONNECT, SO_ERROR.
-            guard platform.t.stream_is_connected!(VL_SOCKET(socket.handle)) != 0 else { return .wouldBlock }
-            error = 0
+            guard platform.isConnected(socket.handle) else { return .wouldBlock }
+            error = nil
         }
-        guard error == 0 else { return WinsockError(rawValue: error) }
+        if let error { return error }
         var bytes = preamble.bytes
         let sent = bytes.withUnsafeMutableBytes { raw -> Bool in
             var one = VL_WSABUF(len: UInt32(raw.count), buf: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
-            var done: UInt32 = 0
-            return platform.t.stream_send!(VL_SOCKET(socket.handle), &one, 1, 0, &done) == 0 && done == UInt32(raw.count)
+            return platform.send(socket.handle, &one, count: 1, flags: 0) == .success(UInt32(raw.count))
         }
         guard sent else { return .connectionReset }
         lock.locked {
@@ -313,11 +309,9 @@ extension VirtualHost {
     /// connection to it is refused by the OS. Made on first use. Lock held.
     private func refusingPortLocked() -> UInt16? {
         if let port = refusingPort { return port }
-        var handle: UInt = 0
-        var port: UInt16 = 0
-        guard platform.t.tcp_open!(&handle) == 0 else { return nil }
-        guard platform.t.stream_bind!(VL_SOCKET(handle), &port) == 0 else {
-            platform.t.socket_close!(handle)
+        guard case let .success(handle) = platform.openStreamSocket() else { return nil }
+        guard case let .success(port) = platform.bindStream(handle) else {
+            platform.close(handle)
             return nil
         }
         refusingPort = port
@@ -330,17 +324,15 @@ extension VirtualHost {
     /// way, as one towards a LAN address where no PC answers. Made on first use. Lock held.
     private func silentPortLocked() -> UInt16? {
         if let port = silentPort { return port }
-        var listener: UInt = 0, filler: UInt = 0
-        var port: UInt16 = 0
-        guard platform.t.tcp_open!(&listener) == 0 else { return nil }
-        guard platform.t.stream_bind!(VL_SOCKET(listener), &port) == 0, platform.t.stream_listen_silent!(VL_SOCKET(listener)) == 0,
-              platform.t.tcp_open!(&filler) == 0 else {
-            platform.t.socket_close!(listener)
+        guard case let .success(listener) = platform.openStreamSocket() else { return nil }
+        guard case let .success(port) = platform.bindStream(listener), platform.listenSilently(listener) == nil,
+              case let .success(filler) = platform.openStreamSocket() else {
+            platform.close(listener)
             return nil
         }
-        guard platform.t.stream_connect!(VL_SOCKET(filler), IPv4Address.loopback.networkOrder, port) == 0 else {
-            platform.t.socket_close!(filler)
-            platform.t.socket_close!(listener)
+        guard platform.connect(filler, to: IPv4Address.loopback, port: port) == nil else {
+            platform.close(filler)
+            platform.close(listener)
             return nil
         }
         silentPort = port
@@ -376,11 +368,9 @@ extension VirtualHost {
             if woke == 0 { return .failure(.timedOut) }
         }
         if state.blocking { willBlock?() }
-        var done: UInt32 = 0
-        let error = sending ? platform.t.stream_send!(VL_SOCKET(socket.handle), buffers, count, flags, &done)
-                            : platform.t.stream_receive!(VL_SOCKET(socket.handle), buffers, count, flags, &done)
+        let done = sending ? platform.send(socket.handle, buffers, count: count, flags: flags)
+                           : platform.receive(socket.handle, buffers, count: count, flags: flags)
         if state.blocking && lock.locked({ socket.closed }) { return .failure(.interrupted) }
-        guard error == 0 else { return .failure(WinsockError(rawValue: error)) }
-        return .success(Int(done))
+        return done.map { Int($0) }
     }
 }

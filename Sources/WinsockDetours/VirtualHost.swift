@@ -49,19 +49,19 @@ public final class VirtualHost: @unchecked Sendable {
         router = Router(registry: registry)
         lock = Lock(platform)
         claim = try registry.claim(
-            owner: platform.t.process_id!(), kind: OwnerKind(rawValue: platform.t.owner_kind) ?? .windows,
+            owner: platform.processID, kind: OwnerKind(rawValue: platform.ownerKind) ?? .windows,
             pinned: config.pinnedInstance, nowMs: platform.nowMs,
             isOwnerAlive: { pid, kind in platform.isOwnerAlive(pid, kind.rawValue) })
         // Start each instance's ephemeral ports elsewhere so logs are easier to tell apart.
         nextEphemeralPort = 49152 &+ UInt16(truncatingIfNeeded: claim.index &* 97)
         VirtualHost.register(self)
-        heartbeatTimer = platform.t.timer_start!(RegistryLayout.heartbeatIntervalMs, { context in
+        heartbeatTimer = platform.startTimer(intervalMs: RegistryLayout.heartbeatIntervalMs, { context in
             let host = Unmanaged<VirtualHost>.fromOpaque(context!).takeUnretainedValue()
             if !host.registry.beat(host.claim, nowMs: host.platform.nowMs) {
                 host.log(.error, "instance \(host.instance) lost its registry slot (this process stood still longer than the stale limit); restart it")
             }
             host.serviceHandshakes()
-        }, Unmanaged.passUnretained(self).toOpaque())
+        }, context: Unmanaged.passUnretained(self).toOpaque())
         log(.info, "claimed instance \(instance) as \(address.dotted)")
     }
 
@@ -73,9 +73,9 @@ public final class VirtualHost: @unchecked Sendable {
             defer { ownSockets = []; refusingPort = nil; silentPort = nil }
             return ownSockets
         }
-        for handle in own { platform.t.socket_close!(handle) }
+        for handle in own { platform.close(handle) }
         if let timer = heartbeatTimer {
-            platform.t.timer_stop!(timer)
+            platform.stopTimer(timer)
             heartbeatTimer = nil
         }
         registry.release(claim)
@@ -84,7 +84,7 @@ public final class VirtualHost: @unchecked Sendable {
 
     func log(_ level: LogLevel, _ message: String) {
         guard let path = config.logPath, level <= config.logLevel else { return }
-        platform.log(path: path, "[\(platform.nowMs)] pid \(platform.t.process_id!()) \(level.name): \(message)")
+        platform.log(path: path, "[\(platform.nowMs)] pid \(platform.processID) \(level.name): \(message)")
     }
 
     // MARK: Hosts of this process (the readiness callback finds sockets through them)
@@ -95,8 +95,8 @@ public final class VirtualHost: @unchecked Sendable {
     static func register(_ host: VirtualHost) {
         if hostsLock == nil {
             hostsLock = Lock(host.platform)
-            host.platform.t.set_ready_handler!({ handle in VirtualHost.socketReadable(handle) })
-            host.platform.t.set_send_handler!({ context, error, bytes in VirtualHost.sendEnded(context, error: error, bytes: bytes) })
+            host.platform.setReadyHandler({ handle in VirtualHost.socketReadable(handle) })
+            host.platform.setSendHandler({ context, error, bytes in VirtualHost.sendEnded(context, error: error, bytes: bytes) })
         }
         hostsLock!.locked { hosts.append(host) }
     }
@@ -143,10 +143,11 @@ public final class VirtualHost: @unchecked Sendable {
     /// A new virtual socket backed by a real one of the same transport (UDP: on 127.0.0.1
     /// at once; TCP: bound there when the virtual socket binds).
     func openSocket(_ transport: Transport = .udp) -> Result<UInt, WinsockError> {
-        var handle: UInt = 0
-        var realPort: UInt16 = 0
-        let error = transport == .udp ? platform.t.udp_open!(&handle, &realPort) : platform.t.tcp_open!(&handle)
-        guard error == 0 else { return .failure(WinsockError(rawValue: error)) }
+        let handle: UInt, realPort: UInt16
+        switch transport == .udp ? platform.openDatagramSocket() : platform.openStreamSocket().map({ (handle: $0, realPort: UInt16(0)) }) {
+        case let .success(opened): (handle, realPort) = opened
+        case let .failure(error): return .failure(error)
+        }
         lock.locked { sockets[handle] = VirtualSocket(handle: handle, realPort: realPort, transport: transport) }
         log(.debug, transport == .udp ? "UDP socket \(handle) backed by 127.0.0.1:\(realPort)"
                                       : "TCP socket \(handle) is virtual (its backing socket binds 127.0.0.1 when it binds)")
@@ -159,7 +160,7 @@ public final class VirtualHost: @unchecked Sendable {
         let taken: (VirtualSocket, [PendingReceive], Bool)? = lock.locked {
             guard let socket = sockets.removeValue(forKey: handle) else { return nil }
             socket.closed = true
-            if let wake = socket.handshakeWake { _ = platform.t.event_set!(wake) }
+            if let wake = socket.handshakeWake { platform.setEvent(wake) }
             if recentlyClosed.count == 64 { recentlyClosed.removeFirst() }
             recentlyClosed.append(handle)
             if socket.ownsEntry { registry.removeSocket(slot: instance, realPort: socket.realPort, transport: socket.transport) }
@@ -180,15 +181,15 @@ public final class VirtualHost: @unchecked Sendable {
         if let deferred = lock.locked({ socket.deferred }) { _ = closeSocket(deferred) }
         // A stream's close is the OS's (graceful, or abortive with SO_LINGER 0): only a thread
         // blocked in it needs waking, which a shutdown would otherwise turn into a FIN.
-        if !socket.isStream || !closeNow { platform.t.socket_shutdown!(socket.handle) }
+        if !socket.isStream || !closeNow { platform.shutdown(socket.handle) }
         if closeNow { release(socket) }
         return nil
     }
 
     /// The backing socket closes, and the handle event with it (no call uses either now).
     private func release(_ socket: VirtualSocket) {
-        platform.t.socket_close!(socket.handle)
-        if let event = socket.handleEvent { _ = platform.t.event_close!(event) }
+        platform.close(socket.handle)
+        if let event = socket.handleEvent { platform.closeEvent(event) }
     }
 
     /// Marks the start of a call that uses the handle without holding the lock.
@@ -217,7 +218,7 @@ public final class VirtualHost: @unchecked Sendable {
         guard let data else { return .fault }
         let granted: UInt16 = major > 2 || (major == 2 && minor > 2) ? 0x0202 : version
         vl_fill_wsadata(data, granted)
-        let osError = platform.t.winsock_startup!(version, data)
+        let osError = platform.winsockStartup(version, data)
         guard osError == 0 else { return WinsockError(rawValue: osError) }
         lock.locked { startupCount += 1 }
         return nil
@@ -235,7 +236,7 @@ public final class VirtualHost: @unchecked Sendable {
             let open = lock.locked { Array(sockets.keys) }
             for handle in open { _ = closeSocket(handle) }
         }
-        let osError = platform.t.winsock_cleanup!()
+        let osError = platform.winsockCleanup()
         return osError == 0 ? nil : WinsockError(rawValue: osError)
     }
 }

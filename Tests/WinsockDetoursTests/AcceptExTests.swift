@@ -32,7 +32,7 @@ final class AcceptExTests: XCTestCase {
 
     func acceptEx(_ s: UInt) throws -> AcceptEx {
         let pointer = try XCTUnwrap(extensionPointer(s, AcceptExTests.acceptExID), "WSAIoctl hands out AcceptEx on a TCP socket")
-        XCTAssertEqual(pointer, Platform.default.t.acceptex_entry)
+        XCTAssertEqual(pointer, Platform.default.extensionEntries.acceptEx)
         return unsafeBitCast(pointer, to: AcceptEx.self)
     }
 

@@ -187,7 +187,7 @@ final class ConformanceDecisionTests: XCTestCase {
                                                    .uint(UInt32(MemoryLayout<UnsafeRawPointer>.size)), .ptr(&returned),
                                                    .ptr(nil as UnsafeRawPointer?), .ptr(nil as UnsafeRawPointer?)))
             XCTAssertEqual(r, 0)
-            XCTAssertEqual(pointer, Platform.default.t.wsarecvmsg_entry, "the platform's WSARecvMsg entry")
+            XCTAssertEqual(pointer, Platform.default.extensionEntries.receiveMessage, "the platform's WSARecvMsg entry")
             return s
         }
         lan.as(1) { ws in

@@ -23,7 +23,7 @@ final class ConnectExTests: XCTestCase {
     /// WSAIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER, WSAID_CONNECTEX): nil when refused.
     static func connectEx(_ s: UInt) -> ConnectEx? {
         guard let pointer = extensionFunction(s, connectExID) else { return nil }
-        XCTAssertEqual(pointer, Platform.default.t.connectex_entry, "the platform's ConnectEx entry")
+        XCTAssertEqual(pointer, Platform.default.extensionEntries.connectEx, "the platform's ConnectEx entry")
         return unsafeBitCast(pointer, to: ConnectEx.self)
     }
 

@@ -1,0 +1,17 @@
+/// A platform mutex (the DLL's side: no Foundation, no stdlib Mutex on the Embedded target);
+/// no recursion. The host side's lock is HostKit's `Locked`.
+final class Lock: @unchecked Sendable {
+    let platform: Platform
+    let mutex: UnsafeMutableRawPointer
+
+    init(_ platform: Platform) {
+        self.platform = platform
+        mutex = platform.createMutex()
+    }
+
+    @inline(__always) func locked<T>(_ body: () -> T) -> T {
+        platform.lock(mutex)
+        defer { platform.unlock(mutex) }
+        return body()
+    }
+}
