@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["VirtualLANCLI", "VirtualLANBridge", "HostKit", "VirtualIPCore", "WinsockDetours"]),
         .testTarget(
             name: "WinsockDetoursTests",
-            dependencies: ["WinsockDetours", "VirtualIPCore", "CWineBridge", "CHookTableFFI", "virtuallan-testpeer", "virtuallan"]
+            dependencies: ["WinsockDetours", "VirtualIPCore", "CWineBridge", "CHookTableFFI", "HostKit", "virtuallan-testpeer", "virtuallan"]
         ),
     ],
     swiftLanguageModes: [.v6]

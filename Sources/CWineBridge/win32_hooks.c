@@ -174,7 +174,6 @@ static int asks_ipv4_GetBestInterfaceEx(const VL_SOCKADDR_IN *to, uint32_t *inde
  * result and error, one log line each; when off it costs one test of a flag. ---- */
 
 static int tracing;
-static char log_path[MAX_PATH];
 
 static void trace_call(uint32_t index, uintptr_t result, ...);
 #define VL_EXPAND(...) __VA_ARGS__
@@ -221,8 +220,7 @@ static void trace_call(uint32_t index, uintptr_t result, ...) {
     int32_t error = vl_original.WSAGetLastError();
     const vl_hook *hook = &vl_hooks[index];
     char line[512];
-    int at = snprintf(line, sizeof line, "[%lu] pid %lu trace: %s(", (unsigned long)vl_default_platform()->now_ms(),
-                      GetCurrentProcessId(), hook->name);
+    int at = snprintf(line, sizeof line, "%s(", hook->name);
     va_list list;
     va_start(list, result);
     for (const char *letter = strchr(hook->signature, ':') + 1; *letter; letter++) {
@@ -256,7 +254,7 @@ static void trace_call(uint32_t index, uintptr_t result, ...) {
     int failed = (returns == 'i' && (int32_t)result == -1) || (returns == 's' && result == (uintptr_t)-1) || (returns == 'p' && !result);
     if (failed) at = append(line, at, sizeof line, " error %ld", (long)error);
     if (at > (int)sizeof line - 1) at = (int)sizeof line - 1;
-    vl_default_platform()->log_line(log_path, line, (uint32_t)at);
+    vl_log_write(VL_LOG_TRACE, line, (uint32_t)at);
     vl_original.WSASetLastError(error);  /* the game reads the last error after us */
 }
 
@@ -308,13 +306,12 @@ static void load_originals(HMODULE ws2) {
 }
 
 static void log_installation(int installed) {
-    if (!log_path[0]) return;
     char line[700];
-    int length = snprintf(line, sizeof line, "pid %lu: hooks installed: %d of %u functions hooked inline in ws2_32/iphlpapi/kernel32/mswsock (every module's calls)%s%s",
-                          GetCurrentProcessId(), installed, (unsigned)vl_hook_count,
+    int length = snprintf(line, sizeof line, "hooks installed: %d of %u functions hooked inline in ws2_32/iphlpapi/kernel32/mswsock (every module's calls)%s%s",
+                          installed, (unsigned)vl_hook_count,
                           not_hooked[0] ? "; NOT hooked (their start cannot be moved):" : "", not_hooked);
     if (length > (int)sizeof line - 1) length = (int)sizeof line - 1;
-    vl_default_platform()->log_line(log_path, line, (uint32_t)length);
+    vl_log_write(not_hooked[0] ? VL_LOG_WARNING : VL_LOG_INFO, line, (uint32_t)length);
 }
 
 BOOL WINAPI DllMain(HINSTANCE instance, DWORD reason, LPVOID reserved) {
@@ -335,11 +332,7 @@ BOOL WINAPI DllMain(HINSTANCE instance, DWORD reason, LPVOID reserved) {
         if (!mswsock) mswsock = LoadLibraryA("mswsock.dll");
         int installed = install_hooks(ws2, iphlp, GetModuleHandleA("kernel32.dll"), mswsock);
         load_originals(ws2);
-        char level[16];
-        DWORD n = GetEnvironmentVariableA("VIRTUALLAN_LOG", log_path, sizeof log_path);
-        if (n == 0 || n >= sizeof log_path) log_path[0] = 0;
-        tracing = log_path[0] && GetEnvironmentVariableA("VIRTUALLAN_LOG_LEVEL", level, sizeof level) == 5
-                  && _stricmp(level, "trace") == 0;
+        tracing = vl_log_enabled(VL_LOG_TRACE);
         log_installation(installed);
     } else if (reason == DLL_PROCESS_DETACH) {
         /* reserved != NULL: the process is ending; its other threads are gone already. */

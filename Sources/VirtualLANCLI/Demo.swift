@@ -147,27 +147,22 @@ struct Demo: ParsableCommand {
 }
 
 /// RESULT lines arriving from reader threads.
-final class ResultCollector: @unchecked Sendable {
-    private let lock = NSLock()
+final class ResultCollector: Sendable {
     private let done = DispatchGroup()
-    private var results: [String?]
+    private let results: Locked<[String?]>
 
     init(count: Int) {
-        results = Array(repeating: nil, count: count)
+        results = Locked(Array(repeating: nil, count: count))
         for _ in 0..<count { done.enter() }
     }
 
     func set(_ index: Int, _ result: String?) {
-        lock.lock()
-        results[index] = result
-        lock.unlock()
+        results.withLock { $0[index] = result }
         done.leave()
     }
 
     func wait() -> [String?] {
         done.wait()
-        lock.lock()
-        defer { lock.unlock() }
-        return results
+        return results.value
     }
 }

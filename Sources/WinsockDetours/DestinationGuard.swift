@@ -28,7 +28,7 @@ extension VirtualHost {
     /// LAN; nil when the real network may have it.
     func refuseRealSend(_ function: UnsafePointer<CChar>, socket: UInt, to destination: SocketAddress?) -> WinsockError? {
         guard let destination, config.network.isVirtualLANDestination(destination.address) else { return nil }
-        log(.warning, "\(String(cString: function)) on socket \(socket) (not a virtual UDP socket) to \(destination.address.dotted):\(destination.port) refused with WSAENETUNREACH: it would leave this machine; only UDP over IPv4 is virtual so far")
+        log(.warning, "\(String(cString: function)) on socket \(socket) (not a virtual socket) to \(destination.address.dotted):\(destination.port) refused with WSAENETUNREACH: it would leave this machine; only IPv4 UDP and TCP sockets are virtual (an IPv6 or raw socket is the OS's)")
         return .networkUnreachable
     }
 }

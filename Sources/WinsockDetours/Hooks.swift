@@ -274,7 +274,7 @@ public func hookWSARecvFrom(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF
     }
 }
 
-/// WSASend: WSASendTo to the connected peer (unconnected: WSAENOTCONN, as send).
+/// WSAEventSelect: the OS signals the game's event for the backing socket (see VirtualHost.eventSelect).
 @_cdecl("vl_hook_WSAEventSelect")
 public func hookWSAEventSelect(_ s: UInt, _ event: UnsafeMutableRawPointer?, _ events: Int32) -> Int32 {
     withHost(orFail: socketError) { status($0, $0.eventSelect(s, event: event, events: events)) }
@@ -348,6 +348,7 @@ public func hookWSAAsyncSelect(_ s: UInt, _ window: UnsafeMutableRawPointer?, _ 
     withHost(orFail: socketError) { status($0, $0.asyncSelect(s, window: window, message: message, events: events)) }
 }
 
+/// WSASend: WSASendTo to the connected peer (unconnected: WSAENOTCONN, as send).
 @_cdecl("vl_hook_WSASend")
 public func hookWSASend(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF>?, _ count: UInt32, _ sent: UnsafeMutablePointer<UInt32>?,
                         _ flags: UInt32, _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ routine: UnsafeMutableRawPointer?) -> Int32 {

@@ -83,8 +83,7 @@ public final class VirtualHost: @unchecked Sendable {
     }
 
     func log(_ level: LogLevel, _ message: String) {
-        guard let path = config.logPath, level <= config.logLevel else { return }
-        platform.log(path: path, "[\(platform.nowMs)] pid \(platform.processID) \(level.name): \(message)")
+        Log(platform: platform, path: config.logPath, level: config.logLevel).write(level, message)
     }
 
     // MARK: Hosts of this process (the readiness callback finds sockets through them)

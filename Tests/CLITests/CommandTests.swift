@@ -52,9 +52,9 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(plan.copies[1].environment["VIRTUALLAN_LOG"], "/logs/copy-1.log")
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("trace-\(getpid()).log").path
         try """
-        pid 9: hooks installed: 34 of 34 functions hooked inline in ws2_32/iphlpapi (every module's calls)
+        [0] pid 9 info: hooks installed: 34 of 34 functions hooked inline in ws2_32/iphlpapi/kernel32/mswsock (every module's calls)
         [1] pid 9 trace: socket(2, 1, 6) = 80
-        [2] pid 9 warning: connect on socket 80 (not a virtual UDP socket) to 192.168.80.2:6112 refused with WSAENETUNREACH: it would leave this machine
+        [2] pid 9 warning: connect on socket 80 (not a virtual socket) to 192.168.80.2:6112 refused with WSAENETUNREACH: it would leave this machine
         [2] pid 9 trace: connect(80, 192.168.80.2:6112, 16) = -1 error 10051
         [3] pid 9 trace: sendto(64(virtual), 0073fa30, 11, 0, 192.168.80.2:31000, 16) = 11
         """.write(toFile: log, atomically: true, encoding: .utf8)

@@ -1,5 +1,6 @@
 import XCTest
 import CWineBridge
+import HostKit
 import VirtualIPCore
 @testable import WinsockDetours
 
@@ -217,7 +218,7 @@ final class DatagramTests: XCTestCase {
         }
         let host1 = lan.hosts[1]
         let done = expectation(description: "blocking recvfrom returned")
-        let received = Shared<[UInt8]>([])
+        let received = Locked<[UInt8]>([])
         Thread.detachNewThread {
             // The entry point is bound to instance 1's host for this call.
             var buffer = [UInt8](repeating: 0, count: 64)
@@ -247,7 +248,7 @@ final class DatagramTests: XCTestCase {
         let entered = DispatchSemaphore(value: 0)
         host1.willBlock = { entered.signal() }
         let done = expectation(description: "blocked recvfrom returned")
-        let outcome = Shared<Result<Int, WinsockError>?>(nil)
+        let outcome = Locked<Result<Int, WinsockError>?>(nil)
         Thread.detachNewThread {
             var byte: UInt8 = 0
             var wsabuf = VL_WSABUF(len: 1, buf: nil)

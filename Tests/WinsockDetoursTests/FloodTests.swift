@@ -1,6 +1,7 @@
 import XCTest
 import Glibc
 import CWineBridge
+import HostKit
 import VirtualIPCore
 @testable import WinsockDetours
 
@@ -82,7 +83,7 @@ final class FloodTests: XCTestCase {
         // be one of them, intact, from instance 0, in order (the kernel may drop some when the
         // flood fills the buffer: that is the socket buffer's loss, not ours).
         // The receiver counts in locals and publishes once, before it signals `done`.
-        let receivedCount = Shared(0)
+        let receivedCount = Locked(0)
         let done = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
             var lastSeen = -1

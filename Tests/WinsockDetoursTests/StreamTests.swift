@@ -1,6 +1,7 @@
 import XCTest
 import Glibc
 import CWineBridge
+import HostKit
 import VirtualIPCore
 @testable import WinsockDetours
 
@@ -188,7 +189,7 @@ final class StreamTests: XCTestCase {
 
     func test_blockingAcceptIsInterruptedByClose() {
         let host = listener(0, port: 6112)
-        let result = Shared<(UInt, Int32)?>(nil)
+        let result = Locked<(UInt, Int32)?>(nil)
         let done = DispatchGroup()
         let started = DispatchSemaphore(value: 0)
         lan.hosts[0].willBlock = { started.signal() }

@@ -1,27 +1,9 @@
 import XCTest
 import CHookTableFFI
 import CWineBridge
+import HostKit
 import VirtualIPCore
 @testable import WinsockDetours
-
-/// A value the tests' threads share, every access under its lock.
-final class Shared<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Value
-
-    init(_ value: Value) { stored = value }
-
-    var value: Value {
-        get { lock.lock(); defer { lock.unlock() }; return stored }
-        set { lock.lock(); defer { lock.unlock() }; stored = newValue }
-    }
-
-    func withLock<Result>(_ body: (inout Value) -> Result) -> Result {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&stored)
-    }
-}
 
 /// A virtual LAN inside the test process: one in-memory registry, `count` instances. Calls
 /// go through the real entry points (libffi, hook table signatures) on behalf of whichever

@@ -1,5 +1,6 @@
 import XCTest
 import CWineBridge
+import HostKit
 import VirtualIPCore
 @testable import WinsockDetours
 
@@ -30,7 +31,7 @@ final class UnansweredConnectTests: XCTestCase {
     func connectToTheThirdAddress() -> (UInt, () -> WinsockError??) {
         let owner = lan.hosts[0]
         let client = lan.as(0) { $0.tcpSocket() }
-        let result = Shared<WinsockError??>(nil)
+        let result = Locked<WinsockError??>(nil)
         let waiting = DispatchSemaphore(value: 0)
         let done = DispatchSemaphore(value: 0)
         owner.willBlock = { waiting.signal() }

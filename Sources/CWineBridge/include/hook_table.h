@@ -11,7 +11,7 @@
  *   for other sockets refused (WSAENETUNREACH) when `to` is on the virtual LAN, so nothing
  *   aimed at it leaves the machine; EXTENSION like SOCKET, and for other sockets the
  *   extension functions that connect (ConnectEx) come back wrapped in that same guard;
- *   CREATE ours for IPv4 UDP; SELECT ours when a set holds a virtual socket (POLL: when the array does); RESULT ours for a virtual socket
+ *   CREATE ours for IPv4 UDP and TCP; SELECT ours when a set holds a virtual socket (POLL: when the array does); RESULT ours for a virtual socket
  *   or one closed while virtual; RESOLVE ours unless we do not know the name (or address); ADDRINFO
  *   ours for the address lists we made; IPV4 ours when the question is about IPv4 (an
  *   AF_INET or AF_UNSPEC family, an IPv4 destination), the rest is the OS's.

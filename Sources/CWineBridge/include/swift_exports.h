@@ -14,6 +14,12 @@ void vl_process_detach(int32_t exiting);
  * not virtual aims at the virtual LAN, its broadcast or multicast. */
 int32_t vl_refuse_real_send(const char *function, VL_SOCKET s, const void *to, int32_t length);
 
+/* WinsockDetours, Log.swift: the log's one line format and its level (VirtualIPCore's
+ * LogLevel: error 0, warning 1, info 2, debug 3, trace 4). */
+enum { VL_LOG_ERROR = 0, VL_LOG_WARNING = 1, VL_LOG_INFO = 2, VL_LOG_DEBUG = 3, VL_LOG_TRACE = 4 };
+int32_t vl_log_enabled(int32_t level);
+void vl_log_write(int32_t level, const char *text, uint32_t length);
+
 /* HookEngine, InlineHook.swift: one inline hook's trampoline and patch bytes. */
 int32_t vl_hook_engine_build(const uint8_t *target, uint32_t available, const void *entry,
                              uint8_t *trampoline, uint32_t trampoline_capacity,

@@ -1,0 +1,22 @@
+/* What the Linux backend's files share (linux_platform.c assembles the table). Private to
+ * CWineBridge: not in include/. */
+#ifndef VL_LINUX_PARTS_H
+#define VL_LINUX_PARTS_H
+#include <stdint.h>
+#include "platform.h"
+
+/* errno -> Winsock error. */
+int32_t vl_linux_wsa_error(int e);
+void vl_linux_set_last_error(int32_t e);
+/* Winsock's stream flags (MSG_OOB, MSG_PEEK, MSG_WAITALL) -> Linux's. */
+int vl_linux_stream_flags(int32_t flags);
+/* A detached thread running `body`. */
+void vl_linux_start_detached(void *(*body)(void *));
+/* Overlapped sends still waiting on the socket end with WSA_OPERATION_ABORTED. */
+void vl_linux_cancel_sends(int fd);
+uintptr_t vl_linux_current_thread(void);
+
+void vl_linux_fill_sockets(vl_platform *p);
+void vl_linux_fill_emulation(vl_platform *p);
+void vl_linux_emulation_init(void);
+#endif
