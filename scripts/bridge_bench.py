@@ -12,7 +12,8 @@ import sys
 import tempfile
 import time
 
-import bridge_test as bt
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import testhosts as bt  # noqa: E402
 
 QUICK = "--quick" in sys.argv
 COUNT = 200 if QUICK else 3000
@@ -74,6 +75,8 @@ def main():
     try:
         bt.make_hosts()
         bridges = [bt.bridge(0, workdir, hosts=2), bt.bridge(1, workdir, hosts=2)]
+        if not all(b.started for b in bridges):
+            sys.exit("bridge bench: a bridge did not start")
         for b in bridges:
             b.expect(lambda l: "peer" in l and " up" in l, "peer up")
         registry = [{"VIRTUALLAN_REGISTRY": os.path.join(workdir, f"registry-{h}")} for h in (0, 1)]
@@ -122,4 +125,5 @@ def main():
 
 
 if __name__ == "__main__":
+    bt.configure(sys.argv[1])
     main()

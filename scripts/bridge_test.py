@@ -3,7 +3,7 @@
 
 Creates three network namespaces on one virtual Ethernet switch (a Linux bridge in a
 fourth namespace; 10.213.0.1-3, no route anywhere else: nothing of ours can leave the
-machine), runs one bridge and four test instances (`virtuallan peer serve`) per "host",
+machine), runs one bridge and four test instances (`virtuallan-testpeer peer serve`) per "host",
 and checks:
   - a broadcast from an instance on each host discovers every lobby host on all three,
     and unicast works both ways (`peer discover`), exactly once (server tallies: a
@@ -22,161 +22,30 @@ Usage: scripts/bridge_test.py <virtuallan binary> [--wine]. Prints "N passed, M 
 import hashlib
 import hmac
 import os
-import queue
 import shutil
 import signal
 import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOOL = os.path.abspath(sys.argv[1])
-# The test instances: the test-support executable built beside the tool.
-PEER = os.path.join(os.path.dirname(TOOL), "virtuallan-testpeer")
-NS = [f"vlbr{os.getpid()}{name}" for name in "abc"]
-SWITCH = f"vlbr{os.getpid()}s"
-ADDR = ["10.213.0.1", "10.213.0.2", "10.213.0.3"]
-NAMES = "ABC"
-LINK_PORT = 47800
-GAME_PORT = 23757
-RANGES = ["0-15", "16-31", "32-47"]
-SERVERS = [[0, 1, 2, 3], [16, 17, 18, 19], [32, 33, 34, 35]]  # the instances each host's servers take
-LINE_TIMEOUT = 20  # seconds for one expected line
-counts = {"passed": 0, "failed": 0}
-processes = []
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from results import Results  # noqa: E402
+from testhosts import (ADDR, GAME_PORT, LINK_PORT, NAMES, NS, ROOT, SERVERS, Process, instance, make_hosts,  # noqa: E402
+                       processes, remove_hosts, sh, wait_instances, wait_peers, wait_ports)
+import testhosts  # noqa: E402
 
-
-def check(condition, what):
-    counts["passed" if condition else "failed"] += 1
-    print(f"  {'ok' if condition else 'FAILED'}: {what}", flush=True)
-    return condition
-
-
-def sh(*args, check_status=True):
-    return subprocess.run(list(args), check=check_status, capture_output=True, text=True)
-
-
-class Process:
-    """A process in a namespace whose output lines arrive on a queue."""
-
-    def __init__(self, name, ns, args, env=None):
-        self.name = name
-        self.lines = []
-        self.queue = queue.Queue()
-        self.proc = subprocess.Popen(["ip", "netns", "exec", ns, *args], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     env={**os.environ, **(env or {})})
-        processes.append(self)
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            line = line.rstrip("\n")
-            self.lines.append(line)
-            self.queue.put(line)
-        self.queue.put(None)
-
-    def expect(self, predicate, what, timeout=LINE_TIMEOUT):
-        """The first new line that satisfies predicate, or None (and the lines seen) after timeout."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = self.queue.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                print(f"  ({self.name}: no line for '{what}' within {timeout} s)")
-                return None
-            if line is None:
-                print(f"  ({self.name} ended before '{what}': {self.lines[-5:]})")
-                return None
-            if predicate(line):
-                return line
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-def make_hosts():
-    """Each host's veth goes to a port of a Linux bridge (the switch) in a namespace of its own."""
-    for ns in NS + [SWITCH]:
-        sh("ip", "netns", "add", ns)
-    sh("ip", "-n", SWITCH, "link", "add", "switch", "type", "bridge")
-    sh("ip", "-n", SWITCH, "link", "set", "switch", "up")
-    for i, (ns, addr) in enumerate(zip(NS, ADDR)):
-        sh("ip", "link", "add", "vlan0", "netns", ns, "type", "veth", "peer", "name", f"port{i}", "netns", SWITCH)
-        sh("ip", "-n", SWITCH, "link", "set", f"port{i}", "master", "switch")
-        sh("ip", "-n", SWITCH, "link", "set", f"port{i}", "up")
-        sh("ip", "-n", ns, "link", "set", "lo", "up")
-        sh("ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", "vlan0")
-        sh("ip", "-n", ns, "link", "set", "vlan0", "up")
-        routes = sh("ip", "-n", ns, "-4", "route", "show").stdout
-        if any(not line.startswith("10.213.0.0/24") for line in routes.splitlines()):
-            sys.exit(f"bridge test: namespace {ns} has a route off the test link: {routes}")
-
-
-def remove_hosts():
-    for p in processes:
-        if p.proc.poll() is None:
-            p.proc.kill()
-            p.proc.wait()
-    for ns in NS + [SWITCH]:
-        sh("ip", "netns", "del", ns, check_status=False)
+results = Results("bridge_test")
+check = results.check
 
 
 def bridge(host, workdir, hosts=3):
-    """Host `host`'s bridge, with the other hosts (of the first `hosts`) as peers."""
-    args = [TOOL, "bridge", "--listen", f"{ADDR[host]}:{LINK_PORT}", "--range", RANGES[host],
-            "--key-file", os.path.join(workdir, "key"), "--registry", os.path.join(workdir, f"registry-{host}")]
-    for other in range(hosts):
-        if other != host:
-            args += ["--peer", f"{ADDR[other]}:{LINK_PORT}"]
-    p = Process(f"bridge-{NAMES[host]}", NS[host], args)
-    check(p.expect(lambda l: "listening on" in l, "listening") is not None, f"bridge on host {NAMES[host]} starts")
+    """Host `host`'s bridge (testhosts.bridge), checked to start."""
+    p = testhosts.bridge(host, workdir, hosts)
+    check(p.started, f"bridge on host {NAMES[host]} starts")
     return p
 
-
-def wait_peers(bridge_process, count):
-    """Until the bridge has said `count` peers are up (other lines are passed over)."""
-    return all(bridge_process.expect(lambda l: "peer" in l and " up" in l, "peer up") is not None for _ in range(count))
-
-
-def instance(host, workdir, role, *args):
-    env = {"VIRTUALLAN_REGISTRY": os.path.join(workdir, f"registry-{host}")}
-    p = Process(f"{role}-{NAMES[host]}", NS[host], [PEER, "peer", role, "--port", str(GAME_PORT), "--timeout-ms", "20000", *args], env)
-    line = p.expect(lambda l: l.startswith("ready"), "ready")
-    p.instance = int(line.split()[1]) if line else -1
-    return p
-
-
-def wait_instances(bridge_process, event, instances, what, ports=(str(GAME_PORT),)):
-    """Until the bridge has logged `event` ("ports" listing every one of `ports`, as
-    "6111" or "tcp 6112", or "left") for every one of `instances`."""
-    def matches(line):
-        if not line.startswith("bridge: instance "):
-            return False
-        if event == "ports" and " ports " in line:
-            listed = " " + line.split(" ports ")[1] + " "
-            return all(f" {port} " in listed for port in ports)
-        return line.endswith(" " + event)
-    missing = set(instances)
-    while missing:
-        line = bridge_process.expect(matches, what)
-        if line is None:
-            return False
-        missing.discard(int(line.split("instance ")[1].split()[0]))
-    return True
-
-
-def wait_ports(bridge_process, instances, what):
-    return wait_instances(bridge_process, "ports", instances, what)
 
 
 def discover(host, workdir, expected):
@@ -393,8 +262,7 @@ def wine_multicast(workdir):
 def main():
     if os.geteuid() != 0 or subprocess.run(["ip", "netns", "add", f"vlbrprobe{os.getpid()}"], capture_output=True).returncode != 0:
         print("bridge test: SKIPPED: cannot create network namespaces here (needs root and iproute2's `ip netns`)")
-        print("0 passed, 0 failed")
-        return 0
+        return results.finish()
     sh("ip", "netns", "del", f"vlbrprobe{os.getpid()}")
     started = time.monotonic()
     workdir = tempfile.mkdtemp(prefix="vl-bridge-")
@@ -417,7 +285,7 @@ def main():
         for h, b in enumerate(bridges):
             others = [i for other in range(3) if other != h for i in SERVERS[other]]
             check(wait_ports(b, others, "the other hosts' servers"), f"{b.name} learns the other hosts' 8 instances and their ports")
-        status = subprocess.run(["ip", "netns", "exec", NS[0], TOOL, "status", "--registry", os.path.join(workdir, "registry-0")],
+        status = subprocess.run(["ip", "netns", "exec", NS[0], testhosts.TOOL, "status", "--registry", os.path.join(workdir, "registry-0")],
                                 capture_output=True, text=True).stdout
         print("\n".join("    " + row for row in status.splitlines()))
         check("remote" in status and "instances 0-15" in status, "status shows the remote instances and this host's range")
@@ -438,7 +306,7 @@ def main():
 
         # A bridge with another key: dropped, and the bridge says why.
         rogue_registry = os.path.join(workdir, "registry-rogue")
-        rogue = Process("bridge-rogue", NS[0], [TOOL, "bridge", "--listen", f"{ADDR[0]}:{LINK_PORT + 1}", "--range", "48-55",
+        rogue = Process("bridge-rogue", NS[0], [testhosts.TOOL, "bridge", "--listen", f"{ADDR[0]}:{LINK_PORT + 1}", "--range", "48-55",
                                                 "--key-file", os.path.join(workdir, "wrong-key"), "--registry", rogue_registry,
                                                 "--peer", f"{ADDR[1]}:{LINK_PORT}"])
         check(bridges[1].expect(lambda l: "wrong key" in l, "wrong key") is not None, "a frame with a wrong key is dropped and named")
@@ -479,7 +347,7 @@ def main():
             wine_host_lost(workdir)
             wine_multicast(workdir)
     finally:
-        if counts["failed"]:
+        if results.failed:
             for p in processes:
                 if p.name.startswith("bridge"):
                     print(f"--- {p.name}:\n" + "\n".join(p.lines[-30:]))
@@ -489,9 +357,9 @@ def main():
         remove_hosts()
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"bridge test: {time.monotonic() - started:.1f} s")
-    print(f"{counts['passed']} passed, {counts['failed']} failed")
-    return 1 if counts["failed"] else 0
+    return results.finish()
 
 
 if __name__ == "__main__":
+    testhosts.configure(sys.argv[1])
     sys.exit(main())

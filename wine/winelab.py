@@ -10,9 +10,12 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts", "lib"))
+from results import Results, stage_name  # noqa: E402
+
 OUT = os.environ.get("VIRTUALLAN_WINE_OUT", os.path.join(ROOT, "wine", "out"))
 LINE_TIMEOUT = 90  # seconds for one expected line (Wine starts slowly on 2 cores)
-counts = {"passed": 0, "failed": 0}
+results = Results(stage_name())
 
 
 def windows_path(path):
@@ -30,9 +33,7 @@ def unhooked(program, *args):
 
 
 def check(condition, what):
-    counts["passed" if condition else "failed"] += 1
-    print(f"  {'ok' if condition else 'FAILED'}: {what}")
-    return condition
+    return results.check(condition, what)
 
 
 def require_private_network():
@@ -125,8 +126,7 @@ def fields(line):
 
 def finish(started):
     print(f"wine stage: {time.monotonic() - started:.1f} s")
-    print(f"{counts['passed']} passed, {counts['failed']} failed")
-    sys.exit(1 if counts["failed"] else 0)
+    sys.exit(results.finish())
 
 
 class Copy:

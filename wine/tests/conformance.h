@@ -34,7 +34,42 @@ int guarded_recvfrom(SOCKET s, char *buffer, int length, int flags, int close, i
  * control (control_length bytes). */
 WSAMSG message_into(struct sockaddr_in *from, WSABUF *buffer, char *control, ULONG control_length);
 
-/* The sections of conformance_io.c. */
+/* One int option read back: "<rc> value=<v> length=<n>" (conformance_udp.c). */
+void int_option(const char *id, SOCKET s, int level, int name);
+/* The sections of conformance_udp.c. */
+void datagrams(void);
+void nonblocking_mode(void);
+void connected(void);
+void options(void);
+void option_sweep(void);
+/* The sections of conformance_calls.c. */
+void selecting(void);
+void event_select_checks(void);
+void async_select_checks(void);
+void wsa_calls(void);
+void ioctls(void);
+void recvmsg_checks(void);
+void overlapped_checks(void);
+void identity_checks(void);
+void errors(void);
+/* TCP helpers (conformance_tcp.c). */
+SOCKET tcp(void);
+/* A listener on 127.0.0.1:ephemeral; its address in *at. */
+SOCKET listening(struct sockaddr_in *at);
+const char *valid(SOCKET s);
+int same(struct sockaddr_in a, struct sockaddr_in b);
+/* Waits (bounded) until s is writable or has an exception: "w" / "e" / "we" / "-". */
+const char *connect_outcome(SOCKET s);
+int so_error(SOCKET s);
+/* Receives exactly n bytes (bounded by a 2 s SO_RCVTIMEO the caller set): bytes got. */
+int receive_all(SOCKET s, char *buffer, int n);
+/* The sections of conformance_tcp_ex.c. */
+void connect_ex(void);
+void accept_ex(void);
+void wsa_accept(void);
+void extensions_elsewhere(void);
+void overlapped_send(void);
+/* The sections of conformance_io.c, conformance_iphlp.c and conformance_tcp.c. */
 void completion_port_checks(void);
 void file_checks(void);
 void coexist_checks(void);

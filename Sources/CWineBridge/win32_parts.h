@@ -1,0 +1,16 @@
+/* What the Win32 backend's files share (win32_platform.c assembles the table). Private to
+ * CWineBridge: not in include/. */
+#ifndef VL_WIN32_PARTS_H
+#define VL_WIN32_PARTS_H
+#include <stdint.h>
+#include <winsock2.h>
+#include <mswsock.h>
+#include "platform.h"
+
+/* The original ws2_32's last error. */
+int32_t vl_win32_last_error(void);
+/* The system's AcceptEx for a listener's provider (win32_streams.c). */
+LPFN_ACCEPTEX vl_win32_real_accept_ex(SOCKET listener);
+void vl_win32_fill_sockets(vl_platform *p);
+void vl_win32_fill_streams(vl_platform *p);
+#endif

@@ -1,0 +1,170 @@
+import CWineBridge
+import VirtualIPCore
+
+// Sending and receiving: the datagram and stream calls, plain, WSA and message forms.
+
+/// One WSABUF over a plain buffer, for the single-buffer calls.
+@inline(__always)
+private func withSingleBuffer<T>(_ buffer: UnsafeRawPointer?, _ length: Int32, _ body: (Result<UnsafePointer<VL_WSABUF>, WinsockError>) -> T) -> T {
+    guard length >= 0 else { return body(.failure(.invalidArgument)) }
+    guard buffer != nil || length == 0 else { return body(.failure(.fault)) }
+    var wsabuf = VL_WSABUF(len: UInt32(length), buf: UnsafeMutablePointer(mutating: buffer?.assumingMemoryBound(to: CChar.self)))
+    return withUnsafePointer(to: &wsabuf) { body(.success($0)) }
+}
+
+/// The flags a datagram send refuses; a stream's are the OS's to judge.
+private func sendFlagsError(_ host: VirtualHost, _ s: UInt, _ flags: Int32) -> WinsockError? {
+    // MSG_DONTROUTE (4) is meaningless here and ignored, as Windows may; MSG_OOB is TCP's.
+    flags & ~Int32(4) == 0 || host.isStream(s) ? nil : .operationNotSupported
+}
+
+@_cdecl("vl_hook_sendto")
+public func hookSendto(_ s: UInt, _ buffer: UnsafePointer<CChar>?, _ length: Int32, _ flags: Int32,
+                       _ to: UnsafePointer<VL_SOCKADDR_IN>?, _ toLength: Int32) -> Int32 {
+    withHost(orFail: socketError) { host in
+        if let error = sendFlagsError(host, s, flags) { return status(host, error) }
+        var destination: SocketAddress?
+        if to != nil {
+            switch SocketAddress.read(to, length: toLength) {
+            case let .failure(error): return status(host, error)
+            case let .success(address): destination = address
+            }
+        }
+        return withSingleBuffer(buffer, length) { wsabuf in
+            switch wsabuf {
+            case let .failure(error): return status(host, error)
+            case let .success(b): return count(host, host.send(s, buffers: b, count: 1, to: destination, flags: flags))
+            }
+        }
+    }
+}
+
+@_cdecl("vl_hook_send")
+public func hookSend(_ s: UInt, _ buffer: UnsafePointer<CChar>?, _ length: Int32, _ flags: Int32) -> Int32 {
+    withHost(orFail: socketError) { host in
+        if let error = sendFlagsError(host, s, flags) { return status(host, error) }
+        return withSingleBuffer(buffer, length) { wsabuf in
+            switch wsabuf {
+            case let .failure(error): return status(host, error)
+            case let .success(b):
+                // send() has no address to fall back on: unconnected is WSAENOTCONN here,
+                // where sendto without one says WSAEDESTADDRREQ.
+                let sent = host.send(s, buffers: b, count: 1, to: nil, flags: flags)
+                if case .failure(.destinationRequired) = sent { return status(host, .notConnected) }
+                return count(host, sent)
+            }
+        }
+    }
+}
+
+@_cdecl("vl_hook_recvfrom")
+public func hookRecvfrom(_ s: UInt, _ buffer: UnsafeMutablePointer<CChar>?, _ length: Int32, _ flags: Int32,
+                         _ from: UnsafeMutablePointer<VL_SOCKADDR_IN>?, _ fromLength: UnsafeMutablePointer<Int32>?) -> Int32 {
+    withHost(orFail: socketError) { host in
+        withSingleBuffer(buffer, length) { wsabuf in
+            switch wsabuf {
+            case let .failure(error): return status(host, error)
+            case let .success(b): return count(host, host.receive(s, buffers: b, count: 1, flags: flags, from: from, fromLength: fromLength))
+            }
+        }
+    }
+}
+
+@_cdecl("vl_hook_recv")
+public func hookRecv(_ s: UInt, _ buffer: UnsafeMutablePointer<CChar>?, _ length: Int32, _ flags: Int32) -> Int32 {
+    hookRecvfrom(s, buffer, length, flags, nil, nil)
+}
+
+@_cdecl("vl_hook_WSASendTo")
+public func hookWSASendTo(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF>?, _ count: UInt32, _ sent: UnsafeMutablePointer<UInt32>?,
+                          _ flags: UInt32, _ to: UnsafePointer<VL_SOCKADDR_IN>?, _ toLength: Int32,
+                          _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ routine: UnsafeMutableRawPointer?) -> Int32 {
+    withHost(orFail: socketError) { host in
+        if let error = sendFlagsError(host, s, Int32(bitPattern: flags)) { return status(host, error) }
+        var destination: SocketAddress?
+        if to != nil {
+            switch SocketAddress.read(to, length: toLength) {
+            case let .failure(error): return status(host, error)
+            case let .success(address): destination = address
+            }
+        }
+        return status(host, host.sendOverlapped(s, buffers: buffers, count: count, sent: sent, to: destination,
+                                                flags: Int32(bitPattern: flags), overlapped: overlapped, routine: routine))
+    }
+}
+
+@_cdecl("vl_hook_WSARecvFrom")
+public func hookWSARecvFrom(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF>?, _ count: UInt32,
+                            _ received: UnsafeMutablePointer<UInt32>?, _ flags: UnsafeMutablePointer<UInt32>?,
+                            _ from: UnsafeMutablePointer<VL_SOCKADDR_IN>?, _ fromLength: UnsafeMutablePointer<Int32>?,
+                            _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ routine: UnsafeMutableRawPointer?) -> Int32 {
+    withHost(orFail: socketError) { host in
+        if let overlapped {
+            return status(host, host.receiveOverlapped(s, buffers: buffers, count: count, received: received, flags: flags,
+                                                       from: from, fromLength: fromLength, overlapped: overlapped, routine: routine))
+        }
+        guard let flags, let received else { return status(host, .fault) }
+        switch host.receive(s, buffers: buffers, count: count, flags: Int32(bitPattern: flags.pointee), from: from, fromLength: fromLength) {
+        case let .success(n):
+            received.pointee = UInt32(n)
+            flags.pointee = 0
+            return 0
+        case let .failure(error):
+            return status(host, error)
+        }
+    }
+}
+
+/// WSASend: WSASendTo to the connected peer (unconnected: WSAENOTCONN, as send).
+@_cdecl("vl_hook_WSASend")
+public func hookWSASend(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF>?, _ count: UInt32, _ sent: UnsafeMutablePointer<UInt32>?,
+                        _ flags: UInt32, _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ routine: UnsafeMutableRawPointer?) -> Int32 {
+    withHost(orFail: socketError) { host in
+        if let error = sendFlagsError(host, s, Int32(bitPattern: flags)) { return status(host, error) }
+        let error = host.sendOverlapped(s, buffers: buffers, count: count, sent: sent, to: nil, flags: Int32(bitPattern: flags),
+                                        overlapped: overlapped, routine: routine)
+        return status(host, error == .destinationRequired ? .notConnected : error)
+    }
+}
+
+/// WSARecvEx (mswsock): recv that hands back the first part of a datagram too long for the
+/// buffer with MSG_PARTIAL in *flags (the rest is gone, as for any datagram), not WSAEMSGSIZE.
+@_cdecl("vl_hook_WSARecvEx")
+public func hookWSARecvEx(_ s: UInt, _ buffer: UnsafeMutablePointer<CChar>?, _ length: Int32, _ flags: UnsafeMutablePointer<Int32>?) -> Int32 {
+    withHost(orFail: socketError) { host in
+        guard let flags, length >= 0 else { return status(host, .fault) }
+        var one = VL_WSABUF(len: UInt32(length), buf: buffer)
+        // MSG_PARTIAL is an answer; a caller that passes its last answer back in is not refused.
+        let asked = flags.pointee & ~Int32(VL_MSG_PARTIAL)
+        let result = host.receiveArrival(s, buffers: &one, count: 1, flags: asked, from: nil, fromLength: nil)
+        if case let .success(arrival) = result { flags.pointee = arrival.truncated ? Int32(VL_MSG_PARTIAL) : 0 }
+        return count(host, result.map { $0.copied })
+    }
+}
+
+/// WSARecv: WSARecvFrom without the sender's address.
+@_cdecl("vl_hook_WSARecv")
+public func hookWSARecv(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF>?, _ count: UInt32, _ received: UnsafeMutablePointer<UInt32>?,
+                        _ flags: UnsafeMutablePointer<UInt32>?, _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?,
+                        _ routine: UnsafeMutableRawPointer?) -> Int32 {
+    hookWSARecvFrom(s, buffers, count, received, flags, nil, nil, overlapped, routine)
+}
+
+@_cdecl("vl_hook_WSARecvMsg")
+public func hookWSARecvMsg(_ s: UInt, _ message: UnsafeMutablePointer<VL_WSAMSG>?, _ received: UnsafeMutablePointer<UInt32>?,
+                           _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ routine: UnsafeMutableRawPointer?) -> Int32 {
+    withHost(orFail: socketError) { status($0, $0.receiveMessage(s, message, received: received, overlapped: overlapped, routine: routine)) }
+}
+
+/// WSASendMsg (an export, and WSAIoctl's pointer): WSASendTo with the message's name and
+/// buffers. Its control data would choose the source (IP_PKTINFO): a virtual socket has one
+/// address to send from, so it is not read.
+@_cdecl("vl_hook_WSASendMsg")
+public func hookWSASendMsg(_ s: UInt, _ message: UnsafeMutablePointer<VL_WSAMSG>?, _ flags: UInt32, _ sent: UnsafeMutablePointer<UInt32>?,
+                           _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ routine: UnsafeMutableRawPointer?) -> Int32 {
+    withHost(orFail: socketError) { host in
+        guard let message else { return status(host, .fault) }
+        return hookWSASendTo(s, message.pointee.lpBuffers, message.pointee.dwBufferCount, sent, flags, message.pointee.name,
+                             message.pointee.namelen, overlapped, routine)
+    }
+}
