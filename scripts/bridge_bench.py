@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Cross-host round trip: plain UDP between two network namespaces (on a virtual switch)
 against the virtual path through both bridges (instance -> proxy -> bridge -> link ->
-bridge -> proxy -> instance, and back), alternating, median of 5 runs. Then a TCP stream's
+bridge -> proxy -> instance, and back), alternating, 5 runs. Then a TCP stream's
 throughput: plain TCP between the hosts against a virtual connection relayed by both
-bridges (authenticated chunks over the link), median of 3 runs. Prints Markdown rows.
+bridges (authenticated chunks over the link), 3 runs, alternating. Each ratio is the median
+of the runs' ratios, its lowest and highest beside it. Prints Markdown rows.
 Usage: scripts/bridge_bench.py <virtuallan binary> [--quick] [--output FILE] (rows to FILE, else stdout)"""
 import os
 import shutil
@@ -37,10 +38,17 @@ def ping(host, args, env=None):
     return rtt(line)
 
 
-def streams(sink_args, stream_args, sink_env=None, stream_env=None, listener_seen=None):
-    """MB/s of STREAM_RUNS streams of STREAM_MIB MiB each, from host 1 to one sink on host 0;
+def spread(ratios):
+    """ "0.09x (0.08-0.10, 3 runs)": the median ratio and its spread."""
+    if len(ratios) == 1:
+        return f"{ratios[0]:.2f}x (1 run)"
+    return f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f}, {len(ratios)} runs)"
+
+
+def streams(sink_args, stream_args, sink_env=None, stream_env=None, listener_seen=None, runs=STREAM_RUNS):
+    """MB/s of `runs` streams of STREAM_MIB MiB each, from host 1 to one sink on host 0;
     `stream_args` are made from the sink's instance index."""
-    sink = bt.Process("sink", bt.NS[0], [bt.PEER, "peer", "sink", "--count", str(STREAM_RUNS), "--timeout-ms", "60000", *sink_args],
+    sink = bt.Process("sink", bt.NS[0], [bt.PEER, "peer", "sink", "--count", str(runs), "--timeout-ms", "60000", *sink_args],
                       sink_env)
     ready = sink.expect(lambda l: l.startswith("ready"), "ready")
     if not ready:
@@ -49,7 +57,7 @@ def streams(sink_args, stream_args, sink_env=None, stream_env=None, listener_see
     if listener_seen:
         listener_seen(index)
     rates = []
-    for _ in range(STREAM_RUNS):
+    for _ in range(runs):
         sender = bt.Process("stream", bt.NS[1], [bt.PEER, "peer", "stream", "--count", str(STREAM_MIB), *stream_args(index)], stream_env)
         line = sink.expect(lambda l: l.startswith("sank") or "sink:" in l, "sank", timeout=600)
         sender.proc.wait(timeout=30)
@@ -89,10 +97,14 @@ def main():
             raw_echo.expect(lambda l: l.startswith("ready"), "ready")
             raw.append(ping(1, ["--raw", f"{bt.ADDR[0]}:5555"]))
             virtual.append(ping(1, ["--port", "23757", "--peer-instance", "0"], registry[1]))
-        raw_stream = streams(["--raw", f"{bt.ADDR[0]}:5556"], lambda _: ["--raw", f"{bt.ADDR[0]}:5556"])
-        virtual_stream = streams(
-            ["--port", "23758"], lambda index: ["--port", "23758", "--peer-instance", str(index)], registry[0], registry[1],
-            lambda index: bt.wait_instances(bridges[1], "ports", [index], "the sink's TCP listener", ports=("tcp 23758",)))
+        raw_stream, virtual_stream = [], []
+        for run in range(STREAM_RUNS):  # alternating: one plain stream, one relayed
+            raw_port, port = 5556 + run, 23758 + run
+            raw_stream += streams(["--raw", f"{bt.ADDR[0]}:{raw_port}"], lambda _: ["--raw", f"{bt.ADDR[0]}:{raw_port}"], runs=1)
+            virtual_stream += streams(
+                ["--port", str(port)], lambda index: ["--port", str(port), "--peer-instance", str(index)], registry[0], registry[1],
+                lambda index: bt.wait_instances(bridges[1], "ports", [index], "the sink's TCP listener", ports=(f"tcp {port}",)),
+                runs=1)
         # An idle bridge: a peer and a remote instance, no traffic; it wakes 4 times a second.
         idle_seconds = 1 if QUICK else 10
         before = cpu_seconds(bridges[0].proc.pid)
@@ -109,12 +121,14 @@ def main():
     for name, index in [("p50", 0), ("p99", 1)]:
         r = statistics.median(x[index] for x in raw)
         v = statistics.median(x[index] for x in virtual)
-        rows.append(f"| cross-host round trip {name}, ~16 B, {COUNT} exchanges (µs, median of {RUNS} runs) | {r:.1f} | {v:.1f} | {v / r:.2f}x |")
+        ratio = spread([vx[index] / rx[index] for vx, rx in zip(virtual, raw)])
+        rows.append(f"| cross-host round trip {name}, ~16 B, {COUNT} exchanges (µs, medians of {RUNS} runs) | {r:.1f} | {v:.1f} | {ratio} |")
     r, v = statistics.median(raw_stream), statistics.median(virtual_stream)
-    rows.append(f"| TCP stream, {STREAM_MIB} MiB one way (MB/s, median of {STREAM_RUNS} runs; virtual: relayed by both bridges) "
-                f"| {r:.1f} | {v:.1f} | {v / r:.2f}x |")
-    added = statistics.median(x[0] for x in virtual) - statistics.median(x[0] for x in raw)
-    rows.append(f"| added by the two bridges per round trip, p50 (µs) | | {added:.1f} | |")
+    rows.append(f"| TCP stream, {STREAM_MIB} MiB one way (MB/s, medians of {STREAM_RUNS} runs; virtual: relayed by both bridges) "
+                f"| {r:.1f} | {v:.1f} | {spread([vx / rx for vx, rx in zip(virtual_stream, raw_stream)])} |")
+    added = [vx[0] - rx[0] for vx, rx in zip(virtual, raw)]
+    rows.append(f"| added by the two bridges per round trip, p50 (µs; median, lowest-highest of {RUNS} runs) | | "
+                f"{statistics.median(added):.1f} ({min(added):.1f}-{max(added):.1f}) | |")
     rows.append(f"| idle bridge (1 peer, remote instances, no traffic), {idle_seconds} s: CPU (clock-tick resolution) | | "
                 f"{idle_cpu * 1000:.0f} ms ({idle_cpu / idle_seconds * 100:.2f}%) | |")
     text = "\n".join(rows) + "\n"

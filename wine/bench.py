@@ -3,16 +3,26 @@
 Wine processes, through the hook DLL (virtual) and without it (raw Wine loopback UDP),
 and through the DLL with VIRTUALLAN_LOG_LEVEL=trace (every call logged: what leaving the
 trace on while playing costs). Run through wine/bench (private network namespace).
-Prints Markdown rows."""
+Rounds of the three, interleaved (raw, virtual, traced, raw, ...): each ratio is the median
+of the rounds' ratios with their lowest and highest beside it (single Wine runs differed by
+1.7x from each other). Prints Markdown rows."""
 import os
+import statistics
 import sys
 import tempfile
 
-import winelab
 from winelab import Copy, default_prefixes, fields, hooked, prepare_prefix, require_private_network, stop_prefix, unhooked
 
 TRIPS = int(os.environ.get("WINE_BENCH_TRIPS", "5000"))
 DATAGRAMS = int(os.environ.get("WINE_BENCH_DATAGRAMS", "50000"))
+ROUNDS = int(os.environ.get("WINE_BENCH_ROUNDS", "5"))
+
+
+def spread(ratios):
+    """ "0.94x (0.85-1.10, 5 runs)": the median ratio and its spread."""
+    if len(ratios) == 1:
+        return f"{ratios[0]:.2f}x (1 run)"
+    return f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f}, {len(ratios)} runs)"
 
 
 def measure(env, virtual):
@@ -50,20 +60,32 @@ def main():
     prepare_prefix(prefix)
     work = tempfile.mkdtemp(prefix="virtuallan-bench-")
     env = {**os.environ, "WINEDEBUG": "-all", "WINEPREFIX": prefix, "VIRTUALLAN_REGISTRY": os.path.join(work, "registry")}
+    trace_env = {**env, "VIRTUALLAN_LOG": os.path.join(work, "trace.log"), "VIRTUALLAN_LOG_LEVEL": "trace"}
+    raws, virtuals, traceds = [], [], []
     try:
-        raw = measure(env, virtual=False)
-        virtual = measure(env, virtual=True)
-        traced = measure({**env, "VIRTUALLAN_LOG": os.path.join(work, "trace.log"), "VIRTUALLAN_LOG_LEVEL": "trace"}, virtual=True)
+        for _ in range(ROUNDS):
+            raws.append(measure(env, virtual=False))
+            virtuals.append(measure(env, virtual=True))
+            traceds.append(measure(trace_env, virtual=True))
+            if os.path.exists(trace_env["VIRTUALLAN_LOG"]):
+                os.remove(trace_env["VIRTUALLAN_LOG"])  # each traced run writes its own
         idle_raw, idle_virtual = idle_cpu(env, virtual=False), idle_cpu(env, virtual=True)
     finally:
         stop_prefix(prefix)
+
+    def median(runs, key):
+        return statistics.median(run[key] for run in runs)
+
     print("| measure | without the DLL (Wine loopback UDP) | with the DLL (virtual) | virtual / raw | with the DLL, trace on | traced / raw |")
     print("| --- | --- | --- | --- | --- | --- |")
     for key, name in [("pps", f"throughput 1400 B, {DATAGRAMS} datagrams (datagrams/s)"),
                       ("rtt_p50_us", f"round trip p50, 64 B, {TRIPS} exchanges (µs)"), ("rtt_p99_us", "round trip p99 (µs)")]:
-        print(f"| {name} | {raw[key]:.1f} | {virtual[key]:.1f} | {virtual[key] / raw[key]:.2f}x"
-              f" | {traced[key]:.1f} | {traced[key] / raw[key]:.2f}x |")
-    print(f"| datagrams received of {DATAGRAMS} | {raw['received']:.0f} | {virtual['received']:.0f} | | {traced['received']:.0f} | |")
+        virtual_ratio = spread([v[key] / r[key] for v, r in zip(virtuals, raws)])
+        traced_ratio = spread([t[key] / r[key] for t, r in zip(traceds, raws)])
+        print(f"| {name} (medians of {ROUNDS} runs) | {median(raws, key):.1f} | {median(virtuals, key):.1f} | {virtual_ratio}"
+              f" | {median(traceds, key):.1f} | {traced_ratio} |")
+    print(f"| datagrams received of {DATAGRAMS} (median) | {median(raws, 'received'):.0f} | {median(virtuals, 'received'):.0f} | |"
+          f" {median(traceds, 'received'):.0f} | |")
     print(f"| idle, 2 overlapped receives pending, {IDLE_SECONDS} s: CPU of the process (ms; clock-tick resolution)"
           f" | {idle_raw:.1f} | {idle_virtual:.1f} | | | |")
 

@@ -33,11 +33,11 @@ struct Bench: ParsableCommand {
             return
         }
         let scale = quick ? 0.02 : 1.0
-        var report = Report()
-        report.measureThroughput(count: Int(200_000 * scale))
+        var report = Report(rounds: quick ? 2 : 5)
+        report.measureThroughput(count: Int(100_000 * scale))
         report.measureRoundTrip(count: Int(20_000 * scale))
-        report.measureFanOut(repetitions: quick ? 20 : 500)
-        report.measureLookup(iterations: Int(2_000_000 * scale))
+        report.measureFanOut(repetitions: quick ? 20 : 200)
+        report.measureLookup(iterations: Int(1_000_000 * scale))
         report.measureInstructions()
         report.measureIdle(seconds: quick ? 1 : 5)
         if let wineRows, let rows = try? String(contentsOfFile: wineRows, encoding: .utf8) { report.wine = rows }
@@ -48,8 +48,10 @@ struct Bench: ParsableCommand {
     }
 }
 
-/// Numbers of one run, and their Markdown.
+/// Numbers of one run, and their Markdown. Every ratio is a `Spread` over `rounds`
+/// interleaved runs; the values beside it are those runs' medians.
 struct Report {
+    let rounds: Int
     var rows: [String] = []
     var wine: String?
     var bridge: String?
@@ -62,13 +64,18 @@ struct Report {
 
     mutating func measureThroughput(count: Int) {
         for size in [64, 512, 1400] {
-            let raw = throughput(RawEndpoint(), RawEndpoint(), size: size, count: count)
-            let lan = BenchLAN(instances: 2)
-            let virtual = throughput(VirtualEndpoint(host: lan.hosts[0], port: 5000), VirtualEndpoint(host: lan.hosts[1], port: 5000),
-                                     size: size, count: count)
-            lan.shutdown()
-            add("throughput \(size) B (datagrams/s, MB/s, loss)", raw: raw.text, virtual: virtual.text,
-                ratio: String(format: "%.2fx", virtual.pps / raw.pps), target: size == 64 ? "≥ 0.8x" : (size == 1400 ? "≥ 0.9x" : ""))
+            var raws: [Rate] = [], virtuals: [Rate] = []
+            for round in 0..<rounds {
+                raws.append(throughput(RawEndpoint(), RawEndpoint(), size: size, count: count))
+                let lan = BenchLAN(instances: 2)
+                let port = UInt16(5000 + round)
+                virtuals.append(throughput(VirtualEndpoint(host: lan.hosts[0], port: port), VirtualEndpoint(host: lan.hosts[1], port: port),
+                                           size: size, count: count))
+                lan.shutdown()
+            }
+            let ratio = Spread(values: zip(virtuals, raws).map { $0.pps / $1.pps })
+            add("throughput \(size) B (datagrams/s, MB/s, loss; medians of \(rounds) runs)", raw: Rate.median(raws).text,
+                virtual: Rate.median(virtuals).text, ratio: ratio.text(), target: size == 64 ? "≥ 0.8x" : (size == 1400 ? "≥ 0.9x" : ""))
         }
     }
 
@@ -77,6 +84,11 @@ struct Report {
         var bytesPerSecond: Double
         var loss: Double
         var text: String { String(format: "%.0f/s, %.1f MB/s, %.1f%% lost", pps, bytesPerSecond / 1e6, loss * 100) }
+
+        static func median(_ rates: [Rate]) -> Rate {
+            let m = medians(rates.map { [$0.pps, $0.bytesPerSecond, $0.loss] })
+            return Rate(pps: m[0], bytesPerSecond: m[1], loss: m[2])
+        }
     }
 
     /// One sender thread blasts `count` datagrams; the receiver times from the first 10%
@@ -115,22 +127,22 @@ struct Report {
 
     // MARK: round trip
 
-    /// Five alternating rounds of raw and virtual, the median of each percentile: a 2-core
-    /// machine's scheduling noise hits both paths alike instead of one run.
+    /// Alternating rounds of raw and virtual; each percentile's ratio per round.
     mutating func measureRoundTrip(count: Int) {
         var raws: [[Double]] = [], virtuals: [[Double]] = []
-        for round in 0..<5 {
-            raws.append(roundTrip(RawEndpoint(), RawEndpoint(), count: count / 5))
+        for round in 0..<rounds {
+            raws.append(roundTrip(RawEndpoint(), RawEndpoint(), count: count / rounds))
             let lan = BenchLAN(instances: 2)
             let port = UInt16(6000 + round)
-            virtuals.append(roundTrip(VirtualEndpoint(host: lan.hosts[0], port: port), VirtualEndpoint(host: lan.hosts[1], port: port), count: count / 5))
+            virtuals.append(roundTrip(VirtualEndpoint(host: lan.hosts[0], port: port), VirtualEndpoint(host: lan.hosts[1], port: port),
+                                      count: count / rounds))
             lan.shutdown()
         }
-        func median(_ runs: [[Double]], _ i: Int) -> Double { runs.map { $0[i] }.sorted()[runs.count / 2] }
-        let raw = (0..<3).map { median(raws, $0) }, virtual = (0..<3).map { median(virtuals, $0) }
+        let raw = medians(raws), virtual = medians(virtuals)
         for (name, index, target) in [("p50", 0, "≤ 1.15x"), ("p99", 1, "≤ 1.15x"), ("max", 2, "")] {
-            add("round trip \(name), 64 B (µs, median of 5 runs)", raw: String(format: "%.1f", raw[index]), virtual: String(format: "%.1f", virtual[index]),
-                ratio: String(format: "%.2fx", virtual[index] / raw[index]), target: target)
+            let ratio = Spread(values: zip(virtuals, raws).map { $0[index] / $1[index] })
+            add("round trip \(name), 64 B (µs, medians of \(rounds) runs)", raw: String(format: "%.1f", raw[index]),
+                virtual: String(format: "%.1f", virtual[index]), ratio: ratio.text(), target: target)
         }
     }
 
@@ -164,19 +176,27 @@ struct Report {
 
     // MARK: broadcast fan-out
 
+    /// Rounds of [unicast, broadcast to 8, 32, 64]; each broadcast's ratio to its round's unicast.
     mutating func measureFanOut(repetitions: Int) {
         let lan = BenchLAN(instances: 64)
         let sender = VirtualEndpoint(host: lan.hosts[0], port: 7000)
-        let unicast = fanOut(lan, sender: sender, receivers: 1, port: 7001, broadcast: false, repetitions: repetitions)
-        var results: [(Int, Double)] = []
-        for k in [8, 32, 64] {
-            results.append((k, fanOut(lan, sender: sender, receivers: k, port: UInt16(7100 + k), broadcast: true, repetitions: repetitions)))
+        let counts = [8, 32, 64]
+        var runs: [[Double]] = []
+        for round in 0..<rounds {
+            let base = UInt16(7100 + round * 100)
+            var run = [fanOut(lan, sender: sender, receivers: 1, port: base, broadcast: false, repetitions: repetitions)]
+            for k in counts {
+                run.append(fanOut(lan, sender: sender, receivers: k, port: base + UInt16(k), broadcast: true, repetitions: repetitions))
+            }
+            runs.append(run)
         }
         lan.shutdown()
-        add("1 unicast, send to delivered (µs)", raw: "", virtual: String(format: "%.1f", unicast), ratio: "1x", target: "")
-        for (k, micros) in results {
-            add("broadcast to \(k) instances, send to all delivered (µs)", raw: "", virtual: String(format: "%.1f", micros),
-                ratio: String(format: "%.1fx unicast", micros / unicast), target: k == 64 ? "≤ 64x" : "")
+        let micros = medians(runs)
+        add("1 unicast, send to delivered (µs, median of \(rounds) runs)", raw: "", virtual: String(format: "%.1f", micros[0]), ratio: "1x", target: "")
+        for (i, k) in counts.enumerated() {
+            let ratio = Spread(values: runs.map { $0[i + 1] / $0[0] })
+            add("broadcast to \(k) instances, send to all delivered (µs)", raw: "", virtual: String(format: "%.1f", micros[i + 1]),
+                ratio: ratio.text("%.1fx") + " of unicast", target: k == 64 ? "≤ 64x" : "")
         }
     }
 
@@ -204,10 +224,13 @@ struct Report {
     // MARK: registry lookup
 
     mutating func measureLookup(iterations: Int) {
-        let two = lookupNanoseconds(instances: 2, iterations: iterations)
-        let sixtyFour = lookupNanoseconds(instances: 64, iterations: iterations)
-        add("route + receiver lookup + receive check (ns), 2 vs 64 instances", raw: String(format: "%.0f (2)", two),
-            virtual: String(format: "%.0f (64)", sixtyFour), ratio: String(format: "%.2fx", sixtyFour / two), target: "flat")
+        var runs: [[Double]] = []
+        for _ in 0..<rounds {
+            runs.append([lookupNanoseconds(instances: 2, iterations: iterations), lookupNanoseconds(instances: 64, iterations: iterations)])
+        }
+        let ns = medians(runs)
+        add("route + receiver lookup + receive check (ns), 2 vs 64 instances", raw: String(format: "%.0f (2)", ns[0]),
+            virtual: String(format: "%.0f (64)", ns[1]), ratio: Spread(values: runs.map { $0[1] / $0[0] }).text(), target: "flat")
     }
 
     func lookupNanoseconds(instances: Int, iterations: Int) -> Double {
@@ -252,7 +275,7 @@ struct Report {
             let two = (large - small) / 10_000, sixtyFour = (large64 - small64) / 10_000
             add("hot path instructions per datagram (send framing + route + lookup + receive check; callgrind), 2 vs 64 instances",
                 raw: String(format: "%.0f (2)", two), virtual: String(format: "%.0f (64)", sixtyFour),
-                ratio: String(format: "%.2fx", sixtyFour / two), target: "flat")
+                ratio: String(format: "%.2fx (exact: instructions, not time)", sixtyFour / two), target: "flat")
         }
     }
 
@@ -281,6 +304,8 @@ struct Report {
             and `scripts/bridge_bench.py`, each in private network namespaces, and writes this file).
             Machine: \(machine). Raw = plain UDP sockets on 127.0.0.1 in the same run; virtual = the
             Winsock layer (16-byte header, registry lookup, receive check) over the Linux backend.
+            Every ratio is the median of the ratios of interleaved runs (raw, virtual, raw, ...),
+            with their lowest and highest in brackets; the values beside it are the runs' medians.
 
             | measure | raw loopback UDP | virtual | virtual / raw | target |
             | --- | --- | --- | --- | --- |
