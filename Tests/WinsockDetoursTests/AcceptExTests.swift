@@ -9,13 +9,8 @@ import VirtualIPCore
 /// the end in the OVERLAPPED and on the listener's completion port, the virtual names in
 /// the buffer. Wine's answers (conformance `tcp.acceptex-*`): always FALSE with
 /// WSA_IO_PENDING, then done; 0 bytes, or the first data when asked for.
-final class AcceptExTests: XCTestCase {
-    var lan: TestLAN!
-    override func setUpWithError() throws {
-        lan = try TestLAN(instances: 3)
-        for i in 0..<3 { _ = lan.as(i) { $0.startup() } }
-    }
-    override func tearDown() { lan.shutdown() }
+final class AcceptExTests: LANTestCase {
+    override class var instances: Int { 3 }
 
     typealias AcceptEx = @convention(c) (UInt, UInt, UnsafeMutableRawPointer?, UInt32, UInt32, UInt32,
                                          UnsafeMutablePointer<UInt32>?, UnsafeMutablePointer<VL_OVERLAPPED>?) -> Int32
@@ -73,7 +68,7 @@ final class AcceptExTests: XCTestCase {
             let acceptor = ws.tcpSocket()
             var received: UInt32 = 7
             XCTAssertEqual(function(host, acceptor, op.buffer, 0, AcceptExTests.block, AcceptExTests.block, &received, op.overlapped), 0)
-            XCTAssertEqual(ws.lastError, 997, "WSA_IO_PENDING, as Wine answers")
+            XCTAssertEqual(ws.lastError, WSA.IO_PENDING, "WSA_IO_PENDING, as Wine answers")
             XCTAssertEqual(UInt32(op.overlapped.pointee.Internal), VL_STATUS_PENDING)
             XCTAssertEqual(ws.wait([op.overlapped.pointee.hEvent], timeoutMs: 0), 258, "nothing has come yet")
             XCTAssertNil(ws.peername(acceptor), "not connected before the end")
@@ -98,7 +93,7 @@ final class AcceptExTests: XCTestCase {
             XCTAssertEqual(ws.peername(acceptor), clientName)
             XCTAssertEqual(ws.sockname(acceptor), local)
             XCTAssertEqual(Int32(truncatingIfNeeded: withUnsafePointer(to: host) {
-                call("setsockopt", .socket(acceptor), .int(0xFFFF), .int(0x700B), .ptr($0), .int(Int32(MemoryLayout<UInt>.size)))
+                call("setsockopt", .socket(acceptor), .int(Opt.SOL_SOCKET), .int(Opt.SO_UPDATE_ACCEPT_CONTEXT), .ptr($0), .int(Int32(MemoryLayout<UInt>.size)))
             }), 0, "SO_UPDATE_ACCEPT_CONTEXT, as the game calls it next")
             XCTAssertEqual(ws.send(acceptor, Array("pong".utf8)), 4)
         }
@@ -114,7 +109,7 @@ final class AcceptExTests: XCTestCase {
         let acceptor2 = lan.as(2) { ws -> UInt in
             let s = ws.tcpSocket()
             XCTAssertEqual(function(host, s, second.buffer, 8, AcceptExTests.block, AcceptExTests.block, nil, second.overlapped), 0)
-            XCTAssertEqual(ws.lastError, 997)
+            XCTAssertEqual(ws.lastError, WSA.IO_PENDING)
             return s
         }
         let client2 = lan.as(1) { ws -> UInt in
@@ -148,25 +143,25 @@ final class AcceptExTests: XCTestCase {
             XCTAssertEqual(function(host, acceptor, op.buffer, 0, AcceptExTests.block, AcceptExTests.block, nil, nil), 0)
             XCTAssertEqual(ws.lastError, 87, "no OVERLAPPED: WSA_INVALID_PARAMETER")
             XCTAssertEqual(function(host, acceptor, nil, 0, AcceptExTests.block, AcceptExTests.block, nil, op.overlapped), 0)
-            XCTAssertEqual(ws.lastError, 10022, "no buffer: WSAEINVAL")
+            XCTAssertEqual(ws.lastError, WSA.EINVAL, "no buffer: WSAEINVAL")
             XCTAssertEqual(function(host, acceptor, op.buffer, 0, AcceptExTests.block, 0, nil, op.overlapped), 0)
-            XCTAssertEqual(ws.lastError, 10014, "no room for the remote name: WSAEFAULT")
+            XCTAssertEqual(ws.lastError, WSA.EFAULT, "no room for the remote name: WSAEFAULT")
             let quiet = ws.tcpSocket()
             XCTAssertEqual(ws.bind(quiet, .any, 0), 0)
             XCTAssertEqual(function(quiet, acceptor, op.buffer, 0, AcceptExTests.block, AcceptExTests.block, nil, op.overlapped), 0)
-            XCTAssertEqual(ws.lastError, 10022, "a socket that does not listen: WSAEINVAL")
+            XCTAssertEqual(ws.lastError, WSA.EINVAL, "a socket that does not listen: WSAEINVAL")
             XCTAssertEqual(function(host, quiet, op.buffer, 0, AcceptExTests.block, AcceptExTests.block, nil, op.overlapped), 0)
-            XCTAssertEqual(ws.lastError, 10022, "a bound acceptor: WSAEINVAL")
+            XCTAssertEqual(ws.lastError, WSA.EINVAL, "a bound acceptor: WSAEINVAL")
             XCTAssertEqual(function(host, ws.udpSocket(), op.buffer, 0, AcceptExTests.block, AcceptExTests.block, nil, op.overlapped), 0)
-            XCTAssertEqual(ws.lastError, 10022, "a UDP acceptor: WSAEINVAL")
+            XCTAssertEqual(ws.lastError, WSA.EINVAL, "a UDP acceptor: WSAEINVAL")
             XCTAssertNil(extensionPointer(ws.udpSocket(), AcceptExTests.acceptExID), "a UDP socket has no AcceptEx")
-            XCTAssertEqual(ws.lastError, 10045)
+            XCTAssertEqual(ws.lastError, WSA.EOPNOTSUPP)
 
             // Waiting, then its acceptor closed: aborted; then the listener closed: aborted.
             XCTAssertEqual(function(host, acceptor, op.buffer, 0, AcceptExTests.block, AcceptExTests.block, nil, op.overlapped), 0)
-            XCTAssertEqual(ws.lastError, 997)
+            XCTAssertEqual(ws.lastError, WSA.IO_PENDING)
             XCTAssertEqual(function(host, acceptor, op.buffer, 0, AcceptExTests.block, AcceptExTests.block, nil, op.overlapped), 0)
-            XCTAssertEqual(ws.lastError, 10022, "an acceptor another AcceptEx waits for: WSAEINVAL")
+            XCTAssertEqual(ws.lastError, WSA.EINVAL, "an acceptor another AcceptEx waits for: WSAEINVAL")
             XCTAssertEqual(ws.close(acceptor), 0)
             XCTAssertEqual(ws.wait([op.overlapped.pointee.hEvent], timeoutMs: 0), 0)
             XCTAssertEqual(WinsockError(ntStatus: UInt32(op.overlapped.pointee.Internal)), .operationAborted)

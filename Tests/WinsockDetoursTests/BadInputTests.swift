@@ -6,18 +6,15 @@ import VirtualIPCore
 
 /// Every hooked entry point fed NULL pointers, short lengths, invalid sockets and odd
 /// buffers answers with the Winsock error Windows gives, and never crashes.
-final class BadInputTests: XCTestCase {
-    var lan: TestLAN!
+final class BadInputTests: LANTestCase {
     var s: UInt = 0
     let invalid: UInt = 0xDEAD
+    override class var startedInstances: Int { 1 }
+
     override func setUpWithError() throws {
-        lan = try TestLAN(instances: 2)
-        lan.as(0) { ws in
-            ws.startup()
-            s = ws.gameSocket(port: 23756)
-        }
+        try super.setUpWithError()
+        s = lan.as(0) { $0.gameSocket(port: 23756) }
     }
-    override func tearDown() { lan.shutdown() }
 
     /// The call's result and the last error, both as Int64.
     func outcome(_ name: String, _ args: Arg...) -> (result: Int64, error: Int32) { outcome(name, args) }
@@ -60,13 +57,13 @@ final class BadInputTests: XCTestCase {
                 ("WSASendTo", [.socket(invalid), .ptr(&wsabuf), .uint(1), .ptr(&bytes), .uint(0), .ptr(&address), .int(16), .null, .null]),
                 ("WSARecvFrom", [.socket(invalid), .ptr(&wsabuf), .uint(1), .ptr(&bytes), .ptr(&flags), .null, .null, .null, .null]),
                 ("WSAGetOverlappedResult", [.socket(invalid), .ptr(&overlapped), .ptr(&bytes), .int(0), .ptr(&flags)]),
-                ("ioctlsocket", [.socket(invalid), .int(0x4004_667F), .ptr(&argument)]),
+                ("ioctlsocket", [.socket(invalid), .int(Ioctl.FIONREAD), .ptr(&argument)]),
                 ("getsockname", [.socket(invalid), .ptr(&address), .ptr(&length)]),
                 ("getpeername", [.socket(invalid), .ptr(&address), .ptr(&length)]),
-                ("setsockopt", [.socket(invalid), .int(0xFFFF), .int(0x20), .ptr(&value), .int(4)]),
-                ("getsockopt", [.socket(invalid), .int(0xFFFF), .int(0x20), .ptr(&value), .ptr(&length)]),
+                ("setsockopt", [.socket(invalid), .int(Opt.SOL_SOCKET), .int(Opt.SO_BROADCAST), .ptr(&value), .int(4)]),
+                ("getsockopt", [.socket(invalid), .int(Opt.SOL_SOCKET), .int(Opt.SO_BROADCAST), .ptr(&value), .ptr(&length)]),
             ]
-            expectFailures(cases, error: 10038, "on an invalid socket")
+            expectFailures(cases, error: WSA.ENOTSOCK, "on an invalid socket")
         }
     }
 
@@ -93,23 +90,23 @@ final class BadInputTests: XCTestCase {
                 ("getsockname", [.socket(s), .null, .ptr(&length)]),
                 ("getsockname", [.socket(s), .ptr(&address), .null]),
                 ("getsockname", [.socket(s), .ptr(&address), .ptr(&short)]),
-                ("setsockopt", [.socket(s), .int(0xFFFF), .int(0x20), .null, .int(4)]),
-                ("getsockopt", [.socket(s), .int(0xFFFF), .int(0x20), .null, .ptr(&length)]),
-                ("getsockopt", [.socket(s), .int(0xFFFF), .int(0x1002), .ptr(&bytes), .ptr(&tiny)]),
-                ("ioctlsocket", [.socket(s), .int(0x4004_667F), .null]),
+                ("setsockopt", [.socket(s), .int(Opt.SOL_SOCKET), .int(Opt.SO_BROADCAST), .null, .int(4)]),
+                ("getsockopt", [.socket(s), .int(Opt.SOL_SOCKET), .int(Opt.SO_BROADCAST), .null, .ptr(&length)]),
+                ("getsockopt", [.socket(s), .int(Opt.SOL_SOCKET), .int(Opt.SO_RCVBUF), .ptr(&bytes), .ptr(&tiny)]),
+                ("ioctlsocket", [.socket(s), .int(Ioctl.FIONREAD), .null]),
                 ("gethostname", [.null, .int(64)]),
             ]
-            expectFailures(fault, error: 10014, "with a NULL pointer or short length")
-            XCTAssertEqual(outcome("WSAGetOverlappedResult", .socket(s), .null, .ptr(&bytes), .int(0), .ptr(&flags)).error, 10014)
-            XCTAssertEqual(outcome("WSAStartup", .uint(0x0202), .null).result, 10014)
+            expectFailures(fault, error: WSA.EFAULT, "with a NULL pointer or short length")
+            XCTAssertEqual(outcome("WSAGetOverlappedResult", .socket(s), .null, .ptr(&bytes), .int(0), .ptr(&flags)).error, WSA.EFAULT)
+            XCTAssertEqual(outcome("WSAStartup", .uint(0x0202), .null).result, Int64(WSA.EFAULT))
             XCTAssertEqual(outcome("GetAdaptersInfo", .null, .null).result, 87)
             XCTAssertEqual(outcome("WSAWaitForMultipleEvents", .uint(1), .null, .int(0), .uint(0), .int(0)).result, 0xFFFF_FFFF)
             XCTAssertEqual(outcome("WSACloseEvent", .null).error, 6)
-            XCTAssertEqual(outcome("select", .int(0), .null, .null, .null, .null).error, 10022)
-            XCTAssertEqual(outcome("ioctlsocket", .socket(s), .int(0x1234), .ptr(&bytes)).error, 10045) // as WSAIoctl (and Wine)
-            XCTAssertEqual(outcome("getpeername", .socket(s), .ptr(&address), .ptr(&length)).error, 10057)
-            XCTAssertEqual(outcome("sendto", .socket(s), .ptr(&buffer), .int(16), .int(0), .null, .int(0)).error, 10039)
-            XCTAssertEqual(outcome("send", .socket(s), .ptr(&buffer), .int(16), .int(0)).error, 10057, "send on an unconnected socket")
+            XCTAssertEqual(outcome("select", .int(0), .null, .null, .null, .null).error, WSA.EINVAL)
+            XCTAssertEqual(outcome("ioctlsocket", .socket(s), .int(0x1234), .ptr(&bytes)).error, WSA.EOPNOTSUPP) // as WSAIoctl (and Wine)
+            XCTAssertEqual(outcome("getpeername", .socket(s), .ptr(&address), .ptr(&length)).error, WSA.ENOTCONN)
+            XCTAssertEqual(outcome("sendto", .socket(s), .ptr(&buffer), .int(16), .int(0), .null, .int(0)).error, WSA.EDESTADDRREQ)
+            XCTAssertEqual(outcome("send", .socket(s), .ptr(&buffer), .int(16), .int(0)).error, WSA.ENOTCONN, "send on an unconnected socket")
             XCTAssertNotEqual(outcome("gethostbyname", .null).result, 0, "NULL asks for the local host")
         }
     }
@@ -124,9 +121,9 @@ final class BadInputTests: XCTestCase {
             XCTAssertEqual(ws.nonBlocking(s), 0)
             var byte: UInt8 = 0
             XCTAssertEqual(Int32(truncatingIfNeeded: call("recvfrom", .socket(s), .ptr(&byte), .int(0), .int(0), .null, .null)), -1)
-            XCTAssertEqual(ws.lastError, 10040, "a 0-byte buffer")
+            XCTAssertEqual(ws.lastError, WSA.EMSGSIZE, "a 0-byte buffer")
             XCTAssertEqual(Int32(truncatingIfNeeded: call("recvfrom", .socket(s), .ptr(&byte), .int(1), .int(0), .null, .null)), -1)
-            XCTAssertEqual(ws.lastError, 10040, "a 1-byte buffer")
+            XCTAssertEqual(ws.lastError, WSA.EMSGSIZE, "a 1-byte buffer")
             XCTAssertEqual(byte, 1)
         }
     }

@@ -5,13 +5,8 @@ import VirtualIPCore
 
 /// Completion ports, ReadFile and WriteFile on virtual sockets, through the hook table (the
 /// conformance program checks the same under Wine against plain Wine: iocp.*, file.*).
-final class CompletionPortTests: XCTestCase {
-    var lan: TestLAN!
-    override func setUpWithError() throws {
-        lan = try TestLAN(instances: 1)
-        lan.as(0) { $0.startup() }
-    }
-    override func tearDown() { lan.shutdown() }
+final class CompletionPortTests: LANTestCase {
+    override class var instances: Int { 1 }
 
     private struct Packet: Equatable { let key: UInt; let overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?; let status: UInt32; let bytes: UInt32 }
 
@@ -39,18 +34,18 @@ final class CompletionPortTests: XCTestCase {
             XCTAssertNil(take(port, timeoutMs: 0), "nothing yet")
 
             let pending = OverlappedReceive(event: nil)
-            XCTAssertEqual(pending.post(s).1, 997)
+            XCTAssertEqual(pending.post(s).1, WSA.IO_PENDING)
             let selfPort = try XCTUnwrap(ws.sockname(s)?.port)
             XCTAssertEqual(ws.sendto(other, [1, 2, 3, 4], lan.address(0), selfPort), 4)
             XCTAssertEqual(take(port), Packet(key: 77, overlapped: pending.overlapped, status: 0, bytes: 4))
 
             let truncated = OverlappedReceive(event: nil)
-            XCTAssertEqual(truncated.post(s, capacity: 2).1, 997)
+            XCTAssertEqual(truncated.post(s, capacity: 2).1, WSA.IO_PENDING)
             XCTAssertEqual(ws.sendto(other, [1, 2, 3, 4, 5], lan.address(0), selfPort), 5)
             XCTAssertEqual(take(port), Packet(key: 77, overlapped: truncated.overlapped, status: VL_STATUS_BUFFER_OVERFLOW, bytes: 2))
 
             let cancelled = OverlappedReceive(event: nil)
-            XCTAssertEqual(cancelled.post(s).1, 997)
+            XCTAssertEqual(cancelled.post(s).1, WSA.IO_PENDING)
             XCTAssertEqual(call("CancelIoEx", .socket(s), .ptr(cancelled.overlapped)), 1)
             XCTAssertEqual(take(port), Packet(key: 77, overlapped: cancelled.overlapped, status: VL_STATUS_CANCELLED, bytes: 0))
 
@@ -67,20 +62,20 @@ final class CompletionPortTests: XCTestCase {
             XCTAssertEqual(skipped.post(s).0, 0)
             XCTAssertNil(take(port, timeoutMs: 100), "skipped on success")
             let late = OverlappedReceive(event: nil)
-            XCTAssertEqual(late.post(s).1, 997)
+            XCTAssertEqual(late.post(s).1, WSA.IO_PENDING)
             XCTAssertEqual(ws.sendto(other, [7], lan.address(0), selfPort), 1)
             XCTAssertEqual(take(port)?.overlapped, late.overlapped, "a pending one still posts")
 
             // An event with its low bit set: signalled, no packet.
             let event = ws.createEvent()
             let quiet = OverlappedReceive(event: UnsafeMutableRawPointer(bitPattern: UInt(bitPattern: event) | 1))
-            XCTAssertEqual(quiet.post(s).1, 997)
+            XCTAssertEqual(quiet.post(s).1, WSA.IO_PENDING)
             XCTAssertEqual(ws.sendto(other, [6], lan.address(0), selfPort), 1)
             XCTAssertEqual(ws.wait([event]), 0)
             XCTAssertNil(take(port, timeoutMs: 100))
 
             let atClose = OverlappedReceive(event: nil)
-            XCTAssertEqual(atClose.post(s).1, 997)
+            XCTAssertEqual(atClose.post(s).1, WSA.IO_PENDING)
             XCTAssertEqual(ws.close(s), 0)
             XCTAssertEqual(take(port), Packet(key: 77, overlapped: atClose.overlapped, status: VL_STATUS_CANCELLED, bytes: 0),
                            "closesocket aborts with WSA_OPERATION_ABORTED, as Windows documents")
@@ -95,7 +90,7 @@ final class CompletionPortTests: XCTestCase {
             XCTAssertEqual(ws.bind(s, .any, 0), 0)
             let port = try XCTUnwrap(ws.sockname(s)?.port)
             let op = OverlappedReceive(event: nil)
-            XCTAssertEqual(op.post(s).1, 997)
+            XCTAssertEqual(op.post(s).1, WSA.IO_PENDING)
             var transferred: UInt32 = 0
             XCTAssertEqual(call("GetOverlappedResultEx", .socket(s), .ptr(op.overlapped), .ptr(&transferred), .uint(50), .int(0)), 0)
             XCTAssertEqual(ws.lastError, 258, "nothing came: WAIT_TIMEOUT")
@@ -103,7 +98,7 @@ final class CompletionPortTests: XCTestCase {
             XCTAssertEqual(call("GetOverlappedResult", .socket(s), .ptr(op.overlapped), .ptr(&transferred), .int(1)), 1)
             XCTAssertEqual(transferred, 3)
             let again = OverlappedReceive(event: nil)
-            XCTAssertEqual(again.post(s).1, 997)
+            XCTAssertEqual(again.post(s).1, WSA.IO_PENDING)
             let to = lan.address(0)
             nonisolated(unsafe) let sending = ws
             let sender = Thread { _ = sending.sendto(other, [4, 5], to, port) }
@@ -143,7 +138,7 @@ final class CompletionPortTests: XCTestCase {
             XCTAssertEqual(read, 2)
             XCTAssertEqual(ws.nonBlocking(b), 0)
             XCTAssertEqual(call("ReadFile", .socket(b), .ptr(buffer), .uint(16), .ptr(&read), .ptr(nil as UnsafeRawPointer?)), 0)
-            XCTAssertEqual(ws.lastError, 10035, "a non-blocking socket does not wait")
+            XCTAssertEqual(ws.lastError, WSA.EWOULDBLOCK, "a non-blocking socket does not wait")
 
             let event = ws.createEvent()
             let overlapped = UnsafeMutablePointer<VL_OVERLAPPED>.allocate(capacity: 1)
@@ -151,7 +146,7 @@ final class CompletionPortTests: XCTestCase {
             overlapped.initialize(to: VL_OVERLAPPED())
             overlapped.pointee.hEvent = event
             XCTAssertEqual(call("ReadFile", .socket(b), .ptr(buffer), .uint(16), .ptr(&read), .ptr(overlapped)), 0)
-            XCTAssertEqual(ws.lastError, 997)
+            XCTAssertEqual(ws.lastError, WSA.IO_PENDING)
             XCTAssertEqual(call("WriteFile", .socket(a), .ptr(text("later")), .uint(5), .ptr(&written), .ptr(nil as UnsafeRawPointer?)), 1)
             XCTAssertEqual(ws.wait([event]), 0)
             XCTAssertEqual(overlapped.pointee.InternalHigh, 5)

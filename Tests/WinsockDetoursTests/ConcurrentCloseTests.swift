@@ -7,10 +7,9 @@ import VirtualIPCore
 /// datagrams keep arriving: every operation ends exactly once, the aborted ones with
 /// WSA_OPERATION_ABORTED, and nothing touches freed memory (run under ASan/TSan by
 /// scripts/sanitize).
-final class ConcurrentCloseTests: XCTestCase {
-    var lan: TestLAN!
-    override func setUpWithError() throws { lan = try TestLAN(instances: 2) }
-    override func tearDown() { lan.shutdown() }
+final class ConcurrentCloseTests: LANTestCase {
+    override class var instances: Int { 2 }
+    override class var startedInstances: Int { 0 }
 
     func test_closeAndCleanupFromOtherThreadsEndEveryPendingOperation() {
         let victim = lan.hosts[0], sender = lan.hosts[1]
@@ -20,7 +19,7 @@ final class ConcurrentCloseTests: XCTestCase {
             let sockets = (0..<4).map { try! victim.openUDP(port: UInt16(30000 + $0)).get() }
             let ops = (0..<8).map { _ in OverlappedReceive(event: UnsafeMutableRawPointer(mutating: hookWSACreateEvent())) }
             lan.as(0) { _ in
-                for (i, op) in ops.enumerated() { XCTAssertEqual(op.post(sockets[i % 4]).1, 997, "round \(round)") }
+                for (i, op) in ops.enumerated() { XCTAssertEqual(op.post(sockets[i % 4]).1, WSA.IO_PENDING, "round \(round)") }
             }
             let source = try! sender.openUDP(port: 0).get()
             let traffic = DispatchGroup()

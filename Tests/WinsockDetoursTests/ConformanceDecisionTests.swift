@@ -5,13 +5,8 @@ import VirtualIPCore
 
 /// The decisions docs/CONFORMANCE.md lists, through the hook table's entry points (the
 /// conformance program checks the same under Wine, with and without the DLL).
-final class ConformanceDecisionTests: XCTestCase {
-    var lan: TestLAN!
-    override func setUpWithError() throws {
-        lan = try TestLAN(instances: 2)
-        for i in 0..<2 { lan.as(i) { $0.startup() } }
-    }
-    override func tearDown() { lan.shutdown() }
+final class ConformanceDecisionTests: LANTestCase {
+    override class var instances: Int { 2 }
 
     private func option(_ ws: Winsock, _ s: UInt, level: Int32, _ name: Int32, set value: Int32? = nil) -> (Int32, Int32) {
         if var v = value {
@@ -24,7 +19,7 @@ final class ConformanceDecisionTests: XCTestCase {
     }
 
     func test_optionsAreVirtualHandedOnOrRefusedOneDecisionEach() {
-        XCTAssertEqual(optionDecision(level: 0xFFFF, name: 0x1006), .virtual, "SO_RCVTIMEO")
+        XCTAssertEqual(optionDecision(level: Opt.SOL_SOCKET, name: Opt.SO_RCVTIMEO), .virtual, "SO_RCVTIMEO")
         XCTAssertEqual(optionDecision(level: 0, name: 4), .handedOn, "IP_TTL")
         XCTAssertEqual(optionDecision(level: 0, name: 12), .virtual, "IP_ADD_MEMBERSHIP: the registry's")
         XCTAssertEqual(optionDecision(level: 0, name: 12, transport: .tcp), .refused, "IP_ADD_MEMBERSHIP on TCP")
@@ -33,14 +28,14 @@ final class ConformanceDecisionTests: XCTestCase {
             let s = ws.udpSocket()
             XCTAssertEqual(ws.bind(s, .any, 0), 0)
             XCTAssertEqual(option(ws, s, level: 0, 4, set: 33).1, 33, "IP_TTL reaches the backing socket and reads back")
-            XCTAssertEqual(option(ws, s, level: 0xFFFF, 0x1006, set: 250).1, 250, "SO_RCVTIMEO is kept")
-            XCTAssertEqual(option(ws, s, level: 0xFFFF, 0x1007).1, 0, "SO_ERROR: nothing pending")
+            XCTAssertEqual(option(ws, s, level: Opt.SOL_SOCKET, Opt.SO_RCVTIMEO, set: 250).1, 250, "SO_RCVTIMEO is kept")
+            XCTAssertEqual(option(ws, s, level: Opt.SOL_SOCKET, Opt.SO_ERROR).1, 0, "SO_ERROR: nothing pending")
             var membership: (UInt32, UInt32) = (0x0150_FFEF, 0)
             let joined = Int32(truncatingIfNeeded: call("setsockopt", .socket(s), .int(0), .int(12), .ptr(&membership), .int(8)))
             XCTAssertEqual(joined, 0, "a membership of the virtual LAN")
             XCTAssertEqual(lan.registry.takesGroupDatagram(slot: 0, realPort: UInt16(ws.host.withSocket(s, orFail: { _ in 0 }) { $0.realPort }),
                                                            group: IPv4Address(239, 255, 80, 1), source: lan.address(1), fromOwnInstance: false), true)
-            XCTAssertEqual(option(ws, s, level: 0x6543, 1).1, 10042, "unknown levels are the backing socket's (the Linux backend knows none)")
+            XCTAssertEqual(option(ws, s, level: 0x6543, 1).1, WSA.ENOPROTOOPT, "unknown levels are the backing socket's (the Linux backend knows none)")
         }
     }
 
@@ -48,11 +43,11 @@ final class ConformanceDecisionTests: XCTestCase {
         lan.as(0) { ws in
             let s = ws.udpSocket()
             XCTAssertEqual(ws.bind(s, .any, 0), 0)
-            XCTAssertEqual(ws.setOption(s, 0x1006, 100), 0)
+            XCTAssertEqual(ws.setOption(s, Opt.SO_RCVTIMEO, 100), 0)
             let started = Platform.default.nowMs
             let r = ws.recvfrom(s)
             XCTAssertEqual(r.result, -1)
-            XCTAssertEqual(ws.lastError, 10060)
+            XCTAssertEqual(ws.lastError, WSA.ETIMEDOUT)
             XCTAssertGreaterThanOrEqual(Platform.default.nowMs &- started, 90, "it waited for the timeout")
             // Control: with a datagram queued the same receive returns it.
             guard let port = ws.sockname(s)?.port else { return XCTFail("no port") }
@@ -67,7 +62,7 @@ final class ConformanceDecisionTests: XCTestCase {
             for (address, port) in [(IPv4Address.any, UInt16(5000)), (lan.address(1), 0)] {
                 var a = ws.sockaddr(address, port)
                 XCTAssertEqual(Int32(truncatingIfNeeded: call("connect", .socket(s), .ptr(&a), .int(16))), -1)
-                XCTAssertEqual(ws.lastError, 10049, "\(address.dotted):\(port)")
+                XCTAssertEqual(ws.lastError, WSA.EADDRNOTAVAIL, "\(address.dotted):\(port)")
             }
             call("WSASetLastError", .int(12345))
             var peer = ws.sockaddr(lan.address(1), 5000)
@@ -89,10 +84,10 @@ final class ConformanceDecisionTests: XCTestCase {
             var six = [UInt8](repeating: 0, count: 16)
             six[0] = 23 // AF_INET6 in a 16-byte sockaddr
             XCTAssertEqual(six.withUnsafeMutableBytes { Int32(truncatingIfNeeded: call("bind", .socket(s), .ptr($0.baseAddress), .int(16))) }, -1)
-            XCTAssertEqual(ws.lastError, 10014, "an IPv6 address is judged by its own size first")
+            XCTAssertEqual(ws.lastError, WSA.EFAULT, "an IPv6 address is judged by its own size first")
             var value: UInt32 = 0
             XCTAssertEqual(Int32(truncatingIfNeeded: call("ioctlsocket", .socket(s), .int(0x4004_667E), .ptr(&value))), -1)
-            XCTAssertEqual(ws.lastError, 10045, "an unknown ioctlsocket command: as WSAIoctl answers it")
+            XCTAssertEqual(ws.lastError, WSA.EOPNOTSUPP, "an unknown ioctlsocket command: as WSAIoctl answers it")
         }
     }
 
@@ -103,12 +98,12 @@ final class ConformanceDecisionTests: XCTestCase {
             let event = ws.createEvent()
             XCTAssertEqual(Int32(truncatingIfNeeded: call("WSAEventSelect", .socket(s), .ptr(event), .int(1 | 2))), 0)
             XCTAssertEqual(ws.recvfrom(s).result, -1)
-            XCTAssertEqual(ws.lastError, 10035, "non-blocking now: WSAEWOULDBLOCK instead of waiting")
+            XCTAssertEqual(ws.lastError, WSA.EWOULDBLOCK, "non-blocking now: WSAEWOULDBLOCK instead of waiting")
             var off: UInt32 = 0
-            XCTAssertEqual(Int32(truncatingIfNeeded: call("ioctlsocket", .socket(s), .int(Int32(bitPattern: 0x8004_667E)), .ptr(&off))), -1)
-            XCTAssertEqual(ws.lastError, 10022, "FIONBIO 0 is refused while events are selected")
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("ioctlsocket", .socket(s), .int(Ioctl.FIONBIO), .ptr(&off))), -1)
+            XCTAssertEqual(ws.lastError, WSA.EINVAL, "FIONBIO 0 is refused while events are selected")
             XCTAssertEqual(Int32(truncatingIfNeeded: call("WSAEventSelect", .socket(s), .ptr(nil as UnsafeRawPointer?), .int(0))), 0)
-            XCTAssertEqual(Int32(truncatingIfNeeded: call("ioctlsocket", .socket(s), .int(Int32(bitPattern: 0x8004_667E)), .ptr(&off))), 0)
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("ioctlsocket", .socket(s), .int(Ioctl.FIONBIO), .ptr(&off))), 0)
             _ = call("WSACloseEvent", .ptr(event))
         }
     }
@@ -120,14 +115,14 @@ final class ConformanceDecisionTests: XCTestCase {
             let window = UnsafeMutableRawPointer(bitPattern: 0x1234)
             XCTAssertEqual(Int32(truncatingIfNeeded: call("WSAAsyncSelect", .socket(s), .ptr(window), .uint(0x407), .int(1))), 0)
             XCTAssertEqual(ws.recvfrom(s).result, -1)
-            XCTAssertEqual(ws.lastError, 10035)
+            XCTAssertEqual(ws.lastError, WSA.EWOULDBLOCK)
             var off: UInt32 = 0
-            XCTAssertEqual(Int32(truncatingIfNeeded: call("ioctlsocket", .socket(s), .int(Int32(bitPattern: 0x8004_667E)), .ptr(&off))), -1)
-            XCTAssertEqual(ws.lastError, 10022)
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("ioctlsocket", .socket(s), .int(Ioctl.FIONBIO), .ptr(&off))), -1)
+            XCTAssertEqual(ws.lastError, WSA.EINVAL)
             XCTAssertEqual(Int32(truncatingIfNeeded: call("WSAAsyncSelect", .socket(s), .ptr(nil as UnsafeRawPointer?), .uint(1), .int(1))), -1,
                            "events without a window")
             XCTAssertEqual(Int32(truncatingIfNeeded: call("WSAAsyncSelect", .socket(s), .ptr(window), .uint(0), .int(0))), 0)
-            XCTAssertEqual(Int32(truncatingIfNeeded: call("ioctlsocket", .socket(s), .int(Int32(bitPattern: 0x8004_667E)), .ptr(&off))), 0)
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("ioctlsocket", .socket(s), .int(Ioctl.FIONBIO), .ptr(&off))), 0)
         }
     }
 
@@ -147,7 +142,7 @@ final class ConformanceDecisionTests: XCTestCase {
                                                       .ptr(nil as UnsafeRawPointer?), .ptr(nil as UnsafeRawPointer?)))
             }
             XCTAssertEqual(unconnected, -1)
-            XCTAssertEqual(ws.lastError, 10057, "WSASend without a peer: WSAENOTCONN, as send")
+            XCTAssertEqual(ws.lastError, WSA.ENOTCONN, "WSASend without a peer: WSAENOTCONN, as send")
             var peer = ws.sockaddr(lan.address(1), 7100)
             XCTAssertEqual(Int32(truncatingIfNeeded: call("connect", .socket(s), .ptr(&peer), .int(16))), 0)
             let r = payload.withUnsafeMutableBytes { raw -> Int32 in
@@ -183,7 +178,7 @@ final class ConformanceDecisionTests: XCTestCase {
             var id: [UInt8] = [0xC8, 0xD7, 0x89, 0xF6, 0x1F, 0x6F, 0x6B, 0x43, 0x8A, 0x53, 0xE5, 0x4F, 0xE3, 0x51, 0xC3, 0x22]
             var pointer: UnsafeMutableRawPointer?
             var returned: UInt32 = 0
-            let r = Int32(truncatingIfNeeded: call("WSAIoctl", .socket(s), .uint(0xC800_0006), .ptr(&id), .uint(16), .ptr(&pointer),
+            let r = Int32(truncatingIfNeeded: call("WSAIoctl", .socket(s), .uint(Ioctl.SIO_GET_EXTENSION_FUNCTION_POINTER), .ptr(&id), .uint(16), .ptr(&pointer),
                                                    .uint(UInt32(MemoryLayout<UnsafeRawPointer>.size)), .ptr(&returned),
                                                    .ptr(nil as UnsafeRawPointer?), .ptr(nil as UnsafeRawPointer?)))
             XCTAssertEqual(r, 0)
@@ -192,7 +187,7 @@ final class ConformanceDecisionTests: XCTestCase {
         }
         lan.as(1) { ws in
             let s = ws.udpSocket()
-            XCTAssertEqual(ws.setOption(s, 0x0020, 1), 0) // SO_BROADCAST
+            XCTAssertEqual(ws.setOption(s, Opt.SO_BROADCAST, 1), 0)
             XCTAssertEqual(ws.sendto(s, [7, 7, 7], lan.registry.network.broadcast, 7200), 3)
         }
         lan.as(0) { ws in
@@ -245,7 +240,7 @@ final class ConformanceDecisionTests: XCTestCase {
             overlapped.pointee.hEvent = event
             var received: UInt32 = 0
             XCTAssertEqual(hookWSARecvMsg(s, message, &received, overlapped, nil), -1)
-            XCTAssertEqual(ws.lastError, 997, "pending")
+            XCTAssertEqual(ws.lastError, WSA.IO_PENDING, "pending")
 
             var to = ws.sockaddr(lan.address(0), 7250)
             let parts = UnsafeMutableRawBufferPointer.allocate(byteCount: 7, alignment: 1)
@@ -270,7 +265,7 @@ final class ConformanceDecisionTests: XCTestCase {
             XCTAssertEqual(IPv4Address(networkOrder: info.ipi_addr), lan.address(0), "the virtual destination")
             var none = VL_WSAMSG(name: nil, namelen: 0, lpBuffers: nil, dwBufferCount: 0, Control: VL_WSABUF(), dwFlags: 0)
             XCTAssertEqual(hookWSASendMsg(s, &none, 0, &sent, nil, nil), -1)
-            XCTAssertEqual(ws.lastError, 10039, "no name, not connected: WSAEDESTADDRREQ, as WSASendTo")
+            XCTAssertEqual(ws.lastError, WSA.EDESTADDRREQ, "no name, not connected: WSAEDESTADDRREQ, as WSASendTo")
         }
     }
 
@@ -282,12 +277,12 @@ final class ConformanceDecisionTests: XCTestCase {
             XCTAssertEqual(ws.bind(s, .any, 7350), 0)
             let none = nil as UnsafeRawPointer?
             XCTAssertEqual(Int32(truncatingIfNeeded: call("WSADuplicateSocketA", .socket(s), .uint(1), .ptr(none))), -1)
-            XCTAssertEqual(ws.lastError, 10022)
+            XCTAssertEqual(ws.lastError, WSA.EINVAL)
             XCTAssertEqual(call("DuplicateHandle", .ptr(none), .socket(s), .ptr(none), .ptr(none), .uint(0), .int(0), .uint(2)), 0)
             XCTAssertEqual(ws.lastError, 50)
             XCTAssertEqual(call("CloseHandle", .socket(s)), 1)
             XCTAssertEqual(ws.close(s), -1, "gone")
-            XCTAssertEqual(ws.lastError, 10038)
+            XCTAssertEqual(ws.lastError, WSA.ENOTSOCK)
             let t = ws.udpSocket()
             XCTAssertEqual(ws.bind(t, .any, 7350), 0, "the port is free again")
         }
@@ -318,14 +313,14 @@ final class ConformanceDecisionTests: XCTestCase {
             let s = ws.udpSocket()
             XCTAssertEqual(ws.bind(s, .any, 7300), 0)
             let first = OverlappedReceive(event: ws.createEvent()), second = OverlappedReceive(event: ws.createEvent())
-            XCTAssertEqual(first.post(s).1, 997)
-            XCTAssertEqual(second.post(s).1, 997)
+            XCTAssertEqual(first.post(s).1, WSA.IO_PENDING)
+            XCTAssertEqual(second.post(s).1, WSA.IO_PENDING)
             XCTAssertEqual(Int32(truncatingIfNeeded: call("CancelIoEx", .socket(s), .ptr(first.overlapped))), 1)
             XCTAssertEqual(ws.wait([first.overlapped.pointee.hEvent], timeoutMs: 2000), 0, "signalled")
-            XCTAssertEqual(first.result(s).error, 995)
-            XCTAssertEqual(second.result(s).error, 996, "only the named operation: the other is still pending")
+            XCTAssertEqual(first.result(s).error, WSA.OPERATION_ABORTED)
+            XCTAssertEqual(second.result(s).error, WSA.IO_INCOMPLETE, "only the named operation: the other is still pending")
             XCTAssertEqual(Int32(truncatingIfNeeded: call("CancelIo", .socket(s))), 1, "the calling thread's: the second one")
-            XCTAssertEqual(second.result(s).error, 995)
+            XCTAssertEqual(second.result(s).error, WSA.OPERATION_ABORTED)
             XCTAssertEqual(Int32(truncatingIfNeeded: call("CancelIoEx", .socket(s), .ptr(nil as UnsafeRawPointer?))), 0)
             XCTAssertEqual(ws.lastError, 1168, "nothing left: ERROR_NOT_FOUND")
         }
@@ -343,12 +338,12 @@ final class ConformanceDecisionTests: XCTestCase {
             }
             var out = [UInt8](repeating: 0, count: 256)
             var target = ws.sockaddr(lan.address(5), 9)
-            XCTAssertEqual(out.withUnsafeMutableBytes { ioctl(0xC800_0014, &target, 16, $0.baseAddress!, 16) }.0, 0)
+            XCTAssertEqual(out.withUnsafeMutableBytes { ioctl(Ioctl.SIO_ROUTING_INTERFACE_QUERY, &target, 16, $0.baseAddress!, 16) }.0, 0)
             XCTAssertEqual(out.withUnsafeBytes { IPv4Address(networkOrder: $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self)) }, lan.address(1),
                            "a datagram to the LAN leaves from this instance's address")
             var remote = ws.sockaddr(IPv4Address(203, 0, 113, 9), 9)
-            XCTAssertEqual(out.withUnsafeMutableBytes { ioctl(0xC800_0014, &remote, 16, $0.baseAddress!, 16) }.0, -1)
-            XCTAssertEqual(ws.lastError, 10051, "no gateway: no route beyond the LAN")
+            XCTAssertEqual(out.withUnsafeMutableBytes { ioctl(Ioctl.SIO_ROUTING_INTERFACE_QUERY, &remote, 16, $0.baseAddress!, 16) }.0, -1)
+            XCTAssertEqual(ws.lastError, WSA.ENETUNREACH, "no gateway: no route beyond the LAN")
             let (r, returned) = out.withUnsafeMutableBytes { ioctl(0x4004_747F, nil, 0, $0.baseAddress!, 256) }
             XCTAssertEqual(r, 0)
             XCTAssertEqual(returned, 2 * 76, "two INTERFACE_INFO entries")
@@ -358,10 +353,10 @@ final class ConformanceDecisionTests: XCTestCase {
                 XCTAssertEqual(IPv4Address(networkOrder: raw.loadUnaligned(fromByteOffset: 32, as: UInt32.self)), lan.registry.network.broadcast)
                 XCTAssertEqual(IPv4Address(networkOrder: raw.loadUnaligned(fromByteOffset: 84, as: UInt32.self)), .loopback)
             }
-            let (short, needed) = out.withUnsafeMutableBytes { ioctl(0x4800_0016, nil, 0, $0.baseAddress!, 4) }
+            let (short, needed) = out.withUnsafeMutableBytes { ioctl(Ioctl.SIO_ADDRESS_LIST_QUERY, nil, 0, $0.baseAddress!, 4) }
             XCTAssertEqual(short, -1)
-            XCTAssertEqual(ws.lastError, 10014)
-            XCTAssertEqual(out.withUnsafeMutableBytes { ioctl(0x4800_0016, nil, 0, $0.baseAddress!, needed) }.0, 0)
+            XCTAssertEqual(ws.lastError, WSA.EFAULT)
+            XCTAssertEqual(out.withUnsafeMutableBytes { ioctl(Ioctl.SIO_ADDRESS_LIST_QUERY, nil, 0, $0.baseAddress!, needed) }.0, 0)
             XCTAssertEqual(out.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }, 1, "one address")
         }
     }
@@ -369,13 +364,8 @@ final class ConformanceDecisionTests: XCTestCase {
 
 /// select and WSAPoll over a virtual socket and a socket that is not the layer's (a real
 /// TCP listener): one call answers both, the other socket as the OS does.
-final class MixedWaitTests: XCTestCase {
-    var lan: TestLAN!
-    override func setUpWithError() throws {
-        lan = try TestLAN(instances: 1)
-        lan.as(0) { $0.startup() }
-    }
-    override func tearDown() { lan.shutdown() }
+final class MixedWaitTests: LANTestCase {
+    override class var instances: Int { 1 }
 
     func test_selectAndPollAnswerVirtualAndRealSocketsTogether() throws {
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -7,13 +7,8 @@ import VirtualIPCore
 /// call it: bound first, the first bytes sent with the connect, the end on the socket's
 /// completion port. Windows' answers: FALSE with WSA_IO_PENDING for the handshake, the end
 /// in the OVERLAPPED; WSAEINVAL for an unbound socket or no OVERLAPPED.
-final class ConnectExTests: XCTestCase {
-    var lan: TestLAN!
-    override func setUpWithError() throws {
-        lan = try TestLAN(instances: 2)
-        for i in 0..<2 { lan.as(i) { $0.startup() } }
-    }
-    override func tearDown() { lan.shutdown() }
+final class ConnectExTests: LANTestCase {
+    override class var instances: Int { 2 }
 
     typealias ConnectEx = @convention(c) (UInt, UnsafePointer<VL_SOCKADDR_IN>?, Int32, UnsafeRawPointer?, UInt32,
                                           UnsafeMutablePointer<UInt32>?, UnsafeMutablePointer<VL_OVERLAPPED>?) -> Int32
@@ -46,7 +41,7 @@ final class ConnectExTests: XCTestCase {
             var sent: UInt32 = 0
             overlapped.pointee.hEvent = ws.createEvent()
             XCTAssertEqual(function(s, &to, 16, &hello, 5, &sent, overlapped), 0, "FALSE, as for any TCP handshake")
-            XCTAssertEqual(ws.lastError, 997, "WSA_IO_PENDING")
+            XCTAssertEqual(ws.lastError, WSA.IO_PENDING, "WSA_IO_PENDING")
             XCTAssertEqual(overlapped.pointee.Internal, UInt(VL_STATUS_SUCCESS), "and done: connected, the first bytes sent")
             XCTAssertEqual(overlapped.pointee.InternalHigh, 5)
             XCTAssertEqual(ws.wait([overlapped.pointee.hEvent], timeoutMs: 0), 0, "its event is set")
@@ -56,7 +51,7 @@ final class ConnectExTests: XCTestCase {
             XCTAssertEqual([UInt(key), UInt(status), UInt(bytes)], [9, 0, 5])
             XCTAssertEqual(done, overlapped)
             XCTAssertEqual(ws.peername(s), SocketAddress(address: lan.address(1), port: 6112))
-            XCTAssertEqual(Int32(truncatingIfNeeded: call("setsockopt", .socket(s), .int(0xFFFF), .int(0x7010), .null, .int(0))), 0,
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("setsockopt", .socket(s), .int(Opt.SOL_SOCKET), .int(Opt.SO_UPDATE_CONNECT_CONTEXT), .null, .int(0))), 0,
                            "SO_UPDATE_CONNECT_CONTEXT, as the game calls it next")
             return s
         }
@@ -76,13 +71,13 @@ final class ConnectExTests: XCTestCase {
             guard let function = connectEx(s) else { return XCTFail("no ConnectEx for a TCP socket") }
             var to = ws.sockaddr(lan.address(1), 6112)
             XCTAssertEqual(function(s, &to, 16, nil, 0, nil, overlapped), 0)
-            XCTAssertEqual(ws.lastError, 10022, "an unbound socket: WSAEINVAL")
+            XCTAssertEqual(ws.lastError, WSA.EINVAL, "an unbound socket: WSAEINVAL")
             XCTAssertEqual(ws.bind(s, .any, 0), 0)
             XCTAssertEqual(function(s, &to, 16, nil, 0, nil, nil), 0)
-            XCTAssertEqual(ws.lastError, 10022, "no OVERLAPPED: WSAEINVAL")
+            XCTAssertEqual(ws.lastError, WSA.EINVAL, "no OVERLAPPED: WSAEINVAL")
             var nobody = ws.sockaddr(lan.address(1), 6113)
             XCTAssertEqual(function(s, &nobody, 16, nil, 0, nil, overlapped), 0)
-            XCTAssertEqual(ws.lastError, 997)
+            XCTAssertEqual(ws.lastError, WSA.IO_PENDING)
             XCTAssertEqual(overlapped.pointee.Internal, UInt(WinsockError.statusConnectionRefused), "no listener on that port: refused")
             XCTAssertEqual(WinsockError(ntStatus: UInt32(overlapped.pointee.Internal)), .connectionRefused, "WSAECONNREFUSED")
             let again = ws.tcpSocket()
@@ -90,10 +85,10 @@ final class ConnectExTests: XCTestCase {
             XCTAssertEqual(function(again, &to, 16, nil, 0, nil, overlapped), 0)
             XCTAssertEqual(overlapped.pointee.Internal, UInt(VL_STATUS_SUCCESS))
             XCTAssertEqual(function(again, &to, 16, nil, 0, nil, overlapped), 0)
-            XCTAssertEqual(ws.lastError, 10056, "connected already: WSAEISCONN")
+            XCTAssertEqual(ws.lastError, WSA.EISCONN, "connected already: WSAEISCONN")
             let udp = ws.udpSocket()
             XCTAssertNil(connectEx(udp), "a UDP socket has no ConnectEx")
-            XCTAssertEqual(ws.lastError, 10045, "WSAEOPNOTSUPP")
+            XCTAssertEqual(ws.lastError, WSA.EOPNOTSUPP, "WSAEOPNOTSUPP")
         }
     }
 }

@@ -4,13 +4,8 @@ import HostKit
 import VirtualIPCore
 @testable import WinsockDetours
 
-final class DatagramTests: XCTestCase {
-    var lan: TestLAN!
-    override func setUpWithError() throws {
-        lan = try TestLAN(instances: 4)
-        for i in 0..<4 { lan.as(i) { $0.startup() } }
-    }
-    override func tearDown() { lan.shutdown() }
+final class DatagramTests: LANTestCase {
+    override class var instances: Int { 4 }
 
     /// Every instance opens the discovery socket, as each copy of the game does.
     func discoverySockets() -> [UInt] {
@@ -33,7 +28,7 @@ final class DatagramTests: XCTestCase {
         for i in [0, 1, 3] {
             lan.as(i) { ws in
                 XCTAssertEqual(ws.recvfrom(sockets[i]).result, Winsock.socketError, "instance \(i) got nothing")
-                XCTAssertEqual(ws.lastError, 10035)
+                XCTAssertEqual(ws.lastError, WSA.EWOULDBLOCK)
             }
         }
         XCTAssertEqual(lan.registry.counters(ofSlot: 0).txDatagrams, 1)
@@ -60,7 +55,7 @@ final class DatagramTests: XCTestCase {
         lan.as(1) { ws in
             let s = ws.udpSocket()
             XCTAssertEqual(ws.sendto(s, [1], .limitedBroadcast, 23757), Winsock.socketError)
-            XCTAssertEqual(ws.lastError, 10013)
+            XCTAssertEqual(ws.lastError, WSA.EACCES)
         }
     }
 
@@ -79,7 +74,7 @@ final class DatagramTests: XCTestCase {
         let sockets = discoverySockets()
         lan.as(0) { ws in
             XCTAssertEqual(ws.sendto(sockets[0], [UInt8](repeating: 1, count: 65507 - 16 + 1), lan.address(1), 23757), Winsock.socketError)
-            XCTAssertEqual(ws.lastError, 10040)
+            XCTAssertEqual(ws.lastError, WSA.EMSGSIZE)
             XCTAssertEqual(ws.sendto(sockets[0], [UInt8](repeating: 2, count: 65507 - 16), lan.address(1), 23757), Int32(65507 - 16))
         }
         lan.as(1) { ws in
@@ -99,7 +94,7 @@ final class DatagramTests: XCTestCase {
             XCTAssertEqual(ws.bytesReadable(sockets[1]), 100, "FIONREAD is the next datagram's payload size")
             let r = ws.recvfrom(sockets[1], capacity: 10)
             XCTAssertEqual(r.result, Winsock.socketError)
-            XCTAssertEqual(ws.lastError, 10040)
+            XCTAssertEqual(ws.lastError, WSA.EMSGSIZE)
             XCTAssertEqual(r.payload, Array(0..<10))
             let next = ws.recvfrom(sockets[1])
             XCTAssertEqual(next.payload, [42], "the rest of the long datagram is gone")
@@ -135,12 +130,12 @@ final class DatagramTests: XCTestCase {
         let sockets = discoverySockets()
         lan.as(0) { ws in
             XCTAssertEqual(ws.sendto(sockets[0], [1], IPv4Address(8, 8, 8, 8), 23757), Winsock.socketError)
-            XCTAssertEqual(ws.lastError, 10051)
+            XCTAssertEqual(ws.lastError, WSA.ENETUNREACH)
             // Decided: UDP outside is not passed through; the log says so once per address.
             XCTAssertEqual(ws.sendto(sockets[0], [2], IPv4Address(8, 8, 8, 8), 27900), Winsock.socketError)
             XCTAssertEqual(lan.hosts[0].lock.locked { lan.hosts[0].warnedOutside }, [IPv4Address(8, 8, 8, 8)])
             XCTAssertEqual(ws.sendto(sockets[0], [1], lan.address(1), 0), Winsock.socketError)
-            XCTAssertEqual(ws.lastError, 10049)
+            XCTAssertEqual(ws.lastError, WSA.EADDRNOTAVAIL)
         }
     }
 

@@ -5,10 +5,9 @@ import VirtualIPCore
 
 /// The guard the DLL puts before handing a connect or send of a non-virtual socket (TCP,
 /// IPv6) to the original ws2_32: nothing aimed at the virtual LAN may reach a real network.
-final class DestinationGuardTests: XCTestCase {
-    var lan: TestLAN!
-    override func setUpWithError() throws { lan = try TestLAN(instances: 1) }
-    override func tearDown() { lan.shutdown() }
+final class DestinationGuardTests: LANTestCase {
+    override class var instances: Int { 1 }
+    override class var startedInstances: Int { 0 }
 
     private func ipv4(_ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8, port: UInt16 = 6112) -> [UInt8] {
         [2, 0, UInt8(port >> 8), UInt8(port & 0xFF), a, b, c, d] + [UInt8](repeating: 0, count: 8)
@@ -68,17 +67,17 @@ final class DestinationGuardTests: XCTestCase {
                                                    .ptr(&returned), .null, .null))
                 }
             }
-            XCTAssertEqual(ioctl(0x8004_667E, 1), 0, "FIONBIO")
+            XCTAssertEqual(ioctl(UInt32(bitPattern: Ioctl.FIONBIO), 1), 0, "FIONBIO")
             XCTAssertEqual(ws.recvfrom(s).result, Winsock.socketError)
-            XCTAssertEqual(ws.lastError, 10035, "now non-blocking")
+            XCTAssertEqual(ws.lastError, WSA.EWOULDBLOCK, "now non-blocking")
             XCTAssertEqual(ws.sendto(s, [1, 2, 3], lan.address(0), 23756), 3)
             var readable: UInt32 = 0
-            XCTAssertEqual(ioctl(0x4004_667F, output: &readable), 0, "FIONREAD")
+            XCTAssertEqual(ioctl(UInt32(Ioctl.FIONREAD), output: &readable), 0, "FIONREAD")
             XCTAssertEqual(readable, 3)
             XCTAssertEqual(returned, 4)
-            XCTAssertEqual(ioctl(0x9800_000C, 0), 0, "SIO_UDP_CONNRESET off, as games ask")
-            XCTAssertEqual(ioctl(0xC800_0006, 0), Winsock.socketError, "extension functions: not on virtual sockets yet")
-            XCTAssertEqual(ws.lastError, 10045)
+            XCTAssertEqual(ioctl(Ioctl.SIO_UDP_CONNRESET, 0), 0, "SIO_UDP_CONNRESET off, as games ask")
+            XCTAssertEqual(ioctl(Ioctl.SIO_GET_EXTENSION_FUNCTION_POINTER, 0), Winsock.socketError, "extension functions: not on virtual sockets yet")
+            XCTAssertEqual(ws.lastError, WSA.EOPNOTSUPP)
             ws.cleanup()
         }
     }

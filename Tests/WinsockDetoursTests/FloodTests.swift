@@ -13,13 +13,8 @@ func residentBytes() -> Int {
     return (fields.count > 1 ? Int(fields[1]) ?? 0 : 0) * Int(sysconf(Int32(_SC_PAGESIZE)))
 }
 
-final class FloodTests: XCTestCase {
-    var lan: TestLAN!
-    override func setUpWithError() throws {
-        lan = try TestLAN(instances: 3)
-        for i in 0..<3 { lan.as(i) { $0.startup() } }
-    }
-    override func tearDown() { lan.shutdown() }
+final class FloodTests: LANTestCase {
+    override class var instances: Int { 3 }
 
     func test_interleavedFloodChangesNothingTheGameSeesAndIsCountedExactly() {
         let a = lan.as(0) { $0.gameSocket(port: 23756) }
@@ -50,7 +45,7 @@ final class FloodTests: XCTestCase {
         }
         lan.as(1) { ws in
             XCTAssertEqual(ws.recvfrom(b).result, Winsock.socketError, "nothing else reached the game")
-            XCTAssertEqual(ws.lastError, 10035)
+            XCTAssertEqual(ws.lastError, WSA.EWOULDBLOCK)
         }
         let counters = lan.registry.counters(ofSlot: 1)
         XCTAssertEqual(counters.rxDatagrams, UInt32(rounds))

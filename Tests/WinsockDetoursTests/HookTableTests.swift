@@ -45,7 +45,7 @@ final class HookTableTests: XCTestCase {
     }
 
     func test_lastErrorRoundTripsThroughTheTable() {
-        call("WSASetLastError", .int(10035))
-        XCTAssertEqual(Int32(truncatingIfNeeded: call("WSAGetLastError")), 10035)
+        call("WSASetLastError", .int(WSA.EWOULDBLOCK))
+        XCTAssertEqual(Int32(truncatingIfNeeded: call("WSAGetLastError")), WSA.EWOULDBLOCK)
     }
 }

@@ -5,10 +5,9 @@ import VirtualIPCore
 
 /// IP Helper's answers for the virtual PC, through the hook table (the conformance program
 /// checks the same under Wine: iphlp.*).
-final class IPHelperTests: XCTestCase {
-    var lan: TestLAN!
-    override func setUpWithError() throws { lan = try TestLAN(instances: 2) }
-    override func tearDown() { lan.shutdown() }
+final class IPHelperTests: LANTestCase {
+    override class var instances: Int { 2 }
+    override class var startedInstances: Int { 0 }
 
     private func bestInterface(_ address: IPv4Address) -> (UInt32, UInt32) {
         var index: UInt32 = 12345

@@ -5,16 +5,11 @@ import VirtualIPCore
 
 /// Multicast on the virtual LAN through the hook table: memberships in the registry, a
 /// datagram to a group reaching exactly the members, Windows' errors and IP_MULTICAST_LOOP.
-final class MulticastTests: XCTestCase {
-    var lan: TestLAN!
+final class MulticastTests: LANTestCase {
     let group = IPv4Address(239, 255, 80, 1)
     let port: UInt16 = 5353
 
-    override func setUpWithError() throws {
-        lan = try TestLAN(instances: 4)
-        for i in 0..<4 { lan.as(i) { $0.startup() } }
-    }
-    override func tearDown() { lan.shutdown() }
+    override class var instances: Int { 4 }
 
     /// setsockopt(IPPROTO_IP, name) with an ip_mreq / ip_mreq_source; (result, error).
     func membership(_ ws: Winsock, _ s: UInt, _ name: Int32, group: IPv4Address, source: IPv4Address? = nil,
@@ -38,7 +33,7 @@ final class MulticastTests: XCTestCase {
         var got: [[UInt8]] = []
         for _ in 0..<8 {
             let r = ws.recvfrom(s)
-            guard r.result >= 0 else { XCTAssertEqual(ws.lastError, 10035); break }
+            guard r.result >= 0 else { XCTAssertEqual(ws.lastError, WSA.EWOULDBLOCK); break }
             got.append(r.payload)
         }
         return got
@@ -60,7 +55,7 @@ final class MulticastTests: XCTestCase {
         // Leaving: 3 drops the group and gets nothing more; a second drop is WSAEINVAL.
         lan.as(3) { ws in
             XCTAssertEqual(membership(ws, sockets[3], 13, group: group).0, 0)
-            XCTAssertEqual(membership(ws, sockets[3], 13, group: group).1, 10022)
+            XCTAssertEqual(membership(ws, sockets[3], 13, group: group).1, WSA.EINVAL)
         }
         lan.as(0) { ws in XCTAssertEqual(ws.sendto(sockets[0], Array("again".utf8), group, port), 5) }
         lan.as(3) { ws in XCTAssertEqual(received(ws, sockets[3]), []) }
@@ -95,21 +90,21 @@ final class MulticastTests: XCTestCase {
         let sockets = (0..<3).map { i in lan.as(i) { memberSocket($0) } }
         lan.as(0) { ws in
             let s = sockets[0]
-            XCTAssertEqual(membership(ws, s, 12, group: IPv4Address(192, 168, 80, 9)).1, 10022, "not a group: WSAEINVAL")
-            XCTAssertEqual(membership(ws, s, 12, group: group, length: 7).1, 10014, "short ip_mreq: WSAEFAULT")
-            XCTAssertEqual(membership(ws, s, 12, group: group, interface: IPv4Address(10, 1, 2, 3)).1, 10049, "not our interface")
+            XCTAssertEqual(membership(ws, s, 12, group: IPv4Address(192, 168, 80, 9)).1, WSA.EINVAL, "not a group: WSAEINVAL")
+            XCTAssertEqual(membership(ws, s, 12, group: group, length: 7).1, WSA.EFAULT, "short ip_mreq: WSAEFAULT")
+            XCTAssertEqual(membership(ws, s, 12, group: group, interface: IPv4Address(10, 1, 2, 3)).1, WSA.EADDRNOTAVAIL, "not our interface")
             let unbound = ws.udpSocket()
-            XCTAssertEqual(membership(ws, unbound, 12, group: group).1, 10022, "Windows joins only a bound socket")
+            XCTAssertEqual(membership(ws, unbound, 12, group: group).1, WSA.EINVAL, "Windows joins only a bound socket")
             XCTAssertEqual(membership(ws, s, 12, group: group, interface: lan.address(0)).0, 0, "our LAN address is the interface")
-            XCTAssertEqual(membership(ws, s, 12, group: group).1, 10049, "joined twice: WSAEADDRNOTAVAIL")
-            XCTAssertEqual(membership(ws, s, 15, group: group, source: lan.address(1)).1, 10049, "a source join on an any-source one")
-            XCTAssertEqual(membership(ws, s, 16, group: group, source: lan.address(1)).1, 10022, "drop a source of an any-source join")
-            XCTAssertEqual(membership(ws, s, 18, group: group, source: lan.address(1)).1, 10022, "unblock what is not blocked")
+            XCTAssertEqual(membership(ws, s, 12, group: group).1, WSA.EADDRNOTAVAIL, "joined twice: WSAEADDRNOTAVAIL")
+            XCTAssertEqual(membership(ws, s, 15, group: group, source: lan.address(1)).1, WSA.EADDRNOTAVAIL, "a source join on an any-source one")
+            XCTAssertEqual(membership(ws, s, 16, group: group, source: lan.address(1)).1, WSA.EINVAL, "drop a source of an any-source join")
+            XCTAssertEqual(membership(ws, s, 18, group: group, source: lan.address(1)).1, WSA.EINVAL, "unblock what is not blocked")
             XCTAssertEqual(membership(ws, s, 17, group: group, source: lan.address(1)).0, 0, "block instance 1")
-            XCTAssertEqual(membership(ws, s, 17, group: group, source: lan.address(1)).1, 10049, "blocked twice")
+            XCTAssertEqual(membership(ws, s, 17, group: group, source: lan.address(1)).1, WSA.EADDRNOTAVAIL, "blocked twice")
             var v: Int32 = 0, length: Int32 = 4
             XCTAssertEqual(Int32(truncatingIfNeeded: call("getsockopt", .socket(s), .int(0), .int(12), .ptr(&v), .ptr(&length))), -1)
-            XCTAssertEqual(ws.lastError, 10042, "the membership options are set-only")
+            XCTAssertEqual(ws.lastError, WSA.ENOPROTOOPT, "the membership options are set-only")
         }
         // Instance 2 joins for instance 1 only (source-specific).
         lan.as(2) { ws in XCTAssertEqual(membership(ws, sockets[2], 15, group: group, source: lan.address(1)).0, 0) }
@@ -143,7 +138,7 @@ final class MulticastTests: XCTestCase {
         lan.as(0) { ws in
             let s = memberSocket(ws)
             for i in 0..<20 { XCTAssertEqual(membership(ws, s, 12, group: IPv4Address(239, 1, 0, UInt8(i))).0, 0) }
-            XCTAssertEqual(membership(ws, s, 12, group: IPv4Address(239, 1, 0, 99)).1, 10055)
+            XCTAssertEqual(membership(ws, s, 12, group: IPv4Address(239, 1, 0, 99)).1, WSA.ENOBUFS)
         }
     }
 

@@ -9,15 +9,13 @@ let completionRoutine: @convention(c) (UInt32, UInt32, UnsafeMutableRawPointer?,
     completions.append((error, bytes, overlapped))
 }
 
-final class OverlappedTests: XCTestCase {
-    var lan: TestLAN!
+final class OverlappedTests: LANTestCase {
     var sockets: [UInt] = []
     override func setUpWithError() throws {
-        lan = try TestLAN(instances: 2)
-        sockets = (0..<2).map { i in lan.as(i) { ws in ws.startup(); return ws.gameSocket(port: 23756) } }
+        try super.setUpWithError()
+        sockets = (0..<2).map { i in lan.as(i) { ws in ws.gameSocket(port: 23756) } }
         completions = []
     }
-    override func tearDown() { lan.shutdown() }
 
     func send(from i: Int, _ payload: [UInt8], to j: Int) {
         lan.as(i) { ws in XCTAssertEqual(ws.sendto(sockets[i], payload, lan.address(j), 23756), Int32(payload.count)) }
@@ -29,8 +27,8 @@ final class OverlappedTests: XCTestCase {
             let op = OverlappedReceive(event: event)
             let (r, error) = op.post(sockets[1])
             XCTAssertEqual(r, Winsock.socketError)
-            XCTAssertEqual(error, 997, "WSA_IO_PENDING")
-            XCTAssertEqual(op.result(sockets[1]).error, 996, "WSA_IO_INCOMPLETE before the datagram")
+            XCTAssertEqual(error, WSA.IO_PENDING, "WSA_IO_PENDING")
+            XCTAssertEqual(op.result(sockets[1]).error, WSA.IO_INCOMPLETE, "WSA_IO_INCOMPLETE before the datagram")
             XCTAssertEqual(ws.wait([event], timeoutMs: 0), 258, "WSA_WAIT_TIMEOUT while nothing arrived")
             send(from: 0, Array("FO14 packet".utf8), to: 1)
             XCTAssertEqual(ws.wait([event]), 0, "the event is signaled on completion")
@@ -64,13 +62,13 @@ final class OverlappedTests: XCTestCase {
             let other = ws.gameSocket(port: 23757)
             let events = [ws.createEvent(), ws.createEvent()]
             let ops = [OverlappedReceive(event: events[0]), OverlappedReceive(event: events[1])]
-            XCTAssertEqual(ops[0].post(other).1, 997)
-            XCTAssertEqual(ops[1].post(sockets[1]).1, 997)
+            XCTAssertEqual(ops[0].post(other).1, WSA.IO_PENDING)
+            XCTAssertEqual(ops[1].post(sockets[1]).1, WSA.IO_PENDING)
             send(from: 0, [8], to: 1)
             XCTAssertEqual(ws.wait(events), 1, "WSA_WAIT_EVENT_0 + 1: the game-port receive")
             XCTAssertEqual(call("WSAResetEvent", .ptr(events[1])), 1)
             XCTAssertEqual(ws.wait(events, timeoutMs: 0), 258)
-            XCTAssertEqual(ops[0].result(other).error, 996)
+            XCTAssertEqual(ops[0].result(other).error, WSA.IO_INCOMPLETE)
         }
     }
 
@@ -78,7 +76,7 @@ final class OverlappedTests: XCTestCase {
         lan.as(1) { ws in
             let event = ws.createEvent()
             let op = OverlappedReceive(event: nil)
-            XCTAssertEqual(op.post(sockets[1], routine: unsafeBitCast(completionRoutine, to: UnsafeRawPointer.self)).1, 997)
+            XCTAssertEqual(op.post(sockets[1], routine: unsafeBitCast(completionRoutine, to: UnsafeRawPointer.self)).1, WSA.IO_PENDING)
             send(from: 0, [1, 1, 1], to: 1)
             XCTAssertEqual(ws.wait([event], alertable: true), 0xC0, "WSA_WAIT_IO_COMPLETION")
             XCTAssertEqual(completions.count, 1)
@@ -92,16 +90,16 @@ final class OverlappedTests: XCTestCase {
         lan.as(1) { ws in
             let event = ws.createEvent()
             let op = OverlappedReceive(event: event)
-            XCTAssertEqual(op.post(sockets[1]).1, 997)
+            XCTAssertEqual(op.post(sockets[1]).1, WSA.IO_PENDING)
             XCTAssertEqual(ws.close(sockets[1]), 0)
             XCTAssertEqual(ws.wait([event], timeoutMs: 0), 0, "the event is signaled")
             let result = op.result(sockets[1])
             XCTAssertFalse(result.ok)
-            XCTAssertEqual(result.error, 10038, "WSAGetOverlappedResult asks the socket first: WSAENOTSOCK, as Wine (tcp.acceptex-listener-closed)")
+            XCTAssertEqual(result.error, WSA.ENOTSOCK, "WSAGetOverlappedResult asks the socket first: WSAENOTSOCK, as Wine (tcp.acceptex-listener-closed)")
             XCTAssertEqual(UInt32(op.overlapped.pointee.Internal), 0xC000_0120, "the OVERLAPPED says aborted, as kernel32's GetOverlappedResult reads")
             var transferred: UInt32 = 0
             XCTAssertEqual(call("GetOverlappedResult", .socket(sockets[1]), .ptr(op.overlapped), .ptr(&transferred), .int(0)), 0)
-            XCTAssertEqual(ws.lastError, 995, "kernel32's: WSA_OPERATION_ABORTED from the OVERLAPPED")
+            XCTAssertEqual(ws.lastError, WSA.OPERATION_ABORTED, "kernel32's: WSA_OPERATION_ABORTED from the OVERLAPPED")
         }
     }
 
@@ -113,10 +111,10 @@ final class OverlappedTests: XCTestCase {
             let op = OverlappedReceive(event: event)
             let (r, error) = op.post(sockets[1], capacity: 20)
             XCTAssertEqual(r, Winsock.socketError)
-            XCTAssertEqual(error, 10040)
+            XCTAssertEqual(error, WSA.EMSGSIZE)
             XCTAssertEqual(ws.wait([event], timeoutMs: 0), 0)
             let result = op.result(sockets[1])
-            XCTAssertEqual(result.error, 10040)
+            XCTAssertEqual(result.error, WSA.EMSGSIZE)
             XCTAssertEqual(result.bytes, 20)
             XCTAssertEqual(UInt32(op.overlapped.pointee.Internal), 0x8000_0005, "STATUS_BUFFER_OVERFLOW, as measured on Wine")
         }

@@ -30,13 +30,8 @@ final class RawLoopbackSocket {
     }
 }
 
-final class SpoofingAndIdentityTests: XCTestCase {
-    var lan: TestLAN!
-    override func setUpWithError() throws {
-        lan = try TestLAN(instances: 3)
-        for i in 0..<3 { lan.as(i) { $0.startup() } }
-    }
-    override func tearDown() { lan.shutdown() }
+final class SpoofingAndIdentityTests: LANTestCase {
+    override class var instances: Int { 3 }
 
     func realPort(_ instance: Int, _ s: UInt) -> UInt16 { lan.hosts[instance].sockets[s]!.realPort }
 
@@ -68,12 +63,12 @@ final class SpoofingAndIdentityTests: XCTestCase {
             XCTAssertEqual(first.2, SocketAddress(address: lan.address(2), port: 23756))
             XCTAssertEqual(peek(64).0, 7, "still queued")
             XCTAssertEqual(peek(3).0, Winsock.socketError, "too small a buffer: WSAEMSGSIZE, and the datagram stays")
-            XCTAssertEqual(ws.lastError, 10040)
+            XCTAssertEqual(ws.lastError, WSA.EMSGSIZE)
             let taken = ws.recvfrom(receiver)
             XCTAssertEqual(taken.result, 7)
             XCTAssertEqual(taken.payload, Array("peek me".utf8))
             XCTAssertEqual(peek(64).0, Winsock.socketError, "taken now")
-            XCTAssertEqual(ws.lastError, 10035)
+            XCTAssertEqual(ws.lastError, WSA.EWOULDBLOCK)
         }
         XCTAssertEqual(lan.registry.counters(ofSlot: 1).rxDatagrams, 1, "a peek does not count as a receive")
         XCTAssertEqual(lan.registry.counters(ofSlot: 1).drops(.malformed), 1)
@@ -107,7 +102,7 @@ final class SpoofingAndIdentityTests: XCTestCase {
             XCTAssertEqual(r.payload, [42])
             XCTAssertEqual(r.from, SocketAddress(address: lan.address(0), port: 23756))
             XCTAssertEqual(ws.recvfrom(victim).result, Winsock.socketError)
-            XCTAssertEqual(ws.lastError, 10035)
+            XCTAssertEqual(ws.lastError, WSA.EWOULDBLOCK)
         }
         let counters = lan.registry.counters(ofSlot: 1)
         XCTAssertEqual(counters.drops(.spoofedSource), 1)
@@ -123,7 +118,7 @@ final class SpoofingAndIdentityTests: XCTestCase {
         lan.as(1) { ws in
             let event = ws.createEvent()
             let op = OverlappedReceive(event: event)
-            XCTAssertEqual(op.post(victim).1, 997)
+            XCTAssertEqual(op.post(victim).1, WSA.IO_PENDING)
             attacker.send([UInt8](repeating: 0x56, count: 30), toRealPort: realPort(1, victim))
             lan.as(2) { ws in XCTAssertEqual(ws.sendto(ws.gameSocket(port: 23756), [7], lan.address(1), 23756), 1) }
             XCTAssertEqual(ws.wait([event]), 0)
@@ -196,13 +191,13 @@ final class SpoofingAndIdentityTests: XCTestCase {
             XCTAssertEqual(lookup("192.168.80.9", "1").1, IPv4Address(192, 168, 80, 9))
             XCTAssertEqual(lookup(nil, "23757", flags: 1).1, .any, "no node + AI_PASSIVE: bind to any")
             XCTAssertEqual(lookup(nil, "23757").1, .loopback)
-            XCTAssertEqual(lookup("www.example.org", "80").0, 11001)
+            XCTAssertEqual(lookup("www.example.org", "80").0, WSA.HOST_NOT_FOUND)
             XCTAssertEqual(lookup("VLAN-2", "http").0, 10109, "only numeric services")
-            XCTAssertEqual(lookup("VLAN-2", "1", family: 23).0, 11001, "no IPv6 on the virtual LAN")
+            XCTAssertEqual(lookup("VLAN-2", "1", family: 23).0, WSA.HOST_NOT_FOUND, "no IPv6 on the virtual LAN")
             var result: UnsafeMutablePointer<VL_ADDRINFO>?
-            XCTAssertEqual(Int32(truncatingIfNeeded: call("getaddrinfo", .null, .null, .null, .ptr(&result))), 11001, "neither node nor service")
-            XCTAssertEqual(ws.lastError, 11001)
-            XCTAssertEqual(Int32(truncatingIfNeeded: call("getaddrinfo", .null, .null, .null, .null)), 10022, "no place for the result")
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("getaddrinfo", .null, .null, .null, .ptr(&result))), WSA.HOST_NOT_FOUND, "neither node nor service")
+            XCTAssertEqual(ws.lastError, WSA.HOST_NOT_FOUND)
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("getaddrinfo", .null, .null, .null, .null)), WSA.EINVAL, "no place for the result")
         }
     }
 
@@ -216,10 +211,10 @@ final class SpoofingAndIdentityTests: XCTestCase {
             XCTAssertEqual(resolve("localhost"), .loopback)
             XCTAssertEqual(resolve("192.168.80.7"), IPv4Address(192, 168, 80, 7))
             XCTAssertNil(resolve("www.example.org"))
-            XCTAssertEqual(ws.lastError, 11001)
+            XCTAssertEqual(ws.lastError, WSA.HOST_NOT_FOUND)
             var small = [CChar](repeating: 0, count: 3)
             XCTAssertEqual(Int32(truncatingIfNeeded: call("gethostname", .ptr(&small), .int(3))), Winsock.socketError)
-            XCTAssertEqual(ws.lastError, 10014)
+            XCTAssertEqual(ws.lastError, WSA.EFAULT)
         }
     }
 }

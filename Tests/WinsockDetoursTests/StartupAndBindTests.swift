@@ -3,15 +3,14 @@ import CWineBridge
 import VirtualIPCore
 @testable import WinsockDetours
 
-final class StartupAndBindTests: XCTestCase {
-    var lan: TestLAN!
-    override func setUpWithError() throws { lan = try TestLAN(instances: 2) }
-    override func tearDown() { lan.shutdown() }
+final class StartupAndBindTests: LANTestCase {
+    override class var instances: Int { 2 }
+    override class var startedInstances: Int { 0 }
 
     func test_startupIsRefcountedAndCalledTwiceIsNormal() {
         lan.as(0) { ws in
             XCTAssertEqual(ws.udpSocket(), Winsock.invalidSocket, "no socket before WSAStartup")
-            XCTAssertEqual(ws.lastError, 10093)
+            XCTAssertEqual(ws.lastError, WSA.NOTINITIALISED)
             var data = VL_WSADATA()
             XCTAssertEqual(call("WSAStartup", .uint(0x0202), .ptr(&data)), 0)
             XCTAssertEqual(data.wVersion, 0x0202)
@@ -22,9 +21,9 @@ final class StartupAndBindTests: XCTestCase {
             XCTAssertNotEqual(s, Winsock.invalidSocket, "one WSAStartup is still in force")
             XCTAssertEqual(ws.cleanup(), 0)
             XCTAssertEqual(ws.cleanup(), Winsock.socketError)
-            XCTAssertEqual(ws.lastError, 10093)
-            XCTAssertEqual(Int32(truncatingIfNeeded: call("WSAStartup", .uint(0x0001), .ptr(&data))), 10092, "version 1.0 is refused")
-            XCTAssertEqual(Int32(truncatingIfNeeded: call("WSAStartup", .uint(0x0202), .null)), 10014)
+            XCTAssertEqual(ws.lastError, WSA.NOTINITIALISED)
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("WSAStartup", .uint(0x0001), .ptr(&data))), WSA.VERNOTSUPPORTED, "version 1.0 is refused")
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("WSAStartup", .uint(0x0202), .null)), WSA.EFAULT)
         }
     }
 
@@ -39,7 +38,7 @@ final class StartupAndBindTests: XCTestCase {
             XCTAssertEqual(ws.sockname(local), SocketAddress(address: .loopback, port: 4000))
             let unbound = ws.udpSocket()
             XCTAssertNil(ws.sockname(unbound))
-            XCTAssertEqual(ws.lastError, 10022, "getsockname on an unbound socket is WSAEINVAL")
+            XCTAssertEqual(ws.lastError, WSA.EINVAL, "getsockname on an unbound socket is WSAEINVAL")
             ws.cleanup()
         }
     }
@@ -79,10 +78,10 @@ final class StartupAndBindTests: XCTestCase {
             XCTAssertEqual(lookup(IPv4Address(192, 168, 80, 3)), "VLAN-3")
             XCTAssertEqual(lookup(lan.address(0)), "VLAN-1")
             XCTAssertNil(lookup(IPv4Address(10, 1, 2, 3)))
-            XCTAssertEqual(ws.lastError, 11001, "WSAHOST_NOT_FOUND: the DLL hands it to the system resolver")
+            XCTAssertEqual(ws.lastError, WSA.HOST_NOT_FOUND, "WSAHOST_NOT_FOUND: the DLL hands it to the system resolver")
             XCTAssertNil(lookup(IPv4Address(192, 168, 80, 255)), "the broadcast address is no host")
             XCTAssertNil(lookup(IPv4Address(192, 168, 80, 3), type: 23))
-            XCTAssertEqual(ws.lastError, 10047)
+            XCTAssertEqual(ws.lastError, WSA.EAFNOSUPPORT)
             ws.cleanup()
         }
     }
@@ -92,15 +91,15 @@ final class StartupAndBindTests: XCTestCase {
             ws.startup()
             let s = ws.udpSocket()
             XCTAssertEqual(ws.bind(s, lan.address(1), 23757), Winsock.socketError, "another instance's address is not ours")
-            XCTAssertEqual(ws.lastError, 10049)
+            XCTAssertEqual(ws.lastError, WSA.EADDRNOTAVAIL)
             XCTAssertEqual(ws.bind(s, IPv4Address(10, 0, 0, 1), 23757), Winsock.socketError)
-            XCTAssertEqual(ws.lastError, 10049)
+            XCTAssertEqual(ws.lastError, WSA.EADDRNOTAVAIL)
             XCTAssertEqual(ws.bind(s, .any, 23757), 0)
             XCTAssertEqual(ws.bind(s, .any, 23758), Winsock.socketError, "bound twice")
-            XCTAssertEqual(ws.lastError, 10022)
+            XCTAssertEqual(ws.lastError, WSA.EINVAL)
             let second = ws.udpSocket()
             XCTAssertEqual(ws.bind(second, .any, 23757), Winsock.socketError, "same port twice in one instance")
-            XCTAssertEqual(ws.lastError, 10048)
+            XCTAssertEqual(ws.lastError, WSA.EADDRINUSE)
             let ephemeral = ws.udpSocket()
             XCTAssertEqual(ws.bind(ephemeral, .any, 0), 0)
             XCTAssertTrue((49152...65535).contains(ws.sockname(ephemeral)!.port))
@@ -126,7 +125,7 @@ final class StartupAndBindTests: XCTestCase {
             XCTAssertEqual(ws.bind(a, .any, 5000), 0)
             XCTAssertEqual(ws.setOption(b, 4, 1), 0)
             XCTAssertEqual(ws.bind(b, .any, 5000), Winsock.socketError, "SO_REUSEADDR on the newcomer only")
-            XCTAssertEqual(ws.lastError, 10013)
+            XCTAssertEqual(ws.lastError, WSA.EACCES)
             let d = ws.udpSocket()
             XCTAssertEqual(ws.setOption(c, 4, 1), 0)
             XCTAssertEqual(ws.setOption(d, 4, 1), 0)
@@ -143,7 +142,7 @@ final class StartupAndBindTests: XCTestCase {
             let s = ws.gameSocket(port: 23757)
             XCTAssertEqual(ws.close(s), 0)
             XCTAssertEqual(ws.close(s), Winsock.socketError)
-            XCTAssertEqual(ws.lastError, 10038)
+            XCTAssertEqual(ws.lastError, WSA.ENOTSOCK)
             _ = ws.gameSocket(port: 23757)
             ws.cleanup()
         }
@@ -153,23 +152,23 @@ final class StartupAndBindTests: XCTestCase {
         lan.as(0) { ws in
             ws.startup()
             let s = ws.udpSocket()
-            XCTAssertEqual(ws.getOption(s, 0x2003), Int32(65507 - 16), "SO_MAX_MSG_SIZE less our header")
-            XCTAssertEqual(ws.getOption(s, 0x1008), 2, "SO_TYPE is SOCK_DGRAM")
-            XCTAssertEqual(ws.getOption(s, 0x20), 0)
-            XCTAssertEqual(ws.setOption(s, 0x20, 1), 0)
-            XCTAssertEqual(ws.getOption(s, 0x20), 1)
-            XCTAssertEqual(ws.setOption(s, 0x1002, 262_144), 0)
-            XCTAssertEqual(ws.getOption(s, 0x1002), 262_144)
+            XCTAssertEqual(ws.getOption(s, Opt.SO_MAX_MSG_SIZE), Int32(65507 - 16), "SO_MAX_MSG_SIZE less our header")
+            XCTAssertEqual(ws.getOption(s, Opt.SO_TYPE), 2, "SO_TYPE is SOCK_DGRAM")
+            XCTAssertEqual(ws.getOption(s, Opt.SO_BROADCAST), 0)
+            XCTAssertEqual(ws.setOption(s, Opt.SO_BROADCAST, 1), 0)
+            XCTAssertEqual(ws.getOption(s, Opt.SO_BROADCAST), 1)
+            XCTAssertEqual(ws.setOption(s, Opt.SO_RCVBUF, 262_144), 0)
+            XCTAssertEqual(ws.getOption(s, Opt.SO_RCVBUF), 262_144)
             XCTAssertEqual(ws.setOption(s, 0x7777, 1), Winsock.socketError)
-            XCTAssertEqual(ws.lastError, 10042)
+            XCTAssertEqual(ws.lastError, WSA.ENOPROTOOPT)
             XCTAssertEqual(ws.udpSocket() == Winsock.invalidSocket, false)
             XCTAssertNotEqual(UInt(call("socket", .int(2), .int(1), .int(6))), Winsock.invalidSocket, "TCP is virtual too")
             XCTAssertEqual(UInt(call("socket", .int(2), .int(1), .int(17))), Winsock.invalidSocket, "a stream is not UDP")
-            XCTAssertEqual(ws.lastError, 10043)
+            XCTAssertEqual(ws.lastError, WSA.EPROTONOSUPPORT)
             XCTAssertEqual(UInt(call("socket", .int(2), .int(3), .int(0))), Winsock.invalidSocket, "raw sockets are not virtual")
-            XCTAssertEqual(ws.lastError, 10044)
+            XCTAssertEqual(ws.lastError, WSA.ESOCKTNOSUPPORT)
             XCTAssertEqual(UInt(call("socket", .int(23), .int(2), .int(0))), Winsock.invalidSocket)
-            XCTAssertEqual(ws.lastError, 10047)
+            XCTAssertEqual(ws.lastError, WSA.EAFNOSUPPORT)
             ws.cleanup()
         }
     }

@@ -6,13 +6,8 @@ import VirtualIPCore
 /// Overlapped WSASend on a virtual TCP socket, as Windows makes it: it never blocks the
 /// caller; what the OS cannot take at once waits (WSA_IO_PENDING) and ends on the port when
 /// its last byte is taken, the sends in their order; closesocket aborts what still waits.
-final class StreamSendTests: XCTestCase {
-    var lan: TestLAN!
-    override func setUpWithError() throws {
-        lan = try TestLAN(instances: 2)
-        for i in 0..<2 { _ = lan.as(i) { $0.startup() } }
-    }
-    override func tearDown() { lan.shutdown() }
+final class StreamSendTests: LANTestCase {
+    override class var instances: Int { 2 }
 
     /// 32 MiB: far more than loopback's socket buffers hold while nobody reads.
     static let size = 32 << 20
@@ -48,9 +43,9 @@ final class StreamSendTests: XCTestCase {
         for i in 0..<second.count { second[i] = 0xA5 }
         lan.as(0) { ws in
             XCTAssertEqual(post(ws, client, first, overlapped).0, -1)
-            XCTAssertEqual(ws.lastError, 997, "WSA_IO_PENDING: the reader takes nothing yet, the call does not wait")
+            XCTAssertEqual(ws.lastError, WSA.IO_PENDING, "WSA_IO_PENDING: the reader takes nothing yet, the call does not wait")
             XCTAssertEqual(UInt32(overlapped.pointee.Internal), VL_STATUS_PENDING)
-            XCTAssertEqual(post(ws, client, second, overlapped + 1).1, 997, "a later send waits behind it")
+            XCTAssertEqual(post(ws, client, second, overlapped + 1).1, WSA.IO_PENDING, "a later send waits behind it")
         }
         // The reader takes everything: the bytes in their order, then both ends on the port.
         var got = [UInt8]()
@@ -77,7 +72,7 @@ final class StreamSendTests: XCTestCase {
         defer { buffer.deallocate(); overlapped.deallocate() }
         overlapped.initialize(to: VL_OVERLAPPED())
         lan.as(0) { ws in
-            XCTAssertEqual(post(ws, client, buffer, overlapped).1, 997)
+            XCTAssertEqual(post(ws, client, buffer, overlapped).1, WSA.IO_PENDING)
             XCTAssertEqual(ws.close(client), 0)
         }
         var key: UInt = 0, status: UInt32 = 0, transferred: UInt32 = 0

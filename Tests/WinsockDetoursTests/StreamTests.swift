@@ -8,13 +8,8 @@ import VirtualIPCore
 /// Virtual TCP through the hook table: every copy has its own TCP port space, connections
 /// carry the virtual addresses, and a connection whose preamble does not match the registry
 /// never reaches the game.
-final class StreamTests: XCTestCase {
-    var lan: TestLAN!
-    override func setUpWithError() throws {
-        lan = try TestLAN(instances: 4)
-        for i in 0..<4 { lan.as(i) { $0.startup() } }
-    }
-    override func tearDown() { lan.shutdown() }
+final class StreamTests: LANTestCase {
+    override class var instances: Int { 4 }
 
     /// A listening TCP socket on 0.0.0.0:port, as a game's host opens it.
     func listener(_ instance: Int, port: UInt16) -> UInt { lan.tcpListener(instance, port: port) }
@@ -64,7 +59,7 @@ final class StreamTests: XCTestCase {
         lan.as(0) { ws in
             let second = ws.tcpSocket()
             XCTAssertEqual(ws.bind(second, .any, 6112), Winsock.socketError, "the same copy's port is taken")
-            XCTAssertEqual(ws.lastError, 10048)
+            XCTAssertEqual(ws.lastError, WSA.EADDRINUSE)
             let udp = ws.udpSocket()
             XCTAssertEqual(ws.bind(udp, .any, 6112), 0, "UDP 6112 is another port space")
         }
@@ -93,7 +88,7 @@ final class StreamTests: XCTestCase {
         lan.as(2) { ws in
             let s = ws.tcpSocket()
             XCTAssertEqual(ws.connect(s, .loopback, 7000), Winsock.socketError, "another copy's 127.0.0.1 has no listener")
-            XCTAssertEqual(ws.lastError, 10061)
+            XCTAssertEqual(ws.lastError, WSA.ECONNREFUSED)
         }
     }
 
@@ -102,10 +97,10 @@ final class StreamTests: XCTestCase {
         lan.as(1) { ws in
             let s = ws.tcpSocket()
             XCTAssertEqual(ws.connect(s, lan.address(2), 7777), Winsock.socketError)
-            XCTAssertEqual(ws.lastError, 10061, "WSAECONNREFUSED")
+            XCTAssertEqual(ws.lastError, WSA.ECONNREFUSED, "WSAECONNREFUSED")
             let b = ws.tcpSocket()
             XCTAssertEqual(ws.connect(b, .limitedBroadcast, 6112), Winsock.socketError)
-            XCTAssertEqual(ws.lastError, 10051)
+            XCTAssertEqual(ws.lastError, WSA.ENETUNREACH)
         }
     }
 
@@ -115,11 +110,11 @@ final class StreamTests: XCTestCase {
             let s = ws.tcpSocket()
             XCTAssertEqual(ws.nonBlocking(s), 0)
             XCTAssertEqual(ws.connect(s, lan.address(0), 6112), Winsock.socketError)
-            XCTAssertEqual(ws.lastError, 10035, "WSAEWOULDBLOCK, as Windows answers a non-blocking connect")
+            XCTAssertEqual(ws.lastError, WSA.EWOULDBLOCK, "WSAEWOULDBLOCK, as Windows answers a non-blocking connect")
             XCTAssertEqual(ws.selectWritable(s), 1)
-            XCTAssertEqual(ws.getOption(s, 0x1007), 0, "SO_ERROR: connected")
+            XCTAssertEqual(ws.getOption(s, Opt.SO_ERROR), 0, "SO_ERROR: connected")
             XCTAssertEqual(ws.connect(s, lan.address(0), 6112), Winsock.socketError)
-            XCTAssertEqual(ws.lastError, 10056, "WSAEISCONN")
+            XCTAssertEqual(ws.lastError, WSA.EISCONN, "WSAEISCONN")
         }
         lan.as(0) { ws in
             XCTAssertEqual(ws.nonBlocking(host), 0)
@@ -127,7 +122,7 @@ final class StreamTests: XCTestCase {
             XCTAssertNotEqual(accepted, Winsock.invalidSocket)
             XCTAssertEqual(from?.address, lan.address(3))
             XCTAssertEqual(ws.accept(host).0, Winsock.invalidSocket, "one connection only")
-            XCTAssertEqual(ws.lastError, 10035)
+            XCTAssertEqual(ws.lastError, WSA.EWOULDBLOCK)
         }
     }
 
@@ -136,9 +131,9 @@ final class StreamTests: XCTestCase {
             let s = ws.tcpSocket()
             XCTAssertEqual(ws.nonBlocking(s), 0)
             XCTAssertEqual(ws.connect(s, lan.address(1), 6112), Winsock.socketError)
-            XCTAssertEqual(ws.lastError, 10035)
+            XCTAssertEqual(ws.lastError, WSA.EWOULDBLOCK)
             XCTAssertEqual(ws.selectWritable(s), 1, "the attempt is over")
-            XCTAssertEqual(ws.getOption(s, 0x1007), 10061, "SO_ERROR says WSAECONNREFUSED")
+            XCTAssertEqual(ws.getOption(s, Opt.SO_ERROR), WSA.ECONNREFUSED, "SO_ERROR says WSAECONNREFUSED")
             XCTAssertNil(ws.peername(s))
         }
     }
@@ -161,7 +156,7 @@ final class StreamTests: XCTestCase {
         lan.as(2) { ws in
             XCTAssertEqual(ws.nonBlocking(host), 0)
             XCTAssertEqual(ws.accept(host).0, Winsock.invalidSocket, "the forged connection is not the game's")
-            XCTAssertEqual(ws.lastError, 10035)
+            XCTAssertEqual(ws.lastError, WSA.EWOULDBLOCK)
         }
         XCTAssertEqual(lan.registry.counters(ofSlot: 2).drops(.spoofedSource), 1)
         var byte: UInt8 = 0
@@ -175,15 +170,15 @@ final class StreamTests: XCTestCase {
             let udp = ws.udpSocket()
             XCTAssertEqual(ws.bind(udp, .any, 6112), 0)
             XCTAssertEqual(ws.listen(udp), Winsock.socketError)
-            XCTAssertEqual(ws.lastError, 10045, "listen on UDP: WSAEOPNOTSUPP")
+            XCTAssertEqual(ws.lastError, WSA.EOPNOTSUPP, "listen on UDP: WSAEOPNOTSUPP")
             let unbound = ws.tcpSocket()
             XCTAssertEqual(ws.listen(unbound), Winsock.socketError)
-            XCTAssertEqual(ws.lastError, 10022, "listen unbound: WSAEINVAL")
+            XCTAssertEqual(ws.lastError, WSA.EINVAL, "listen unbound: WSAEINVAL")
             XCTAssertEqual(ws.accept(unbound).0, Winsock.invalidSocket)
-            XCTAssertEqual(ws.lastError, 10022, "accept without listen: WSAEINVAL")
+            XCTAssertEqual(ws.lastError, WSA.EINVAL, "accept without listen: WSAEINVAL")
             XCTAssertEqual(ws.send(unbound, [1]), -1)
-            XCTAssertEqual(ws.lastError, 10057, "send unconnected: WSAENOTCONN")
-            XCTAssertEqual(ws.getOption(unbound, 0x1008), 1, "SO_TYPE is SOCK_STREAM")
+            XCTAssertEqual(ws.lastError, WSA.ENOTCONN, "send unconnected: WSAENOTCONN")
+            XCTAssertEqual(ws.getOption(unbound, Opt.SO_TYPE), 1, "SO_TYPE is SOCK_STREAM")
         }
     }
 
@@ -206,7 +201,7 @@ final class StreamTests: XCTestCase {
         lan.as(0) { XCTAssertEqual($0.close(host), 0) }
         done.wait()
         XCTAssertEqual(result.value?.0, Winsock.invalidSocket)
-        XCTAssertEqual(result.value?.1, 10004, "WSAEINTR, as for a blocked receive")
+        XCTAssertEqual(result.value?.1, WSA.EINTR, "WSAEINTR, as for a blocked receive")
     }
 
     func test_overlappedReceiveOnAStreamCompletesWithTheBytes() {
@@ -219,7 +214,7 @@ final class StreamTests: XCTestCase {
         let accepted = lan.as(1) { $0.accept(host).0 }
         lan.as(1) { ws in
             let op = OverlappedReceive(event: ws.createEvent())
-            XCTAssertEqual(op.post(accepted).1, 997, "nothing there yet: WSA_IO_PENDING")
+            XCTAssertEqual(op.post(accepted).1, WSA.IO_PENDING, "nothing there yet: WSA_IO_PENDING")
             lan.as(0) { XCTAssertEqual($0.send(client, Array("ping".utf8)), 4) }
             XCTAssertEqual(ws.wait([op.overlapped.pointee.hEvent]), 0)
             let r = op.result(accepted)

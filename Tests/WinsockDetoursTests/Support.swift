@@ -5,6 +5,23 @@ import HostKit
 import VirtualIPCore
 @testable import WinsockDetours
 
+/// A test case on "N instances on one registry": before each test a `TestLAN` of
+/// `instances` copies, the first `startedInstances` of them with Winsock started
+/// (WSAStartup, as a game's first call); after it, all of them shut down.
+class LANTestCase: XCTestCase {
+    class var instances: Int { 2 }
+    class var startedInstances: Int { instances }
+    class var config: InstanceConfig { InstanceConfig() }
+    var lan: TestLAN!
+
+    override func setUpWithError() throws {
+        lan = try TestLAN(instances: Self.instances, config: Self.config)
+        for i in 0..<Self.startedInstances { lan.as(i) { $0.startup() } }
+    }
+
+    override func tearDown() { lan?.shutdown() }
+}
+
 /// A virtual LAN inside the test process: one in-memory registry, `count` instances. Calls
 /// go through the real entry points (libffi, hook table signatures) on behalf of whichever
 /// instance `as(_:)` selects.
@@ -93,12 +110,12 @@ struct Winsock {
 
     func setOption(_ s: UInt, _ name: Int32, _ value: Int32) -> Int32 {
         var v = value
-        return Int32(truncatingIfNeeded: call("setsockopt", .socket(s), .int(0xFFFF), .int(name), .ptr(&v), .int(4)))
+        return Int32(truncatingIfNeeded: call("setsockopt", .socket(s), .int(Opt.SOL_SOCKET), .int(name), .ptr(&v), .int(4)))
     }
 
     func getOption(_ s: UInt, _ name: Int32) -> Int32? {
         var v: Int32 = 0, length: Int32 = 4
-        let r = Int32(truncatingIfNeeded: call("getsockopt", .socket(s), .int(0xFFFF), .int(name), .ptr(&v), .ptr(&length)))
+        let r = Int32(truncatingIfNeeded: call("getsockopt", .socket(s), .int(Opt.SOL_SOCKET), .int(name), .ptr(&v), .ptr(&length)))
         return r == 0 ? v : nil
     }
 
@@ -117,19 +134,19 @@ struct Winsock {
         let r = buffer.withUnsafeMutableBytes { p in
             Int32(truncatingIfNeeded: call("recvfrom", .socket(s), .ptr(p.baseAddress), .int(Int32(capacity)), .int(0), .ptr(&from), .ptr(&fromLength)))
         }
-        let copied = r >= 0 ? Int(r) : (lastError == 10040 ? capacity : 0)
-        let source = r >= 0 || lastError == 10040 ? SocketAddress.read(&from, length: fromLength).success : nil
+        let copied = r >= 0 ? Int(r) : (lastError == WSA.EMSGSIZE ? capacity : 0)
+        let source = r >= 0 || lastError == WSA.EMSGSIZE ? SocketAddress.read(&from, length: fromLength).success : nil
         return (r, Array(buffer.prefix(copied)), source)
     }
 
     func nonBlocking(_ s: UInt) -> Int32 {
         var on: UInt32 = 1
-        return Int32(truncatingIfNeeded: call("ioctlsocket", .socket(s), .int(Int32(bitPattern: 0x8004_667E)), .ptr(&on)))
+        return Int32(truncatingIfNeeded: call("ioctlsocket", .socket(s), .int(Ioctl.FIONBIO), .ptr(&on)))
     }
 
     func bytesReadable(_ s: UInt) -> UInt32? {
         var n: UInt32 = 0
-        let r = Int32(truncatingIfNeeded: call("ioctlsocket", .socket(s), .int(0x4004_667F), .ptr(&n)))
+        let r = Int32(truncatingIfNeeded: call("ioctlsocket", .socket(s), .int(Ioctl.FIONREAD), .ptr(&n)))
         return r == 0 ? n : nil
     }
 
@@ -154,7 +171,7 @@ struct Winsock {
     func gameSocket(port: UInt16, address: IPv4Address = .any) -> UInt {
         let s = udpSocket()
         precondition(s != Winsock.invalidSocket, "socket() failed: \(lastError)")
-        precondition(setOption(s, 0x20, 1) == 0)
+        precondition(setOption(s, Opt.SO_BROADCAST, 1) == 0)
         precondition(bind(s, address, port) == 0, "bind failed: \(lastError)")
         return s
     }
@@ -226,7 +243,7 @@ func extensionFunction(_ s: UInt, _ id: [UInt8]) -> UnsafeMutableRawPointer? {
     let r = id.withUnsafeMutableBytes { idBytes in
         withUnsafeMutablePointer(to: &pointer) { out in
             withUnsafeMutablePointer(to: &returned) {
-                Int32(truncatingIfNeeded: call("WSAIoctl", .socket(s), .uint(0xC800_0006), .ptr(UnsafeRawPointer(idBytes.baseAddress)), .uint(16),
+                Int32(truncatingIfNeeded: call("WSAIoctl", .socket(s), .uint(Ioctl.SIO_GET_EXTENSION_FUNCTION_POINTER), .ptr(UnsafeRawPointer(idBytes.baseAddress)), .uint(16),
                                                .ptr(out), .uint(UInt32(MemoryLayout<UnsafeRawPointer>.size)), .ptr($0), .null, .null))
             }
         }

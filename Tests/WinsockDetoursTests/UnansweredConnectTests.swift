@@ -9,13 +9,8 @@ import VirtualIPCore
 /// last delay later, WSAETIMEDOUT (21 s with Windows' 3 s; the tests shorten the delay). A
 /// copy that starts meanwhile is reached by the next SYN. An instance that is there but
 /// has no listener refuses at once (WSAECONNREFUSED, StreamTests).
-final class UnansweredConnectTests: XCTestCase {
-    var lan: TestLAN!
-    override func setUpWithError() throws {
-        lan = try TestLAN(instances: 2)
-        for i in 0..<2 { _ = lan.as(i) { $0.startup() } }
-    }
-    override func tearDown() { lan.shutdown() }
+final class UnansweredConnectTests: LANTestCase {
+    override class var instances: Int { 2 }
 
     /// Starts instance 2 (its address had no PC until now) with a listener on 6112.
     func startThirdCopy() throws -> UInt {
@@ -50,11 +45,11 @@ final class UnansweredConnectTests: XCTestCase {
             let s = ws.tcpSocket()
             let start = Platform.default.nowMs
             XCTAssertEqual(ws.connect(s, lan.address(2), 6112), -1)
-            XCTAssertEqual(ws.lastError, 10060, "WSAETIMEDOUT, as Windows after its SYN retransmissions")
+            XCTAssertEqual(ws.lastError, WSA.ETIMEDOUT, "WSAETIMEDOUT, as Windows after its SYN retransmissions")
             XCTAssertGreaterThanOrEqual(Platform.default.nowMs &- start, 7 * 30 - 5, "the whole schedule: 1 + 2 + 4 times TcpInitialRTT")
             XCTAssertNil(ws.peername(s))
             XCTAssertEqual(ws.connect(s, lan.address(1), 6112), -1, "the socket is usable again")
-            XCTAssertEqual(ws.lastError, 10061, "a PC that is there refuses at once")
+            XCTAssertEqual(ws.lastError, WSA.ECONNREFUSED, "a PC that is there refuses at once")
         }
     }
 
@@ -65,15 +60,15 @@ final class UnansweredConnectTests: XCTestCase {
             let s = ws.tcpSocket()
             XCTAssertEqual(ws.nonBlocking(s), 0)
             XCTAssertEqual(ws.connect(s, lan.address(2), 6112), -1)
-            XCTAssertEqual(ws.lastError, 10035, "WSAEWOULDBLOCK")
+            XCTAssertEqual(ws.lastError, WSA.EWOULDBLOCK, "WSAEWOULDBLOCK")
             XCTAssertEqual(ws.selectWritable(s), 0, "neither connected nor failed within select's 2 s: under way")
-            XCTAssertEqual(ws.getOption(s, 0x1007), 0, "SO_ERROR: nothing yet")
+            XCTAssertEqual(ws.getOption(s, Opt.SO_ERROR), 0, "SO_ERROR: nothing yet")
             XCTAssertNil(ws.peername(s))
             let refused = ws.tcpSocket()
             XCTAssertEqual(ws.nonBlocking(refused), 0)
             XCTAssertEqual(ws.connect(refused, lan.address(1), 6113), -1, "a PC that is there, with no listener")
             XCTAssertEqual(ws.selectWritable(refused), 1, "refused at once: select reports it")
-            XCTAssertEqual(ws.getOption(refused, 0x1007), 10061)
+            XCTAssertEqual(ws.getOption(refused, Opt.SO_ERROR), WSA.ECONNREFUSED)
             XCTAssertEqual(ws.close(s), 0)
         }
     }
@@ -109,10 +104,10 @@ final class UnansweredConnectTests: XCTestCase {
             overlapped.pointee.hEvent = ws.createEvent()
             var to = ws.sockaddr(lan.address(2), 6112)
             XCTAssertEqual(function(s, &to, 16, nil, 0, nil, overlapped), 0)
-            XCTAssertEqual(ws.lastError, 997)
+            XCTAssertEqual(ws.lastError, WSA.IO_PENDING)
             XCTAssertEqual(UInt32(overlapped.pointee.Internal), VL_STATUS_PENDING, "still under way after the call")
             XCTAssertEqual(function(s, &to, 16, nil, 0, nil, overlapped + 1), 0)
-            XCTAssertEqual(ws.lastError, 10037, "one handshake at a time: WSAEALREADY")
+            XCTAssertEqual(ws.lastError, WSA.EALREADY, "one handshake at a time: WSAEALREADY")
             XCTAssertEqual(ws.wait([overlapped.pointee.hEvent], timeoutMs: 10_000), 0)
             XCTAssertEqual(UInt32(overlapped.pointee.Internal), WinsockError.statusIOTimeout)
             XCTAssertEqual(WinsockError(ntStatus: UInt32(overlapped.pointee.Internal)), .timedOut)
@@ -130,7 +125,7 @@ final class UnansweredConnectTests: XCTestCase {
             second.pointee.hEvent = ws.createEvent()
             var to = ws.sockaddr(lan.address(2), 6112)
             XCTAssertEqual(function(s, &to, 16, hello, 5, nil, second), 0)
-            XCTAssertEqual(ws.lastError, 997)
+            XCTAssertEqual(ws.lastError, WSA.IO_PENDING)
             return s
         }
         let host = try startThirdCopy()

@@ -6,13 +6,8 @@ import VirtualIPCore
 /// WSAAccept on a virtual listener: the condition function sees the virtual names and
 /// decides (conformance `tcp.wsaaccept*`: before, Wine's own WSAAccept handed the game the
 /// backing connection, our preamble as its first bytes).
-final class WSAAcceptTests: XCTestCase {
-    var lan: TestLAN!
-    override func setUpWithError() throws {
-        lan = try TestLAN(instances: 2)
-        for i in 0..<2 { _ = lan.as(i) { $0.startup() } }
-    }
-    override func tearDown() { lan.shutdown() }
+final class WSAAcceptTests: LANTestCase {
+    override class var instances: Int { 2 }
 
     /// What the condition function was shown, and what it answers (passed as its data).
     final class Judge {
@@ -81,14 +76,14 @@ final class WSAAcceptTests: XCTestCase {
         let (rejected, _) = connectFrom0()
         lan.as(1) { ws in
             XCTAssertEqual(wsaAccept(ws, host, Judge(answer: 1)).0, Winsock.invalidSocket)  // CF_REJECT
-            XCTAssertEqual(ws.lastError, 10061, "WSAECONNREFUSED")
+            XCTAssertEqual(ws.lastError, WSA.ECONNREFUSED, "WSAECONNREFUSED")
         }
         lan.as(0) { XCTAssertEqual($0.recv(rejected, capacity: 8), [], "the client's connection is closed") }
         let (_, clientName) = connectFrom0()
         let judge = Judge(answer: 2)  // CF_DEFER
         lan.as(1) { ws in
             XCTAssertEqual(wsaAccept(ws, host, judge).0, Winsock.invalidSocket)
-            XCTAssertEqual(ws.lastError, 11002, "WSATRY_AGAIN")
+            XCTAssertEqual(ws.lastError, WSA.TRY_AGAIN, "WSATRY_AGAIN")
             judge.answer = 0
             let (again, peer) = wsaAccept(ws, host, judge)
             XCTAssertNotEqual(again, Winsock.invalidSocket)
