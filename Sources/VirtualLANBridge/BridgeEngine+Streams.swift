@@ -16,7 +16,7 @@ extension BridgeEngine {
     // MARK: Stand-in listeners for remote instances (the side of the copy that connects)
 
     func openStandIn(_ remote: Remote, port: UInt16) {
-        guard let (fd, realPort) = try? StreamSocket.listen(on: HostAddress.loopback(0).sockaddr) else {
+        guard let (fd, realPort) = try? TCPSocket.listen(on: HostAddress.loopback(0).sockaddr) else {
             warnOnce("standin", "cannot open a stand-in TCP listener on 127.0.0.1 (out of file descriptors?)")
             return
         }
@@ -40,9 +40,9 @@ extension BridgeEngine {
 
     /// A copy connected to a stand-in: its preamble comes next.
     func acceptForRemote(_ listener: Int32, owner: (slot: Int, virtualPort: UInt16)) {
-        while let (fd, from) = StreamSocket.accept(listener) {
+        while let (fd, from) = TCPSocket.accept(listener) {
             guard from.address == 0x7F00_0001, let remote = remotes[owner.slot] else {
-                StreamSocket.reset(fd)
+                TCPSocket.reset(fd)
                 count(.localCheck)
                 continue
             }
@@ -64,7 +64,7 @@ extension BridgeEngine {
         }
         guard let peer = peers[stream.peer], peer.up else { count(.unknownPeer); return "the remote instance's host is not up" }
         guard let opening = sealed(.stream, body: stream.head),
-              let (link, _) = StreamSocket.connect(to: peer.address.sockaddr, bindLoopback: false)
+              let (link, _) = TCPSocket.connect(to: peer.address.sockaddr, bindLoopback: false)
         else { count(.sendFailed); return "cannot connect to the bridge at \(peer.address)" }
         stream.seal = StreamSeal(mac: mac, session: session, sequence: sequence, connectingSide: true)
         stream.link = link
@@ -77,7 +77,7 @@ extension BridgeEngine {
     // MARK: Connections from other bridges (the listener's side)
 
     func acceptFromPeer() {
-        while let (fd, from) = StreamSocket.accept(streamLink) {
+        while let (fd, from) = TCPSocket.accept(streamLink) {
             let stream = RelayedStream(stage: .readingOpen, link: fd, peer: 0, nowMs: platform.nowMs)
             stream.linkFrom = from
             streams[fd] = stream
@@ -101,15 +101,15 @@ extension BridgeEngine {
             return "nothing listens on \(header.destination.dotted):\(header.destinationPort) any more"
         }
         guard let remote = remoteInstance(source, peer: frame.sender.first) else { return "its source cannot be placed here" }
-        guard let (fd, realPort) = StreamSocket.connect(to: HostAddress.loopback(listener).sockaddr, bindLoopback: true) else {
+        guard let (fd, realPort) = TCPSocket.connect(to: HostAddress.loopback(listener).sockaddr, bindLoopback: true) else {
             count(.sendFailed)
             return "cannot connect to the listener's real port \(listener)"
         }
         guard registry.addSocket(slot: remote.claim.index, virtualPort: header.sourcePort, realPort: realPort, scope: .lan, transport: .tcp) else {
-            StreamSocket.reset(fd)
+            TCPSocket.reset(fd)
             return "remote instance \(source) has \(RegistryLayout.socketsPerSlot) sockets here already"
         }
-        StreamSocket.closesAbortively(fd, true)
+        TCPSocket.closesAbortively(fd, true)
         stream.entry = (remote.claim.index, realPort)
         stream.seal = StreamSeal(mac: mac, session: frame.session, sequence: frame.sequence, connectingSide: false)
         stream.local = fd
@@ -156,7 +156,7 @@ extension BridgeEngine {
     private func end(_ stream: RelayedStream, reset: Bool) {
         for fd in stream.fds {
             streams[fd] = nil
-            if reset { StreamSocket.reset(fd) } else { close(fd) }
+            if reset { TCPSocket.reset(fd) } else { close(fd) }
         }
         stream.local = -1
         stream.link = -1

@@ -117,7 +117,7 @@ public final class BridgeEngine {
         for attempt in 1...8 {
             let udp = try UDPSocket(bindTo: listen.sockaddr, receiveBuffer: 4 << 20)
             do {
-                return (udp, try StreamSocket.listen(on: HostAddress(address: listen.address, port: udp.port).sockaddr).fd)
+                return (udp, try TCPSocket.listen(on: HostAddress(address: listen.address, port: udp.port).sockaddr).fd)
             } catch where listen.port == 0 && attempt < 8 {
                 continue
             }

@@ -74,7 +74,7 @@ final class RelayedStream {
 
     init(stage: Stage, local: Int32 = -1, link: Int32 = -1, peer: UInt16, nowMs: UInt32) {
         self.stage = stage
-        if local >= 0 { StreamSocket.closesAbortively(local, true) }
+        if local >= 0 { TCPSocket.closesAbortively(local, true) }
         self.local = local
         self.link = link
         self.peer = peer
@@ -113,7 +113,7 @@ final class RelayedStream {
             // poll said writable or failed: the connect has ended one way or the other.
             var ready = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
             guard poll(&ready, 1, 0) == 1 else { continue }
-            let error = StreamSocket.connectError(fd)
+            let error = TCPSocket.connectError(fd)
             guard error == 0 else { return .failed("connect: \(String(cString: strerror(error)))") }
             if fd == local { localConnecting = false } else { linkConnecting = false }
         }
@@ -168,7 +168,7 @@ final class RelayedStream {
                 if sent { progress = true }
             }
             if inbound.isEmpty && linkEnded && !localShut {
-                StreamSocket.closesAbortively(local, false)  // the end is graceful from here on
+                TCPSocket.closesAbortively(local, false)  // the end is graceful from here on
                 shutdown(local, Int32(SHUT_WR))
                 localShut = true
             }

@@ -27,11 +27,11 @@ extension VirtualHost {
         guard let output else { return .invalidArgument }
         guard remoteLength > 0 else { return .fault }
         guard localLength >= VirtualHost.nameBlockSize, remoteLength >= VirtualHost.nameBlockSize else { return .fault }
-        return withSocket(handle) { listener in
+        return withStream(handle, orFail: { $0 }, notStream: .invalidArgument) { listener in
             // Windows refuses a socket that does not listen and an acceptor that is bound,
             // connected or already someone's (WSAEINVAL); Wine leaves those pending for ever.
-            guard listener.isStream, listener.listening else { return .invalidArgument }
-            guard let target = sockets[acceptor], target.isStream, !target.isBound, !target.listening, target.peer == nil,
+            guard listener.listening else { return .invalidArgument }
+            guard let target = sockets[acceptor] as? StreamSocket, !target.isBound, !target.listening, target.peer == nil,
                   !acceptWaitsLocked(onto: acceptor) else { return .invalidArgument }
             let first = VL_WSABUF(len: receiveLength, buf: output.assumingMemoryBound(to: CChar.self))
             let op = PendingReceive(overlapped: overlapped, buffers: [first], from: nil, fromLength: nil, routine: nil,
@@ -56,7 +56,7 @@ extension VirtualHost {
 
     /// One non-blocking step of an AcceptEx; `socket` is the queue it waits in (the
     /// listener's, then the acceptor's). Lock held.
-    func attemptAcceptLocked(_ socket: VirtualSocket, _ op: PendingReceive, _ accept: PendingAccept) -> Attempt {
+    func attemptAcceptLocked(_ socket: StreamSocket, _ op: PendingReceive, _ accept: PendingAccept) -> Attempt {
         switch accept.stage {
         case .connection:
             guard let acceptor = sockets[accept.acceptor] else { return .failed(.operationAborted) }
@@ -121,7 +121,7 @@ extension VirtualHost {
     }
 
     /// The names after the first data (the acceptor's own, its peer's), then the end. Lock held.
-    private func completeAcceptLocked(_ socket: VirtualSocket, _ op: PendingReceive, _ accept: PendingAccept, bytes: Int) -> Attempt {
+    private func completeAcceptLocked(_ socket: StreamSocket, _ op: PendingReceive, _ accept: PendingAccept, bytes: Int) -> Attempt {
         let names = accept.output + Int(accept.receiveLength)
         writeNameBlock(localAddress(socket), at: names)
         if let peer = socket.peer { writeNameBlock(SocketAddress(address: peer.address, port: peer.port), at: names + Int(accept.localLength)) }

@@ -45,13 +45,7 @@ extension VirtualHost {
                 return socket.reuseAddress ? .accessDenied : .addressInUse
             }
         }
-        // A TCP socket's backing socket binds now (127.0.0.1:0), so its real port is known.
-        if socket.isStream && socket.realPort == 0 {
-            switch platform.bindStream(socket.handle) {
-            case let .success(realPort): socket.realPort = realPort
-            case let .failure(error): return error
-            }
-        }
+        if let error = socket.prepareBackingForBind(platform: platform) { return error }
         guard registry.addSocket(slot: instance, virtualPort: port, realPort: socket.realPort, scope: scope, transport: socket.transport) else {
             log(.warning, "socket table of instance \(instance) is full (\(RegistryLayout.socketsPerSlot) sockets)")
             return .noBuffers
@@ -117,7 +111,8 @@ extension VirtualHost {
             guard let target else { return .addressNotAvailable }
             return connectStream(handle, to: target)
         }
-        return withSocket(handle) { socket in
+        return withSocket(handle) { found in
+            guard case let .datagram(socket) = found.kind else { return .operationNotSupported }
             guard let target else {
                 socket.peer = nil
                 return nil

@@ -22,8 +22,8 @@ extension VirtualHost {
         }
         if dataLength > 0 && data == nil { return .fault }
         // Windows: the socket must be bound and not listening (WSAEINVAL), not yet connected.
-        let start: WinsockError? = withSocket(handle) { socket in
-            guard socket.isStream, socket.isBound, !socket.listening else { return .invalidArgument }
+        let start: WinsockError? = withStream(handle, orFail: { $0 }, notStream: .invalidArgument) { socket in
+            guard socket.isBound, !socket.listening else { return .invalidArgument }
             // One handshake at a time (WSAEALREADY, as for a second connect under way).
             if socket.pending.contains(where: { $0.connect != nil }) { return WinsockError(VL_WSAEALREADY) }
             return socket.peer != nil ? .isConnected : nil
@@ -58,7 +58,7 @@ extension VirtualHost {
     private func connectNow(_ handle: UInt, to target: SocketAddress, data: UnsafeRawPointer?, dataLength: UInt32,
                             overlapped: UnsafeMutablePointer<VL_OVERLAPPED>) {
         let error = connectStream(handle, to: target, waitingForAnswer: false)
-        guard let socket = lock.locked({ sockets[handle] }) else { return }
+        guard let socket = lock.locked({ sockets[handle] as? StreamSocket }) else { return }
         var outcome: WinsockError?
         var bytes = 0
         if !lock.locked({ socket.peer != nil }) {

@@ -51,7 +51,7 @@ struct MembershipRequest: Equatable {
 extension VirtualHost {
     /// IP_ADD/DROP_MEMBERSHIP, the source forms, block/unblock, and their MCAST_* twins.
     /// Lock held.
-    func changeMembershipLocked(_ socket: VirtualSocket, name: Int32, value: UnsafeRawPointer?, length: Int32) -> WinsockError? {
+    func changeMembershipLocked(_ socket: DatagramSocket, name: Int32, value: UnsafeRawPointer?, length: Int32) -> WinsockError? {
         guard let change = MembershipChange(option: name) else { return .noProtocolOption }
         guard let value else { return .fault }
         let request: MembershipRequest
@@ -110,14 +110,14 @@ extension VirtualHost {
     static let membershipsPerSocket = 20
 
     /// IP_MULTICAST_LOOP: kept on the socket and on its memberships (the receive side reads it there).
-    func setMulticastLoopLocked(_ socket: VirtualSocket, _ on: Bool) {
+    func setMulticastLoopLocked(_ socket: DatagramSocket, _ on: Bool) {
         socket.multicastLoop = on
         if socket.isBound { registry.setMulticastLoop(slot: instance, realPort: socket.realPort, on) }
     }
 
     /// A closed socket leaves its groups.
-    func leaveGroupsLocked(_ socket: VirtualSocket) {
-        guard !socket.isStream, socket.isBound else { return }
+    func leaveGroupsLocked(_ socket: DatagramSocket) {
+        guard socket.isBound else { return }
         registry.removeMemberships(slot: instance) { $0.realPort == socket.realPort }
     }
 }

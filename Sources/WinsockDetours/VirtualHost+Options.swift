@@ -58,7 +58,7 @@ extension VirtualHost {
     func setsockopt(_ handle: UInt, level: Int32, name: Int32, value: UnsafeRawPointer?, length: Int32) -> WinsockError? {
         var decision = OptionDecision.virtual
         let error = withSocket(handle) { socket -> WinsockError? in
-            decision = optionDecision(level: level, name: name, transport: socket.transport)
+            decision = socket.optionDecision(level: level, name: name)
             switch decision {
             case .refused: return .noProtocolOption
             case .handedOn:
@@ -66,8 +66,11 @@ extension VirtualHost {
                 return platform.setOption(socket.handle, level: level, name: name, value: value, length: length)
             case .virtual: break
             }
-            if level == Int32(VL_IPPROTO_IP), MembershipChange(option: name) != nil {
-                return changeMembershipLocked(socket, name: name, value: value, length: length)
+            // Only a datagram socket's memberships and multicast options are virtual (a
+            // stream's are refused: the decision above).
+            let datagram = socket as? DatagramSocket
+            if level == Int32(VL_IPPROTO_IP), MembershipChange(option: name) != nil, let datagram {
+                return changeMembershipLocked(datagram, name: name, value: value, length: length)
             }
             if name == Int32(VL_SO_UPDATE_CONNECT_CONTEXT) || name == Int32(VL_SO_UPDATE_ACCEPT_CONTEXT) {
                 return socket.peer != nil ? nil : .notConnected
@@ -76,10 +79,10 @@ extension VirtualHost {
             // BOOL options: Windows reads an int, but accepts a 1-byte value too.
             let number: Int32 = length >= 4 ? value.loadUnaligned(as: Int32.self) : Int32(value.load(as: UInt8.self))
             switch (level, name) {
-            case (_, Int32(VL_SO_BROADCAST)): socket.broadcast = number != 0
+            case (_, Int32(VL_SO_BROADCAST)): datagram?.broadcast = number != 0
             case (_, Int32(VL_SO_REUSEADDR)): socket.reuseAddress = number != 0
             case (_, Int32(VL_SO_EXCLUSIVEADDRUSE)): socket.exclusiveAddress = number != 0
-            case (Int32(VL_IPPROTO_IP), Int32(VL_IP_MULTICAST_LOOP)): setMulticastLoopLocked(socket, number != 0)
+            case (Int32(VL_IPPROTO_IP), Int32(VL_IP_MULTICAST_LOOP)): if let datagram { setMulticastLoopLocked(datagram, number != 0) }
             case (_, Int32(VL_SO_SNDBUF)), (_, Int32(VL_SO_RCVBUF)), (_, Int32(VL_SO_RCVTIMEO)), (_, Int32(VL_SO_SNDTIMEO)),
                  (Int32(VL_IPPROTO_IP), Int32(VL_IP_MULTICAST_IF)):
                 guard length >= 4 else { return .fault }
@@ -104,14 +107,14 @@ extension VirtualHost {
             socket.receiveBuffer = number
         case (_, Int32(VL_SO_RCVTIMEO)): socket.receiveTimeout = UInt32(bitPattern: number)
         case (_, Int32(VL_SO_SNDTIMEO)): socket.sendTimeout = UInt32(bitPattern: number)
-        default: socket.multicastInterface = UInt32(bitPattern: number)
+        default: (socket as? DatagramSocket)?.multicastInterface = UInt32(bitPattern: number)
         }
         return nil
     }
 
     func getsockopt(_ handle: UInt, level: Int32, name: Int32, value: UnsafeMutableRawPointer?, length: UnsafeMutablePointer<Int32>?) -> WinsockError? {
         withSocket(handle) { socket in
-            switch optionDecision(level: level, name: name, transport: socket.transport) {
+            switch socket.optionDecision(level: level, name: name) {
             case .refused: return .noProtocolOption
             case .handedOn:
                 guard let value, let length else { return .fault }
@@ -121,22 +124,22 @@ extension VirtualHost {
             // The membership options are set-only.
             if level == Int32(VL_IPPROTO_IP), MembershipChange(option: name) != nil { return .noProtocolOption }
             guard let value, let length, length.pointee >= 4 else { return .fault }
-            let number: Int32
+            let number: Int32, datagram = socket as? DatagramSocket
             switch (level, name) {
-            case (_, Int32(VL_SO_BROADCAST)): number = socket.broadcast ? 1 : 0
+            case (_, Int32(VL_SO_BROADCAST)): number = datagram?.broadcast == true ? 1 : 0
             case (_, Int32(VL_SO_REUSEADDR)): number = socket.reuseAddress ? 1 : 0
             case (_, Int32(VL_SO_EXCLUSIVEADDRUSE)): number = socket.exclusiveAddress ? 1 : 0
             case (_, Int32(VL_SO_SNDBUF)): number = socket.sendBuffer
             case (_, Int32(VL_SO_RCVBUF)): number = socket.receiveBuffer
-            case (_, Int32(VL_SO_TYPE)): number = Int32(socket.isStream ? VL_SOCK_STREAM : VL_SOCK_DGRAM)
+            case (_, Int32(VL_SO_TYPE)): number = socket.socketType
             // The largest payload we can carry: UDP's maximum less our header.
             case (_, Int32(VL_SO_MAX_MSG_SIZE)): number = Int32(WireHeader.maxPayload)
             case (_, Int32(VL_SO_RCVTIMEO)): number = Int32(bitPattern: socket.receiveTimeout)
             case (_, Int32(VL_SO_SNDTIMEO)): number = Int32(bitPattern: socket.sendTimeout)
             // No asynchronous error is ever pending on a virtual UDP socket (no ICMP reaches it).
             case (_, Int32(VL_SO_ERROR)): number = 0
-            case (Int32(VL_IPPROTO_IP), Int32(VL_IP_MULTICAST_LOOP)): number = socket.multicastLoop ? 1 : 0
-            default: number = Int32(bitPattern: socket.multicastInterface)
+            case (Int32(VL_IPPROTO_IP), Int32(VL_IP_MULTICAST_LOOP)): number = datagram?.multicastLoop == false ? 0 : 1
+            default: number = Int32(bitPattern: datagram?.multicastInterface ?? 0)
             }
             value.storeBytes(of: number, as: Int32.self)
             length.pointee = 4
@@ -153,7 +156,7 @@ extension VirtualHost {
             case ioctlNonBlocking:
                 return setNonBlocking(socket, argument.pointee != 0)
             case ioctlBytesReadable:
-                argument.pointee = bytesReadableLocked(socket)
+                argument.pointee = socket.bytesReadableLocked(on: self)
                 return nil
             default:
                 // As WSAIoctl answers a request it does not know (Wine's ioctlsocket is WSAIoctl).
@@ -162,20 +165,12 @@ extension VirtualHost {
         }
     }
 
-    /// FIONREAD: a datagram socket's next payload; a stream's queued bytes (the OS's count).
-    func bytesReadableLocked(_ socket: VirtualSocket) -> UInt32 {
-        guard socket.isStream else { return UInt32(nextPayloadLengthLocked(socket) ?? 0) }
-        return platform.bytesReadable(socket.handle)
-    }
-
     /// FIONBIO. While WSAEventSelect (or WSAAsyncSelect) events are selected the socket
     /// must stay non-blocking: WSAEINVAL, as Windows. A stream's backing socket takes the
     /// mode too: its calls block, or not, in the OS.
     func setNonBlocking(_ socket: VirtualSocket, _ on: Bool) -> WinsockError? {
         if !on && socket.selectedEvents != 0 { return .invalidArgument }
-        if socket.isStream {
-            if let error = platform.setNonBlocking(socket.handle, on) { return error }
-        }
+        if let error = socket.takeBlockingMode(nonBlocking: on, platform: platform) { return error }
         socket.nonBlocking = on
         return nil
     }
@@ -222,13 +217,13 @@ extension VirtualHost {
                 returned.pointee = 0
             case 0x4004_667F:  // FIONREAD
                 guard let output, outputLength >= 4 else { return .fault }
-                output.storeBytes(of: bytesReadableLocked(socket), as: UInt32.self)
+                output.storeBytes(of: socket.bytesReadableLocked(on: self), as: UInt32.self)
                 returned.pointee = 4
-            case 0xC800_0006 where input.flatMap({ winsockExtension($0, inputLength, stream: socket.isStream) }) != nil:
+            case 0xC800_0006 where input.flatMap({ winsockExtension($0, inputLength, stream: socket is StreamSocket) }) != nil:
                 // SIO_GET_EXTENSION_FUNCTION_POINTER for WSARecvMsg / WSASendMsg / ConnectEx / AcceptEx: ours.
                 guard let output, outputLength >= UInt32(MemoryLayout<UnsafeRawPointer>.size) else { return .fault }
                 let entry: UnsafeMutableRawPointer?, entries = platform.extensionEntries
-                switch winsockExtension(input!, inputLength, stream: socket.isStream)! {
+                switch winsockExtension(input!, inputLength, stream: socket is StreamSocket)! {
                 case .receiveMessage: entry = entries.receiveMessage
                 case .sendMessage: entry = entries.sendMessage
                 case .connectEx: entry = entries.connectEx

@@ -25,7 +25,7 @@ extension VirtualHost {
         let copied = (0..<Int(count)).map { buffers![$0] }
         return withSocket(handle) { socket in
             guard socket.isBound else { return .invalidArgument }
-            if socket.isStream && socket.peer == nil { return .notConnected }
+            if case .stream = socket.kind, socket.peer == nil { return .notConnected }
             let op = PendingReceive(overlapped: overlapped, buffers: copied, from: from, fromLength: fromLength,
                                     routine: routine, thread: platform.currentThread, target: socket.completionTarget,
                                     message: message, packetInfo: packetInfo,
@@ -59,17 +59,22 @@ extension VirtualHost {
     /// One non-blocking try to satisfy `op`; completes it on success (`immediately`: in the
     /// call that started it). Lock held.
     func attemptLocked(_ socket: VirtualSocket, _ op: PendingReceive, immediately: Bool) -> Attempt {
-        if let accept = op.accept { return attemptAcceptLocked(socket, op, accept) }
-        if op.connect != nil { return .wouldBlock }  // the heartbeat serves it, not readiness
-        let result = op.buffers.withUnsafeBufferPointer { buffers -> Result<Arrival, WinsockError> in
-            guard socket.isStream else {
-                return takeDatagram(view(of: socket), buffers: buffers.baseAddress, count: UInt32(buffers.count), blocking: false)
+        let result: Result<Arrival, WinsockError>
+        switch socket.kind {
+        case let .datagram(datagram):
+            result = op.buffers.withUnsafeBufferPointer { buffers in
+                takeDatagram(view(of: datagram), buffers: buffers.baseAddress, count: UInt32(buffers.count), blocking: false)
             }
+        case let .stream(stream):
+            if let accept = op.accept { return attemptAcceptLocked(stream, op, accept) }
+            if op.connect != nil { return .wouldBlock }  // the heartbeat serves it, not readiness
             // A stream's receive is tried only when its bytes (or its end) are there: the real
             // socket may be in blocking mode.
-            guard socket.peer != nil else { return .failure(.notConnected) }
-            guard waitReadable(socket.handle, ms: 0) > 0 else { return .failure(.wouldBlock) }
-            return platform.receive(socket.handle, buffers.baseAddress, count: UInt32(buffers.count), flags: 0).map { Arrival(stream: Int($0)) }
+            guard stream.peer != nil else { return .failed(.notConnected) }
+            guard waitReadable(stream.handle, ms: 0) > 0 else { return .wouldBlock }
+            result = op.buffers.withUnsafeBufferPointer { buffers in
+                platform.receive(stream.handle, buffers.baseAddress, count: UInt32(buffers.count), flags: 0).map { Arrival(stream: Int($0)) }
+            }
         }
         switch result {
         case let .failure(error):
@@ -77,7 +82,9 @@ extension VirtualHost {
         case let .success(arrival):
             var error: WinsockError? = arrival.truncated ? .messageSize : nil
             if let message = op.message { error = describe(arrival, in: message, packetInfo: op.packetInfo) }
-            complete(op, error: error, bytes: arrival.copied, from: socket.isStream ? nil : arrival.source, immediately: immediately)
+            // A stream's bytes come from nobody in particular: `from` is not written.
+            let from: SocketAddress? = if case .datagram = socket.kind { arrival.source } else { nil }
+            complete(op, error: error, bytes: arrival.copied, from: from, immediately: immediately)
             return .completed(bytes: arrival.copied, error: error)
         }
     }

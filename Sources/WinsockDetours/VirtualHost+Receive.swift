@@ -119,23 +119,23 @@ extension VirtualHost {
         // One lookup tells a stream from a datagram socket. A stream has no datagrams: its
         // bytes as the OS gives them, its flags the OS's to judge (`from` is not written, as
         // Windows ignores it on a connected stream).
-        let start: Result<(ReceiverView, Bool, UInt32), WinsockError> = withSocket(handle, orFail: { .failure($0) }) { socket in
-            if socket.isStream { return .success((view(of: socket), false, 0)) }
+        enum Plan { case stream(StreamSocket), datagram(ReceiverView, blocking: Bool, timeout: UInt32) }
+        let start: Result<Plan, WinsockError> = withSocket(handle, orFail: { .failure($0) }) { socket in
+            if case let .stream(stream) = socket.kind { return .success(.stream(stream)) }
             // MSG_OOB is a stream's; any other flag is unknown (Windows: WSAEOPNOTSUPP, WSAEINVAL).
             guard flags & 1 == 0 else { return .failure(.operationNotSupported) }
             guard flags & ~Int32(VL_MSG_PEEK) == 0 else { return .failure(.invalidArgument) }
             if from != nil, fromLength == nil || fromLength!.pointee < 16 { return .failure(.fault) }
             guard socket.isBound else { return .failure(.invalidArgument) }
             if !socket.nonBlocking { socket.activeCalls += 1 }
-            return .success((view(of: socket), !socket.nonBlocking, socket.receiveTimeout))
-        }
-        if case let .success((found, _, _)) = start, found.socket.isStream {
-            return streamReceive(found.socket, buffers: buffers, count: count, flags: flags).map { Arrival(stream: $0) }
+            return .success(.datagram(view(of: socket), blocking: !socket.nonBlocking, timeout: socket.receiveTimeout))
         }
         let receiver: ReceiverView, blocking: Bool, timeout: UInt32
         switch start {
         case let .failure(error): return .failure(error)
-        case let .success(s): (receiver, blocking, timeout) = s
+        case let .success(.stream(stream)):
+            return streamReceive(stream, buffers: buffers, count: count, flags: flags).map { Arrival(stream: $0) }
+        case let .success(.datagram(view, block, within)): (receiver, blocking, timeout) = (view, block, within)
         }
         let result: Result<Arrival, WinsockError>
         if blocking && timeout > 0 {

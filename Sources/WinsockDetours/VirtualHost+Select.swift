@@ -33,7 +33,8 @@ extension VirtualHost {
         ask(readers, Int32(VL_WAIT_READ))
         ask(writers, Int32(VL_WAIT_WRITE))
         ask(exceptional, Int32(VL_WAIT_EXCEPT))
-        let virtual = lock.locked { handles.map { sockets[$0].map { !$0.isStream } ?? false } }
+        // A datagram socket's readiness is ours to answer (a stream's is its backing socket's).
+        let virtual = lock.locked { handles.map { sockets[$0] is DatagramSocket } }
         let realInterest = handles.indices.map { i -> UInt8 in
             guard virtual[i] else { return asked[i] }
             return asked[i] & UInt8(VL_WAIT_READ) != 0 ? UInt8(VL_WAIT_READ) : UInt8(VL_WAIT_EXCEPT)
@@ -78,7 +79,7 @@ extension VirtualHost {
         guard startupCount > 0 else { return .failure(.notInitialised) }
         guard let fds, count > 0 else { return .failure(.invalidArgument) }
         let entries = UnsafeMutableBufferPointer(start: fds, count: Int(count))
-        let virtual = lock.locked { entries.map { sockets[UInt($0.fd)].map { !$0.isStream } ?? false } }
+        let virtual = lock.locked { entries.map { sockets[UInt($0.fd)] is DatagramSocket } }
         let readBits = Int16(VL_POLLRDNORM), writeBits = Int16(VL_POLLWRNORM)
         let start = platform.nowMs
         while true {

@@ -14,9 +14,14 @@ extension VirtualHost {
             total += Int(buffers![i].len)
         }
         // Everything about the socket is read under the lock; the I/O runs outside it.
-        let prepared: Result<(VirtualSocket, SocketAddress?, Bool), WinsockError> = withSocket(handle, orFail: { .failure($0) }) { socket in
+        enum Plan { case stream(StreamSocket), datagram(DatagramSocket, to: SocketAddress, broadcastPermitted: Bool) }
+        let prepared: Result<Plan, WinsockError> = withSocket(handle, orFail: { .failure($0) }) { found in
             // A stream sends on its connection (below, outside the lock): no destination.
-            if socket.isStream { return .success((socket, nil, false)) }
+            let socket: DatagramSocket
+            switch found.kind {
+            case let .stream(stream): return .success(.stream(stream))
+            case let .datagram(datagram): socket = datagram
+            }
             // A connected UDP socket always sends to its peer (Windows ignores `to`).
             guard let destination = socket.peer.map({ SocketAddress(address: $0.address, port: $0.port) }) ?? to else {
                 return .failure(.destinationRequired)
@@ -24,13 +29,14 @@ extension VirtualHost {
             guard destination.port != 0 else { return .failure(.addressNotAvailable) }
             if let error = bindImplicitlyLocked(socket) { return .failure(error) }
             socket.activeCalls += 1
-            return .success((socket, destination, socket.broadcast))
+            return .success(.datagram(socket, to: destination, broadcastPermitted: socket.broadcast))
         }
-        guard case let .success((socket, datagramDestination, broadcastPermitted)) = prepared else {
-            if case let .failure(error) = prepared { return .failure(error) }
-            return .failure(.notSocket)
+        let socket: DatagramSocket, destination: SocketAddress, broadcastPermitted: Bool
+        switch prepared {
+        case let .failure(error): return .failure(error)
+        case let .success(.stream(stream)): return streamSend(stream, buffers: buffers, count: count, flags: flags)
+        case let .success(.datagram(datagram, to, permitted)): (socket, destination, broadcastPermitted) = (datagram, to, permitted)
         }
-        guard let destination = datagramDestination else { return streamSend(socket, buffers: buffers, count: count, flags: flags) }
         defer { leave(socket) }
 
         let route: Router.Route
@@ -82,7 +88,7 @@ extension VirtualHost {
         // Only an overlapped send looks for a completion port (the lock, off the plain send's
         // path); a stream's is the platform's (it may end later).
         let datagram: (target: CompletionTarget?, handleEvent: UnsafeMutableRawPointer?)? = withSocket(handle, orFail: { _ in (nil, nil) }) {
-            $0.isStream ? nil : ($0.completionTarget, startedLocked($0, overlapped, routine: routine))
+            $0 is StreamSocket ? nil : ($0.completionTarget, startedLocked($0, overlapped, routine: routine))
         }
         guard let datagram else {
             return streamSendOverlapped(handle, buffers: buffers, count: count, sent: sent, flags: flags, overlapped: overlapped, routine: routine)

@@ -16,8 +16,7 @@ extension VirtualHost {
     /// for UDP, WSAEINVAL unbound, WSAEISCONN connected). The backlog is the OS's largest:
     /// a connection is never refused for a queue the game sized.
     func listen(_ handle: UInt, backlog: Int32) -> WinsockError? {
-        withSocket(handle) { socket in
-            guard socket.isStream else { return .operationNotSupported }
+        withStream(handle, orFail: { $0 }, notStream: .operationNotSupported) { socket in
             guard socket.isBound else { return .invalidArgument }
             guard socket.peer == nil else { return .isConnected }
             if socket.listening { return nil }
@@ -36,8 +35,7 @@ extension VirtualHost {
     func accept(_ handle: UInt, address: UnsafeMutablePointer<VL_SOCKADDR_IN>?,
                 length: UnsafeMutablePointer<Int32>?) -> Result<UInt, WinsockError> {
         if address != nil, length == nil || length!.pointee < 16 { return .failure(.fault) }
-        let start: Result<VirtualSocket, WinsockError> = withSocket(handle, orFail: { .failure($0) }) { socket in
-            guard socket.isStream else { return .failure(.operationNotSupported) }
+        let start: Result<StreamSocket, WinsockError> = withStream(handle, orFail: { .failure($0) }, notStream: .operationNotSupported) { socket in
             guard socket.listening else { return .failure(.invalidArgument) }
             socket.activeCalls += 1
             return .success(socket)
@@ -111,7 +109,7 @@ extension VirtualHost {
         case 0:  // CF_ACCEPT
             return .success(connection)
         case 2:  // CF_DEFER
-            lock.locked { sockets[handle]?.deferred = connection }
+            lock.locked { (sockets[handle] as? StreamSocket)?.deferred = connection }
             return .failure(WinsockError(11002))  // WSATRY_AGAIN
         default:  // CF_REJECT, or no answer Windows knows
             _ = closeSocket(connection)
@@ -121,7 +119,7 @@ extension VirtualHost {
 
     /// Reads and checks an accepted connection's preamble; a good one becomes a virtual
     /// socket, connected to the preamble's source.
-    private func admit(_ accepted: UInt, realPeerPort: UInt16, listener: VirtualSocket) -> Router.Verdict {
+    private func admit(_ accepted: UInt, realPeerPort: UInt16, listener: StreamSocket) -> Router.Verdict {
         var preamble: (UInt64, UInt64) = (0, 0)
         let complete = withUnsafeMutableBytes(of: &preamble) { readExactly(accepted, into: $0) }
         guard complete else { return .drop(.malformed) }
@@ -130,7 +128,7 @@ extension VirtualHost {
         if case let .deliver(header) = verdict {
             let peer = SocketAddress(address: header.source, port: header.sourcePort)
             lock.locked {
-                let socket = VirtualSocket(handle: accepted, realPort: listener.realPort, transport: .tcp)
+                let socket = StreamSocket(handle: accepted, realPort: listener.realPort)
                 adoptLocked(socket, peer: peer, listener: receiver, realPort: listener.realPort)
                 socket.nonBlocking = listener.nonBlocking
                 socket.selectedEvents = listener.selectedEvents
@@ -145,7 +143,7 @@ extension VirtualHost {
 
     /// A connection a listener took (accept, AcceptEx) becomes virtual: connected to `peer`,
     /// on the listener's port and scope, sharing its real port and registry entry. Lock held.
-    func adoptLocked(_ socket: VirtualSocket, peer: SocketAddress, listener: Router.Receiver, realPort: UInt16) {
+    func adoptLocked(_ socket: StreamSocket, peer: SocketAddress, listener: Router.Receiver, realPort: UInt16) {
         socket.realPort = realPort
         socket.virtualPort = listener.virtualPort
         socket.scope = listener.scope
@@ -181,14 +179,14 @@ extension VirtualHost {
     /// connect on the heartbeat's thread must not stall it); refused at once instead.
     func connectStream(_ handle: UInt, to target: SocketAddress, waitingForAnswer: Bool = true) -> WinsockError? {
         enum Plan {
-            case virtual(VirtualSocket, realPort: UInt16, preamble: WireHeader, blocking: Bool)
+            case virtual(StreamSocket, realPort: UInt16, preamble: WireHeader, blocking: Bool)
             /// A blocking connect to an address where no PC answers (yet): Windows' handshake.
-            case unanswered(VirtualSocket, route: Router.Route, preamble: WireHeader)
+            case unanswered(StreamSocket, route: Router.Route, preamble: WireHeader)
             /// A non-blocking one: under way towards the silent port, as long as the OS tries.
-            case silent(VirtualSocket, realPort: UInt16)
+            case silent(StreamSocket, realPort: UInt16)
             case outside(UInt)
         }
-        let planned: Result<Plan, WinsockError> = withSocket(handle, orFail: { .failure($0) }) { socket in
+        let planned: Result<Plan, WinsockError> = withStream(handle, orFail: { .failure($0) }, notStream: .operationNotSupported) { socket in
             guard !socket.listening else { return .failure(.invalidArgument) }
             guard socket.peer == nil else { return .failure(.isConnected) }
             guard target.port != 0, target.address != .any else { return .failure(.addressNotAvailable) }
@@ -255,7 +253,7 @@ extension VirtualHost {
     /// meanwhile is reached by the next SYN, as a PC that came up would be. closesocket from
     /// another thread ends the wait (WSAEINTR). A non-blocking connect is not waited for:
     /// it goes to the silent port and stays under way until the OS gives up.
-    private func awaitAnswer(_ socket: VirtualSocket, route: Router.Route, virtualPort: UInt16) -> Result<UInt16, WinsockError> {
+    private func awaitAnswer(_ socket: StreamSocket, route: Router.Route, virtualPort: UInt16) -> Result<UInt16, WinsockError> {
         guard let wake = platform.createEvent() else { return .failure(.noBuffers) }
         lock.locked { socket.handshakeWake = wake }
         defer {
@@ -279,7 +277,7 @@ extension VirtualHost {
     }
 
     /// The backing connect to `realPort` and the preamble; the connection is then virtual.
-    private func establish(_ socket: VirtualSocket, realPort: UInt16, preamble: WireHeader, blocking: Bool,
+    private func establish(_ socket: StreamSocket, realPort: UInt16, preamble: WireHeader, blocking: Bool,
                            target: SocketAddress) -> WinsockError? {
         var error = platform.connect(socket.handle, to: IPv4Address.loopback, port: realPort)
         if lock.locked({ socket.closed }) { return .interrupted }
@@ -342,17 +340,17 @@ extension VirtualHost {
 
     /// send on a TCP socket: the OS's send on the connection (blocking as the socket is; a
     /// blocking one is interrupted by closesocket: WSAEINTR).
-    func streamSend(_ socket: VirtualSocket, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, flags: Int32) -> Result<Int, WinsockError> {
+    func streamSend(_ socket: StreamSocket, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, flags: Int32) -> Result<Int, WinsockError> {
         streamTransfer(socket, sending: true, buffers: buffers, count: count, flags: flags)
     }
 
     /// recv on a TCP socket: the OS's; 0 bytes is the peer's graceful close. SO_RCVTIMEO
     /// bounds a blocking one (WSAETIMEDOUT), as for datagrams.
-    func streamReceive(_ socket: VirtualSocket, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, flags: Int32) -> Result<Int, WinsockError> {
+    func streamReceive(_ socket: StreamSocket, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, flags: Int32) -> Result<Int, WinsockError> {
         streamTransfer(socket, sending: false, buffers: buffers, count: count, flags: flags)
     }
 
-    private func streamTransfer(_ socket: VirtualSocket, sending: Bool, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32,
+    private func streamTransfer(_ socket: StreamSocket, sending: Bool, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32,
                                 flags: Int32) -> Result<Int, WinsockError> {
         let state: (connected: Bool, blocking: Bool, timeout: UInt32)? = lock.locked {
             guard !socket.closed else { return nil }

@@ -17,7 +17,7 @@ extension VirtualHost {
         case let .failure(error): return .failure(error)
         case let .success(h): handle = h
         }
-        if broadcast { lock.locked { sockets[handle]?.broadcast = true } }
+        if broadcast { lock.locked { (sockets[handle] as? DatagramSocket)?.broadcast = true } }
         var name = VL_SOCKADDR_IN(sin_family: UInt16(VL_AF_INET), sin_port: port.bigEndian, sin_addr: address.networkOrder,
                                   sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
         if let error = bind(handle, &name, Int32(MemoryLayout<VL_SOCKADDR_IN>.size)) {

@@ -133,8 +133,17 @@ public final class VirtualHost: @unchecked Sendable {
         withSocket(handle, orFail: { $0 }, body)
     }
 
+    /// `withSocket` for a call only a stream has: a datagram socket answers `notStream`
+    /// (listen's WSAEOPNOTSUPP, AcceptEx's WSAEINVAL...).
+    func withStream<T>(_ handle: UInt, orFail failure: (WinsockError) -> T, notStream: WinsockError, _ body: (StreamSocket) -> T) -> T {
+        withSocket(handle, orFail: failure) { socket in
+            guard let stream = socket as? StreamSocket else { return failure(notStream) }
+            return body(stream)
+        }
+    }
+
     /// A virtual TCP socket (the stream calls decide by this, before anything else).
-    func isStream(_ handle: UInt) -> Bool { lock.locked { sockets[handle]?.isStream == true } }
+    func isStream(_ handle: UInt) -> Bool { lock.locked { sockets[handle] is StreamSocket } }
 
     public func isVirtual(_ handle: UInt) -> Bool { lock.locked { sockets[handle] != nil } }
     public func wasVirtual(_ handle: UInt) -> Bool { lock.locked { recentlyClosed.contains(handle) } }
@@ -147,7 +156,8 @@ public final class VirtualHost: @unchecked Sendable {
         case let .success(opened): (handle, realPort) = opened
         case let .failure(error): return .failure(error)
         }
-        lock.locked { sockets[handle] = VirtualSocket(handle: handle, realPort: realPort, transport: transport) }
+        let socket: VirtualSocket = transport == .udp ? DatagramSocket(handle: handle, realPort: realPort) : StreamSocket(handle: handle, realPort: realPort)
+        lock.locked { sockets[handle] = socket }
         log(.debug, transport == .udp ? "UDP socket \(handle) backed by 127.0.0.1:\(realPort)"
                                       : "TCP socket \(handle) is virtual (its backing socket binds 127.0.0.1 when it binds)")
         return .success(handle)
@@ -159,12 +169,10 @@ public final class VirtualHost: @unchecked Sendable {
         let taken: (VirtualSocket, [PendingReceive], Bool)? = lock.locked {
             guard let socket = sockets.removeValue(forKey: handle) else { return nil }
             socket.closed = true
-            if let wake = socket.handshakeWake { platform.setEvent(wake) }
             if recentlyClosed.count == 64 { recentlyClosed.removeFirst() }
             recentlyClosed.append(handle)
             if socket.ownsEntry { registry.removeSocket(slot: instance, realPort: socket.realPort, transport: socket.transport) }
-            leaveGroupsLocked(socket)
-            if socket.isStream && socket.peer != nil { registry.countConnection(slot: instance, opened: false) }
+            socket.closedLocked(by: self)
             // Its own operations end, and the AcceptEx others wait in to accept onto it.
             var pending = socket.pending
             socket.pending = []
@@ -177,10 +185,10 @@ public final class VirtualHost: @unchecked Sendable {
         guard let (socket, pending, closeNow) = taken else { return startupCount > 0 ? .notSocket : .notInitialised }
         for op in pending { complete(op, error: .operationAborted, bytes: 0, from: nil) }
         // A connection a WSAAccept condition deferred goes with its listener.
-        if let deferred = lock.locked({ socket.deferred }) { _ = closeSocket(deferred) }
+        if let deferred = lock.locked({ (socket as? StreamSocket)?.deferred }) { _ = closeSocket(deferred) }
         // A stream's close is the OS's (graceful, or abortive with SO_LINGER 0): only a thread
         // blocked in it needs waking, which a shutdown would otherwise turn into a FIN.
-        if !socket.isStream || !closeNow { platform.shutdown(socket.handle) }
+        if !socket.closesGracefully || !closeNow { platform.shutdown(socket.handle) }
         if closeNow { release(socket) }
         return nil
     }

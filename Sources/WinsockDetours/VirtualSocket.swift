@@ -2,22 +2,18 @@ import CWineBridge
 import VirtualIPCore
 
 /// One socket of the game: a real socket on 127.0.0.1 of the same transport (its handle is
-/// what the game holds) plus the virtual identity Windows would give it. Fields are
-/// guarded by the host's lock.
-final class VirtualSocket {
+/// what the game holds) plus the virtual identity Windows would give it. This base holds
+/// what every socket has (its place in the port space, its mode, its overlapped operations,
+/// its completion port); a `DatagramSocket` or a `StreamSocket` adds its own state and its
+/// own answers. Fields are guarded by the host's lock.
+class VirtualSocket {
     let handle: UInt
-    let transport: Transport
     /// The backing socket's port on 127.0.0.1: what the registry maps our virtual port to
     /// (a TCP socket's is 0 until it binds: an unbound one can still leave for the outside).
     var realPort: UInt16
     /// Whether the registry's entry for `realPort` is this socket's: every bound socket's,
     /// except a TCP connection accept() made (it shares its listener's port and entry).
     var ownsEntry = false
-    /// TCP: listen() was called.
-    var listening = false
-    /// A listener's connection a WSAAccept condition deferred (CF_DEFER): the next WSAAccept
-    /// or accept takes it first.
-    var deferred: UInt?
     /// 0 until bound (explicitly, or implicitly by a first send/connect).
     var virtualPort: UInt16 = 0
     var scope: BindScope = .any
@@ -25,7 +21,6 @@ final class VirtualSocket {
     /// The network events a WSAEventSelect asked for (0: none): while any are, the socket
     /// stays non-blocking (FIONBIO 0 is refused with WSAEINVAL, as Windows).
     var selectedEvents: Int32 = 0
-    var broadcast = false
     var reuseAddress = false
     var exclusiveAddress = false
     var sendBuffer: Int32 = 65536
@@ -33,17 +28,9 @@ final class VirtualSocket {
     /// SO_RCVTIMEO / SO_SNDTIMEO in ms (0: wait forever); blocking receives honour the first.
     var receiveTimeout: UInt32 = 0
     var sendTimeout: UInt32 = 0
-    /// IP_MULTICAST_IF as set (network order); kept and read back (the LAN is the one interface).
-    var multicastInterface: UInt32 = 0
-    /// IP_MULTICAST_LOOP (Windows' default on): off, datagrams its own instance sends to a
-    /// group it joined do not reach it.
-    var multicastLoop = true
     /// UDP: the default destination set by connect(); TCP: the other end of the connection.
     var peer: (address: IPv4Address, port: UInt16)?
     var closed = false
-    /// Set while a blocking connect waits out Windows' handshake towards an address where no
-    /// PC answers: closesocket sets it to end the wait.
-    var handshakeWake: UnsafeMutableRawPointer?
     /// Threads using the handle outside the lock (blocking receive, send). The handle is
     /// closed only when the last one leaves, so a closed descriptor number is never reused
     /// under a running call.
@@ -64,15 +51,110 @@ final class VirtualSocket {
         port.map { CompletionTarget(port: $0.handle, key: $0.key, skipOnSuccess: skipPortOnSuccess) }
     }
 
-    init(handle: UInt, realPort: UInt16, transport: Transport = .udp) {
+    init(handle: UInt, realPort: UInt16) {
         self.handle = handle
         self.realPort = realPort
-        self.transport = transport
     }
 
-    var isStream: Bool { transport == .tcp }
+    /// Which kind it is, for the calls whose path differs by kind (send, receive).
+    var kind: SocketKind { fatalError("a socket is a DatagramSocket or a StreamSocket") }
+    /// The registry's transport, and so the port space the socket binds in.
+    var transport: Transport { fatalError("a socket is a DatagramSocket or a StreamSocket") }
+    /// SO_TYPE.
+    var socketType: Int32 { fatalError("a socket is a DatagramSocket or a StreamSocket") }
+    /// Whether its backing socket's own close says goodbye to a peer (a stream's FIN or
+    /// reset): then closesocket leaves the close to the OS and only wakes a blocked thread.
+    var closesGracefully: Bool { false }
 
     var isBound: Bool { virtualPort != 0 }
+
+    /// setsockopt/getsockopt: virtual, handed on to the backing socket, or refused.
+    func optionDecision(level: Int32, name: Int32) -> OptionDecision { WinsockDetours.optionDecision(level: level, name: name, transport: transport) }
+
+    /// FIONREAD, lock held.
+    func bytesReadableLocked(on host: VirtualHost) -> UInt32 { fatalError("a socket is a DatagramSocket or a StreamSocket") }
+
+    /// bind's work on the backing socket before the registry entry is written (its real
+    /// port must be known then).
+    func prepareBackingForBind(platform: Platform) -> WinsockError? { nil }
+
+    /// FIONBIO's effect on the backing socket (the virtual mode is the base's `nonBlocking`).
+    func takeBlockingMode(nonBlocking: Bool, platform: Platform) -> WinsockError? { nil }
+
+    /// closesocket's part that is this kind's, under the host's lock (the socket has just
+    /// left the table and its registry entry).
+    func closedLocked(by host: VirtualHost) {}
+}
+
+/// The kinds of virtual socket (a closed set: a switch over it needs no default).
+enum SocketKind {
+    case datagram(DatagramSocket)
+    case stream(StreamSocket)
+}
+
+/// A UDP socket: datagrams with our header, broadcast only with SO_BROADCAST, multicast
+/// memberships in the registry, a default destination once connected.
+final class DatagramSocket: VirtualSocket {
+    var broadcast = false
+    /// IP_MULTICAST_IF as set (network order); kept and read back (the LAN is the one interface).
+    var multicastInterface: UInt32 = 0
+    /// IP_MULTICAST_LOOP (Windows' default on): off, datagrams its own instance sends to a
+    /// group it joined do not reach it.
+    var multicastLoop = true
+
+    override var kind: SocketKind { .datagram(self) }
+    override var transport: Transport { .udp }
+    override var socketType: Int32 { Int32(VL_SOCK_DGRAM) }
+
+    /// A closed socket leaves its groups.
+    override func closedLocked(by host: VirtualHost) { host.leaveGroupsLocked(self) }
+
+    /// The payload size of the next datagram the game would get (frames we would drop are
+    /// dropped first); 0 when none waits.
+    override func bytesReadableLocked(on host: VirtualHost) -> UInt32 { UInt32(host.nextPayloadLengthLocked(self) ?? 0) }
+    // Its backing socket stays non-blocking: a blocking receive waits in the layer.
+}
+
+/// A TCP socket: the OS's stream on 127.0.0.1 with our preamble first; unconnected, then a
+/// connection (`peer`) or a listener.
+final class StreamSocket: VirtualSocket {
+    /// listen() was called.
+    var listening = false
+    /// A listener's connection a WSAAccept condition deferred (CF_DEFER): the next WSAAccept
+    /// or accept takes it first.
+    var deferred: UInt?
+    /// Set while a blocking connect waits out Windows' handshake towards an address where no
+    /// PC answers: closesocket sets it to end the wait.
+    var handshakeWake: UnsafeMutableRawPointer?
+
+    override var kind: SocketKind { .stream(self) }
+    override var transport: Transport { .tcp }
+    override var socketType: Int32 { Int32(VL_SOCK_STREAM) }
+    override var closesGracefully: Bool { true }
+
+    /// The bytes queued on the connection (the OS's count).
+    override func bytesReadableLocked(on host: VirtualHost) -> UInt32 { host.platform.bytesReadable(handle) }
+
+    /// The backing socket binds only now (127.0.0.1:0): until then it may still leave the
+    /// virtual LAN for a real network (connect outside it).
+    override func prepareBackingForBind(platform: Platform) -> WinsockError? {
+        guard realPort == 0 else { return nil }
+        switch platform.bindStream(handle) {
+        case let .success(port): realPort = port; return nil
+        case let .failure(error): return error
+        }
+    }
+
+    /// The backing socket takes the mode: its calls block, or not, in the OS.
+    override func takeBlockingMode(nonBlocking: Bool, platform: Platform) -> WinsockError? {
+        platform.setNonBlocking(handle, nonBlocking)
+    }
+
+    /// A connect waiting out the handshake ends (WSAEINTR); a connection is counted closed.
+    override func closedLocked(by host: VirtualHost) {
+        if let wake = handshakeWake { host.platform.setEvent(wake) }
+        if peer != nil { host.registry.countConnection(slot: host.instance, opened: false) }
+    }
 }
 
 /// An overlapped WSARecvFrom waiting for its datagram. The WSABUF array is copied (Windows

@@ -69,7 +69,7 @@ final class BridgeStreamTests: XCTestCase {
     func listeningCopy() throws -> Int32 {
         let registry = files[1].registry
         let claim = try registry.claim(owner: UInt32(getpid()), kind: .linux, pinned: 16, nowMs: Platform.default.nowMs, isOwnerAlive: { _, _ in true })
-        let (fd, port) = try StreamSocket.listen(on: HostAddress.loopback(0).sockaddr)
+        let (fd, port) = try TCPSocket.listen(on: HostAddress.loopback(0).sockaddr)
         open.append(fd)
         XCTAssertTrue(registry.addSocket(slot: claim.index, virtualPort: 6112, realPort: port, scope: .any, transport: .tcp))
         registry.markListening(slot: claim.index, realPort: port)
@@ -84,7 +84,7 @@ final class BridgeStreamTests: XCTestCase {
         let registry = files[0].registry
         let claim = try registry.claim(owner: UInt32(getpid()), kind: .linux, pinned: 1, nowMs: Platform.default.nowMs, isOwnerAlive: { _, _ in true })
         let standIn = try XCTUnwrap(Router(registry: registry).streamListener(of: .instance(16), virtualPort: 6112, sender: 1))
-        let (fd, port) = try XCTUnwrap(StreamSocket.connect(to: HostAddress.loopback(standIn).sockaddr, bindLoopback: true))
+        let (fd, port) = try XCTUnwrap(TCPSocket.connect(to: HostAddress.loopback(standIn).sockaddr, bindLoopback: true))
         open.append(fd)
         XCTAssertTrue(registry.addSocket(slot: claim.index, virtualPort: 50000, realPort: port, scope: .any, transport: .tcp))
         let preamble = WireHeader(source: address(1), sourcePort: 50000, destination: address(16), destinationPort: 6112,
@@ -97,7 +97,7 @@ final class BridgeStreamTests: XCTestCase {
     /// Host B's listener takes the relayed connection and checks its preamble as the DLL does.
     func accept(_ listener: Int32) throws -> Int32 {
         var accepted: (fd: Int32, from: HostAddress)?
-        XCTAssertTrue(run { accepted = StreamSocket.accept(listener); return accepted != nil }, "B's copy gets the connection: \(logs)")
+        XCTAssertTrue(run { accepted = TCPSocket.accept(listener); return accepted != nil }, "B's copy gets the connection: \(logs)")
         let (fd, from) = try XCTUnwrap(accepted)
         open.append(fd)
         var preamble: [UInt8] = []
@@ -249,7 +249,7 @@ final class BridgeStreamTests: XCTestCase {
             .sealed(with: LinkAuthenticator(key: key)))
         let forged: [UInt8] = [3, 0, 1, 2, 3] + [UInt8](repeating: 0, count: StreamSeal.tagSize)
         let bytes = [UInt8(frame.count & 0xFF), UInt8(frame.count >> 8)] + frame + forged
-        let (link, _) = try XCTUnwrap(StreamSocket.connect(to: HostAddress.loopback(b.link.port).sockaddr, bindLoopback: false))
+        let (link, _) = try XCTUnwrap(TCPSocket.connect(to: HostAddress.loopback(b.link.port).sockaddr, bindLoopback: false))
         open.append(link)
         var written = 0
         XCTAssertTrue(run { written += Self.write(link, bytes[written...]); return written == bytes.count })

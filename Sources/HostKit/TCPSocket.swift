@@ -2,7 +2,7 @@ import Foundation
 
 /// The bridge's non-blocking TCP sockets: listeners (the stream link port, the stand-ins for
 /// remote instances' listeners) and the two halves of every relayed connection.
-public enum StreamSocket {
+public enum TCPSocket {
     /// A listening socket bound to `address` (port 0: any free port); (fd, bound port).
     public static func listen(on address: sockaddr_in) throws -> (fd: Int32, port: UInt16) {
         let fd = try open()
