@@ -21,7 +21,7 @@ extension VirtualHost {
             guard socket.peer == nil else { return .isConnected }
             if socket.listening { return nil }
             if let error = platform.listen(socket.handle) { return error }
-            socket.listening = true
+            socket.listenerState = ListenerState()
             registry.markListening(slot: instance, realPort: socket.realPort)
             log(.debug, "socket \(handle) listens on virtual TCP port \(socket.virtualPort)")
             return nil
@@ -47,8 +47,8 @@ extension VirtualHost {
         defer { leave(listener) }
         // A connection a WSAAccept condition deferred comes first.
         let deferred: (UInt, SocketAddress)? = lock.locked {
-            guard let handle = listener.deferred, let peer = sockets[handle]?.peer else { return nil }
-            listener.deferred = nil
+            guard let handle = listener.listenerState?.deferred, let peer = sockets[handle]?.peer else { return nil }
+            listener.listenerState?.deferred = nil
             return (handle, SocketAddress(address: peer.address, port: peer.port))
         }
         if let (handle, peer) = deferred {
@@ -109,7 +109,7 @@ extension VirtualHost {
         case 0:  // CF_ACCEPT
             return .success(connection)
         case 2:  // CF_DEFER
-            lock.locked { (sockets[handle] as? StreamSocket)?.deferred = connection }
+            lock.locked { (sockets[handle] as? StreamSocket)?.listenerState?.deferred = connection }
             return .failure(WinsockError(11002))  // WSATRY_AGAIN
         default:  // CF_REJECT, or no answer Windows knows
             _ = closeSocket(connection)

@@ -185,7 +185,7 @@ public final class VirtualHost: @unchecked Sendable {
         guard let (socket, pending, closeNow) = taken else { return startupCount > 0 ? .notSocket : .notInitialised }
         for op in pending { complete(op, error: .operationAborted, bytes: 0, from: nil) }
         // A connection a WSAAccept condition deferred goes with its listener.
-        if let deferred = lock.locked({ (socket as? StreamSocket)?.deferred }) { _ = closeSocket(deferred) }
+        if let deferred = lock.locked({ (socket as? StreamSocket)?.listenerState?.deferred }) { _ = closeSocket(deferred) }
         // A stream's close is the OS's (graceful, or abortive with SO_LINGER 0): only a thread
         // blocked in it needs waking, which a shutdown would otherwise turn into a FIN.
         if !socket.closesGracefully || !closeNow { platform.shutdown(socket.handle) }

@@ -86,6 +86,13 @@ class VirtualSocket {
     func closedLocked(by host: VirtualHost) {}
 }
 
+/// What a listener has beyond a stream.
+final class ListenerState {
+    /// The connection a WSAAccept condition deferred (CF_DEFER): the next WSAAccept or
+    /// accept takes it first; it is closed with the listener.
+    var deferred: UInt?
+}
+
 /// The kinds of virtual socket (a closed set: a switch over it needs no default).
 enum SocketKind {
     case datagram(DatagramSocket)
@@ -116,13 +123,11 @@ final class DatagramSocket: VirtualSocket {
 }
 
 /// A TCP socket: the OS's stream on 127.0.0.1 with our preamble first; unconnected, then a
-/// connection (`peer`) or a listener.
+/// connection (`peer`) or a listener (`listenerState`).
 final class StreamSocket: VirtualSocket {
-    /// listen() was called.
-    var listening = false
-    /// A listener's connection a WSAAccept condition deferred (CF_DEFER): the next WSAAccept
-    /// or accept takes it first.
-    var deferred: UInt?
+    /// Set by listen(): the socket is a listener from then on.
+    var listenerState: ListenerState?
+    var listening: Bool { listenerState != nil }
     /// Set while a blocking connect waits out Windows' handshake towards an address where no
     /// PC answers: closesocket sets it to end the wait.
     var handshakeWake: UnsafeMutableRawPointer?
