@@ -311,7 +311,7 @@ static void log_installation(int installed) {
                           installed, (unsigned)vl_hook_count,
                           not_hooked[0] ? "; NOT hooked (their start cannot be moved):" : "", not_hooked);
     if (length > (int)sizeof line - 1) length = (int)sizeof line - 1;
-    vl_log_write(not_hooked[0] ? VL_LOG_WARNING : VL_LOG_INFO, line, (uint32_t)length);
+    vl_log_note(not_hooked[0] ? VL_LOG_WARNING : VL_LOG_INFO, line, (uint32_t)length);
 }
 
 BOOL WINAPI DllMain(HINSTANCE instance, DWORD reason, LPVOID reserved) {

@@ -13,7 +13,19 @@ struct Log {
     func enabled(_ level: LogLevel) -> Bool { path != nil && level <= self.level }
 
     func write(_ level: LogLevel, _ message: String) {
-        guard let path, enabled(level) else { return }
+        guard enabled(level) else { return }
+        line(level, message)
+    }
+
+    /// A line written whenever there is a log, whatever its level: what a copy's log must
+    /// always start with (the hooks' installation).
+    func note(_ level: LogLevel, _ message: String) {
+        guard path != nil else { return }
+        line(level, message)
+    }
+
+    private func line(_ level: LogLevel, _ message: String) {
+        guard let path else { return }
         platform.log(path: path, "[\(platform.nowMs)] pid \(platform.processID) \(level.name): \(message)")
     }
 
@@ -37,6 +49,12 @@ public func logEnabled(_ level: Int32) -> Int32 {
 @_cdecl("vl_log_write")
 public func logWrite(_ level: Int32, _ text: UnsafePointer<CChar>, _ length: UInt32) {
     guard let level = LogLevel(rawValue: Int(level)) else { return }
-    let message = String(decoding: UnsafeRawBufferPointer(start: text, count: Int(length)), as: UTF8.self)
-    Log.process.write(level, message)
+    Log.process.write(level, String(decoding: UnsafeRawBufferPointer(start: text, count: Int(length)), as: UTF8.self))
+}
+
+/// For the C side: a line written whenever there is a log, labelled `level` (`Log.note`).
+@_cdecl("vl_log_note")
+public func logNote(_ level: Int32, _ text: UnsafePointer<CChar>, _ length: UInt32) {
+    guard let level = LogLevel(rawValue: Int(level)) else { return }
+    Log.process.note(level, String(decoding: UnsafeRawBufferPointer(start: text, count: Int(length)), as: UTF8.self))
 }

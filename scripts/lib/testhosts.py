@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # scripts/lib/ -> the checkout
 TOOL = PEER = None
 NS = [f"vlbr{os.getpid()}{name}" for name in "abc"]
 SWITCH = f"vlbr{os.getpid()}s"

@@ -19,6 +19,8 @@ int32_t vl_refuse_real_send(const char *function, VL_SOCKET s, const void *to, i
 enum { VL_LOG_ERROR = 0, VL_LOG_WARNING = 1, VL_LOG_INFO = 2, VL_LOG_DEBUG = 3, VL_LOG_TRACE = 4 };
 int32_t vl_log_enabled(int32_t level);
 void vl_log_write(int32_t level, const char *text, uint32_t length);
+/* The same line whenever there is a log, whatever its level (the hooks' installation). */
+void vl_log_note(int32_t level, const char *text, uint32_t length);
 
 /* HookEngine, InlineHook.swift: one inline hook's trampoline and patch bytes. */
 int32_t vl_hook_engine_build(const uint8_t *target, uint32_t available, const void *entry,
