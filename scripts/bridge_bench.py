@@ -15,6 +15,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import testhosts as bt  # noqa: E402
+from spread import spread  # noqa: E402
 
 QUICK = "--quick" in sys.argv
 COUNT = 200 if QUICK else 3000
@@ -36,13 +37,6 @@ def ping(host, args, env=None):
     if not line or not line.startswith("pinged"):
         sys.exit(f"bridge bench: the ping run failed: {p.lines[-3:]}")
     return rtt(line)
-
-
-def spread(ratios):
-    """ "0.09x (0.08-0.10, 3 runs)": the median ratio and its spread."""
-    if len(ratios) == 1:
-        return f"{ratios[0]:.2f}x (1 run)"
-    return f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f}, {len(ratios)} runs)"
 
 
 def streams(sink_args, stream_args, sink_env=None, stream_env=None, listener_seen=None, runs=STREAM_RUNS):

@@ -12,17 +12,11 @@ import sys
 import tempfile
 
 from winelab import Copy, default_prefixes, fields, hooked, prepare_prefix, require_private_network, stop_prefix, unhooked
+from spread import spread  # scripts/lib: winelab put it on the path
 
 TRIPS = int(os.environ.get("WINE_BENCH_TRIPS", "5000"))
 DATAGRAMS = int(os.environ.get("WINE_BENCH_DATAGRAMS", "50000"))
 ROUNDS = int(os.environ.get("WINE_BENCH_ROUNDS", "5"))
-
-
-def spread(ratios):
-    """ "0.94x (0.85-1.10, 5 runs)": the median ratio and its spread."""
-    if len(ratios) == 1:
-        return f"{ratios[0]:.2f}x (1 run)"
-    return f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f}, {len(ratios)} runs)"
 
 
 def measure(env, virtual):

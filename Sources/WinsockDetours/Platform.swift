@@ -161,11 +161,11 @@ public struct Platform: @unchecked Sendable {
         return woke < 0 ? .failure(WinsockError(rawValue: -woke)) : .success(Int(woke))
     }
 
-    /// Whether one socket becomes ready for `interest` within `timeoutMs`.
-    func waitSocket(_ handle: UInt, for interest: Int32, timeoutMs: Int32) -> Bool {
+    /// Whether one socket becomes ready for `interest` (`VL_WAIT_*`) within `timeoutMs`
+    /// (< 0: forever), or the error.
+    func waitSocket(_ handle: UInt, for interest: Int32, timeoutMs: Int32) -> Result<Bool, WinsockError> {
         var ready: [UInt8] = [0]
-        if case let .success(count) = waitSockets([handle], interest: [UInt8(interest)], ready: &ready, timeoutMs: timeoutMs) { return count > 0 }
-        return false
+        return waitSockets([handle], interest: [UInt8(interest)], ready: &ready, timeoutMs: timeoutMs).map { $0 > 0 }
     }
 
     /// WSAPoll on real sockets: how many have events, or the error.

@@ -110,9 +110,8 @@ extension VirtualHost {
     /// Waits (up to `ms`, < 0 forever) until `handle` is readable for real: >0 ready, 0 time
     /// out, or -error.
     func waitReadable(_ handle: UInt, ms: Int32) -> Int32 {
-        var ready: [UInt8] = [0]
-        switch platform.waitSockets([handle], interest: [UInt8(VL_WAIT_READ)], ready: &ready, timeoutMs: ms) {
-        case let .success(count): return Int32(count)
+        switch platform.waitSocket(handle, for: Int32(VL_WAIT_READ), timeoutMs: ms) {
+        case let .success(ready): return ready ? 1 : 0
         case let .failure(error): return -error.rawValue
         }
     }
