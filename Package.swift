@@ -3,7 +3,8 @@ import PackageDescription
 
 // Dependencies point one way (docs/ARCHITECTURE.md):
 //   virtuallan -> VirtualLANCLI -> VirtualLANBridge -> WinsockDetours -> VirtualIPCore
-//                                                          └─> CWineBridge (C)
+//                                        └─> HostKit           ├─> HookEngine
+//                                                              └─> CWineBridge (C)
 // The DLL is VirtualIPCore + HookEngine + WinsockDetours (Embedded Swift) and CWineBridge's
 // Win32 half: wine/build-dll compiles exactly those, so nothing else can reach it.
 let package = Package(
