@@ -127,16 +127,15 @@ extension VirtualHost {
         }
         defer { leave(socket) }
         let context = Unmanaged.passRetained(end).toOpaque()
+        let outcome = platform.sendOverlapped(socket.handle, buffers, count: count, flags: flags, context: context)
+        if case .failure(.ioPending) = outcome { return .ioPending }  // the send handler ends it
+        Unmanaged<PendingSend>.fromOpaque(context).release()
         let done: UInt32
-        switch platform.sendOverlapped(socket.handle, buffers, count: count, flags: flags, context: context) {
-        case .failure(.ioPending): return .ioPending
+        switch outcome {
         case let .failure(error):
-            Unmanaged<PendingSend>.fromOpaque(context).release()
             overlapped.pointee.Internal = UInt(error.ntStatus)
             return error
-        case let .success(bytes):
-            Unmanaged<PendingSend>.fromOpaque(context).release()
-            done = bytes
+        case let .success(bytes): done = bytes
         }
         sent?.pointee = done
         finish(overlapped, routine: routine, thread: end.thread, target: end.target, handleEvent: end.handleEvent,

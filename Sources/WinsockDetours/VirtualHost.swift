@@ -33,6 +33,8 @@ public final class VirtualHost: @unchecked Sendable {
     var willBlock: (() -> Void)?
     /// Keeps the registry mapping alive as long as the host (file-backed registries).
     let registryOwner: AnyObject?
+    /// This instance's log (its config's path and level).
+    let logger: Log
 
     public var instance: Int { claim.index }
     public var address: IPv4Address { registry.network.address(ofInstance: claim.index) }
@@ -46,6 +48,7 @@ public final class VirtualHost: @unchecked Sendable {
         self.config = config
         self.registry = registry
         self.registryOwner = registryOwner
+        logger = Log(platform: platform, path: config.logPath, level: config.logLevel)
         router = Router(registry: registry)
         lock = Lock(platform)
         claim = try registry.claim(
@@ -82,9 +85,7 @@ public final class VirtualHost: @unchecked Sendable {
         VirtualHost.unregister(self)
     }
 
-    func log(_ level: LogLevel, _ message: String) {
-        Log(platform: platform, path: config.logPath, level: config.logLevel).write(level, message)
-    }
+    func log(_ level: LogLevel, _ message: String) { logger.write(level, message) }
 
     // MARK: Hosts of this process (the readiness callback finds sockets through them)
 
@@ -151,16 +152,14 @@ public final class VirtualHost: @unchecked Sendable {
     /// A new virtual socket backed by a real one of the same transport (UDP: on 127.0.0.1
     /// at once; TCP: bound there when the virtual socket binds).
     func openSocket(_ transport: Transport = .udp) -> Result<UInt, WinsockError> {
-        let handle: UInt, realPort: UInt16
-        switch transport == .udp ? platform.openDatagramSocket() : platform.openStreamSocket().map({ (handle: $0, realPort: UInt16(0)) }) {
-        case let .success(opened): (handle, realPort) = opened
-        case let .failure(error): return .failure(error)
-        }
-        let socket: VirtualSocket = transport == .udp ? DatagramSocket(handle: handle, realPort: realPort) : StreamSocket(handle: handle, realPort: realPort)
-        lock.locked { sockets[handle] = socket }
-        log(.debug, transport == .udp ? "UDP socket \(handle) backed by 127.0.0.1:\(realPort)"
-                                      : "TCP socket \(handle) is virtual (its backing socket binds 127.0.0.1 when it binds)")
-        return .success(handle)
+        let opened: Result<VirtualSocket, WinsockError> = transport == .udp
+            ? platform.openDatagramSocket().map { DatagramSocket(handle: $0.handle, realPort: $0.realPort) }
+            : platform.openStreamSocket().map { StreamSocket(handle: $0, realPort: 0) }
+        guard case let .success(socket) = opened else { return opened.map { $0.handle } }
+        lock.locked { sockets[socket.handle] = socket }
+        log(.debug, transport == .udp ? "UDP socket \(socket.handle) backed by 127.0.0.1:\(socket.realPort)"
+                                      : "TCP socket \(socket.handle) is virtual (its backing socket binds 127.0.0.1 when it binds)")
+        return .success(socket.handle)
     }
 
     /// closesocket: pending overlapped receives (and AcceptEx onto it) end with WSA_OPERATION_ABORTED, blocked
