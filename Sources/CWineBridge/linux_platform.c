@@ -144,6 +144,26 @@ static uint32_t now_ms(void) {
 
 static uint32_t process_id(void) { return (uint32_t)getpid(); }
 
+/* The kernel copies one byte of each page through process_vm_readv (a bad page: EFAULT,
+ * no signal); writable pages are found by writing that same byte back. Good enough for
+ * the tests that hand the layer bad pointers; the DLL's check is Win32's (VirtualQuery). */
+static int32_t memory_usable(const void *address, uintptr_t length, int32_t writable) {
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t at = (uintptr_t)address, end = at + length;
+    if (length == 0) return 1;
+    if (end < at) return 0;
+    while (at < end) {
+        unsigned char byte;
+        struct iovec local = { &byte, 1 }, remote = { (void *)at, 1 };
+        if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != 1) return 0;
+        if (writable && process_vm_writev(getpid(), &local, 1, &remote, 1, 0) != 1) return 0;
+        uintptr_t next = (at / page + 1) * page;
+        if (next <= at) break;  /* the last page of the address space */
+        at = next;
+    }
+    return 1;
+}
+
 static int32_t is_process_alive(uint32_t pid, uint32_t kind) {
     /* OwnerKind.linux, or .remote (its pid is the bridge's, a Linux process) */
     if ((kind != 1 && kind != 3) || pid == 0) return -1;
@@ -250,6 +270,7 @@ static vl_platform linux_platform = {
     .mutex_create = mutex_create, .mutex_lock = mutex_lock, .mutex_unlock = mutex_unlock,
     .timer_start = timer_start, .timer_stop = timer_stop,
     .now_ms = now_ms, .process_id = process_id, .owner_kind = 1, .is_process_alive = is_process_alive,
+    .memory_usable = memory_usable,
     .get_env = get_env, .default_registry_path = default_registry_path,
     .registry_map = registry_map, .registry_unlock = registry_unlock, .registry_unmap = registry_unmap,
     .log_line = log_line, .report_error = report_error, .global_lock = global_lock, .global_unlock = global_unlock,

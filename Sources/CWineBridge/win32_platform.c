@@ -146,6 +146,27 @@ static uint32_t now_ms(void) {
 }
 
 static uint32_t process_id(void) { return GetCurrentProcessId(); }
+
+/* Every region the range touches is committed with an access that allows it (no guard
+ * page: touching one raises an exception too). Another thread may change the mapping
+ * afterwards; Windows' own check has that window as well. */
+static int32_t memory_usable(const void *address, uintptr_t length, int32_t writable) {
+    const DWORD readable = PAGE_READONLY | PAGE_READWRITE | PAGE_WRITECOPY | PAGE_EXECUTE_READ
+                         | PAGE_EXECUTE_READWRITE | PAGE_EXECUTE_WRITECOPY;
+    const DWORD can_write = PAGE_READWRITE | PAGE_WRITECOPY | PAGE_EXECUTE_READWRITE | PAGE_EXECUTE_WRITECOPY;
+    uintptr_t at = (uintptr_t)address, end = at + length;
+    if (length == 0) return 1;
+    if (end < at) return 0;
+    while (at < end) {
+        MEMORY_BASIC_INFORMATION region;
+        if (VirtualQuery((const void *)at, &region, sizeof region) == 0) return 0;
+        if (region.State != MEM_COMMIT || (region.Protect & (PAGE_GUARD | PAGE_NOACCESS))) return 0;
+        if (!(region.Protect & (writable ? can_write : readable))) return 0;
+        at = (uintptr_t)region.BaseAddress + region.RegionSize;
+        if (at == 0) break;  /* the last region of the address space */
+    }
+    return 1;
+}
 /* A Windows pid is only meaningful to its own wineserver: let the heartbeat decide. */
 static int32_t is_process_alive(uint32_t pid, uint32_t kind) { (void)pid; (void)kind; return -1; }
 
@@ -306,6 +327,7 @@ static vl_platform win32_platform = {
     .mutex_create = mutex_create, .mutex_lock = mutex_lock, .mutex_unlock = mutex_unlock,
     .timer_start = timer_start, .timer_stop = timer_stop,
     .now_ms = now_ms, .process_id = process_id, .owner_kind = 2, .is_process_alive = is_process_alive,
+    .memory_usable = memory_usable,
     .get_env = get_env, .default_registry_path = default_registry_path,
     .registry_map = registry_map, .registry_unlock = registry_unlock, .registry_unmap = registry_unmap,
     .log_line = log_line, .report_error = report_error, .global_lock = global_lock, .global_unlock = global_unlock,

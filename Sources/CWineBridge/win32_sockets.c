@@ -236,6 +236,14 @@ static int32_t option_set(VL_SOCKET s, int32_t level, int32_t name, const void *
     return vl_original.setsockopt((SOCKET)s, level, name, value, length) == 0 ? 0 : vl_win32_last_error();
 }
 
+static int32_t ioctl_original(VL_SOCKET s, uint32_t code, void *input, uint32_t input_length,
+                              void *output, uint32_t output_length, uint32_t *returned) {
+    DWORD size = *returned;
+    int failed = vl_original.WSAIoctl((SOCKET)s, code, input, input_length, output, output_length, &size, NULL, NULL) != 0;
+    *returned = size;
+    return failed ? vl_win32_last_error() : 0;
+}
+
 static int32_t wait_sockets(const VL_SOCKET *sockets, uint32_t count, const uint8_t *interest, uint8_t *ready, int32_t timeout_ms) {
     if (count > FD_SETSIZE) return -VL_WSAEINVAL;
     static __thread fd_set sets[3];  /* 12 KB: off the stack */
@@ -353,6 +361,7 @@ void vl_win32_fill_sockets(vl_platform *p) {
     p->udp_open = udp_open; p->socket_shutdown = socket_shutdown; p->socket_close = socket_close;
     p->send_frame = send_frame; p->receive_frame = receive_frame; p->peek_frame = peek_frame;
     p->set_receive_buffer = set_receive_buffer; p->option_get = option_get; p->option_set = option_set;
+    p->ioctl_original = ioctl_original;
     p->event_select = event_select; p->async_select = async_select;
     p->wsarecvmsg_entry = (void *)wsarecvmsg_entry; p->wsasendmsg_entry = (void *)wsasendmsg_entry;
     p->connectex_entry = (void *)connectex_entry; p->acceptex_entry = (void *)acceptex_entry;

@@ -5,7 +5,13 @@ import VirtualIPCore
 
 @_cdecl("vl_hook_ioctlsocket")
 public func hookIoctlsocket(_ s: UInt, _ command: Int32, _ argument: UnsafeMutablePointer<UInt32>?) -> Int32 {
-    withHost(orFail: socketError) { cleared($0, $0.ioctlsocket(s, command: command, argument: argument)) }
+    // As Windows' own: WSAIoctl with the argument as both buffers.
+    withHost(orFail: socketError) { host in
+        var returned: UInt32 = 0
+        return cleared(host, host.wsaIoctl(s, code: UInt32(bitPattern: command), input: UnsafeMutableRawPointer(argument), inputLength: 4,
+                                           output: UnsafeMutableRawPointer(argument), outputLength: 4, returned: &returned,
+                                           overlapped: nil, routine: nil))
+    }
 }
 
 @_cdecl("vl_hook_WSAIoctl")
@@ -13,8 +19,8 @@ public func hookWSAIoctl(_ s: UInt, _ code: UInt32, _ input: UnsafeMutableRawPoi
                          _ output: UnsafeMutableRawPointer?, _ outputLength: UInt32, _ returned: UnsafeMutablePointer<UInt32>?,
                          _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ routine: UnsafeMutableRawPointer?) -> Int32 {
     withHost(orFail: socketError) {
-        status($0, $0.wsaIoctl(s, code: code, input: UnsafeRawPointer(input), inputLength: inputLength, output: output,
-                               outputLength: outputLength, returned: returned, overlapped: overlapped != nil || routine != nil))
+        cleared($0, $0.wsaIoctl(s, code: code, input: input, inputLength: inputLength, output: output,
+                               outputLength: outputLength, returned: returned, overlapped: overlapped, routine: routine))
     }
 }
 

@@ -78,6 +78,13 @@ public struct Platform: @unchecked Sendable {
         error(t.option_set!(VL_SOCKET(handle), level, name, value, length))
     }
 
+    /// A WSAIoctl request made synchronously on the backing socket: its error (nil: done);
+    /// `returned` is the size as the OS leaves it (on a failure too, written or not).
+    func originalIoctl(_ handle: UInt, code: UInt32, input: UnsafeMutableRawPointer?, inputLength: UInt32,
+                       output: UnsafeMutableRawPointer?, outputLength: UInt32, returned: inout UInt32) -> WinsockError? {
+        error(t.ioctl_original!(VL_SOCKET(handle), code, input, inputLength, output, outputLength, &returned))
+    }
+
     /// An Int32 option of the backing socket; nil when the OS refuses it.
     func intOption(_ handle: UInt, level: Int32, name: Int32) -> Int32? {
         var value: Int32 = 0, length: Int32 = 4
@@ -245,6 +252,20 @@ public struct Platform: @unchecked Sendable {
     var lastError: WinsockError {
         get { WinsockError(rawValue: t.get_last_error!()) }
         nonmutating set { t.set_last_error!(newValue.rawValue) }
+    }
+
+    // MARK: The caller's memory
+
+    /// Whether `count` bytes at `address` can be read without a fault (nil: no).
+    func canRead(_ address: UnsafeRawPointer?, _ count: Int) -> Bool {
+        guard let address, count >= 0 else { return false }
+        return t.memory_usable!(address, UInt(count), 0) != 0
+    }
+
+    /// Whether `count` bytes at `address` can be written without a fault (nil: no).
+    func canWrite(_ address: UnsafeMutableRawPointer?, _ count: Int) -> Bool {
+        guard let address, count >= 0 else { return false }
+        return t.memory_usable!(address, UInt(count), 1) != 0
     }
 
     // MARK: Process, time, locks, timers

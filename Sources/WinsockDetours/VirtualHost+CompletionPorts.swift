@@ -60,7 +60,10 @@ extension VirtualHost {
         overlapped.pointee.InternalHigh = UInt(bytes)
         overlapped.pointee.Internal = UInt(status)
         if let routine {
-            platform.queueCompletion(thread: thread, routine: routine, error: error, bytes: UInt32(bytes), overlapped: overlapped)
+            // The routine gets the Winsock error of the status, as ws2_32 maps it (a buffer too
+            // small, ERROR_INSUFFICIENT_BUFFER to the port, is WSAEFAULT here).
+            platform.queueCompletion(thread: thread, routine: routine, error: WinsockError(ntStatus: status), bytes: UInt32(bytes),
+                                     overlapped: overlapped)
             return
         }
         if let event = ownEvent(of: overlapped) { platform.setEvent(event) }

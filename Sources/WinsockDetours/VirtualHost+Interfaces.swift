@@ -30,27 +30,33 @@ extension VirtualHost {
         switch SocketAddress.read(input.assumingMemoryBound(to: VL_SOCKADDR_IN.self), length: Int32(bitPattern: inputLength)) {
         case let .failure(error): return error
         case let .success(target):
-            guard let leaving = interface(toward: target.address) else { return .networkUnreachable }
+            // The unspecified address: the interface of the default route, as Wine answers it
+            // (Windows: WSAEINVAL); the virtual PC's is its adapter.
+            let leaving = target.address == .any ? .adapter : interface(toward: target.address)
+            guard let leaving else { return .networkUnreachable }
             return put(SocketAddress(address: leaving == .loopback ? .loopback : address, port: 0), output, length, returned)
         }
     }
 
     /// SIO_GET_INTERFACE_LIST: INTERFACE_INFO entries (flags, then address, broadcast and
-    /// mask as 24-byte sockaddr_gen): the virtual adapter, then loopback.
+    /// mask as 24-byte sockaddr_gen): the virtual adapter, then loopback, whose broadcast
+    /// address is all zeros (no IFF_BROADCAST), as the OS fills it.
     func interfaceList(output: UnsafeMutableRawPointer?, length: UInt32, returned: UnsafeMutablePointer<UInt32>) -> WinsockError? {
         let entrySize = 4 + 3 * 24
         let network = registry.network
-        let entries: [(UInt32, IPv4Address, IPv4Address, IPv4Address)] = [
-            (1 | 2 | 16, address, network.broadcast, network.mask),              // IFF_UP | IFF_BROADCAST | IFF_MULTICAST
-            (1 | 4 | 16, .loopback, IPv4Address(127, 255, 255, 255), IPv4Address(255, 0, 0, 0)), // IFF_UP | IFF_LOOPBACK | IFF_MULTICAST
+        let entries: [(UInt32, IPv4Address, IPv4Address?, IPv4Address)] = [
+            (1 | 2 | 16, address, network.broadcast, network.mask),  // IFF_UP | IFF_BROADCAST | IFF_MULTICAST
+            (1 | 4 | 16, .loopback, nil, IPv4Address(255, 0, 0, 0)),  // IFF_UP | IFF_LOOPBACK | IFF_MULTICAST
         ]
-        returned.pointee = UInt32(entrySize * entries.count)
+        returned.pointee = 0  // a refusal reports no size (ws2_32)
         guard let output, Int(length) >= entrySize * entries.count else { return .fault }
+        returned.pointee = UInt32(entrySize * entries.count)
         output.initializeMemory(as: UInt8.self, repeating: 0, count: entrySize * entries.count)
         for (i, entry) in entries.enumerated() {
             let base = output + i * entrySize
             base.storeBytes(of: entry.0, as: UInt32.self)
             for (j, value) in [entry.1, entry.2, entry.3].enumerated() {
+                guard let value else { continue }
                 var room: Int32 = 24
                 _ = SocketAddress(address: value, port: 0).write(to: (base + 4 + 24 * j).assumingMemoryBound(to: VL_SOCKADDR_IN.self), length: &room)
             }
@@ -59,11 +65,16 @@ extension VirtualHost {
     }
 
     /// SIO_ADDRESS_LIST_QUERY: SOCKET_ADDRESS_LIST with the virtual address (the sockaddr
-    /// after the list, in the same buffer). Too small: WSAEFAULT with the size needed.
+    /// after the list, in the same buffer). Too small: WSAEFAULT with the size needed; a
+    /// buffer without room for the count: WSAEINVAL and 0, as ws2_32 answers.
     func addressList(output: UnsafeMutableRawPointer?, length: UInt32, returned: UnsafeMutablePointer<UInt32>) -> WinsockError? {
         let pointer = MemoryLayout<UnsafeRawPointer>.size
         let list = pointer + 2 * pointer        // iAddressCount (padded to a pointer) + one SOCKET_ADDRESS
         let needed = list + 16
+        if length != 0 && Int(length) < pointer {
+            returned.pointee = 0
+            return .invalidArgument
+        }
         returned.pointee = UInt32(needed)
         guard let output, Int(length) >= needed else { return .fault }
         output.initializeMemory(as: UInt8.self, repeating: 0, count: needed)

@@ -2,8 +2,6 @@ import CWineBridge
 import VirtualIPCore
 
 /// ioctlsocket commands (winsock2.h _IOW/_IOR encodings).
-let ioctlNonBlocking = Int32(bitPattern: 0x8004_667E) // FIONBIO
-let ioctlBytesReadable = Int32(0x4004_667F) // FIONREAD
 
 /// What happens to a socket option of a virtual socket: one decision per option, the
 /// table docs/CONFORMANCE.md shows.
@@ -147,24 +145,6 @@ extension VirtualHost {
         }
     }
 
-    /// FIONBIO switches blocking mode; FIONREAD is the payload size of the next datagram
-    /// the game would get (frames we would drop are dropped first).
-    func ioctlsocket(_ handle: UInt, command: Int32, argument: UnsafeMutablePointer<UInt32>?) -> WinsockError? {
-        withSocket(handle) { socket in
-            guard let argument else { return .fault }
-            switch command {
-            case ioctlNonBlocking:
-                return setNonBlocking(socket, argument.pointee != 0)
-            case ioctlBytesReadable:
-                argument.pointee = socket.bytesReadableLocked(on: self)
-                return nil
-            default:
-                // As WSAIoctl answers a request it does not know (Wine's ioctlsocket is WSAIoctl).
-                return .operationNotSupported
-            }
-        }
-    }
-
     /// FIONBIO. While WSAEventSelect (or WSAAsyncSelect) events are selected the socket
     /// must stay non-blocking: WSAEINVAL, as Windows. A stream's backing socket takes the
     /// mode too: its calls block, or not, in the OS.
@@ -201,55 +181,161 @@ extension VirtualHost {
         }
     }
 
-    /// WSAIoctl on a virtual socket: the requests ioctlsocket knows, and SIO_UDP_CONNRESET /
-    /// SIO_UDP_NETRESET (accepted: no ICMP error ever reaches the game here). Any other
-    /// request, and an overlapped one, is refused with WSAEOPNOTSUPP and a warning naming
-    /// it, so what a game asks and we cannot answer yet shows in its log.
-    func wsaIoctl(_ handle: UInt, code: UInt32, input: UnsafeRawPointer?, inputLength: UInt32, output: UnsafeMutableRawPointer?,
-                  outputLength: UInt32, returned: UnsafeMutablePointer<UInt32>?, overlapped: Bool) -> WinsockError? {
-        let refusal = withSocket(handle) { socket -> WinsockError? in
-            if overlapped { return .operationNotSupported }
-            guard let returned else { return .fault }
-            switch code {
-            case 0x8004_667E:  // FIONBIO
-                guard let input, inputLength >= 4 else { return .fault }
-                if let error = setNonBlocking(socket, input.loadUnaligned(as: UInt32.self) != 0) { return error }
-                returned.pointee = 0
-            case 0x4004_667F:  // FIONREAD
-                guard let output, outputLength >= 4 else { return .fault }
-                output.storeBytes(of: socket.bytesReadableLocked(on: self), as: UInt32.self)
-                returned.pointee = 4
-            case 0xC800_0006 where input.flatMap({ winsockExtension($0, inputLength, stream: socket is StreamSocket) }) != nil:
-                // SIO_GET_EXTENSION_FUNCTION_POINTER for WSARecvMsg / WSASendMsg / ConnectEx / AcceptEx: ours.
-                guard let output, outputLength >= UInt32(MemoryLayout<UnsafeRawPointer>.size) else { return .fault }
-                let entry: UnsafeMutableRawPointer?, entries = platform.extensionEntries
-                switch winsockExtension(input!, inputLength, stream: socket is StreamSocket)! {
-                case .receiveMessage: entry = entries.receiveMessage
-                case .sendMessage: entry = entries.sendMessage
-                case .connectEx: entry = entries.connectEx
-                case .acceptEx: entry = entries.acceptEx
-                case .acceptExNames: entry = entries.acceptExNames
+    /// WSAIoctl on a virtual socket (ioctlsocket is WSAIoctl with `argument` as both buffers,
+    /// as in Windows). The request is answered at once (`ioctlAnswer`); an overlapped one
+    /// then completes as Windows completes it: success returns 0 and still reports 0 bytes
+    /// through the OVERLAPPED, its event, the port or the routine; a request no provider
+    /// knows is pending and completes with STATUS_NOT_SUPPORTED. A bad pointer or length is
+    /// refused at once (WSAEFAULT), overlapped or not.
+    func wsaIoctl(_ handle: UInt, code: UInt32, input: UnsafeMutableRawPointer?, inputLength: UInt32, output: UnsafeMutableRawPointer?,
+                  outputLength: UInt32, returned: UnsafeMutablePointer<UInt32>?,
+                  overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, routine: UnsafeMutableRawPointer?) -> WinsockError? {
+        guard let returned, platform.canWrite(returned, 4) else { return .fault }
+        if let overlapped, !platform.canWrite(overlapped, MemoryLayout<VL_OVERLAPPED>.size) { return .fault }
+        let outcome = withSocket(handle) { socket -> WinsockError? in
+            let request = IoctlRequest(code: code, input: input, inputLength: inputLength, output: output, outputLength: outputLength,
+                                       overlapped: overlapped != nil, returned: returned.pointee)
+            switch ioctlAnswer(socket, request) {
+            case let .answered(size) where overlapped != nil && request.completesWithSize:
+                finish(overlapped!, routine: routine, thread: platform.currentThread, target: socket.completionTarget,
+                       handleEvent: startedLocked(socket, overlapped!, routine: routine), error: nil, bytes: Int(size), immediately: false)
+                return .ioPending
+            case let .answered(size):
+                returned.pointee = size
+                if let overlapped {
+                    finish(overlapped, routine: routine, thread: platform.currentThread, target: socket.completionTarget,
+                           handleEvent: startedLocked(socket, overlapped, routine: routine), error: nil, bytes: 0, immediately: true)
                 }
-                output.storeBytes(of: entry, as: UnsafeMutableRawPointer?.self)
-                returned.pointee = UInt32(MemoryLayout<UnsafeRawPointer>.size)
-            case 0x9800_000C, 0x9800_000F:  // SIO_UDP_CONNRESET, SIO_UDP_NETRESET
-                guard input != nil, inputLength >= 4 else { return .fault }
-                returned.pointee = 0
-            case 0x4800_0005: return broadcastAddress(output: output, length: outputLength, returned: returned)  // SIO_GET_BROADCAST_ADDRESS
-            case 0xC800_0014:  // SIO_ROUTING_INTERFACE_QUERY
-                return routingInterface(input: input, inputLength: inputLength, output: output, length: outputLength, returned: returned)
-            case 0x4004_747F: return interfaceList(output: output, length: outputLength, returned: returned)      // SIO_GET_INTERFACE_LIST
-            case 0x4800_0016: return addressList(output: output, length: outputLength, returned: returned)        // SIO_ADDRESS_LIST_QUERY
-            default:
-                return .operationNotSupported
+                return nil
+            case let .refused(error, _) where overlapped != nil && request.completesWithSize:
+                // Such a request fails later: a buffer too small is STATUS_BUFFER_TOO_SMALL then.
+                finish(overlapped!, routine: routine, thread: platform.currentThread, target: socket.completionTarget,
+                       handleEvent: startedLocked(socket, overlapped!, routine: routine),
+                       error: error == .fault ? .insufficientBuffer : error, bytes: 0, immediately: false)
+                return .ioPending
+            case let .refused(error, size):
+                if let size { returned.pointee = size }
+                return error
+            case .unknown:
+                guard let overlapped else {
+                    returned.pointee = 0
+                    return .operationNotSupported
+                }
+                finish(overlapped, routine: routine, thread: platform.currentThread, target: socket.completionTarget,
+                       handleEvent: startedLocked(socket, overlapped, routine: routine), error: .operationNotSupported, bytes: 0,
+                       immediately: false)
+                return .ioPending
             }
-            return nil
         }
-        if refusal == .operationNotSupported {
-            log(.warning, "WSAIoctl(\(hex(code))\(overlapped ? ", overlapped" : "")) on virtual socket \(handle) refused with WSAEOPNOTSUPP: not supported on virtual sockets yet")
+        if outcome == .operationNotSupported || (outcome == .ioPending && overlapped != nil) {
+            log(.info, "WSAIoctl(\(hex(code))) on virtual socket \(handle): no provider knows it (WSAEOPNOTSUPP, as Windows)")
         }
-        return refusal
+        return outcome
     }
+
+    /// One request's answer, before its overlapped part (lock held). The requests that name
+    /// the PC (its interfaces, addresses and routes), the socket's virtual state (mode,
+    /// queued payload) and the extension functions the layer provides are ours; every
+    /// other request is the OS's, made on the backing socket, whose answer is the same as
+    /// without the layer (keep-alive values, the base handle, the out-of-band mark...).
+    func ioctlAnswer(_ socket: VirtualSocket, _ request: IoctlRequest) -> IoctlAnswer {
+        switch request.code {
+        case 0x8004_667E:  // FIONBIO
+            guard request.inputLength >= 4, platform.canRead(request.input, 4) else { return .refused(.fault, size: nil) }
+            if let error = setNonBlocking(socket, request.input!.loadUnaligned(as: UInt32.self) != 0) { return .refused(error, size: nil) }
+            return .answered(0)
+        case 0x4004_667F:  // FIONREAD
+            guard request.outputLength >= 4, platform.canWrite(request.output, 4) else { return .refused(.fault, size: nil) }
+            request.output!.storeBytes(of: socket.bytesReadableLocked(on: self), as: UInt32.self)
+            return .answered(4)
+        case 0xC800_0006:  // SIO_GET_EXTENSION_FUNCTION_POINTER
+            guard request.inputLength >= 16, platform.canRead(request.input, 16) else { return .refused(.fault, size: nil) }
+            guard let which = winsockExtension(request.input!, request.inputLength, stream: socket is StreamSocket) else { break }
+            let size = MemoryLayout<UnsafeRawPointer>.size
+            guard request.outputLength >= UInt32(size), platform.canWrite(request.output, size) else { return .refused(.fault, size: nil) }
+            let entries = platform.extensionEntries
+            let entry: UnsafeMutableRawPointer?
+            switch which {
+            case .receiveMessage: entry = entries.receiveMessage
+            case .sendMessage: entry = entries.sendMessage
+            case .connectEx: entry = entries.connectEx
+            case .acceptEx: entry = entries.acceptEx
+            case .acceptExNames: entry = entries.acceptExNames
+            }
+            request.output!.storeBytes(of: entry, as: UnsafeMutableRawPointer?.self)
+            return .answered(UInt32(size))
+        case 0x9800_000C, 0x9800_000F:  // SIO_UDP_CONNRESET, SIO_UDP_NETRESET: no ICMP error ever reaches the game here
+            return .answered(0)
+        case 0x4800_0005:  // SIO_GET_BROADCAST_ADDRESS
+            return answered { broadcastAddress(output: request.writableOutput(platform), length: request.outputLength, returned: $0) }
+        case 0xC800_0014:  // SIO_ROUTING_INTERFACE_QUERY
+            return answered {
+                routingInterface(input: request.readableInput(platform), inputLength: request.inputLength,
+                                 output: request.writableOutput(platform), length: request.outputLength, returned: $0)
+            }
+        case 0x4004_747F:  // SIO_GET_INTERFACE_LIST
+            return answered { interfaceList(output: request.writableOutput(platform), length: request.outputLength, returned: $0) }
+        case 0x4800_0016:  // SIO_ADDRESS_LIST_QUERY
+            return answered { addressList(output: request.writableOutput(platform), length: request.outputLength, returned: $0) }
+        case 0x4800_0022 where request.overlapped:  // SIO_BASE_HANDLE has no overlapped form
+            return .unknown
+        default:
+            break
+        }
+        // Not overlapped, the OS leaves the game's size as Windows would; overlapped, a refusal
+        // leaves it alone.
+        var size = request.returned
+        switch platform.originalIoctl(socket.handle, code: request.code, input: request.input, inputLength: request.inputLength,
+                                      output: request.output, outputLength: request.outputLength, returned: &size) {
+        case nil: return .answered(size)
+        case .operationNotSupported?: return .unknown
+        case let error?: return .refused(error, size: request.overlapped ? nil : size)
+        }
+    }
+
+    /// The answer of one of the layer's own writers, which report the size (the size
+    /// needed, when the buffer is too small) through `returned`, or leave it alone.
+    private func answered(_ writer: (UnsafeMutablePointer<UInt32>) -> WinsockError?) -> IoctlAnswer {
+        let untouched = UInt32.max
+        var size = untouched
+        if let error = writer(&size) { return .refused(error, size: size == untouched ? nil : size) }
+        return .answered(size == untouched ? 0 : size)
+    }
+}
+
+/// One WSAIoctl request as the game made it.
+struct IoctlRequest {
+    let code: UInt32
+    let input: UnsafeMutableRawPointer?
+    let inputLength: UInt32
+    let output: UnsafeMutableRawPointer?
+    let outputLength: UInt32
+    let overlapped: Bool
+    /// The size the game's variable held before the call.
+    let returned: UInt32
+
+    /// Whether its overlapped form is pending and completes with the output's size, as
+    /// SIO_GET_INTERFACE_LIST does; the others complete at once, reporting 0 bytes.
+    var completesWithSize: Bool { code == 0x4004_747F }
+
+    /// The input when all `inputLength` bytes can be read, else nil (the answer: WSAEFAULT).
+    func readableInput(_ platform: Platform) -> UnsafeRawPointer? {
+        platform.canRead(input, Int(inputLength)) ? UnsafeRawPointer(input) : nil
+    }
+
+    /// The output when all `outputLength` bytes can be written, else nil.
+    func writableOutput(_ platform: Platform) -> UnsafeMutableRawPointer? {
+        platform.canWrite(output, Int(outputLength)) ? output : nil
+    }
+}
+
+/// What a request came to: answered (the output's size), refused at once (with the size
+/// the caller learns, if any), or unknown to every provider (WSAEOPNOTSUPP; pending, then
+/// that status, when overlapped).
+enum IoctlAnswer {
+    case answered(UInt32)
+    case refused(WinsockError, size: UInt32?)
+    case unknown
 }
 
 /// 0x... with eight digits, for request codes in log lines.

@@ -137,7 +137,9 @@ extension VirtualHost {
     /// WAIT_IO_COMPLETION when the wait ended so.
     func overlappedResult(_ handle: UInt, _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, transferred: UnsafeMutablePointer<UInt32>?,
                           waitMs: UInt32, alertable: Bool = false, flags: UnsafeMutablePointer<UInt32>?) -> WinsockError? {
-        guard let overlapped, let transferred, let flags else { return .fault }
+        // As ws2_32: no OVERLAPPED is WSA_INVALID_PARAMETER; the count and flags are optional.
+        guard let overlapped else { return .invalidParameter }
+        guard platform.canWrite(overlapped, MemoryLayout<VL_OVERLAPPED>.size) else { return .fault }
         var status = UInt32(truncatingIfNeeded: overlapped.pointee.Internal)
         if status == VL_STATUS_PENDING {
             let socket: VirtualSocket? = lock.locked { startupCount > 0 ? sockets[handle] : nil }
@@ -152,8 +154,8 @@ extension VirtualHost {
             status = UInt32(truncatingIfNeeded: overlapped.pointee.Internal)
             guard status != VL_STATUS_PENDING else { return .ioIncomplete }
         }
-        transferred.pointee = UInt32(truncatingIfNeeded: overlapped.pointee.InternalHigh)
-        flags.pointee = 0
+        transferred?.pointee = UInt32(truncatingIfNeeded: overlapped.pointee.InternalHigh)
+        flags?.pointee = 0
         return WinsockError(ntStatus: status)
     }
 }

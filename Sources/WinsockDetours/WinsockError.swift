@@ -37,35 +37,28 @@ public struct WinsockError: Error, RawRepresentable, Equatable, Hashable, Sendab
     public static let hostNotFound = WinsockError(VL_WSAHOST_NOT_FOUND)
     public static let invalidHandle = WinsockError(VL_WSA_INVALID_HANDLE)
     public static let invalidParameter = WinsockError(VL_WSA_INVALID_PARAMETER)
+    /// ERROR_INSUFFICIENT_BUFFER: an overlapped request's output too small (its completion).
+    public static let insufficientBuffer = WinsockError(122)
     public static let operationAborted = WinsockError(VL_WSA_OPERATION_ABORTED)
     public static let ioIncomplete = WinsockError(VL_WSA_IO_INCOMPLETE)
     public static let ioPending = WinsockError(VL_WSA_IO_PENDING)
 
-    /// The NTSTATUS a finished OVERLAPPED carries for this outcome (Internal), and back.
-    /// Windows' own values where one exists; our other errors ride in a private range.
-    static let statusConnectionRefused: UInt32 = 0xC000_0236, statusConnectionReset: UInt32 = 0xC000_020D
-    static let statusIOTimeout: UInt32 = 0xC000_00B5
-
+    /// The NTSTATUS a finished OVERLAPPED carries for this outcome (Internal), as the OS
+    /// would write it (`NTStatus.preferred`, else the first status Windows maps to this
+    /// error); an error no status maps to rides in a private range, read back by `init`.
     var ntStatus: UInt32 {
-        switch self {
-        case .messageSize: return VL_STATUS_BUFFER_OVERFLOW
-        case .operationAborted: return VL_STATUS_CANCELLED
-        case .connectionRefused: return WinsockError.statusConnectionRefused
-        case .connectionReset: return WinsockError.statusConnectionReset
-        case .timedOut: return WinsockError.statusIOTimeout
-        default: return 0xE0560000 | UInt32(UInt16(truncatingIfNeeded: rawValue))
-        }
+        if let status = NTStatus.preferred[Int(rawValue)] { return status }
+        if let entry = NTStatus.table.first(where: { $0.error == rawValue }) { return entry.status }
+        return NTStatus.privateRange | UInt32(UInt16(truncatingIfNeeded: rawValue))
     }
 
+    /// What a finished OVERLAPPED's status means to the game, as WSAGetOverlappedResult says
+    /// it: nil for a success (any NT_SUCCESS status), else Windows' mapping; a failure it
+    /// does not list is WSAEINVAL.
     init?(ntStatus: UInt32) {
-        switch ntStatus {
-        case VL_STATUS_SUCCESS: return nil
-        case VL_STATUS_BUFFER_OVERFLOW: self = .messageSize
-        case VL_STATUS_CANCELLED: self = .operationAborted
-        case WinsockError.statusConnectionRefused: self = .connectionRefused
-        case WinsockError.statusConnectionReset: self = .connectionReset
-        case WinsockError.statusIOTimeout: self = .timedOut
-        default: self.init(Int32(ntStatus & 0xFFFF))
-        }
+        if ntStatus < 0x8000_0000 { return nil }
+        if ntStatus & 0xFFFF_0000 == NTStatus.privateRange { self.init(Int32(ntStatus & 0xFFFF)); return }
+        if let entry = NTStatus.table.first(where: { $0.status == ntStatus }) { self.init(entry.error); return }
+        self = .invalidArgument
     }
 }

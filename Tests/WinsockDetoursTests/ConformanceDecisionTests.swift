@@ -353,9 +353,14 @@ final class ConformanceDecisionTests: LANTestCase {
                 XCTAssertEqual(IPv4Address(networkOrder: raw.loadUnaligned(fromByteOffset: 32, as: UInt32.self)), lan.registry.network.broadcast)
                 XCTAssertEqual(IPv4Address(networkOrder: raw.loadUnaligned(fromByteOffset: 84, as: UInt32.self)), .loopback)
             }
-            let (short, needed) = out.withUnsafeMutableBytes { ioctl(Ioctl.SIO_ADDRESS_LIST_QUERY, nil, 0, $0.baseAddress!, 4) }
+            let countOnly = UInt32(MemoryLayout<UnsafeRawPointer>.size)  // FIELD_OFFSET(SOCKET_ADDRESS_LIST, Address[0])
+            let (short, needed) = out.withUnsafeMutableBytes { ioctl(Ioctl.SIO_ADDRESS_LIST_QUERY, nil, 0, $0.baseAddress!, countOnly) }
             XCTAssertEqual(short, -1)
-            XCTAssertEqual(ws.lastError, WSA.EFAULT)
+            XCTAssertEqual(ws.lastError, WSA.EFAULT, "room for the count only: WSAEFAULT and the size needed")
+            let (tiny, none) = out.withUnsafeMutableBytes { ioctl(Ioctl.SIO_ADDRESS_LIST_QUERY, nil, 0, $0.baseAddress!, 1) }
+            XCTAssertEqual(tiny, -1)
+            XCTAssertEqual(ws.lastError, WSA.EINVAL, "no room for the count: WSAEINVAL (ws2_32)")
+            XCTAssertEqual(none, 0)
             XCTAssertEqual(out.withUnsafeMutableBytes { ioctl(Ioctl.SIO_ADDRESS_LIST_QUERY, nil, 0, $0.baseAddress!, needed) }.0, 0)
             XCTAssertEqual(out.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }, 1, "one address")
         }

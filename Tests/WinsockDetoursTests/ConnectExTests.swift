@@ -78,7 +78,7 @@ final class ConnectExTests: LANTestCase {
             var nobody = ws.sockaddr(lan.address(1), 6113)
             XCTAssertEqual(function(s, &nobody, 16, nil, 0, nil, overlapped), 0)
             XCTAssertEqual(ws.lastError, WSA.IO_PENDING)
-            XCTAssertEqual(overlapped.pointee.Internal, UInt(WinsockError.statusConnectionRefused), "no listener on that port: refused")
+            XCTAssertEqual(overlapped.pointee.Internal, 0xC000_0236, "no listener on that port: STATUS_CONNECTION_REFUSED")
             XCTAssertEqual(WinsockError(ntStatus: UInt32(overlapped.pointee.Internal)), .connectionRefused, "WSAECONNREFUSED")
             let again = ws.tcpSocket()
             XCTAssertEqual(ws.bind(again, .any, 0), 0)

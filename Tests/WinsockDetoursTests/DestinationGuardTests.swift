@@ -76,8 +76,11 @@ final class DestinationGuardTests: LANTestCase {
             XCTAssertEqual(readable, 3)
             XCTAssertEqual(returned, 4)
             XCTAssertEqual(ioctl(Ioctl.SIO_UDP_CONNRESET, 0), 0, "SIO_UDP_CONNRESET off, as games ask")
-            XCTAssertEqual(ioctl(Ioctl.SIO_GET_EXTENSION_FUNCTION_POINTER, 0), Winsock.socketError, "extension functions: not on virtual sockets yet")
+            XCTAssertEqual(ioctl(Ioctl.SIO_GET_EXTENSION_FUNCTION_POINTER, 0), Winsock.socketError, "a GUID is 16 bytes, not 4")
+            XCTAssertEqual(ws.lastError, WSA.EFAULT)
+            XCTAssertEqual(ioctl(0xDEAD_BEEF, 0), Winsock.socketError, "a request no provider knows (the Linux backend hands none on)")
             XCTAssertEqual(ws.lastError, WSA.EOPNOTSUPP)
+            XCTAssertEqual(returned, 0)
             ws.cleanup()
         }
     }

@@ -61,6 +61,12 @@ typedef struct vl_platform {
      * Winsock error (the Linux backend knows a few, by translation: tests). */
     int32_t (*option_get)(VL_SOCKET socket, int32_t level, int32_t name, void *value, int32_t *length);
     int32_t (*option_set)(VL_SOCKET socket, int32_t level, int32_t name, const void *value, int32_t length);
+    /* A WSAIoctl request the layer hands on, made synchronously on the backing socket: 0 or
+     * the Winsock error, and in *returned the size as the OS left it (it may write it on a
+     * failure too, or leave the value it was given). The
+     * Linux backend knows no request: WSAEOPNOTSUPP. */
+    int32_t (*ioctl_original)(VL_SOCKET socket, uint32_t code, void *input, uint32_t input_length,
+                              void *output, uint32_t output_length, uint32_t *returned);
     /* Virtual TCP: a real TCP socket, unbound until the virtual one binds (stream_bind:
      * 127.0.0.1:0, the port in *real_port), in the OS's blocking mode until
      * stream_set_nonblocking changes it: every stream call below blocks, or not, as the
@@ -196,6 +202,10 @@ typedef struct vl_platform {
     void (*log_line)(const char *path, const char *line, uint32_t length);
     /* Tells the user about a fatal problem (stderr; on Windows also the debugger). */
     void (*report_error)(const char *line, uint32_t length);
+    /* 1 when the caller's `length` bytes at `address` can be read (and written, when
+     * `writable`) without a fault, 0 when not: Windows answers a bad pointer with WSAEFAULT
+     * where the DLL would otherwise crash in the game's process. A length of 0 is usable. */
+    int32_t (*memory_usable)(const void *address, uintptr_t length, int32_t writable);
     /* One process-wide lock for one-time set-up (creating the process's instance). */
     void (*global_lock)(void);
     void (*global_unlock)(void);

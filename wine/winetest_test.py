@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""Wine's own Winsock tests (run through wine/test): dlls/ws2_32/tests/sock.c of the
+installed Wine's source, built by wine/winetest/build with one entry per test function.
+Every entry runs as its own process, without the DLL (plain Wine: the control) and with it
+(instance 0 of a registry of its own). Each of the two runs has a network namespace of its
+own, nested in wine/test's, with loopback and one adapter (a veth whose peer answers
+nothing: sock.c wants a PC with an adapter) and /etc/resolv.conf masked to 127.0.0.1 so a
+name lookup fails at once; its wineserver starts inside it.
+
+An entry passes when Wine's summary line says 0 failures. The stage fails when an entry
+passes without the DLL and not with it, unless docs/CONFORMANCE.md's "sock.c: not passing
+yet" table lists it; a listed entry that passes now fails too, so the table stays true. An
+entry listed as flaky there (it fails now and then without the DLL) counts as passing
+with the DLL when it fails no more often than the control's worst run. A crash or a hang
+with the DLL is always a failure unless listed. Prints both outcomes per entry and the
+counts. VIRTUALLAN_WINETEST_ENTRIES=a,b runs only those entries (while fixing one)."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from winelab import OUT, ROOT, check, default_prefixes, finish, require_private_network, stop_prefix, windows_path  # noqa: E402
+
+PROGRAM = os.path.join(OUT, "winetest", "sock.exe")
+TABLE = os.path.join(ROOT, "docs", "CONFORMANCE.md")
+SECTION = "## sock.c: not passing yet"
+CONTROL_TIMEOUT = 300  # seconds: test_send receives 1 MiB one byte at a time (54-93 s here)
+MIN_TIMEOUT = 60       # with the DLL: 3 times the control's time, at least this
+SUMMARY = re.compile(r"^[0-9a-f]+:(\S+?):.*?(\d+) tests executed \((\d+) marked as todo, (\d+) as flaky, "
+                     r"(\d+) failures?\), (\d+) skipped\.")
+FAILED_LINE = re.compile(r"^\S+\.c:\d+:.*Test (failed|succeeded inside todo block)")
+
+
+def ip(*args):
+    subprocess.run(["ip", *args], check=True)
+
+
+def make_pc():
+    """This namespace becomes a PC with one adapter (its peer end answers nothing)."""
+    ip("link", "set", "lo", "up")
+    ip("link", "add", "wt0", "type", "veth", "peer", "name", "wt1")
+    ip("link", "set", "wt0", "addrgenmode", "none")
+    ip("link", "set", "wt1", "addrgenmode", "none")
+    ip("link", "set", "wt1", "up")
+    ip("link", "set", "wt0", "up")
+    ip("addr", "add", "198.51.100.2/24", "dev", "wt0")
+    ip("-6", "addr", "add", "2001:db8:51::2/64", "dev", "wt0", "nodad")
+    ip("route", "add", "default", "via", "198.51.100.1")
+    ip("-6", "route", "add", "default", "via", "2001:db8:51::1")
+    resolv = tempfile.NamedTemporaryFile("w", prefix="virtuallan-resolv-", delete=False)
+    resolv.write("nameserver 127.0.0.1\n")
+    resolv.close()
+    subprocess.run(["mount", "--bind", resolv.name, "/etc/resolv.conf"], check=True)
+
+
+def wine_settings(env):
+    """No graphics (the WSAAsyncSelect tests make windows without X) and no crash debugger
+    (a crash ends its process at once); both registry views for the 32-bit program."""
+    for view in ("/reg:32", "/reg:64"):
+        for key, value, data in (("HKCU\\Software\\Wine\\Drivers", "Graphics", "null"),
+                                 ("HKLM\\Software\\Microsoft\\Windows NT\\CurrentVersion\\AeDebug", "Debugger",
+                                  "virtuallan-no-debugger.exe")):
+            subprocess.run(["wine", "reg", "add", key, "/v", value, "/d", data, "/f", view], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+
+
+def outcome(text, status, timed_out, seconds):
+    """{"state": pass|fail|crash|timeout, "checks", "failures", "seconds", "failed": first lines}."""
+    failed = [line.strip() for line in text.splitlines() if FAILED_LINE.match(line)][:5]
+    summary = next((SUMMARY.match(line) for line in text.splitlines() if SUMMARY.match(line)), None)
+    result = {"seconds": round(seconds, 1), "failed": failed, "checks": 0, "failures": 0}
+    if timed_out:
+        result["state"] = "timeout"
+    elif not summary:
+        result["state"] = "crash"
+        result["failed"] = failed + [line.strip() for line in text.splitlines() if "nhandled" in line][:2]
+    else:
+        result.update(checks=int(summary.group(2)), failures=int(summary.group(5)))
+        result["state"] = "pass" if result["failures"] == 0 and status == 0 else "fail"
+    return result
+
+
+def run_entry(command, env, log_path, timeout):
+    started = time.monotonic()
+    with open(log_path, "w") as log:
+        # A session of its own: on a timeout the injector and the program it started go together.
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            status, timed_out = process.wait(timeout=timeout), False
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            status, timed_out = None, True
+    seconds = time.monotonic() - started
+    text = open(log_path, encoding="utf-8", errors="replace").read()
+    return outcome(text, status, timed_out, seconds), timed_out
+
+
+def run_all(mode, prefix, report, timeouts):
+    """Inside a namespace of its own: every entry once, `mode` "without" or "with" the DLL."""
+    make_pc()
+    subprocess.run([os.path.join(ROOT, "wine", "prefix"), prefix], check=True)
+    env = {**os.environ, "WINEDEBUG": "-all", "WINEPREFIX": prefix}
+    subprocess.run(["wineserver", "-p"], env=env, check=True)
+    wine_settings(env)
+    work = tempfile.mkdtemp(prefix=f"virtuallan-winetest-{mode}-")
+    listing = subprocess.run(["wine", windows_path(PROGRAM), "--list"], env=env, capture_output=True,
+                             text=True, check=True).stdout.splitlines()
+    names = [line.strip() for line in listing[1:] if line.strip()]  # after "Valid test names:"
+    chosen = os.environ.get("VIRTUALLAN_WINETEST_ENTRIES")
+    if chosen:
+        names = [name for name in names if name in chosen.split(",")]
+    results = {}
+    for name in names:
+        command = ["wine", windows_path(PROGRAM), name]
+        run_env = env
+        if mode == "with":
+            command = ["wine", windows_path(os.path.join(OUT, "inject.exe")),
+                       windows_path(os.path.join(OUT, "virtuallan.dll")), windows_path(PROGRAM), name]
+            run_env = {**env, "VIRTUALLAN_REGISTRY": os.path.join(work, f"{name}.registry"), "VIRTUALLAN_INSTANCE": "0",
+                       "VIRTUALLAN_LOG": os.path.join(work, f"{name}.dll.log")}
+        result, timed_out = run_entry(command, run_env, os.path.join(work, f"{name}.log"), timeouts.get(name, CONTROL_TIMEOUT))
+        if timed_out:  # whatever the hung program left (its server-side state) goes with a new server
+            subprocess.run(["wineserver", "-k"], env=env)
+            subprocess.run(["wineserver", "-p"], env=env, check=True)
+        results[name] = result
+        print(f"    {mode:7} {name}: {describe(result)}", flush=True)
+    subprocess.run(["wineserver", "-k"], env=env)
+    with open(report, "w") as f:
+        json.dump({"entries": results, "logs": work}, f)
+
+
+def describe(result):
+    if result["state"] in ("crash", "timeout"):
+        return f"{result['state'].upper()} after {result['seconds']} s"
+    return f"{result['checks']} checks, {result['failures']} failed ({result['seconds']} s)"
+
+
+def listed():
+    """{entry: (kind, what)} from docs/CONFORMANCE.md's sock.c table: kind "gap" or "flaky"."""
+    entries, inside = {}, False
+    for line in open(TABLE, encoding="utf-8"):
+        if line.startswith("## "):
+            inside = line.strip() == SECTION
+        if inside and line.startswith("| `"):
+            cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+            entries[cells[0].strip("`")] = (cells[1], cells[2] if len(cells) > 2 else "")
+    return entries
+
+
+def one_mode(mode, prefix, timeouts):
+    """Runs `mode` in a nested namespace (network and mounts) and returns its entries."""
+    report = tempfile.NamedTemporaryFile(prefix=f"virtuallan-winetest-{mode}-", suffix=".json", delete=False).name
+    stop_prefix(prefix)  # its wineserver, if any, must start inside the new namespace
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(timeouts, f)
+    status = subprocess.run(["unshare", "--net", "--mount", "--propagation", "private", sys.executable,
+                             os.path.abspath(__file__), "--run", mode, prefix, report, f.name]).returncode
+    os.unlink(f.name)
+    if status != 0 or os.path.getsize(report) == 0:
+        return None, None
+    with open(report) as f:
+        data = json.load(f)
+    os.unlink(report)
+    return data["entries"], data["logs"]
+
+
+def main():
+    if len(sys.argv) == 6 and sys.argv[1] == "--run":
+        with open(sys.argv[5]) as f:
+            timeouts = json.load(f)
+        run_all(sys.argv[2], sys.argv[3], sys.argv[4], timeouts)
+        return
+    require_private_network()
+    started = time.monotonic()
+    if not os.path.exists(PROGRAM):
+        sys.exit(f"no {PROGRAM}: wine/test builds it (wine/winetest/build)")
+    prefix = default_prefixes()[0]
+    print("Wine's own Winsock tests (sock.c), each entry a process of its own: without the DLL")
+    plain, plain_logs = one_mode("without", prefix, {})
+    if not check(plain is not None, "the run without the DLL finished"):
+        finish(started)
+    timeouts = {name: max(MIN_TIMEOUT, 3 * result["seconds"]) for name, result in plain.items()}
+    print("with the DLL")
+    virtual, virtual_logs = one_mode("with", prefix, timeouts)
+    if not check(virtual is not None, "the run with the DLL finished"):
+        finish(started)
+    compare(plain, virtual, listed())
+    print(f"  logs: {plain_logs} (without), {virtual_logs} (with)")
+    finish(started)
+
+
+def compare(plain, virtual, table):
+    print(f"  {'entry':34} {'without the DLL':32} with the DLL")
+    regressions, stale, passed_both, listed_gaps = [], [], 0, 0
+    for name, without in plain.items():
+        with_dll = virtual.get(name, {"state": "missing", "seconds": 0})
+        print(f"  {name:34} {describe(without):32} {describe(with_dll) if with_dll['state'] != 'missing' else 'MISSING'}")
+        kind, bound = table.get(name, ("", ""))
+        # A flaky entry holds when it fails no more with the DLL than the control does at worst:
+        # this run's control, or the most failures the table records for it without the DLL.
+        holds = with_dll["state"] == "pass" or (
+            kind == "flaky" and with_dll["state"] == "fail"
+            and with_dll["failures"] <= max(without["failures"], int(bound) if bound.isdigit() else 0))
+        if without["state"] != "pass" and kind != "flaky":
+            continue  # Windows' own behaviour this PC does not have (no DNS, ping rights): not ours to match
+        if holds:
+            passed_both += 1
+            if kind == "gap":
+                stale.append(f"{name}: passes with the DLL now: remove it from docs/CONFORMANCE.md")
+        elif kind == "gap":
+            listed_gaps += 1
+        else:
+            regressions.append(f"{name}: passes without the DLL, with it {describe(with_dll)}: "
+                               + "; ".join(with_dll.get("failed", [])[:3]))
+    for name in table:
+        if name not in plain and not os.environ.get("VIRTUALLAN_WINETEST_ENTRIES"):
+            stale.append(f"{name}: listed in docs/CONFORMANCE.md but no such entry")
+    print(f"  sock.c: {passed_both} passed, {listed_gaps + len(regressions)} failed "
+          f"({listed_gaps} of them listed as not passing yet)")
+    for line in regressions + stale:
+        print(f"    {line}")
+    check(not regressions, f"every entry that passes without the DLL passes with it or is listed ({len(regressions)} are not)")
+    check(not stale, f"every listed entry still fails with the DLL ({len(stale)} do not)")
+
+
+if __name__ == "__main__":
+    main()
