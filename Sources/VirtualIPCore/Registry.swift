@@ -213,7 +213,8 @@ public struct Registry: @unchecked Sendable {
         let mac = mac(ofSlot: index).array
         for i in 0..<6 { s.storeBytes(of: mac[i], toByteOffset: RegistryLayout.sMAC + i, as: UInt8.self) }
         for i in 0..<RegistryLayout.counterCount { s.atomicWord(RegistryLayout.sCounters + 4 * i).pointee.store(0, ordering: .relaxed) }
-        for i in 0..<RegistryLayout.socketsPerSlot { clearSocketEntry(index, i) }
+        for i in 0..<entriesInUse(index) { clearSocketEntry(index, i) }
+        socketsInUse(index).pointee.store(0, ordering: .releasing)
         clearMemberships(index)
         // Published by compare-and-swap too: a claimer taken over meanwhile (its heartbeat
         // went stale) must not overwrite its successor's claim.
@@ -229,7 +230,7 @@ public struct Registry: @unchecked Sendable {
     /// instance sent just before it left still pass the receivers' source check.
     public func release(_ claim: SlotClaim) {
         guard state(ofSlot: claim.index) == (.live, claim.generation) else { return }
-        for entry in 0..<RegistryLayout.socketsPerSlot { markSocketEntryClosed(claim.index, entry) }
+        for entry in 0..<entriesInUse(claim.index) { markSocketEntryClosed(claim.index, entry) }
         // A member that left takes nothing more (memberships vouch for no sender).
         clearMemberships(claim.index)
         _ = stateWord(claim.index).pointee.compareExchange(
@@ -252,6 +253,15 @@ public struct Registry: @unchecked Sendable {
         slot(index) + RegistryLayout.sSockets + entry * 8
     }
 
+    @inline(__always) private func socketsInUse(_ index: Int) -> UnsafeMutablePointer<Atomic<UInt32>> {
+        slot(index).atomicWord(RegistryLayout.sSocketsInUse)
+    }
+
+    /// How many entries a lookup reads: every entry past them is free.
+    @inline(__always) private func entriesInUse(_ index: Int) -> Int {
+        min(Int(socketsInUse(index).pointee.load(ordering: .acquiring)), RegistryLayout.socketsPerSlot)
+    }
+
     /// Word 1 of an entry: scope, protocol (Transport's raw value), whether the socket is
     /// closed, and (TCP) whether it listens: shown by `status`, routing does not need it (a
     /// connection to a socket that does not listen is refused by the OS).
@@ -272,13 +282,15 @@ public struct Registry: @unchecked Sendable {
         e.atomicWord(4).pointee.load(ordering: .acquiring) & Registry.closedFlag != 0
     }
 
-    /// Publishes "virtual port -> real port" of one transport for the slot. Takes an empty
-    /// entry, else the entry of a closed socket; false when every entry holds an open socket.
+    /// Publishes "virtual port -> real port" of one transport for the slot. Takes a free
+    /// entry among those in use, else a new one while fewer than `socketsBeforeReuse` are in
+    /// use, else the entry of a closed socket, else a new one; false when every entry holds
+    /// an open socket.
     public func addSocket(slot index: Int, virtualPort: UInt16, realPort: UInt16, scope: BindScope, transport: Transport = .udp) -> Bool {
         precondition(virtualPort != 0 && realPort != 0)
         let packed = UInt32(virtualPort) << 16 | UInt32(realPort)
         // A closed entry with the same real port would make the source check ambiguous.
-        for entry in 0..<RegistryLayout.socketsPerSlot {
+        for entry in 0..<entriesInUse(index) {
             let e = socketEntry(index, entry)
             let word = e.atomicWord(0).pointee.load(ordering: .acquiring)
             if word != 0, UInt16(truncatingIfNeeded: word) == realPort, isClosed(e),
@@ -286,11 +298,18 @@ public struct Registry: @unchecked Sendable {
                 clearSocketEntry(index, entry)
             }
         }
-        for reuseClosed in [false, true] {
-            for entry in 0..<RegistryLayout.socketsPerSlot {
+        let inUse = entriesInUse(index)
+        var choices: [(range: Range<Int>, reuseClosed: Bool)] = [(0..<inUse, false)]
+        if inUse < RegistryLayout.socketsBeforeReuse { choices.append((inUse..<RegistryLayout.socketsBeforeReuse, false)) }
+        choices.append((0..<inUse, true))
+        choices.append((max(inUse, RegistryLayout.socketsBeforeReuse)..<RegistryLayout.socketsPerSlot, false))
+        for (range, reuseClosed) in choices {
+            for entry in range {
                 let e = socketEntry(index, entry)
                 let word = e.atomicWord(0).pointee.load(ordering: .acquiring)
                 guard word == 0 || (reuseClosed && isClosed(e)) else { continue }
+                // The count first: a reader that finds the entry has read a count that covers it.
+                _ = socketsInUse(index).pointee.max(UInt32(entry + 1), ordering: .acquiringAndReleasing)
                 // Word 0 cleared, then word 1, then word 0 published: a reader that sees the
                 // new word 0 sees the scope and open state that belong to it.
                 if word != 0 { clearSocketEntry(index, entry) }
@@ -306,7 +325,7 @@ public struct Registry: @unchecked Sendable {
     /// Calls `body(entry, word 1)` for every entry (open or closed) of the slot's
     /// `transport` socket of `realPort`.
     private func forEachEntry(_ index: Int, realPort: UInt16, transport: Transport, _ body: (UnsafeMutableRawPointer, UInt32) -> Void) {
-        for entry in 0..<RegistryLayout.socketsPerSlot {
+        for entry in 0..<entriesInUse(index) {
             let e = socketEntry(index, entry)
             let value = e.atomicWord(0).pointee.load(ordering: .acquiring)
             let info = e.atomicWord(4).pointee.load(ordering: .acquiring)
@@ -343,7 +362,7 @@ public struct Registry: @unchecked Sendable {
     @inline(__always)
     public func forEachSocket(slot index: Int, transport: Transport = .udp, includeClosed: Bool = false,
                               _ body: (UInt16, UInt16, BindScope) -> Void) {
-        for entry in 0..<RegistryLayout.socketsPerSlot {
+        for entry in 0..<entriesInUse(index) {
             let e = socketEntry(index, entry)
             let packed = e.atomicWord(0).pointee.load(ordering: .acquiring)
             guard packed != 0 else { continue }
@@ -368,7 +387,7 @@ public struct Registry: @unchecked Sendable {
     /// when its real port matches (addSocket keeps a real port to one entry per transport).
     public func virtualPort(slot index: Int, realPort: UInt16, transport: Transport = .udp) -> UInt16? {
         let bits = Registry.protocolBits(transport)
-        for entry in 0..<RegistryLayout.socketsPerSlot {
+        for entry in 0..<entriesInUse(index) {
             let e = socketEntry(index, entry)
             let packed = e.atomicWord(0).pointee.load(ordering: .acquiring)
             guard packed != 0, UInt16(truncatingIfNeeded: packed) == realPort,

@@ -153,12 +153,17 @@ public struct Announcement: Equatable, Sendable {
     public var instances: [Instance]
     public init(instances: [Instance]) { self.instances = instances }
 
+    /// The ports of one transport an announcement carries per instance (a one-byte count):
+    /// the first ones, when an instance has more bound (a registry slot holds more).
+    public static let portsPerInstance = 255
+
     public var body: [UInt8] {
         var out: [UInt8] = []
         func append(_ index: UInt16, _ ports: [UInt16]) {
+            let carried = ports.prefix(Announcement.portsPerInstance)
             appendLE16(index, to: &out)
-            out.append(UInt8(truncatingIfNeeded: ports.count))
-            for port in ports { appendLE16(port, to: &out) }
+            out.append(UInt8(carried.count))
+            for port in carried { appendLE16(port, to: &out) }
         }
         appendLE16(UInt16(truncatingIfNeeded: instances.count), to: &out)
         for instance in instances { append(instance.index, instance.ports) }
@@ -174,8 +179,7 @@ public struct Announcement: Equatable, Sendable {
     public init?(body: [UInt8]) {
         var reader = ByteReader(body)
         func ports() -> (UInt16, [UInt16])? {
-            guard let index = reader.le16(), let portCount = reader.byte(),
-                  Int(portCount) <= RegistryLayout.socketsPerSlot else { return nil }
+            guard let index = reader.le16(), let portCount = reader.byte() else { return nil }
             var ports: [UInt16] = []
             for _ in 0..<portCount {
                 guard let port = reader.le16(), port != 0 else { return nil }

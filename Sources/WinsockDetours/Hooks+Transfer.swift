@@ -80,6 +80,8 @@ public func hookWSASendTo(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF>?
                           _ flags: UInt32, _ to: UnsafePointer<VL_SOCKADDR_IN>?, _ toLength: Int32,
                           _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ routine: UnsafeMutableRawPointer?) -> Int32 {
     withHost(orFail: socketError) { host in
+        // As ws2_32: nowhere to say how much was sent, and no OVERLAPPED to say it: WSAEFAULT.
+        if sent == nil && overlapped == nil && host.isVirtual(s) { return status(host, .fault) }
         if let error = sendFlagsError(host, s, Int32(bitPattern: flags)) { return status(host, error) }
         var destination: SocketAddress?
         if to != nil {
@@ -88,8 +90,8 @@ public func hookWSASendTo(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF>?
             case let .success(address): destination = address
             }
         }
-        return status(host, host.sendOverlapped(s, buffers: buffers, count: count, sent: sent, to: destination,
-                                                flags: Int32(bitPattern: flags), overlapped: overlapped, routine: routine))
+        return cleared(host, host.sendOverlapped(s, buffers: buffers, count: count, sent: sent, to: destination,
+                                                 flags: Int32(bitPattern: flags), overlapped: overlapped, routine: routine))
     }
 }
 
@@ -120,10 +122,11 @@ public func hookWSARecvFrom(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF
 public func hookWSASend(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF>?, _ count: UInt32, _ sent: UnsafeMutablePointer<UInt32>?,
                         _ flags: UInt32, _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ routine: UnsafeMutableRawPointer?) -> Int32 {
     withHost(orFail: socketError) { host in
+        if sent == nil && overlapped == nil && host.isVirtual(s) { return status(host, .fault) }  // as WSASendTo
         if let error = sendFlagsError(host, s, Int32(bitPattern: flags)) { return status(host, error) }
         let error = host.sendOverlapped(s, buffers: buffers, count: count, sent: sent, to: nil, flags: Int32(bitPattern: flags),
                                         overlapped: overlapped, routine: routine)
-        return status(host, error == .destinationRequired ? .notConnected : error)
+        return cleared(host, error == .destinationRequired ? .notConnected : error)
     }
 }
 
@@ -163,7 +166,8 @@ public func hookWSARecvMsg(_ s: UInt, _ message: UnsafeMutablePointer<VL_WSAMSG>
 public func hookWSASendMsg(_ s: UInt, _ message: UnsafeMutablePointer<VL_WSAMSG>?, _ flags: UInt32, _ sent: UnsafeMutablePointer<UInt32>?,
                            _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ routine: UnsafeMutableRawPointer?) -> Int32 {
     withHost(orFail: socketError) { host in
-        guard let message else { return status(host, .fault) }
+        guard host.isVirtual(s) else { return status(host, .notSocket) }  // the socket first, as ws2_32 asks
+        guard let message, host.platform.canRead(message, MemoryLayout<VL_WSAMSG>.size) else { return status(host, .fault) }
         return hookWSASendTo(s, message.pointee.lpBuffers, message.pointee.dwBufferCount, sent, flags, message.pointee.name,
                              message.pointee.namelen, overlapped, routine)
     }

@@ -9,12 +9,16 @@ import VirtualIPCore
 extension VirtualHost {
     func select(read: UnsafeMutablePointer<VL_FD_SET>?, write: UnsafeMutablePointer<VL_FD_SET>?,
                 except: UnsafeMutablePointer<VL_FD_SET>?, timeout: UnsafePointer<VL_TIMEVAL>?) -> Result<Int, WinsockError> {
-        func members(_ set: UnsafeMutablePointer<VL_FD_SET>?) -> [UInt] {
+        // A set holds fd_count sockets, however many: FD_SETSIZE is the program's own choice
+        // (Wine's tests pass 200 in a set of their own making).
+        func members(_ set: UnsafeMutablePointer<VL_FD_SET>?) -> [UInt]? {
             guard let set else { return [] }
-            let count = min(Int(set.pointee.fd_count), Int(VL_FD_SETSIZE))
+            guard platform.canWrite(set, 4) else { return nil }
+            let count = Int(set.pointee.fd_count)
+            guard platform.canWrite(set, vl_fd_set_size(UInt32(clamping: count))) else { return nil }
             return (0..<count).map { UInt(vl_fd_set_get(set, UInt32($0))) }
         }
-        let readers = members(read), writers = members(write), exceptional = members(except)
+        guard let readers = members(read), let writers = members(write), let exceptional = members(except) else { return .failure(.fault) }
         guard startupCount > 0 else { return .failure(.notInitialised) }
         guard !(readers.isEmpty && writers.isEmpty && exceptional.isEmpty) else { return .failure(.invalidArgument) }
         if let timeout, timeout.pointee.tv_sec < 0 || timeout.pointee.tv_usec < 0 { return .failure(.invalidArgument) }
@@ -60,17 +64,36 @@ extension VirtualHost {
             }
             for i in handles.indices where !virtual[i] { answer[i] = ready[i] }
             if answer.contains(where: { $0 != 0 }) || remaining == 0 || (woke == 0 && remaining != nil) {
-                func keep(_ set: UnsafeMutablePointer<VL_FD_SET>?, _ list: [UInt], _ bit: Int32) -> Int {
-                    guard let set else { return 0 }
-                    let kept = list.filter { handle in answer[handles.firstIndex(of: handle)!] & UInt8(bit) != 0 }
-                    for (i, handle) in kept.enumerated() { vl_fd_set_put(set, UInt32(i), VL_SOCKET(handle)) }
-                    set.pointee.fd_count = UInt32(kept.count)
-                    return kept.count
-                }
-                return .success(keep(read, readers, Int32(VL_WAIT_READ)) + keep(write, writers, Int32(VL_WAIT_WRITE))
-                                + keep(except, exceptional, Int32(VL_WAIT_EXCEPT)))
+                return .success(publish(read: read, write: write, except: except, asked: (readers, writers, exceptional)) { handle, bit in
+                    answer[handles.firstIndex(of: handle)!] & UInt8(bit) != 0
+                })
             }
         }
+    }
+
+    /// The answer into the game's sets, as ws2_32 writes it: the sets may be one and the same
+    /// memory, so all are emptied first; then each asked entry that is ready joins its set
+    /// unless it is there already, and the count is of the joins (a socket listed twice, or
+    /// ready to read and write in aliased sets, counts once).
+    private func publish(read: UnsafeMutablePointer<VL_FD_SET>?, write: UnsafeMutablePointer<VL_FD_SET>?,
+                         except: UnsafeMutablePointer<VL_FD_SET>?, asked: ([UInt], [UInt], [UInt]),
+                         isReady: (UInt, Int32) -> Bool) -> Int {
+        for set in [read, write, except] { set?.pointee.fd_count = 0 }
+        var joined = 0
+        func join(_ set: UnsafeMutablePointer<VL_FD_SET>?, _ list: [UInt], _ bit: Int32) {
+            guard let set else { return }
+            for handle in list where isReady(handle, bit) {
+                let count = set.pointee.fd_count
+                guard !(0..<count).contains(where: { UInt(vl_fd_set_get(set, $0)) == handle }) else { continue }
+                vl_fd_set_put(set, count, VL_SOCKET(handle))
+                set.pointee.fd_count = count + 1
+                joined += 1
+            }
+        }
+        join(read, asked.0, Int32(VL_WAIT_READ))
+        join(write, asked.1, Int32(VL_WAIT_WRITE))
+        join(except, asked.2, Int32(VL_WAIT_EXCEPT))
+        return joined
     }
 
     /// WSAPoll: a virtual entry has POLLRDNORM when a datagram is queued and POLLWRNORM
@@ -102,7 +125,8 @@ extension VirtualHost {
             case let .failure(error): return .failure(error)
             }
             for i in entries.indices { entries[i].revents = virtual[i] ? answer[i] : real[i].revents }
-            let ready = entries.filter { $0.revents != 0 }.count
+            // An entry that is no socket (POLLNVAL) is answered but not counted, as ws2_32 counts.
+            let ready = entries.filter { $0.revents != 0 && $0.revents != Int16(VL_POLLNVAL) }.count
             if ready > 0 || remaining == 0 || (woke == 0 && remaining > 0) { return .success(ready) }
         }
     }

@@ -55,7 +55,7 @@ extension VirtualHost {
         var headerBytes: (UInt64, UInt64) = (0, 0)
         // Every receiver's port on the stack (no allocation per datagram), then one platform
         // call for all of them: a broadcast is one syscall on Linux.
-        let capacity = registry.slotCount * RegistryLayout.socketsPerSlot
+        let capacity = registry.slotCount * RegistryLayout.deliveriesPerSlot
         let sent = withUnsafeTemporaryAllocation(of: UInt16.self, capacity: capacity) { ports -> Result<Int, WinsockError> in
             var found = 0
             router.forEachReceiver(of: route, virtualPort: destination.port, sender: instance) { port in

@@ -121,6 +121,18 @@ final class RegistryTests: XCTestCase {
         XCTAssertFalse(r.addSocket(slot: a.index, virtualPort: 9, realPort: 9, scope: .any), "a table of open sockets says it is full")
     }
 
+    func test_aSlotHoldsHundredsOfSocketsAndReusesClosedEntriesPastItsFirst64() throws {
+        let r = try registry()
+        let a = try r.claim(owner: 1, kind: .linux, nowMs: 0, isOwnerAlive: unknownLiveness)
+        for i in 0..<200 { XCTAssertTrue(r.addSocket(slot: a.index, virtualPort: UInt16(1000 + i), realPort: UInt16(20000 + i), scope: .any)) }
+        for i in 0..<200 { XCTAssertEqual(r.virtualPort(slot: a.index, realPort: UInt16(20000 + i)), UInt16(1000 + i), "socket \(i)") }
+        for i in 0..<200 { r.removeSocket(slot: a.index, realPort: UInt16(20000 + i)) }
+        XCTAssertTrue(r.addSocket(slot: a.index, virtualPort: 5, realPort: 30000, scope: .any))
+        XCTAssertNil(r.virtualPort(slot: a.index, realPort: 20000), "past 64 entries in use, a closed entry is taken over first")
+        XCTAssertEqual(r.virtualPort(slot: a.index, realPort: 20001), 1001, "the others still vouch for what they sent")
+        XCTAssertTrue(r.hasSocket(slot: a.index, virtualPort: 5))
+    }
+
     func test_aNewSocketOnARecycledRealPortReplacesTheClosedEntry() throws {
         let r = try registry()
         let a = try r.claim(owner: 1, kind: .linux, nowMs: 0, isOwnerAlive: unknownLiveness)

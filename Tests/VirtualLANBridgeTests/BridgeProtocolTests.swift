@@ -107,7 +107,10 @@ final class BridgeProtocolTests: XCTestCase {
         for cut in 0..<body.count { XCTAssertNil(Announcement(body: Array(body.prefix(cut))), "cut at \(cut)") }
         XCTAssertNil(Announcement(body: body + [0]), "trailing bytes")
         XCTAssertNil(Announcement(body: [1, 0, 16, 0, 1, 0, 0]), "port 0")
-        XCTAssertNil(Announcement(body: [1, 0, 16, 0, 33] + [UInt8](repeating: 1, count: 66)), "more ports than a slot holds")
+        XCTAssertNil(Announcement(body: [1, 0, 16, 0, 33] + [UInt8](repeating: 1, count: 64)), "fewer ports than counted")
+        let many = Announcement(instances: [.init(index: 3, ports: (1...300).map { UInt16($0) })])
+        XCTAssertEqual(Announcement(body: many.body)?.instances.first?.ports, (1...255).map { UInt16($0) },
+                       "an instance with more ports than a count byte holds: the first 255 go")
     }
 
     /// TCP listeners travel in a section after the UDP ports, which an announcement without

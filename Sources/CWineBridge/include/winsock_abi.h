@@ -208,6 +208,10 @@ enum {
 /* Accessors Swift uses instead of fixed-size C arrays (imported as tuples). */
 static inline VL_SOCKET vl_fd_set_get(const VL_FD_SET *set, uint32_t i) { return set->fd_array[i]; }
 static inline void vl_fd_set_put(VL_FD_SET *set, uint32_t i, VL_SOCKET s) { set->fd_array[i] = s; }
+/* The bytes of a set that holds `count` sockets (a program may make it larger than FD_SETSIZE). */
+static inline intptr_t vl_fd_set_size(uint32_t count) {
+    return (intptr_t)(offsetof(VL_FD_SET, fd_array) + (size_t)count * sizeof(VL_SOCKET));
+}
 /* Where a WSAMSG keeps its name's length (an overlapped WSARecvMsg writes it at completion). */
 static inline int32_t *vl_wsamsg_namelen(VL_WSAMSG *message) { return &message->namelen; }
 
