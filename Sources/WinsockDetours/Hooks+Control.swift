@@ -36,12 +36,19 @@ public func hookGetpeername(_ s: UInt, _ name: UnsafeMutablePointer<VL_SOCKADDR_
 
 @_cdecl("vl_hook_setsockopt")
 public func hookSetsockopt(_ s: UInt, _ level: Int32, _ name: Int32, _ value: UnsafePointer<CChar>?, _ length: Int32) -> Int32 {
-    withHost(orFail: socketError) { cleared($0, $0.setsockopt(s, level: level, name: name, value: UnsafeRawPointer(value), length: length)) }
+    withHost(orFail: socketError) { host in
+        let (error, handedOn) = host.setsockopt(s, level: level, name: name, value: UnsafeRawPointer(value), length: length)
+        // An option the OS answered keeps the last error the OS left (Wine leaves it for some).
+        return handedOn ? status(host, error) : cleared(host, error)
+    }
 }
 
 @_cdecl("vl_hook_getsockopt")
 public func hookGetsockopt(_ s: UInt, _ level: Int32, _ name: Int32, _ value: UnsafeMutablePointer<CChar>?, _ length: UnsafeMutablePointer<Int32>?) -> Int32 {
-    withHost(orFail: socketError) { cleared($0, $0.getsockopt(s, level: level, name: name, value: UnsafeMutableRawPointer(value), length: length)) }
+    withHost(orFail: socketError) { host in
+        let (error, handedOn) = host.getsockopt(s, level: level, name: name, value: UnsafeMutableRawPointer(value), length: length)
+        return handedOn ? status(host, error) : cleared(host, error)
+    }
 }
 
 /// ConnectEx (WSAIoctl's pointer on a virtual TCP socket): a BOOL, the last error on FALSE.

@@ -53,14 +53,16 @@ private func streamOptionDecision(level: Int32, name: Int32) -> OptionDecision {
 }
 
 extension VirtualHost {
-    func setsockopt(_ handle: UInt, level: Int32, name: Int32, value: UnsafeRawPointer?, length: Int32) -> WinsockError? {
-        var decision = OptionDecision.virtual
+    /// The outcome, and whether the OS answered it (its last error is the answer's then).
+    func setsockopt(_ handle: UInt, level: Int32, name: Int32, value: UnsafeRawPointer?, length: Int32) -> (WinsockError?, handedOn: Bool) {
+        var decision = OptionDecision.virtual, handedOn = false
         let error = withSocket(handle) { socket -> WinsockError? in
             decision = socket.optionDecision(level: level, name: name)
             switch decision {
             case .refused: return .noProtocolOption
             case .handedOn:
                 guard let value, length >= 0 else { return .fault }
+                handedOn = true
                 return platform.setOption(socket.handle, level: level, name: name, value: value, length: length)
             case .virtual: break
             }
@@ -92,7 +94,7 @@ extension VirtualHost {
         if decision == .refused {
             log(.warning, "setsockopt(level \(level), option \(name)) on virtual socket \(handle) refused with WSAENOPROTOOPT: a TCP socket's multicast membership would join a group on a real interface")
         }
-        return error
+        return (error, handedOn)
     }
 
     private func setNumber(_ socket: VirtualSocket, level: Int32, name: Int32, _ number: Int32) -> WinsockError? {
@@ -110,12 +112,16 @@ extension VirtualHost {
         return nil
     }
 
-    func getsockopt(_ handle: UInt, level: Int32, name: Int32, value: UnsafeMutableRawPointer?, length: UnsafeMutablePointer<Int32>?) -> WinsockError? {
-        withSocket(handle) { socket in
+    /// As setsockopt.
+    func getsockopt(_ handle: UInt, level: Int32, name: Int32, value: UnsafeMutableRawPointer?,
+                    length: UnsafeMutablePointer<Int32>?) -> (WinsockError?, handedOn: Bool) {
+        var handedOn = false
+        let error = withSocket(handle) { socket -> WinsockError? in
             switch socket.optionDecision(level: level, name: name) {
             case .refused: return .noProtocolOption
             case .handedOn:
                 guard let value, let length else { return .fault }
+                handedOn = true
                 return platform.getOption(socket.handle, level: level, name: name, value: value, length: length)
             case .virtual: break
             }
@@ -143,6 +149,7 @@ extension VirtualHost {
             length.pointee = 4
             return nil
         }
+        return (error, handedOn)
     }
 
     /// FIONBIO. While WSAEventSelect (or WSAAsyncSelect) events are selected the socket
