@@ -199,6 +199,7 @@ extension VirtualHost {
                   overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, routine: UnsafeMutableRawPointer?) -> WinsockError? {
         guard let returned, platform.canWrite(returned, 4) else { return .fault }
         if let overlapped, !platform.canWrite(overlapped, MemoryLayout<VL_OVERLAPPED>.size) { return .fault }
+        var unknown = false
         let outcome = withSocket(handle) { socket -> WinsockError? in
             let request = IoctlRequest(code: code, input: input, inputLength: inputLength, output: output, outputLength: outputLength,
                                        overlapped: overlapped != nil, returned: returned.pointee)
@@ -224,6 +225,7 @@ extension VirtualHost {
                 if let size { returned.pointee = size }
                 return error
             case .unknown:
+                unknown = true
                 guard let overlapped else {
                     returned.pointee = 0
                     return .operationNotSupported
@@ -234,7 +236,7 @@ extension VirtualHost {
                 return .ioPending
             }
         }
-        if outcome == .operationNotSupported || (outcome == .ioPending && overlapped != nil) {
+        if unknown {
             log(.info, "WSAIoctl(\(hex(code))) on virtual socket \(handle): no provider knows it (WSAEOPNOTSUPP, as Windows)")
         }
         return outcome
