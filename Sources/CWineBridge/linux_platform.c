@@ -144,6 +144,18 @@ static uint32_t now_ms(void) {
 
 static uint32_t process_id(void) { return (uint32_t)getpid(); }
 
+/* The statuses the tests meet, as Windows' RtlNtStatusToDosError maps them. */
+static uint32_t dos_error(uint32_t status) {
+    switch (status) {
+    case 0x80000005u: return 234;   /* STATUS_BUFFER_OVERFLOW: ERROR_MORE_DATA */
+    case 0xC0000120u: return 995;   /* STATUS_CANCELLED: ERROR_OPERATION_ABORTED */
+    case 0xC0000236u: return 1225;  /* STATUS_CONNECTION_REFUSED: ERROR_CONNECTION_REFUSED */
+    case 0xC000020Du: return 64;    /* STATUS_CONNECTION_RESET: ERROR_NETNAME_DELETED */
+    case 0xC00000B5u: return 121;   /* STATUS_IO_TIMEOUT: ERROR_SEM_TIMEOUT */
+    default: return 0;
+    }
+}
+
 /* The kernel copies one byte of each page through process_vm_readv (a bad page: EFAULT,
  * no signal); writable pages are found by writing that same byte back. Good enough for
  * the tests that hand the layer bad pointers; the DLL's check is Win32's (VirtualQuery). */
@@ -270,7 +282,7 @@ static vl_platform linux_platform = {
     .mutex_create = mutex_create, .mutex_lock = mutex_lock, .mutex_unlock = mutex_unlock,
     .timer_start = timer_start, .timer_stop = timer_stop,
     .now_ms = now_ms, .process_id = process_id, .owner_kind = 1, .is_process_alive = is_process_alive,
-    .memory_usable = memory_usable,
+    .memory_usable = memory_usable, .dos_error = dos_error,
     .get_env = get_env, .default_registry_path = default_registry_path,
     .registry_map = registry_map, .registry_unlock = registry_unlock, .registry_unmap = registry_unmap,
     .log_line = log_line, .report_error = report_error, .global_lock = global_lock, .global_unlock = global_unlock,

@@ -264,6 +264,14 @@ static int32_t async_select(VL_SOCKET s, void *window, uint32_t message, int32_t
     return 0;
 }
 
+/* Whether the descriptor has a peer (the tests' stand-in for the OS's answer). */
+static int32_t peer_name(VL_SOCKET s, void *name, int32_t *length) {
+    struct sockaddr_storage peer;
+    socklen_t size = sizeof peer;
+    if (!name || !length) return VL_WSAEFAULT;
+    return getpeername((int)s, (struct sockaddr *)&peer, &size) == 0 ? 0 : VL_WSAENOTCONN;
+}
+
 static int32_t ioctl_original(VL_SOCKET s, uint32_t code, void *input, uint32_t input_length,
                               void *output, uint32_t output_length, uint32_t *returned) {
     (void)s; (void)code; (void)input; (void)input_length; (void)output; (void)output_length; (void)returned;
@@ -398,7 +406,7 @@ void vl_linux_fill_sockets(vl_platform *p) {
     p->stream_connect = stream_connect; p->stream_is_connected = stream_is_connected; p->stream_send = stream_send;
     p->stream_receive = stream_receive; p->stream_set_nonblocking = stream_set_nonblocking;
     p->stream_bytes_readable = stream_bytes_readable; p->set_receive_buffer = set_receive_buffer;
-    p->option_get = option_get; p->option_set = option_set; p->ioctl_original = ioctl_original; p->event_select = event_select; p->async_select = async_select;
+    p->option_get = option_get; p->option_set = option_set; p->ioctl_original = ioctl_original; p->peer_name = peer_name; p->event_select = event_select; p->async_select = async_select;
     p->call_accept_condition = call_accept_condition;
     p->wait_sockets = wait_sockets; p->poll_sockets = poll_sockets; p->watch_readable = watch_readable;
     p->set_ready_handler = set_ready_handler;

@@ -147,6 +147,13 @@ static uint32_t now_ms(void) {
 
 static uint32_t process_id(void) { return GetCurrentProcessId(); }
 
+typedef ULONG (NTAPI *status_to_dos_fn)(LONG);
+static uint32_t dos_error(uint32_t status) {
+    static status_to_dos_fn to_dos;
+    if (!to_dos) to_dos = (status_to_dos_fn)(void *)GetProcAddress(GetModuleHandleA("ntdll.dll"), "RtlNtStatusToDosError");
+    return to_dos ? (uint32_t)to_dos((LONG)status) : 0;
+}
+
 /* Every region the range touches is committed with an access that allows it (no guard
  * page: touching one raises an exception too). Another thread may change the mapping
  * afterwards; Windows' own check has that window as well. */
@@ -327,7 +334,7 @@ static vl_platform win32_platform = {
     .mutex_create = mutex_create, .mutex_lock = mutex_lock, .mutex_unlock = mutex_unlock,
     .timer_start = timer_start, .timer_stop = timer_stop,
     .now_ms = now_ms, .process_id = process_id, .owner_kind = 2, .is_process_alive = is_process_alive,
-    .memory_usable = memory_usable,
+    .memory_usable = memory_usable, .dos_error = dos_error,
     .get_env = get_env, .default_registry_path = default_registry_path,
     .registry_map = registry_map, .registry_unlock = registry_unlock, .registry_unmap = registry_unmap,
     .log_line = log_line, .report_error = report_error, .global_lock = global_lock, .global_unlock = global_unlock,

@@ -236,6 +236,10 @@ static int32_t option_set(VL_SOCKET s, int32_t level, int32_t name, const void *
     return vl_original.setsockopt((SOCKET)s, level, name, value, length) == 0 ? 0 : vl_win32_last_error();
 }
 
+static int32_t peer_name(VL_SOCKET s, void *name, int32_t *length) {
+    return vl_original.getpeername((SOCKET)s, (struct sockaddr *)name, (int *)length) == 0 ? 0 : vl_win32_last_error();
+}
+
 static int32_t ioctl_original(VL_SOCKET s, uint32_t code, void *input, uint32_t input_length,
                               void *output, uint32_t output_length, uint32_t *returned) {
     DWORD size = *returned;
@@ -361,7 +365,7 @@ void vl_win32_fill_sockets(vl_platform *p) {
     p->udp_open = udp_open; p->socket_shutdown = socket_shutdown; p->socket_close = socket_close;
     p->send_frame = send_frame; p->receive_frame = receive_frame; p->peek_frame = peek_frame;
     p->set_receive_buffer = set_receive_buffer; p->option_get = option_get; p->option_set = option_set;
-    p->ioctl_original = ioctl_original;
+    p->ioctl_original = ioctl_original; p->peer_name = peer_name;
     p->event_select = event_select; p->async_select = async_select;
     p->wsarecvmsg_entry = (void *)wsarecvmsg_entry; p->wsasendmsg_entry = (void *)wsasendmsg_entry;
     p->connectex_entry = (void *)connectex_entry; p->acceptex_entry = (void *)acceptex_entry;

@@ -56,8 +56,18 @@ void *vl_system_extension(SOCKET s, const GUID *id) {
     void *pointer = NULL;
     DWORD returned = 0;
     if (vl_original.WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, (void *)id, sizeof *id, &pointer, sizeof pointer,
+                             &returned, NULL, NULL) == 0)
+        return pointer;
+    /* `s` is no socket (a program handing INVALID_SOCKET to the pointer it kept): the
+     * system's function is asked of a TCP socket of our own, so it gives its own answer. */
+    SOCKET probe = vl_original.socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    if (probe == INVALID_SOCKET) return NULL;
+    int error = vl_original.WSAGetLastError();
+    if (vl_original.WSAIoctl(probe, SIO_GET_EXTENSION_FUNCTION_POINTER, (void *)id, sizeof *id, &pointer, sizeof pointer,
                              &returned, NULL, NULL) != 0)
-        return NULL;
+        pointer = NULL;
+    vl_original.closesocket(probe);
+    vl_original.WSASetLastError(error);
     return pointer;
 }
 

@@ -68,8 +68,18 @@ public func hookGetOverlappedResultEx(_ s: UInt, _ overlapped: UnsafeMutablePoin
                                       _ milliseconds: UInt32, _ alertable: Int32) -> Int32 {
     withHost(orFail: 0) { host in
         var flags: UInt32 = 0
-        return fileResult(host, host.overlappedResult(s, overlapped, transferred: transferred, waitMs: milliseconds,
-                                                      alertable: alertable != 0, flags: &flags))
+        let error = host.overlappedResult(s, overlapped, transferred: transferred, waitMs: milliseconds, alertable: alertable != 0,
+                                          flags: &flags)
+        // An operation that ended with a failure: kernel32's own word for its status
+        // (a refused ConnectEx is ERROR_CONNECTION_REFUSED here, WSAECONNREFUSED to Winsock).
+        if error != nil, let overlapped, host.platform.canRead(overlapped, MemoryLayout<VL_OVERLAPPED>.size) {
+            let status = UInt32(truncatingIfNeeded: overlapped.pointee.Internal)
+            if status != VL_STATUS_PENDING, status >= 0x8000_0000, status & 0xFFFF_0000 != NTStatus.privateRange,
+               let dos = host.platform.dosError(ofStatus: status) {
+                return succeeded(host, dos)
+            }
+        }
+        return fileResult(host, error)
     }
 }
 

@@ -78,6 +78,12 @@ public struct Platform: @unchecked Sendable {
         error(t.option_set!(VL_SOCKET(handle), level, name, value, length))
     }
 
+    /// Whether the backing socket has a peer, asked with the game's pointers: nil, or the
+    /// OS's error (its answer for an unconnected or shut down socket).
+    func peerNameError(_ handle: UInt, name: UnsafeMutableRawPointer?, length: UnsafeMutablePointer<Int32>?) -> WinsockError? {
+        error(t.peer_name!(VL_SOCKET(handle), name, length))
+    }
+
     /// A WSAIoctl request made synchronously on the backing socket: its error (nil: done);
     /// `returned` is the size as the OS leaves it (on a failure too, written or not).
     func originalIoctl(_ handle: UInt, code: UInt32, input: UnsafeMutableRawPointer?, inputLength: UInt32,
@@ -252,6 +258,12 @@ public struct Platform: @unchecked Sendable {
     var lastError: WinsockError {
         get { WinsockError(rawValue: t.get_last_error!()) }
         nonmutating set { t.set_last_error!(newValue.rawValue) }
+    }
+
+    /// kernel32's error for a finished operation's NTSTATUS (nil when the backend does not know).
+    func dosError(ofStatus status: UInt32) -> WinsockError? {
+        let code = t.dos_error!(status)
+        return code == 0 ? nil : WinsockError(Int32(bitPattern: code))
     }
 
     // MARK: The caller's memory

@@ -26,7 +26,12 @@ extension VirtualHost {
         overlapped.pointee.InternalHigh = 0
         guard let output else { return .invalidArgument }
         guard remoteLength > 0 else { return .fault }
-        guard localLength >= VirtualHost.nameBlockSize, remoteLength >= VirtualHost.nameBlockSize else { return .fault }
+        // Then the I/O manager's: no room for the remote name's length, an accept socket that
+        // is no socket at all. Names too small for their sockaddr end the operation later.
+        guard remoteLength >= 4 else { return .invalidArgument }
+        if !isVirtual(acceptor) && platform.intOption(acceptor, level: Int32(VL_SOL_SOCKET), name: Int32(VL_SO_TYPE)) == nil {
+            return .notSocket
+        }
         return withStream(handle, orFail: { $0 }, notStream: .invalidArgument) { listener in
             // Windows refuses a socket that does not listen and an acceptor that is bound,
             // connected or already someone's (WSAEINVAL); Wine leaves those pending for ever.
@@ -37,7 +42,8 @@ extension VirtualHost {
             let op = PendingReceive(overlapped: overlapped, buffers: [first], from: nil, fromLength: nil, routine: nil,
                                     thread: platform.currentThread, target: listener.completionTarget,
                                     message: nil, packetInfo: false, handleEvent: startedLocked(listener, overlapped, routine: nil))
-            op.accept = PendingAccept(acceptor: acceptor, output: output, receiveLength: receiveLength, localLength: localLength)
+            op.accept = PendingAccept(acceptor: acceptor, output: output, receiveLength: receiveLength, localLength: localLength,
+                                      remoteLength: remoteLength)
             if let event = ownEvent(of: overlapped) { platform.resetEvent(event) }
             listener.pending.append(op)
             if let error = platform.watchReadable(listener.handle) {
@@ -120,13 +126,24 @@ extension VirtualHost {
         }
     }
 
-    /// The names after the first data (the acceptor's own, its peer's), then the end. Lock held.
+    /// The names after the first data (the acceptor's own, unless the game left no room for
+    /// it, then its peer's), then the end. As the OS: a local part of 1 to 3 bytes ends the
+    /// operation with STATUS_BUFFER_TOO_SMALL, a part too small for its sockaddr with a
+    /// fault. Lock held.
     private func completeAcceptLocked(_ socket: StreamSocket, _ op: PendingReceive, _ accept: PendingAccept, bytes: Int) -> Attempt {
         let names = accept.output + Int(accept.receiveLength)
-        writeNameBlock(localAddress(socket), at: names)
-        if let peer = socket.peer { writeNameBlock(SocketAddress(address: peer.address, port: peer.port), at: names + Int(accept.localLength)) }
-        complete(op, error: nil, bytes: bytes, from: nil)
-        return .completed(bytes: bytes, error: nil)
+        var error: WinsockError?
+        if accept.localLength > 0 && accept.localLength < 4 {
+            error = .insufficientBuffer
+        } else if (accept.localLength > 0 && accept.localLength < VirtualHost.nameBlockSize) || accept.remoteLength < VirtualHost.nameBlockSize {
+            error = .fault
+        } else {
+            if accept.localLength > 0 { writeNameBlock(localAddress(socket), at: names) }
+            if let peer = socket.peer { writeNameBlock(SocketAddress(address: peer.address, port: peer.port), at: names + Int(accept.localLength)) }
+        }
+        let done = error == nil ? bytes : 0
+        complete(op, error: error, bytes: done, from: nil)
+        return .completed(bytes: done, error: error)
     }
 
     private func writeNameBlock(_ name: SocketAddress, at block: UnsafeMutableRawPointer) {

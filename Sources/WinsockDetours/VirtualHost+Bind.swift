@@ -91,6 +91,12 @@ extension VirtualHost {
 
     func getpeername(_ handle: UInt, _ name: UnsafeMutablePointer<VL_SOCKADDR_IN>?, _ length: UnsafeMutablePointer<Int32>?) -> WinsockError? {
         withSocket(handle) { socket in
+            // Whether there is a peer is the backing socket's answer where it knows (a stream,
+            // or a datagram socket without a default destination): its error is the OS's own.
+            if socket is StreamSocket || socket.peer == nil,
+               let error = platform.peerNameError(socket.handle, name: UnsafeMutableRawPointer(name), length: length) {
+                return error
+            }
             guard let peer = socket.peer else { return .notConnected }
             return SocketAddress(address: peer.address, port: peer.port).write(to: name, length: length)
         }

@@ -14,7 +14,12 @@ import VirtualIPCore
 extension VirtualHost {
     func connectEx(_ handle: UInt, to name: UnsafePointer<VL_SOCKADDR_IN>?, length: Int32, data: UnsafeRawPointer?,
                    dataLength: UInt32, sent: UnsafeMutablePointer<UInt32>?, overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?) -> WinsockError? {
-        guard let overlapped else { return .invalidArgument }
+        // As ws2_32: no OVERLAPPED is ERROR_INVALID_PARAMETER; the OVERLAPPED is marked pending
+        // before any other check.
+        guard let overlapped else { return .invalidParameter }
+        guard platform.canWrite(overlapped, MemoryLayout<VL_OVERLAPPED>.size) else { return .fault }
+        overlapped.pointee.Internal = UInt(VL_STATUS_PENDING)
+        overlapped.pointee.InternalHigh = 0
         let target: SocketAddress
         switch SocketAddress.read(name, length: length) {
         case let .success(address): target = address

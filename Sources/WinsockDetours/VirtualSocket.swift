@@ -211,7 +211,7 @@ final class PendingAccept {
     let acceptor: UInt
     /// The game's buffer: first data, then the local and the remote name blocks.
     let output: UnsafeMutableRawPointer
-    let receiveLength: UInt32, localLength: UInt32
+    let receiveLength: UInt32, localLength: UInt32, remoteLength: UInt32
     var stage = Stage.connection
     /// The preamble's bytes so far, and the real port the connection came from.
     var preamble: [UInt8] = []
@@ -220,11 +220,12 @@ final class PendingAccept {
     var listener = Router.Receiver(instance: 0, virtualPort: 0, scope: .any)
     var listenerRealPort: UInt16 = 0
 
-    init(acceptor: UInt, output: UnsafeMutableRawPointer, receiveLength: UInt32, localLength: UInt32) {
+    init(acceptor: UInt, output: UnsafeMutableRawPointer, receiveLength: UInt32, localLength: UInt32, remoteLength: UInt32) {
         self.acceptor = acceptor
         self.output = output
         self.receiveLength = receiveLength
         self.localLength = localLength
+        self.remoteLength = remoteLength
     }
 }
 

@@ -65,6 +65,11 @@ typedef struct vl_platform {
      * the Winsock error, and in *returned the size as the OS left it (it may write it on a
      * failure too, or leave the value it was given). The
      * Linux backend knows no request: WSAEOPNOTSUPP. */
+    /* getpeername of the backing socket, with the game's own pointers: 0 when it has a peer
+     * (the layer then writes the virtual one over what the OS wrote), else the OS's error,
+     * which is the answer (Wine's differs from Windows' for an unconnected or shut down
+     * socket, and a program under Wine expects Wine's). */
+    int32_t (*peer_name)(VL_SOCKET socket, void *name, int32_t *length);
     int32_t (*ioctl_original)(VL_SOCKET socket, uint32_t code, void *input, uint32_t input_length,
                               void *output, uint32_t output_length, uint32_t *returned);
     /* Virtual TCP: a real TCP socket, unbound until the virtual one binds (stream_bind:
@@ -202,6 +207,9 @@ typedef struct vl_platform {
     void (*log_line)(const char *path, const char *line, uint32_t length);
     /* Tells the user about a fatal problem (stderr; on Windows also the debugger). */
     void (*report_error)(const char *line, uint32_t length);
+    /* The Win32 error kernel32 reports for an NTSTATUS (GetOverlappedResult on a socket:
+     * RtlNtStatusToDosError on Win32); 0 when the backend does not know it. */
+    uint32_t (*dos_error)(uint32_t status);
     /* 1 when the caller's `length` bytes at `address` can be read (and written, when
      * `writable`) without a fault, 0 when not: Windows answers a bad pointer with WSAEFAULT
      * where the DLL would otherwise crash in the game's process. A length of 0 is usable. */
