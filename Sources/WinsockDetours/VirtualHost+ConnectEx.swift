@@ -28,7 +28,7 @@ extension VirtualHost {
         if dataLength > 0 && data == nil { return .fault }
         // Windows: the socket must be bound and not listening (WSAEINVAL), not yet connected.
         let start: WinsockError? = withStream(handle, orFail: { $0 }, notStream: .invalidArgument) { socket in
-            guard socket.isBound, !socket.listening else { return .invalidArgument }
+            guard socket.isBound, !socket.listening, !acceptWaitsLocked(onto: handle) else { return .invalidArgument }
             // One handshake at a time (WSAEALREADY, as for a second connect under way).
             if socket.pending.contains(where: { $0.connect != nil }) { return WinsockError(VL_WSAEALREADY) }
             return socket.peer != nil ? .isConnected : nil

@@ -34,7 +34,9 @@ extension VirtualHost {
     /// selected events (as Windows' accepted sockets inherit them).
     func accept(_ handle: UInt, address: UnsafeMutablePointer<VL_SOCKADDR_IN>?,
                 length: UnsafeMutablePointer<Int32>?) -> Result<UInt, WinsockError> {
-        if address != nil, length == nil || length!.pointee < 16 { return .failure(.fault) }
+        // As ws2_32: the name is written only when both pointers are given (a NULL length is
+        // no error); a length too small for it is WSAEFAULT.
+        if address != nil, let length, length.pointee < 16 { return .failure(.fault) }
         let start: Result<StreamSocket, WinsockError> = withStream(handle, orFail: { .failure($0) }, notStream: .operationNotSupported) { socket in
             guard socket.listening else { return .failure(.invalidArgument) }
             socket.activeCalls += 1
@@ -52,7 +54,7 @@ extension VirtualHost {
             return (handle, SocketAddress(address: peer.address, port: peer.port))
         }
         if let (handle, peer) = deferred {
-            if address != nil { _ = peer.write(to: address, length: length) }
+            if address != nil && length != nil { _ = peer.write(to: address, length: length) }
             return .success(handle)
         }
         if !lock.locked({ listener.nonBlocking }) { willBlock?() }
@@ -69,7 +71,7 @@ extension VirtualHost {
             }
             switch admit(accepted, realPeerPort: realPeerPort, listener: listener) {
             case let .deliver(header):
-                if address != nil { _ = SocketAddress(address: header.source, port: header.sourcePort).write(to: address, length: length) }
+                if address != nil && length != nil { _ = SocketAddress(address: header.source, port: header.sourcePort).write(to: address, length: length) }
                 return .success(accepted)
             case let .drop(reason):
                 registry.countDrop(slot: instance, reason)
@@ -187,7 +189,8 @@ extension VirtualHost {
             case outside(UInt)
         }
         let planned: Result<Plan, WinsockError> = withStream(handle, orFail: { .failure($0) }, notStream: .operationNotSupported) { socket in
-            guard !socket.listening else { return .failure(.invalidArgument) }
+            // A listener, and a socket an AcceptEx waits to accept into, cannot connect (Windows).
+            guard !socket.listening, !acceptWaitsLocked(onto: handle) else { return .failure(.invalidArgument) }
             guard socket.peer == nil else { return .failure(.isConnected) }
             guard target.port != 0, target.address != .any else { return .failure(.addressNotAvailable) }
             let route: Router.Route
