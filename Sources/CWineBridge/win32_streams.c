@@ -142,14 +142,18 @@ static int32_t stream_send(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count
 /* A reset is a reset, not a graceful end (Windows: WSAECONNRESET, the unread data gone).
  * Wine reports the end of a connection reset while data was still queued as 0 bytes once
  * that data is read: its server took the kernel's error (SO_ERROR, read once) when it saw
- * the reset, and keeps it for SO_ERROR's answer. So an end with room in the buffers asks
- * SO_ERROR: a pending error is the answer instead. */
+ * the reset and keeps only a "reset" mark (server/sock.c: sock->reset; not in SO_ERROR's
+ * answer), which its WSAPoll shows as POLLERR beside POLLHUP (a graceful end is POLLHUP
+ * alone). So an end with room in the buffers asks SO_ERROR, then WSAPoll: a pending error,
+ * or that mark, is the answer instead. */
 static int32_t stream_receive(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count, int32_t flags, uint32_t *done) {
     DWORD n = 0, f = (DWORD)flags;
     if (vl_original.WSARecv((SOCKET)s, (LPWSABUF)buffers, count, &n, &f, NULL, NULL) != 0) return vl_win32_last_error();
     if (n == 0 && count > 0 && buffers[0].len > 0) {
         int error = 0, length = sizeof error;
         if (vl_original.getsockopt((SOCKET)s, SOL_SOCKET, SO_ERROR, (char *)&error, &length) == 0 && error != 0) return error;
+        WSAPOLLFD state = { (SOCKET)s, POLLRDNORM, 0 };
+        if (vl_original.WSAPoll(&state, 1, 0) == 1 && (state.revents & POLLERR)) return WSAECONNRESET;
     }
     *done = n;
     return 0;

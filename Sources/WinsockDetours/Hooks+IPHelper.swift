@@ -9,7 +9,9 @@ private let notSupported: UInt32 = 50
 
 @_cdecl("vl_hook_GetAdaptersInfo")
 public func hookGetAdaptersInfo(_ info: UnsafeMutablePointer<VL_IP_ADAPTER_INFO>?, _ size: UnsafeMutablePointer<UInt32>?) -> UInt32 {
-    VirtualHost.current?.adaptersInfo(info, size) ?? notSupported
+    // A size that cannot be written is ERROR_INVALID_PARAMETER, as for none (Microsoft's doc).
+    guard Platform.default.usable(size, writable: true) else { return VL_ERROR_INVALID_PARAMETER }
+    return VirtualHost.current?.adaptersInfo(info, size) ?? notSupported
 }
 
 @_cdecl("vl_hook_GetAdaptersAddresses")
@@ -32,6 +34,7 @@ public func hookGetBestInterface(_ destination: UInt32, _ index: UnsafeMutablePo
 @_cdecl("vl_hook_GetBestInterfaceEx")
 public func hookGetBestInterfaceEx(_ to: UnsafePointer<VL_SOCKADDR_IN>?, _ index: UnsafeMutablePointer<UInt32>?) -> UInt32 {
     guard let host = VirtualHost.current else { return notSupported }
-    guard case let .success(destination) = SocketAddress.read(to, length: 16) else { return VL_ERROR_INVALID_PARAMETER }
+    guard host.platform.usable(to), host.platform.usable(index, writable: true),
+          case let .success(destination) = SocketAddress.read(to, length: 16) else { return VL_ERROR_INVALID_PARAMETER }
     return host.bestInterface(to: destination.address, index)
 }

@@ -5,6 +5,9 @@ import VirtualIPCore
 // (the DLL hands every other handle to kernel32 unchanged). They answer as kernel32 does:
 // BOOL results, Win32 errors in the last error.
 
+/// kernel32's word for memory it cannot use: ERROR_NOACCESS.
+private let noAccess = WinsockError(998)
+
 /// A BOOL result: 1, or 0 with the last error set.
 private func succeeded(_ host: VirtualHost, _ error: WinsockError?) -> Int32 {
     status(host, error) == 0 ? 1 : 0
@@ -108,6 +111,9 @@ public func hookSetFileCompletionNotificationModes(_ s: UInt, _ modes: UInt32) -
 public func hookReadFile(_ s: UInt, _ buffer: UnsafeMutableRawPointer?, _ length: UInt32, _ read: UnsafeMutablePointer<UInt32>?,
                          _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?) -> Int32 {
     withHost(orFail: 0) { host in
+        guard host.platform.usable(read, writable: true), host.platform.usable(overlapped, writable: true) else {
+            return succeeded(host, noAccess)
+        }
         var one = VL_WSABUF(len: length, buf: buffer?.assumingMemoryBound(to: CChar.self))
         if let overlapped {
             var flags: UInt32 = 0
@@ -130,6 +136,9 @@ public func hookReadFile(_ s: UInt, _ buffer: UnsafeMutableRawPointer?, _ length
 public func hookWriteFile(_ s: UInt, _ buffer: UnsafeRawPointer?, _ length: UInt32, _ written: UnsafeMutablePointer<UInt32>?,
                           _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?) -> Int32 {
     withHost(orFail: 0) { host in
+        guard host.platform.usable(written, writable: true), host.platform.usable(overlapped, writable: true) else {
+            return succeeded(host, noAccess)
+        }
         var one = VL_WSABUF(len: length, buf: UnsafeMutablePointer(mutating: buffer?.assumingMemoryBound(to: CChar.self)))
         guard written != nil || overlapped != nil else { return succeeded(host, WinsockError(Int32(VL_ERROR_INVALID_PARAMETER))) }
         return fileResult(host, host.sendOverlapped(s, buffers: &one, count: 1, sent: written, to: nil, overlapped: overlapped, routine: nil))

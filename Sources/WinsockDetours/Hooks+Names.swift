@@ -33,6 +33,11 @@ public func hookGetaddrinfo(_ node: UnsafePointer<CChar>?, _ service: UnsafePoin
                             _ result: UnsafeMutablePointer<UnsafeMutablePointer<VL_ADDRINFO>?>?) -> Int32 {
     // getaddrinfo returns its error (and sets it as the last error too).
     guard let host = VirtualHost.current else { return WinsockError.systemNotReady.rawValue }
+    let p = host.platform
+    guard p.usableString(node), p.usableString(service), p.usable(hints), p.usable(result, writable: true) else {
+        host.platform.lastError = .fault
+        return WinsockError.fault.rawValue
+    }
     guard let error = host.getaddrinfo(node, service, hints, result) else { return 0 }
     host.platform.lastError = error
     return error.rawValue

@@ -101,6 +101,9 @@ public func hookWSARecvFrom(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF
                             _ from: UnsafeMutablePointer<VL_SOCKADDR_IN>?, _ fromLength: UnsafeMutablePointer<Int32>?,
                             _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ routine: UnsafeMutableRawPointer?) -> Int32 {
     withHost(orFail: socketError) { host in
+        let p = host.platform
+        guard p.usable(buffers, count: count), p.usable(received, writable: true), p.usable(flags, writable: true),
+              p.usable(fromLength, writable: true), p.usable(overlapped, writable: true) else { return status(host, .fault) }
         if let overlapped {
             return status(host, host.receiveOverlapped(s, buffers: buffers, count: count, received: received, flags: flags,
                                                        from: from, fromLength: fromLength, overlapped: overlapped, routine: routine))
@@ -135,7 +138,7 @@ public func hookWSASend(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF>?, 
 @_cdecl("vl_hook_WSARecvEx")
 public func hookWSARecvEx(_ s: UInt, _ buffer: UnsafeMutablePointer<CChar>?, _ length: Int32, _ flags: UnsafeMutablePointer<Int32>?) -> Int32 {
     withHost(orFail: socketError) { host in
-        guard let flags, length >= 0 else { return status(host, .fault) }
+        guard let flags, length >= 0, host.platform.usable(flags, writable: true) else { return status(host, .fault) }
         var one = VL_WSABUF(len: UInt32(length), buf: buffer)
         // MSG_PARTIAL is an answer; a caller that passes its last answer back in is not refused.
         let asked = flags.pointee & ~Int32(VL_MSG_PARTIAL)

@@ -158,7 +158,9 @@ public func hookConnect(_ s: UInt, _ name: UnsafePointer<VL_SOCKADDR_IN>?, _ len
 public func hookWSAConnect(_ s: UInt, _ name: UnsafePointer<VL_SOCKADDR_IN>?, _ length: Int32, _ callerData: UnsafeMutablePointer<VL_WSABUF>?,
                            _ calleeData: UnsafeMutablePointer<VL_WSABUF>?, _ sqos: UnsafeMutableRawPointer?, _ gqos: UnsafeMutableRawPointer?) -> Int32 {
     let result = hookConnect(s, name, length)
-    if result == 0, let calleeData { calleeData.pointee.len = 0 }  // no connect data came back
+    // No connect data came back; a buffer that cannot take the answer is left alone (Wine
+    // ignores it on a datagram socket).
+    if result == 0, let calleeData, Platform.default.usable(calleeData, writable: true) { calleeData.pointee.len = 0 }
     return result
 }
 

@@ -280,6 +280,30 @@ public struct Platform: @unchecked Sendable {
         return t.memory_usable!(address, UInt(count), 1) != 0
     }
 
+    /// Whether `count` elements of `T` at `address` can be read (written, when `writable`);
+    /// nil passes (the callee decides what a missing pointer means), a count that overflows
+    /// does not.
+    func usable<T>(_ address: UnsafePointer<T>?, count: UInt32 = 1, writable: Bool = false) -> Bool {
+        guard let address else { return true }
+        let (bytes, overflow) = Int(count).multipliedReportingOverflow(by: MemoryLayout<T>.stride)
+        guard !overflow else { return false }
+        return t.memory_usable!(address, UInt(bytes), writable ? 1 : 0) != 0
+    }
+
+    /// Whether a C string at `address` can be read to its end (nil passes).
+    func usableString(_ address: UnsafePointer<CChar>?) -> Bool {
+        guard var at = address else { return true }
+        // One probe per page: a string ends within the pages it touches.
+        while true {
+            guard t.memory_usable!(at, 1, 0) != 0 else { return false }
+            let pageEnd = (UInt(bitPattern: at) | 0xFFF) + 1
+            while UInt(bitPattern: at) < pageEnd {
+                if at.pointee == 0 { return true }
+                at += 1
+            }
+        }
+    }
+
     // MARK: Process, time, locks, timers
 
     public var nowMs: UInt32 { t.now_ms!() }

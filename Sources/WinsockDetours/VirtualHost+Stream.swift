@@ -36,6 +36,7 @@ extension VirtualHost {
                 length: UnsafeMutablePointer<Int32>?) -> Result<UInt, WinsockError> {
         // As ws2_32: the name is written only when both pointers are given (a NULL length is
         // no error); a length too small for it is WSAEFAULT.
+        guard platform.usable(length, writable: true) else { return .failure(.fault) }
         if address != nil, let length, length.pointee < 16 { return .failure(.fault) }
         let start: Result<StreamSocket, WinsockError> = withStream(handle, orFail: { .failure($0) }, notStream: .operationNotSupported) { socket in
             guard socket.listening else { return .failure(.invalidArgument) }

@@ -78,5 +78,7 @@ void iphlp_checks(void);
 void mixed_wait_checks(void);
 void handle_checks(void);
 void surface_checks(void);
+/* conformance_pointers.c: every hooked function with bad pointers. */
+void pointer_sweep(void);
 void tcp_checks(void);
 #endif
