@@ -7,7 +7,6 @@ intended difference of the virtual identity or of Windows' semantics (with the r
 as not done yet (what is missing). A listed difference that is no longer there fails too,
 so the table stays true. Prints the counts."""
 import os
-import re
 import subprocess
 
 from winelab import ROOT, check, finish, hooked, one_prefix_stage, stop_prefix, unhooked
@@ -51,14 +50,21 @@ def listed():
     return entries
 
 
+def run_both(program, env, work, prefix):
+    """`program` (in wine/out) without the DLL, then with it (instance 0 of a registry of its
+    own), then the prefix stopped: (outcomes, other lines) of each run."""
+    plain, plain_other = run(unhooked(program), env, work, "without")
+    hooked_env = {**env, "VIRTUALLAN_REGISTRY": os.path.join(work, "registry"), "VIRTUALLAN_INSTANCE": "0",
+                  "VIRTUALLAN_LOG": os.path.join(work, os.path.splitext(program)[0] + ".log")}
+    virtual, virtual_other = run(hooked(program), hooked_env, work, "with")
+    stop_prefix(prefix)
+    return plain, plain_other, virtual, virtual_other
+
+
 def main():
     work, prefix, env, started = one_prefix_stage("conformance")
     print("differential conformance: the same checks without and with the DLL")
-    plain, plain_other = run(unhooked("conformance.exe"), env, work, "without")
-    hooked_env = {**env, "VIRTUALLAN_REGISTRY": os.path.join(work, "registry"), "VIRTUALLAN_INSTANCE": "0",
-                  "VIRTUALLAN_LOG": os.path.join(work, "conformance.log")}
-    virtual, virtual_other = run(hooked("conformance.exe"), hooked_env, work, "with")
-    stop_prefix(prefix)
+    plain, plain_other, virtual, virtual_other = run_both("conformance.exe", env, work, prefix)
     done = [line for line in plain_other if line.startswith("DONE")]
     check(bool(done) and int(done[0].split()[1]) == len(plain) + 1 and len(plain) >= 150,
           f"without the DLL the program runs to its end: {len(plain)} checks ({' '.join(plain_other[-2:])})")

@@ -10,9 +10,7 @@ RESULT line: it saw the lobby, joined, and received every peer's packets (0 lost
          copy takes that very slot (reclaimed) and plays a new lobby
 """
 import os
-import re
 import subprocess
-import sys
 import tempfile
 import time
 

@@ -11,18 +11,14 @@ so they do not fail the stage. Control: plain Wine itself faults on some of thes
 which shows the sweep reaches a fault when there is one."""
 import os
 
-from conformance_test import run
-from winelab import check, finish, hooked, one_prefix_stage, stop_prefix, unhooked
+from conformance_test import run_both
+from winelab import check, finish, one_prefix_stage
 
 
 def main():
     work, prefix, env, started = one_prefix_stage("pointers")
     print("pointer sweep: every hooked function with bad pointers, without and with the DLL")
-    plain, plain_other = run(unhooked("pointers.exe"), env, work, "without")
-    hooked_env = {**env, "VIRTUALLAN_REGISTRY": os.path.join(work, "registry"), "VIRTUALLAN_INSTANCE": "0",
-                  "VIRTUALLAN_LOG": os.path.join(work, "pointers.log")}
-    virtual, virtual_other = run(hooked("pointers.exe"), hooked_env, work, "with")
-    stop_prefix(prefix)
+    plain, plain_other, virtual, virtual_other = run_both("pointers.exe", env, work, prefix)
     sweep = [name for name in virtual if name.startswith("ptr.")]
     # The DLL's own faults: where plain Wine itself faults, the fault is Wine's (its ws2_32
     # under ours), not the layer's.
