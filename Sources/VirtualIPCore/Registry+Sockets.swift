@@ -1,0 +1,155 @@
+import Synchronization
+
+/// The slot's socket table: "virtual port -> real port" per transport, read on every
+/// datagram's path (the receiver lookup and the source check), so every scan stops at the
+/// entries in use.
+extension Registry {
+
+    @inline(__always) private func socketEntry(_ index: Int, _ entry: Int) -> UnsafeMutableRawPointer {
+        slot(index) + RegistryLayout.sSockets + entry * 8
+    }
+
+    @inline(__always) func socketsInUse(_ index: Int) -> UnsafeMutablePointer<Atomic<UInt32>> {
+        slot(index).atomicWord(RegistryLayout.sSocketsInUse)
+    }
+
+    /// How many entries a lookup reads: every entry past them is free.
+    @inline(__always) func entriesInUse(_ index: Int) -> Int {
+        min(Int(socketsInUse(index).pointee.load(ordering: .acquiring)), RegistryLayout.socketsPerSlot)
+    }
+
+    /// Word 1 of an entry: scope, protocol (Transport's raw value), whether the socket is
+    /// closed, and (TCP) whether it listens: shown by `status`, routing does not need it (a
+    /// connection to a socket that does not listen is refused by the OS).
+    static let closedFlag: UInt32 = 1 << 16
+    static let listeningFlag: UInt32 = 1 << 17
+    @inline(__always) static func protocolBits(_ transport: Transport) -> UInt32 { UInt32(transport.rawValue) << 8 }
+    @inline(__always) static func transport(of info: UInt32) -> Transport { Transport(rawValue: UInt8(truncatingIfNeeded: info >> 8)) ?? .udp }
+
+    func clearSocketEntry(_ index: Int, _ entry: Int) {
+        socketEntry(index, entry).atomicWord(0).pointee.store(0, ordering: .releasing)
+    }
+
+    func markSocketEntryClosed(_ index: Int, _ entry: Int) {
+        socketEntry(index, entry).atomicWord(4).pointee.bitwiseOr(Registry.closedFlag, ordering: .releasing)
+    }
+
+    private func isClosed(_ e: UnsafeMutableRawPointer) -> Bool {
+        e.atomicWord(4).pointee.load(ordering: .acquiring) & Registry.closedFlag != 0
+    }
+
+    /// Publishes "virtual port -> real port" of one transport for the slot. Takes a free
+    /// entry among those in use, else a new one while fewer than `socketsBeforeReuse` are in
+    /// use, else the entry of a closed socket, else a new one; false when every entry holds
+    /// an open socket.
+    public func addSocket(slot index: Int, virtualPort: UInt16, realPort: UInt16, scope: BindScope, transport: Transport = .udp) -> Bool {
+        precondition(virtualPort != 0 && realPort != 0)
+        let packed = UInt32(virtualPort) << 16 | UInt32(realPort)
+        // A closed entry with the same real port would make the source check ambiguous.
+        for entry in 0..<entriesInUse(index) {
+            let e = socketEntry(index, entry)
+            let word = e.atomicWord(0).pointee.load(ordering: .acquiring)
+            if word != 0, UInt16(truncatingIfNeeded: word) == realPort, isClosed(e),
+               Registry.transport(of: e.atomicWord(4).pointee.load(ordering: .acquiring)) == transport {
+                clearSocketEntry(index, entry)
+            }
+        }
+        let inUse = entriesInUse(index)
+        var choices: [(range: Range<Int>, reuseClosed: Bool)] = [(0..<inUse, false)]
+        if inUse < RegistryLayout.socketsBeforeReuse { choices.append((inUse..<RegistryLayout.socketsBeforeReuse, false)) }
+        choices.append((0..<inUse, true))
+        choices.append((max(inUse, RegistryLayout.socketsBeforeReuse)..<RegistryLayout.socketsPerSlot, false))
+        for (range, reuseClosed) in choices {
+            for entry in range {
+                let e = socketEntry(index, entry)
+                let word = e.atomicWord(0).pointee.load(ordering: .acquiring)
+                guard word == 0 || (reuseClosed && isClosed(e)) else { continue }
+                // The count first: a reader that finds the entry has read a count that covers it.
+                _ = socketsInUse(index).pointee.max(UInt32(entry + 1), ordering: .acquiringAndReleasing)
+                // Word 0 cleared, then word 1, then word 0 published: a reader that sees the
+                // new word 0 sees the scope and open state that belong to it.
+                if word != 0 { clearSocketEntry(index, entry) }
+                e.atomicWord(4).pointee.store(UInt32(scope.rawValue) | Registry.protocolBits(transport), ordering: .releasing)
+                if e.atomicWord(0).pointee.compareExchange(expected: 0, desired: packed, ordering: .acquiringAndReleasing).exchanged {
+                    return true
+                }
+            }
+        }
+        return false
+    }
+
+    /// Calls `body(entry, word 1)` for every entry (open or closed) of the slot's
+    /// `transport` socket of `realPort`.
+    private func forEachEntry(_ index: Int, realPort: UInt16, transport: Transport, _ body: (UnsafeMutableRawPointer, UInt32) -> Void) {
+        for entry in 0..<entriesInUse(index) {
+            let e = socketEntry(index, entry)
+            let value = e.atomicWord(0).pointee.load(ordering: .acquiring)
+            let info = e.atomicWord(4).pointee.load(ordering: .acquiring)
+            if value != 0, UInt16(truncatingIfNeeded: value) == realPort, Registry.transport(of: info) == transport { body(e, info) }
+        }
+    }
+
+    /// The socket is closed: no more datagrams are routed to it, but its entry keeps
+    /// vouching for datagrams it sent before (until the entry is reused).
+    public func removeSocket(slot index: Int, realPort: UInt16, transport: Transport = .udp) {
+        forEachEntry(index, realPort: realPort, transport: transport) { e, _ in
+            e.atomicWord(4).pointee.bitwiseOr(Registry.closedFlag, ordering: .releasing)
+        }
+    }
+
+    /// The TCP socket of `realPort` listens now.
+    public func markListening(slot index: Int, realPort: UInt16) {
+        forEachEntry(index, realPort: realPort, transport: .tcp) { e, info in
+            if info & Registry.closedFlag == 0 { e.atomicWord(4).pointee.bitwiseOr(Registry.listeningFlag, ordering: .releasing) }
+        }
+    }
+
+    /// Whether the open TCP socket of `realPort` in the slot listens.
+    public func isListening(slot index: Int, realPort: UInt16) -> Bool {
+        var listening = false
+        forEachEntry(index, realPort: realPort, transport: .tcp) { _, info in
+            if info & Registry.closedFlag == 0 && info & Registry.listeningFlag != 0 { listening = true }
+        }
+        return listening
+    }
+
+    /// Calls `body(virtualPort, realPort, scope)` for every open socket of the slot of one
+    /// transport (and closed ones too when `includeClosed`).
+    @inline(__always)
+    public func forEachSocket(slot index: Int, transport: Transport = .udp, includeClosed: Bool = false,
+                              _ body: (UInt16, UInt16, BindScope) -> Void) {
+        for entry in 0..<entriesInUse(index) {
+            let e = socketEntry(index, entry)
+            let packed = e.atomicWord(0).pointee.load(ordering: .acquiring)
+            guard packed != 0 else { continue }
+            let info = e.atomicWord(4).pointee.load(ordering: .acquiring)
+            // The protocol byte compared as it is stored: this loop is on every datagram's path.
+            guard includeClosed || info & Registry.closedFlag == 0, info & 0xFF00 == Registry.protocolBits(transport) else { continue }
+            let scope = BindScope(rawValue: UInt8(truncatingIfNeeded: info)) ?? .any
+            body(UInt16(packed >> 16), UInt16(truncatingIfNeeded: packed), scope)
+        }
+    }
+
+    /// Whether the slot has an open socket on `virtualPort` (any scope).
+    public func hasSocket(slot index: Int, virtualPort: UInt16, transport: Transport = .udp) -> Bool {
+        var found = false
+        forEachSocket(slot: index, transport: transport) { port, _, _ in if port == virtualPort { found = true } }
+        return found
+    }
+
+    /// The virtual port that real port `realPort` stands (or stood) for in the slot: the
+    /// receive-side source check, which also accepts sockets closed after sending.
+    /// Every received datagram asks this: one pass that reads an entry's second word only
+    /// when its real port matches (addSocket keeps a real port to one entry per transport).
+    public func virtualPort(slot index: Int, realPort: UInt16, transport: Transport = .udp) -> UInt16? {
+        let bits = Registry.protocolBits(transport)
+        for entry in 0..<entriesInUse(index) {
+            let e = socketEntry(index, entry)
+            let packed = e.atomicWord(0).pointee.load(ordering: .acquiring)
+            guard packed != 0, UInt16(truncatingIfNeeded: packed) == realPort,
+                  e.atomicWord(4).pointee.load(ordering: .acquiring) & 0xFF00 == bits else { continue }
+            return UInt16(packed >> 16)
+        }
+        return nil
+    }
+}
