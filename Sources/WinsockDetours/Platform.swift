@@ -287,7 +287,7 @@ public struct Platform: @unchecked Sendable {
         guard let address else { return true }
         let (bytes, overflow) = Int(count).multipliedReportingOverflow(by: MemoryLayout<T>.stride)
         guard !overflow else { return false }
-        return t.memory_usable!(address, UInt(bytes), writable ? 1 : 0) != 0
+        return writable ? canWrite(UnsafeMutableRawPointer(mutating: address), bytes) : canRead(address, bytes)
     }
 
     /// Whether a C string at `address` can be read to its end (nil passes).
