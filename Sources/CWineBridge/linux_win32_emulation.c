@@ -42,6 +42,10 @@ typedef struct pending_send {
 typedef struct { void *context; int32_t error; uint32_t bytes; } send_end;
 
 static pthread_mutex_t send_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The socket whose taken ends the send thread is reporting (-1: none): a close waits for
+ * them, so no end reaches an OVERLAPPED after its closesocket returned. */
+static int reporting_fd = -1;
+static pthread_cond_t reported = PTHREAD_COND_INITIALIZER;
 static pthread_once_t send_once = PTHREAD_ONCE_INIT;
 static pending_send *sends;  /* every socket's, oldest first */
 static int send_epoll = -1;
@@ -123,8 +127,13 @@ static void *send_thread(void *unused) {
             pthread_mutex_lock(&send_lock);
             uint32_t ended = take_sends_locked(events[i].data.fd, serve_writable, ends, 64);
             if (waiting_sends_locked(events[i].data.fd)) arm_send_locked(events[i].data.fd);
+            reporting_fd = events[i].data.fd;
             pthread_mutex_unlock(&send_lock);
             report_sends(ends, ended);
+            pthread_mutex_lock(&send_lock);
+            reporting_fd = -1;
+            pthread_cond_broadcast(&reported);
+            pthread_mutex_unlock(&send_lock);
         }
     }
     return NULL;
@@ -168,13 +177,15 @@ static int32_t stream_send_overlapped(VL_SOCKET s, const VL_WSABUF *buffers, uin
     return VL_WSA_IO_PENDING;
 }
 
-/* The socket closes: its waiting sends end aborted. */
+/* The socket closes: its waiting sends end aborted, and ends the send thread took are
+ * reported before this returns. */
 void vl_linux_cancel_sends(int fd) {
     if (send_epoll < 0) return;
     send_end ends[64];
     uint32_t n;
     do {
         pthread_mutex_lock(&send_lock);
+        while (reporting_fd == fd) pthread_cond_wait(&reported, &send_lock);
         n = take_sends_locked(fd, serve_closing, ends, 64);
         if (!waiting_sends_locked(fd)) epoll_ctl(send_epoll, EPOLL_CTL_DEL, fd, NULL);
         pthread_mutex_unlock(&send_lock);

@@ -83,7 +83,7 @@ static void socket_close(VL_SOCKET s) {
     int was_watched = unwatch_locked((SOCKET)s);
     LeaveCriticalSection(&watch_lock);
     if (was_watched) wake_watcher();
-    vl_original.closesocket((SOCKET)s);
+    vl_win32_close_after_sends((SOCKET)s);
 }
 
 #define MAX_BUFFERS 1024

@@ -161,11 +161,32 @@ static int32_t stream_receive(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t co
 
 /* Overlapped stream sends: the system's own overlapped WSASend on the backing socket (it
  * keeps their order and waits for room), its end found by a thread-pool wait on a private
- * event whose low bit keeps it off any completion port. */
+ * event whose low bit keeps it off any completion port. Each waiting send is listed, so a
+ * close can abort its socket's sends and wait for their ends: the game's OVERLAPPED is
+ * written before its closesocket returns, never later (it may be on a stack that is gone
+ * by then: a late write there once took a status for a return address). */
 static vl_send_handler send_handler;
 static void set_send_handler(vl_send_handler handler) { send_handler = handler; }
 
-typedef struct { OVERLAPPED o; HANDLE event, wait; void *context; } overlapped_send;
+typedef struct overlapped_send {
+    OVERLAPPED o;
+    HANDLE event, wait;
+    void *context;
+    SOCKET socket;
+    HANDLE gone;  /* set once the end reached the layer; made by a close that waits for it */
+    struct overlapped_send *next;
+} overlapped_send;
+
+static CRITICAL_SECTION sends_lock;
+static overlapped_send *sends;
+
+static void unlist_send(overlapped_send *w) {
+    EnterCriticalSection(&sends_lock);
+    for (overlapped_send **link = &sends; *link; link = &(*link)->next)
+        if (*link == w) { *link = w->next; break; }
+    if (w->gone) SetEvent(w->gone);
+    LeaveCriticalSection(&sends_lock);
+}
 
 /* A finished send's error, from its OVERLAPPED's NTSTATUS (the socket may be closed by now). */
 static int32_t send_error(const OVERLAPPED *o) {
@@ -176,13 +197,11 @@ static int32_t send_error(const OVERLAPPED *o) {
 static VOID CALLBACK send_ended(PVOID argument, BOOLEAN timed_out) {
     (void)timed_out;
     overlapped_send *w = argument;
-    int32_t error = send_error(&w->o);
-    uint32_t bytes = (uint32_t)w->o.InternalHigh;
-    void *context = w->context;
     UnregisterWaitEx(w->wait, NULL);  /* not waiting for this callback: it is this one */
     CloseHandle(w->event);
+    if (send_handler) send_handler(w->context, send_error(&w->o), (uint32_t)w->o.InternalHigh);
+    unlist_send(w);
     free(w);
-    if (send_handler) send_handler(context, error, bytes);
 }
 
 static int32_t stream_send_overlapped(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count, int32_t flags, uint32_t *done,
@@ -191,6 +210,11 @@ static int32_t stream_send_overlapped(VL_SOCKET s, const VL_WSABUF *buffers, uin
     if (!w || !(w->event = CreateEventA(NULL, TRUE, FALSE, NULL))) { free(w); return VL_WSAENOBUFS; }
     w->o.hEvent = (HANDLE)((ULONG_PTR)w->event | 1);
     w->context = context;
+    w->socket = (SOCKET)s;
+    EnterCriticalSection(&sends_lock);  /* listed before its end can come */
+    w->next = sends;
+    sends = w;
+    LeaveCriticalSection(&sends_lock);
     DWORD n = 0;
     int32_t error = 0;
     if (vl_original.WSASend((SOCKET)s, (LPWSABUF)buffers, count, &n, (DWORD)flags, &w->o, NULL) != 0) {
@@ -203,11 +227,40 @@ static int32_t stream_send_overlapped(VL_SOCKET s, const VL_WSABUF *buffers, uin
             n = (DWORD)w->o.InternalHigh;
         }
     }
+    unlist_send(w);
     CloseHandle(w->event);
     free(w);
     if (error) return error;
     *done = n;
     return 0;
+}
+
+/* Closes a backing socket, its waiting sends first: they are cancelled (Wine 8 would leave
+ * them pending past the close, and write their OVERLAPPEDs whenever the peer goes), and
+ * the close waits for their ends (WSA_OPERATION_ABORTED, as Microsoft documents for
+ * closesocket). The wait is the kind in which Wine runs the cancellation's completion in
+ * this thread, and it is bounded: an end that never comes is logged, not waited for. */
+void vl_win32_close_after_sends(SOCKET s) {
+    enum { MOST = MAXIMUM_WAIT_OBJECTS };
+    HANDLE gone[MOST];
+    DWORD n = 0;
+    EnterCriticalSection(&sends_lock);
+    for (overlapped_send *w = sends; w && n < MOST; w = w->next)
+        if (w->socket == s && !w->gone && (w->gone = CreateEventA(NULL, TRUE, FALSE, NULL))) gone[n++] = w->gone;
+    LeaveCriticalSection(&sends_lock);
+    if (n > 0) {
+        CancelIoEx((HANDLE)s, NULL);
+        if (WaitForMultipleObjects(n, gone, TRUE, 10000) != WAIT_OBJECT_0) {
+            static const char said[] = "closesocket: a cancelled overlapped send of the backing socket did not end within 10 s";
+            vl_log_write(VL_LOG_WARNING, said, sizeof said - 1);
+        }
+        EnterCriticalSection(&sends_lock);  /* an end still to come sets no closed handle */
+        for (overlapped_send *w = sends; w; w = w->next)
+            if (w->socket == s) w->gone = NULL;
+        LeaveCriticalSection(&sends_lock);
+        for (DWORD i = 0; i < n; i++) CloseHandle(gone[i]);
+    }
+    vl_original.closesocket(s);
 }
 
 static int32_t stream_set_nonblocking(VL_SOCKET s, int32_t on) {
@@ -224,6 +277,7 @@ static int32_t stream_bytes_readable(VL_SOCKET s, uint32_t *bytes) {
 
 /* This file's entries of the table. */
 void vl_win32_fill_streams(vl_platform *p) {
+    InitializeCriticalSection(&sends_lock);
     p->tcp_open = tcp_open; p->stream_bind = stream_bind; p->stream_listen = stream_listen;
     p->stream_listen_silent = stream_listen_silent; p->stream_accept = stream_accept; p->stream_accept_into = stream_accept_into;
     p->stream_connect = stream_connect; p->stream_is_connected = stream_is_connected; p->stream_send = stream_send;

@@ -69,6 +69,7 @@ void accept_ex(void);
 void wsa_accept(void);
 void extensions_elsewhere(void);
 void overlapped_send(void);
+void overlapped_send_closed(void);
 /* The sections of conformance_io.c, conformance_iphlp.c and conformance_tcp.c. */
 void completion_port_checks(void);
 void file_checks(void);

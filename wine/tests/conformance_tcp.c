@@ -322,6 +322,7 @@ void tcp_checks(void) {
     events();
     overlapped_receive();
     overlapped_send();
+    overlapped_send_closed();
     connect_ex();
     accept_ex();
     wsa_accept();

@@ -399,3 +399,30 @@ void overlapped_send(void) {
     closesocket(c);
     closesocket(l);
 }
+
+/* closesocket aborts a pending overlapped send: its OVERLAPPED ends with the abort. (When
+ * it is written differs: Windows writes it in the issuing thread's kernel APC, Wine at some
+ * later server call of that thread, the DLL before closesocket returns.) */
+void overlapped_send_closed(void) {
+    enum { SIZE = 32 << 20 };
+    struct sockaddr_in at;
+    SOCKET l = listening(&at);
+    SOCKET c = tcp();
+    connect(c, (struct sockaddr *)&at, sizeof at);
+    SOCKET a = accept(l, NULL, NULL);
+    char *data = calloc(1, SIZE);
+    WSABUF b = { SIZE, data };
+    DWORD sent = 0;
+    WSAOVERLAPPED o;
+    memset(&o, 0, sizeof o);
+    o.hEvent = WSACreateEvent();
+    int r = WSASend(c, &b, 1, &sent, 0, &o, NULL);
+    int pending = r != 0 && WSAGetLastError() == WSA_IO_PENDING;
+    closesocket(c);
+    DWORD w = WSAWaitForMultipleEvents(1, &o.hEvent, FALSE, 5000, TRUE);
+    check("tcp.overlapped-send-closed", "pending=%d wait=%lu status=%#lx", pending, w, (DWORD)o.Internal);
+    WSACloseEvent(o.hEvent);
+    free(data);
+    closesocket(a);
+    closesocket(l);
+}
