@@ -19,10 +19,15 @@ extension Registry {
     }
 
     /// Word 1 of an entry: scope, protocol (Transport's raw value), whether the socket is
-    /// closed, and (TCP) whether it listens: shown by `status`, routing does not need it (a
-    /// connection to a socket that does not listen is refused by the OS).
+    /// closed, (TCP) whether it listens (shown by `status`; routing does not need it: a
+    /// connection to a socket that does not listen is refused by the OS), the socket's
+    /// SO_REUSEADDR and SO_EXCLUSIVEADDRUSE when it was bound, and which member process of
+    /// the instance holds it (another process of the instance decides its binds by them).
     static let closedFlag: UInt32 = 1 << 16
     static let listeningFlag: UInt32 = 1 << 17
+    static let reuseFlag: UInt32 = 1 << 18
+    static let exclusiveFlag: UInt32 = 1 << 19
+    @inline(__always) static func member(of info: UInt32) -> Int { Int(info >> 24 & 0xF) }
     @inline(__always) static func protocolBits(_ transport: Transport) -> UInt32 { UInt32(transport.rawValue) << 8 }
     @inline(__always) static func transport(of info: UInt32) -> Transport { Transport(rawValue: UInt8(truncatingIfNeeded: info >> 8)) ?? .udp }
 
@@ -42,8 +47,11 @@ extension Registry {
     /// entry among those in use, else a new one while fewer than `socketsBeforeReuse` are in
     /// use, else the entry of a closed socket, else a new one; false when every entry holds
     /// an open socket.
-    public func addSocket(slot index: Int, virtualPort: UInt16, realPort: UInt16, scope: BindScope, transport: Transport = .udp) -> Bool {
-        precondition(virtualPort != 0 && realPort != 0)
+    public func addSocket(slot index: Int, virtualPort: UInt16, realPort: UInt16, scope: BindScope, transport: Transport = .udp,
+                          member: Int = 0, reuse: Bool = false, exclusive: Bool = false) -> Bool {
+        precondition(virtualPort != 0 && realPort != 0 && member >= 0 && member < RegistryLayout.membersPerSlot)
+        let info = UInt32(scope.rawValue) | Registry.protocolBits(transport) | UInt32(member) << 24
+            | (reuse ? Registry.reuseFlag : 0) | (exclusive ? Registry.exclusiveFlag : 0)
         let packed = UInt32(virtualPort) << 16 | UInt32(realPort)
         // A closed entry with the same real port would make the source check ambiguous.
         for entry in 0..<entriesInUse(index) {
@@ -69,7 +77,7 @@ extension Registry {
                 // Word 0 cleared, then word 1, then word 0 published: a reader that sees the
                 // new word 0 sees the scope and open state that belong to it.
                 if word != 0 { clearSocketEntry(index, entry) }
-                e.atomicWord(4).pointee.store(UInt32(scope.rawValue) | Registry.protocolBits(transport), ordering: .releasing)
+                e.atomicWord(4).pointee.store(info, ordering: .releasing)
                 if e.atomicWord(0).pointee.compareExchange(expected: 0, desired: packed, ordering: .acquiringAndReleasing).exchanged {
                     return true
                 }
@@ -130,6 +138,35 @@ extension Registry {
         }
     }
 
+    /// The open sockets on `virtualPort` that other member processes of the instance hold
+    /// (a bind decides against them as against its own process's sockets).
+    public func socketsOfOtherMembers(slot index: Int, virtualPort: UInt16, transport: Transport, member: Int) -> [BoundSocket] {
+        var found: [BoundSocket] = []
+        for entry in 0..<entriesInUse(index) {
+            let e = socketEntry(index, entry)
+            let packed = e.atomicWord(0).pointee.load(ordering: .acquiring)
+            guard packed != 0, UInt16(packed >> 16) == virtualPort else { continue }
+            let info = e.atomicWord(4).pointee.load(ordering: .acquiring)
+            guard info & Registry.closedFlag == 0, Registry.transport(of: info) == transport, Registry.member(of: info) != member else { continue }
+            found.append(BoundSocket(scope: BindScope(rawValue: UInt8(truncatingIfNeeded: info)) ?? .any,
+                                     reuse: info & Registry.reuseFlag != 0, exclusive: info & Registry.exclusiveFlag != 0))
+        }
+        return found
+    }
+
+    /// Marks every open entry of `member` closed (the process left), calling `body` with each
+    /// one's real port and transport.
+    func closeSockets(slot index: Int, member: Int, _ body: (UInt16, Transport) -> Void) {
+        for entry in 0..<entriesInUse(index) {
+            let e = socketEntry(index, entry)
+            let packed = e.atomicWord(0).pointee.load(ordering: .acquiring)
+            let info = e.atomicWord(4).pointee.load(ordering: .acquiring)
+            guard packed != 0, info & Registry.closedFlag == 0, Registry.member(of: info) == member else { continue }
+            markSocketEntryClosed(index, entry)
+            body(UInt16(truncatingIfNeeded: packed), Registry.transport(of: info))
+        }
+    }
+
     /// Whether the slot has an open socket on `virtualPort` (any scope).
     public func hasSocket(slot index: Int, virtualPort: UInt16, transport: Transport = .udp) -> Bool {
         var found = false
@@ -152,4 +189,11 @@ extension Registry {
         }
         return nil
     }
+}
+
+/// A socket another process of the instance has bound, as a bind sees it.
+public struct BoundSocket: Equatable, Sendable {
+    public let scope: BindScope
+    public let reuse: Bool
+    public let exclusive: Bool
 }

@@ -191,8 +191,8 @@ public struct Registry: @unchecked Sendable {
             // still holds the previous owner's (written after the claimer's CAS), and that one
             // being dead says nothing about the claimer. A claiming slot is taken over only
             // when its heartbeat, refreshed right before that CAS, went stale.
-            let o = owner(ofSlot: index)
-            let dead = state == .live && o.kind.flatMap { isOwnerAlive(o.pid, $0) } == false
+            // The instance is dead when all its processes are.
+            let dead = state == .live && owner(ofSlot: index).kind.map { allMembersEnded(index, kind: $0, isOwnerAlive: isOwnerAlive) } == true
             guard dead || isStale(index, nowMs: nowMs) else { return nil }
         }
         // Refresh the heartbeat before the compare-and-swap, so a third process never sees
@@ -216,6 +216,8 @@ public struct Registry: @unchecked Sendable {
         for i in 0..<entriesInUse(index) { clearSocketEntry(index, i) }
         socketsInUse(index).pointee.store(0, ordering: .releasing)
         clearMemberships(index)
+        clearMembers(index)
+        memberWord(index, 0).pointee.store(pid, ordering: .releasing)
         // Published by compare-and-swap too: a claimer taken over meanwhile (its heartbeat
         // went stale) must not overwrite its successor's claim.
         guard word.pointee.compareExchange(

@@ -1,4 +1,4 @@
-/// Byte layout of the registry, version 3. Defined by offsets, never by a struct's layout,
+/// Byte layout of the registry, version 4. Defined by offsets, never by a struct's layout,
 /// because a 32-bit DLL and the 64-bit Linux CLI read the same file.
 ///
 /// Header (64 bytes):
@@ -6,7 +6,7 @@
 ///     20 socket entries per slot   24 subnet network address   28 prefix length
 ///     32 stale-after milliseconds   36 this host's instance range (first | count << 16; 0 = the
 ///     whole subnet; set by the bridge)   40..63 reserved (zero)
-/// Slot `i` at 64 + i * slotSize (8704 bytes):
+/// Slot `i` at 64 + i * slotSize (8768 bytes):
 ///     0 state word (bits 0-1 state, bits 2-31 generation; atomic)   4 owner pid
 ///     8 owner kind   12 heartbeat (monotonic ms, wrapping u32)   16 instance index
 ///     20 virtual IPv4   24 MAC (6 bytes) + 2 pad   32 counters (16 x u32)
@@ -18,12 +18,15 @@
 ///         word 1 = source IPv4 (0 = any source), word 2 = real UDP port | mode << 16 |
 ///         loop-off << 24 (mode 1 include, 2 exclude: a source blocked on an any-source join)
 ///     512 socket entries (1024 x 8 bytes): word 0 = virtualPort << 16 | realPort (0 = free),
-///         word 1 = bind scope | protocol << 8
+///         word 1 = bind scope | protocol << 8 | closed << 16 | listening << 17 |
+///         reuse << 18 | exclusive << 19 | member << 24 (the process that holds it)
+///     8704 members (16 x u32, atomic): the pids of the instance's processes, 0 = free;
+///         member 0 claimed the slot, the others were added by a member that started them
 public enum RegistryLayout {
     public static let magic: UInt32 = 0x4752_4C56 // "VLRG" little endian
-    public static let version: UInt32 = 3
+    public static let version: UInt32 = 4
     public static let headerSize = 64
-    public static let slotSize = 8704
+    public static let slotSize = 8768
     /// A PC runs many sockets (Wine's own tests hold 200 at once).
     public static let socketsPerSlot = 1024
     /// Entries in use before a closed socket's entry is taken over rather than a new one:
@@ -34,6 +37,8 @@ public enum RegistryLayout {
     public static let deliveriesPerSlot = 32
     /// Memberships of all of an instance's sockets together (Windows allows 20 per socket).
     public static let membershipsPerSlot = 32
+    /// Processes of one instance at once (a launcher, the game, a server it starts...).
+    public static let membersPerSlot = 16
     public static let defaultSlotCount = 64
     public static let defaultStaleAfterMs: UInt32 = 5000
     /// How often a live instance refreshes its heartbeat; well inside `defaultStaleAfterMs`.
@@ -47,7 +52,7 @@ public enum RegistryLayout {
 
     // Slot fields.
     static let sState = 0, sPid = 4, sKind = 8, sHeartbeat = 12, sIndex = 16, sAddress = 20
-    static let sMAC = 24, sCounters = 32, sPeer = 96, sSocketsInUse = 100, sMemberships = 128, sSockets = 512
+    static let sMAC = 24, sCounters = 32, sPeer = 96, sSocketsInUse = 100, sMemberships = 128, sSockets = 512, sMembers = 8704
     static let counterCount = 16
 }
 

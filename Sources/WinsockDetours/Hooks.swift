@@ -186,7 +186,7 @@ public func wasVirtualSocket(_ s: UInt) -> Int32 {
 public func processDetach(_ exiting: Int32) {
     guard let host = VirtualHost.processHost else { return }
     if exiting != 0 {
-        host.registry.release(host.claim)
+        host.registry.leave(host.claim, member: host.member)
     } else {
         host.shutdown()
     }

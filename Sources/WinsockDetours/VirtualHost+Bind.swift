@@ -29,8 +29,10 @@ extension VirtualHost {
         socket.isBound ? nil : bindLocked(socket, port: 0, scope: .any)
     }
 
-    /// Lock held. Port conflicts are decided among this instance's own sockets (they all
-    /// live in this process), the way Windows decides them on one PC.
+    /// Lock held. Port conflicts are decided among this instance's sockets, the way Windows
+    /// decides them on one PC: this process's own, and those its other processes hold (in
+    /// the registry). Two processes binding one port at the same moment both publish, then
+    /// both look again: a conflict seen then is given up by both (WSAEADDRINUSE), never kept.
     func bindLocked(_ socket: VirtualSocket, port: UInt16, scope: BindScope) -> WinsockError? {
         var port = port
         if port == 0 {
@@ -38,17 +40,20 @@ extension VirtualHost {
             port = free
         } else {
             for other in sockets.values where other !== socket && other.virtualPort == port && other.transport == socket.transport {
-                guard other.scope == scope || other.scope == .any || scope == .any else { continue }
-                if socket.exclusiveAddress || other.exclusiveAddress { return .accessDenied }
-                if socket.reuseAddress && other.reuseAddress { continue }
-                // Measured on Wine: SO_REUSEADDR on the newcomer only is WSAEACCES.
-                return socket.reuseAddress ? .accessDenied : .addressInUse
+                if let error = bindConflict(socket, scope: scope, otherScope: other.scope, otherReuse: other.reuseAddress,
+                                            otherExclusive: other.exclusiveAddress) { return error }
             }
+            if let error = conflictWithOtherProcesses(socket, port: port, scope: scope) { return error }
         }
         if let error = socket.prepareBackingForBind(platform: platform) { return error }
-        guard registry.addSocket(slot: instance, virtualPort: port, realPort: socket.realPort, scope: scope, transport: socket.transport) else {
+        guard registry.addSocket(slot: instance, virtualPort: port, realPort: socket.realPort, scope: scope, transport: socket.transport,
+                                 member: member, reuse: socket.reuseAddress, exclusive: socket.exclusiveAddress) else {
             log(.warning, "socket table of instance \(instance) is full (\(RegistryLayout.socketsPerSlot) sockets)")
             return .noBuffers
+        }
+        if let error = conflictWithOtherProcesses(socket, port: port, scope: scope) {
+            registry.removeSocket(slot: instance, realPort: socket.realPort, transport: socket.transport)
+            return error
         }
         socket.virtualPort = port
         socket.scope = scope
@@ -64,7 +69,9 @@ extension VirtualHost {
             let candidate = nextEphemeralPort
             nextEphemeralPort = candidate == range.upperBound ? range.lowerBound : candidate + 1
             if !range.contains(candidate) { continue }
-            if !sockets.values.contains(where: { $0.virtualPort == candidate && $0.transport == transport }) { return candidate }
+            // The registry has every process's open sockets of the instance, this one's too.
+            if !sockets.values.contains(where: { $0.virtualPort == candidate && $0.transport == transport }),
+               !registry.hasSocket(slot: instance, virtualPort: candidate, transport: transport) { return candidate }
         }
         return nil
     }

@@ -9,6 +9,8 @@ public final class VirtualHost: @unchecked Sendable {
     public let registry: Registry
     public let router: Router
     public let claim: SlotClaim
+    /// Which of the instance's processes this one is (0: the one that claimed it).
+    public let member: Int
     let lock: Lock
     var sockets: [UInt: VirtualSocket] = [:]
     /// The last handles closed while virtual (bounded): WSAGetOverlappedResult on them is ours.
@@ -41,9 +43,12 @@ public final class VirtualHost: @unchecked Sendable {
     public var mac: MACAddress { registry.mac(ofSlot: claim.index) }
     public var hostname: [UInt8] { config.hostname(instance: claim.index) }
 
-    /// Claims a slot in `registry` (pinned by the config or the lowest free) and starts the
-    /// heartbeat.
-    public init(platform: Platform, config: InstanceConfig, registry: Registry, registryOwner: AnyObject? = nil) throws(ClaimError) {
+    /// Claims a slot in `registry` (pinned by the config or the lowest free), or joins the
+    /// instance `joining` when the process that started this one listed it there, and starts
+    /// the heartbeat. `processID` stands in for the process's own (tests: several processes
+    /// of one instance inside one).
+    public init(platform: Platform, config: InstanceConfig, registry: Registry, registryOwner: AnyObject? = nil,
+                joining: SlotClaim? = nil, processID: UInt32? = nil) throws(ClaimError) {
         self.platform = platform
         self.config = config
         self.registry = registry
@@ -51,10 +56,16 @@ public final class VirtualHost: @unchecked Sendable {
         logger = Log(platform: platform, path: config.logPath, level: config.logLevel)
         router = Router(registry: registry)
         lock = Lock(platform)
-        claim = try registry.claim(
-            owner: platform.processID, kind: OwnerKind(rawValue: platform.ownerKind) ?? .windows,
-            pinned: config.pinnedInstance, nowMs: platform.nowMs,
-            isOwnerAlive: { pid, kind in platform.isOwnerAlive(pid, kind.rawValue) })
+        let pid = processID ?? platform.processID
+        if let joining, let member = registry.member(joining, pid: pid) {
+            (claim, self.member) = (joining, member)
+        } else {
+            claim = try registry.claim(
+                owner: pid, kind: OwnerKind(rawValue: platform.ownerKind) ?? .windows,
+                pinned: config.pinnedInstance, nowMs: platform.nowMs,
+                isOwnerAlive: { pid, kind in platform.isOwnerAlive(pid, kind.rawValue) })
+            member = 0
+        }
         // Start each instance's ephemeral ports elsewhere so logs are easier to tell apart.
         nextEphemeralPort = 49152 &+ UInt16(truncatingIfNeeded: claim.index &* 97)
         VirtualHost.register(self)
@@ -64,8 +75,14 @@ public final class VirtualHost: @unchecked Sendable {
                 host.log(.error, "instance \(host.instance) lost its registry slot (this process stood still longer than the stale limit); restart it")
             }
             host.serviceHandshakes()
+            host.removeEndedProcesses()
         }, context: Unmanaged.passUnretained(self).toOpaque())
-        log(.info, "claimed instance \(instance) as \(address.dotted)")
+        if let joining, member == 0 {
+            log(.warning, "the process that started this one was instance \(joining.index), which has ended or did not list this process: claimed instance \(instance) as \(address.dotted) of its own")
+        } else {
+            log(.info, member == 0 ? "claimed instance \(instance) as \(address.dotted)"
+                                   : "joined instance \(instance) (\(address.dotted)) as its process \(member)")
+        }
     }
 
     /// Closes every socket, stops the heartbeat and frees the slot (process exit, or tests).
@@ -81,7 +98,7 @@ public final class VirtualHost: @unchecked Sendable {
             platform.stopTimer(timer)
             heartbeatTimer = nil
         }
-        registry.release(claim)
+        registry.leave(claim, member: member)
         VirtualHost.unregister(self)
     }
 
