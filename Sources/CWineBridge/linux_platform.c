@@ -183,6 +183,8 @@ static int32_t is_process_alive(uint32_t pid, uint32_t kind) {
     return errno == ESRCH ? 0 : -1;
 }
 
+static int32_t is_sibling_alive(uint32_t pid) { return is_process_alive(pid, 1); }
+
 static const char *get_env(const char *name) { return getenv(name); }
 
 /* ---- registry file ---- */
@@ -281,7 +283,7 @@ static vl_platform linux_platform = {
     .get_last_error = get_last_error, .set_last_error = vl_linux_set_last_error,
     .mutex_create = mutex_create, .mutex_lock = mutex_lock, .mutex_unlock = mutex_unlock,
     .timer_start = timer_start, .timer_stop = timer_stop,
-    .now_ms = now_ms, .process_id = process_id, .owner_kind = 1, .is_process_alive = is_process_alive,
+    .now_ms = now_ms, .process_id = process_id, .owner_kind = 1, .is_process_alive = is_process_alive, .is_sibling_alive = is_sibling_alive,
     .memory_usable = memory_usable, .dos_error = dos_error,
     .get_env = get_env, .default_registry_path = default_registry_path,
     .registry_map = registry_map, .registry_unlock = registry_unlock, .registry_unmap = registry_unmap,

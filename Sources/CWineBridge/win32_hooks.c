@@ -20,6 +20,7 @@
 #include "swift_exports.h"
 #include "platform.h"
 #include "win32_originals.h"
+#include "win32_parts.h"
 
 
 vl_originals vl_original;
@@ -261,7 +262,7 @@ static void trace_call(uint32_t index, uintptr_t result, ...) {
 static char not_hooked[512];
 
 /* Hooks every line of the table; returns how many are in. */
-static int install_hooks(HMODULE ws2, HMODULE iphlp, HMODULE kernel, HMODULE mswsock) {
+static int install_hooks(HMODULE ws2, HMODULE iphlp, HMODULE kernel, HMODULE base, HMODULE mswsock) {
 #define VL_ENTRY_ADDRESS(module, ordinal, kind, ret, name, sig, params, args) entry_point[VL_INDEX_##name] = (void *)vl_entry_##name;
     VL_HOOKS(VL_ENTRY_ADDRESS)
 #undef VL_ENTRY_ADDRESS
@@ -272,7 +273,12 @@ static int install_hooks(HMODULE ws2, HMODULE iphlp, HMODULE kernel, HMODULE msw
         const char *module = vl_hooks[i].module;
         HMODULE from = strcmp(module, "IPHLPAPI") == 0 ? iphlp : strcmp(module, "KERNEL32") == 0 ? kernel
                      : strcmp(module, "MSWSOCK") == 0 ? mswsock : ws2;
-        uint8_t *export = from ? (uint8_t *)GetProcAddress(from, vl_hooks[i].name) : NULL;
+        uint8_t *export = NULL;
+        /* kernel32's export is often a jump into kernelbase's function (Wine's "-import"
+         * exports; Windows' stubs): hooked there, kernelbase's own callers reach the hook too
+         * (CreateProcessW calls CreateProcessInternalW inside kernelbase). */
+        if (from == kernel && base) export = (uint8_t *)GetProcAddress(base, vl_hooks[i].name);
+        if (!export && from) export = (uint8_t *)GetProcAddress(from, vl_hooks[i].name);
         void *trampoline = export && engine_ready ? vl_hook_engine_install(export, entry_point[i]) : NULL;
         original_address[i] = trampoline ? trampoline : (void *)export;
         if (trampoline) installed++;
@@ -302,6 +308,7 @@ static void load_originals(HMODULE ws2) {
     VL_LOAD(WSARecvFrom) VL_LOAD(WSAEventSelect) VL_LOAD(WSAAsyncSelect) VL_LOAD(WSAGetOverlappedResult) VL_LOAD(WSACreateEvent) VL_LOAD(WSACloseEvent)
     VL_LOAD(WSASetEvent) VL_LOAD(WSAResetEvent) VL_LOAD(WSAWaitForMultipleEvents)
     VL_LOAD(WSAGetLastError) VL_LOAD(WSASetLastError) VL_LOAD(CreateIoCompletionPort) VL_LOAD(WSAIoctl)
+    VL_LOAD(CreateProcessInternalW)
 #undef VL_LOAD
 }
 
@@ -317,6 +324,7 @@ static void log_installation(int installed) {
 BOOL WINAPI DllMain(HINSTANCE instance, DWORD reason, LPVOID reserved) {
     if (reason == DLL_PROCESS_ATTACH) {
         DisableThreadLibraryCalls(instance);
+        vl_win32_module = instance;
         vl_win32_platform_init();
         HMODULE ws2 = GetModuleHandleA("ws2_32.dll");
         if (!ws2) ws2 = LoadLibraryA("ws2_32.dll");
@@ -325,12 +333,10 @@ BOOL WINAPI DllMain(HINSTANCE instance, DWORD reason, LPVOID reserved) {
         below[0] = image_of(ws2);
         below[1] = image_of(iphlp);
         below[2] = image_of((HMODULE)instance);
-        /* kernel32's exports of these forward to kernelbase: GetProcAddress gives the
-         * function itself, so kernelbase's own callers and kernel32's reach the hook too. */
         /* mswsock's WSARecvEx takes a socket too; loaded now so its start can be hooked. */
         HMODULE mswsock = GetModuleHandleA("mswsock.dll");
         if (!mswsock) mswsock = LoadLibraryA("mswsock.dll");
-        int installed = install_hooks(ws2, iphlp, GetModuleHandleA("kernel32.dll"), mswsock);
+        int installed = install_hooks(ws2, iphlp, GetModuleHandleA("kernel32.dll"), GetModuleHandleA("kernelbase.dll"), mswsock);
         load_originals(ws2);
         tracing = vl_log_enabled(VL_LOG_TRACE);
         log_installation(installed);

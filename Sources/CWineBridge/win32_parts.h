@@ -14,5 +14,8 @@ LPFN_ACCEPTEX vl_win32_real_accept_ex(SOCKET listener);
 /* Closes a backing socket after its aborted overlapped sends reached the layer (win32_streams.c). */
 void vl_win32_close_after_sends(SOCKET s);
 void vl_win32_fill_sockets(vl_platform *p);
+void vl_win32_fill_processes(vl_platform *p);
+/* This DLL's module (DllMain sets it). */
+extern HMODULE vl_win32_module;
 void vl_win32_fill_streams(vl_platform *p);
 #endif

@@ -177,6 +177,16 @@ static int32_t memory_usable(const void *address, uintptr_t length, int32_t writ
 /* A Windows pid is only meaningful to its own wineserver: let the heartbeat decide. */
 static int32_t is_process_alive(uint32_t pid, uint32_t kind) { (void)pid; (void)kind; return -1; }
 
+/* A process of this wineserver: ended when it cannot be opened as no such process, or when
+ * its handle is signalled. */
+static int32_t is_sibling_alive(uint32_t pid) {
+    HANDLE process = OpenProcess(SYNCHRONIZE, FALSE, pid);
+    if (!process) return GetLastError() == ERROR_INVALID_PARAMETER ? 0 : -1;
+    DWORD state = WaitForSingleObject(process, 0);
+    CloseHandle(process);
+    return state == WAIT_TIMEOUT ? 1 : state == WAIT_OBJECT_0 ? 0 : -1;
+}
+
 static char env_buffer[4096];
 static const char *get_env(const char *name) {
     DWORD n = GetEnvironmentVariableA(name, env_buffer, sizeof env_buffer);
@@ -333,7 +343,7 @@ static vl_platform win32_platform = {
     .get_last_error = get_last_error, .set_last_error = set_last_error,
     .mutex_create = mutex_create, .mutex_lock = mutex_lock, .mutex_unlock = mutex_unlock,
     .timer_start = timer_start, .timer_stop = timer_stop,
-    .now_ms = now_ms, .process_id = process_id, .owner_kind = 2, .is_process_alive = is_process_alive,
+    .now_ms = now_ms, .process_id = process_id, .owner_kind = 2, .is_process_alive = is_process_alive, .is_sibling_alive = is_sibling_alive,
     .memory_usable = memory_usable, .dos_error = dos_error,
     .get_env = get_env, .default_registry_path = default_registry_path,
     .registry_map = registry_map, .registry_unlock = registry_unlock, .registry_unmap = registry_unmap,
@@ -348,6 +358,7 @@ void vl_win32_platform_init(void) {
     InitializeCriticalSection(&global_mutex);
     vl_win32_fill_sockets(&win32_platform);
     vl_win32_fill_streams(&win32_platform);
+    vl_win32_fill_processes(&win32_platform);
 }
 
 const vl_platform *vl_default_platform(void) { return &win32_platform; }

@@ -10,20 +10,24 @@ public struct InstanceConfig: Equatable, Sendable {
     public var hostnamePrefix: [UInt8]
     public var logPath: [UInt8]?
     public var logLevel: LogLevel
+    /// Processes this one starts get the DLL and join its instance (a copy is a PC); off,
+    /// they run as started, outside the virtual LAN.
+    public var followsChildren: Bool
 
     public init(registryPath: [UInt8]? = nil, pinnedInstance: Int? = nil,
                 network: VirtualNetwork = .defaultNetwork, hostnamePrefix: [UInt8] = Array("VLAN".utf8),
-                logPath: [UInt8]? = nil, logLevel: LogLevel = .warning) {
+                logPath: [UInt8]? = nil, logLevel: LogLevel = .warning, followsChildren: Bool = true) {
         self.registryPath = registryPath
         self.pinnedInstance = pinnedInstance
         self.network = network
         self.hostnamePrefix = hostnamePrefix
         self.logPath = logPath
         self.logLevel = logLevel
+        self.followsChildren = followsChildren
     }
 
     public enum Key: CaseIterable, Sendable {
-        case registry, instance, subnet, hostnamePrefix, log, logLevel
+        case registry, instance, subnet, hostnamePrefix, log, logLevel, children
 
         public var name: StaticString {
             switch self {
@@ -33,6 +37,7 @@ public struct InstanceConfig: Equatable, Sendable {
             case .hostnamePrefix: return "VIRTUALLAN_HOSTNAME_PREFIX"
             case .log: return "VIRTUALLAN_LOG"
             case .logLevel: return "VIRTUALLAN_LOG_LEVEL"
+            case .children: return "VIRTUALLAN_CHILDREN"
             }
         }
 
@@ -46,6 +51,7 @@ public struct InstanceConfig: Equatable, Sendable {
             case .subnet: return "a subnet such as 192.168.80.0/24 (prefix 8...30, host bits zero)"
             case .hostnamePrefix: return "1-15 letters, digits or '-'"
             case .logLevel: return "one of error, warning, info, debug, trace"
+            case .children: return "follow (processes it starts join the instance) or ignore"
             }
         }
     }
@@ -77,6 +83,11 @@ public struct InstanceConfig: Equatable, Sendable {
         if let text = value(.logLevel) {
             guard let level = LogLevel(parsing: text) else { throw ConfigError(key: .logLevel, value: text) }
             config.logLevel = level
+        }
+        if let text = value(.children) {
+            if text.elementsEqual("follow".utf8) { config.followsChildren = true }
+            else if text.elementsEqual("ignore".utf8) { config.followsChildren = false }
+            else { throw ConfigError(key: .children, value: text) }
         }
         return config
     }

@@ -304,6 +304,25 @@ public struct Platform: @unchecked Sendable {
         }
     }
 
+    // MARK: Processes this one starts
+
+    /// Whether the backend starts processes (Win32 does; the Linux test backend does not).
+    var startsProcesses: Bool { t.process_start != nil && t.process_follow != nil }
+
+    /// Starts the process suspended: nil, or the Win32 error.
+    func startProcessSuspended(_ start: UnsafePointer<vl_process_start>) -> UInt32? {
+        let error = t.process_start!(start)
+        return error == 0 ? nil : error
+    }
+
+    /// Loads the DLL into the suspended process (it joins `joining` when given), then lets it
+    /// run unless `staySuspended`: nil, or the Win32 error of the part that failed.
+    func follow(_ information: UnsafeMutablePointer<VL_PROCESS_INFORMATION>, joining: SlotClaim?, staySuspended: Bool) -> UInt32? {
+        let error = t.process_follow!(information, joining == nil ? 0 : 1, UInt32(joining?.index ?? 0), joining?.generation ?? 0,
+                                      staySuspended ? 1 : 0)
+        return error == 0 ? nil : error
+    }
+
     // MARK: Process, time, locks, timers
 
     public var nowMs: UInt32 { t.now_ms!() }
@@ -312,6 +331,15 @@ public struct Platform: @unchecked Sendable {
 
     public func isOwnerAlive(_ pid: UInt32, _ kind: OwnerKindRaw) -> Bool? {
         switch t.is_process_alive!(pid, kind) {
+        case 1: return true
+        case 0: return false
+        default: return nil
+        }
+    }
+
+    /// Whether a process of this system (one the instance started) still runs; nil: cannot tell.
+    func isSiblingAlive(_ pid: UInt32) -> Bool? {
+        switch t.is_sibling_alive!(pid) {
         case 1: return true
         case 0: return false
         default: return nil

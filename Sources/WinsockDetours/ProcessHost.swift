@@ -6,6 +6,8 @@ import VirtualIPCore
 extension VirtualHost {
     nonisolated(unsafe) static var processHost: VirtualHost?
     nonisolated(unsafe) static var processHostFailure: HostError?
+    /// The instance the process that started this one listed it in (`vl_join_instance`).
+    nonisolated(unsafe) static var joining: SlotClaim?
 
     /// This process's instance, or nil when it could not be set up (reported once).
     public static var current: VirtualHost? {
@@ -39,7 +41,7 @@ extension VirtualHost {
         }
         let file = try RegistryFile(platform: platform, path: config.registryPath ?? RegistryFile.defaultPath(platform), network: config.network)
         do {
-            return try VirtualHost(platform: platform, config: config, registry: file.registry, registryOwner: file)
+            return try VirtualHost(platform: platform, config: config, registry: file.registry, registryOwner: file, joining: joining)
         } catch {
             throw .claim(error)
         }

@@ -4,21 +4,21 @@ import VirtualIPCore
 /// (one address, one port space, one identity), as processes on one real PC share theirs.
 extension VirtualHost {
     /// Lists a process this one is starting (still suspended) in the instance, before it
-    /// runs. nil when the instance already has 16 processes: the child then claims its own.
-    public func adopt(childProcess pid: UInt32) -> SlotClaim? {
-        guard registry.addMember(claim, pid: pid) != nil else {
+    /// runs: the instance to join and its member number there. nil when the instance already
+    /// has 16 processes: the child then claims one of its own.
+    public func adopt(childProcess pid: UInt32) -> (instance: SlotClaim, member: Int)? {
+        guard let member = registry.addMember(claim, pid: pid) else {
             log(.warning, "instance \(instance) has \(RegistryLayout.membersPerSlot) processes already: process \(pid) it starts becomes an instance of its own")
             return nil
         }
         log(.info, "process \(pid), started by this one, joins instance \(instance)")
-        return claim
+        return (claim, member)
     }
 
     /// The heartbeat's part for the other processes of the instance: one that ended without
     /// leaving (it crashed, or was killed) leaves now, and its ports are free again.
     func removeEndedProcesses() {
-        let kind = platform.ownerKind
-        for pid in registry.removeEndedMembers(claim, except: member, isAlive: { platform.isOwnerAlive($0, kind) }) {
+        for pid in registry.removeEndedMembers(claim, except: member, isAlive: { platform.isSiblingAlive($0) }) {
             log(.info, "process \(pid) of instance \(instance) ended without closing its sockets: they are closed now")
         }
     }

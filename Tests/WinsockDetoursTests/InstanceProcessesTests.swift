@@ -15,7 +15,7 @@ final class InstanceProcessesTests: LANTestCase {
     /// The child of instance 0's process, joined as `pid`; it is shut down with the LAN.
     func startChild(pid: UInt32) throws -> Int {
         let parent = lan.hosts[0]
-        let joining = try XCTUnwrap(parent.adopt(childProcess: pid))
+        let joining = try XCTUnwrap(parent.adopt(childProcess: pid)).instance
         let child = try VirtualHost(platform: .default, config: parent.config, registry: lan.registry, joining: joining, processID: pid)
         lan.hosts.append(child)
         return lan.hosts.count - 1

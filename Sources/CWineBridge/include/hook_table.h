@@ -4,7 +4,7 @@
  * dispatch through, and on Windows the stdcall entry points and import patching.
  *
  * X(module, ordinal, kind, return type, name, signature, (parameters), (arguments))
- * module: the DLL that exports it (kernel32's: the functions that take any handle, a
+ * module: the DLL that exports it (kernel32's: the one that starts processes, and those that take any handle, a
  * socket among them). ordinal: the export ordinal in ws2_32.dll (0 = exported by name only).
  * kind: which calls the DLL hands to the original function instead (Linux ignores it):
  *   PLAIN always ours; SOCKET ours when `s` is a virtual socket; DESTINED like SOCKET, and
@@ -73,6 +73,7 @@
     X(IPHLPAPI, 0, PLAIN, uint32_t, GetIpAddrTable, "u:ppi", (void *table, uint32_t *size, int32_t order), (table, size, order)) \
     X(IPHLPAPI, 0, PLAIN, uint32_t, GetBestInterface, "u:up", (uint32_t destination, uint32_t *index), (destination, index)) \
     X(IPHLPAPI, 0, IPV4, uint32_t, GetBestInterfaceEx, "u:ap", (const VL_SOCKADDR_IN *to, uint32_t *index), (to, index)) \
+    X(KERNEL32, 0, PLAIN, int32_t, CreateProcessInternalW, "i:pppppiuppppp", (void *token, const uint16_t *application, uint16_t *commandLine, void *processAttributes, void *threadAttributes, int32_t inherit, uint32_t flags, void *environment, const uint16_t *directory, void *startup, VL_PROCESS_INFORMATION *information, void **newToken), (token, application, commandLine, processAttributes, threadAttributes, inherit, flags, environment, directory, startup, information, newToken)) \
     X(KERNEL32, 0, SOCKET, int32_t, CancelIoEx, "i:sp", (VL_SOCKET s, VL_OVERLAPPED *overlapped), (s, overlapped)) \
     X(KERNEL32, 0, SOCKET, int32_t, CancelIo, "i:s", (VL_SOCKET s), (s)) \
     X(KERNEL32, 0, RESULT, int32_t, GetOverlappedResult, "i:sppi", (VL_SOCKET s, VL_OVERLAPPED *overlapped, uint32_t *transferred, int32_t wait), (s, overlapped, transferred, wait)) \

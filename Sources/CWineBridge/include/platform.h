@@ -38,6 +38,21 @@ typedef void (*vl_ready_handler)(VL_SOCKET socket);
 typedef void (*vl_send_handler)(void *context, int32_t error, uint32_t bytes);
 typedef void (*vl_tick)(void *context);
 
+/* CreateProcessInternalW's arguments, as its hook got them. */
+typedef struct vl_process_start {
+    void *token;
+    const uint16_t *application;
+    uint16_t *command_line;
+    void *process_attributes, *thread_attributes;
+    int32_t inherit;
+    uint32_t flags;
+    void *environment;
+    const uint16_t *directory;
+    void *startup;
+    VL_PROCESS_INFORMATION *information;
+    void **new_token;
+} vl_process_start;
+
 typedef struct vl_platform {
     /* Backing sockets: UDP on 127.0.0.1, OS-assigned port. The handle is what the game holds. */
     int32_t (*udp_open)(VL_SOCKET *socket, uint16_t *real_port);
@@ -191,6 +206,9 @@ typedef struct vl_platform {
     uint32_t owner_kind;                           /* VirtualIPCore.OwnerKind raw value */
     /* 1 alive, 0 dead, -1 cannot tell (a pid of another kind). */
     int32_t (*is_process_alive)(uint32_t pid, uint32_t kind);
+    /* The same for a process of this system (under Wine: of this wineserver), such as one
+     * this process's instance started: 1 alive, 0 ended, -1 cannot tell. */
+    int32_t (*is_sibling_alive)(uint32_t pid);
 
     const char *(*get_env)(const char *name);
     /* Writes the default registry path (NUL-terminated) into buffer; returns its length. */
@@ -214,6 +232,18 @@ typedef struct vl_platform {
      * `writable`) without a fault, 0 when not: Windows answers a bad pointer with WSAEFAULT
      * where the DLL would otherwise crash in the game's process. A length of 0 is usable. */
     int32_t (*memory_usable)(const void *address, uintptr_t length, int32_t writable);
+    /* ---- processes a hooked process starts (Win32; NULL where the backend has none).
+     * CreateProcessInternalW's arguments, all of them: every way to start a process (the
+     * A and W functions, ShellExecute, system) comes through it. */
+    /* Starts the process suspended (the original CreateProcessInternalW, CREATE_SUSPENDED
+     * added): 0, or the Win32 error. */
+    uint32_t (*process_start)(const struct vl_process_start *start);
+    /* Loads this DLL into the started, suspended process and, when `join`, hands it the
+     * instance to join (slot `index` of `generation`); then lets it run unless the caller
+     * asked for it suspended. 0, or the Win32 error of the part that failed (the process
+     * runs then, without the DLL: it is the caller's). */
+    uint32_t (*process_follow)(VL_PROCESS_INFORMATION *information, int32_t join, uint32_t index, uint32_t generation,
+                               int32_t stay_suspended);
     /* One process-wide lock for one-time set-up (creating the process's instance). */
     void (*global_lock)(void);
     void (*global_unlock)(void);

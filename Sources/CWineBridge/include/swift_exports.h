@@ -10,6 +10,10 @@ int32_t vl_is_virtual_socket(VL_SOCKET s);
 int32_t vl_was_virtual_socket(VL_SOCKET s);
 void vl_process_detach(int32_t exiting);
 
+/* WinsockDetours, Hooks+Processes.swift: this process joins the instance the process that
+ * started it is part of (slot `index` of `generation`); 1 when it did. */
+int32_t vl_join_instance(uint32_t index, uint32_t generation);
+
 /* WinsockDetours, DestinationGuard.swift: 1 (and the last error set) when a socket that is
  * not virtual aims at the virtual LAN, its broadcast or multicast. */
 int32_t vl_refuse_real_send(const char *function, VL_SOCKET s, const void *to, int32_t length);

@@ -40,6 +40,8 @@ typedef struct vl_originals {
     void (WSAAPI *WSASetLastError)(int);
     HANDLE (WINAPI *CreateIoCompletionPort)(HANDLE, HANDLE, ULONG_PTR, DWORD);
     int (WSAAPI *WSAIoctl)(SOCKET, DWORD, LPVOID, DWORD, LPVOID, DWORD, LPDWORD, LPWSAOVERLAPPED, LPWSAOVERLAPPED_COMPLETION_ROUTINE);
+    BOOL (WINAPI *CreateProcessInternalW)(HANDLE, LPCWSTR, LPWSTR, LPSECURITY_ATTRIBUTES, LPSECURITY_ATTRIBUTES, BOOL, DWORD, LPVOID,
+                                          LPCWSTR, LPSTARTUPINFOW, LPPROCESS_INFORMATION, PHANDLE);
 } vl_originals;
 
 extern vl_originals vl_original;

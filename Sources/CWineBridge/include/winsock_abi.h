@@ -52,6 +52,16 @@ typedef struct VL_OVERLAPPED {
     VL_WSAEVENT hEvent;
 } VL_OVERLAPPED;
 
+/* CreateProcess's answer (PROCESS_INFORMATION), and the flag that starts a process
+ * suspended (CREATE_SUSPENDED). */
+typedef struct VL_PROCESS_INFORMATION {
+    void *hProcess;
+    void *hThread;
+    uint32_t dwProcessId;
+    uint32_t dwThreadId;
+} VL_PROCESS_INFORMATION;
+enum { VL_CREATE_SUSPENDED = 0x4 };
+
 #define VL_FD_SETSIZE 64
 typedef struct VL_FD_SET {
     uint32_t fd_count;                       /* u_int */
