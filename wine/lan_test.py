@@ -23,9 +23,11 @@ from winelab import (Copy, check, default_prefixes, fields, finish, hooked, prep
                      status_rows, stop_prefix, unhooked, LINE_TIMEOUT)
 
 
-def lan_run(title, envs, broadcaster_ip, registry):
+def lan_run(title, envs, broadcaster_ip, registry, commands=None):
+    """`commands`: how each copy starts (default: lantest.exe through the injector)."""
     print(f"{title}")
-    copies = [Copy(hooked("lantest.exe"), env) for env in envs]
+    commands = commands or [hooked("lantest.exe")] * len(envs)
+    copies = [Copy(command, env) for command, env in zip(commands, envs)]
     ready = [copy.line("READY") for copy in copies]
     if not check(all(ready), f"all {len(copies)} copies bound 23756 and 23757 and reported READY"):
         for copy in copies:
