@@ -79,6 +79,17 @@ static int wants_virtual(int32_t af, int32_t type, int32_t protocol) {
                                 || (type == VL_SOCK_STREAM && (protocol == 0 || protocol == VL_IPPROTO_TCP)));
 }
 
+/* CREATE lines: IPv4 UDP and TCP, and WSASocket of a copy WSADuplicateSocket made of a
+ * virtual socket (whatever the other arguments say). */
+static int wants_socket(int32_t af, int32_t type, int32_t protocol) { return wants_virtual(af, type, protocol); }
+static int wants_WSASocketA(int32_t af, int32_t type, int32_t protocol, void *info, uint32_t group, uint32_t flags) {
+    (void)group; (void)flags;
+    return wants_virtual(af, type, protocol) || (info && vl_is_virtual_duplicate(info));
+}
+static int wants_WSASocketW(int32_t af, int32_t type, int32_t protocol, void *info, uint32_t group, uint32_t flags) {
+    return wants_WSASocketA(af, type, protocol, info, group, flags);
+}
+
 /* ConnectEx, the connect a program gets from WSAIoctl: the destination guard goes before
  * the real one, so it cannot reach a real network either. */
 static const GUID connect_ex_id = WSAID_CONNECTEX;
@@ -160,7 +171,7 @@ static int asks_ipv4_GetBestInterfaceEx(const VL_SOCKADDR_IN *to, uint32_t *inde
 #define VL_PASS_RESULT(ret, name, params, args) \
     if (!vl_is_virtual_socket(s) && !vl_was_virtual_socket(s)) return VL_ORIGINAL(ret, name, params) args;
 #define VL_PASS_CREATE(ret, name, params, args) \
-    if (!wants_virtual(af, type, protocol)) return VL_ORIGINAL(ret, name, params) args;
+    if (!wants_##name args) return VL_ORIGINAL(ret, name, params) args;
 #define VL_PASS_SELECT(ret, name, params, args) \
     if (!select_has_virtual(readfds, writefds, exceptfds)) return VL_ORIGINAL(ret, name, params) args;
 #define VL_PASS_POLL(ret, name, params, args) \
@@ -308,7 +319,8 @@ static void load_originals(HMODULE ws2) {
     VL_LOAD(WSARecvFrom) VL_LOAD(WSAEventSelect) VL_LOAD(WSAAsyncSelect) VL_LOAD(WSAGetOverlappedResult) VL_LOAD(WSACreateEvent) VL_LOAD(WSACloseEvent)
     VL_LOAD(WSASetEvent) VL_LOAD(WSAResetEvent) VL_LOAD(WSAWaitForMultipleEvents)
     VL_LOAD(WSAGetLastError) VL_LOAD(WSASetLastError) VL_LOAD(CreateIoCompletionPort) VL_LOAD(WSAIoctl)
-    VL_LOAD(CreateProcessInternalW)
+    VL_LOAD(CreateProcessInternalW) VL_LOAD(WSASocketA) VL_LOAD(WSASocketW) VL_LOAD(WSADuplicateSocketA) VL_LOAD(WSADuplicateSocketW)
+    VL_LOAD(DuplicateHandle)
 #undef VL_LOAD
 }
 

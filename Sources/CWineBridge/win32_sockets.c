@@ -240,6 +240,34 @@ static int32_t peer_name(VL_SOCKET s, void *name, int32_t *length) {
     return vl_original.getpeername((SOCKET)s, (struct sockaddr *)name, (int *)length) == 0 ? 0 : vl_win32_last_error();
 }
 
+static int32_t duplicate_socket(VL_SOCKET s, uint32_t process, void *info, int32_t wide) {
+    int failed = wide ? vl_original.WSADuplicateSocketW((SOCKET)s, process, info) : vl_original.WSADuplicateSocketA((SOCKET)s, process, info);
+    return failed ? vl_win32_last_error() : 0;
+}
+
+static int32_t socket_from_info(void *info, int32_t wide, VL_SOCKET *out) {
+    SOCKET copy = wide ? vl_original.WSASocketW(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, info, 0, WSA_FLAG_OVERLAPPED)
+                       : vl_original.WSASocketA(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, info, 0, WSA_FLAG_OVERLAPPED);
+    if (copy == INVALID_SOCKET) return vl_win32_last_error();
+    *out = (VL_SOCKET)copy;
+    return 0;
+}
+
+static int is_this_process(HANDLE process) {
+    return process == GetCurrentProcess() || GetProcessId(process) == GetCurrentProcessId();
+}
+
+static uint32_t duplicate_handle(void *source, VL_SOCKET s, void *target, uint32_t access, int32_t inherit, uint32_t options,
+                                 VL_SOCKET *out) {
+    if (!is_this_process(source) || !is_this_process(target)) return ERROR_NOT_SUPPORTED;
+    HANDLE copy = NULL;
+    if (!vl_original.DuplicateHandle(GetCurrentProcess(), (HANDLE)s, GetCurrentProcess(), &copy, access, inherit,
+                                     options & ~DUPLICATE_CLOSE_SOURCE))
+        return GetLastError();
+    *out = (VL_SOCKET)copy;
+    return 0;
+}
+
 static int32_t ioctl_original(VL_SOCKET s, uint32_t code, void *input, uint32_t input_length,
                               void *output, uint32_t output_length, uint32_t *returned) {
     DWORD size = *returned;
@@ -366,6 +394,7 @@ void vl_win32_fill_sockets(vl_platform *p) {
     p->send_frame = send_frame; p->receive_frame = receive_frame; p->peek_frame = peek_frame;
     p->set_receive_buffer = set_receive_buffer; p->option_get = option_get; p->option_set = option_set;
     p->ioctl_original = ioctl_original; p->peer_name = peer_name;
+    p->duplicate_socket = duplicate_socket; p->socket_from_info = socket_from_info; p->duplicate_handle = duplicate_handle;
     p->event_select = event_select; p->async_select = async_select;
     p->wsarecvmsg_entry = (void *)wsarecvmsg_entry; p->wsasendmsg_entry = (void *)wsasendmsg_entry;
     p->connectex_entry = (void *)connectex_entry; p->acceptex_entry = (void *)acceptex_entry;

@@ -80,17 +80,15 @@ public func hookGetAcceptExSockaddrs(_ buffer: UnsafeMutableRawPointer?, _ recei
                   remote: remote, remoteSize: remoteSize)
 }
 
-/// WSADuplicateSocketA/W on a virtual socket: refused with WSAEINVAL and a warning. Another
-/// process would get the backing socket, not the virtual one (it has its own identity).
+/// WSADuplicateSocketA/W of a virtual socket: for this process, a copy WSASocket turns into
+/// one more handle of the same socket; for another process refused (WSAEINVAL, a warning):
+/// its layer would not know the socket.
 @_cdecl("vl_hook_WSADuplicateSocketA")
 public func hookWSADuplicateSocketA(_ s: UInt, _ process: UInt32, _ info: UnsafeMutableRawPointer?) -> Int32 {
-    withHost(orFail: socketError) { host in
-        host.log(.warning, "WSADuplicateSocket of virtual socket \(s) refused (WSAEINVAL): another process would get the real socket under it")
-        return status(host, .invalidArgument)
-    }
+    withHost(orFail: socketError) { status($0, $0.duplicateSocket(s, process: process, info: info, wide: false)) }
 }
 
 @_cdecl("vl_hook_WSADuplicateSocketW")
 public func hookWSADuplicateSocketW(_ s: UInt, _ process: UInt32, _ info: UnsafeMutableRawPointer?) -> Int32 {
-    hookWSADuplicateSocketA(s, process, info)
+    withHost(orFail: socketError) { status($0, $0.duplicateSocket(s, process: process, info: info, wide: true)) }
 }

@@ -45,16 +45,16 @@ public func hookCloseHandle(_ s: UInt) -> Int32 {
     }
 }
 
-/// DuplicateHandle of a virtual socket: refused (ERROR_NOT_SUPPORTED, a warning). The copy
-/// would be a second handle of the backing socket that the layer does not know, so every
-/// call on it would see our header; Windows itself says to use WSADuplicateSocket.
+/// DuplicateHandle of a virtual socket within this process: one more handle of the same
+/// socket. Into another process refused (ERROR_NOT_SUPPORTED, a warning): its layer would
+/// not know the socket.
 @_cdecl("vl_hook_DuplicateHandle")
 public func hookDuplicateHandle(_ sourceProcess: UnsafeMutableRawPointer?, _ s: UInt, _ targetProcess: UnsafeMutableRawPointer?,
                                 _ target: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, _ access: UInt32, _ inherit: Int32,
                                 _ options: UInt32) -> Int32 {
     withHost(orFail: 0) { host in
-        host.log(.warning, "DuplicateHandle of virtual socket \(s) refused (ERROR_NOT_SUPPORTED): a copy of its handle would not be virtual")
-        return succeeded(host, WinsockError(50))
+        succeeded(host, host.duplicateHandle(s, from: sourceProcess, into: targetProcess, target: target, access: access,
+                                             inherit: inherit != 0, options: options))
     }
 }
 

@@ -18,9 +18,10 @@ public func hookWSAAsyncSelect(_ s: UInt, _ window: UnsafeMutableRawPointer?, _ 
 public func hookWSAGetOverlappedResult(_ s: UInt, _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ transferred: UnsafeMutablePointer<UInt32>?,
                                        _ wait: Int32, _ flags: UnsafeMutablePointer<UInt32>?) -> Int32 {
     withHost(orFail: 0) { host in
-        // Winsock's asks the socket first (WSAENOTSOCK once it is closed, as Wine and
-        // Windows' ws2_32 answer); kernel32's reads the OVERLAPPED of a closed one too.
-        guard host.isVirtual(s) else {
+        // Winsock's asks the socket first (WSAENOTSOCK once it is closed, or for a copy
+        // DuplicateHandle made, as Wine and Windows' ws2_32 answer); kernel32's reads the
+        // OVERLAPPED of a closed one too.
+        guard host.isVirtual(s), host.isWinsockHandle(s) else {
             _ = status(host, .notSocket)
             return 0
         }

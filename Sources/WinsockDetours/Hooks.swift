@@ -91,19 +91,44 @@ private func openSocket(_ af: Int32, _ type: Int32, _ proto: Int32) -> UInt {
 @_cdecl("vl_hook_socket")
 public func hookSocket(_ af: Int32, _ type: Int32, _ proto: Int32) -> UInt { openSocket(af, type, proto) }
 
+/// WSASocketA/W: a new virtual socket, or with WSADuplicateSocket's answer for a virtual
+/// socket of this process, one more handle of that socket.
+private func openSocket(_ af: Int32, _ type: Int32, _ proto: Int32, info: UnsafeMutableRawPointer?, wide: Bool) -> UInt {
+    if let info, let host = VirtualHost.current, host.isDuplicate(info) {
+        switch host.openDuplicate(info, wide: wide) {
+        case let .success(handle): return handle
+        case let .failure(error): _ = status(host, error); return invalidSocket
+        }
+    }
+    return openSocket(af, type, proto)
+}
+
 @_cdecl("vl_hook_WSASocketA")
 public func hookWSASocketA(_ af: Int32, _ type: Int32, _ proto: Int32, _ info: UnsafeMutableRawPointer?, _ group: UInt32, _ flags: UInt32) -> UInt {
-    openSocket(af, type, proto)
+    openSocket(af, type, proto, info: info, wide: false)
 }
 
 @_cdecl("vl_hook_WSASocketW")
 public func hookWSASocketW(_ af: Int32, _ type: Int32, _ proto: Int32, _ info: UnsafeMutableRawPointer?, _ group: UInt32, _ flags: UInt32) -> UInt {
-    openSocket(af, type, proto)
+    openSocket(af, type, proto, info: info, wide: true)
 }
 
+/// 1 when `info` is WSADuplicateSocket's answer for a virtual socket of this process (the
+/// DLL's WSASocket then comes to the layer whatever its other arguments).
+@_cdecl("vl_is_virtual_duplicate")
+public func isVirtualDuplicate(_ info: UnsafeRawPointer?) -> Int32 {
+    guard let info, let host = VirtualHost.processHost else { return 0 }
+    return host.isDuplicate(info) ? 1 : 0
+}
+
+/// closesocket; a copy DuplicateHandle made is no socket to Winsock (WSAENOTSOCK, as Wine's
+/// and Windows' ws2_32 answer): CloseHandle closes it.
 @_cdecl("vl_hook_closesocket")
 public func hookClosesocket(_ s: UInt) -> Int32 {
-    withHost(orFail: socketError) { status($0, closeKeepingLastError($0, s)) }
+    withHost(orFail: socketError) { host in
+        guard host.isWinsockHandle(s) else { return status(host, .notSocket) }
+        return status(host, closeKeepingLastError(host, s))
+    }
 }
 
 /// closesocket's (and CloseHandle's) close: the backing socket's own close clears the last

@@ -304,6 +304,25 @@ public struct Platform: @unchecked Sendable {
         }
     }
 
+    // MARK: Copies of a backing socket
+
+    func duplicateSocket(_ handle: UInt, process: UInt32, info: UnsafeMutableRawPointer?, wide: Bool) -> WinsockError? {
+        error(t.duplicate_socket!(VL_SOCKET(handle), process, info, wide ? 1 : 0))
+    }
+
+    func socket(fromInfo info: UnsafeMutableRawPointer, wide: Bool) -> Result<UInt, WinsockError> {
+        var copy: VL_SOCKET = 0
+        if let error = error(t.socket_from_info!(info, wide ? 1 : 0, &copy)) { return .failure(error) }
+        return .success(UInt(copy))
+    }
+
+    func duplicateHandle(_ handle: UInt, from source: UnsafeMutableRawPointer?, into target: UnsafeMutableRawPointer?,
+                         access: UInt32, inherit: Bool, options: UInt32) -> Result<UInt, WinsockError> {
+        var copy: VL_SOCKET = 0
+        let code = t.duplicate_handle!(source, VL_SOCKET(handle), target, access, inherit ? 1 : 0, options, &copy)
+        return code == 0 ? .success(UInt(copy)) : .failure(WinsockError(Int32(bitPattern: code)))
+    }
+
     // MARK: Processes this one starts
 
     /// Whether the backend starts processes (Win32 does; the Linux test backend does not).

@@ -135,8 +135,12 @@ extension VirtualHost {
                 adoptLocked(socket, peer: peer, listener: receiver, realPort: listener.realPort)
                 socket.nonBlocking = listener.nonBlocking
                 socket.selectedEvents = listener.selectedEvents
+                // What accept() passes on of the listener's own options (sock.c's
+                // test_accept_inheritance); the OS's options the backing socket inherits itself.
                 socket.receiveTimeout = listener.receiveTimeout
                 socket.sendTimeout = listener.sendTimeout
+                socket.reuseAddress = listener.reuseAddress
+                socket.exclusiveAddress = listener.exclusiveAddress
                 sockets[accepted] = socket
             }
             log(.debug, "socket \(accepted) accepted from \(peer.address.dotted):\(peer.port) on virtual TCP port \(listener.virtualPort)")

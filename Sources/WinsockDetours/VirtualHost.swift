@@ -15,6 +15,14 @@ public final class VirtualHost: @unchecked Sendable {
     var sockets: [UInt: VirtualSocket] = [:]
     /// The last handles closed while virtual (bounded): WSAGetOverlappedResult on them is ours.
     var recentlyClosed: [UInt] = []
+    /// Handles the game closed whose socket lives on in a copy of the handle: the layer
+    /// still works through them (a socket's `handle`), the game's calls on them fail.
+    var closedByGame: Set<UInt> = []
+    /// Handles DuplicateHandle made of virtual sockets: Winsock's socket list does not have
+    /// them (closesocket and WSAGetOverlappedResult answer WSAENOTSOCK; CloseHandle closes).
+    var handleCopies: Set<UInt> = []
+    /// WSADuplicateSocket's answers for this process, not yet turned into sockets.
+    var duplicates: [PendingDuplicate] = []
     var startupCount = 0
     var nextEphemeralPort: UInt16
     var heartbeatTimer: UnsafeMutableRawPointer?
@@ -132,7 +140,9 @@ public final class VirtualHost: @unchecked Sendable {
     /// Looks up a virtual socket, or says why not (WSANOTINITIALISED / WSAENOTSOCK).
     func socket(_ handle: UInt) -> Result<VirtualSocket, WinsockError> {
         guard startupCount > 0 else { return .failure(.notInitialised) }
-        guard let socket = sockets[handle], !socket.closed else { return .failure(.notSocket) }
+        guard let socket = sockets[handle], !socket.closed, closedByGame.isEmpty || !closedByGame.contains(handle) else {
+            return .failure(.notSocket)
+        }
         return .success(socket)
     }
 
@@ -161,9 +171,9 @@ public final class VirtualHost: @unchecked Sendable {
     }
 
     /// A virtual TCP socket (the stream calls decide by this, before anything else).
-    func isStream(_ handle: UInt) -> Bool { lock.locked { sockets[handle] is StreamSocket } }
+    func isStream(_ handle: UInt) -> Bool { lock.locked { sockets[handle] is StreamSocket && !closedByGame.contains(handle) } }
 
-    public func isVirtual(_ handle: UInt) -> Bool { lock.locked { sockets[handle] != nil } }
+    public func isVirtual(_ handle: UInt) -> Bool { lock.locked { sockets[handle] != nil && !closedByGame.contains(handle) } }
     public func wasVirtual(_ handle: UInt) -> Bool { lock.locked { recentlyClosed.contains(handle) } }
 
     /// A new virtual socket backed by a real one of the same transport (UDP: on 127.0.0.1
@@ -182,8 +192,20 @@ public final class VirtualHost: @unchecked Sendable {
     /// closesocket: pending overlapped receives (and AcceptEx onto it) end with WSA_OPERATION_ABORTED, blocked
     /// receivers wake with WSAEINTR, the port is free again at once.
     func closeSocket(_ handle: UInt) -> WinsockError? {
+        switch closeOneHandle(handle) {
+        case .notSocket: return startupCount > 0 ? .notSocket : .notInitialised
+        case let .copyClosed(real):
+            if let real { platform.close(real) }
+            return nil
+        case .last: break
+        }
         let taken: (VirtualSocket, [PendingReceive], Bool)? = lock.locked {
             guard let socket = sockets.removeValue(forKey: handle) else { return nil }
+            if handle != socket.handle {
+                sockets.removeValue(forKey: socket.handle)
+                closedByGame.remove(socket.handle)
+                handleCopies.remove(handle)
+            }
             socket.closed = true
             if recentlyClosed.count == 64 { recentlyClosed.removeFirst() }
             recentlyClosed.append(handle)
@@ -206,6 +228,8 @@ public final class VirtualHost: @unchecked Sendable {
         // blocked in it needs waking, which a shutdown would otherwise turn into a FIN.
         if !socket.closesGracefully || !closeNow { platform.shutdown(socket.handle) }
         if closeNow { release(socket) }
+        // The last handle was a copy: its own OS handle goes too.
+        if handle != socket.handle { platform.close(handle) }
         return nil
     }
 

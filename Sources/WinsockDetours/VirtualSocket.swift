@@ -31,6 +31,9 @@ class VirtualSocket {
     /// UDP: the default destination set by connect(); TCP: the other end of the connection.
     var peer: (address: IPv4Address, port: UInt16)?
     var closed = false
+    /// The game's handles of this socket: `handle`, and copies WSADuplicateSocket or
+    /// DuplicateHandle made in this process (one socket; it closes with the last of them).
+    lazy var handles: [UInt] = [handle]
     /// Threads using the handle outside the lock (blocking receive, send). The handle is
     /// closed only when the last one leaves, so a closed descriptor number is never reused
     /// under a running call.

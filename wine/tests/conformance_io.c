@@ -428,9 +428,24 @@ void handle_checks(void) {
     WSAPROTOCOL_INFOA info;
     int r = WSADuplicateSocketA(s, GetCurrentProcessId(), &info);
     check("handle.wsaduplicatesocket", "%s", rc(r));
+    /* The copy is the same socket: its name, and a datagram to the original's port. */
+    SOCKET dup = r == 0 ? WSASocketA(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, &info, 0, 0) : INVALID_SOCKET;
+    struct sockaddr_in name, dup_name;
+    int length = sizeof name, dup_length = sizeof dup_name;
+    getsockname(s, (struct sockaddr *)&name, &length);
+    int named = dup != INVALID_SOCKET && getsockname(dup, (struct sockaddr *)&dup_name, &dup_length) == 0;
+    send_to(s, self(s), "copy", 4);
+    char data[8] = "";
+    int got = dup != INVALID_SOCKET && readable(dup) ? recv(dup, data, sizeof data, 0) : -1;
+    check("handle.wsaduplicatesocket-copy", "valid=%d same-name=%d received=%d data=%.4s", dup != INVALID_SOCKET,
+          named && memcmp(&name, &dup_name, sizeof name) == 0, got, got > 0 ? data : "");
+    if (dup != INVALID_SOCKET) closesocket(dup);
     HANDLE copy = NULL;
     BOOL ok = DuplicateHandle(GetCurrentProcess(), (HANDLE)s, GetCurrentProcess(), &copy, 0, FALSE, DUPLICATE_SAME_ACCESS);
     check("handle.duplicatehandle", "ok=%d error=%lu", ok, ok ? 0 : GetLastError());
+    length = sizeof dup_name;
+    check("handle.duplicatehandle-name", "%s same-name=%d", rc(ok ? getsockname((SOCKET)copy, (struct sockaddr *)&dup_name, &length) : -1),
+          ok && memcmp(&name, &dup_name, sizeof name) == 0);
     if (ok) CloseHandle(copy);
     ok = CloseHandle((HANDLE)s);
     check("handle.closehandle", "ok=%d error=%lu", ok, ok ? 0 : GetLastError());

@@ -85,6 +85,16 @@ typedef struct vl_platform {
      * which is the answer (Wine's differs from Windows' for an unconnected or shut down
      * socket, and a program under Wine expects Wine's). */
     int32_t (*peer_name)(VL_SOCKET socket, void *name, int32_t *length);
+    /* WSADuplicateSocketA/W (`wide`) of the backing socket for `process`: 0 or the Winsock
+     * error (the OS's checks of the process and of `info`). */
+    int32_t (*duplicate_socket)(VL_SOCKET socket, uint32_t process, void *info, int32_t wide);
+    /* WSASocketA/W(FROM_PROTOCOL_INFO) with such an answer: the copy in *out; 0 or the error. */
+    int32_t (*socket_from_info)(void *info, int32_t wide, VL_SOCKET *out);
+    /* DuplicateHandle of the backing socket, from and into this process only (else
+     * ERROR_NOT_SUPPORTED); `options` without DUPLICATE_CLOSE_SOURCE (the layer closes the
+     * source itself). The copy in *out; 0 or the Win32 error. */
+    uint32_t (*duplicate_handle)(void *source_process, VL_SOCKET socket, void *target_process, uint32_t access, int32_t inherit,
+                                 uint32_t options, VL_SOCKET *out);
     int32_t (*ioctl_original)(VL_SOCKET socket, uint32_t code, void *input, uint32_t input_length,
                               void *output, uint32_t output_length, uint32_t *returned);
     /* Virtual TCP: a real TCP socket, unbound until the virtual one binds (stream_bind:

@@ -8,6 +8,8 @@
 /* WinsockDetours, Hooks.swift: questions the DLL asks before handing a call to ws2_32. */
 int32_t vl_is_virtual_socket(VL_SOCKET s);
 int32_t vl_was_virtual_socket(VL_SOCKET s);
+/* 1 when `info` is WSADuplicateSocket's answer for a virtual socket of this process. */
+int32_t vl_is_virtual_duplicate(const void *info);
 void vl_process_detach(int32_t exiting);
 
 /* WinsockDetours, Hooks+Processes.swift: this process joins the instance the process that
