@@ -74,17 +74,13 @@ static int poll_has_virtual(const VL_WSAPOLLFD *fds, uint32_t count) {
     return 0;
 }
 
-static int wants_virtual(int32_t af, int32_t type, int32_t protocol) {
-    return af == VL_AF_INET && ((type == VL_SOCK_DGRAM && (protocol == 0 || protocol == VL_IPPROTO_UDP))
-                                || (type == VL_SOCK_STREAM && (protocol == 0 || protocol == VL_IPPROTO_TCP)));
-}
 
-/* CREATE lines: IPv4 UDP and TCP, and WSASocket of a copy WSADuplicateSocket made of a
- * virtual socket (whatever the other arguments say). */
-static int wants_socket(int32_t af, int32_t type, int32_t protocol) { return wants_virtual(af, type, protocol); }
+/* CREATE lines: IPv4 UDP and TCP (the layer fills zeros as Winsock does, from a protocol
+ * info too), and WSASocket of a copy WSADuplicateSocket made of a virtual socket. */
+static int wants_socket(int32_t af, int32_t type, int32_t protocol) { return vl_wants_virtual_socket(af, type, protocol, NULL); }
 static int wants_WSASocketA(int32_t af, int32_t type, int32_t protocol, void *info, uint32_t group, uint32_t flags) {
     (void)group; (void)flags;
-    return wants_virtual(af, type, protocol) || (info && vl_is_virtual_duplicate(info));
+    return vl_wants_virtual_socket(af, type, protocol, info);
 }
 static int wants_WSASocketW(int32_t af, int32_t type, int32_t protocol, void *info, uint32_t group, uint32_t flags) {
     return wants_WSASocketA(af, type, protocol, info, group, flags);

@@ -66,21 +66,56 @@ public func hookWSAGetLastError() -> Int32 { Platform.default.lastError.rawValue
 @_cdecl("vl_hook_WSASetLastError")
 public func hookWSASetLastError(_ error: Int32) { Platform.default.lastError = WinsockError(rawValue: error) }
 
-private func openSocket(_ af: Int32, _ type: Int32, _ proto: Int32) -> UInt {
+/// The transport a socket() of these arguments is, when it is virtual: IPv4 UDP or TCP,
+/// with the zeros Winsock fills from its catalog (TCP/IP first, then UDP/IP, both taking
+/// protocol 0): type 0 takes the protocol's type (and TCP for protocol 0), family 0 with a
+/// UDP or TCP protocol is IPv4. nil: not ours (the DLL hands it to the OS).
+func virtualTransport(_ af: Int32, _ type: Int32, _ proto: Int32) -> Transport? {
+    let udp = Int32(VL_IPPROTO_UDP), tcp = Int32(VL_IPPROTO_TCP)
+    let family = af == 0 && (proto == udp || proto == tcp) ? Int32(VL_AF_INET) : af
+    guard family == Int32(VL_AF_INET) else { return nil }
+    switch type {
+    case Int32(VL_SOCK_DGRAM): return proto == 0 || proto == udp ? .udp : nil
+    case Int32(VL_SOCK_STREAM): return proto == 0 || proto == tcp ? .tcp : nil
+    case 0: return proto == udp ? .udp : proto == tcp || proto == 0 ? .tcp : nil
+    default: return nil
+    }
+}
+
+/// WSASocket with a WSAPROTOCOL_INFO: its family, type and protocol stand in for arguments
+/// that are 0 or FROM_PROTOCOL_INFO (-1), and the family is not filled from the protocol
+/// (Winsock answers WSAEAFNOSUPPORT then).
+func virtualTransport(_ af: Int32, _ type: Int32, _ proto: Int32, info: UnsafeRawPointer?, platform: Platform) -> Transport? {
+    guard let info else { return virtualTransport(af, type, proto) }
+    guard platform.canRead(info, 96) else { return nil }
+    func field(_ given: Int32, _ offset: Int) -> Int32 {
+        given == 0 || given == -1 ? info.loadUnaligned(fromByteOffset: offset, as: Int32.self) : given
+    }
+    let family = field(af, 76)  // iAddressFamily; iSocketType at 88, iProtocol at 92
+    guard family == Int32(VL_AF_INET) else { return nil }
+    return virtualTransport(family, field(type, 88), field(proto, 92))
+}
+
+/// 1 when socket(af, type, protocol), or WSASocket with `info`, makes a virtual socket (or
+/// one more handle of one: `info` is WSADuplicateSocket's answer for a virtual socket of
+/// this process). The DLL's CREATE lines ask.
+@_cdecl("vl_wants_virtual_socket")
+public func wantsVirtualSocket(_ af: Int32, _ type: Int32, _ proto: Int32, _ info: UnsafeRawPointer?) -> Int32 {
+    if let info, let host = VirtualHost.processHost, host.isDuplicate(info) { return 1 }
+    return virtualTransport(af, type, proto, info: info, platform: VirtualHost.processHost?.platform ?? .default) == nil ? 0 : 1
+}
+
+private func openSocket(_ af: Int32, _ type: Int32, _ proto: Int32, info: UnsafeRawPointer? = nil) -> UInt {
     withHost(orFail: invalidSocket) { host in
         guard host.startupCount > 0 else { _ = status(host, .notInitialised); return invalidSocket }
-        guard af == Int32(VL_AF_INET) else { _ = status(host, .addressFamilyNotSupported); return invalidSocket }
-        let transport: Transport
-        switch type {
-        case Int32(VL_SOCK_DGRAM): transport = .udp
-        case Int32(VL_SOCK_STREAM): transport = .tcp
-        default:
-            // Raw and other types are not virtualised: the DLL hands them to the original
-            // ws2_32. The Linux test backend has no original Winsock to hand them to.
-            _ = status(host, .socketTypeNotSupported)
+        guard let transport = virtualTransport(af, type, proto, info: info, platform: host.platform) else {
+            // Not IPv4 UDP or TCP: the DLL hands such sockets to the original ws2_32. The
+            // Linux test backend has none to hand them to.
+            let known = af == Int32(VL_AF_INET) || af == 0
+            _ = status(host, !known ? .addressFamilyNotSupported
+                             : type == Int32(VL_SOCK_DGRAM) || type == Int32(VL_SOCK_STREAM) ? .protocolNotSupported : .socketTypeNotSupported)
             return invalidSocket
         }
-        guard proto == 0 || proto == Int32(transport.rawValue) else { _ = status(host, .protocolNotSupported); return invalidSocket }
         switch host.openSocket(transport) {
         case let .success(handle): return handle
         case let .failure(error): _ = status(host, error); return invalidSocket
@@ -100,7 +135,7 @@ private func openSocket(_ af: Int32, _ type: Int32, _ proto: Int32, info: Unsafe
         case let .failure(error): _ = status(host, error); return invalidSocket
         }
     }
-    return openSocket(af, type, proto)
+    return openSocket(af, type, proto, info: info.map { UnsafeRawPointer($0) })
 }
 
 @_cdecl("vl_hook_WSASocketA")
@@ -113,13 +148,6 @@ public func hookWSASocketW(_ af: Int32, _ type: Int32, _ proto: Int32, _ info: U
     openSocket(af, type, proto, info: info, wide: true)
 }
 
-/// 1 when `info` is WSADuplicateSocket's answer for a virtual socket of this process (the
-/// DLL's WSASocket then comes to the layer whatever its other arguments).
-@_cdecl("vl_is_virtual_duplicate")
-public func isVirtualDuplicate(_ info: UnsafeRawPointer?) -> Int32 {
-    guard let info, let host = VirtualHost.processHost else { return 0 }
-    return host.isDuplicate(info) ? 1 : 0
-}
 
 /// closesocket; a copy DuplicateHandle made is no socket to Winsock (WSAENOTSOCK, as Wine's
 /// and Windows' ws2_32 answer): CloseHandle closes it.

@@ -97,14 +97,15 @@ extension VirtualHost {
     }
 
     /// CancelIoEx (`overlapped` nil: every operation of the socket) and CancelIo (`thread`:
-    /// only the calling thread's): the pending receives end with WSA_OPERATION_ABORTED, as
+    /// only the calling thread's): the pending receives (and waits for a change) end with WSA_OPERATION_ABORTED, as
     /// the OS ends its own. None to cancel: ERROR_NOT_FOUND, as Windows answers.
     func cancel(_ handle: UInt, overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, thread: UInt?) -> WinsockError? {
         let taken: Result<[PendingReceive], WinsockError> = withSocket(handle, orFail: { .failure($0) }) { socket in
-            let matching = socket.pending.filter { op in
+            let matching = (socket.pending + socket.changeWaits).filter { op in
                 (overlapped == nil || op.overlapped == overlapped) && (thread == nil || op.thread == thread)
             }
             socket.pending.removeAll { op in matching.contains { $0 === op } }
+            socket.changeWaits.removeAll { op in matching.contains { $0 === op } }
             return .success(matching)
         }
         guard case let .success(cancelled) = taken else {

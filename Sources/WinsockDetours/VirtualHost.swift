@@ -212,8 +212,9 @@ public final class VirtualHost: @unchecked Sendable {
             if socket.ownsEntry { registry.removeSocket(slot: instance, realPort: socket.realPort, transport: socket.transport) }
             socket.closedLocked(by: self)
             // Its own operations end, and the AcceptEx others wait in to accept onto it.
-            var pending = socket.pending
+            var pending = socket.pending + socket.changeWaits
             socket.pending = []
+            socket.changeWaits = []
             for other in sockets.values where other.pending.contains(where: { $0.accept?.acceptor == handle }) {
                 pending += other.pending.filter { $0.accept?.acceptor == handle }
                 other.pending.removeAll { $0.accept?.acceptor == handle }

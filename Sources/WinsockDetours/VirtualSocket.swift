@@ -40,6 +40,10 @@ class VirtualSocket {
     var activeCalls = 0
     /// Overlapped receives in the order they were posted.
     var pending: [PendingReceive] = []
+    /// Waits for a change of the PC's addresses or routes (SIO_ADDRESS_LIST_CHANGE,
+    /// SIO_ROUTING_INTERFACE_CHANGE): they never change, so only a cancel or the close
+    /// ends them.
+    var changeWaits: [PendingReceive] = []
     /// The completion port CreateIoCompletionPort associated the socket with, and its key.
     var port: (handle: UnsafeMutableRawPointer, key: UInt)?
     /// SetFileCompletionNotificationModes' FILE_SKIP_COMPLETION_PORT_ON_SUCCESS.

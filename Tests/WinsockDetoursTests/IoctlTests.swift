@@ -95,3 +95,41 @@ final class IoctlTests: LANTestCase {
         }
     }
 }
+
+/// SIO_ADDRESS_LIST_CHANGE (sock.c's test_sioAddressListChange): the virtual PC's addresses
+/// never change, so an overlapped wait stays pending until the close aborts it; without an
+/// OVERLAPPED a non-blocking socket answers WSAEWOULDBLOCK.
+final class ChangeWaitTests: LANTestCase {
+    override class var instances: Int { 1 }
+    let addressListChange: UInt32 = 0x2800_0017
+
+    func test_aWaitForAnAddressChangeEndsOnlyWithTheClose() {
+        lan.as(0) { ws in
+            let s = ws.gameSocket(port: 23756)
+            var returned: UInt32 = 0
+            var overlapped = VL_OVERLAPPED()
+            let event = ws.createEvent()
+            overlapped.hEvent = VL_WSAEVENT(event)
+            let r = Int32(truncatingIfNeeded: call("WSAIoctl", .socket(s), .uint(addressListChange), .null, .uint(0), .null, .uint(0),
+                                                   .ptr(&returned), .ptr(&overlapped), .null))
+            XCTAssertEqual(r, Winsock.socketError)
+            XCTAssertEqual(ws.lastError, WSA.IO_PENDING)
+            XCTAssertEqual(ws.wait([event], timeoutMs: 0), UInt32(VL_WSA_WAIT_TIMEOUT), "nothing changes")
+            XCTAssertEqual(ws.close(s), 0)
+            XCTAssertEqual(ws.wait([event], timeoutMs: 0), 0, "the close ended it")
+            XCTAssertEqual(UInt32(truncatingIfNeeded: overlapped.Internal), VL_STATUS_CANCELLED)
+        }
+    }
+
+    func test_withoutAnOverlappedANonBlockingSocketWouldBlock() {
+        lan.as(0) { ws in
+            let s = ws.gameSocket(port: 23756)
+            XCTAssertEqual(ws.nonBlocking(s), 0)
+            var returned: UInt32 = 0
+            let r = Int32(truncatingIfNeeded: call("WSAIoctl", .socket(s), .uint(addressListChange), .null, .uint(0), .null, .uint(0),
+                                                   .ptr(&returned), .null, .null))
+            XCTAssertEqual(r, Winsock.socketError)
+            XCTAssertEqual(ws.lastError, WSA.EWOULDBLOCK)
+        }
+    }
+}

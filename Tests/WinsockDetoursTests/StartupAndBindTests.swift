@@ -172,4 +172,21 @@ final class StartupAndBindTests: LANTestCase {
             ws.cleanup()
         }
     }
+
+    /// Zeros Winsock fills from its catalog (sock.c's test_sioAddressListChange opens
+    /// socket(AF_INET, 0, IPPROTO_TCP)): type 0 takes the protocol's type, family 0 with UDP
+    /// or TCP is IPv4. Each is virtual: it binds the instance's own address.
+    func test_zeroTypeOrFamilyIsFilledAsWinsockFillsIt() {
+        lan.as(0) { ws in
+            ws.startup()
+            for (af, type, proto, expected) in [(Int32(2), Int32(0), Int32(6), Int32(1)), (2, 0, 17, 2), (2, 0, 0, 1), (0, 2, 17, 2), (0, 1, 6, 1)] {
+                let s = UInt(call("socket", .int(af), .int(type), .int(proto)))
+                XCTAssertNotEqual(s, Winsock.invalidSocket, "socket(\(af), \(type), \(proto))")
+                XCTAssertEqual(ws.getOption(s, Opt.SO_TYPE), expected, "socket(\(af), \(type), \(proto))")
+                XCTAssertEqual(ws.bind(s, lan.address(0), 0), 0, "socket(\(af), \(type), \(proto)) is virtual")
+                _ = ws.close(s)
+            }
+            ws.cleanup()
+        }
+    }
 }

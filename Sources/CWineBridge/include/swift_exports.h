@@ -8,8 +8,9 @@
 /* WinsockDetours, Hooks.swift: questions the DLL asks before handing a call to ws2_32. */
 int32_t vl_is_virtual_socket(VL_SOCKET s);
 int32_t vl_was_virtual_socket(VL_SOCKET s);
-/* 1 when `info` is WSADuplicateSocket's answer for a virtual socket of this process. */
-int32_t vl_is_virtual_duplicate(const void *info);
+/* 1 when socket(af, type, protocol), or WSASocket with `info` (may be NULL), makes a virtual
+ * socket (IPv4 UDP or TCP, with the zeros Winsock fills in), or one more handle of one. */
+int32_t vl_wants_virtual_socket(int32_t af, int32_t type, int32_t protocol, const void *info);
 void vl_process_detach(int32_t exiting);
 
 /* WinsockDetours, Hooks+Processes.swift: this process joins the instance the process that
