@@ -39,6 +39,7 @@ extension VirtualHost {
         ask(exceptional, Int32(VL_WAIT_EXCEPT))
         // A datagram socket's readiness is ours to answer (a stream's is its backing socket's).
         let virtual = lock.locked { handles.map { sockets[$0] is DatagramSocket } }
+        let known = lock.locked { handles.filter { sockets[$0] != nil } }
         let realInterest = handles.indices.map { i -> UInt8 in
             guard virtual[i] else { return asked[i] }
             return asked[i] & UInt8(VL_WAIT_READ) != 0 ? UInt8(VL_WAIT_READ) : UInt8(VL_WAIT_EXCEPT)
@@ -60,7 +61,14 @@ extension VirtualHost {
             let woke: Int
             switch platform.waitSockets(handles, interest: realInterest, ready: &ready, timeoutMs: ours ? 0 : Int32(clamping: remaining ?? -1)) {
             case let .success(count): woke = count
-            case let .failure(error): return .failure(error)
+            case let .failure(error):
+                // A socket another thread closed while the wait ran: WSAENOTSOCK with the
+                // sets emptied, as ws2_32 ends it (sock.c, Wine bug 38399); one that was
+                // closed before leaves them as they were.
+                if error == .notSocket, lock.locked({ known.contains { sockets[$0] == nil } }) {
+                    for set in [read, write, except] { set?.pointee.fd_count = 0 }
+                }
+                return .failure(error)
             }
             for i in handles.indices where !virtual[i] { answer[i] = ready[i] }
             if answer.contains(where: { $0 != 0 }) || remaining == 0 || (woke == 0 && remaining != nil) {
@@ -103,6 +111,7 @@ extension VirtualHost {
         guard let fds, count > 0 else { return .failure(.invalidArgument) }
         let entries = UnsafeMutableBufferPointer(start: fds, count: Int(count))
         let virtual = lock.locked { entries.map { sockets[UInt($0.fd)] is DatagramSocket } }
+        let known = lock.locked { entries.map { sockets[UInt($0.fd)] != nil } }
         let readBits = Int16(VL_POLLRDNORM), writeBits = Int16(VL_POLLWRNORM)
         let start = platform.nowMs
         while true {
@@ -120,13 +129,23 @@ extension VirtualHost {
                 VL_WSAPOLLFD(fd: entries[i].fd, events: virtual[i] ? entries[i].events & readBits : entries[i].events, revents: 0)
             }
             let woke: Int
+            let invalid = Int16(VL_POLLNVAL)
             switch platform.poll(&real, count: count, timeoutMs: ours ? 0 : remaining) {
             case let .success(polled): woke = polled
-            case let .failure(error): return .failure(error)
+            case let .failure(error):
+                // A virtual socket another thread closed while the wait ran: its entry is
+                // POLLNVAL and counted, as ws2_32 ends such a wait (sock.c's test_WSAPoll).
+                let gone = lock.locked { entries.indices.filter { known[$0] && sockets[UInt(entries[$0].fd)] == nil } }
+                guard error == .notSocket, !gone.isEmpty else { return .failure(error) }
+                for i in entries.indices { entries[i].revents = gone.contains(i) ? invalid : 0 }
+                return .success(gone.count)
             }
             for i in entries.indices { entries[i].revents = virtual[i] ? answer[i] : real[i].revents }
-            // An entry that is no socket (POLLNVAL) is answered but not counted, as ws2_32 counts.
-            let ready = entries.filter { $0.revents != 0 && $0.revents != Int16(VL_POLLNVAL) }.count
+            // An entry that is no socket (POLLNVAL) is answered but not counted, as ws2_32
+            // counts; one of ours that was closed while the wait ran is counted, as ws2_32 does.
+            let ready = entries.indices.filter { i in
+                entries[i].revents != 0 && (entries[i].revents != invalid || (known[i] && lock.locked { sockets[UInt(entries[i].fd)] == nil }))
+            }.count
             if ready > 0 || remaining == 0 || (woke == 0 && remaining > 0) { return .success(ready) }
         }
     }
