@@ -16,6 +16,10 @@ extension VirtualHost {
             switch platform.openPort(port, threads: threads) {
             case let .success(joined):
                 socket.port = (joined, key)
+                // The port is the file's, whenever its operations end: those already under
+                // way report there too (sock.c: an AcceptEx started before the association,
+                // aborted by the close after it).
+                for op in socket.pending + socket.changeWaits where op.target == nil { op.target = socket.completionTarget }
                 return .success(joined)
             case let .failure(error):
                 return .failure(error)

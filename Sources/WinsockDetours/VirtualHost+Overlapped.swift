@@ -24,8 +24,13 @@ extension VirtualHost {
         if from != nil, fromLength == nil || fromLength!.pointee < 16 { return .fault }
         let copied = (0..<Int(count)).map { buffers![$0] }
         return withSocket(handle) { socket in
-            guard socket.isBound else { return .invalidArgument }
+            // A stream that is not connected says so, bound or not; an unbound datagram
+            // socket is WSAEINVAL.
             if case .stream = socket.kind, socket.peer == nil { return .notConnected }
+            guard socket.isBound else { return .invalidArgument }
+            // A completion routine on a socket that has a completion port: Windows' I/O
+            // manager refuses it (STATUS_INVALID_PARAMETER, WSAEINVAL).
+            if routine != nil, socket.port != nil { return .invalidArgument }
             let op = PendingReceive(overlapped: overlapped, buffers: copied, from: from, fromLength: fromLength,
                                     routine: routine, thread: platform.currentThread, target: socket.completionTarget,
                                     message: message, packetInfo: packetInfo,

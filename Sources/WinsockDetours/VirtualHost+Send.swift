@@ -87,6 +87,7 @@ extension VirtualHost {
         }
         // Only an overlapped send looks for a completion port (the lock, off the plain send's
         // path); a stream's is the platform's (it may end later).
+        if routine != nil, withSocket(handle, orFail: { _ in false }, { $0.port != nil }) { return .invalidArgument }
         let datagram: (target: CompletionTarget?, handleEvent: UnsafeMutableRawPointer?)? = withSocket(handle, orFail: { _ in (nil, nil) }) {
             $0 is StreamSocket ? nil : ($0.completionTarget, startedLocked($0, overlapped, routine: routine))
         }

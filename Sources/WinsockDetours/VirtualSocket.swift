@@ -179,8 +179,8 @@ final class PendingReceive {
     let fromLength: UnsafeMutablePointer<Int32>?
     let routine: UnsafeMutableRawPointer?
     let thread: UInt
-    /// The socket's completion port when the operation started (nil: none).
-    let target: CompletionTarget?
+    /// The socket's completion port (nil: none yet; set when one is associated meanwhile).
+    var target: CompletionTarget?
     /// A WSARecvMsg's message (its flags and control data are written at completion), and
     /// whether the socket had IP_PKTINFO on when it started.
     let message: UnsafeMutablePointer<VL_WSAMSG>?
