@@ -38,3 +38,59 @@ public func hookGetBestInterfaceEx(_ to: UnsafePointer<VL_SOCKADDR_IN>?, _ index
           case let .success(destination) = SocketAddress.read(to, length: 16) else { return VL_ERROR_INVALID_PARAMETER }
     return host.bestInterface(to: destination.address, index)
 }
+
+// The interface family: the same two interfaces, by index, LUID and GUID.
+
+@_cdecl("vl_hook_GetNumberOfInterfaces")
+public func hookGetNumberOfInterfaces(_ count: UnsafeMutablePointer<UInt32>?) -> UInt32 {
+    guard let host = VirtualHost.current else { return notSupported }
+    guard let count, host.platform.usable(UnsafePointer(count), writable: true) else { return VL_ERROR_INVALID_PARAMETER }
+    count.pointee = vl_interface_count()
+    return 0
+}
+
+@_cdecl("vl_hook_ConvertInterfaceIndexToLuid")
+public func hookConvertInterfaceIndexToLuid(_ index: UInt32, _ luid: UnsafeMutableRawPointer?) -> UInt32 {
+    withInterfaces(writes: (luid, 8)) { $0.interfaces { vl_interface_index_to_luid(index, $0, $1, luid) } }
+}
+
+@_cdecl("vl_hook_ConvertInterfaceLuidToIndex")
+public func hookConvertInterfaceLuidToIndex(_ luid: UnsafeRawPointer?, _ index: UnsafeMutablePointer<UInt32>?) -> UInt32 {
+    withInterfaces(reads: (luid, 8), writes: (index.map { UnsafeMutableRawPointer($0) }, 4)) {
+        $0.interfaces { vl_interface_luid_to_index(luid, $0, $1, index) }
+    }
+}
+
+@_cdecl("vl_hook_ConvertInterfaceLuidToGuid")
+public func hookConvertInterfaceLuidToGuid(_ luid: UnsafeRawPointer?, _ guid: UnsafeMutableRawPointer?) -> UInt32 {
+    withInterfaces(reads: (luid, 8), writes: (guid, 16)) { $0.interfaces { vl_interface_luid_to_guid(luid, $0, $1, guid) } }
+}
+
+@_cdecl("vl_hook_ConvertInterfaceGuidToLuid")
+public func hookConvertInterfaceGuidToLuid(_ guid: UnsafeRawPointer?, _ luid: UnsafeMutableRawPointer?) -> UInt32 {
+    withInterfaces(reads: (guid, 16), writes: (luid, 8)) { $0.interfaces { vl_interface_guid_to_luid(guid, $0, $1, luid) } }
+}
+
+@_cdecl("vl_hook_GetIfEntry2")
+public func hookGetIfEntry2(_ row: UnsafeMutableRawPointer?) -> UInt32 {
+    withInterfaces(reads: (row.map { UnsafeRawPointer($0) }, Int(vl_if_row2_size())), writes: (row, Int(vl_if_row2_size()))) {
+        $0.interfaces { vl_fill_if_row2(row, $0, $1) }
+    }
+}
+
+@_cdecl("vl_hook_GetIfTable2")
+public func hookGetIfTable2(_ table: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> UInt32 {
+    withInterfaces(writes: (table.map { UnsafeMutableRawPointer($0) }, MemoryLayout<UnsafeRawPointer>.size)) {
+        $0.interfaces { vl_fill_if_table2(table, $0, $1) }
+    }
+}
+
+/// The calls above: each pointer must be there and usable (else ERROR_INVALID_PARAMETER,
+/// as iphlpapi answers a missing one).
+private func withInterfaces(reads: (UnsafeRawPointer?, Int)? = nil, writes: (UnsafeMutableRawPointer?, Int),
+                            _ body: (VirtualHost) -> UInt32) -> UInt32 {
+    guard let host = VirtualHost.current else { return notSupported }
+    if let reads, !host.platform.canRead(reads.0, reads.1) { return VL_ERROR_INVALID_PARAMETER }
+    guard host.platform.canWrite(writes.0, writes.1) else { return VL_ERROR_INVALID_PARAMETER }
+    return body(host)
+}

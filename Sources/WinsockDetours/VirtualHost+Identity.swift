@@ -90,6 +90,13 @@ extension VirtualHost {
     /// follows, one index per instance so two instances never show the same.
     var adapterIndex: UInt32 { UInt32(instance) + 2 }
 
+    /// Runs `body` with what the interface family's answers are made of: the adapter's
+    /// index and MAC (loopback is index 1).
+    func interfaces(_ body: (UInt32, UnsafePointer<UInt8>) -> UInt32) -> UInt32 {
+        let mac = self.mac.array
+        return mac.withUnsafeBufferPointer { body(adapterIndex, $0.baseAddress!) }
+    }
+
     /// GetAdaptersAddresses for IPv4 (AF_INET, AF_UNSPEC: the virtual PC has no IPv6 on its
     /// LAN): the virtual adapter and loopback. Of the flags only GAA_FLAG_SKIP_UNICAST
     /// changes the answer (the lists of DNS servers, gateways and prefixes are empty anyway).

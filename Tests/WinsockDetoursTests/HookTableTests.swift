@@ -21,6 +21,8 @@ final class HookTableTests: XCTestCase {
             "WSAWaitForMultipleEvents", "select", "WSAPoll", "ioctlsocket", "WSAIoctl", "getsockname", "getpeername", "setsockopt",
             "getsockopt", "gethostname", "gethostbyname", "gethostbyaddr", "getaddrinfo", "freeaddrinfo", "GetAdaptersInfo",
             "GetAdaptersAddresses", "GetIpAddrTable", "GetBestInterface", "GetBestInterfaceEx", "CreateProcessInternalW",
+            "GetNumberOfInterfaces", "ConvertInterfaceIndexToLuid", "ConvertInterfaceLuidToIndex", "ConvertInterfaceLuidToGuid",
+            "ConvertInterfaceGuidToLuid", "GetIfEntry2", "GetIfTable2",
         ]
         XCTAssertEqual(names, surface)
         XCTAssertEqual(entries().first { $0.name == "GetAdaptersInfo" }?.module, "IPHLPAPI")

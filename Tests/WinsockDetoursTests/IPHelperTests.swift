@@ -64,3 +64,52 @@ final class IPHelperTests: LANTestCase {
         }
     }
 }
+
+/// The interface family names the same two interfaces as GetAdaptersAddresses: index, LUID
+/// and GUID convert into each other, GetIfEntry2 finds each by LUID or index, GetIfTable2
+/// and GetNumberOfInterfaces count two; an interface the PC lacks is ERROR_FILE_NOT_FOUND.
+final class InterfaceFamilyTests: LANTestCase {
+    override class var instances: Int { 2 }
+
+    func test_indexLuidAndGuidNameOneInterfaceEach() {
+        lan.as(1) { _ in
+            let host = lan.hosts[1]
+            for index in [UInt32(1), host.adapterIndex] {
+                var luid: UInt64 = 0, back: UInt32 = 0
+                XCTAssertEqual(call("ConvertInterfaceIndexToLuid", .uint(index), .ptr(&luid)), 0)
+                XCTAssertEqual(call("ConvertInterfaceLuidToIndex", .ptr(&luid), .ptr(&back)), 0)
+                XCTAssertEqual(back, index)
+                var guid = [UInt8](repeating: 0, count: 16), again: UInt64 = 0
+                XCTAssertEqual(guid.withUnsafeMutableBytes { call("ConvertInterfaceLuidToGuid", .ptr(&luid), .ptr($0.baseAddress)) }, 0)
+                XCTAssertEqual(guid.withUnsafeBytes { call("ConvertInterfaceGuidToLuid", .ptr($0.baseAddress), .ptr(&again)) }, 0)
+                XCTAssertEqual(again, luid)
+                // GetIfEntry2 by LUID, then by index alone: the same row.
+                var row = [UInt8](repeating: 0, count: Int(vl_if_row2_size()))
+                row.withUnsafeMutableBytes { $0.storeBytes(of: luid, as: UInt64.self) }
+                XCTAssertEqual(row.withUnsafeMutableBytes { call("GetIfEntry2", .ptr($0.baseAddress)) }, 0)
+                XCTAssertEqual(row.withUnsafeBytes { $0.load(fromByteOffset: 8, as: UInt32.self) }, index)
+                let first = row
+                row = [UInt8](repeating: 0, count: row.count)
+                row.withUnsafeMutableBytes { $0.storeBytes(of: index, toByteOffset: 8, as: UInt32.self) }
+                XCTAssertEqual(row.withUnsafeMutableBytes { call("GetIfEntry2", .ptr($0.baseAddress)) }, 0)
+                XCTAssertEqual(row, first)
+            }
+            var luid: UInt64 = 0
+            XCTAssertEqual(call("ConvertInterfaceIndexToLuid", .uint(lan.hosts[0].adapterIndex), .ptr(&luid)), 2,
+                           "another instance's adapter is not this PC's")
+            XCTAssertEqual(call("ConvertInterfaceIndexToLuid", .uint(1), .null), 87)
+        }
+    }
+
+    func test_theTableAndTheCountListTheSameTwo() {
+        lan.as(0) { _ in
+            var table: UnsafeMutableRawPointer?
+            XCTAssertEqual(call("GetIfTable2", .ptr(&table)), 0)
+            XCTAssertEqual(table?.load(as: UInt32.self), 2)
+            var count: UInt32 = 0
+            XCTAssertEqual(call("GetNumberOfInterfaces", .ptr(&count)), 0)
+            XCTAssertEqual(count, 2)
+            free(table)
+        }
+    }
+}

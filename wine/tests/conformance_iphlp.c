@@ -139,6 +139,55 @@ static void resolver_for_self(void) {
     check("self.gethostbyaddr-own", "found=%d same-name=%d", back != NULL, back && strcmp(back->h_name, name) == 0);
 }
 
+/* The interface family agrees with GetAdaptersAddresses on every interface (index, LUID,
+ * GUID as the AdapterName, MAC, type, alias), and GetIfTable2 and GetNumberOfInterfaces
+ * list the same ones: one machine, wherever a program looks. Printed: whether it all
+ * agrees (the machine's own counts differ between runs, the agreement must not). */
+static void interface_family(void) {
+    ULONG size = 0;
+    GetAdaptersAddresses(AF_UNSPEC, 0, NULL, NULL, &size);
+    IP_ADAPTER_ADDRESSES *adapters = size ? malloc(size) : NULL;
+    DWORD e = adapters ? GetAdaptersAddresses(AF_UNSPEC, 0, NULL, adapters, &size) : 1;
+    int listed = 0, agrees = 0;
+    for (IP_ADAPTER_ADDRESSES *a = adapters; e == NO_ERROR && a; a = a->Next) {
+        listed++;
+        NET_LUID luid = {0};
+        NET_IFINDEX index = 0;
+        GUID guid;
+        WCHAR guid_text[40];
+        char guid_name[40];
+        MIB_IF_ROW2 row;
+        memset(&row, 0, sizeof row);
+        row.InterfaceLuid = a->Luid;
+        int ok = ConvertInterfaceIndexToLuid(a->IfIndex, &luid) == NO_ERROR && luid.Value == a->Luid.Value
+                 && ConvertInterfaceLuidToIndex(&a->Luid, &index) == NO_ERROR && index == a->IfIndex
+                 && ConvertInterfaceLuidToGuid(&a->Luid, &guid) == NO_ERROR
+                 && StringFromGUID2(&guid, guid_text, 40) > 0
+                 && WideCharToMultiByte(CP_ACP, 0, guid_text, -1, guid_name, sizeof guid_name, NULL, NULL) > 0
+                 && _stricmp(guid_name, a->AdapterName) == 0
+                 && ConvertInterfaceGuidToLuid(&guid, &luid) == NO_ERROR && luid.Value == a->Luid.Value
+                 && GetIfEntry2(&row) == NO_ERROR && row.InterfaceIndex == a->IfIndex && row.Type == a->IfType
+                 && row.PhysicalAddressLength == a->PhysicalAddressLength
+                 && memcmp(row.PhysicalAddress, a->PhysicalAddress, a->PhysicalAddressLength) == 0
+                 && wcscmp(row.Alias, a->FriendlyName) == 0;
+        agrees += ok;
+    }
+    check("iphlp.interfaces-agree", "error=%lu all-agree=%d", e, listed > 0 && agrees == listed);
+    MIB_IF_TABLE2 *table = NULL;
+    e = GetIfTable2(&table);
+    int same = e == NO_ERROR && table && (int)table->NumEntries == listed;
+    for (ULONG i = 0; same && i < table->NumEntries; i++) {
+        int found = 0;
+        for (IP_ADAPTER_ADDRESSES *a = adapters; a; a = a->Next) found |= a->IfIndex == table->Table[i].InterfaceIndex;
+        same = found;
+    }
+    DWORD count = 0;
+    check("iphlp.if-table2-agrees", "error=%lu same=%d count-agrees=%d", e, same,
+          GetNumberOfInterfaces(&count) == NO_ERROR && table && count == table->NumEntries);
+    if (table) FreeMibTable(table);
+    free(adapters);
+}
+
 void iphlp_checks(void) {
     DWORD lan_index = lan_adapter_index();
     address_table(lan_index);
@@ -146,4 +195,5 @@ void iphlp_checks(void) {
     adapter_addresses("iphlp.adapters-inet", AF_INET, lan_index);
     adapter_addresses("iphlp.adapters-unspec", AF_UNSPEC, lan_index);
     resolver_for_self();
+    interface_family();
 }

@@ -32,6 +32,22 @@ uint32_t vl_fill_adapter_addresses(void *buffer, uint32_t *size, uint32_t flags,
 uint32_t vl_fill_ip_addr_table(void *table, uint32_t *size, uint32_t index, uint32_t address_network_order,
                                uint32_t mask_network_order);
 
+/* The interface family (abi_interfaces.c), for the same two interfaces: the virtual LAN's
+ * adapter (`lan_index`, `mac`) and loopback (index 1). Win32 errors: ERROR_FILE_NOT_FOUND
+ * for an interface the PC does not have. LUIDs and GUIDs are read and written as bytes
+ * (8 and 16), wherever they sit. */
+uint32_t vl_interface_count(void);
+uint32_t vl_interface_index_to_luid(uint32_t index, uint32_t lan_index, const uint8_t mac[6], void *luid);
+uint32_t vl_interface_luid_to_index(const void *luid, uint32_t lan_index, const uint8_t mac[6], uint32_t *index);
+uint32_t vl_interface_luid_to_guid(const void *luid, uint32_t lan_index, const uint8_t mac[6], void *guid);
+uint32_t vl_interface_guid_to_luid(const void *guid, uint32_t lan_index, const uint8_t mac[6], void *luid);
+/* GetIfEntry2's row (picked by its InterfaceLuid, else its InterfaceIndex), and
+ * GetIfTable2's table (allocated; FreeMibTable frees it). */
+uint32_t vl_fill_if_row2(void *row, uint32_t lan_index, const uint8_t mac[6]);
+uint32_t vl_fill_if_table2(void **table, uint32_t lan_index, const uint8_t mac[6]);
+/* MIB_IF_ROW2's size. */
+uint32_t vl_if_row2_size(void);
+
 /* WSAStartup's description block. */
 void vl_fill_wsadata(VL_WSADATA *data, uint16_t version);
 #endif

@@ -73,6 +73,13 @@
     X(IPHLPAPI, 0, PLAIN, uint32_t, GetIpAddrTable, "u:ppi", (void *table, uint32_t *size, int32_t order), (table, size, order)) \
     X(IPHLPAPI, 0, PLAIN, uint32_t, GetBestInterface, "u:up", (uint32_t destination, uint32_t *index), (destination, index)) \
     X(IPHLPAPI, 0, IPV4, uint32_t, GetBestInterfaceEx, "u:ap", (const VL_SOCKADDR_IN *to, uint32_t *index), (to, index)) \
+    X(IPHLPAPI, 0, PLAIN, uint32_t, GetNumberOfInterfaces, "u:p", (uint32_t *count), (count)) \
+    X(IPHLPAPI, 0, PLAIN, uint32_t, ConvertInterfaceIndexToLuid, "u:up", (uint32_t index, void *luid), (index, luid)) \
+    X(IPHLPAPI, 0, PLAIN, uint32_t, ConvertInterfaceLuidToIndex, "u:pp", (const void *luid, uint32_t *index), (luid, index)) \
+    X(IPHLPAPI, 0, PLAIN, uint32_t, ConvertInterfaceLuidToGuid, "u:pp", (const void *luid, void *guid), (luid, guid)) \
+    X(IPHLPAPI, 0, PLAIN, uint32_t, ConvertInterfaceGuidToLuid, "u:pp", (const void *guid, void *luid), (guid, luid)) \
+    X(IPHLPAPI, 0, PLAIN, uint32_t, GetIfEntry2, "u:p", (void *row), (row)) \
+    X(IPHLPAPI, 0, PLAIN, uint32_t, GetIfTable2, "u:p", (void **table), (table)) \
     X(KERNEL32, 0, PLAIN, int32_t, CreateProcessInternalW, "i:pppppiuppppp", (void *token, const uint16_t *application, uint16_t *commandLine, void *processAttributes, void *threadAttributes, int32_t inherit, uint32_t flags, void *environment, const uint16_t *directory, void *startup, VL_PROCESS_INFORMATION *information, void **newToken), (token, application, commandLine, processAttributes, threadAttributes, inherit, flags, environment, directory, startup, information, newToken)) \
     X(KERNEL32, 0, SOCKET, int32_t, CancelIoEx, "i:sp", (VL_SOCKET s, VL_OVERLAPPED *overlapped), (s, overlapped)) \
     X(KERNEL32, 0, SOCKET, int32_t, CancelIo, "i:s", (VL_SOCKET s), (s)) \

@@ -1,0 +1,184 @@
+/* The virtual PC's interfaces as iphlpapi's interface family names them (GetIfEntry2,
+ * GetIfTable2, GetNumberOfInterfaces, ConvertInterface*): the same two GetAdaptersAddresses
+ * lists, with the same index, LUID, GUID (its AdapterName), MAC, type and names, so a
+ * program that cross-checks them finds one PC. Layouts are ours (the Linux build has no
+ * netioapi.h); the DLL build checks them against mingw's headers. */
+#if defined(_WIN32) && (!defined(_WIN32_WINNT) || _WIN32_WINNT < 0x0600)
+#undef _WIN32_WINNT
+#define _WIN32_WINNT 0x0600  /* netioapi.h's MIB_IF_ROW2 */
+#endif
+#include <stdlib.h>
+#include <string.h>
+#include "abi_fill.h"
+
+typedef struct vl_if_row2 {                  /* MIB_IF_ROW2 */
+    uint64_t InterfaceLuid;
+    uint32_t InterfaceIndex;
+    uint8_t InterfaceGuid[16];
+    uint16_t Alias[257], Description[257];
+    uint32_t PhysicalAddressLength;
+    uint8_t PhysicalAddress[32], PermanentPhysicalAddress[32];
+    uint32_t Mtu, Type, TunnelType, MediaType, PhysicalMediumType, AccessType, DirectionType;
+    uint8_t InterfaceAndOperStatusFlags;
+    uint32_t OperStatus, AdminStatus, MediaConnectState;
+    uint8_t NetworkGuid[16];
+    uint32_t ConnectionType;
+    uint64_t TransmitLinkSpeed, ReceiveLinkSpeed;
+    uint64_t Counters[18];                   /* InOctets ... OutQLen */
+} vl_if_row2;
+
+typedef struct vl_if_table2 {                /* MIB_IF_TABLE2 */
+    uint32_t NumEntries;
+    vl_if_row2 Table[2];
+} vl_if_table2;
+
+#if defined(_WIN32)
+#include <winsock2.h>
+#include <ws2tcpip.h>  /* ws2ipdef.h first: netioapi.h declares the MIB_IF_* types only after it */
+#include <iphlpapi.h>
+#include <netioapi.h>
+#define SAME(ours, theirs, field) _Static_assert(offsetof(ours, field) == offsetof(theirs, field), #theirs "." #field)
+SAME(vl_if_row2, MIB_IF_ROW2, InterfaceIndex); SAME(vl_if_row2, MIB_IF_ROW2, InterfaceGuid); SAME(vl_if_row2, MIB_IF_ROW2, Alias);
+SAME(vl_if_row2, MIB_IF_ROW2, Description); SAME(vl_if_row2, MIB_IF_ROW2, PhysicalAddress); SAME(vl_if_row2, MIB_IF_ROW2, Mtu);
+SAME(vl_if_row2, MIB_IF_ROW2, Type); SAME(vl_if_row2, MIB_IF_ROW2, InterfaceAndOperStatusFlags); SAME(vl_if_row2, MIB_IF_ROW2, OperStatus);
+SAME(vl_if_row2, MIB_IF_ROW2, MediaConnectState); SAME(vl_if_row2, MIB_IF_ROW2, NetworkGuid); SAME(vl_if_row2, MIB_IF_ROW2, TransmitLinkSpeed);
+_Static_assert(offsetof(vl_if_row2, Counters) == offsetof(MIB_IF_ROW2, InOctets), "MIB_IF_ROW2.InOctets");
+_Static_assert(sizeof(vl_if_row2) == sizeof(MIB_IF_ROW2), "MIB_IF_ROW2");
+_Static_assert(offsetof(vl_if_table2, Table) == offsetof(MIB_IF_TABLE2, Table), "MIB_IF_TABLE2.Table");
+#endif
+
+enum { LOOPBACK_INDEX = 1, TYPE_ETHERNET = 6, TYPE_LOOPBACK = 24, UP = 1, CONNECTED = 1, NOT_FOUND = 2,
+       INVALID_PARAMETER = 87, OUT_OF_MEMORY = 14, MEDIUM_802_3 = 0, MEDIUM_LOOPBACK = 20, PHYSICAL_802_3 = 14,
+       ACCESS_BROADCAST = 2, ACCESS_LOOPBACK = 1, HARDWARE_INTERFACE = 0x1, CONNECTOR_PRESENT = 0x4 };
+
+/* One interface of the two: which = 0 the virtual LAN's adapter, 1 loopback. */
+typedef struct iface {
+    uint32_t index, type;
+    uint64_t luid;
+    uint8_t guid[16];
+} iface;
+
+/* GUID bytes of "{564C414E-0000-4000-8000-xxxxxxxxxxxx}" (its fields little endian). */
+static void guid_bytes(const uint8_t tail[6], uint8_t out[16]) {
+    static const uint8_t head[10] = { 0x4E, 0x41, 0x4C, 0x56, 0x00, 0x00, 0x00, 0x40, 0x80, 0x00 };
+    memcpy(out, head, 10);
+    memcpy(out + 10, tail, 6);
+}
+
+static iface describe(int which, uint32_t lan_index, const uint8_t mac[6]) {
+    static const uint8_t loopback_tail[6] = { 0x4C, 0x4F, 0x4F, 0x50, 0x42, 0x41 };  /* "LOOPBA", as its AdapterName */
+    iface i;
+    i.index = which == 0 ? lan_index : LOOPBACK_INDEX;
+    i.type = which == 0 ? TYPE_ETHERNET : TYPE_LOOPBACK;
+    i.luid = ((uint64_t)i.type << 48) | i.index;  /* as GetAdaptersAddresses gives it */
+    guid_bytes(which == 0 ? mac : loopback_tail, i.guid);
+    return i;
+}
+
+/* Which iface `match` picks (-1: none). */
+static int find(int (*match)(const iface *, const void *), const void *key, uint32_t lan_index, const uint8_t mac[6]) {
+    for (int which = 0; which < 2; which++) {
+        iface i = describe(which, lan_index, mac);
+        if (match(&i, key)) return which;
+    }
+    return -1;
+}
+
+static int by_index(const iface *i, const void *key) { return i->index == *(const uint32_t *)key; }
+static int by_luid(const iface *i, const void *key) { uint64_t l; memcpy(&l, key, 8); return i->luid == l; }
+static int by_guid(const iface *i, const void *key) { return memcmp(i->guid, key, 16) == 0; }
+
+uint32_t vl_interface_count(void) { return 2; }
+uint32_t vl_if_row2_size(void) { return sizeof(vl_if_row2); }
+
+uint32_t vl_interface_index_to_luid(uint32_t index, uint32_t lan_index, const uint8_t mac[6], void *luid) {
+    int which = find(by_index, &index, lan_index, mac);
+    if (which < 0) return NOT_FOUND;
+    iface i = describe(which, lan_index, mac);
+    memcpy(luid, &i.luid, 8);
+    return 0;
+}
+
+uint32_t vl_interface_luid_to_index(const void *luid, uint32_t lan_index, const uint8_t mac[6], uint32_t *index) {
+    int which = find(by_luid, luid, lan_index, mac);
+    if (which < 0) return NOT_FOUND;
+    *index = describe(which, lan_index, mac).index;
+    return 0;
+}
+
+uint32_t vl_interface_luid_to_guid(const void *luid, uint32_t lan_index, const uint8_t mac[6], void *guid) {
+    int which = find(by_luid, luid, lan_index, mac);
+    if (which < 0) return NOT_FOUND;
+    iface i = describe(which, lan_index, mac);
+    memcpy(guid, i.guid, 16);
+    return 0;
+}
+
+uint32_t vl_interface_guid_to_luid(const void *guid, uint32_t lan_index, const uint8_t mac[6], void *luid) {
+    int which = find(by_guid, guid, lan_index, mac);
+    if (which < 0) return NOT_FOUND;
+    iface i = describe(which, lan_index, mac);
+    memcpy(luid, &i.luid, 8);
+    return 0;
+}
+
+static void wide(uint16_t *to, size_t capacity, const char *from) {
+    size_t i = 0;
+    for (; i + 1 < capacity && from[i]; i++) to[i] = (uint8_t)from[i];
+    to[i] = 0;
+}
+
+static void fill_row(vl_if_row2 *row, int which, uint32_t lan_index, const uint8_t mac[6]) {
+    iface i = describe(which, lan_index, mac);
+    memset(row, 0, sizeof *row);
+    row->InterfaceLuid = i.luid;
+    row->InterfaceIndex = i.index;
+    memcpy(row->InterfaceGuid, i.guid, 16);
+    /* The names GetAdaptersAddresses gives: FriendlyName is the alias. */
+    wide(row->Alias, 257, which == 0 ? "VirtualLAN" : "Loopback Pseudo-Interface 1");
+    wide(row->Description, 257, which == 0 ? "VirtualLAN Ethernet Adapter" : "Software Loopback Interface 1");
+    if (which == 0) {
+        row->PhysicalAddressLength = 6;
+        memcpy(row->PhysicalAddress, mac, 6);
+        memcpy(row->PermanentPhysicalAddress, mac, 6);
+    }
+    row->Mtu = which == 0 ? 1500 : 0xFFFFFFFFu;
+    row->Type = i.type;
+    row->MediaType = which == 0 ? MEDIUM_802_3 : MEDIUM_LOOPBACK;
+    row->PhysicalMediumType = which == 0 ? PHYSICAL_802_3 : 0;
+    row->AccessType = which == 0 ? ACCESS_BROADCAST : ACCESS_LOOPBACK;
+    row->DirectionType = 0;  /* send and receive */
+    row->InterfaceAndOperStatusFlags = which == 0 ? HARDWARE_INTERFACE | CONNECTOR_PRESENT : 0;
+    row->OperStatus = UP;
+    row->AdminStatus = UP;
+    row->MediaConnectState = CONNECTED;
+    row->ConnectionType = 1;  /* dedicated */
+    row->TransmitLinkSpeed = row->ReceiveLinkSpeed = 1000000000ull;
+}
+
+/* GetIfEntry2: the row's InterfaceLuid picks the iface, else its InterfaceIndex. */
+uint32_t vl_fill_if_row2(void *row, uint32_t lan_index, const uint8_t mac[6]) {
+    vl_if_row2 *r = row;
+    int which = r->InterfaceLuid != 0 ? find(by_luid, &r->InterfaceLuid, lan_index, mac)
+                                      : find(by_index, &r->InterfaceIndex, lan_index, mac);
+    if (which < 0) return NOT_FOUND;
+    fill_row(r, which, lan_index, mac);
+    return 0;
+}
+
+/* GetIfTable2: a table the caller frees with FreeMibTable (HeapFree on the process heap;
+ * the Linux build's tests free it with free). */
+uint32_t vl_fill_if_table2(void **table, uint32_t lan_index, const uint8_t mac[6]) {
+#if defined(_WIN32)
+    vl_if_table2 *t = HeapAlloc(GetProcessHeap(), 0, sizeof *t);  /* what FreeMibTable frees */
+#else
+    vl_if_table2 *t = malloc(sizeof *t);
+#endif
+    if (!t) return OUT_OF_MEMORY;
+    memset(t, 0, sizeof *t);
+    t->NumEntries = 2;
+    fill_row(&t->Table[0], 1, lan_index, mac);  /* loopback first, by index */
+    fill_row(&t->Table[1], 0, lan_index, mac);
+    *table = t;
+    return 0;
+}
