@@ -182,3 +182,124 @@ uint32_t vl_fill_if_table2(void **table, uint32_t lan_index, const uint8_t mac[6
     *table = t;
     return 0;
 }
+
+/* ---- the older tables: MIB_IFROW (GetIfTable, GetIfEntry), the routes, FIXED_INFO ---- */
+
+typedef struct vl_if_row {                   /* MIB_IFROW */
+    uint16_t wszName[256];
+    uint32_t dwIndex, dwType, dwMtu, dwSpeed, dwPhysAddrLen;
+    uint8_t bPhysAddr[8];
+    uint32_t dwAdminStatus, dwOperStatus, dwLastChange, Counters[11], dwOutQLen, dwDescrLen;
+    uint8_t bDescr[256];
+} vl_if_row;
+
+typedef struct vl_forward_row {              /* MIB_IPFORWARDROW */
+    uint32_t dest, mask, policy, next_hop, if_index, type, proto, age, next_hop_as, metric[5];
+} vl_forward_row;
+
+typedef struct vl_addr_string {              /* IP_ADDR_STRING */
+    struct vl_addr_string *Next;
+    char IpAddress[16], IpMask[16];
+    uint32_t Context;
+} vl_addr_string;
+
+typedef struct vl_fixed_info {               /* FIXED_INFO */
+    char HostName[132], DomainName[132];
+    vl_addr_string *CurrentDnsServer;
+    vl_addr_string DnsServerList;
+    uint32_t NodeType;
+    char ScopeId[260];
+    uint32_t EnableRouting, EnableProxy, EnableDns;
+} vl_fixed_info;
+
+#if defined(_WIN32)
+_Static_assert(sizeof(vl_if_row) == sizeof(MIB_IFROW), "MIB_IFROW");
+_Static_assert(offsetof(vl_if_row, dwAdminStatus) == offsetof(MIB_IFROW, dwAdminStatus), "MIB_IFROW.dwAdminStatus");
+_Static_assert(offsetof(vl_if_row, bDescr) == offsetof(MIB_IFROW, bDescr), "MIB_IFROW.bDescr");
+_Static_assert(sizeof(vl_forward_row) == sizeof(MIB_IPFORWARDROW), "MIB_IPFORWARDROW");
+_Static_assert(offsetof(vl_fixed_info, DnsServerList) == offsetof(FIXED_INFO, DnsServerList), "FIXED_INFO.DnsServerList");
+_Static_assert(offsetof(vl_fixed_info, EnableDns) == offsetof(FIXED_INFO, EnableDns), "FIXED_INFO.EnableDns");
+_Static_assert(sizeof(vl_fixed_info) == sizeof(FIXED_INFO), "FIXED_INFO");
+#endif
+
+enum { INSUFFICIENT_BUFFER = 122, BUFFER_OVERFLOW = 111, ROUTE_DIRECT = 3, PROTO_LOCAL = 2, BROADCAST_NODE = 1 };
+
+static void fill_if_row(vl_if_row *row, int which, uint32_t lan_index, const uint8_t mac[6]) {
+    iface i = describe(which, lan_index, mac);
+    static const char *names[2] = { "VirtualLAN Ethernet Adapter", "Software Loopback Interface 1" };
+    memset(row, 0, sizeof *row);
+    row->dwIndex = i.index;
+    row->dwType = i.type;
+    row->dwMtu = which == 0 ? 1500 : 0xFFFFFFFFu;
+    row->dwSpeed = 1000000000u;
+    if (which == 0) { row->dwPhysAddrLen = 6; memcpy(row->bPhysAddr, mac, 6); }
+    row->dwAdminStatus = UP;
+    row->dwOperStatus = 5;  /* IF_OPER_STATUS_OPERATIONAL in MIB_IFROW's own numbering */
+    size_t length = strlen(names[which]);
+    memcpy(row->bDescr, names[which], length);
+    row->dwDescrLen = (uint32_t)length + 1;
+}
+
+/* GetIfEntry: the row's dwIndex picks the interface. */
+uint32_t vl_fill_if_row(void *row, uint32_t lan_index, const uint8_t mac[6]) {
+    vl_if_row *r = row;
+    int which = find(by_index, &r->dwIndex, lan_index, mac);
+    if (which < 0) return NOT_FOUND;
+    fill_if_row(r, which, lan_index, mac);
+    return 0;
+}
+
+/* GetIfTable: loopback, then the adapter (ascending by index either way). */
+uint32_t vl_fill_if_table(void *table, uint32_t *size, uint32_t lan_index, const uint8_t mac[6]) {
+    uint32_t needed = sizeof(uint32_t) + 2 * sizeof(vl_if_row);
+    if (!table || *size < needed) { *size = needed; return INSUFFICIENT_BUFFER; }
+    *(uint32_t *)table = 2;
+    vl_if_row *rows = (vl_if_row *)((uint8_t *)table + sizeof(uint32_t));
+    fill_if_row(&rows[0], 1, lan_index, mac);
+    fill_if_row(&rows[1], 0, lan_index, mac);
+    return 0;
+}
+
+/* GetIpForwardTable: the routes of a PC on a LAN without a router, ascending by destination:
+ * loopback's 127.0.0.0/8, the LAN's subnet, multicast and the limited broadcast on the
+ * adapter. No default route. */
+uint32_t vl_fill_ip_forward_table(void *table, uint32_t *size, uint32_t lan_index, uint32_t address_network_order,
+                                  uint32_t mask_network_order) {
+    enum { ROUTES = 4 };
+    uint32_t needed = sizeof(uint32_t) + ROUTES * sizeof(vl_forward_row);
+    if (!table || *size < needed) { *size = needed; return INSUFFICIENT_BUFFER; }
+    memset(table, 0, needed);
+    *(uint32_t *)table = ROUTES;
+    vl_forward_row *rows = (vl_forward_row *)((uint8_t *)table + sizeof(uint32_t));
+    uint8_t loopback[4] = { 127, 0, 0, 0 }, eight[4] = { 255, 0, 0, 0 }, one[4] = { 127, 0, 0, 1 }, multicast[4] = { 224, 0, 0, 0 },
+            four[4] = { 240, 0, 0, 0 }, all[4] = { 255, 255, 255, 255 };
+    uint32_t subnet = address_network_order & mask_network_order;
+    struct { const void *dest, *mask; uint32_t dest_value, mask_value, hop, index; } routes[ROUTES] = {
+        { loopback, eight, 0, 0, 0, LOOPBACK_INDEX },
+        { NULL, NULL, subnet, mask_network_order, address_network_order, lan_index },
+        { multicast, four, 0, 0, address_network_order, lan_index },
+        { all, all, 0, 0, address_network_order, lan_index },
+    };
+    for (int i = 0; i < ROUTES; i++) {
+        vl_forward_row *r = &rows[i];
+        if (routes[i].dest) { memcpy(&r->dest, routes[i].dest, 4); memcpy(&r->mask, routes[i].mask, 4); }
+        else { r->dest = routes[i].dest_value; r->mask = routes[i].mask_value; }
+        if (routes[i].index == LOOPBACK_INDEX) memcpy(&r->next_hop, one, 4); else r->next_hop = routes[i].hop;
+        r->if_index = routes[i].index;
+        r->type = ROUTE_DIRECT;
+        r->proto = PROTO_LOCAL;
+        r->metric[0] = routes[i].index == LOOPBACK_INDEX ? 75 : 25;  /* as GetAdaptersAddresses' Ipv4Metric */
+        for (int m = 1; m < 5; m++) r->metric[m] = 0xFFFFFFFFu;
+    }
+    return 0;
+}
+
+/* GetNetworkParams: the PC's name (gethostname's), no domain, no DNS server. */
+uint32_t vl_fill_network_params(void *info, uint32_t *size, const char *host_name) {
+    if (!info || *size < sizeof(vl_fixed_info)) { *size = sizeof(vl_fixed_info); return BUFFER_OVERFLOW; }
+    vl_fixed_info *f = info;
+    memset(f, 0, sizeof *f);
+    strncpy(f->HostName, host_name, sizeof f->HostName - 1);
+    f->NodeType = BROADCAST_NODE;
+    return 0;
+}

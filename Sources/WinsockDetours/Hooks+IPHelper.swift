@@ -85,6 +85,44 @@ public func hookGetIfTable2(_ table: UnsafeMutablePointer<UnsafeMutableRawPointe
     }
 }
 
+/// GetIfTable / GetIpForwardTable / GetNetworkParams: a size that cannot be written is
+/// ERROR_INVALID_PARAMETER; a table too small is the size needed.
+@_cdecl("vl_hook_GetIfTable")
+public func hookGetIfTable(_ table: UnsafeMutableRawPointer?, _ size: UnsafeMutablePointer<UInt32>?, _ order: Int32) -> UInt32 {
+    sized(table, size) { host, table, size in host.interfaces { vl_fill_if_table(table, size, $0, $1) } }
+}
+
+@_cdecl("vl_hook_GetIfEntry")
+public func hookGetIfEntry(_ row: UnsafeMutableRawPointer?) -> UInt32 {
+    withInterfaces(reads: (row.map { UnsafeRawPointer($0) }, 860), writes: (row, 860)) { $0.interfaces { vl_fill_if_row(row, $0, $1) } }
+}
+
+@_cdecl("vl_hook_GetIpForwardTable")
+public func hookGetIpForwardTable(_ table: UnsafeMutableRawPointer?, _ size: UnsafeMutablePointer<UInt32>?, _ order: Int32) -> UInt32 {
+    sized(table, size) { host, table, size in
+        vl_fill_ip_forward_table(table, size, host.adapterIndex, host.address.networkOrder, host.registry.network.mask.networkOrder)
+    }
+}
+
+@_cdecl("vl_hook_GetNetworkParams")
+public func hookGetNetworkParams(_ info: UnsafeMutableRawPointer?, _ size: UnsafeMutablePointer<UInt32>?) -> UInt32 {
+    sized(info, size) { host, info, size in
+        (host.hostname + [0]).withUnsafeBufferPointer { name in
+            name.withMemoryRebound(to: CChar.self) { vl_fill_network_params(info, size, $0.baseAddress) }
+        }
+    }
+}
+
+/// A table into the caller's buffer of *size bytes: the size must be writable, and the
+/// buffer, when given, as large as it says.
+private func sized(_ buffer: UnsafeMutableRawPointer?, _ size: UnsafeMutablePointer<UInt32>?,
+                   _ body: (VirtualHost, UnsafeMutableRawPointer?, UnsafeMutablePointer<UInt32>) -> UInt32) -> UInt32 {
+    guard let host = VirtualHost.current else { return notSupported }
+    guard let size, host.platform.usable(UnsafePointer(size), writable: true) else { return VL_ERROR_INVALID_PARAMETER }
+    if let buffer, !host.platform.canWrite(buffer, Int(size.pointee)) { return VL_ERROR_INVALID_PARAMETER }
+    return body(host, buffer, size)
+}
+
 /// The calls above: each pointer must be there and usable (else ERROR_INVALID_PARAMETER,
 /// as iphlpapi answers a missing one).
 private func withInterfaces(reads: (UnsafeRawPointer?, Int)? = nil, writes: (UnsafeMutableRawPointer?, Int),

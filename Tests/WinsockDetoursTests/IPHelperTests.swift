@@ -112,4 +112,35 @@ final class InterfaceFamilyTests: LANTestCase {
             free(table)
         }
     }
+
+    /// GetIfTable and GetIfEntry: the same two interfaces; the routes name only them;
+    /// GetNetworkParams names the PC as gethostname does.
+    func test_theOlderTablesDescribeTheSamePC() {
+        lan.as(1) { ws in
+            let host = lan.hosts[1]
+            var size: UInt32 = 0
+            XCTAssertEqual(call("GetIfTable", .null, .ptr(&size), .int(1)), 122)
+            var table = [UInt8](repeating: 0, count: Int(size))
+            XCTAssertEqual(table.withUnsafeMutableBytes { call("GetIfTable", .ptr($0.baseAddress), .ptr(&size), .int(1)) }, 0)
+            let indexes = table.withUnsafeBytes { p in (0..<2).map { p.load(fromByteOffset: 4 + $0 * 860 + 512, as: UInt32.self) } }
+            XCTAssertEqual(indexes, [1, host.adapterIndex])
+            var row = [UInt8](repeating: 0, count: 860)
+            row.withUnsafeMutableBytes { $0.storeBytes(of: host.adapterIndex, toByteOffset: 512, as: UInt32.self) }
+            XCTAssertEqual(row.withUnsafeMutableBytes { call("GetIfEntry", .ptr($0.baseAddress)) }, 0)
+            XCTAssertEqual(Array(row[(512 + 20)..<(512 + 26)]), host.mac.array, "the adapter's MAC")
+            size = 0
+            XCTAssertEqual(call("GetIpForwardTable", .null, .ptr(&size), .int(1)), 122)
+            var routes = [UInt8](repeating: 0, count: Int(size))
+            XCTAssertEqual(routes.withUnsafeMutableBytes { call("GetIpForwardTable", .ptr($0.baseAddress), .ptr(&size), .int(1)) }, 0)
+            let interfaces = routes.withUnsafeBytes { p in (0..<Int(p.load(as: UInt32.self))).map { p.load(fromByteOffset: 4 + $0 * 56 + 16, as: UInt32.self) } }
+            XCTAssertEqual(Set(interfaces), [1, host.adapterIndex])
+            size = 0
+            XCTAssertEqual(call("GetNetworkParams", .null, .ptr(&size)), 111)
+            var params = [UInt8](repeating: 0, count: Int(size))
+            XCTAssertEqual(params.withUnsafeMutableBytes { call("GetNetworkParams", .ptr($0.baseAddress), .ptr(&size)) }, 0)
+            let name = String(decoding: params.prefix { $0 != 0 }, as: UTF8.self)
+            XCTAssertEqual(name, "VLAN-2")
+            _ = ws
+        }
+    }
 }

@@ -185,6 +185,45 @@ static void interface_family(void) {
     check("iphlp.if-table2-agrees", "error=%lu same=%d count-agrees=%d", e, same,
           GetNumberOfInterfaces(&count) == NO_ERROR && table && count == table->NumEntries);
     if (table) FreeMibTable(table);
+
+    /* The older tables: GetIfTable/GetIfEntry, the routes' interfaces, the host name. */
+    ULONG if_size = 0;
+    GetIfTable(NULL, &if_size, TRUE);
+    MIB_IFTABLE *if_table = if_size ? malloc(if_size) : NULL;
+    e = if_table ? GetIfTable(if_table, &if_size, TRUE) : 1;
+    same = e == NO_ERROR && (int)if_table->dwNumEntries == listed;
+    for (DWORD i = 0; same && i < if_table->dwNumEntries; i++) {
+        MIB_IFROW *row = &if_table->table[i], entry;
+        int found = 0;
+        for (IP_ADAPTER_ADDRESSES *a = adapters; a; a = a->Next)
+            found |= a->IfIndex == row->dwIndex && a->PhysicalAddressLength == row->dwPhysAddrLen
+                     && memcmp(a->PhysicalAddress, row->bPhysAddr, row->dwPhysAddrLen) == 0;
+        memset(&entry, 0, sizeof entry);
+        entry.dwIndex = row->dwIndex;
+        same = found && GetIfEntry(&entry) == NO_ERROR && entry.dwType == row->dwType;
+    }
+    check("iphlp.if-table-agrees", "error=%lu same=%d", e, same);
+    free(if_table);
+    ULONG routes_size = 0;
+    GetIpForwardTable(NULL, &routes_size, TRUE);
+    MIB_IPFORWARDTABLE *routes = routes_size ? malloc(routes_size) : NULL;
+    e = routes ? GetIpForwardTable(routes, &routes_size, TRUE) : 1;
+    int known = e == NO_ERROR;
+    for (DWORD i = 0; known && i < routes->dwNumEntries; i++) {
+        int found = 0;
+        for (IP_ADAPTER_ADDRESSES *a = adapters; a; a = a->Next) found |= a->IfIndex == routes->table[i].dwForwardIfIndex;
+        known = found;
+    }
+    check("iphlp.routes-agree", "error=%lu interfaces-known=%d", e, known);
+    free(routes);
+    ULONG params_size = 0;
+    GetNetworkParams(NULL, &params_size);
+    FIXED_INFO *params = params_size ? malloc(params_size) : NULL;
+    char name[256] = "";
+    gethostname(name, sizeof name);
+    e = params ? GetNetworkParams(params, &params_size) : 1;
+    check("iphlp.network-params-name", "error=%lu same-as-gethostname=%d", e, e == NO_ERROR && _stricmp(params->HostName, name) == 0);
+    free(params);
     free(adapters);
 }
 

@@ -45,6 +45,14 @@ uint32_t vl_interface_guid_to_luid(const void *guid, uint32_t lan_index, const u
  * GetIfTable2's table (allocated; FreeMibTable frees it). */
 uint32_t vl_fill_if_row2(void *row, uint32_t lan_index, const uint8_t mac[6]);
 uint32_t vl_fill_if_table2(void **table, uint32_t lan_index, const uint8_t mac[6]);
+/* GetIfEntry's row (picked by its dwIndex) and GetIfTable's table; GetIpForwardTable's
+ * routes; GetNetworkParams' FIXED_INFO. ERROR_INSUFFICIENT_BUFFER (ERROR_BUFFER_OVERFLOW
+ * for FIXED_INFO) with *size set when the buffer is too small. */
+uint32_t vl_fill_if_row(void *row, uint32_t lan_index, const uint8_t mac[6]);
+uint32_t vl_fill_if_table(void *table, uint32_t *size, uint32_t lan_index, const uint8_t mac[6]);
+uint32_t vl_fill_ip_forward_table(void *table, uint32_t *size, uint32_t lan_index, uint32_t address_network_order,
+                                  uint32_t mask_network_order);
+uint32_t vl_fill_network_params(void *info, uint32_t *size, const char *host_name);
 /* MIB_IF_ROW2's size. */
 uint32_t vl_if_row2_size(void);
 
