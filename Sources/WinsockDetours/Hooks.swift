@@ -87,7 +87,11 @@ func virtualTransport(_ af: Int32, _ type: Int32, _ proto: Int32) -> Transport? 
 /// (Winsock answers WSAEAFNOSUPPORT then).
 func virtualTransport(_ af: Int32, _ type: Int32, _ proto: Int32, info: UnsafeRawPointer?, platform: Platform) -> Transport? {
     guard let info else { return virtualTransport(af, type, proto) }
-    guard platform.canRead(info, 96) else { return nil }
+    guard platform.canRead(info, PendingDuplicate.keyLength) else { return nil }
+    // A copy WSADuplicateSocket made of a socket that is not one of ours (Wine marks its
+    // copies in dwServiceFlags4, Windows carries them in dwProviderReserved): the OS's.
+    if info.loadUnaligned(fromByteOffset: 12, as: UInt32.self) == 0xFF00_FF00
+        || info.loadUnaligned(fromByteOffset: 112, as: UInt32.self) != 0 { return nil }
     func field(_ given: Int32, _ offset: Int) -> Int32 {
         given == 0 || given == -1 ? info.loadUnaligned(fromByteOffset: offset, as: Int32.self) : given
     }
