@@ -41,7 +41,7 @@ extension VirtualHost {
             let first = VL_WSABUF(len: receiveLength, buf: output.assumingMemoryBound(to: CChar.self))
             let op = PendingReceive(overlapped: overlapped, buffers: [first], from: nil, fromLength: nil, routine: nil,
                                     thread: platform.currentThread, target: listener.completionTarget,
-                                    message: nil, packetInfo: false, handleEvent: startedLocked(listener, overlapped, routine: nil))
+                                    message: nil, controls: [], handleEvent: startedLocked(listener, overlapped, routine: nil))
             op.accept = PendingAccept(acceptor: acceptor, output: output, receiveLength: receiveLength, localLength: localLength,
                                       remoteLength: remoteLength)
             if let event = ownEvent(of: overlapped) { platform.resetEvent(event) }

@@ -46,7 +46,7 @@ extension VirtualHost {
     private func startChangeWait(_ handle: UInt, overlapped: UnsafeMutablePointer<VL_OVERLAPPED>, routine: UnsafeMutableRawPointer?) -> WinsockError? {
         withSocket(handle) { socket in
             let op = PendingReceive(overlapped: overlapped, buffers: [], from: nil, fromLength: nil, routine: routine,
-                                    thread: platform.currentThread, target: socket.completionTarget, message: nil, packetInfo: false,
+                                    thread: platform.currentThread, target: socket.completionTarget, message: nil, controls: [],
                                     handleEvent: startedLocked(socket, overlapped, routine: routine))
             overlapped.pointee.Internal = UInt(VL_STATUS_PENDING)
             overlapped.pointee.InternalHigh = 0

@@ -41,7 +41,7 @@ extension VirtualHost {
             guard let socket = sockets[handle], case let .success(route) = router.route(to: target.address, payloadLength: 0, broadcastPermitted: true),
                   case .instance = route, !router.isAnswered(route) else { return false }
             let op = PendingReceive(overlapped: overlapped, buffers: [], from: nil, fromLength: nil, routine: nil,
-                                    thread: platform.currentThread, target: socket.completionTarget, message: nil, packetInfo: false,
+                                    thread: platform.currentThread, target: socket.completionTarget, message: nil, controls: [],
                                     handleEvent: startedLocked(socket, overlapped, routine: nil))
             op.connect = PendingConnect(target: target, route: route, data: data, dataLength: dataLength, startedMs: platform.nowMs)
             overlapped.pointee.Internal = UInt(VL_STATUS_PENDING)

@@ -19,7 +19,7 @@ extension VirtualHost {
                            received: UnsafeMutablePointer<UInt32>?, flags: UnsafeMutablePointer<UInt32>?,
                            from: UnsafeMutablePointer<VL_SOCKADDR_IN>?, fromLength: UnsafeMutablePointer<Int32>?,
                            overlapped: UnsafeMutablePointer<VL_OVERLAPPED>, routine: UnsafeMutableRawPointer?,
-                           message: UnsafeMutablePointer<VL_WSAMSG>? = nil, packetInfo: Bool = false) -> WinsockError? {
+                           message: UnsafeMutablePointer<VL_WSAMSG>? = nil, controls: ControlData = []) -> WinsockError? {
         guard let flags, buffers != nil || count == 0 else { return .fault }
         if from != nil, fromLength == nil || fromLength!.pointee < 16 { return .fault }
         let copied = (0..<Int(count)).map { buffers![$0] }
@@ -33,7 +33,7 @@ extension VirtualHost {
             if routine != nil, socket.port != nil { return .invalidArgument }
             let op = PendingReceive(overlapped: overlapped, buffers: copied, from: from, fromLength: fromLength,
                                     routine: routine, thread: platform.currentThread, target: socket.completionTarget,
-                                    message: message, packetInfo: packetInfo,
+                                    message: message, controls: controls,
                                     handleEvent: startedLocked(socket, overlapped, routine: routine))
             overlapped.pointee.Internal = UInt(VL_STATUS_PENDING)
             overlapped.pointee.InternalHigh = 0
@@ -86,7 +86,7 @@ extension VirtualHost {
             return error == .wouldBlock ? .wouldBlock : .failed(error)
         case let .success(arrival):
             var error: WinsockError? = arrival.truncated ? .messageSize : nil
-            if let message = op.message { error = describe(arrival, in: message, packetInfo: op.packetInfo) }
+            if let message = op.message { error = describe(arrival, in: message, controls: op.controls) }
             // A stream's bytes come from nobody in particular: `from` is not written.
             let from: SocketAddress? = if case .datagram = socket.kind { arrival.source } else { nil }
             complete(op, error: error, bytes: arrival.copied, from: from, immediately: immediately)

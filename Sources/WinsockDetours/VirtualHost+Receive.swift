@@ -154,21 +154,19 @@ extension VirtualHost {
     }
 
     /// WSARecvMsg (its pointer comes from WSAIoctl): a receive that also says whether the
-    /// datagram was a broadcast (MSG_BCAST) and, when the game set IP_PKTINFO, where it was
-    /// sent: the virtual destination and the virtual adapter's index. Blocking as the socket
-    /// is, or overlapped (the message is completed with the datagram).
+    /// datagram was a broadcast (MSG_BCAST) and the control data the game asked for
+    /// (`ControlData`). Blocking as the socket is, or overlapped (the message is completed
+    /// with the datagram).
     func receiveMessage(_ handle: UInt, _ message: UnsafeMutablePointer<VL_WSAMSG>?, received: UnsafeMutablePointer<UInt32>?,
                         overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, routine: UnsafeMutableRawPointer?) -> WinsockError? {
         guard let message else { return .fault }
-        let packetInfo = withSocket(handle, orFail: { _ in false }) { socket in
-            (platform.intOption(socket.handle, level: Int32(VL_IPPROTO_IP), name: Int32(VL_IP_PKTINFO)) ?? 0) != 0
-        }
+        let controls = withSocket(handle, orFail: { _ in ControlData() }) { ControlData(asked: $0, platform: platform) }
         let name = message.pointee.name, nameLength = name == nil ? nil : vl_wsamsg_namelen(message)
         if let overlapped {
             var flags: UInt32 = 0
             return receiveOverlapped(handle, buffers: message.pointee.lpBuffers, count: message.pointee.dwBufferCount,
                                      received: received, flags: &flags, from: name, fromLength: nameLength,
-                                     overlapped: overlapped, routine: routine, message: message, packetInfo: packetInfo)
+                                     overlapped: overlapped, routine: routine, message: message, controls: controls)
         }
         guard let received else { return .fault }
         let result = receiveArrival(handle, buffers: message.pointee.lpBuffers, count: message.pointee.dwBufferCount,
@@ -177,30 +175,35 @@ extension VirtualHost {
             if case let .failure(error) = result { return error }
             return nil
         }
-        if let error = describe(arrival, in: message, packetInfo: packetInfo) { return error }
+        if let error = describe(arrival, in: message, controls: controls) { return error }
         received.pointee = UInt32(arrival.copied)
         return nil
     }
 
-    /// A received message's flags and control data (IP_PKTINFO when `packetInfo`). A control
-    /// buffer too small for the packet info fails the call like a too small data buffer
-    /// (WSAEMSGSIZE, MSG_CTRUNC set), as ws2_32 answers it.
-    func describe(_ arrival: Arrival, in message: UnsafeMutablePointer<VL_WSAMSG>, packetInfo: Bool) -> WinsockError? {
+    /// A received message's flags and control data, one control message per kind asked for,
+    /// in Winsock's layout (each header and its data aligned to a pointer). Control data that
+    /// does not fit is left out with MSG_CTRUNC, and the receive says WSAEMSGSIZE.
+    func describe(_ arrival: Arrival, in message: UnsafeMutablePointer<VL_WSAMSG>, controls: ControlData) -> WinsockError? {
         // A datagram for many is a broadcast or, to a group address, a multicast.
         var out: UInt32 = !arrival.isBroadcast ? 0 : arrival.destination.isMulticast ? UInt32(VL_MSG_MCAST) : UInt32(VL_MSG_BCAST)
         if arrival.truncated { out |= UInt32(VL_MSG_TRUNC) }
-        let header = MemoryLayout<VL_WSACMSGHDR>.size, data = MemoryLayout<VL_IN_PKTINFO>.size
-        if packetInfo, let control = message.pointee.Control.buf, message.pointee.Control.len >= UInt32(header + data) {
-            let raw = UnsafeMutableRawPointer(control)
-            raw.storeBytes(of: VL_WSACMSGHDR(cmsg_len: UInt(header + data), cmsg_level: Int32(VL_IPPROTO_IP), cmsg_type: Int32(VL_IP_PKTINFO)),
-                           as: VL_WSACMSGHDR.self)
-            (raw + header).storeBytes(of: VL_IN_PKTINFO(ipi_addr: arrival.destination.networkOrder, ipi_ifindex: adapterIndex),
-                                      as: VL_IN_PKTINFO.self)
-            message.pointee.Control.len = UInt32(header + data)
-        } else {
-            if packetInfo { out |= UInt32(VL_MSG_CTRUNC) }
-            message.pointee.Control.len = 0
+        var written = 0
+        let capacity = Int(message.pointee.Control.len), control = message.pointee.Control.buf.map { UnsafeMutableRawPointer($0) }
+        func add<T>(_ type: Int32, _ value: T) {
+            let header = MemoryLayout<VL_WSACMSGHDR>.size, length = header + MemoryLayout<T>.size
+            let align = MemoryLayout<UInt>.alignment, space = (length + align - 1) / align * align
+            guard let control, written + length <= capacity else { out |= UInt32(VL_MSG_CTRUNC); return }
+            (control + written).storeBytes(of: VL_WSACMSGHDR(cmsg_len: UInt(length), cmsg_level: Int32(VL_IPPROTO_IP), cmsg_type: type),
+                                           as: VL_WSACMSGHDR.self)
+            (control + written + header).storeBytes(of: value, as: T.self)
+            written += min(space, capacity - written)
         }
+        if controls.contains(.packetInfo) {
+            add(Int32(VL_IP_PKTINFO), VL_IN_PKTINFO(ipi_addr: arrival.destination.networkOrder, ipi_ifindex: adapterIndex))
+        }
+        if controls.contains(.timeToLive) { add(Int32(VL_IP_TTL), ControlData.timeToLiveValue) }
+        if controls.contains(.typeOfService) { add(Int32(VL_IP_TOS), ControlData.typeOfServiceValue) }
+        message.pointee.Control.len = UInt32(written)
         message.pointee.dwFlags = out
         return arrival.truncated || out & UInt32(VL_MSG_CTRUNC) != 0 ? .messageSize : nil
     }

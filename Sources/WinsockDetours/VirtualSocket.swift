@@ -182,9 +182,9 @@ final class PendingReceive {
     /// The socket's completion port (nil: none yet; set when one is associated meanwhile).
     var target: CompletionTarget?
     /// A WSARecvMsg's message (its flags and control data are written at completion), and
-    /// whether the socket had IP_PKTINFO on when it started.
+    /// the control data the socket asked for when it started.
     let message: UnsafeMutablePointer<VL_WSAMSG>?
-    let packetInfo: Bool
+    let controls: ControlData
     /// The socket's handle event when the operation has no event of its own (nil: it has).
     let handleEvent: UnsafeMutableRawPointer?
     /// Set for an AcceptEx: the operation is an accept (its buffer is the first data's).
@@ -195,7 +195,7 @@ final class PendingReceive {
     init(overlapped: UnsafeMutablePointer<VL_OVERLAPPED>, buffers: [VL_WSABUF],
          from: UnsafeMutablePointer<VL_SOCKADDR_IN>?, fromLength: UnsafeMutablePointer<Int32>?,
          routine: UnsafeMutableRawPointer?, thread: UInt, target: CompletionTarget?,
-         message: UnsafeMutablePointer<VL_WSAMSG>?, packetInfo: Bool, handleEvent: UnsafeMutableRawPointer?) {
+         message: UnsafeMutablePointer<VL_WSAMSG>?, controls: ControlData, handleEvent: UnsafeMutableRawPointer?) {
         self.overlapped = overlapped
         self.buffers = buffers
         self.from = from
@@ -204,7 +204,7 @@ final class PendingReceive {
         self.thread = thread
         self.target = target
         self.message = message
-        self.packetInfo = packetInfo
+        self.controls = controls
         self.handleEvent = handleEvent
     }
 }
