@@ -358,15 +358,21 @@ void extensions_elsewhere(void) {
     closesocket(l);
 }
 
+/* A listener, a client connected to it, and the connection it accepted. */
+static void connected_pair(SOCKET *l, SOCKET *c, SOCKET *a) {
+    struct sockaddr_in at;
+    *l = listening(&at);
+    *c = tcp();
+    connect(*c, (struct sockaddr *)&at, sizeof at);
+    *a = accept(*l, NULL, NULL);
+}
+
 /* An overlapped WSASend the peer does not read yet: pending, never blocking the caller;
  * it ends with every byte once the peer has read them all. */
 void overlapped_send(void) {
     enum { SIZE = 32 << 20 };
-    struct sockaddr_in at;
-    SOCKET l = listening(&at);
-    SOCKET c = tcp();
-    connect(c, (struct sockaddr *)&at, sizeof at);
-    SOCKET a = accept(l, NULL, NULL);
+    SOCKET l, c, a;
+    connected_pair(&l, &c, &a);
     char *data = malloc(SIZE), *sink = malloc(1 << 20);
     for (int i = 0; i < SIZE; i++) data[i] = (char)(i * 7 + (i >> 13));
     WSABUF b = { SIZE, data };
@@ -405,11 +411,8 @@ void overlapped_send(void) {
  * later server call of that thread, the DLL before closesocket returns.) */
 void overlapped_send_closed(void) {
     enum { SIZE = 32 << 20 };
-    struct sockaddr_in at;
-    SOCKET l = listening(&at);
-    SOCKET c = tcp();
-    connect(c, (struct sockaddr *)&at, sizeof at);
-    SOCKET a = accept(l, NULL, NULL);
+    SOCKET l, c, a;
+    connected_pair(&l, &c, &a);
     char *data = calloc(1, SIZE);
     WSABUF b = { SIZE, data };
     DWORD sent = 0;
