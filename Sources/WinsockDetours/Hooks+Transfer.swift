@@ -3,10 +3,13 @@ import VirtualIPCore
 
 // Sending and receiving: the datagram and stream calls, plain, WSA and message forms.
 
-/// One WSABUF over a plain buffer, for the single-buffer calls.
+/// One WSABUF over a plain buffer, for the single-buffer calls. A negative length is a
+/// send's WSAEINVAL and a receive's WSAEFAULT (its buffer, that long, cannot be there), as
+/// Wine and sock.c's test_events pin them.
 @inline(__always)
-private func withSingleBuffer<T>(_ buffer: UnsafeRawPointer?, _ length: Int32, _ body: (Result<UnsafePointer<VL_WSABUF>, WinsockError>) -> T) -> T {
-    guard length >= 0 else { return body(.failure(.invalidArgument)) }
+private func withSingleBuffer<T>(_ buffer: UnsafeRawPointer?, _ length: Int32, receiving: Bool = false,
+                                 _ body: (Result<UnsafePointer<VL_WSABUF>, WinsockError>) -> T) -> T {
+    guard length >= 0 else { return body(.failure(receiving ? .fault : .invalidArgument)) }
     guard buffer != nil || length == 0 else { return body(.failure(.fault)) }
     var wsabuf = VL_WSABUF(len: UInt32(length), buf: UnsafeMutablePointer(mutating: buffer?.assumingMemoryBound(to: CChar.self)))
     return withUnsafePointer(to: &wsabuf) { body(.success($0)) }
@@ -61,7 +64,7 @@ public func hookSend(_ s: UInt, _ buffer: UnsafePointer<CChar>?, _ length: Int32
 public func hookRecvfrom(_ s: UInt, _ buffer: UnsafeMutablePointer<CChar>?, _ length: Int32, _ flags: Int32,
                          _ from: UnsafeMutablePointer<VL_SOCKADDR_IN>?, _ fromLength: UnsafeMutablePointer<Int32>?) -> Int32 {
     withHost(orFail: socketError) { host in
-        withSingleBuffer(buffer, length) { wsabuf in
+        withSingleBuffer(buffer, length, receiving: true) { wsabuf in
             switch wsabuf {
             case let .failure(error): return status(host, error)
             case let .success(b): return count(host, host.receive(s, buffers: b, count: 1, flags: flags, from: from, fromLength: fromLength))

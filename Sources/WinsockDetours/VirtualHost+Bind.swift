@@ -130,8 +130,10 @@ extension VirtualHost {
                 socket.peer = nil
                 return nil
             }
-            // Windows: "the remote address is not a valid address (such as INADDR_ANY)", and port 0.
-            guard target.port != 0, target.address != .any else { return .addressNotAvailable }
+            // Windows: "the remote address is not a valid address (such as INADDR_ANY)". Port 0
+            // is a destination a datagram socket may be connected to (sock.c's test_events
+            // connects to 127.0.0.1:0); a send to it has nobody to reach.
+            guard target.address != .any else { return .addressNotAvailable }
             if case let .failure(error) = router.route(to: target.address, payloadLength: 0, broadcastPermitted: socket.broadcast) {
                 return winsockError(error)
             }
