@@ -303,3 +303,62 @@ uint32_t vl_fill_network_params(void *info, uint32_t *size, const char *host_nam
     f->NodeType = BROADCAST_NODE;
     return 0;
 }
+
+/* ---- GetUnicastIpAddressTable: the PC's IPv4 addresses, one row each ---- */
+
+typedef struct vl_unicast_row {              /* MIB_UNICASTIPADDRESS_ROW */
+    union { uint16_t family; VL_SOCKADDR_IN v4; uint8_t bytes[28]; } Address;  /* SOCKADDR_INET */
+    uint64_t InterfaceLuid;
+    uint32_t InterfaceIndex, PrefixOrigin, SuffixOrigin, ValidLifetime, PreferredLifetime;
+    uint8_t OnLinkPrefixLength, SkipAsSource;
+    uint32_t DadState, ScopeId;
+    int64_t CreationTimeStamp;
+} vl_unicast_row;
+
+typedef struct vl_unicast_table {            /* MIB_UNICASTIPADDRESS_TABLE */
+    uint32_t NumEntries;
+    vl_unicast_row Table[2];
+} vl_unicast_table;
+
+#if defined(_WIN32)
+_Static_assert(offsetof(vl_unicast_row, InterfaceLuid) == offsetof(MIB_UNICASTIPADDRESS_ROW, InterfaceLuid), "InterfaceLuid");
+_Static_assert(offsetof(vl_unicast_row, OnLinkPrefixLength) == offsetof(MIB_UNICASTIPADDRESS_ROW, OnLinkPrefixLength), "OnLinkPrefixLength");
+_Static_assert(offsetof(vl_unicast_row, DadState) == offsetof(MIB_UNICASTIPADDRESS_ROW, DadState), "DadState");
+_Static_assert(offsetof(vl_unicast_row, CreationTimeStamp) == offsetof(MIB_UNICASTIPADDRESS_ROW, CreationTimeStamp), "CreationTimeStamp");
+_Static_assert(sizeof(vl_unicast_row) == sizeof(MIB_UNICASTIPADDRESS_ROW), "MIB_UNICASTIPADDRESS_ROW");
+_Static_assert(offsetof(vl_unicast_table, Table) == offsetof(MIB_UNICASTIPADDRESS_TABLE, Table), "MIB_UNICASTIPADDRESS_TABLE.Table");
+#endif
+
+static void fill_unicast(vl_unicast_row *row, int which, uint32_t lan_index, const uint8_t mac[6], uint32_t address, uint8_t prefix) {
+    iface i = describe(which, lan_index, mac);
+    memset(row, 0, sizeof *row);
+    row->Address.v4.sin_family = VL_AF_INET;
+    row->Address.v4.sin_addr = address;
+    row->InterfaceLuid = i.luid;
+    row->InterfaceIndex = i.index;
+    row->PrefixOrigin = row->SuffixOrigin = 1;  /* manual, as GetAdaptersAddresses says */
+    row->ValidLifetime = row->PreferredLifetime = 0xFFFFFFFFu;
+    row->OnLinkPrefixLength = prefix;
+    row->DadState = 4;  /* preferred */
+}
+
+/* The table (allocated; FreeMibTable frees it): loopback's 127.0.0.1/8, then the adapter's
+ * address. IPv6 is not the virtual PC's: an AF_UNSPEC question gets these rows too. */
+uint32_t vl_fill_unicast_table(void **table, uint32_t lan_index, const uint8_t mac[6], uint32_t address_network_order,
+                               uint8_t prefix_length) {
+#if defined(_WIN32)
+    vl_unicast_table *t = HeapAlloc(GetProcessHeap(), 0, sizeof *t);
+#else
+    vl_unicast_table *t = malloc(sizeof *t);
+#endif
+    if (!t) return OUT_OF_MEMORY;
+    memset(t, 0, sizeof *t);
+    t->NumEntries = 2;
+    uint8_t loopback[4] = { 127, 0, 0, 1 };
+    uint32_t loopback_address;
+    memcpy(&loopback_address, loopback, 4);
+    fill_unicast(&t->Table[0], 1, lan_index, mac, loopback_address, 8);
+    fill_unicast(&t->Table[1], 0, lan_index, mac, address_network_order, prefix_length);
+    *table = t;
+    return 0;
+}

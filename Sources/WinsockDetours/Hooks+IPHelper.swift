@@ -85,6 +85,15 @@ public func hookGetIfTable2(_ table: UnsafeMutablePointer<UnsafeMutableRawPointe
     }
 }
 
+/// GetUnicastIpAddressTable for AF_INET or AF_UNSPEC (the DLL hands AF_INET6 to iphlpapi):
+/// loopback's address and the adapter's.
+@_cdecl("vl_hook_GetUnicastIpAddressTable")
+public func hookGetUnicastIpAddressTable(_ family: UInt32, _ table: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> UInt32 {
+    withInterfaces(writes: (table.map { UnsafeMutableRawPointer($0) }, MemoryLayout<UnsafeRawPointer>.size)) { host in
+        host.interfaces { vl_fill_unicast_table(table, $0, $1, host.address.networkOrder, UInt8(host.registry.network.prefixLength)) }
+    }
+}
+
 /// GetIfTable / GetIpForwardTable / GetNetworkParams: a size that cannot be written is
 /// ERROR_INVALID_PARAMETER; a table too small is the size needed.
 @_cdecl("vl_hook_GetIfTable")

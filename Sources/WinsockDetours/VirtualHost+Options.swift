@@ -80,8 +80,14 @@ extension VirtualHost {
             let number: Int32 = length >= 4 ? value.loadUnaligned(as: Int32.self) : Int32(value.load(as: UInt8.self))
             switch (level, name) {
             case (_, Int32(VL_SO_BROADCAST)): datagram?.broadcast = number != 0
-            case (_, Int32(VL_SO_REUSEADDR)): socket.reuseAddress = number != 0
-            case (_, Int32(VL_SO_EXCLUSIVEADDRUSE)): socket.exclusiveAddress = number != 0
+            // The two are mutually exclusive: turning one on while the other is on is
+            // WSAEINVAL (sock.c's test_reuseaddr pins it).
+            case (_, Int32(VL_SO_REUSEADDR)):
+                if number != 0 && socket.exclusiveAddress { return .invalidArgument }
+                socket.reuseAddress = number != 0
+            case (_, Int32(VL_SO_EXCLUSIVEADDRUSE)):
+                if number != 0 && socket.reuseAddress { return .invalidArgument }
+                socket.exclusiveAddress = number != 0
             case (Int32(VL_IPPROTO_IP), Int32(VL_IP_MULTICAST_LOOP)): if let datagram { setMulticastLoopLocked(datagram, number != 0) }
             case (_, Int32(VL_SO_SNDBUF)), (_, Int32(VL_SO_RCVBUF)), (_, Int32(VL_SO_RCVTIMEO)), (_, Int32(VL_SO_SNDTIMEO)),
                  (Int32(VL_IPPROTO_IP), Int32(VL_IP_MULTICAST_IF)):

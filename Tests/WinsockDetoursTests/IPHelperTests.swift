@@ -101,6 +101,23 @@ final class InterfaceFamilyTests: LANTestCase {
         }
     }
 
+    func test_theUnicastTableHasTheTwoAddresses() {
+        lan.as(1) { _ in
+            var table: UnsafeMutableRawPointer?
+            XCTAssertEqual(call("GetUnicastIpAddressTable", .uint(2), .ptr(&table)), 0)
+            guard let table else { return XCTFail("no table") }
+            defer { free(table) }
+            XCTAssertEqual(table.load(as: UInt32.self), 2)
+            let rowSize = 80, first = 8  // MIB_UNICASTIPADDRESS_ROW, after NumEntries and its padding
+            let rows = (0..<2).map { i -> (UInt32, UInt32) in
+                let row = table + first + i * rowSize
+                return (row.load(fromByteOffset: 40, as: UInt32.self), row.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+            }
+            XCTAssertEqual(rows.map(\.0), [1, lan.hosts[1].adapterIndex])
+            XCTAssertEqual(rows.map { IPv4Address(networkOrder: $0.1) }, [.loopback, lan.address(1)])
+        }
+    }
+
     func test_theTableAndTheCountListTheSameTwo() {
         lan.as(0) { _ in
             var table: UnsafeMutableRawPointer?

@@ -189,4 +189,22 @@ final class StartupAndBindTests: LANTestCase {
             ws.cleanup()
         }
     }
+
+    /// SO_REUSEADDR and SO_EXCLUSIVEADDRUSE exclude each other (sock.c's test_reuseaddr):
+    /// the second one on is WSAEINVAL; off again, the other may be set.
+    func test_reuseAndExclusiveUseExcludeEachOther() {
+        lan.as(0) { ws in
+            ws.startup()
+            let s = ws.udpSocket()
+            let exclusive = Int32(VL_SO_EXCLUSIVEADDRUSE)
+            XCTAssertEqual(ws.setOption(s, Opt.SO_REUSEADDR, 1), 0)
+            XCTAssertEqual(ws.setOption(s, exclusive, 1), Winsock.socketError)
+            XCTAssertEqual(ws.lastError, WSA.EINVAL)
+            XCTAssertEqual(ws.setOption(s, Opt.SO_REUSEADDR, 0), 0)
+            XCTAssertEqual(ws.setOption(s, exclusive, 1), 0)
+            XCTAssertEqual(ws.setOption(s, Opt.SO_REUSEADDR, 1), Winsock.socketError)
+            XCTAssertEqual(ws.lastError, WSA.EINVAL)
+            ws.cleanup()
+        }
+    }
 }

@@ -216,6 +216,25 @@ static void interface_family(void) {
     }
     check("iphlp.routes-agree", "error=%lu interfaces-known=%d", e, known);
     free(routes);
+    /* Every IPv4 address GetUnicastIpAddressTable lists is one GetAdaptersAddresses gives
+     * the same interface (index, LUID, prefix), and the counts agree. */
+    MIB_UNICASTIPADDRESS_TABLE *unicast = NULL;
+    e = GetUnicastIpAddressTable(AF_INET, &unicast);
+    int v4 = 0, matched = 0;
+    for (IP_ADAPTER_ADDRESSES *a = adapters; a; a = a->Next)
+        for (IP_ADAPTER_UNICAST_ADDRESS *u = a->FirstUnicastAddress; u; u = u->Next)
+            if (u->Address.lpSockaddr->sa_family == AF_INET) v4++;
+    for (ULONG i = 0; e == NO_ERROR && i < unicast->NumEntries; i++) {
+        MIB_UNICASTIPADDRESS_ROW *row = &unicast->Table[i];
+        for (IP_ADAPTER_ADDRESSES *a = adapters; a; a = a->Next)
+            for (IP_ADAPTER_UNICAST_ADDRESS *u = a->FirstUnicastAddress; u; u = u->Next)
+                if (u->Address.lpSockaddr->sa_family == AF_INET && a->IfIndex == row->InterfaceIndex
+                    && a->Luid.Value == row->InterfaceLuid.Value && u->OnLinkPrefixLength == row->OnLinkPrefixLength
+                    && ((struct sockaddr_in *)u->Address.lpSockaddr)->sin_addr.s_addr == row->Address.Ipv4.sin_addr.s_addr)
+                    matched++;
+    }
+    check("iphlp.unicast-table-agrees", "error=%lu same=%d", e, e == NO_ERROR && (int)unicast->NumEntries == v4 && matched == v4);
+    if (unicast) FreeMibTable(unicast);
     ULONG params_size = 0;
     GetNetworkParams(NULL, &params_size);
     FIXED_INFO *params = params_size ? malloc(params_size) : NULL;

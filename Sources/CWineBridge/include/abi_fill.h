@@ -53,6 +53,9 @@ uint32_t vl_fill_if_table(void *table, uint32_t *size, uint32_t lan_index, const
 uint32_t vl_fill_ip_forward_table(void *table, uint32_t *size, uint32_t lan_index, uint32_t address_network_order,
                                   uint32_t mask_network_order);
 uint32_t vl_fill_network_params(void *info, uint32_t *size, const char *host_name);
+/* GetUnicastIpAddressTable's table for IPv4 (allocated; FreeMibTable frees it). */
+uint32_t vl_fill_unicast_table(void **table, uint32_t lan_index, const uint8_t mac[6], uint32_t address_network_order,
+                               uint8_t prefix_length);
 /* MIB_IF_ROW2's size. */
 uint32_t vl_if_row2_size(void);
 
