@@ -133,11 +133,14 @@ private func sized(_ buffer: UnsafeMutableRawPointer?, _ size: UnsafeMutablePoin
 }
 
 /// The calls above: each pointer must be there and usable (else ERROR_INVALID_PARAMETER,
-/// as iphlpapi answers a missing one).
+/// as iphlpapi answers a missing one). An interface the PC lacks is also the last error,
+/// as Wine's iphlpapi leaves it (the pointer sweep compares it).
 private func withInterfaces(reads: (UnsafeRawPointer?, Int)? = nil, writes: (UnsafeMutableRawPointer?, Int),
                             _ body: (VirtualHost) -> UInt32) -> UInt32 {
     guard let host = VirtualHost.current else { return notSupported }
     if let reads, !host.platform.canRead(reads.0, reads.1) { return VL_ERROR_INVALID_PARAMETER }
     guard host.platform.canWrite(writes.0, writes.1) else { return VL_ERROR_INVALID_PARAMETER }
-    return body(host)
+    let code = body(host)
+    if code == 2 { host.platform.lastError = WinsockError(2) }  // ERROR_FILE_NOT_FOUND
+    return code
 }

@@ -34,8 +34,12 @@ extension VirtualHost {
     /// selected events (as Windows' accepted sockets inherit them).
     func accept(_ handle: UInt, address: UnsafeMutablePointer<VL_SOCKADDR_IN>?,
                 length: UnsafeMutablePointer<Int32>?) -> Result<UInt, WinsockError> {
-        // As ws2_32: the name is written only when both pointers are given (a NULL length is
-        // no error); a length too small for it is WSAEFAULT.
+        // The socket first, as ws2_32 asks (a datagram socket is WSAEOPNOTSUPP whatever the
+        // pointers), then the name: written only when both pointers are given (a NULL length
+        // is no error); a length too small for it is WSAEFAULT.
+        if let error = withStream(handle, orFail: { $0 }, notStream: .operationNotSupported, { $0.listening ? nil : .invalidArgument }) {
+            return .failure(error)
+        }
         guard platform.usable(length, writable: true) else { return .failure(.fault) }
         if address != nil, let length, length.pointee < 16 { return .failure(.fault) }
         let start: Result<StreamSocket, WinsockError> = withStream(handle, orFail: { .failure($0) }, notStream: .operationNotSupported) { socket in
