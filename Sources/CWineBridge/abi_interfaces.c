@@ -166,14 +166,19 @@ uint32_t vl_fill_if_row2(void *row, uint32_t lan_index, const uint8_t mac[6]) {
     return 0;
 }
 
-/* GetIfTable2: a table the caller frees with FreeMibTable (HeapFree on the process heap;
- * the Linux build's tests free it with free). */
-uint32_t vl_fill_if_table2(void **table, uint32_t lan_index, const uint8_t mac[6]) {
+/* A table the caller frees with FreeMibTable: HeapFree on the process heap (the Linux
+ * build's tests free it with free). */
+static void *mib_table(size_t size) {
 #if defined(_WIN32)
-    vl_if_table2 *t = HeapAlloc(GetProcessHeap(), 0, sizeof *t);  /* what FreeMibTable frees */
+    return HeapAlloc(GetProcessHeap(), 0, size);
 #else
-    vl_if_table2 *t = malloc(sizeof *t);
+    return malloc(size);
 #endif
+}
+
+/* GetIfTable2: a table FreeMibTable frees (mib_table). */
+uint32_t vl_fill_if_table2(void **table, uint32_t lan_index, const uint8_t mac[6]) {
+    vl_if_table2 *t = mib_table(sizeof *t);
     if (!t) return OUT_OF_MEMORY;
     memset(t, 0, sizeof *t);
     t->NumEntries = 2;
@@ -346,11 +351,7 @@ static void fill_unicast(vl_unicast_row *row, int which, uint32_t lan_index, con
  * address. IPv6 is not the virtual PC's: an AF_UNSPEC question gets these rows too. */
 uint32_t vl_fill_unicast_table(void **table, uint32_t lan_index, const uint8_t mac[6], uint32_t address_network_order,
                                uint8_t prefix_length) {
-#if defined(_WIN32)
-    vl_unicast_table *t = HeapAlloc(GetProcessHeap(), 0, sizeof *t);
-#else
-    vl_unicast_table *t = malloc(sizeof *t);
-#endif
+    vl_unicast_table *t = mib_table(sizeof *t);
     if (!t) return OUT_OF_MEMORY;
     memset(t, 0, sizeof *t);
     t->NumEntries = 2;
