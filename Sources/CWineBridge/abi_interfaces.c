@@ -48,7 +48,7 @@ _Static_assert(offsetof(vl_if_table2, Table) == offsetof(MIB_IF_TABLE2, Table), 
 #endif
 
 enum { LOOPBACK_INDEX = 1, TYPE_ETHERNET = 6, TYPE_LOOPBACK = 24, UP = 1, CONNECTED = 1, NOT_FOUND = 2,
-       INVALID_PARAMETER = 87, OUT_OF_MEMORY = 14, MEDIUM_802_3 = 0, MEDIUM_LOOPBACK = 20, PHYSICAL_802_3 = 14,
+       OUT_OF_MEMORY = 14, MEDIUM_802_3 = 0, MEDIUM_LOOPBACK = 20, PHYSICAL_802_3 = 14,
        ACCESS_BROADCAST = 2, ACCESS_LOOPBACK = 1, HARDWARE_INTERFACE = 0x1, CONNECTOR_PRESENT = 0x4 };
 
 /* One interface of the two: which = 0 the virtual LAN's adapter, 1 loopback. */
@@ -244,6 +244,8 @@ static void fill_if_row(vl_if_row *row, int which, uint32_t lan_index, const uin
     memcpy(row->bDescr, names[which], length);
     row->dwDescrLen = (uint32_t)length + 1;
 }
+
+uint32_t vl_if_row_size(void) { return sizeof(vl_if_row); }
 
 /* GetIfEntry: the row's dwIndex picks the interface. */
 uint32_t vl_fill_if_row(void *row, uint32_t lan_index, const uint8_t mac[6]) {

@@ -275,7 +275,6 @@ static int32_t peer_name(VL_SOCKET s, void *name, int32_t *length) {
 /* Copies of a backing socket, as Winsock makes them: WSADuplicateSocket's answer carries
  * the copy (a dup of the descriptor) where Winsock's carries the duplicated handle,
  * dwProviderReserved, after the type and protocol it fills. Only for this process. */
-enum { INFO_FAMILY = 76, INFO_TYPE = 88, INFO_PROTOCOL = 92, INFO_RESERVED = 112, INFO_KEY = 116 };
 
 static int32_t duplicate_socket(VL_SOCKET s, uint32_t process, void *info, int32_t wide) {
     (void)wide;
@@ -289,18 +288,18 @@ static int32_t duplicate_socket(VL_SOCKET s, uint32_t process, void *info, int32
     int copy = dup((int)s);
     if (copy < 0) return VL_WSAENOBUFS;
     int32_t fields[3] = { AF_INET, type, protocol };
-    memset(info, 0, INFO_KEY);
-    memcpy((char *)info + INFO_FAMILY, &fields[0], 4);
-    memcpy((char *)info + INFO_TYPE, &fields[1], 4);
-    memcpy((char *)info + INFO_PROTOCOL, &fields[2], 4);
-    memcpy((char *)info + INFO_RESERVED, &copy, 4);
+    memset(info, 0, VL_INFO_FIXED_LENGTH);
+    memcpy((char *)info + VL_INFO_FAMILY, &fields[0], 4);
+    memcpy((char *)info + VL_INFO_TYPE, &fields[1], 4);
+    memcpy((char *)info + VL_INFO_PROTOCOL, &fields[2], 4);
+    memcpy((char *)info + VL_INFO_PROVIDER_RESERVED, &copy, 4);
     return 0;
 }
 
 static int32_t socket_from_info(void *info, int32_t wide, VL_SOCKET *out) {
     (void)wide;
     int copy;
-    memcpy(&copy, (char *)info + INFO_RESERVED, 4);
+    memcpy(&copy, (char *)info + VL_INFO_PROVIDER_RESERVED, 4);
     *out = (VL_SOCKET)copy;
     return 0;
 }

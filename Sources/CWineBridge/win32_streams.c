@@ -250,7 +250,8 @@ void vl_win32_close_after_sends(SOCKET s) {
     LeaveCriticalSection(&sends_lock);
     if (n > 0) {
         CancelIoEx((HANDLE)s, NULL);
-        if (WaitForMultipleObjects(n, gone, TRUE, 10000) != WAIT_OBJECT_0) {
+        /* Waiting for all: any answer from WAIT_OBJECT_0 to WAIT_OBJECT_0 + n - 1 means all ended. */
+        if (WaitForMultipleObjects(n, gone, TRUE, 10000) >= WAIT_OBJECT_0 + n) {
             static const char said[] = "closesocket: a cancelled overlapped send of the backing socket did not end within 10 s";
             vl_log_write(VL_LOG_WARNING, said, sizeof said - 1);
         }

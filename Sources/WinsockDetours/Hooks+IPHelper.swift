@@ -43,10 +43,10 @@ public func hookGetBestInterfaceEx(_ to: UnsafePointer<VL_SOCKADDR_IN>?, _ index
 
 @_cdecl("vl_hook_GetNumberOfInterfaces")
 public func hookGetNumberOfInterfaces(_ count: UnsafeMutablePointer<UInt32>?) -> UInt32 {
-    guard let host = VirtualHost.current else { return notSupported }
-    guard let count, host.platform.usable(UnsafePointer(count), writable: true) else { return VL_ERROR_INVALID_PARAMETER }
-    count.pointee = vl_interface_count()
-    return 0
+    withInterfaces(writes: (count.map { UnsafeMutableRawPointer($0) }, 4)) { _ in
+        count!.pointee = vl_interface_count()
+        return 0
+    }
 }
 
 @_cdecl("vl_hook_ConvertInterfaceIndexToLuid")
@@ -103,7 +103,9 @@ public func hookGetIfTable(_ table: UnsafeMutableRawPointer?, _ size: UnsafeMuta
 
 @_cdecl("vl_hook_GetIfEntry")
 public func hookGetIfEntry(_ row: UnsafeMutableRawPointer?) -> UInt32 {
-    withInterfaces(reads: (row.map { UnsafeRawPointer($0) }, 860), writes: (row, 860)) { $0.interfaces { vl_fill_if_row(row, $0, $1) } }
+    withInterfaces(reads: (row.map { UnsafeRawPointer($0) }, Int(vl_if_row_size())), writes: (row, Int(vl_if_row_size()))) {
+        $0.interfaces { vl_fill_if_row(row, $0, $1) }
+    }
 }
 
 @_cdecl("vl_hook_GetIpForwardTable")

@@ -90,14 +90,14 @@ func virtualTransport(_ af: Int32, _ type: Int32, _ proto: Int32, info: UnsafeRa
     guard platform.canRead(info, PendingDuplicate.keyLength) else { return nil }
     // A copy WSADuplicateSocket made of a socket that is not one of ours (Wine marks its
     // copies in dwServiceFlags4, Windows carries them in dwProviderReserved): the OS's.
-    if info.loadUnaligned(fromByteOffset: 12, as: UInt32.self) == 0xFF00_FF00
-        || info.loadUnaligned(fromByteOffset: 112, as: UInt32.self) != 0 { return nil }
-    func field(_ given: Int32, _ offset: Int) -> Int32 {
-        given == 0 || given == -1 ? info.loadUnaligned(fromByteOffset: offset, as: Int32.self) : given
+    if info.loadUnaligned(fromByteOffset: Int(VL_INFO_SERVICE_FLAGS4), as: UInt32.self) == 0xFF00_FF00
+        || info.loadUnaligned(fromByteOffset: Int(VL_INFO_PROVIDER_RESERVED), as: UInt32.self) != 0 { return nil }
+    func field(_ given: Int32, _ offset: Int32) -> Int32 {
+        given == 0 || given == -1 ? info.loadUnaligned(fromByteOffset: Int(offset), as: Int32.self) : given
     }
-    let family = field(af, 76)  // iAddressFamily; iSocketType at 88, iProtocol at 92
+    let family = field(af, Int32(VL_INFO_FAMILY))
     guard family == Int32(VL_AF_INET) else { return nil }
-    return virtualTransport(family, field(type, 88), field(proto, 92))
+    return virtualTransport(family, field(type, Int32(VL_INFO_TYPE)), field(proto, Int32(VL_INFO_PROTOCOL)))
 }
 
 /// 1 when socket(af, type, protocol), or WSASocket with `info`, makes a virtual socket (or

@@ -1,19 +1,9 @@
 import CWineBridge
 import VirtualIPCore
 
-/// The requests that wait for the PC's addresses or routes to change.
-enum ChangeRequest {
-    case addressList    // SIO_ADDRESS_LIST_CHANGE
-    case routingInterface  // SIO_ROUTING_INTERFACE_CHANGE
-
-    init?(code: UInt32) {
-        switch code {
-        case 0x2800_0017: self = .addressList
-        case 0x8800_0015: self = .routingInterface
-        default: return nil
-        }
-    }
-}
+/// Whether a WSAIoctl request waits for the PC's addresses or routes to change
+/// (SIO_ADDRESS_LIST_CHANGE, SIO_ROUTING_INTERFACE_CHANGE).
+func waitsForChange(_ code: UInt32) -> Bool { code == 0x2800_0017 || code == 0x8800_0015 }
 
 /// SIO_ADDRESS_LIST_CHANGE and SIO_ROUTING_INTERFACE_CHANGE, as Windows answers them for a PC
 /// whose addresses and routes never change (the virtual PC's do not): overlapped, pending
@@ -48,9 +38,7 @@ extension VirtualHost {
             let op = PendingReceive(overlapped: overlapped, buffers: [], from: nil, fromLength: nil, routine: routine,
                                     thread: platform.currentThread, target: socket.completionTarget, message: nil, controls: [],
                                     handleEvent: startedLocked(socket, overlapped, routine: routine))
-            overlapped.pointee.Internal = UInt(VL_STATUS_PENDING)
-            overlapped.pointee.InternalHigh = 0
-            if routine == nil, let event = ownEvent(of: overlapped) { platform.resetEvent(event) }
+            markPending(overlapped, routine: routine)
             socket.changeWaits.append(op)
             return .ioPending
         }

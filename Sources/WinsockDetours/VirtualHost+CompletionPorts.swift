@@ -36,6 +36,14 @@ extension VirtualHost {
         }
     }
 
+    /// An overlapped operation is under way: STATUS_PENDING, no bytes yet, and its event
+    /// reset (the I/O manager does so on Windows; a completion routine has none).
+    func markPending(_ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>, routine: UnsafeMutableRawPointer?) {
+        overlapped.pointee.Internal = UInt(VL_STATUS_PENDING)
+        overlapped.pointee.InternalHigh = 0
+        if routine == nil, let event = ownEvent(of: overlapped) { platform.resetEvent(event) }
+    }
+
     /// The OVERLAPPED's event, without the low bit that only says "no packet" (nil: none).
     func ownEvent(of overlapped: UnsafeMutablePointer<VL_OVERLAPPED>) -> UnsafeMutableRawPointer? {
         overlapped.pointee.hEvent.flatMap { UnsafeMutableRawPointer(bitPattern: UInt(bitPattern: $0) & ~1) }

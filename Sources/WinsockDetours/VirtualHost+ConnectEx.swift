@@ -44,9 +44,7 @@ extension VirtualHost {
                                     thread: platform.currentThread, target: socket.completionTarget, message: nil, controls: [],
                                     handleEvent: startedLocked(socket, overlapped, routine: nil))
             op.connect = PendingConnect(target: target, route: route, data: data, dataLength: dataLength, startedMs: platform.nowMs)
-            overlapped.pointee.Internal = UInt(VL_STATUS_PENDING)
-            overlapped.pointee.InternalHigh = 0
-            if let event = ownEvent(of: overlapped) { platform.resetEvent(event) }
+            markPending(overlapped, routine: nil)
             socket.pending.append(op)
             return true
         }

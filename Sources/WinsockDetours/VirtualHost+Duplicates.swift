@@ -2,10 +2,10 @@ import CWineBridge
 import VirtualIPCore
 
 /// WSADuplicateSocket's answer for this process: the WSAPROTOCOL_INFO the OS filled (its
-/// first `keyLength` bytes, the same in the A and W forms, end with the duplicated OS
-/// handle, so they name this one copy) and the socket it copies.
+/// first `keyLength` bytes, the same in the A and W forms, hold the duplicated OS handle,
+/// so they name this one copy) and the socket it copies.
 struct PendingDuplicate {
-    static let keyLength = 116
+    static let keyLength = Int(VL_INFO_FIXED_LENGTH)
     let key: [UInt8]
     let socket: VirtualSocket
 }

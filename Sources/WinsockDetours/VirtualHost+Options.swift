@@ -205,7 +205,7 @@ extension VirtualHost {
                   overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, routine: UnsafeMutableRawPointer?) -> WinsockError? {
         guard let returned, platform.canWrite(returned, 4) else { return .fault }
         if let overlapped, !platform.canWrite(overlapped, MemoryLayout<VL_OVERLAPPED>.size) { return .fault }
-        if ChangeRequest(code: code) != nil { return waitForChange(handle, overlapped: overlapped, routine: routine) }
+        if waitsForChange(code) { return waitForChange(handle, overlapped: overlapped, routine: routine) }
         var unknown = false
         let outcome = withSocket(handle) { socket -> WinsockError? in
             let request = IoctlRequest(code: code, input: input, inputLength: inputLength, output: output, outputLength: outputLength,

@@ -35,10 +35,7 @@ extension VirtualHost {
                                     routine: routine, thread: platform.currentThread, target: socket.completionTarget,
                                     message: message, controls: controls,
                                     handleEvent: startedLocked(socket, overlapped, routine: routine))
-            overlapped.pointee.Internal = UInt(VL_STATUS_PENDING)
-            overlapped.pointee.InternalHigh = 0
-            // Starting an I/O resets its event (the I/O manager does so on Windows).
-            if routine == nil, let event = ownEvent(of: overlapped) { platform.resetEvent(event) }
+            markPending(overlapped, routine: routine)
             if socket.pending.isEmpty {
                 switch attemptLocked(socket, op, immediately: true) {
                 case let .completed(bytes, error):

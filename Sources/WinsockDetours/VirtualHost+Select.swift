@@ -60,7 +60,7 @@ extension VirtualHost {
             var ready = [UInt8](repeating: 0, count: handles.count)
             let woke: Int
             switch platform.waitSockets(handles, interest: realInterest, ready: &ready, timeoutMs: ours ? 0 : Int32(clamping: remaining ?? -1)) {
-            case let .success(count): woke = count
+            case let .success(n): woke = n
             case let .failure(error):
                 // A socket another thread closed while the wait ran: WSAENOTSOCK with the
                 // sets emptied, as ws2_32 ends it (sock.c, Wine bug 38399); one that was
@@ -130,22 +130,21 @@ extension VirtualHost {
             }
             let woke: Int
             let invalid = Int16(VL_POLLNVAL)
-            switch platform.poll(&real, count: count, timeoutMs: ours ? 0 : remaining) {
-            case let .success(polled): woke = polled
+            let polled = platform.poll(&real, count: count, timeoutMs: ours ? 0 : remaining)
+            // Virtual sockets another thread closed while the wait ran: ws2_32 answers them
+            // POLLNVAL and counts them (sock.c's test_WSAPoll).
+            let gone = lock.locked { entries.indices.filter { known[$0] && sockets[UInt(entries[$0].fd)] == nil } }
+            switch polled {
+            case let .success(n): woke = n
             case let .failure(error):
-                // A virtual socket another thread closed while the wait ran: its entry is
-                // POLLNVAL and counted, as ws2_32 ends such a wait (sock.c's test_WSAPoll).
-                let gone = lock.locked { entries.indices.filter { known[$0] && sockets[UInt(entries[$0].fd)] == nil } }
                 guard error == .notSocket, !gone.isEmpty else { return .failure(error) }
                 for i in entries.indices { entries[i].revents = gone.contains(i) ? invalid : 0 }
                 return .success(gone.count)
             }
             for i in entries.indices { entries[i].revents = virtual[i] ? answer[i] : real[i].revents }
             // An entry that is no socket (POLLNVAL) is answered but not counted, as ws2_32
-            // counts; one of ours that was closed while the wait ran is counted, as ws2_32 does.
-            let ready = entries.indices.filter { i in
-                entries[i].revents != 0 && (entries[i].revents != invalid || (known[i] && lock.locked { sockets[UInt(entries[i].fd)] == nil }))
-            }.count
+            // counts, except one of ours closed while the wait ran.
+            let ready = entries.indices.filter { i in entries[i].revents != 0 && (entries[i].revents != invalid || gone.contains(i)) }.count
             if ready > 0 || remaining == 0 || (woke == 0 && remaining > 0) { return .success(ready) }
         }
     }

@@ -116,9 +116,7 @@ extension VirtualHost {
             socket.activeCalls += 1
             let end = PendingSend(host: self, overlapped: overlapped, routine: routine, thread: platform.currentThread,
                                   target: socket.completionTarget, handleEvent: startedLocked(socket, overlapped, routine: routine))
-            overlapped.pointee.Internal = UInt(VL_STATUS_PENDING)
-            overlapped.pointee.InternalHigh = 0
-            if routine == nil, let event = ownEvent(of: overlapped) { platform.resetEvent(event) }
+            markPending(overlapped, routine: routine)
             return .success((socket, end))
         }
         let socket: VirtualSocket, end: PendingSend

@@ -56,8 +56,9 @@ uint32_t vl_fill_network_params(void *info, uint32_t *size, const char *host_nam
 /* GetUnicastIpAddressTable's table for IPv4 (allocated; FreeMibTable frees it). */
 uint32_t vl_fill_unicast_table(void **table, uint32_t lan_index, const uint8_t mac[6], uint32_t address_network_order,
                                uint8_t prefix_length);
-/* MIB_IF_ROW2's size. */
+/* MIB_IF_ROW2's and MIB_IFROW's sizes. */
 uint32_t vl_if_row2_size(void);
+uint32_t vl_if_row_size(void);
 
 /* WSAStartup's description block. */
 void vl_fill_wsadata(VL_WSADATA *data, uint16_t version);

@@ -62,6 +62,12 @@ typedef struct VL_PROCESS_INFORMATION {
 } VL_PROCESS_INFORMATION;
 enum { VL_CREATE_SUSPENDED = 0x4 };
 
+/* WSAPROTOCOL_INFOA/W, by offset (the same in both up to szProtocol): dwServiceFlags4
+ * (Wine marks a WSADuplicateSocket copy 0xFF00FF00 there), iAddressFamily, iSocketType,
+ * iProtocol, dwProviderReserved (Windows' copy), and the length before szProtocol. */
+enum { VL_INFO_SERVICE_FLAGS4 = 12, VL_INFO_FAMILY = 76, VL_INFO_TYPE = 88, VL_INFO_PROTOCOL = 92,
+       VL_INFO_PROVIDER_RESERVED = 112, VL_INFO_FIXED_LENGTH = 116 };
+
 #define VL_FD_SETSIZE 64
 typedef struct VL_FD_SET {
     uint32_t fd_count;                       /* u_int */
