@@ -78,6 +78,8 @@ static int32_t stream_bind(VL_SOCKET s, uint16_t *real_port) {
 /* The game's backlog is not the real one: the listener's queue never refuses a virtual
  * connection the game has not accepted yet (its connect waits for the handshake). */
 static int32_t stream_listen(VL_SOCKET s) { return listen((int)s, SOMAXCONN) == 0 ? 0 : vl_linux_wsa_error(errno); }
+/* Winsock's SD_RECEIVE, SD_SEND, SD_BOTH are Linux's SHUT_RD, SHUT_WR, SHUT_RDWR. */
+static int32_t stream_shutdown(VL_SOCKET s, int32_t how) { return shutdown((int)s, how) == 0 ? 0 : vl_linux_wsa_error(errno); }
 static int32_t stream_listen_silent(VL_SOCKET s) { return listen((int)s, 0) == 0 ? 0 : vl_linux_wsa_error(errno); }
 
 static int32_t stream_accept(VL_SOCKET s, VL_SOCKET *accepted, uint16_t *real_peer_port) {
@@ -324,7 +326,7 @@ static int32_t ioctl_original(VL_SOCKET s, uint32_t code, void *input, uint32_t 
 static int32_t option_get(VL_SOCKET s, int32_t level, int32_t name, void *value, int32_t *length) {
     int l, n;
     if (!linux_option(level, name, &l, &n)) return VL_WSAENOPROTOOPT;
-    if (*length < 4) return VL_WSAEFAULT;
+    if (!value || !length || *length < 4) return VL_WSAEFAULT;
     int number = 0;
     socklen_t size = sizeof number;
     if (getsockopt((int)s, l, n, &number, &size) != 0) return vl_linux_wsa_error(errno);
@@ -338,7 +340,7 @@ static int32_t option_get(VL_SOCKET s, int32_t level, int32_t name, void *value,
 static int32_t option_set(VL_SOCKET s, int32_t level, int32_t name, const void *value, int32_t length) {
     int l, n;
     if (!linux_option(level, name, &l, &n)) return VL_WSAENOPROTOOPT;
-    if (length < 4) return VL_WSAEFAULT;
+    if (!value || length < 4) return VL_WSAEFAULT;
     int number;
     memcpy(&number, value, 4);
     return setsockopt((int)s, l, n, &number, sizeof number) == 0 ? 0 : vl_linux_wsa_error(errno);
@@ -444,7 +446,7 @@ static int32_t watch_readable(VL_SOCKET s) {
 void vl_linux_fill_sockets(vl_platform *p) {
     p->udp_open = udp_open; p->socket_shutdown = socket_shutdown; p->socket_close = socket_close;
     p->send_frame = send_frame; p->receive_frame = receive_frame; p->peek_frame = peek_frame;
-    p->tcp_open = tcp_open; p->stream_bind = stream_bind; p->stream_listen = stream_listen;
+    p->tcp_open = tcp_open; p->stream_bind = stream_bind; p->stream_listen = stream_listen; p->stream_shutdown = stream_shutdown;
     p->stream_listen_silent = stream_listen_silent; p->stream_accept = stream_accept; p->stream_accept_into = stream_accept_into;
     p->stream_connect = stream_connect; p->stream_is_connected = stream_is_connected; p->stream_send = stream_send;
     p->stream_receive = stream_receive; p->stream_set_nonblocking = stream_set_nonblocking;

@@ -225,11 +225,10 @@ static int32_t async_select(VL_SOCKET s, void *window, uint32_t message, int32_t
     return vl_original.WSAAsyncSelect((SOCKET)s, (HWND)window, message, events) == 0 ? 0 : vl_win32_last_error();
 }
 
+/* The game's own pointers, as it passed them: ws2_32 judges them and writes the length
+ * back on a failure too (SO_PROTOCOL_INFO's size needed, IP_PKTINFO's 0). */
 static int32_t option_get(VL_SOCKET s, int32_t level, int32_t name, void *value, int32_t *length) {
-    int n = *length;
-    if (vl_original.getsockopt((SOCKET)s, level, name, value, &n) != 0) return vl_win32_last_error();
-    *length = n;
-    return 0;
+    return vl_original.getsockopt((SOCKET)s, level, name, value, (int *)length) == 0 ? 0 : vl_win32_last_error();
 }
 
 static int32_t option_set(VL_SOCKET s, int32_t level, int32_t name, const void *value, int32_t length) {

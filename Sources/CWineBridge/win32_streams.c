@@ -38,6 +38,7 @@ static int32_t stream_bind(VL_SOCKET s, uint16_t *real_port) {
 }
 
 static int32_t stream_listen(VL_SOCKET s) { return vl_original.listen((SOCKET)s, SOMAXCONN) == 0 ? 0 : vl_win32_last_error(); }
+static int32_t stream_shutdown(VL_SOCKET s, int32_t how) { return vl_original.shutdown((SOCKET)s, how) == 0 ? 0 : vl_win32_last_error(); }
 static int32_t stream_listen_silent(VL_SOCKET s) { return vl_original.listen((SOCKET)s, 0) == 0 ? 0 : vl_win32_last_error(); }
 
 static int32_t stream_accept(VL_SOCKET s, VL_SOCKET *accepted, uint16_t *real_peer_port) {
@@ -279,7 +280,7 @@ static int32_t stream_bytes_readable(VL_SOCKET s, uint32_t *bytes) {
 /* This file's entries of the table. */
 void vl_win32_fill_streams(vl_platform *p) {
     InitializeCriticalSection(&sends_lock);
-    p->tcp_open = tcp_open; p->stream_bind = stream_bind; p->stream_listen = stream_listen;
+    p->tcp_open = tcp_open; p->stream_bind = stream_bind; p->stream_listen = stream_listen; p->stream_shutdown = stream_shutdown;
     p->stream_listen_silent = stream_listen_silent; p->stream_accept = stream_accept; p->stream_accept_into = stream_accept_into;
     p->stream_connect = stream_connect; p->stream_is_connected = stream_is_connected; p->stream_send = stream_send;
     p->stream_receive = stream_receive; p->stream_send_overlapped = stream_send_overlapped; p->set_send_handler = set_send_handler;

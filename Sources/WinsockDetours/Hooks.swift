@@ -109,7 +109,7 @@ public func wantsVirtualSocket(_ af: Int32, _ type: Int32, _ proto: Int32, _ inf
     return virtualTransport(af, type, proto, info: info, platform: VirtualHost.processHost?.platform ?? .default) == nil ? 0 : 1
 }
 
-private func openSocket(_ af: Int32, _ type: Int32, _ proto: Int32, info: UnsafeRawPointer? = nil) -> UInt {
+private func openSocket(_ af: Int32, _ type: Int32, _ proto: Int32, info: UnsafeRawPointer? = nil, overlappedIO: Bool = true) -> UInt {
     withHost(orFail: invalidSocket) { host in
         guard host.startupCount > 0 else { _ = status(host, .notInitialised); return invalidSocket }
         guard let transport = virtualTransport(af, type, proto, info: info, platform: host.platform) else {
@@ -120,7 +120,7 @@ private func openSocket(_ af: Int32, _ type: Int32, _ proto: Int32, info: Unsafe
                              : type == Int32(VL_SOCK_DGRAM) || type == Int32(VL_SOCK_STREAM) ? .protocolNotSupported : .socketTypeNotSupported)
             return invalidSocket
         }
-        switch host.openSocket(transport) {
+        switch host.openSocket(transport, overlappedIO: overlappedIO) {
         case let .success(handle): return handle
         case let .failure(error): _ = status(host, error); return invalidSocket
         }
@@ -130,26 +130,27 @@ private func openSocket(_ af: Int32, _ type: Int32, _ proto: Int32, info: Unsafe
 @_cdecl("vl_hook_socket")
 public func hookSocket(_ af: Int32, _ type: Int32, _ proto: Int32) -> UInt { openSocket(af, type, proto) }
 
-/// WSASocketA/W: a new virtual socket, or with WSADuplicateSocket's answer for a virtual
-/// socket of this process, one more handle of that socket.
-private func openSocket(_ af: Int32, _ type: Int32, _ proto: Int32, info: UnsafeMutableRawPointer?, wide: Bool) -> UInt {
+/// WSASocketA/W: a new virtual socket (without WSA_FLAG_OVERLAPPED, one whose I/O is
+/// synchronous), or with WSADuplicateSocket's answer for a virtual socket of this process,
+/// one more handle of that socket.
+private func openSocket(_ af: Int32, _ type: Int32, _ proto: Int32, info: UnsafeMutableRawPointer?, flags: UInt32, wide: Bool) -> UInt {
     if let info, let host = VirtualHost.current, host.isDuplicate(info) {
         switch host.openDuplicate(info, wide: wide) {
         case let .success(handle): return handle
         case let .failure(error): _ = status(host, error); return invalidSocket
         }
     }
-    return openSocket(af, type, proto, info: info.map { UnsafeRawPointer($0) })
+    return openSocket(af, type, proto, info: info.map { UnsafeRawPointer($0) }, overlappedIO: flags & UInt32(VL_WSA_FLAG_OVERLAPPED) != 0)
 }
 
 @_cdecl("vl_hook_WSASocketA")
 public func hookWSASocketA(_ af: Int32, _ type: Int32, _ proto: Int32, _ info: UnsafeMutableRawPointer?, _ group: UInt32, _ flags: UInt32) -> UInt {
-    openSocket(af, type, proto, info: info, wide: false)
+    openSocket(af, type, proto, info: info, flags: flags, wide: false)
 }
 
 @_cdecl("vl_hook_WSASocketW")
 public func hookWSASocketW(_ af: Int32, _ type: Int32, _ proto: Int32, _ info: UnsafeMutableRawPointer?, _ group: UInt32, _ flags: UInt32) -> UInt {
-    openSocket(af, type, proto, info: info, wide: true)
+    openSocket(af, type, proto, info: info, flags: flags, wide: true)
 }
 
 
@@ -176,6 +177,11 @@ func closeKeepingLastError(_ host: VirtualHost, _ s: UInt) -> WinsockError? {
 @_cdecl("vl_hook_bind")
 public func hookBind(_ s: UInt, _ name: UnsafePointer<VL_SOCKADDR_IN>?, _ length: Int32) -> Int32 {
     withHost(orFail: socketError) { cleared($0, $0.bind(s, name, length)) }
+}
+
+@_cdecl("vl_hook_shutdown")
+public func hookShutdown(_ s: UInt, _ how: Int32) -> Int32 {
+    withHost(orFail: socketError) { cleared($0, $0.shutdown(s, how: how)) }
 }
 
 @_cdecl("vl_hook_listen")

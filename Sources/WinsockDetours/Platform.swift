@@ -107,6 +107,8 @@ public struct Platform: @unchecked Sendable {
     }
 
     func listen(_ handle: UInt) -> WinsockError? { error(t.stream_listen!(VL_SOCKET(handle))) }
+    /// shutdown(how) of a backing socket (a stream's or a datagram socket's), as the game asked.
+    func shutdownSocket(_ handle: UInt, how: Int32) -> WinsockError? { error(t.stream_shutdown!(VL_SOCKET(handle), how)) }
     /// listen with a backlog of 0 (the host's silent port).
     func listenSilently(_ handle: UInt) -> WinsockError? { error(t.stream_listen_silent!(VL_SOCKET(handle))) }
 

@@ -96,6 +96,29 @@ extension VirtualHost {
         }
     }
 
+    /// getsockopt(SO_BSP_STATE): a CSADDR_INFO with the local and remote names after it, as
+    /// ws2_32 fills it (a name the socket does not have yet: no pointer, length 0); a buffer
+    /// shorter than that is WSAEFAULT and its length is left alone. Lock held.
+    func writeAddressState(_ socket: VirtualSocket, to value: UnsafeMutableRawPointer?, length: UnsafeMutablePointer<Int32>) -> WinsockError? {
+        let pointerSize = MemoryLayout<UnsafeRawPointer>.size
+        let addressSize = 2 * pointerSize  // SOCKET_ADDRESS: a pointer and an INT, padded to two pointers
+        let header = 2 * addressSize + 8   // then iSocketType and iProtocol
+        let needed = header + 2 * MemoryLayout<VL_SOCKADDR_IN>.size
+        guard Int(length.pointee) >= needed, platform.canWrite(value, needed), let value else { return .fault }
+        func put(_ name: SocketAddress?, slot: Int, at offset: Int) {
+            var nameLength = Int32(MemoryLayout<VL_SOCKADDR_IN>.size)
+            let target = value + offset
+            if let name { _ = name.write(to: target.assumingMemoryBound(to: VL_SOCKADDR_IN.self), length: &nameLength) }
+            value.storeBytes(of: name == nil ? 0 : UInt(bitPattern: target), toByteOffset: slot, as: UInt.self)
+            value.storeBytes(of: name == nil ? 0 : nameLength, toByteOffset: slot + pointerSize, as: Int32.self)
+        }
+        put(socket.isBound ? localAddress(socket) : nil, slot: 0, at: header)
+        put(socket.peer.map { SocketAddress(address: $0.address, port: $0.port) }, slot: addressSize, at: header + 16)
+        value.storeBytes(of: socket.socketType, toByteOffset: 2 * addressSize, as: Int32.self)
+        value.storeBytes(of: Int32(socket.transport == .tcp ? VL_IPPROTO_TCP : VL_IPPROTO_UDP), toByteOffset: 2 * addressSize + 4, as: Int32.self)
+        return nil
+    }
+
     func getpeername(_ handle: UInt, _ name: UnsafeMutablePointer<VL_SOCKADDR_IN>?, _ length: UnsafeMutablePointer<Int32>?) -> WinsockError? {
         withSocket(handle) { socket in
             // Whether there is a peer is the backing socket's answer where it knows (a stream,

@@ -36,11 +36,11 @@ extension VirtualHost {
         }
     }
 
-    /// An overlapped operation is under way: STATUS_PENDING, no bytes yet, and its event
-    /// reset (the I/O manager does so on Windows; a completion routine has none).
+    /// An overlapped operation is under way: STATUS_PENDING (the count is left as it was
+    /// until the end, as ws2_32 leaves it: sock.c's test_nonblocking_async_recv), and its
+    /// event reset (the I/O manager does so on Windows; a completion routine has none).
     func markPending(_ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>, routine: UnsafeMutableRawPointer?) {
         overlapped.pointee.Internal = UInt(VL_STATUS_PENDING)
-        overlapped.pointee.InternalHigh = 0
         if routine == nil, let event = ownEvent(of: overlapped) { platform.resetEvent(event) }
     }
 

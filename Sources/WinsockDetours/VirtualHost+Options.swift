@@ -23,7 +23,7 @@ func optionDecision(level: Int32, name: Int32, transport: Transport = .udp) -> O
          (Int32(VL_SOL_SOCKET), Int32(VL_SO_RCVBUF)), (Int32(VL_SOL_SOCKET), Int32(VL_SO_TYPE)),
          (Int32(VL_SOL_SOCKET), Int32(VL_SO_MAX_MSG_SIZE)), (Int32(VL_SOL_SOCKET), Int32(VL_SO_RCVTIMEO)),
          (Int32(VL_SOL_SOCKET), Int32(VL_SO_SNDTIMEO)), (Int32(VL_SOL_SOCKET), Int32(VL_SO_ERROR)),
-         (Int32(VL_IPPROTO_IP), Int32(VL_IP_MULTICAST_IF)), (Int32(VL_IPPROTO_IP), Int32(VL_IP_MULTICAST_LOOP)):
+         (Int32(VL_SOL_SOCKET), Int32(VL_SO_BSP_STATE)), (Int32(VL_IPPROTO_IP), Int32(VL_IP_MULTICAST_IF)), (Int32(VL_IPPROTO_IP), Int32(VL_IP_MULTICAST_LOOP)):
         return .virtual
     // Memberships are the registry's: the group is on the virtual LAN only.
     case (Int32(VL_IPPROTO_IP), _) where MembershipChange(option: name) != nil:
@@ -43,7 +43,7 @@ private func streamOptionDecision(level: Int32, name: Int32) -> OptionDecision {
     case (Int32(VL_SOL_SOCKET), Int32(VL_SO_REUSEADDR)), (Int32(VL_SOL_SOCKET), Int32(VL_SO_EXCLUSIVEADDRUSE)),
          (Int32(VL_SOL_SOCKET), Int32(VL_SO_TYPE)), (Int32(VL_SOL_SOCKET), Int32(VL_SO_RCVTIMEO)),
          (Int32(VL_SOL_SOCKET), Int32(VL_SO_SNDTIMEO)), (Int32(VL_SOL_SOCKET), Int32(VL_SO_UPDATE_CONNECT_CONTEXT)),
-         (Int32(VL_SOL_SOCKET), Int32(VL_SO_UPDATE_ACCEPT_CONTEXT)):
+         (Int32(VL_SOL_SOCKET), Int32(VL_SO_UPDATE_ACCEPT_CONTEXT)), (Int32(VL_SOL_SOCKET), Int32(VL_SO_BSP_STATE)):
         return .virtual
     case (Int32(VL_IPPROTO_IP), _) where MembershipChange(option: name) != nil:
         return .refused
@@ -61,11 +61,13 @@ extension VirtualHost {
             switch decision {
             case .refused: return .noProtocolOption
             case .handedOn:
-                guard let value, length >= 0 else { return .fault }
                 handedOn = true
                 return platform.setOption(socket.handle, level: level, name: name, value: value, length: length)
             case .virtual: break
             }
+            // ws2_32 refuses a small integer passed where the value's pointer belongs.
+            if length != 0, let value, UInt(bitPattern: value) < 0x10000 { return .fault }
+            if level == Int32(VL_IPPROTO_IP), length < 0 { return .noBuffers }
             // Only a datagram socket's memberships and multicast options are virtual (a
             // stream's are refused: the decision above).
             let datagram = socket as? DatagramSocket
@@ -75,9 +77,15 @@ extension VirtualHost {
             if name == Int32(VL_SO_UPDATE_CONNECT_CONTEXT) || name == Int32(VL_SO_UPDATE_ACCEPT_CONTEXT) {
                 return socket.peer != nil ? nil : .notConnected
             }
-            guard let value, length >= 1 else { return .fault }
-            // BOOL options: Windows reads an int, but accepts a 1-byte value too.
-            let number: Int32 = length >= 4 ? value.loadUnaligned(as: Int32.self) : Int32(value.load(as: UInt8.self))
+            // SO_TYPE, SO_MAX_MSG_SIZE, SO_ERROR, SO_BSP_STATE are read-only.
+            guard let shape = OptionValue(level: level, name: name), shape != .socketNumber || isSettableNumber(name) else {
+                return .noProtocolOption
+            }
+            let number: Int32
+            switch shape.read(value, length: length, platform: platform) {
+            case let .failure(error): return error
+            case let .success(read): number = read
+            }
             switch (level, name) {
             case (_, Int32(VL_SO_BROADCAST)): datagram?.broadcast = number != 0
             // The two are mutually exclusive: turning one on while the other is on is
@@ -89,11 +97,7 @@ extension VirtualHost {
                 if number != 0 && socket.reuseAddress { return .invalidArgument }
                 socket.exclusiveAddress = number != 0
             case (Int32(VL_IPPROTO_IP), Int32(VL_IP_MULTICAST_LOOP)): if let datagram { setMulticastLoopLocked(datagram, number != 0) }
-            case (_, Int32(VL_SO_SNDBUF)), (_, Int32(VL_SO_RCVBUF)), (_, Int32(VL_SO_RCVTIMEO)), (_, Int32(VL_SO_SNDTIMEO)),
-                 (Int32(VL_IPPROTO_IP), Int32(VL_IP_MULTICAST_IF)):
-                guard length >= 4 else { return .fault }
-                return setNumber(socket, level: level, name: name, number)
-            default: return .noProtocolOption // SO_TYPE, SO_MAX_MSG_SIZE, SO_ERROR are read-only
+            default: return setNumber(socket, level: level, name: name, number)
             }
             return nil
         }
@@ -102,6 +106,8 @@ extension VirtualHost {
         }
         return (error, handedOn)
     }
+
+    private func isSettableNumber(_ name: Int32) -> Bool { name == Int32(VL_SO_RCVTIMEO) || name == Int32(VL_SO_SNDTIMEO) }
 
     private func setNumber(_ socket: VirtualSocket, level: Int32, name: Int32, _ number: Int32) -> WinsockError? {
         switch (level, name) {
@@ -126,14 +132,15 @@ extension VirtualHost {
             switch socket.optionDecision(level: level, name: name) {
             case .refused: return .noProtocolOption
             case .handedOn:
-                guard let value, let length else { return .fault }
                 handedOn = true
                 return platform.getOption(socket.handle, level: level, name: name, value: value, length: length)
             case .virtual: break
             }
+            guard let length, platform.usable(length, writable: true), length.pointee > 0 else { return .fault }
             // The membership options are set-only.
             if level == Int32(VL_IPPROTO_IP), MembershipChange(option: name) != nil { return .noProtocolOption }
-            guard let value, let length, length.pointee >= 4 else { return .fault }
+            if level == Int32(VL_SOL_SOCKET), name == Int32(VL_SO_BSP_STATE) { return writeAddressState(socket, to: value, length: length) }
+            guard let shape = OptionValue(level: level, name: name) else { return .noProtocolOption }
             let number: Int32, datagram = socket as? DatagramSocket
             switch (level, name) {
             case (_, Int32(VL_SO_BROADCAST)): number = datagram?.broadcast == true ? 1 : 0
@@ -151,9 +158,7 @@ extension VirtualHost {
             case (Int32(VL_IPPROTO_IP), Int32(VL_IP_MULTICAST_LOOP)): number = datagram?.multicastLoop == false ? 0 : 1
             default: number = Int32(bitPattern: datagram?.multicastInterface ?? 0)
             }
-            value.storeBytes(of: number, as: Int32.self)
-            length.pointee = 4
-            return nil
+            return shape.write(number, to: value, length: length, platform: platform)
         }
         return (error, handedOn)
     }

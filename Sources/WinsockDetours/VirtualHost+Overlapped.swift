@@ -21,12 +21,20 @@ extension VirtualHost {
                            overlapped: UnsafeMutablePointer<VL_OVERLAPPED>, routine: UnsafeMutableRawPointer?,
                            message: UnsafeMutablePointer<VL_WSAMSG>? = nil, controls: ControlData = []) -> WinsockError? {
         guard let flags, buffers != nil || count == 0 else { return .fault }
-        if from != nil, fromLength == nil || fromLength!.pointee < 16 { return .fault }
+        if lock.locked({ sockets[handle]?.overlappedIO == false }) {
+            return receiveSynchronously(handle, buffers: buffers, count: count, received: received, flags: flags, from: from,
+                                        fromLength: fromLength, overlapped: overlapped, routine: routine, message: message, controls: controls)
+        }
         let copied = (0..<Int(count)).map { buffers![$0] }
         return withSocket(handle) { socket in
             // A stream that is not connected says so, bound or not; an unbound datagram
-            // socket is WSAEINVAL.
-            if case .stream = socket.kind, socket.peer == nil { return .notConnected }
+            // socket is WSAEINVAL. A stream's bytes have no sender: `from` and its length
+            // are not looked at (Windows ignores them on a connection).
+            if case let .stream(stream) = socket.kind {
+                if stream.peer == nil { return .notConnected }
+                if stream.receiveShut { return .shutDown }
+            }
+            if case .datagram = socket.kind, from != nil, fromLength == nil || fromLength!.pointee < 16 { return .fault }
             guard socket.isBound else { return .invalidArgument }
             // A completion routine on a socket that has a completion port: Windows' I/O
             // manager refuses it (STATUS_INVALID_PARAMETER, WSAEINVAL).
@@ -56,6 +64,34 @@ extension VirtualHost {
             }
             return .ioPending
         }
+    }
+
+    /// A socket made without WSA_FLAG_OVERLAPPED does its I/O synchronously: a receive given
+    /// an OVERLAPPED waits for its data whatever the socket's mode, then fills the OVERLAPPED
+    /// (and signals its event, port or routine) and returns (sock.c's
+    /// test_nonblocking_async_recv: "WSARecv() always blocks").
+    private func receiveSynchronously(_ handle: UInt, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32,
+                                      received: UnsafeMutablePointer<UInt32>?, flags: UnsafeMutablePointer<UInt32>,
+                                      from: UnsafeMutablePointer<VL_SOCKADDR_IN>?, fromLength: UnsafeMutablePointer<Int32>?,
+                                      overlapped: UnsafeMutablePointer<VL_OVERLAPPED>, routine: UnsafeMutableRawPointer?,
+                                      message: UnsafeMutablePointer<VL_WSAMSG>?, controls: ControlData) -> WinsockError? {
+        let result = receiveArrival(handle, buffers: buffers, count: count, flags: Int32(bitPattern: flags.pointee),
+                                    from: from, fromLength: fromLength, mustBlock: true)
+        var error: WinsockError?, bytes = 0
+        switch result {
+        case let .failure(failed): error = failed
+        case let .success(arrival):
+            bytes = arrival.copied
+            if let message { error = describe(arrival, in: message, controls: controls) } else if arrival.truncated { error = .messageSize }
+        }
+        let target = withSocket(handle, orFail: { _ in nil }) { $0.completionTarget }
+        finish(overlapped, routine: routine, thread: platform.currentThread, target: target, handleEvent: nil,
+               error: error, bytes: bytes, immediately: true)
+        if error == nil {
+            received?.pointee = UInt32(bytes)
+            flags.pointee = 0
+        }
+        return error
     }
 
     /// One non-blocking try to satisfy `op`; completes it on success (`immediately`: in the

@@ -111,9 +111,11 @@ extension VirtualHost {
     }
 
     /// The receive itself: the datagram's facts (a truncated one is a success here; the
-    /// callers say WSAEMSGSIZE).
+    /// callers say WSAEMSGSIZE). `mustBlock`: it waits for data even on a non-blocking socket
+    /// (the synchronous I/O of a socket without WSA_FLAG_OVERLAPPED).
     func receiveArrival(_ handle: UInt, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, flags: Int32,
-                        from: UnsafeMutablePointer<VL_SOCKADDR_IN>?, fromLength: UnsafeMutablePointer<Int32>?) -> Result<Arrival, WinsockError> {
+                        from: UnsafeMutablePointer<VL_SOCKADDR_IN>?, fromLength: UnsafeMutablePointer<Int32>?,
+                        mustBlock: Bool = false) -> Result<Arrival, WinsockError> {
         guard buffers != nil || count == 0 else { return .failure(.fault) }
         let peek = flags & Int32(VL_MSG_PEEK) != 0
         // One lookup tells a stream from a datagram socket. A stream has no datagrams: its
@@ -127,14 +129,15 @@ extension VirtualHost {
             guard flags & ~Int32(VL_MSG_PEEK) == 0 else { return .failure(.invalidArgument) }
             if from != nil, fromLength == nil || fromLength!.pointee < 16 { return .failure(.fault) }
             guard socket.isBound else { return .failure(.invalidArgument) }
-            if !socket.nonBlocking { socket.activeCalls += 1 }
-            return .success(.datagram(view(of: socket), blocking: !socket.nonBlocking, timeout: socket.receiveTimeout))
+            let blocks = mustBlock || !socket.nonBlocking
+            if blocks { socket.activeCalls += 1 }
+            return .success(.datagram(view(of: socket), blocking: blocks, timeout: socket.receiveTimeout))
         }
         let receiver: ReceiverView, blocking: Bool, timeout: UInt32
         switch start {
         case let .failure(error): return .failure(error)
         case let .success(.stream(stream)):
-            return streamReceive(stream, buffers: buffers, count: count, flags: flags).map { Arrival(stream: $0) }
+            return streamReceive(stream, buffers: buffers, count: count, flags: flags, mustBlock: mustBlock).map { Arrival(stream: $0) }
         case let .success(.datagram(view, block, within)): (receiver, blocking, timeout) = (view, block, within)
         }
         let result: Result<Arrival, WinsockError>

@@ -358,22 +358,52 @@ extension VirtualHost {
 
     /// recv on a TCP socket: the OS's; 0 bytes is the peer's graceful close. SO_RCVTIMEO
     /// bounds a blocking one (WSAETIMEDOUT), as for datagrams.
-    func streamReceive(_ socket: StreamSocket, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, flags: Int32) -> Result<Int, WinsockError> {
-        streamTransfer(socket, sending: false, buffers: buffers, count: count, flags: flags)
+    /// shutdown. A datagram socket's is the backing socket's (Winsock shuts a connectionless
+    /// socket's halves whether it is connected or not). A stream's receive half is kept by
+    /// the layer too: new receives are WSAESHUTDOWN at once, and while receives are pending
+    /// the backing socket is not told, so they still end with the peer's data, as on
+    /// Windows (sock.c's test_shutdown).
+    func shutdown(_ handle: UInt, how: Int32) -> WinsockError? {
+        withSocket(handle) { socket in
+            guard how >= Int32(VL_SD_RECEIVE) && how <= Int32(VL_SD_BOTH) else { return .invalidArgument }
+            guard let stream = socket as? StreamSocket else { return platform.shutdownSocket(socket.handle, how: how) }
+            // Only a connection has halves to shut (a listener too is WSAENOTCONN).
+            guard stream.peer != nil else { return .notConnected }
+            let receiving = how != Int32(VL_SD_SEND)
+            var told = how
+            if receiving && !stream.pending.isEmpty {
+                if how == Int32(VL_SD_RECEIVE) {
+                    stream.receiveShut = true
+                    return nil
+                }
+                told = Int32(VL_SD_SEND)
+            }
+            if let error = platform.shutdownSocket(stream.handle, how: told) { return error }
+            if receiving { stream.receiveShut = true }
+            return nil
+        }
+    }
+
+    func streamReceive(_ socket: StreamSocket, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, flags: Int32,
+                       mustBlock: Bool = false) -> Result<Int, WinsockError> {
+        streamTransfer(socket, sending: false, buffers: buffers, count: count, flags: flags, mustBlock: mustBlock)
     }
 
     private func streamTransfer(_ socket: StreamSocket, sending: Bool, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32,
-                                flags: Int32) -> Result<Int, WinsockError> {
-        let state: (connected: Bool, blocking: Bool, timeout: UInt32)? = lock.locked {
+                                flags: Int32, mustBlock: Bool = false) -> Result<Int, WinsockError> {
+        let state: (connected: Bool, blocking: Bool, timeout: UInt32, backingBlocks: Bool, receiveShut: Bool)? = lock.locked {
             guard !socket.closed else { return nil }
             socket.activeCalls += 1
-            return (socket.peer != nil, !socket.nonBlocking, socket.receiveTimeout)
+            return (socket.peer != nil, mustBlock || !socket.nonBlocking, socket.receiveTimeout, !socket.nonBlocking, socket.receiveShut)
         }
         guard let state else { return .failure(.notSocket) }
         defer { leave(socket) }
         guard state.connected else { return .failure(.notConnected) }
-        if !sending && state.blocking && state.timeout > 0 {
-            let woke = waitReadable(socket.handle, ms: Int32(clamping: state.timeout))
+        if !sending && state.receiveShut { return .failure(.shutDown) }
+        // A wait the backing socket would not make itself (it is in the game's non-blocking
+        // mode) or one with a limit: readiness first, then the receive.
+        if !sending && state.blocking && (state.timeout > 0 || !state.backingBlocks) {
+            let woke = waitReadable(socket.handle, ms: state.timeout > 0 ? Int32(clamping: state.timeout) : -1)
             if lock.locked({ socket.closed }) { return .failure(.interrupted) }
             if woke == 0 { return .failure(.timedOut) }
         }

@@ -18,6 +18,9 @@ class VirtualSocket {
     var virtualPort: UInt16 = 0
     var scope: BindScope = .any
     var nonBlocking = false
+    /// False for a socket WSASocket made without WSA_FLAG_OVERLAPPED: its I/O is
+    /// synchronous, an OVERLAPPED given to it is filled when the operation is done.
+    var overlappedIO = true
     /// The network events a WSAEventSelect asked for (0: none): while any are, the socket
     /// stays non-blocking (FIONBIO 0 is refused with WSAEINVAL, as Windows).
     var selectedEvents: Int32 = 0
@@ -134,6 +137,10 @@ final class DatagramSocket: VirtualSocket {
 final class StreamSocket: VirtualSocket {
     /// Set by listen(): the socket is a listener from then on.
     var listenerState: ListenerState?
+    /// shutdown(SD_RECEIVE or SD_BOTH) was called: new receives are WSAESHUTDOWN; those
+    /// already pending still end with the peer's data (the layer keeps this half of the
+    /// shutdown from the backing socket while they wait).
+    var receiveShut = false
     var listening: Bool { listenerState != nil }
     /// Set while a blocking connect waits out Windows' handshake towards an address where no
     /// PC answers: closesocket sets it to end the wait.

@@ -27,6 +27,7 @@ public struct WinsockError: Error, RawRepresentable, Equatable, Hashable, Sendab
     public static let networkUnreachable = WinsockError(VL_WSAENETUNREACH)
     public static let noBuffers = WinsockError(VL_WSAENOBUFS)
     public static let notConnected = WinsockError(VL_WSAENOTCONN)
+    public static let shutDown = WinsockError(VL_WSAESHUTDOWN)
     public static let isConnected = WinsockError(VL_WSAEISCONN)
     public static let connectionReset = WinsockError(VL_WSAECONNRESET)
     public static let connectionRefused = WinsockError(VL_WSAECONNREFUSED)

@@ -33,6 +33,7 @@
     X(WS2_32, 3, SOCKET, int32_t, closesocket, "i:s", (VL_SOCKET s), (s)) \
     X(WS2_32, 2, SOCKET, int32_t, bind, "i:sai", (VL_SOCKET s, const VL_SOCKADDR_IN *name, int32_t namelen), (s, name, namelen)) \
     X(WS2_32, 13, SOCKET, int32_t, listen, "i:si", (VL_SOCKET s, int32_t backlog), (s, backlog)) \
+    X(WS2_32, 22, SOCKET, int32_t, shutdown, "i:si", (VL_SOCKET s, int32_t how), (s, how)) \
     X(WS2_32, 1, SOCKET, VL_SOCKET, accept, "s:sap", (VL_SOCKET s, VL_SOCKADDR_IN *address, int32_t *addrlen), (s, address, addrlen)) \
     X(WS2_32, 0, SOCKET, VL_SOCKET, WSAAccept, "s:sappp", (VL_SOCKET s, VL_SOCKADDR_IN *address, int32_t *addrlen, void *condition, uintptr_t data), (s, address, addrlen, condition, data)) \
     X(WS2_32, 4, DESTINED, int32_t, connect, "i:sai", (VL_SOCKET s, const VL_SOCKADDR_IN *to, int32_t tolen), (s, to, tolen)) \

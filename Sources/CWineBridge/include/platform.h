@@ -106,6 +106,8 @@ typedef struct vl_platform {
     int32_t (*tcp_open)(VL_SOCKET *socket);
     int32_t (*stream_bind)(VL_SOCKET socket, uint16_t *real_port);
     int32_t (*stream_listen)(VL_SOCKET socket);
+    /* shutdown(socket, how) as the game asked it (SD_RECEIVE, SD_SEND, SD_BOTH): the OS's error. */
+    int32_t (*stream_shutdown)(VL_SOCKET socket, int32_t how);
     /* listen with a backlog of 0: once one connection waits in its queue, the OS drops
      * every SYN to it (the layer's stand-in for an address where no PC answers). */
     int32_t (*stream_listen_silent)(VL_SOCKET socket);
