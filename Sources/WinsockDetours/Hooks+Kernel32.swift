@@ -144,3 +144,24 @@ public func hookWriteFile(_ s: UInt, _ buffer: UnsafeRawPointer?, _ length: UInt
         return fileResult(host, host.sendOverlapped(s, buffers: &one, count: 1, sent: written, to: nil, overlapped: overlapped, routine: nil))
     }
 }
+
+/// WaitForSingleObject(Ex) on a virtual socket: Windows signals a file's handle when an
+/// overlapped operation without an event of its own ends, and resets it when one starts.
+/// The layer completes the game's operations itself, so once such an operation has
+/// started its handle event stands for the socket's handle; before, the backing socket's
+/// own handle answers (signalled from the start, as Wine's).
+@_cdecl("vl_hook_WaitForSingleObjectEx")
+public func hookWaitForSingleObjectEx(_ s: UInt, _ milliseconds: UInt32, _ alertable: Int32) -> UInt32 {
+    withHost(orFail: UInt32.max) { host in  // WAIT_FAILED
+        guard let signal = host.handleSignal(s) else {
+            _ = status(host, WinsockError(6))  // ERROR_INVALID_HANDLE
+            return UInt32.max                  // WAIT_FAILED
+        }
+        return host.platform.waitEvent(signal, timeoutMs: milliseconds, alertable: alertable != 0)
+    }
+}
+
+@_cdecl("vl_hook_WaitForSingleObject")
+public func hookWaitForSingleObject(_ s: UInt, _ milliseconds: UInt32) -> UInt32 {
+    hookWaitForSingleObjectEx(s, milliseconds, 0)
+}

@@ -60,6 +60,12 @@ extension VirtualHost {
         return socket.handleEvent
     }
 
+    /// What a wait on the socket's handle waits for: its handle event once an operation
+    /// without an event has started on it, else the handle itself.
+    func handleSignal(_ handle: UInt) -> UnsafeMutableRawPointer? {
+        lock.locked { sockets[handle]?.handleEvent } ?? UnsafeMutableRawPointer(bitPattern: handle)
+    }
+
     /// Publishes an operation's end: the OVERLAPPED's status and count, then the completion
     /// routine (queued to the thread that started it) or the event and the port's packet.
     /// As Windows: an event handle with its low bit set is signalled without a packet; an

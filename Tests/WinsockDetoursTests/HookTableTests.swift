@@ -13,7 +13,7 @@ final class HookTableTests: XCTestCase {
         let names = Set(entries().map(\.name))
         let surface: Set<String> = [
             "WSAStartup", "WSACleanup", "WSAGetLastError", "WSASetLastError", "socket", "WSASocketA", "WSASocketW",
-            "closesocket", "bind", "listen", "shutdown", "accept", "WSAAccept", "connect", "WSAConnect", "sendto", "recvfrom", "send", "recv", "WSASendTo", "WSARecvFrom",
+            "closesocket", "bind", "listen", "shutdown", "accept", "WaitForSingleObject", "WaitForSingleObjectEx", "WSAAccept", "connect", "WSAConnect", "sendto", "recvfrom", "send", "recv", "WSASendTo", "WSARecvFrom",
             "WSASend", "WSASendMsg", "WSARecv", "WSARecvEx", "WSAEventSelect", "WSAAsyncSelect", "CancelIoEx", "CancelIo",
             "CreateIoCompletionPort", "SetFileCompletionNotificationModes", "ReadFile", "WriteFile", "CloseHandle", "DuplicateHandle", "GetOverlappedResult", "GetOverlappedResultEx",
             "WSADuplicateSocketA", "WSADuplicateSocketW",

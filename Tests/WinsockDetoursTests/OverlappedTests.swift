@@ -21,6 +21,19 @@ final class OverlappedTests: LANTestCase {
         lan.as(i) { ws in XCTAssertEqual(ws.sendto(sockets[i], payload, lan.address(j), 23756), Int32(payload.count)) }
     }
 
+    /// An operation without an event signals the socket's handle: WaitForSingleObject on the
+    /// socket times out while it is pending and returns once it ended, as on Windows.
+    func test_aReceiveWithoutAnEventSignalsTheSocketHandle() {
+        lan.as(1) { ws in
+            let op = OverlappedReceive(event: nil)
+            XCTAssertEqual(op.post(sockets[1]).1, WSA.IO_PENDING)
+            XCTAssertEqual(UInt32(call("WaitForSingleObject", .socket(sockets[1]), .uint(0))), 258, "WAIT_TIMEOUT while pending")
+            send(from: 0, [1, 2], to: 1)
+            XCTAssertEqual(UInt32(call("WaitForSingleObject", .socket(sockets[1]), .uint(10_000))), 0, "signalled at its end")
+            XCTAssertEqual(op.result(sockets[1]).bytes, 2)
+        }
+    }
+
     func test_pendingReceiveCompletesThroughEventAndGetOverlappedResult() {
         lan.as(1) { ws in
             let event = ws.createEvent()

@@ -92,6 +92,8 @@
     X(KERNEL32, 0, RESULT, int32_t, GetOverlappedResult, "i:sppi", (VL_SOCKET s, VL_OVERLAPPED *overlapped, uint32_t *transferred, int32_t wait), (s, overlapped, transferred, wait)) \
     X(KERNEL32, 0, RESULT, int32_t, GetOverlappedResultEx, "i:sppui", (VL_SOCKET s, VL_OVERLAPPED *overlapped, uint32_t *transferred, uint32_t milliseconds, int32_t alertable), (s, overlapped, transferred, milliseconds, alertable)) \
     X(KERNEL32, 0, SOCKET, int32_t, CloseHandle, "i:s", (VL_SOCKET s), (s)) \
+    X(KERNEL32, 0, SOCKET, uint32_t, WaitForSingleObject, "u:su", (VL_SOCKET s, uint32_t milliseconds), (s, milliseconds)) \
+    X(KERNEL32, 0, SOCKET, uint32_t, WaitForSingleObjectEx, "u:sui", (VL_SOCKET s, uint32_t milliseconds, int32_t alertable), (s, milliseconds, alertable)) \
     X(KERNEL32, 0, SOCKET, int32_t, DuplicateHandle, "i:psppuiu", (void *sourceProcess, VL_SOCKET s, void *targetProcess, void **target, uint32_t access, int32_t inherit, uint32_t options), (sourceProcess, s, targetProcess, target, access, inherit, options)) \
     X(WS2_32, 0, SOCKET, int32_t, WSADuplicateSocketA, "i:sup", (VL_SOCKET s, uint32_t process, void *info), (s, process, info)) \
     X(WS2_32, 0, SOCKET, int32_t, WSADuplicateSocketW, "i:sup", (VL_SOCKET s, uint32_t process, void *info), (s, process, info)) \
