@@ -55,7 +55,7 @@ public struct Router: Sendable {
 
     /// Calls `deliver(realPort)` for every backing socket that should get a datagram sent by
     /// instance `sender` along `route` to `virtualPort`; returns how many there were.
-    /// Unicast goes to one socket (the first bound on that port); broadcast to every one;
+    /// Unicast goes to one socket (`mostSpecific`); broadcast to every one;
     /// multicast to every one that joined the group and takes datagrams from the sender.
     @discardableResult
     public func forEachReceiver(of route: Route, virtualPort: UInt16, sender: Int, _ deliver: (UInt16) -> Void) -> Int {
@@ -122,14 +122,30 @@ public struct Router: Sendable {
     }
 
     private func receivers(slot: Int, virtualPort: UInt16, loopback: Bool, first: Bool, _ deliver: (UInt16) -> Void) -> Int {
+        if first {
+            guard let realPort = mostSpecific(slot: slot, virtualPort: virtualPort, loopback: loopback, transport: .udp) else { return 0 }
+            deliver(realPort)
+            return 1
+        }
         var count = 0
         registry.forEachSocket(slot: slot) { port, realPort, scope in
             guard port == virtualPort, loopback ? scope.acceptsLoopback : scope.acceptsLAN else { return }
-            guard !first || count == 0 else { return }
             count += 1
             deliver(realPort)
         }
         return count
+    }
+
+    /// The one socket of the slot that takes what is sent to `virtualPort` at loopback (or
+    /// at the instance's LAN address): one bound to that address before one bound to
+    /// 0.0.0.0, as Windows chooses (the two may share a port); among equals the first bound.
+    private func mostSpecific(slot: Int, virtualPort: UInt16, loopback: Bool, transport: Transport) -> UInt16? {
+        var wildcard: UInt16?, specific: UInt16?
+        registry.forEachSocket(slot: slot, transport: transport) { port, realPort, scope in
+            guard specific == nil, port == virtualPort, loopback ? scope.acceptsLoopback : scope.acceptsLAN else { return }
+            if scope != .any { specific = realPort } else if wildcard == nil { wildcard = realPort }
+        }
+        return specific ?? wildcard
     }
 
     // MARK: Virtual TCP
@@ -155,12 +171,7 @@ public struct Router: Sendable {
             guard registry.isLive(index) else { return nil }
             slot = index
         }
-        var found: UInt16?
-        registry.forEachSocket(slot: slot, transport: .tcp) { port, realPort, scope in
-            guard found == nil, port == virtualPort, route == .loopback ? scope.acceptsLoopback : scope.acceptsLAN else { return }
-            found = realPort
-        }
-        return found
+        return mostSpecific(slot: slot, virtualPort: virtualPort, loopback: route == .loopback, transport: .tcp)
     }
 
     /// The accepting side's check of a connection's preamble: a valid stream header, meant

@@ -34,12 +34,17 @@ extension VirtualHost {
         return nil
     }
 
-    /// Windows' rule for two sockets on one port of one PC (nil: they may share it).
+    /// Windows' rule for two sockets on one port of one PC (nil: they may share it), as
+    /// sock.c's test_reuseaddr pins it: a binding to 0.0.0.0 with SO_EXCLUSIVEADDRUSE covers
+    /// every address (one that exists: WSAEACCES; a new one: WSAEADDRINUSE). Otherwise only
+    /// the same address conflicts (0.0.0.0 and 127.0.0.1 share a port; the more specific
+    /// takes what is sent to its address, `Router`), unless both set SO_REUSEADDR (on the
+    /// newcomer only: WSAEACCES).
     func bindConflict(_ socket: VirtualSocket, scope: BindScope, otherScope: BindScope, otherReuse: Bool, otherExclusive: Bool) -> WinsockError? {
-        guard otherScope == scope || otherScope == .any || scope == .any else { return nil }
-        if socket.exclusiveAddress || otherExclusive { return .accessDenied }
+        if otherExclusive && otherScope == .any { return .accessDenied }
+        if socket.exclusiveAddress && scope == .any { return .addressInUse }
+        guard otherScope == scope else { return nil }
         if socket.reuseAddress && otherReuse { return nil }
-        // Measured on Wine: SO_REUSEADDR on the newcomer only is WSAEACCES.
         return socket.reuseAddress ? .accessDenied : .addressInUse
     }
 }

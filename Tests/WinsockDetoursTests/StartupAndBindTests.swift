@@ -136,6 +136,33 @@ final class StartupAndBindTests: LANTestCase {
         }
     }
 
+    /// 0.0.0.0 and 127.0.0.1 share a port on Windows; a datagram to 127.0.0.1 goes to the
+    /// socket bound there, one to the LAN address to the 0.0.0.0 one. An exclusive 0.0.0.0
+    /// binding covers every address (sock.c's test_reuseaddr).
+    func test_aWildcardAndASpecificBindingShareAPortAndTheSpecificOneReceives() {
+        lan.as(0) { ws in
+            ws.startup()
+            let wildcard = ws.udpSocket(), loopback = ws.udpSocket()
+            XCTAssertEqual(ws.bind(wildcard, .any, 5100), 0)
+            XCTAssertEqual(ws.bind(loopback, .loopback, 5100), 0, "another address: no conflict")
+            let sender = ws.udpSocket()
+            XCTAssertEqual(ws.sendto(sender, [1], .loopback, 5100), 1)
+            XCTAssertEqual(ws.recvfrom(loopback).payload, [1], "to 127.0.0.1: the socket bound there")
+            XCTAssertEqual(ws.sendto(sender, [2], lan.address(0), 5100), 1)
+            XCTAssertEqual(ws.recvfrom(wildcard).payload, [2], "to the LAN address: the 0.0.0.0 socket")
+            let exclusive = ws.udpSocket(), late = ws.udpSocket()
+            XCTAssertEqual(ws.setOption(exclusive, Int32(VL_SO_EXCLUSIVEADDRUSE), 1), 0)
+            XCTAssertEqual(ws.bind(exclusive, .any, 5101), 0)
+            XCTAssertEqual(ws.bind(late, .loopback, 5101), Winsock.socketError)
+            XCTAssertEqual(ws.lastError, WSA.EACCES, "an exclusive 0.0.0.0 binding covers 127.0.0.1")
+            let newcomer = ws.udpSocket()
+            XCTAssertEqual(ws.setOption(newcomer, Int32(VL_SO_EXCLUSIVEADDRUSE), 1), 0)
+            XCTAssertEqual(ws.bind(newcomer, .any, 5100), Winsock.socketError)
+            XCTAssertEqual(ws.lastError, WSA.EADDRINUSE, "an exclusive 0.0.0.0 binding over sockets already there")
+            ws.cleanup()
+        }
+    }
+
     func test_closedSocketFreesItsPortAndHandle() {
         lan.as(0) { ws in
             ws.startup()
