@@ -132,7 +132,7 @@ static void fill_one(adapters_block *b, int i, uint32_t flags, uint32_t index, c
     a->OperStatus = OPERATIONAL;
     a->TransmitLinkSpeed = a->ReceiveLinkSpeed = 1000000000ull;
     a->Ipv4Metric = type == TYPE_LOOPBACK ? 75 : 25;
-    a->Luid = ((uint64_t)type << 48) | index;
+    a->Luid = vl_interface_luid(type, index);
 }
 
 uint32_t vl_fill_adapter_addresses(void *buffer, uint32_t *size, uint32_t flags, uint32_t index, const uint8_t mac[6],

@@ -7,6 +7,7 @@
 #undef _WIN32_WINNT
 #define _WIN32_WINNT 0x0600  /* netioapi.h's MIB_IF_ROW2 */
 #endif
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "abi_fill.h"
@@ -70,7 +71,7 @@ static iface describe(int which, uint32_t lan_index, const uint8_t mac[6]) {
     iface i;
     i.index = which == 0 ? lan_index : LOOPBACK_INDEX;
     i.type = which == 0 ? TYPE_ETHERNET : TYPE_LOOPBACK;
-    i.luid = ((uint64_t)i.type << 48) | i.index;  /* as GetAdaptersAddresses gives it */
+    i.luid = vl_interface_luid(i.type, i.index);  /* as GetAdaptersAddresses gives it */
     guid_bytes(which == 0 ? mac : loopback_tail, i.guid);
     return i;
 }
@@ -87,6 +88,12 @@ static int find(int (*match)(const iface *, const void *), const void *key, uint
 static int by_index(const iface *i, const void *key) { return i->index == *(const uint32_t *)key; }
 static int by_luid(const iface *i, const void *key) { uint64_t l; memcpy(&l, key, 8); return i->luid == l; }
 static int by_guid(const iface *i, const void *key) { return memcmp(i->guid, key, 16) == 0; }
+
+/* NET_LUID's layout: IfType in the top 16 bits, NetLuidIndex in the 24 below, Reserved 0.
+ * The interface's index is its NetLuidIndex, so iphlpapi's own ConvertInterfaceLuidToName
+ * and NameToLuid (pure conversions of those two fields) name it "ethernet_<index>" and
+ * "loopback_1", and read those names back into the same LUID. */
+uint64_t vl_interface_luid(uint32_t type, uint32_t index) { return ((uint64_t)type << 48) | ((uint64_t)(index & 0xFFFFFFu) << 24); }
 
 uint32_t vl_interface_count(void) { return 2; }
 uint32_t vl_if_row2_size(void) { return sizeof(vl_if_row2); }
@@ -128,6 +135,58 @@ static void wide(uint16_t *to, size_t capacity, const char *from) {
     to[i] = 0;
 }
 
+/* The alias (GetAdaptersAddresses' FriendlyName) of each interface. */
+static const char *const aliases[2] = { "VirtualLAN", "Loopback Pseudo-Interface 1" };
+
+enum { INVALID_PARAMETER = 87, NOT_ENOUGH_MEMORY = 8 };
+
+/* ConvertInterfaceLuidToAlias: the alias into `length` characters (ERROR_NOT_ENOUGH_MEMORY
+ * when it does not fit with its terminator). */
+uint32_t vl_interface_luid_to_alias(const void *luid, uint32_t lan_index, const uint8_t mac[6], uint16_t *alias, size_t length) {
+    int which = find(by_luid, luid, lan_index, mac);
+    if (which < 0) return NOT_FOUND;
+    if (length <= strlen(aliases[which])) return NOT_ENOUGH_MEMORY;
+    wide(alias, length, aliases[which]);
+    return 0;
+}
+
+/* ConvertInterfaceAliasToLuid: the interface of that alias; none (or an empty alias):
+ * ERROR_INVALID_PARAMETER with the LUID zeroed, as iphlpapi answers. */
+uint32_t vl_interface_alias_to_luid(const uint16_t *alias, uint32_t lan_index, const uint8_t mac[6], void *luid) {
+    memset(luid, 0, 8);
+    if (!alias[0]) return INVALID_PARAMETER;
+    for (int which = 0; which < 2; which++) {
+        const char *name = aliases[which];
+        size_t i = 0;
+        while (name[i] && alias[i] == (uint8_t)name[i]) i++;
+        if (name[i] || alias[i]) continue;
+        iface f = describe(which, lan_index, mac);
+        memcpy(luid, &f.luid, 8);
+        return 0;
+    }
+    return INVALID_PARAMETER;
+}
+
+/* if_indextoname: "ethernet_<index>" or "loopback_1" (iphlpapi's name of the LUID) into
+ * `name` (IF_NAMESIZE bytes, as the caller must give); NULL for an index the PC lacks. */
+char *vl_interface_index_to_name(uint32_t index, uint32_t lan_index, const uint8_t mac[6], char *name) {
+    int which = find(by_index, &index, lan_index, mac);
+    if (which < 0) return NULL;
+    snprintf(name, 256, "%s_%u", which == 0 ? "ethernet" : "loopback", index);
+    return name;
+}
+
+/* if_nametoindex: the index of such a name (0: none). */
+uint32_t vl_interface_name_to_index(const char *name, uint32_t lan_index, const uint8_t mac[6]) {
+    for (int which = 0; which < 2; which++) {
+        iface f = describe(which, lan_index, mac);
+        char own[32];
+        snprintf(own, sizeof own, "%s_%u", which == 0 ? "ethernet" : "loopback", f.index);
+        if (strcmp(own, name) == 0) return f.index;
+    }
+    return 0;
+}
+
 static void fill_row(vl_if_row2 *row, int which, uint32_t lan_index, const uint8_t mac[6]) {
     iface i = describe(which, lan_index, mac);
     memset(row, 0, sizeof *row);
@@ -135,7 +194,7 @@ static void fill_row(vl_if_row2 *row, int which, uint32_t lan_index, const uint8
     row->InterfaceIndex = i.index;
     memcpy(row->InterfaceGuid, i.guid, 16);
     /* The names GetAdaptersAddresses gives: FriendlyName is the alias. */
-    wide(row->Alias, 257, which == 0 ? "VirtualLAN" : "Loopback Pseudo-Interface 1");
+    wide(row->Alias, 257, aliases[which]);
     wide(row->Description, 257, which == 0 ? "VirtualLAN Ethernet Adapter" : "Software Loopback Interface 1");
     if (which == 0) {
         row->PhysicalAddressLength = 6;

@@ -71,6 +71,38 @@ public func hookConvertInterfaceGuidToLuid(_ guid: UnsafeRawPointer?, _ luid: Un
     withInterfaces(reads: (guid, 16), writes: (luid, 8)) { $0.interfaces { vl_interface_guid_to_luid(guid, $0, $1, luid) } }
 }
 
+/// The aliases are GetAdaptersAddresses' FriendlyName; if_indextoname's names are what
+/// iphlpapi's own ConvertInterfaceLuidToName makes of the virtual LUIDs.
+@_cdecl("vl_hook_ConvertInterfaceLuidToAlias")
+public func hookConvertInterfaceLuidToAlias(_ luid: UnsafeRawPointer?, _ alias: UnsafeMutablePointer<UInt16>?, _ length: UInt) -> UInt32 {
+    // Only what an alias can take is probed (a longer buffer is not read past its end).
+    let room = Int(min(length, 257)) * 2
+    return withInterfaces(reads: (luid, 8), writes: (alias.map { UnsafeMutableRawPointer($0) }, room)) {
+        $0.interfaces { vl_interface_luid_to_alias(luid, $0, $1, alias, Int(min(length, 257))) }
+    }
+}
+
+@_cdecl("vl_hook_ConvertInterfaceAliasToLuid")
+public func hookConvertInterfaceAliasToLuid(_ alias: UnsafePointer<UInt16>?, _ luid: UnsafeMutableRawPointer?) -> UInt32 {
+    guard let host = VirtualHost.current else { return notSupported }
+    guard let alias, host.platform.usableString(alias) else { return VL_ERROR_INVALID_PARAMETER }
+    return withInterfaces(writes: (luid, 8)) { $0.interfaces { vl_interface_alias_to_luid(alias, $0, $1, luid) } }
+}
+
+@_cdecl("vl_hook_if_indextoname")
+public func hookIfIndexToName(_ index: UInt32, _ name: UnsafeMutablePointer<CChar>?) -> UnsafeMutablePointer<CChar>? {
+    guard let host = VirtualHost.current, let name, host.platform.canWrite(name, 32) else { return nil }
+    var answer: UnsafeMutablePointer<CChar>?
+    _ = host.interfaces { answer = vl_interface_index_to_name(index, $0, $1, name); return 0 }
+    return answer
+}
+
+@_cdecl("vl_hook_if_nametoindex")
+public func hookIfNameToIndex(_ name: UnsafePointer<CChar>?) -> UInt32 {
+    guard let host = VirtualHost.current, let name, host.platform.usableString(name) else { return 0 }
+    return host.interfaces { vl_interface_name_to_index(name, $0, $1) }
+}
+
 @_cdecl("vl_hook_GetIfEntry2")
 public func hookGetIfEntry2(_ row: UnsafeMutableRawPointer?) -> UInt32 {
     withInterfaces(reads: (row.map { UnsafeRawPointer($0) }, Int(vl_if_row2_size())), writes: (row, Int(vl_if_row2_size()))) {

@@ -292,14 +292,17 @@ public struct Platform: @unchecked Sendable {
         return writable ? canWrite(UnsafeMutableRawPointer(mutating: address), bytes) : canRead(address, bytes)
     }
 
-    /// Whether a C string at `address` can be read to its end (nil passes).
-    func usableString(_ address: UnsafePointer<CChar>?) -> Bool {
+    /// Whether a string of `Unit`s (C's bytes, or UTF-16) at `address` can be read to its
+    /// end (nil passes).
+    func usableString<Unit: FixedWidthInteger>(_ address: UnsafePointer<Unit>?) -> Bool {
         guard var at = address else { return true }
-        // One probe per page: a string ends within the pages it touches.
+        let size = MemoryLayout<Unit>.size
+        // One probe per page: a string ends within the pages it touches (a unit across a
+        // page end is probed with the next page).
         while true {
-            guard t.memory_usable!(at, 1, 0) != 0 else { return false }
+            guard t.memory_usable!(at, UInt(size), 0) != 0 else { return false }
             let pageEnd = (UInt(bitPattern: at) | 0xFFF) + 1
-            while UInt(bitPattern: at) < pageEnd {
+            while UInt(bitPattern: at) + UInt(size) <= pageEnd {
                 if at.pointee == 0 { return true }
                 at += 1
             }

@@ -101,6 +101,38 @@ final class InterfaceFamilyTests: LANTestCase {
         }
     }
 
+    /// Aliases are the adapters' FriendlyNames and lead back to their LUIDs; the names
+    /// if_indextoname gives are iphlpapi's names of the LUIDs (type, then NetLuidIndex,
+    /// which is the index) and lead back to the index.
+    func test_aliasesAndNamesLeadBackToTheirInterface() {
+        lan.as(1) { _ in
+            let host = lan.hosts[1]
+            for (index, alias, name) in [(UInt32(1), "Loopback Pseudo-Interface 1", "loopback_1"),
+                                         (host.adapterIndex, "VirtualLAN", "ethernet_\(host.adapterIndex)")] {
+                var luid: UInt64 = 0, back: UInt64 = 0
+                XCTAssertEqual(call("ConvertInterfaceIndexToLuid", .uint(index), .ptr(&luid)), 0)
+                XCTAssertEqual(luid >> 24 & 0xFF_FFFF, UInt64(index), "NetLuidIndex is the index")
+                var text = [UInt16](repeating: 0xFFFF, count: 64)
+                XCTAssertEqual(text.withUnsafeMutableBufferPointer { call("ConvertInterfaceLuidToAlias", .ptr(&luid), .ptr($0.baseAddress), .socket(64)) }, 0)
+                XCTAssertEqual(String(decoding: text.prefix { $0 != 0 }, as: UTF16.self), alias)
+                var wide = Array(alias.utf16) + [0]
+                XCTAssertEqual(call("ConvertInterfaceAliasToLuid", .ptr(&wide), .ptr(&back)), 0)
+                XCTAssertEqual(back, luid)
+                XCTAssertEqual(text.withUnsafeMutableBufferPointer { call("ConvertInterfaceLuidToAlias", .ptr(&luid), .ptr($0.baseAddress), .socket(3)) },
+                               8, "too short: ERROR_NOT_ENOUGH_MEMORY")
+                var bytes = [CChar](repeating: 0, count: 256)
+                XCTAssertNotEqual(bytes.withUnsafeMutableBufferPointer { call("if_indextoname", .uint(index), .ptr($0.baseAddress)) }, 0)
+                XCTAssertEqual(String(cString: bytes), name)
+                XCTAssertEqual(UInt32(call("if_nametoindex", .ptr(&bytes))), index)
+            }
+            var unknown = Array("Ethernet 7".utf16) + [0], luid: UInt64 = 1
+            XCTAssertEqual(call("ConvertInterfaceAliasToLuid", .ptr(&unknown), .ptr(&luid)), 87, "no such alias")
+            XCTAssertEqual(luid, 0)
+            var other = Array("ethernet_\(lan.hosts[0].adapterIndex)".utf8CString)
+            XCTAssertEqual(call("if_nametoindex", .ptr(&other)), 0, "another instance's adapter is not this PC's")
+        }
+    }
+
     func test_theUnicastTableHasTheTwoAddresses() {
         lan.as(1) { _ in
             var table: UnsafeMutableRawPointer?

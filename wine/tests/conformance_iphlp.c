@@ -185,6 +185,22 @@ static void interface_family(void) {
     check("iphlp.if-table2-agrees", "error=%lu same=%d count-agrees=%d", e, same,
           GetNumberOfInterfaces(&count) == NO_ERROR && table && count == table->NumEntries);
     if (table) FreeMibTable(table);
+    /* The names: each interface's alias is its FriendlyName and leads back to its LUID;
+     * its name (ConvertInterfaceLuidToName, if_indextoname) leads back to its LUID and index. */
+    int named = 0;
+    for (IP_ADAPTER_ADDRESSES *a = adapters; a; a = a->Next) {
+        WCHAR alias[IF_MAX_STRING_SIZE + 1];
+        char name[IF_MAX_STRING_SIZE + 1], by_index[IF_MAX_STRING_SIZE + 1];
+        NET_LUID luid = {0}, from_name = {0};
+        named += ConvertInterfaceLuidToAlias(&a->Luid, alias, IF_MAX_STRING_SIZE + 1) == NO_ERROR
+                 && wcscmp(alias, a->FriendlyName) == 0
+                 && ConvertInterfaceAliasToLuid(a->FriendlyName, &luid) == NO_ERROR && luid.Value == a->Luid.Value
+                 && ConvertInterfaceLuidToNameA(&a->Luid, name, sizeof name) == NO_ERROR
+                 && ConvertInterfaceNameToLuidA(name, &from_name) == NO_ERROR && from_name.Value == a->Luid.Value
+                 && if_nametoindex(name) == a->IfIndex
+                 && if_indextoname(a->IfIndex, by_index) && strcmp(by_index, name) == 0;
+    }
+    check("iphlp.names-agree", "all-agree=%d", listed > 0 && named == listed);
 
     /* The older tables: GetIfTable/GetIfEntry, the routes' interfaces, the host name. */
     ULONG if_size = 0;

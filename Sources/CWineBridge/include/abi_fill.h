@@ -36,7 +36,13 @@ uint32_t vl_fill_ip_addr_table(void *table, uint32_t *size, uint32_t index, uint
  * adapter (`lan_index`, `mac`) and loopback (index 1). Win32 errors: ERROR_FILE_NOT_FOUND
  * for an interface the PC does not have. LUIDs and GUIDs are read and written as bytes
  * (8 and 16), wherever they sit. */
+uint64_t vl_interface_luid(uint32_t type, uint32_t index);
 uint32_t vl_interface_count(void);
+/* The aliases (FriendlyName) and if_indextoname's names ("ethernet_<index>", "loopback_1"). */
+uint32_t vl_interface_luid_to_alias(const void *luid, uint32_t lan_index, const uint8_t mac[6], uint16_t *alias, size_t length);
+uint32_t vl_interface_alias_to_luid(const uint16_t *alias, uint32_t lan_index, const uint8_t mac[6], void *luid);
+char *vl_interface_index_to_name(uint32_t index, uint32_t lan_index, const uint8_t mac[6], char *name);
+uint32_t vl_interface_name_to_index(const char *name, uint32_t lan_index, const uint8_t mac[6]);
 uint32_t vl_interface_index_to_luid(uint32_t index, uint32_t lan_index, const uint8_t mac[6], void *luid);
 uint32_t vl_interface_luid_to_index(const void *luid, uint32_t lan_index, const uint8_t mac[6], uint32_t *index);
 uint32_t vl_interface_luid_to_guid(const void *luid, uint32_t lan_index, const uint8_t mac[6], void *guid);

@@ -79,6 +79,10 @@
     X(IPHLPAPI, 0, PLAIN, uint32_t, ConvertInterfaceLuidToIndex, "u:pp", (const void *luid, uint32_t *index), (luid, index)) \
     X(IPHLPAPI, 0, PLAIN, uint32_t, ConvertInterfaceLuidToGuid, "u:pp", (const void *luid, void *guid), (luid, guid)) \
     X(IPHLPAPI, 0, PLAIN, uint32_t, ConvertInterfaceGuidToLuid, "u:pp", (const void *guid, void *luid), (guid, luid)) \
+    X(IPHLPAPI, 0, PLAIN, uint32_t, ConvertInterfaceLuidToAlias, "u:pps", (const void *luid, uint16_t *alias, uintptr_t length), (luid, alias, length)) \
+    X(IPHLPAPI, 0, PLAIN, uint32_t, ConvertInterfaceAliasToLuid, "u:pp", (const uint16_t *alias, void *luid), (alias, luid)) \
+    X(IPHLPAPI, 0, PLAIN, char *, if_indextoname, "p:up", (uint32_t index, char *name), (index, name)) \
+    X(IPHLPAPI, 0, PLAIN, uint32_t, if_nametoindex, "u:p", (const char *name), (name)) \
     X(IPHLPAPI, 0, PLAIN, uint32_t, GetIfEntry2, "u:p", (void *row), (row)) \
     X(IPHLPAPI, 0, PLAIN, uint32_t, GetIfTable2, "u:p", (void **table), (table)) \
     X(IPHLPAPI, 0, PLAIN, uint32_t, GetIfTable, "u:ppi", (void *table, uint32_t *size, int32_t order), (table, size, order)) \
