@@ -227,7 +227,7 @@ uint32_t vl_fill_if_row2(void *row, uint32_t lan_index, const uint8_t mac[6]) {
 
 /* A table the caller frees with FreeMibTable: HeapFree on the process heap (the Linux
  * build's tests free it with free). */
-static void *mib_table(size_t size) {
+void *vl_mib_table(size_t size) {
 #if defined(_WIN32)
     return HeapAlloc(GetProcessHeap(), 0, size);
 #else
@@ -235,9 +235,9 @@ static void *mib_table(size_t size) {
 #endif
 }
 
-/* GetIfTable2: a table FreeMibTable frees (mib_table). */
+/* GetIfTable2: a table FreeMibTable frees (vl_mib_table). */
 uint32_t vl_fill_if_table2(void **table, uint32_t lan_index, const uint8_t mac[6]) {
-    vl_if_table2 *t = mib_table(sizeof *t);
+    vl_if_table2 *t = vl_mib_table(sizeof *t);
     if (!t) return OUT_OF_MEMORY;
     memset(t, 0, sizeof *t);
     t->NumEntries = 2;
@@ -256,10 +256,6 @@ typedef struct vl_if_row {                   /* MIB_IFROW */
     uint32_t dwAdminStatus, dwOperStatus, dwLastChange, Counters[11], dwOutQLen, dwDescrLen;
     uint8_t bDescr[256];
 } vl_if_row;
-
-typedef struct vl_forward_row {              /* MIB_IPFORWARDROW */
-    uint32_t dest, mask, policy, next_hop, if_index, type, proto, age, next_hop_as, metric[5];
-} vl_forward_row;
 
 typedef struct vl_addr_string {              /* IP_ADDR_STRING */
     struct vl_addr_string *Next;
@@ -280,13 +276,12 @@ typedef struct vl_fixed_info {               /* FIXED_INFO */
 _Static_assert(sizeof(vl_if_row) == sizeof(MIB_IFROW), "MIB_IFROW");
 _Static_assert(offsetof(vl_if_row, dwAdminStatus) == offsetof(MIB_IFROW, dwAdminStatus), "MIB_IFROW.dwAdminStatus");
 _Static_assert(offsetof(vl_if_row, bDescr) == offsetof(MIB_IFROW, bDescr), "MIB_IFROW.bDescr");
-_Static_assert(sizeof(vl_forward_row) == sizeof(MIB_IPFORWARDROW), "MIB_IPFORWARDROW");
 _Static_assert(offsetof(vl_fixed_info, DnsServerList) == offsetof(FIXED_INFO, DnsServerList), "FIXED_INFO.DnsServerList");
 _Static_assert(offsetof(vl_fixed_info, EnableDns) == offsetof(FIXED_INFO, EnableDns), "FIXED_INFO.EnableDns");
 _Static_assert(sizeof(vl_fixed_info) == sizeof(FIXED_INFO), "FIXED_INFO");
 #endif
 
-enum { INSUFFICIENT_BUFFER = 122, BUFFER_OVERFLOW = 111, ROUTE_DIRECT = 3, PROTO_LOCAL = 2, BROADCAST_NODE = 1 };
+enum { INSUFFICIENT_BUFFER = 122, BUFFER_OVERFLOW = 111, BROADCAST_NODE = 1 };
 
 static void fill_if_row(vl_if_row *row, int which, uint32_t lan_index, const uint8_t mac[6]) {
     iface i = describe(which, lan_index, mac);
@@ -323,40 +318,6 @@ uint32_t vl_fill_if_table(void *table, uint32_t *size, uint32_t lan_index, const
     vl_if_row *rows = (vl_if_row *)((uint8_t *)table + sizeof(uint32_t));
     fill_if_row(&rows[0], 1, lan_index, mac);
     fill_if_row(&rows[1], 0, lan_index, mac);
-    return 0;
-}
-
-/* GetIpForwardTable: the routes of a PC on a LAN without a router, ascending by destination:
- * loopback's 127.0.0.0/8, the LAN's subnet, multicast and the limited broadcast on the
- * adapter. No default route. */
-uint32_t vl_fill_ip_forward_table(void *table, uint32_t *size, uint32_t lan_index, uint32_t address_network_order,
-                                  uint32_t mask_network_order) {
-    enum { ROUTES = 4 };
-    uint32_t needed = sizeof(uint32_t) + ROUTES * sizeof(vl_forward_row);
-    if (!table || *size < needed) { *size = needed; return INSUFFICIENT_BUFFER; }
-    memset(table, 0, needed);
-    *(uint32_t *)table = ROUTES;
-    vl_forward_row *rows = (vl_forward_row *)((uint8_t *)table + sizeof(uint32_t));
-    uint8_t loopback[4] = { 127, 0, 0, 0 }, eight[4] = { 255, 0, 0, 0 }, one[4] = { 127, 0, 0, 1 }, multicast[4] = { 224, 0, 0, 0 },
-            four[4] = { 240, 0, 0, 0 }, all[4] = { 255, 255, 255, 255 };
-    uint32_t subnet = address_network_order & mask_network_order;
-    struct { const void *dest, *mask; uint32_t dest_value, mask_value, hop, index; } routes[ROUTES] = {
-        { loopback, eight, 0, 0, 0, LOOPBACK_INDEX },
-        { NULL, NULL, subnet, mask_network_order, address_network_order, lan_index },
-        { multicast, four, 0, 0, address_network_order, lan_index },
-        { all, all, 0, 0, address_network_order, lan_index },
-    };
-    for (int i = 0; i < ROUTES; i++) {
-        vl_forward_row *r = &rows[i];
-        if (routes[i].dest) { memcpy(&r->dest, routes[i].dest, 4); memcpy(&r->mask, routes[i].mask, 4); }
-        else { r->dest = routes[i].dest_value; r->mask = routes[i].mask_value; }
-        if (routes[i].index == LOOPBACK_INDEX) memcpy(&r->next_hop, one, 4); else r->next_hop = routes[i].hop;
-        r->if_index = routes[i].index;
-        r->type = ROUTE_DIRECT;
-        r->proto = PROTO_LOCAL;
-        r->metric[0] = routes[i].index == LOOPBACK_INDEX ? 75 : 25;  /* as GetAdaptersAddresses' Ipv4Metric */
-        for (int m = 1; m < 5; m++) r->metric[m] = 0xFFFFFFFFu;
-    }
     return 0;
 }
 
@@ -412,7 +373,7 @@ static void fill_unicast(vl_unicast_row *row, int which, uint32_t lan_index, con
  * address. IPv6 is not the virtual PC's: an AF_UNSPEC question gets these rows too. */
 uint32_t vl_fill_unicast_table(void **table, uint32_t lan_index, const uint8_t mac[6], uint32_t address_network_order,
                                uint8_t prefix_length) {
-    vl_unicast_table *t = mib_table(sizeof *t);
+    vl_unicast_table *t = vl_mib_table(sizeof *t);
     if (!t) return OUT_OF_MEMORY;
     memset(t, 0, sizeof *t);
     t->NumEntries = 2;

@@ -154,6 +154,10 @@ static int asks_ipv4_GetUnicastIpAddressTable(uint32_t family, void **table) {
     (void)table;
     return family == AF_UNSPEC || family == AF_INET;
 }
+static int asks_ipv4_GetIpForwardTable2(uint32_t family, void **table) {
+    (void)table;
+    return family == AF_UNSPEC || family == AF_INET;
+}
 static int asks_ipv4_GetBestInterfaceEx(const VL_SOCKADDR_IN *to, uint32_t *index) {
     (void)index;
     return to && to->sin_family == AF_INET;

@@ -143,7 +143,16 @@ public func hookGetIfEntry(_ row: UnsafeMutableRawPointer?) -> UInt32 {
 @_cdecl("vl_hook_GetIpForwardTable")
 public func hookGetIpForwardTable(_ table: UnsafeMutableRawPointer?, _ size: UnsafeMutablePointer<UInt32>?, _ order: Int32) -> UInt32 {
     sized(table, size) { host, table, size in
-        vl_fill_ip_forward_table(table, size, host.adapterIndex, host.address.networkOrder, host.registry.network.mask.networkOrder)
+        vl_fill_ip_forward_table(table, size, host.adapterIndex, host.address.networkOrder, UInt8(host.registry.network.prefixLength))
+    }
+}
+
+/// GetIpForwardTable2 for AF_INET or AF_UNSPEC (the DLL hands AF_INET6 to iphlpapi): the
+/// same routes as GetIpForwardTable's.
+@_cdecl("vl_hook_GetIpForwardTable2")
+public func hookGetIpForwardTable2(_ family: UInt32, _ table: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> UInt32 {
+    withInterfaces(writes: (table.map { UnsafeMutableRawPointer($0) }, MemoryLayout<UnsafeRawPointer>.size)) { host in
+        vl_fill_ip_forward_table2(table, host.adapterIndex, host.address.networkOrder, UInt8(host.registry.network.prefixLength))
     }
 }
 

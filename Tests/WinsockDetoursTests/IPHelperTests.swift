@@ -183,6 +183,19 @@ final class InterfaceFamilyTests: LANTestCase {
             XCTAssertEqual(routes.withUnsafeMutableBytes { call("GetIpForwardTable", .ptr($0.baseAddress), .ptr(&size), .int(1)) }, 0)
             let interfaces = routes.withUnsafeBytes { p in (0..<Int(p.load(as: UInt32.self))).map { p.load(fromByteOffset: 4 + $0 * 56 + 16, as: UInt32.self) } }
             XCTAssertEqual(Set(interfaces), [1, host.adapterIndex])
+            // GetIpForwardTable2: the same destinations on the same interfaces (rows of 104
+            // bytes after an 8-byte count; the destination at 16, the index at 8).
+            var second: UnsafeMutableRawPointer?
+            XCTAssertEqual(call("GetIpForwardTable2", .uint(2), .ptr(&second)), 0)
+            if let second {
+                let count = Int(second.load(as: UInt32.self))
+                let rows = (0..<count).map { i in (second.load(fromByteOffset: 8 + i * 104 + 16, as: UInt32.self),
+                                                   second.load(fromByteOffset: 8 + i * 104 + 8, as: UInt32.self)) }
+                let old = routes.withUnsafeBytes { p in (0..<Int(p.load(as: UInt32.self))).map { (p.load(fromByteOffset: 4 + $0 * 56, as: UInt32.self),
+                                                                                                  p.load(fromByteOffset: 4 + $0 * 56 + 16, as: UInt32.self)) } }
+                XCTAssertEqual(rows.map { "\($0.0)/\($0.1)" }, old.map { "\($0.0)/\($0.1)" })
+                free(second)
+            }
             size = 0
             XCTAssertEqual(call("GetNetworkParams", .null, .ptr(&size)), 111)
             var params = [UInt8](repeating: 0, count: Int(size))

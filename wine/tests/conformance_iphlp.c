@@ -231,6 +231,23 @@ static void interface_family(void) {
         known = found;
     }
     check("iphlp.routes-agree", "error=%lu interfaces-known=%d", e, known);
+    /* GetIpForwardTable2 lists the same IPv4 routes, on interfaces GetAdaptersAddresses
+     * names by index and LUID. */
+    MIB_IPFORWARD_TABLE2 *routes2 = NULL;
+    DWORD e2 = GetIpForwardTable2(AF_INET, &routes2);
+    int same_routes = e == NO_ERROR && e2 == NO_ERROR && routes2->NumEntries == routes->dwNumEntries;
+    for (ULONG i = 0; same_routes && i < routes2->NumEntries; i++) {
+        MIB_IPFORWARD_ROW2 *row = &routes2->Table[i];
+        int in_old = 0, on_adapter = 0;
+        for (DWORD j = 0; j < routes->dwNumEntries; j++)
+            in_old |= routes->table[j].dwForwardDest == row->DestinationPrefix.Prefix.Ipv4.sin_addr.s_addr
+                      && routes->table[j].dwForwardIfIndex == row->InterfaceIndex;
+        for (IP_ADAPTER_ADDRESSES *a = adapters; a; a = a->Next)
+            on_adapter |= a->IfIndex == row->InterfaceIndex && a->Luid.Value == row->InterfaceLuid.Value;
+        same_routes = in_old && on_adapter;
+    }
+    check("iphlp.routes2-agree", "error=%lu same=%d", e2, same_routes);
+    if (routes2) FreeMibTable(routes2);
     free(routes);
     /* Every IPv4 address GetUnicastIpAddressTable lists is one GetAdaptersAddresses gives
      * the same interface (index, LUID, prefix), and the counts agree. */

@@ -1,6 +1,7 @@
 /* Filling Windows result structures whose layout is easier to get right in C. */
 #ifndef VL_ABI_FILL_H
 #define VL_ABI_FILL_H
+#include <stddef.h>
 #include "winsock_abi.h"
 
 /* The calling thread's hostent (Windows keeps one per thread) for `name` with one IPv4
@@ -57,7 +58,11 @@ uint32_t vl_fill_if_table2(void **table, uint32_t lan_index, const uint8_t mac[6
 uint32_t vl_fill_if_row(void *row, uint32_t lan_index, const uint8_t mac[6]);
 uint32_t vl_fill_if_table(void *table, uint32_t *size, uint32_t lan_index, const uint8_t mac[6]);
 uint32_t vl_fill_ip_forward_table(void *table, uint32_t *size, uint32_t lan_index, uint32_t address_network_order,
-                                  uint32_t mask_network_order);
+                                  uint8_t prefix_length);
+/* GetIpForwardTable2's table for IPv4 (abi_routes.c; allocated: FreeMibTable frees it). */
+uint32_t vl_fill_ip_forward_table2(void **table, uint32_t lan_index, uint32_t address_network_order, uint8_t prefix_length);
+/* A table FreeMibTable frees (the process heap; the Linux build: malloc). */
+void *vl_mib_table(size_t size);
 uint32_t vl_fill_network_params(void *info, uint32_t *size, const char *host_name);
 /* GetUnicastIpAddressTable's table for IPv4 (allocated; FreeMibTable frees it). */
 uint32_t vl_fill_unicast_table(void **table, uint32_t lan_index, const uint8_t mac[6], uint32_t address_network_order,
