@@ -2,6 +2,7 @@
  * adapter on the virtual LAN and its loopback, laid out as Windows lays them out. The
  * layouts are ours (the Linux build has no iphlpapi.h); the DLL build checks every offset
  * against mingw's headers. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "abi_fill.h"
@@ -77,6 +78,9 @@ enum { LOOPBACK_INDEX = 1, TYPE_ETHERNET = 6, TYPE_LOOPBACK = 24, OPERATIONAL = 
        SKIPS_UNICAST = 0x1, IPV4_ENABLED = 0x80,
        ORIGIN_MANUAL = 1, ADDRESS_PREFERRED = 4 };
 
+/* Loopback's AdapterName. */
+static const char loopback_guid[] = "{564C414E-0000-4000-8000-4C4F4F504241}";
+
 void vl_adapter_guid(const uint8_t mac[6], char out[39]) {
     static const char hex[] = "0123456789ABCDEF";
     memcpy(out, "{564C414E-0000-4000-8000-000000000000}", 39);
@@ -145,7 +149,7 @@ uint32_t vl_fill_adapter_addresses(void *buffer, uint32_t *size, uint32_t flags,
     adapters_block *b = buffer;
     memset(b, 0, sizeof *b);
     vl_adapter_guid(mac, b->name[0]);
-    memcpy(b->name[1], "{564C414E-0000-4000-8000-4C4F4F504241}", 39);
+    memcpy(b->name[1], loopback_guid, 39);
     fill_one(b, 0, flags, index, mac, address_network_order, prefix_length, "VirtualLAN", "VirtualLAN Ethernet Adapter",
              TYPE_ETHERNET, 1500);
     fill_one(b, 1, flags, LOOPBACK_INDEX, NULL, ipv4(127, 0, 0, 1), 8,
@@ -168,4 +172,58 @@ uint32_t vl_fill_ip_addr_table(void *table, uint32_t *size, uint32_t index, uint
     rows[0] = (vl_ip_addr_row){ ipv4(127, 0, 0, 1), LOOPBACK_INDEX, ipv4(255, 0, 0, 0), 1, 65535, 0, 1 };
     rows[1] = (vl_ip_addr_row){ address_network_order, index, mask_network_order, 1, 65535, 0, 1 };
     return VL_ERROR_SUCCESS;
+}
+
+/* ---- GetInterfaceInfo and GetAdapterIndex: adapters by "\DEVICE\TCPIP_" + AdapterName ---- */
+
+typedef struct vl_adapter_index_map {        /* IP_ADAPTER_INDEX_MAP */
+    uint32_t Index;
+    uint16_t Name[128];
+} vl_adapter_index_map;
+
+#if defined(_WIN32)
+_Static_assert(sizeof(vl_adapter_index_map) == sizeof(IP_ADAPTER_INDEX_MAP), "IP_ADAPTER_INDEX_MAP");
+_Static_assert(offsetof(IP_INTERFACE_INFO, Adapter) == sizeof(uint32_t), "IP_INTERFACE_INFO.Adapter");
+#endif
+
+static const char device_tcpip[] = "\\DEVICE\\TCPIP_";
+
+/* GetInterfaceInfo: the adapters that are not loopback, as iphlpapi lists them: the
+ * virtual LAN's. ERROR_INSUFFICIENT_BUFFER with *size set when the buffer is too small. */
+uint32_t vl_fill_interface_info(void *table, uint32_t *size, uint32_t index, const uint8_t mac[6]) {
+    uint32_t needed = sizeof(uint32_t) + sizeof(vl_adapter_index_map);
+    if (!table || *size < needed) { *size = needed; return 122; }  /* ERROR_INSUFFICIENT_BUFFER */
+    memset(table, 0, needed);
+    *(uint32_t *)table = 1;
+    vl_adapter_index_map *row = (vl_adapter_index_map *)((uint8_t *)table + sizeof(uint32_t));
+    row->Index = index;
+    char name[sizeof device_tcpip + 39];
+    memcpy(name, device_tcpip, sizeof device_tcpip - 1);
+    vl_adapter_guid(mac, name + sizeof device_tcpip - 1);
+    wide(row->Name, 128, name);
+    return VL_ERROR_SUCCESS;
+}
+
+/* Whether the wide `name` is `prefix` then `guid`, letters in either case. */
+static int names(const uint16_t *name, const char *prefix, const char *guid) {
+    char expected[sizeof device_tcpip + 39];
+    snprintf(expected, sizeof expected, "%s%s", prefix, guid);
+    size_t i = 0;
+    for (; expected[i]; i++) {
+        uint16_t c = name[i];
+        if (c >= 'a' && c <= 'z') c = (uint16_t)(c - 'a' + 'A');
+        if (c != (uint8_t)expected[i]) return 0;
+    }
+    return name[i] == 0;
+}
+
+/* GetAdapterIndex: the index of the adapter with that name (GetInterfaceInfo's, or
+ * loopback's AdapterName after the same prefix); another name: ERROR_INVALID_PARAMETER,
+ * as iphlpapi answers a name it cannot read as one. */
+uint32_t vl_adapter_index(const uint16_t *name, uint32_t *index, uint32_t lan_index, const uint8_t mac[6]) {
+    char guid[39];
+    vl_adapter_guid(mac, guid);
+    if (names(name, device_tcpip, guid)) { *index = lan_index; return VL_ERROR_SUCCESS; }
+    if (names(name, device_tcpip, loopback_guid)) { *index = LOOPBACK_INDEX; return VL_ERROR_SUCCESS; }
+    return VL_ERROR_INVALID_PARAMETER;
 }

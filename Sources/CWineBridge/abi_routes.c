@@ -59,7 +59,7 @@ _Static_assert(offsetof(vl_forward_table2, Table) == offsetof(MIB_IPFORWARD_TABL
 #endif
 
 enum { LOOPBACK_INDEX = 1, TYPE_ETHERNET = 6, TYPE_LOOPBACK = 24, INSUFFICIENT_BUFFER = 122, OUT_OF_MEMORY = 14,
-       ROUTE_DIRECT = 3, PROTO_LOCAL = 2 };
+       HOST_UNREACHABLE = 1232, ROUTE_DIRECT = 3, PROTO_LOCAL = 2 };
 
 /* One route: destination and prefix length (network order), its interface, and the local
  * address a route of the old table names as its next hop. */
@@ -90,27 +90,42 @@ static void list_routes(route out[ROUTES], uint32_t lan_index, uint32_t address,
 /* As GetAdaptersAddresses' Ipv4Metric. */
 static uint32_t metric_of(uint32_t index) { return index == LOOPBACK_INDEX ? 75 : 25; }
 
+static void fill_forward_row(vl_forward_row *r, const route *route) {
+    memset(r, 0, sizeof *r);
+    r->dest = route->destination;
+    r->mask = mask_of(route->prefix);
+    r->next_hop = route->local;
+    r->if_index = route->index;
+    r->type = ROUTE_DIRECT;
+    r->proto = PROTO_LOCAL;
+    r->metric[0] = metric_of(route->index);
+    for (int m = 1; m < 5; m++) r->metric[m] = 0xFFFFFFFFu;
+}
+
 /* GetIpForwardTable. */
 uint32_t vl_fill_ip_forward_table(void *table, uint32_t *size, uint32_t lan_index, uint32_t address_network_order,
                                   uint8_t prefix_length) {
     uint32_t needed = sizeof(uint32_t) + ROUTES * sizeof(vl_forward_row);
     if (!table || *size < needed) { *size = needed; return INSUFFICIENT_BUFFER; }
-    memset(table, 0, needed);
     *(uint32_t *)table = ROUTES;
     vl_forward_row *rows = (vl_forward_row *)((uint8_t *)table + sizeof(uint32_t));
     route routes[ROUTES];
     list_routes(routes, lan_index, address_network_order, prefix_length);
-    for (int i = 0; i < ROUTES; i++) {
-        vl_forward_row *r = &rows[i];
-        r->dest = routes[i].destination;
-        r->mask = mask_of(routes[i].prefix);
-        r->next_hop = routes[i].local;
-        r->if_index = routes[i].index;
-        r->type = ROUTE_DIRECT;
-        r->proto = PROTO_LOCAL;
-        r->metric[0] = metric_of(routes[i].index);
-        for (int m = 1; m < 5; m++) r->metric[m] = 0xFFFFFFFFu;
-    }
+    for (int i = 0; i < ROUTES; i++) fill_forward_row(&rows[i], &routes[i]);
+    return 0;
+}
+
+/* GetBestRoute: the longest prefix that holds the destination. */
+uint32_t vl_fill_best_route(void *row, uint32_t destination_network_order, uint32_t lan_index, uint32_t address_network_order,
+                            uint8_t prefix_length) {
+    route routes[ROUTES];
+    list_routes(routes, lan_index, address_network_order, prefix_length);
+    int best = -1;
+    for (int i = 0; i < ROUTES; i++)
+        if ((destination_network_order & mask_of(routes[i].prefix)) == routes[i].destination
+            && (best < 0 || routes[i].prefix > routes[best].prefix)) best = i;
+    if (best < 0) return HOST_UNREACHABLE;
+    fill_forward_row(row, &routes[best]);
     return 0;
 }
 
@@ -142,3 +157,5 @@ uint32_t vl_fill_ip_forward_table2(void **table, uint32_t lan_index, uint32_t ad
     *table = t;
     return 0;
 }
+
+uint32_t vl_forward_row_size(void) { return sizeof(vl_forward_row); }

@@ -147,6 +147,28 @@ public func hookGetIpForwardTable(_ table: UnsafeMutableRawPointer?, _ size: Uns
     }
 }
 
+/// GetBestRoute: the route GetIpForwardTable lists that a datagram to `destination` takes.
+@_cdecl("vl_hook_GetBestRoute")
+public func hookGetBestRoute(_ destination: UInt32, _ source: UInt32, _ row: UnsafeMutableRawPointer?) -> UInt32 {
+    withInterfaces(writes: (row, Int(vl_forward_row_size()))) { host in
+        vl_fill_best_route(row, destination, host.adapterIndex, host.address.networkOrder, UInt8(host.registry.network.prefixLength))
+    }
+}
+
+/// GetInterfaceInfo and GetAdapterIndex: the adapter by its name, "\DEVICE\TCPIP_" and the
+/// AdapterName GetAdaptersAddresses gives.
+@_cdecl("vl_hook_GetInterfaceInfo")
+public func hookGetInterfaceInfo(_ table: UnsafeMutableRawPointer?, _ size: UnsafeMutablePointer<UInt32>?) -> UInt32 {
+    sized(table, size) { host, table, size in host.interfaces { vl_fill_interface_info(table, size, $0, $1) } }
+}
+
+@_cdecl("vl_hook_GetAdapterIndex")
+public func hookGetAdapterIndex(_ name: UnsafePointer<UInt16>?, _ index: UnsafeMutablePointer<UInt32>?) -> UInt32 {
+    guard let host = VirtualHost.current else { return notSupported }
+    guard let name, host.platform.usableString(name) else { return VL_ERROR_INVALID_PARAMETER }
+    return withInterfaces(writes: (index.map { UnsafeMutableRawPointer($0) }, 4)) { $0.interfaces { vl_adapter_index(name, index, $0, $1) } }
+}
+
 /// GetIpForwardTable2 for AF_INET or AF_UNSPEC (the DLL hands AF_INET6 to iphlpapi): the
 /// same routes as GetIpForwardTable's.
 @_cdecl("vl_hook_GetIpForwardTable2")

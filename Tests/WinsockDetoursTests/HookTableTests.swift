@@ -22,7 +22,7 @@ final class HookTableTests: XCTestCase {
             "getsockopt", "gethostname", "gethostbyname", "gethostbyaddr", "getaddrinfo", "freeaddrinfo", "GetAdaptersInfo",
             "GetAdaptersAddresses", "GetIpAddrTable", "GetBestInterface", "GetBestInterfaceEx", "CreateProcessInternalW",
             "GetNumberOfInterfaces", "ConvertInterfaceIndexToLuid", "ConvertInterfaceLuidToIndex", "ConvertInterfaceLuidToGuid",
-            "ConvertInterfaceGuidToLuid", "ConvertInterfaceLuidToAlias", "ConvertInterfaceAliasToLuid", "if_indextoname", "if_nametoindex", "GetIfEntry2", "GetIfTable2", "GetIfTable", "GetIfEntry", "GetIpForwardTable", "GetIpForwardTable2", "GetNetworkParams", "GetUnicastIpAddressTable",
+            "ConvertInterfaceGuidToLuid", "ConvertInterfaceLuidToAlias", "ConvertInterfaceAliasToLuid", "if_indextoname", "if_nametoindex", "GetIfEntry2", "GetIfTable2", "GetIfTable", "GetIfEntry", "GetIpForwardTable", "GetIpForwardTable2", "GetBestRoute", "GetInterfaceInfo", "GetAdapterIndex", "GetNetworkParams", "GetUnicastIpAddressTable",
         ]
         XCTAssertEqual(names, surface)
         XCTAssertEqual(entries().first { $0.name == "GetAdaptersInfo" }?.module, "IPHLPAPI")

@@ -133,6 +133,36 @@ final class InterfaceFamilyTests: LANTestCase {
         }
     }
 
+    /// GetBestRoute: loopback's route for 127.0.0.1, the subnet's for the LAN, none beyond;
+    /// GetInterfaceInfo names the adapter as GetAdapterIndex takes it back.
+    func test_bestRouteInterfaceInfoAndAdapterIndexDescribeTheSamePC() {
+        lan.as(1) { _ in
+            let host = lan.hosts[1]
+            var row = [UInt8](repeating: 0, count: 56)
+            let lanAddress = lan.address(0).networkOrder
+            for (destination, index) in [(IPv4Address.loopback.networkOrder, UInt32(1)), (lanAddress, host.adapterIndex)] {
+                XCTAssertEqual(row.withUnsafeMutableBytes { call("GetBestRoute", .uint(destination), .uint(0), .ptr($0.baseAddress)) }, 0)
+                XCTAssertEqual(row.withUnsafeBytes { $0.load(fromByteOffset: 16, as: UInt32.self) }, index)
+            }
+            XCTAssertEqual(row.withUnsafeMutableBytes { call("GetBestRoute", .uint(IPv4Address(10, 1, 2, 3).networkOrder), .uint(0), .ptr($0.baseAddress)) },
+                           1232, "beyond the LAN: no route")
+            var size: UInt32 = 0
+            XCTAssertEqual(call("GetInterfaceInfo", .null, .ptr(&size)), 122)
+            var info = [UInt8](repeating: 0, count: Int(size))
+            XCTAssertEqual(info.withUnsafeMutableBytes { call("GetInterfaceInfo", .ptr($0.baseAddress), .ptr(&size)) }, 0)
+            XCTAssertEqual(info.withUnsafeBytes { $0.load(as: UInt32.self) }, 1, "the adapter; loopback is not listed")
+            XCTAssertEqual(info.withUnsafeBytes { $0.load(fromByteOffset: 4, as: UInt32.self) }, host.adapterIndex)
+            let name = info.withUnsafeBytes { raw in (0..<128).map { raw.load(fromByteOffset: 8 + 2 * $0, as: UInt16.self) } }
+            XCTAssertTrue(String(decoding: name.prefix { $0 != 0 }, as: UTF16.self).hasPrefix("\\DEVICE\\TCPIP_{564C414E-"))
+            var index: UInt32 = 0, lower = name.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
+            XCTAssertEqual(name.withUnsafeBufferPointer { call("GetAdapterIndex", .ptr($0.baseAddress), .ptr(&index)) }, 0)
+            XCTAssertEqual(index, host.adapterIndex)
+            XCTAssertEqual(call("GetAdapterIndex", .ptr(&lower), .ptr(&index)), 0, "either case")
+            var other = Array("\\DEVICE\\TCPIP_{00000000-0000-0000-0000-000000000000}".utf16) + [0]
+            XCTAssertEqual(call("GetAdapterIndex", .ptr(&other), .ptr(&index)), 87)
+        }
+    }
+
     func test_theUnicastTableHasTheTwoAddresses() {
         lan.as(1) { _ in
             var table: UnsafeMutableRawPointer?

@@ -64,6 +64,17 @@ static void best_interface(DWORD lan_index) {
     e = GetBestInterface(inet_addr("10.213.77.5"), &index);
     check("iphlp.best-interface-far", "error=%lu", e);
     check("iphlp.best-interface-no-index", "error=%lu", GetBestInterface(inet_addr("127.0.0.1"), NULL));
+    /* GetBestRoute takes the route of the interface GetBestInterface names. */
+    const char *targets[3] = { "127.0.0.1", "192.168.80.77", "10.213.77.5" };
+    const char *names[3] = { "iphlp.best-route-loopback", "iphlp.best-route-lan", "iphlp.best-route-far" };
+    for (int i = 0; i < 3; i++) {
+        MIB_IPFORWARDROW route;
+        DWORD via = 0;
+        DWORD route_error = GetBestRoute(inet_addr(targets[i]), 0, &route);
+        DWORD interface_error = GetBestInterface(inet_addr(targets[i]), &via);
+        check(names[i], "error=%lu same-interface=%d", route_error,
+              route_error == interface_error && (route_error != NO_ERROR || route.dwForwardIfIndex == via));
+    }
     struct sockaddr_in to = address("192.168.80.77", 0);
     index = 12345;
     e = GetBestInterfaceEx((struct sockaddr *)&to, &index);
@@ -201,6 +212,26 @@ static void interface_family(void) {
                  && if_indextoname(a->IfIndex, by_index) && strcmp(by_index, name) == 0;
     }
     check("iphlp.names-agree", "all-agree=%d", listed > 0 && named == listed);
+    /* GetInterfaceInfo lists the adapters that are not loopback, by the names
+     * GetAdapterIndex takes back: "\DEVICE\TCPIP_" and their AdapterName. */
+    ULONG info_size = 0;
+    GetInterfaceInfo(NULL, &info_size);
+    IP_INTERFACE_INFO *info = info_size ? malloc(info_size) : NULL;
+    DWORD info_error = info ? GetInterfaceInfo(info, &info_size) : 1;
+    int others = 0, found = 0;
+    for (IP_ADAPTER_ADDRESSES *a = adapters; a; a = a->Next) {
+        if (a->IfType == IF_TYPE_SOFTWARE_LOOPBACK) continue;
+        others++;
+        WCHAR name[MAX_ADAPTER_NAME];
+        swprintf(name, MAX_ADAPTER_NAME, L"\\DEVICE\\TCPIP_%hs", a->AdapterName);
+        ULONG by_name = 0;
+        for (LONG i = 0; info_error == NO_ERROR && i < info->NumAdapters; i++)
+            found += info->Adapter[i].Index == a->IfIndex && _wcsicmp(info->Adapter[i].Name, name) == 0
+                     && GetAdapterIndex(info->Adapter[i].Name, &by_name) == NO_ERROR && by_name == a->IfIndex;
+    }
+    check("iphlp.interface-info-agrees", "error=%lu same=%d", info_error,
+          info_error == NO_ERROR && info->NumAdapters == others && found == others);
+    free(info);
 
     /* The older tables: GetIfTable/GetIfEntry, the routes' interfaces, the host name. */
     ULONG if_size = 0;

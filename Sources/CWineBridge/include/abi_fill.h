@@ -28,6 +28,14 @@ void vl_adapter_guid(const uint8_t mac[6], char out[39]);
  * *size set when the buffer is too small. */
 uint32_t vl_fill_adapter_addresses(void *buffer, uint32_t *size, uint32_t flags, uint32_t index, const uint8_t mac[6],
                                    uint32_t address_network_order, uint8_t prefix_length);
+/* GetInterfaceInfo's table (the adapter that is not loopback) and GetAdapterIndex's index
+ * for "\DEVICE\TCPIP_" + an AdapterName (ERROR_INVALID_PARAMETER for another). */
+uint32_t vl_fill_interface_info(void *table, uint32_t *size, uint32_t index, const uint8_t mac[6]);
+uint32_t vl_adapter_index(const uint16_t *name, uint32_t *index, uint32_t lan_index, const uint8_t mac[6]);
+/* GetBestRoute: the route GetIpForwardTable lists that matches `destination` longest
+ * (ERROR_HOST_UNREACHABLE: none, beyond the LAN). */
+uint32_t vl_fill_best_route(void *row, uint32_t destination_network_order, uint32_t lan_index, uint32_t address_network_order,
+                            uint8_t prefix_length);
 /* GetIpAddrTable's answer: loopback, then the adapter on the virtual LAN.
  * ERROR_INSUFFICIENT_BUFFER with *size set when the table is too small. */
 uint32_t vl_fill_ip_addr_table(void *table, uint32_t *size, uint32_t index, uint32_t address_network_order,
@@ -70,6 +78,7 @@ uint32_t vl_fill_unicast_table(void **table, uint32_t lan_index, const uint8_t m
 /* MIB_IF_ROW2's and MIB_IFROW's sizes. */
 uint32_t vl_if_row2_size(void);
 uint32_t vl_if_row_size(void);
+uint32_t vl_forward_row_size(void);
 
 /* WSAStartup's description block. */
 void vl_fill_wsadata(VL_WSADATA *data, uint16_t version);

@@ -89,6 +89,9 @@
     X(IPHLPAPI, 0, PLAIN, uint32_t, GetIfEntry, "u:p", (void *row), (row)) \
     X(IPHLPAPI, 0, PLAIN, uint32_t, GetIpForwardTable, "u:ppi", (void *table, uint32_t *size, int32_t order), (table, size, order)) \
     X(IPHLPAPI, 0, IPV4, uint32_t, GetIpForwardTable2, "u:up", (uint32_t family, void **table), (family, table)) \
+    X(IPHLPAPI, 0, PLAIN, uint32_t, GetBestRoute, "u:uup", (uint32_t destination, uint32_t source, void *row), (destination, source, row)) \
+    X(IPHLPAPI, 0, PLAIN, uint32_t, GetInterfaceInfo, "u:pp", (void *table, uint32_t *size), (table, size)) \
+    X(IPHLPAPI, 0, PLAIN, uint32_t, GetAdapterIndex, "u:pp", (const uint16_t *name, uint32_t *index), (name, index)) \
     X(IPHLPAPI, 0, PLAIN, uint32_t, GetNetworkParams, "u:pp", (void *info, uint32_t *size), (info, size)) \
     X(IPHLPAPI, 0, IPV4, uint32_t, GetUnicastIpAddressTable, "u:up", (uint32_t family, void **table), (family, table)) \
     X(KERNEL32, 0, PLAIN, int32_t, CreateProcessInternalW, "i:pppppiuppppp", (void *token, const uint16_t *application, uint16_t *commandLine, void *processAttributes, void *threadAttributes, int32_t inherit, uint32_t flags, void *environment, const uint16_t *directory, void *startup, VL_PROCESS_INFORMATION *information, void **newToken), (token, application, commandLine, processAttributes, threadAttributes, inherit, flags, environment, directory, startup, information, newToken)) \
