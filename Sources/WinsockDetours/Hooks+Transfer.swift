@@ -15,6 +15,13 @@ private func withSingleBuffer<T>(_ buffer: UnsafeRawPointer?, _ length: Int32, r
     return withUnsafePointer(to: &wsabuf) { body(.success($0)) }
 }
 
+/// The destination a send names (nil: none); one that cannot be read is WSAEFAULT.
+private func destination(_ host: VirtualHost, _ to: UnsafePointer<VL_SOCKADDR_IN>?, _ length: Int32) -> Result<SocketAddress?, WinsockError> {
+    guard let to else { return .success(nil) }
+    guard length < Int32(MemoryLayout<VL_SOCKADDR_IN>.size) || host.platform.usable(to) else { return .failure(.fault) }
+    return SocketAddress.read(to, length: length).map { $0 }
+}
+
 /// The flags a datagram send refuses; a stream's are the OS's to judge.
 private func sendFlagsError(_ host: VirtualHost, _ s: UInt, _ flags: Int32) -> WinsockError? {
     // MSG_DONTROUTE (4) is meaningless here and ignored, as Windows may; MSG_OOB is TCP's.
@@ -26,17 +33,15 @@ public func hookSendto(_ s: UInt, _ buffer: UnsafePointer<CChar>?, _ length: Int
                        _ to: UnsafePointer<VL_SOCKADDR_IN>?, _ toLength: Int32) -> Int32 {
     withHost(orFail: socketError) { host in
         if let error = sendFlagsError(host, s, flags) { return status(host, error) }
-        var destination: SocketAddress?
-        if to != nil {
-            switch SocketAddress.read(to, length: toLength) {
-            case let .failure(error): return status(host, error)
-            case let .success(address): destination = address
-            }
+        let target: SocketAddress?
+        switch destination(host, to, toLength) {
+        case let .failure(error): return status(host, error)
+        case let .success(address): target = address
         }
         return withSingleBuffer(buffer, length) { wsabuf in
             switch wsabuf {
             case let .failure(error): return status(host, error)
-            case let .success(b): return count(host, host.send(s, buffers: b, count: 1, to: destination, flags: flags))
+            case let .success(b): return count(host, host.send(s, buffers: b, count: 1, to: target, flags: flags))
             }
         }
     }
@@ -64,7 +69,8 @@ public func hookSend(_ s: UInt, _ buffer: UnsafePointer<CChar>?, _ length: Int32
 public func hookRecvfrom(_ s: UInt, _ buffer: UnsafeMutablePointer<CChar>?, _ length: Int32, _ flags: Int32,
                          _ from: UnsafeMutablePointer<VL_SOCKADDR_IN>?, _ fromLength: UnsafeMutablePointer<Int32>?) -> Int32 {
     withHost(orFail: socketError) { host in
-        withSingleBuffer(buffer, length, receiving: true) { wsabuf in
+        guard host.platform.usable(fromLength, writable: true) else { return status(host, .fault) }
+        return withSingleBuffer(buffer, length, receiving: true) { wsabuf in
             switch wsabuf {
             case let .failure(error): return status(host, error)
             case let .success(b): return count(host, host.receive(s, buffers: b, count: 1, flags: flags, from: from, fromLength: fromLength))
@@ -86,14 +92,13 @@ public func hookWSASendTo(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF>?
         // As ws2_32: nowhere to say how much was sent, and no OVERLAPPED to say it: WSAEFAULT.
         if sent == nil && overlapped == nil && host.isVirtual(s) { return status(host, .fault) }
         if let error = sendFlagsError(host, s, Int32(bitPattern: flags)) { return status(host, error) }
-        var destination: SocketAddress?
-        if to != nil {
-            switch SocketAddress.read(to, length: toLength) {
-            case let .failure(error): return status(host, error)
-            case let .success(address): destination = address
-            }
+        guard host.platform.usable(buffers, count: count) else { return status(host, .fault) }
+        let target: SocketAddress?
+        switch destination(host, to, toLength) {
+        case let .failure(error): return status(host, error)
+        case let .success(address): target = address
         }
-        return cleared(host, host.sendOverlapped(s, buffers: buffers, count: count, sent: sent, to: destination,
+        return cleared(host, host.sendOverlapped(s, buffers: buffers, count: count, sent: sent, to: target,
                                                  flags: Int32(bitPattern: flags), overlapped: overlapped, routine: routine))
     }
 }
@@ -130,6 +135,7 @@ public func hookWSASend(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF>?, 
     withHost(orFail: socketError) { host in
         if sent == nil && overlapped == nil && host.isVirtual(s) { return status(host, .fault) }  // as WSASendTo
         if let error = sendFlagsError(host, s, Int32(bitPattern: flags)) { return status(host, error) }
+        guard host.platform.usable(buffers, count: count) else { return status(host, .fault) }
         let error = host.sendOverlapped(s, buffers: buffers, count: count, sent: sent, to: nil, flags: Int32(bitPattern: flags),
                                         overlapped: overlapped, routine: routine)
         return cleared(host, error == .destinationRequired ? .notConnected : error)

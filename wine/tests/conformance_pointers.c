@@ -115,7 +115,9 @@ static void sweep_one(const hooked_function *f, FARPROC entry, int bad_index, co
             a[i] = null_by_default(name) ? 0 : (uintptr_t)VirtualAlloc(NULL, 4096, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
             if (letters[i] == 'a' && a[i]) *(struct sockaddr_in *)a[i] = self(s);
             break;
-        default: a[i] = 16; break;
+        /* Flags 0 (16 is no flag a send takes: the call would stop at the flags before
+         * it looked at a pointer); every other number 16, a length room for an address. */
+        default: a[i] = strcmp(name, "flags") == 0 ? 0 : 16; break;
         }
     }
     a[bad_index] = bad;
