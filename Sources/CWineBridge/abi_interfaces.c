@@ -121,9 +121,11 @@ uint32_t vl_interface_luid_to_guid(const void *luid, uint32_t lan_index, const u
     return 0;
 }
 
+/* A GUID no interface has: the LUID zeroed and ERROR_INVALID_PARAMETER, as iphlpapi answers. */
 uint32_t vl_interface_guid_to_luid(const void *guid, uint32_t lan_index, const uint8_t mac[6], void *luid) {
     int which = find(by_guid, guid, lan_index, mac);
-    if (which < 0) return NOT_FOUND;
+    memset(luid, 0, 8);
+    if (which < 0) return 87;  /* ERROR_INVALID_PARAMETER */
     iface i = describe(which, lan_index, mac);
     memcpy(luid, &i.luid, 8);
     return 0;

@@ -67,8 +67,9 @@ extension VirtualHost {
         }
         var port: UInt32 = 0
         if let service {
+            // An empty service is port 0, as "0" (Wine's protocol.c pins it on Windows).
             let digits = bytes(of: service)
-            guard !digits.isEmpty, digits.count <= 5, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return WinsockError(VL_WSATYPE_NOT_FOUND) }
+            guard digits.count <= 5, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return WinsockError(VL_WSATYPE_NOT_FOUND) }
             for digit in digits { port = port * 10 + UInt32(digit - 0x30) }
             guard port <= 65535 else { return WinsockError(VL_WSATYPE_NOT_FOUND) }
         }

@@ -178,7 +178,9 @@ extension VirtualHost {
                           waitMs: UInt32, alertable: Bool = false, flags: UnsafeMutablePointer<UInt32>?) -> WinsockError? {
         // As ws2_32: no OVERLAPPED is WSA_INVALID_PARAMETER; the count and flags are optional.
         guard let overlapped else { return .invalidParameter }
-        guard platform.canWrite(overlapped, MemoryLayout<VL_OVERLAPPED>.size) else { return .fault }
+        // The OVERLAPPED is only read (a read-only one is answered, as Windows and Wine do).
+        guard platform.canRead(overlapped, MemoryLayout<VL_OVERLAPPED>.size),
+              platform.usable(transferred, writable: true), platform.usable(flags, writable: true) else { return .fault }
         var status = UInt32(truncatingIfNeeded: overlapped.pointee.Internal)
         if status == VL_STATUS_PENDING {
             let socket: VirtualSocket? = lock.locked { startupCount > 0 ? sockets[handle] : nil }

@@ -193,6 +193,7 @@ final class SpoofingAndIdentityTests: LANTestCase {
             XCTAssertEqual(lookup(nil, "23757").1, .loopback)
             XCTAssertEqual(lookup("www.example.org", "80").0, WSA.HOST_NOT_FOUND)
             XCTAssertEqual(lookup("VLAN-2", "http").0, 10109, "only numeric services")
+            XCTAssertEqual(lookup(nil, "").2, 0, "an empty service is port 0, as \"0\" (protocol.c on Windows)")
             XCTAssertEqual(lookup("VLAN-2", "1", family: 23).0, WSA.HOST_NOT_FOUND, "no IPv6 on the virtual LAN")
             var result: UnsafeMutablePointer<VL_ADDRINFO>?
             XCTAssertEqual(Int32(truncatingIfNeeded: call("getaddrinfo", .null, .null, .null, .ptr(&result))), WSA.HOST_NOT_FOUND, "neither node nor service")
