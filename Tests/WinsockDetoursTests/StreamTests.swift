@@ -205,13 +205,7 @@ final class StreamTests: LANTestCase {
     }
 
     func test_overlappedReceiveOnAStreamCompletesWithTheBytes() {
-        let host = listener(1, port: 6112)
-        let client = lan.as(0) { ws -> UInt in
-            let s = ws.tcpSocket()
-            XCTAssertEqual(ws.connect(s, lan.address(1), 6112), 0)
-            return s
-        }
-        let accepted = lan.as(1) { $0.accept(host).0 }
+        let (client, accepted) = lan.connection(from: 0, to: 1, listener: listener(1, port: 6112), port: 6112)
         lan.as(1) { ws in
             let op = OverlappedReceive(event: ws.createEvent())
             XCTAssertEqual(op.post(accepted).1, WSA.IO_PENDING, "nothing there yet: WSA_IO_PENDING")

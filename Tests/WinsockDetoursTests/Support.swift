@@ -261,4 +261,15 @@ extension TestLAN {
             return s
         }
     }
+
+    /// A virtual TCP connection: `client` in `from`, connected to `listener` of `to` (on
+    /// `port`), and the socket `to` accepted for it.
+    func connection(from: Int, to: Int, listener: UInt, port: UInt16) -> (client: UInt, accepted: UInt) {
+        let client = self.as(from) { ws -> UInt in
+            let s = ws.tcpSocket()
+            XCTAssertEqual(ws.connect(s, address(to), port), 0, "connect: \(ws.lastError)")
+            return s
+        }
+        return (client, self.as(to) { $0.accept(listener).0 })
+    }
 }

@@ -46,12 +46,7 @@ final class SynchronousIOAndShutdownTests: LANTestCase {
     /// SHUT_RD (Linux) would end it with 0 bytes.
     func test_aPendingReceiveOutlivesShutdownOfTheReceiveHalf() {
         let listener = lan.tcpListener(1, port: 6112)
-        let client = lan.as(0) { ws -> UInt in
-            let s = ws.tcpSocket()
-            XCTAssertEqual(ws.connect(s, lan.address(1), 6112), 0)
-            return s
-        }
-        let accepted = lan.as(1) { $0.accept(listener).0 }
+        let (client, accepted) = lan.connection(from: 0, to: 1, listener: listener, port: 6112)
         lan.as(0) { ws in
             let op = OverlappedReceive(event: ws.createEvent())
             XCTAssertEqual(op.post(client).1, WSA.IO_PENDING)
