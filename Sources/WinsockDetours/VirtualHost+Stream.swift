@@ -356,8 +356,6 @@ extension VirtualHost {
         streamTransfer(socket, sending: true, buffers: buffers, count: count, flags: flags)
     }
 
-    /// recv on a TCP socket: the OS's; 0 bytes is the peer's graceful close. SO_RCVTIMEO
-    /// bounds a blocking one (WSAETIMEDOUT), as for datagrams.
     /// shutdown. A datagram socket's is the backing socket's (Winsock shuts a connectionless
     /// socket's halves whether it is connected or not). A stream's receive half is kept by
     /// the layer too: new receives are WSAESHUTDOWN at once, and while receives are pending
@@ -384,6 +382,8 @@ extension VirtualHost {
         }
     }
 
+    /// recv on a TCP socket: the OS's; 0 bytes is the peer's graceful close. SO_RCVTIMEO
+    /// bounds a blocking one (WSAETIMEDOUT), as for datagrams.
     func streamReceive(_ socket: StreamSocket, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, flags: Int32,
                        mustBlock: Bool = false) -> Result<Int, WinsockError> {
         streamTransfer(socket, sending: false, buffers: buffers, count: count, flags: flags, mustBlock: mustBlock)
