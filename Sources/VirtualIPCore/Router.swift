@@ -139,10 +139,12 @@ public struct Router: Sendable {
     /// The one socket of the slot that takes what is sent to `virtualPort` at loopback (or
     /// at the instance's LAN address): one bound to that address before one bound to
     /// 0.0.0.0, as Windows chooses (the two may share a port); among equals the first bound.
+    /// A connection goes only to a socket that listens.
     private func mostSpecific(slot: Int, virtualPort: UInt16, loopback: Bool, transport: Transport) -> UInt16? {
         var wildcard: UInt16?, specific: UInt16?
         registry.forEachSocket(slot: slot, transport: transport) { port, realPort, scope in
             guard specific == nil, port == virtualPort, loopback ? scope.acceptsLoopback : scope.acceptsLAN else { return }
+            guard transport == .udp || registry.isListening(slot: slot, realPort: realPort) else { return }
             if scope != .any { specific = realPort } else if wildcard == nil { wildcard = realPort }
         }
         return specific ?? wildcard

@@ -16,6 +16,7 @@ final class StreamPreambleTests: XCTestCase {
         // Instance 1 listens on TCP 6112 (real 7001); instance 2 connects from TCP 50000 (real 7102),
         // and has a UDP socket on the same real port number, which must vouch for nothing TCP.
         XCTAssertTrue(registry.addSocket(slot: 1, virtualPort: 6112, realPort: 7001, scope: .any, transport: .tcp))
+        registry.markListening(slot: 1, realPort: 7001)
         XCTAssertTrue(registry.addSocket(slot: 2, virtualPort: 50000, realPort: 7102, scope: .any, transport: .tcp))
         XCTAssertTrue(registry.addSocket(slot: 2, virtualPort: 40000, realPort: 7103, scope: .any))
     }
@@ -59,8 +60,16 @@ final class StreamPreambleTests: XCTestCase {
         XCTAssertNil(router.streamListener(of: .broadcast, virtualPort: 6112, sender: 2))
         XCTAssertNil(router.streamListener(of: .loopback, virtualPort: 6112, sender: 2), "not instance 2's own port")
         XCTAssertTrue(registry.addSocket(slot: 1, virtualPort: 7000, realPort: 7009, scope: .loopback, transport: .tcp))
+        registry.markListening(slot: 1, realPort: 7009)
         XCTAssertNil(router.streamListener(of: route, virtualPort: 7000, sender: 2), "bound to 127.0.0.1: not on the LAN")
         XCTAssertEqual(router.streamListener(of: .loopback, virtualPort: 7000, sender: 1), 7009)
+        // A socket bound to 127.0.0.1 beside the 0.0.0.0 listener takes connections to
+        // 127.0.0.1 only once it listens itself.
+        XCTAssertTrue(registry.addSocket(slot: 1, virtualPort: 6112, realPort: 7010, scope: .loopback, transport: .tcp))
+        XCTAssertEqual(router.streamListener(of: .loopback, virtualPort: 6112, sender: 1), 7001, "not listening: the 0.0.0.0 listener")
+        registry.markListening(slot: 1, realPort: 7010)
+        XCTAssertEqual(router.streamListener(of: .loopback, virtualPort: 6112, sender: 1), 7010, "the more specific listener")
+        XCTAssertEqual(router.streamListener(of: route, virtualPort: 6112, sender: 2), 7001, "the LAN address: the 0.0.0.0 listener")
     }
 
     func test_theListenerAcceptsOnlyAGenuinePreamble() {
