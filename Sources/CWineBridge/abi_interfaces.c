@@ -49,7 +49,7 @@ _Static_assert(offsetof(vl_if_table2, Table) == offsetof(MIB_IF_TABLE2, Table), 
 #endif
 
 enum { LOOPBACK_INDEX = 1, TYPE_ETHERNET = 6, TYPE_LOOPBACK = 24, UP = 1, CONNECTED = 1, NOT_FOUND = 2,
-       OUT_OF_MEMORY = 14, MEDIUM_802_3 = 0, MEDIUM_LOOPBACK = 20, PHYSICAL_802_3 = 14,
+       INVALID_PARAMETER = 87, NOT_ENOUGH_MEMORY = 8, OUT_OF_MEMORY = 14, MEDIUM_802_3 = 0, MEDIUM_LOOPBACK = 20, PHYSICAL_802_3 = 14,
        ACCESS_BROADCAST = 2, ACCESS_LOOPBACK = 1, HARDWARE_INTERFACE = 0x1, CONNECTOR_PRESENT = 0x4 };
 
 /* One interface of the two: which = 0 the virtual LAN's adapter, 1 loopback. */
@@ -125,7 +125,7 @@ uint32_t vl_interface_luid_to_guid(const void *luid, uint32_t lan_index, const u
 uint32_t vl_interface_guid_to_luid(const void *guid, uint32_t lan_index, const uint8_t mac[6], void *luid) {
     int which = find(by_guid, guid, lan_index, mac);
     memset(luid, 0, 8);
-    if (which < 0) return 87;  /* ERROR_INVALID_PARAMETER */
+    if (which < 0) return INVALID_PARAMETER;
     iface i = describe(which, lan_index, mac);
     memcpy(luid, &i.luid, 8);
     return 0;
@@ -139,8 +139,6 @@ static void wide(uint16_t *to, size_t capacity, const char *from) {
 
 /* The alias (GetAdaptersAddresses' FriendlyName) of each interface. */
 static const char *const aliases[2] = { "VirtualLAN", "Loopback Pseudo-Interface 1" };
-
-enum { INVALID_PARAMETER = 87, NOT_ENOUGH_MEMORY = 8 };
 
 /* ConvertInterfaceLuidToAlias: the alias into `length` characters (ERROR_NOT_ENOUGH_MEMORY
  * when it does not fit with its terminator). */
@@ -169,12 +167,18 @@ uint32_t vl_interface_alias_to_luid(const uint16_t *alias, uint32_t lan_index, c
     return INVALID_PARAMETER;
 }
 
-/* if_indextoname: "ethernet_<index>" or "loopback_1" (iphlpapi's name of the LUID) into
- * `name` (IF_NAMESIZE bytes, as the caller must give); NULL for an index the PC lacks. */
+/* An interface's name as iphlpapi's ConvertInterfaceLuidToName makes it of the LUID:
+ * "ethernet_<index>" or "loopback_1". */
+static void interface_name(int which, uint32_t index, char *out, size_t size) {
+    snprintf(out, size, "%s_%u", which == 0 ? "ethernet" : "loopback", index);
+}
+
+/* if_indextoname: the name into `name` (IF_NAMESIZE bytes, as the caller must give); NULL
+ * for an index the PC lacks. */
 char *vl_interface_index_to_name(uint32_t index, uint32_t lan_index, const uint8_t mac[6], char *name) {
     int which = find(by_index, &index, lan_index, mac);
     if (which < 0) return NULL;
-    snprintf(name, 256, "%s_%u", which == 0 ? "ethernet" : "loopback", index);
+    interface_name(which, index, name, 256);
     return name;
 }
 
@@ -183,7 +187,7 @@ uint32_t vl_interface_name_to_index(const char *name, uint32_t lan_index, const 
     for (int which = 0; which < 2; which++) {
         iface f = describe(which, lan_index, mac);
         char own[32];
-        snprintf(own, sizeof own, "%s_%u", which == 0 ? "ethernet" : "loopback", f.index);
+        interface_name(which, f.index, own, sizeof own);
         if (strcmp(own, name) == 0) return f.index;
     }
     return 0;

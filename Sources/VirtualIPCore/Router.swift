@@ -55,7 +55,8 @@ public struct Router: Sendable {
 
     /// Calls `deliver(realPort)` for every backing socket that should get a datagram sent by
     /// instance `sender` along `route` to `virtualPort`; returns how many there were.
-    /// Unicast goes to one socket (`mostSpecific`); broadcast to every one;
+    /// Unicast goes to one socket (one bound to the address itself before one bound to
+    /// 0.0.0.0, the first bound among equals); broadcast to every one;
     /// multicast to every one that joined the group and takes datagrams from the sender.
     @discardableResult
     public func forEachReceiver(of route: Route, virtualPort: UInt16, sender: Int, _ deliver: (UInt16) -> Void) -> Int {
@@ -122,29 +123,38 @@ public struct Router: Sendable {
     }
 
     private func receivers(slot: Int, virtualPort: UInt16, loopback: Bool, first: Bool, _ deliver: (UInt16) -> Void) -> Int {
-        if first {
-            guard let realPort = mostSpecific(slot: slot, virtualPort: virtualPort, loopback: loopback, transport: .udp) else { return 0 }
-            deliver(realPort)
-            return 1
-        }
         var count = 0
+        // `first`: one socket, a 0.0.0.0 one only when none is bound to the address itself
+        // (`listener`'s rule, kept in this loop: it is on every datagram's path).
+        var wildcard: UInt16 = 0
         registry.forEachSocket(slot: slot) { port, realPort, scope in
             guard port == virtualPort, loopback ? scope.acceptsLoopback : scope.acceptsLAN else { return }
+            if first {
+                guard count == 0 else { return }
+                if scope == .any {
+                    if wildcard == 0 { wildcard = realPort }
+                    return
+                }
+            }
             count += 1
             deliver(realPort)
+        }
+        if first && count == 0 && wildcard != 0 {
+            deliver(wildcard)
+            return 1
         }
         return count
     }
 
-    /// The one socket of the slot that takes what is sent to `virtualPort` at loopback (or
-    /// at the instance's LAN address): one bound to that address before one bound to
-    /// 0.0.0.0, as Windows chooses (the two may share a port); among equals the first bound.
-    /// A connection goes only to a socket that listens.
-    private func mostSpecific(slot: Int, virtualPort: UInt16, loopback: Bool, transport: Transport) -> UInt16? {
+    /// The TCP listener of the slot a connection to `virtualPort` at loopback (or at the
+    /// instance's LAN address) reaches: one bound to that address before one bound to
+    /// 0.0.0.0, as Windows chooses (the two may share a port; `receivers` applies the same
+    /// rule to datagrams); among equals the first bound. Only a socket that listens.
+    private func listener(slot: Int, virtualPort: UInt16, loopback: Bool) -> UInt16? {
         var wildcard: UInt16?, specific: UInt16?
-        registry.forEachSocket(slot: slot, transport: transport) { port, realPort, scope in
-            guard specific == nil, port == virtualPort, loopback ? scope.acceptsLoopback : scope.acceptsLAN else { return }
-            guard transport == .udp || registry.isListening(slot: slot, realPort: realPort) else { return }
+        registry.forEachSocket(slot: slot, transport: .tcp) { port, realPort, scope in
+            guard port == virtualPort, specific == nil, loopback ? scope.acceptsLoopback : scope.acceptsLAN,
+                  registry.isListening(slot: slot, realPort: realPort) else { return }
             if scope != .any { specific = realPort } else if wildcard == nil { wildcard = realPort }
         }
         return specific ?? wildcard
@@ -173,7 +183,7 @@ public struct Router: Sendable {
             guard registry.isLive(index) else { return nil }
             slot = index
         }
-        return mostSpecific(slot: slot, virtualPort: virtualPort, loopback: route == .loopback, transport: .tcp)
+        return listener(slot: slot, virtualPort: virtualPort, loopback: route == .loopback)
     }
 
     /// The accepting side's check of a connection's preamble: a valid stream header, meant

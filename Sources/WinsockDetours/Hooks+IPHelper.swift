@@ -76,9 +76,9 @@ public func hookConvertInterfaceGuidToLuid(_ guid: UnsafeRawPointer?, _ luid: Un
 @_cdecl("vl_hook_ConvertInterfaceLuidToAlias")
 public func hookConvertInterfaceLuidToAlias(_ luid: UnsafeRawPointer?, _ alias: UnsafeMutablePointer<UInt16>?, _ length: UInt) -> UInt32 {
     // Only what an alias can take is probed (a longer buffer is not read past its end).
-    let room = Int(min(length, 257)) * 2
-    return withInterfaces(reads: (luid, 8), writes: (alias.map { UnsafeMutableRawPointer($0) }, room)) {
-        $0.interfaces { vl_interface_luid_to_alias(luid, $0, $1, alias, Int(min(length, 257))) }
+    let characters = Int(min(length, 257))
+    return withInterfaces(reads: (luid, 8), writes: (alias.map { UnsafeMutableRawPointer($0) }, characters * 2)) {
+        $0.interfaces { vl_interface_luid_to_alias(luid, $0, $1, alias, characters) }
     }
 }
 

@@ -103,17 +103,18 @@ extension VirtualHost {
         let pointerSize = MemoryLayout<UnsafeRawPointer>.size
         let addressSize = 2 * pointerSize  // SOCKET_ADDRESS: a pointer and an INT, padded to two pointers
         let header = 2 * addressSize + 8   // then iSocketType and iProtocol
-        let needed = header + 2 * MemoryLayout<VL_SOCKADDR_IN>.size
+        let nameSize = MemoryLayout<VL_SOCKADDR_IN>.size
+        let needed = header + 2 * nameSize
         guard Int(length.pointee) >= needed, platform.canWrite(value, needed), let value else { return .fault }
         func put(_ name: SocketAddress?, slot: Int, at offset: Int) {
-            var nameLength = Int32(MemoryLayout<VL_SOCKADDR_IN>.size)
+            var nameLength = Int32(nameSize)
             let target = value + offset
             if let name { _ = name.write(to: target.assumingMemoryBound(to: VL_SOCKADDR_IN.self), length: &nameLength) }
             value.storeBytes(of: name == nil ? 0 : UInt(bitPattern: target), toByteOffset: slot, as: UInt.self)
             value.storeBytes(of: name == nil ? 0 : nameLength, toByteOffset: slot + pointerSize, as: Int32.self)
         }
         put(socket.isBound ? localAddress(socket) : nil, slot: 0, at: header)
-        put(socket.peer.map { SocketAddress(address: $0.address, port: $0.port) }, slot: addressSize, at: header + 16)
+        put(socket.peer.map { SocketAddress(address: $0.address, port: $0.port) }, slot: addressSize, at: header + nameSize)
         value.storeBytes(of: socket.socketType, toByteOffset: 2 * addressSize, as: Int32.self)
         value.storeBytes(of: Int32(socket.transport == .tcp ? VL_IPPROTO_TCP : VL_IPPROTO_UDP), toByteOffset: 2 * addressSize + 4, as: Int32.self)
         return nil
