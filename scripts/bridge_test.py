@@ -203,7 +203,12 @@ def wine_host_lost(workdir):
         check(result is not None and result.endswith(" error=10054"), f"A's copy sees WSAECONNRESET in its send: {result}")
         ended = sink.line("RESULT", timeout=30)
         check(ended is not None and ended.endswith(" end=10054"), f"B's copy sees WSAECONNRESET too, its bridge gone: {ended}")
-        check(any("reset: the other host's bridge went away" in l or "reset: the link failed" in l for l in hosts.bridges[0].lines),
+        # The bridge's line can come after the copies' results: wait for it (bounded), not
+        # for a snapshot of the lines read so far.
+        def says_why(l):
+            return "reset: the other host's bridge went away" in l or "reset: the link failed" in l
+        check(any(says_why(l) for l in hosts.bridges[0].lines)
+              or hosts.bridges[0].expect(says_why, "why the stream was reset", timeout=10) is not None,
               "host A's bridge says why it reset the stream")
         # The LAN goes on: a new bridge on B, a new pair of copies, a stream of 4 MB whole.
         hosts.bridges[1] = bridge(1, workdir, hosts=2)
