@@ -151,7 +151,9 @@ static int32_t stream_send(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count
     return stream_io(s, buffers, count, flags, done, 1);
 }
 
-static int32_t stream_receive(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count, int32_t flags, uint32_t *done) {
+/* Linux answers a reset itself, to the first receive after it: `waited` changes nothing. */
+static int32_t stream_receive(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count, int32_t flags, int32_t waited, uint32_t *done) {
+    (void)waited;
     return stream_io(s, buffers, count, flags, done, 0);
 }
 

@@ -140,17 +140,19 @@ static int32_t stream_send(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count
     return 0;
 }
 
-/* A reset is a reset, not a graceful end (Windows: WSAECONNRESET, the unread data gone).
- * Wine reports the end of a connection reset while data was still queued as 0 bytes once
- * that data is read: its server took the kernel's error (SO_ERROR, read once) when it saw
- * the reset and keeps only a "reset" mark (server/sock.c: sock->reset; not in SO_ERROR's
- * answer), which its WSAPoll shows as POLLERR beside POLLHUP (a graceful end is POLLHUP
- * alone). So an end with room in the buffers asks SO_ERROR, then WSAPoll: a pending error,
- * or that mark, is the answer instead. */
-static int32_t stream_receive(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count, int32_t flags, uint32_t *done) {
+/* A receive answers what the OS answers, except one the layer waited for. Wine (like the
+ * Windows it follows here) fails a receive that waits while the connection is reset with
+ * WSAECONNRESET; its server takes the kernel's error as it sees the reset (SO_ERROR, read
+ * once) and keeps only a "reset" mark (server/sock.c: sock->reset), so a receive made later
+ * reads 0 bytes, as plain Wine's own does (sock.c's test_tcp_reset: todo_wine). The layer
+ * waits for readiness and then receives, so for a receive it waited for (`waited`), an end
+ * with room in the buffers asks SO_ERROR, then WSAPoll, whose POLLERR beside POLLHUP is that
+ * mark (a graceful end is POLLHUP alone): the reset the receive waited into is its answer. */
+static int32_t stream_receive(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count, int32_t flags, int32_t waited,
+                              uint32_t *done) {
     DWORD n = 0, f = (DWORD)flags;
     if (vl_original.WSARecv((SOCKET)s, (LPWSABUF)buffers, count, &n, &f, NULL, NULL) != 0) return vl_win32_last_error();
-    if (n == 0 && count > 0 && buffers[0].len > 0) {
+    if (waited && n == 0 && count > 0 && buffers[0].len > 0) {
         int error = 0, length = sizeof error;
         if (vl_original.getsockopt((SOCKET)s, SOL_SOCKET, SO_ERROR, (char *)&error, &length) == 0 && error != 0) return error;
         WSAPOLLFD state = { (SOCKET)s, POLLRDNORM, 0 };

@@ -139,9 +139,12 @@ public struct Platform: @unchecked Sendable {
         return .success(done)
     }
 
-    func receive(_ handle: UInt, _ buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, flags: Int32) -> Result<UInt32, WinsockError> {
+    /// `waited`: the layer waited for these bytes, so a reset during the wait is the answer
+    /// (otherwise the OS's answer as it stands: under Wine, 0 bytes after a reset seen earlier).
+    func receive(_ handle: UInt, _ buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, flags: Int32,
+                 waited: Bool) -> Result<UInt32, WinsockError> {
         var done: UInt32 = 0
-        if let error = error(t.stream_receive!(VL_SOCKET(handle), buffers, count, flags, &done)) { return .failure(error) }
+        if let error = error(t.stream_receive!(VL_SOCKET(handle), buffers, count, flags, waited ? 1 : 0, &done)) { return .failure(error) }
         return .success(done)
     }
 

@@ -88,7 +88,7 @@ extension VirtualHost {
             var part = [UInt8](repeating: 0, count: WireHeader.size - accept.preamble.count)
             let read = part.withUnsafeMutableBytes { raw in
                 var buffer = VL_WSABUF(len: UInt32(raw.count), buf: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
-                return platform.receive(socket.handle, &buffer, count: 1, flags: 0)
+                return platform.receive(socket.handle, &buffer, count: 1, flags: 0, waited: true)
             }
             let done: UInt32
             switch read {
@@ -118,7 +118,7 @@ extension VirtualHost {
             return attemptAcceptLocked(socket, op, accept)
         case .firstData:
             guard waitReadable(socket.handle, ms: 0) > 0 else { return .wouldBlock }
-            switch op.buffers.withUnsafeBufferPointer({ platform.receive(socket.handle, $0.baseAddress, count: 1, flags: 0) }) {
+            switch op.buffers.withUnsafeBufferPointer({ platform.receive(socket.handle, $0.baseAddress, count: 1, flags: 0, waited: true) }) {
             case let .success(done): return completeAcceptLocked(socket, op, accept, bytes: Int(done))
             case .failure(.wouldBlock): return .wouldBlock
             case let .failure(error): return .failed(error)

@@ -109,9 +109,11 @@ extension VirtualHost {
             // A stream's receive is tried only when its bytes (or its end) are there: the real
             // socket may be in blocking mode.
             guard stream.peer != nil else { return .failed(.notConnected) }
+            // A retry (not `immediately`) comes after the receive waited for readiness.
             guard waitReadable(stream.handle, ms: 0) > 0 else { return .wouldBlock }
             result = op.buffers.withUnsafeBufferPointer { buffers in
-                platform.receive(stream.handle, buffers.baseAddress, count: UInt32(buffers.count), flags: 0).map { Arrival(stream: Int($0)) }
+                platform.receive(stream.handle, buffers.baseAddress, count: UInt32(buffers.count), flags: 0,
+                                 waited: !immediately).map { Arrival(stream: Int($0)) }
             }
         }
         switch result {

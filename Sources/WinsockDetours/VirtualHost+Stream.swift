@@ -170,7 +170,7 @@ extension VirtualHost {
             let remaining = Int32(bitPattern: deadline &- platform.nowMs)
             guard remaining > 0, waitReadable(handle, ms: remaining) > 0 else { return false }
             var part = VL_WSABUF(len: UInt32(buffer.count - got), buf: (buffer.baseAddress! + got).assumingMemoryBound(to: CChar.self))
-            switch platform.receive(handle, &part, count: 1, flags: 0) {
+            switch platform.receive(handle, &part, count: 1, flags: 0, waited: true) {
             case .failure(.wouldBlock): continue
             case .failure, .success(0): return false
             case let .success(done): got += Int(done)
@@ -402,14 +402,17 @@ extension VirtualHost {
         if !sending && state.receiveShut { return .failure(.shutDown) }
         // A wait the backing socket would not make itself (it is in the game's non-blocking
         // mode) or one with a limit: readiness first, then the receive.
-        if !sending && state.blocking && (state.timeout > 0 || !state.backingBlocks) {
+        // Only a receive that found nothing there waits (and may wait into a reset).
+        var waited = false
+        if !sending && state.blocking && (state.timeout > 0 || !state.backingBlocks) && waitReadable(socket.handle, ms: 0) == 0 {
+            waited = true
             let woke = waitReadable(socket.handle, ms: state.timeout > 0 ? Int32(clamping: state.timeout) : -1)
             if lock.locked({ socket.closed }) { return .failure(.interrupted) }
             if woke == 0 { return .failure(.timedOut) }
         }
         if state.blocking { willBlock?() }
         let done = sending ? platform.send(socket.handle, buffers, count: count, flags: flags)
-                           : platform.receive(socket.handle, buffers, count: count, flags: flags)
+                           : platform.receive(socket.handle, buffers, count: count, flags: flags, waited: waited)
         if state.blocking && lock.locked({ socket.closed }) { return .failure(.interrupted) }
         return done.map { Int($0) }
     }

@@ -311,6 +311,33 @@ static void overlapped_receive(void) {
     closesocket(l);
 }
 
+/* A receive waiting when the peer resets ends with the reset; a receive made after it
+ * gets what the OS says then (Wine: 0 bytes, sock.c's test_tcp_reset). */
+static void overlapped_receive_reset(void) {
+    struct sockaddr_in at;
+    SOCKET l = listening(&at);
+    SOCKET c = tcp();
+    connect(c, (struct sockaddr *)&at, sizeof at);
+    SOCKET a = accept(l, NULL, NULL);
+    char data[16];
+    WSABUF b = { sizeof data, data };
+    DWORD got = 0, flags = 0;
+    WSAOVERLAPPED o;
+    memset(&o, 0, sizeof o);
+    o.hEvent = WSACreateEvent();
+    int r = WSARecv(a, &b, 1, &got, &flags, &o, NULL);
+    struct linger abort_now = { 1, 0 };
+    setsockopt(c, SOL_SOCKET, SO_LINGER, (char *)&abort_now, sizeof abort_now);
+    closesocket(c);
+    DWORD w = WSAWaitForMultipleEvents(1, &o.hEvent, FALSE, 2000, FALSE);
+    BOOL ok = WSAGetOverlappedResult(a, &o, &got, FALSE, &flags);
+    check("tcp.overlapped-recv-reset", "pending=%d wait=%lu ok=%d error=%d bytes=%lu",
+          r == SOCKET_ERROR && WSAGetLastError() == WSA_IO_PENDING, w, ok, ok ? 0 : WSAGetLastError(), got);
+    WSACloseEvent(o.hEvent);
+    closesocket(a);
+    closesocket(l);
+}
+
 /* ConnectEx from WSAIoctl's pointer, as IOCP games connect: bound first, the first bytes
  * with the handshake, the end in the OVERLAPPED. */
 
@@ -321,6 +348,7 @@ void tcp_checks(void) {
     nonblocking_session();
     events();
     overlapped_receive();
+    overlapped_receive_reset();
     overlapped_send();
     overlapped_send_closed();
     connect_ex();

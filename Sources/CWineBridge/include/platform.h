@@ -123,9 +123,12 @@ typedef struct vl_platform {
     /* 1 when the connection is established (the peer is known), else 0. */
     int32_t (*stream_is_connected)(VL_SOCKET socket);
     /* send/recv of a stream, Winsock's flags (MSG_OOB, MSG_PEEK, MSG_WAITALL): the byte
-     * count in *done (0 received: the peer closed). Never raises SIGPIPE. */
+     * count in *done (0 received: the peer closed). Never raises SIGPIPE. `waited`: the
+     * layer waited for this receive's bytes (readiness, then the call), so a reset that came
+     * during that wait is the receive's answer, as the OS gives it to a receive it waits in. */
     int32_t (*stream_send)(VL_SOCKET socket, const VL_WSABUF *buffers, uint32_t count, int32_t flags, uint32_t *done);
-    int32_t (*stream_receive)(VL_SOCKET socket, const VL_WSABUF *buffers, uint32_t count, int32_t flags, uint32_t *done);
+    int32_t (*stream_receive)(VL_SOCKET socket, const VL_WSABUF *buffers, uint32_t count, int32_t flags, int32_t waited,
+                              uint32_t *done);
     int32_t (*stream_set_nonblocking)(VL_SOCKET socket, int32_t on);
     /* An overlapped send on a stream, as Windows makes it: all of the buffers, after the
      * socket's earlier overlapped sends, never blocking the caller whatever the socket's
