@@ -158,6 +158,13 @@ static int32_t stream_receive(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t co
 }
 
 
+/* Linux's answer (EDESTADDRREQ for both) is not Winsock's: the test backend stands in for
+ * Windows, whose answers these are. */
+static int32_t unaddressed_send_error(VL_SOCKET s, int32_t flags, int32_t as_sendto) {
+    (void)s; (void)flags;
+    return as_sendto ? VL_WSAEDESTADDRREQ : VL_WSAENOTCONN;
+}
+
 static int32_t stream_set_nonblocking(VL_SOCKET s, int32_t on) {
     int f = fcntl((int)s, F_GETFL);
     if (f < 0 || fcntl((int)s, F_SETFL, on ? f | O_NONBLOCK : f & ~O_NONBLOCK) != 0) return vl_linux_wsa_error(errno);
@@ -448,6 +455,7 @@ static int32_t watch_readable(VL_SOCKET s) {
 void vl_linux_fill_sockets(vl_platform *p) {
     p->udp_open = udp_open; p->socket_shutdown = socket_shutdown; p->socket_close = socket_close;
     p->send_frame = send_frame; p->receive_frame = receive_frame; p->peek_frame = peek_frame;
+    p->unaddressed_send_error = unaddressed_send_error;
     p->tcp_open = tcp_open; p->stream_bind = stream_bind; p->stream_listen = stream_listen; p->stream_shutdown = stream_shutdown;
     p->stream_listen_silent = stream_listen_silent; p->stream_accept = stream_accept; p->stream_accept_into = stream_accept_into;
     p->stream_connect = stream_connect; p->stream_is_connected = stream_is_connected; p->stream_send = stream_send;

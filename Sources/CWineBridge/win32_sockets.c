@@ -106,6 +106,17 @@ static int32_t send_frame(VL_SOCKET s, const void *header, uint32_t header_lengt
     return sent > 0 || !error ? sent : -error;
 }
 
+static int32_t unaddressed_send_error(VL_SOCKET s, int32_t flags, int32_t as_sendto) {
+    WSABUF nothing = { 0, NULL };
+    DWORD sent = 0;
+    int r = as_sendto ? vl_original.WSASendTo((SOCKET)s, &nothing, 1, &sent, (DWORD)flags, NULL, 0, NULL, NULL)
+                      : vl_original.WSASend((SOCKET)s, &nothing, 1, &sent, (DWORD)flags, NULL, NULL);
+    /* The backing socket has no peer, so the OS cannot have sent; should it say it did,
+     * Windows' documented answer stands. */
+    if (r == 0) return as_sendto ? VL_WSAEDESTADDRREQ : VL_WSAENOTCONN;
+    return vl_win32_last_error();
+}
+
 static int32_t send_one(VL_SOCKET s, WSABUF *b, uint32_t count, uint16_t real_port) {
     struct sockaddr_in to;
     memset(&to, 0, sizeof to);
@@ -391,6 +402,7 @@ void vl_win32_fill_sockets(vl_platform *p) {
     InitializeCriticalSection(&watch_lock);
     p->udp_open = udp_open; p->socket_shutdown = socket_shutdown; p->socket_close = socket_close;
     p->send_frame = send_frame; p->receive_frame = receive_frame; p->peek_frame = peek_frame;
+    p->unaddressed_send_error = unaddressed_send_error;
     p->set_receive_buffer = set_receive_buffer; p->option_get = option_get; p->option_set = option_set;
     p->ioctl_original = ioctl_original; p->peer_name = peer_name;
     p->duplicate_socket = duplicate_socket; p->socket_from_info = socket_from_info; p->duplicate_handle = duplicate_handle;

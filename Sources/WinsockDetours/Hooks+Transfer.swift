@@ -28,6 +28,14 @@ private func sendFlagsError(_ host: VirtualHost, _ s: UInt, _ flags: Int32) -> W
     flags & ~Int32(4) == 0 || host.isStream(s) ? nil : .operationNotSupported
 }
 
+/// A send with nowhere to go (the socket is not connected, no address named) gets the OS's
+/// answer for its backing socket, which has no peer either: what the game would hear
+/// without the layer (Windows: WSAENOTCONN for send, WSAEDESTADDRREQ for sendto; Wine 8:
+/// WSAEINVAL for both). `asSendTo`: the call has an address parameter.
+private func unaddressed(_ host: VirtualHost, _ s: UInt, flags: Int32, asSendTo: Bool) -> (WinsockError) -> WinsockError {
+    { $0 == .destinationRequired ? host.platform.unaddressedSendError(s, flags: flags, asSendTo: asSendTo) : $0 }
+}
+
 @_cdecl("vl_hook_sendto")
 public func hookSendto(_ s: UInt, _ buffer: UnsafePointer<CChar>?, _ length: Int32, _ flags: Int32,
                        _ to: UnsafePointer<VL_SOCKADDR_IN>?, _ toLength: Int32) -> Int32 {
@@ -41,7 +49,9 @@ public func hookSendto(_ s: UInt, _ buffer: UnsafePointer<CChar>?, _ length: Int
         return withSingleBuffer(buffer, length) { wsabuf in
             switch wsabuf {
             case let .failure(error): return status(host, error)
-            case let .success(b): return count(host, host.send(s, buffers: b, count: 1, to: target, flags: flags))
+            case let .success(b):
+                return count(host, host.send(s, buffers: b, count: 1, to: target, flags: flags)
+                    .mapError(unaddressed(host, s, flags: flags, asSendTo: true)))
             }
         }
     }
@@ -55,11 +65,8 @@ public func hookSend(_ s: UInt, _ buffer: UnsafePointer<CChar>?, _ length: Int32
             switch wsabuf {
             case let .failure(error): return status(host, error)
             case let .success(b):
-                // send() has no address to fall back on: unconnected is WSAENOTCONN here,
-                // where sendto without one says WSAEDESTADDRREQ.
-                let sent = host.send(s, buffers: b, count: 1, to: nil, flags: flags)
-                if case .failure(.destinationRequired) = sent { return status(host, .notConnected) }
-                return count(host, sent)
+                return count(host, host.send(s, buffers: b, count: 1, to: nil, flags: flags)
+                    .mapError(unaddressed(host, s, flags: flags, asSendTo: false)))
             }
         }
     }
@@ -98,8 +105,9 @@ public func hookWSASendTo(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF>?
         case let .failure(error): return status(host, error)
         case let .success(address): target = address
         }
-        return cleared(host, host.sendOverlapped(s, buffers: buffers, count: count, sent: sent, to: target,
-                                                 flags: Int32(bitPattern: flags), overlapped: overlapped, routine: routine))
+        let error = host.sendOverlapped(s, buffers: buffers, count: count, sent: sent, to: target,
+                                        flags: Int32(bitPattern: flags), overlapped: overlapped, routine: routine)
+        return cleared(host, error.map(unaddressed(host, s, flags: Int32(bitPattern: flags), asSendTo: true)))
     }
 }
 
@@ -128,7 +136,7 @@ public func hookWSARecvFrom(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF
     }
 }
 
-/// WSASend: WSASendTo to the connected peer (unconnected: WSAENOTCONN, as send).
+/// WSASend: WSASendTo to the connected peer (unconnected: the OS's answer, as send).
 @_cdecl("vl_hook_WSASend")
 public func hookWSASend(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF>?, _ count: UInt32, _ sent: UnsafeMutablePointer<UInt32>?,
                         _ flags: UInt32, _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, _ routine: UnsafeMutableRawPointer?) -> Int32 {
@@ -138,7 +146,7 @@ public func hookWSASend(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF>?, 
         guard host.platform.usable(buffers, count: count) else { return status(host, .fault) }
         let error = host.sendOverlapped(s, buffers: buffers, count: count, sent: sent, to: nil, flags: Int32(bitPattern: flags),
                                         overlapped: overlapped, routine: routine)
-        return cleared(host, error == .destinationRequired ? .notConnected : error)
+        return cleared(host, error.map(unaddressed(host, s, flags: Int32(bitPattern: flags), asSendTo: false)))
     }
 }
 

@@ -148,6 +148,11 @@ public struct Platform: @unchecked Sendable {
         return .success(done)
     }
 
+    /// The OS's answer to a send with nowhere to go on the backing socket (see platform.h).
+    func unaddressedSendError(_ handle: UInt, flags: Int32, asSendTo: Bool) -> WinsockError {
+        WinsockError(t.unaddressed_send_error!(VL_SOCKET(handle), flags, asSendTo ? 1 : 0))
+    }
+
     /// An overlapped stream send: `.success(bytes)` when it ended now, `.failure(.ioPending)`
     /// when the send handler will end it with `context`, else the error.
     func sendOverlapped(_ handle: UInt, _ buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, flags: Int32,

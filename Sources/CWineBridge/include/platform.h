@@ -63,6 +63,12 @@ typedef struct vl_platform {
      * (a broadcast is one call); returns how many were sent, or -error when none was. */
     int32_t (*send_frame)(VL_SOCKET socket, const void *header, uint32_t header_length,
                           const VL_WSABUF *buffers, uint32_t count, const uint16_t *real_ports, uint32_t port_count);
+    /* A send with nowhere to go (the virtual socket is not connected and the game named no
+     * address): the OS's own error for that send on the backing socket, which has no peer
+     * either, so the game hears what it would hear without the layer. `as_sendto`: the call
+     * had an address parameter (sendto, WSASendTo, WSASendMsg), else send or WSASend.
+     * Nothing is sent (no bytes, no destination). */
+    int32_t (*unaddressed_send_error)(VL_SOCKET socket, int32_t flags, int32_t as_sendto);
     /* Receives one datagram scattered over header (16 bytes) + buffers; VL_RECEIVE_BLOCKING
      * waits for it (else VL_WSAEWOULDBLOCK when nothing is queued); VL_RECEIVE_PEEK leaves
      * it queued. The rest of a too-long datagram is gone (unless peeked). */
