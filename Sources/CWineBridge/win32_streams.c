@@ -118,6 +118,26 @@ static int32_t stream_accept_into(VL_SOCKET s, VL_SOCKET into, uint16_t *real_pe
     return 0;
 }
 
+/* Winsock's accept gives the new socket the listener's selection (Wine: server/sock.c
+ * accept_socket copies mask, event and window); AcceptEx passes none of it on. So a listener
+ * with selected events accepts into a fresh socket of its own kind (overlapped, as socket()
+ * makes them), once a connection waits. */
+static int32_t stream_accept_unselected(VL_SOCKET s, VL_SOCKET *accepted, uint16_t *real_peer_port) {
+    WSAPOLLFD waiting = { (SOCKET)s, POLLRDNORM, 0 };
+    int n = vl_original.WSAPoll(&waiting, 1, 0);
+    if (n < 0) return vl_win32_last_error();
+    if (n == 0 || !(waiting.revents & POLLRDNORM)) return VL_WSAEWOULDBLOCK;
+    SOCKET fresh = vl_original.WSASocketW(AF_INET, SOCK_STREAM, IPPROTO_TCP, NULL, 0, WSA_FLAG_OVERLAPPED);
+    if (fresh == INVALID_SOCKET) return vl_win32_last_error();
+    int32_t error = stream_accept_into(s, (VL_SOCKET)fresh, real_peer_port);
+    if (error) {
+        vl_original.closesocket(fresh);
+        return error;
+    }
+    *accepted = (VL_SOCKET)fresh;
+    return 0;
+}
+
 static int32_t stream_connect(VL_SOCKET s, uint32_t address, uint16_t port) {
     struct sockaddr_in to;
     memset(&to, 0, sizeof to);
@@ -284,6 +304,7 @@ void vl_win32_fill_streams(vl_platform *p) {
     InitializeCriticalSection(&sends_lock);
     p->tcp_open = tcp_open; p->stream_bind = stream_bind; p->stream_listen = stream_listen; p->stream_shutdown = stream_shutdown;
     p->stream_listen_silent = stream_listen_silent; p->stream_accept = stream_accept; p->stream_accept_into = stream_accept_into;
+    p->stream_accept_unselected = stream_accept_unselected;
     p->stream_connect = stream_connect; p->stream_is_connected = stream_is_connected; p->stream_send = stream_send;
     p->stream_receive = stream_receive; p->stream_send_overlapped = stream_send_overlapped; p->set_send_handler = set_send_handler;
     p->stream_set_nonblocking = stream_set_nonblocking; p->stream_bytes_readable = stream_bytes_readable;

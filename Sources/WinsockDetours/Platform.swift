@@ -119,6 +119,14 @@ public struct Platform: @unchecked Sendable {
         return .success((accepted, port))
     }
 
+    /// The next connection of a listener with selected events, on a socket that does not
+    /// take that selection (platform.h); never waits.
+    func acceptUnselected(_ handle: UInt) -> Result<(handle: UInt, realPeerPort: UInt16), WinsockError> {
+        var accepted: UInt = 0, port: UInt16 = 0
+        if let error = error(t.stream_accept_unselected!(VL_SOCKET(handle), &accepted, &port)) { return .failure(error) }
+        return .success((accepted, port))
+    }
+
     /// The next connection onto the game's socket `into` (AcceptEx); the peer's real port.
     func accept(_ handle: UInt, into: UInt) -> Result<UInt16, WinsockError> {
         var port: UInt16 = 0

@@ -178,24 +178,40 @@ extension VirtualHost {
     /// for overlapped receives uses that same association: a game mixing both on one
     /// socket is not supported yet, docs/CONFORMANCE.md.)
     func eventSelect(_ handle: UInt, event: UnsafeMutableRawPointer?, events: Int32) -> WinsockError? {
-        selectEvents(handle, events: events, target: event) { platform.eventSelect($0, event: event, events: events) }
+        selectEvents(handle, events: events, target: event.map { .event($0) }) { platform.eventSelect($0, event: event, events: events) }
     }
 
     /// WSAAsyncSelect: the same, the OS posting the game's window message instead.
     func asyncSelect(_ handle: UInt, window: UnsafeMutableRawPointer?, message: UInt32, events: Int32) -> WinsockError? {
-        selectEvents(handle, events: events, target: window) { platform.asyncSelect($0, window: window, message: message, events: events) }
+        selectEvents(handle, events: events, target: window.map { .window($0, message: message) }) {
+            platform.asyncSelect($0, window: window, message: message, events: events)
+        }
     }
 
     /// What both have in common: a target for any event, the backing socket registered,
     /// the socket non-blocking while events are selected.
-    private func selectEvents(_ handle: UInt, events: Int32, target: UnsafeMutableRawPointer?,
+    private func selectEvents(_ handle: UInt, events: Int32, target: EventTarget?,
                               register: (UInt) -> WinsockError?) -> WinsockError? {
         withSocket(handle) { socket in
             if events != 0 && target == nil { return .invalidArgument }
             if let error = register(socket.handle) { return error }
             socket.selectedEvents = events
+            socket.eventTarget = events != 0 ? target : nil
             if events != 0 { return setNonBlocking(socket, true) }
             return nil
+        }
+    }
+
+    /// An accepted socket takes its listener's selection once its preamble is read (the
+    /// OS's accept did not pass it on: see `Platform.acceptUnselected`). Lock held.
+    func passSelectionLocked(from listener: VirtualSocket, to socket: VirtualSocket) {
+        socket.selectedEvents = listener.selectedEvents
+        socket.eventTarget = listener.eventTarget
+        switch listener.eventTarget {
+        case nil: return
+        case let .event(event)?: _ = platform.eventSelect(socket.handle, event: event, events: listener.selectedEvents)
+        case let .window(window, message)?:
+            _ = platform.asyncSelect(socket.handle, window: window, message: message, events: listener.selectedEvents)
         }
     }
 

@@ -64,7 +64,9 @@ extension VirtualHost {
         }
         if !lock.locked({ listener.nonBlocking }) { willBlock?() }
         while true {
-            let taken = platform.accept(listener.handle)
+            // A listener with selected events is non-blocking (Windows makes it so).
+            let selected = lock.locked { listener.eventTarget != nil }
+            let taken = selected ? platform.acceptUnselected(listener.handle) : platform.accept(listener.handle)
             if lock.locked({ listener.closed }) {
                 if case let .success(connection) = taken { platform.close(connection.handle) }
                 return .failure(.interrupted)
@@ -138,7 +140,6 @@ extension VirtualHost {
                 let socket = StreamSocket(handle: accepted, realPort: listener.realPort)
                 adoptLocked(socket, peer: peer, listener: receiver, realPort: listener.realPort)
                 socket.nonBlocking = listener.nonBlocking
-                socket.selectedEvents = listener.selectedEvents
                 // What accept() passes on of the listener's own options (sock.c's
                 // test_accept_inheritance); the OS's options the backing socket inherits itself.
                 socket.receiveTimeout = listener.receiveTimeout
@@ -146,6 +147,7 @@ extension VirtualHost {
                 socket.reuseAddress = listener.reuseAddress
                 socket.exclusiveAddress = listener.exclusiveAddress
                 sockets[accepted] = socket
+                passSelectionLocked(from: listener, to: socket)
             }
             log(.debug, "socket \(accepted) accepted from \(peer.address.dotted):\(peer.port) on virtual TCP port \(listener.virtualPort)")
         }

@@ -24,6 +24,8 @@ class VirtualSocket {
     /// The network events a WSAEventSelect asked for (0: none): while any are, the socket
     /// stays non-blocking (FIONBIO 0 is refused with WSAEINVAL, as Windows).
     var selectedEvents: Int32 = 0
+    /// Where the OS sends them (nil while none are selected).
+    var eventTarget: EventTarget?
     var reuseAddress = false
     var exclusiveAddress = false
     var sendBuffer: Int32 = 65536
@@ -94,6 +96,13 @@ class VirtualSocket {
     /// closesocket's part that is this kind's, under the host's lock (the socket has just
     /// left the table and its registry entry).
     func closedLocked(by host: VirtualHost) {}
+}
+
+/// Where the OS sends a socket's selected network events: WSAEventSelect's event object,
+/// or WSAAsyncSelect's window and message. accept passes it on to the new socket.
+enum EventTarget {
+    case event(UnsafeMutableRawPointer)
+    case window(UnsafeMutableRawPointer, message: UInt32)
 }
 
 /// What a listener has beyond a stream.

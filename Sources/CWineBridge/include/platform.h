@@ -120,6 +120,11 @@ typedef struct vl_platform {
     /* The next connection; its peer's real port on 127.0.0.1 in *real_peer_port. The new
      * socket has the listener's blocking mode (Windows: accept's socket inherits it). */
     int32_t (*stream_accept)(VL_SOCKET socket, VL_SOCKET *accepted, uint16_t *real_peer_port);
+    /* The same for a listener with selected events (WSAEventSelect, WSAAsyncSelect), never
+     * waiting (WSAEWOULDBLOCK: no connection waits): the new socket does not take the
+     * listener's selection, which the layer gives it once it has read the preamble (the
+     * preamble waiting in it would otherwise signal FD_READ to the game first). */
+    int32_t (*stream_accept_unselected)(VL_SOCKET socket, VL_SOCKET *accepted, uint16_t *real_peer_port);
     /* The same, onto a socket the game made (AcceptEx): `into`, unbound and unconnected,
      * becomes the connection under its own handle, keeping its blocking mode. Called when
      * the listener is readable; WSAEWOULDBLOCK when the connection went away meanwhile. */
