@@ -12,8 +12,8 @@ void vl_linux_set_last_error(int32_t e);
 int vl_linux_stream_flags(int32_t flags);
 /* A detached thread running `body`. */
 void vl_linux_start_detached(void *(*body)(void *));
-/* Overlapped sends still waiting on the socket end with WSA_OPERATION_ABORTED. */
-void vl_linux_cancel_sends(int fd);
+/* Overlapped sends and receives still waiting on the socket end with WSA_OPERATION_ABORTED. */
+void vl_linux_cancel_io(int fd);
 uintptr_t vl_linux_current_thread(void);
 
 void vl_linux_fill_sockets(vl_platform *p);

@@ -46,7 +46,7 @@ static int32_t udp_open(VL_SOCKET *out, uint16_t *real_port) {
 
 static void socket_shutdown(VL_SOCKET s) { shutdown((int)s, SHUT_RDWR); }
 static void socket_close(VL_SOCKET s) {
-    vl_linux_cancel_sends((int)s);
+    vl_linux_cancel_io((int)s);
     close((int)s);
 }
 

@@ -1,7 +1,7 @@
 /* The Linux backend's emulation of Win32 for the tests (the DLL has the real ones):
  * manual-reset events and completion routines (one mutex + condition variable), completion
- * ports (a queue each), and overlapped stream sends that wait for room in order (a send
- * thread on epoll). */
+ * ports (a queue each), and overlapped stream sends and receives that wait in order for
+ * room or bytes (an I/O thread on epoll). */
 #if defined(__linux__)
 #define _GNU_SOURCE
 #define _GNU_SOURCE
@@ -28,39 +28,40 @@
 #include "hook_table.h"
 #include "linux_parts.h"
 
-/* ---- overlapped stream sends: what the kernel did not take at once waits here, in order,
- * and a thread of its own sends it when the socket is writable (epoll, EPOLLOUT) ---- */
+/* ---- overlapped stream sends and receives: what the kernel cannot do at once waits here,
+ * in order (sends among sends, receives among receives), and a thread of its own carries
+ * it on when the socket is writable or readable (epoll) ---- */
 
-typedef struct pending_send {
-    struct pending_send *next;
-    int fd, flags;
-    uint32_t count, index, sent;  /* iov[index..count) is left, its first from iov[index].iov_base */
+typedef struct pending_io {
+    struct pending_io *next;
+    int fd, flags, receiving;
+    uint32_t count, index, moved;  /* a send: iov[index..count) is left, its first from iov[index].iov_base */
     struct iovec *iov;
     void *context;
-} pending_send;
+} pending_io;
 
-typedef struct { void *context; int32_t error; uint32_t bytes; } send_end;
+typedef struct { void *context; uint32_t status; uint32_t bytes; } io_end;
 
-static pthread_mutex_t send_lock = PTHREAD_MUTEX_INITIALIZER;
-/* The socket whose taken ends the send thread is reporting (-1: none): a close waits for
+static pthread_mutex_t io_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The socket whose taken ends the I/O thread is reporting (-1: none): a close waits for
  * them, so no end reaches an OVERLAPPED after its closesocket returned. */
 static int reporting_fd = -1;
 static pthread_cond_t reported = PTHREAD_COND_INITIALIZER;
-static pthread_once_t send_once = PTHREAD_ONCE_INIT;
-static pending_send *sends;  /* every socket's, oldest first */
-static int send_epoll = -1;
-static vl_send_handler send_handler;
+static pthread_once_t io_once = PTHREAD_ONCE_INIT;
+static pending_io *waiting;  /* every socket's, oldest first */
+static int io_epoll = -1;
+static vl_stream_handler stream_handler;
 
-static void set_send_handler(vl_send_handler handler) { send_handler = handler; }
+static void set_stream_handler(vl_stream_handler handler) { stream_handler = handler; }
 
 /* Sends what the kernel takes now: 1 all sent, 0 the rest must wait, or -errno. */
-static int send_some(pending_send *p) {
+static int send_some(pending_io *p) {
     while (p->index < p->count) {
         struct msghdr m = { .msg_iov = p->iov + p->index, .msg_iovlen = p->count - p->index };
         ssize_t n = sendmsg(p->fd, &m, p->flags | MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
-        p->sent += (uint32_t)n;
+        p->moved += (uint32_t)n;
         while (n > 0 && p->index < p->count) {
             size_t part = (size_t)n < p->iov[p->index].iov_len ? (size_t)n : p->iov[p->index].iov_len;
             p->iov[p->index].iov_base = (char *)p->iov[p->index].iov_base + part;
@@ -73,24 +74,40 @@ static int send_some(pending_send *p) {
     return 1;
 }
 
-static int waiting_sends_locked(int fd) {
-    for (pending_send *p = sends; p; p = p->next)
-        if (p->fd == fd) return 1;
+/* Receives what is there now: 1 received (0 bytes: the end), 0 nothing yet, or -errno. */
+static int receive_some(pending_io *p) {
+    for (;;) {
+        struct msghdr m = { .msg_iov = p->iov, .msg_iovlen = p->count };
+        ssize_t n = recvmsg(p->fd, &m, p->flags | MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+        p->moved = (uint32_t)n;
+        return 1;
+    }
+}
+
+static int waiting_locked(int fd, int receiving) {
+    for (pending_io *p = waiting; p; p = p->next)
+        if (p->fd == fd && p->receiving == receiving) return 1;
     return 0;
 }
 
-static void arm_send_locked(int fd) {
-    struct epoll_event e = { .events = EPOLLOUT | EPOLLONESHOT, .data.fd = fd };
-    if (epoll_ctl(send_epoll, EPOLL_CTL_MOD, fd, &e) != 0) epoll_ctl(send_epoll, EPOLL_CTL_ADD, fd, &e);
+/* Watches fd for what its waiting operations need (none: not watched). Lock held. */
+static void arm_locked(int fd) {
+    uint32_t wanted = (waiting_locked(fd, 0) ? EPOLLOUT : 0) | (waiting_locked(fd, 1) ? EPOLLIN : 0);
+    if (!wanted) { epoll_ctl(io_epoll, EPOLL_CTL_DEL, fd, NULL); return; }
+    struct epoll_event e = { .events = wanted | EPOLLONESHOT, .data.fd = fd };
+    if (epoll_ctl(io_epoll, EPOLL_CTL_MOD, fd, &e) != 0) epoll_ctl(io_epoll, EPOLL_CTL_ADD, fd, &e);
 }
 
-/* Takes out the sends of `fd` that `serve` ends (serve: 1 ended, 0 keep it and the later
- * ones); their ends go to `ends`. Lock held. */
-static uint32_t take_sends_locked(int fd, int (*serve)(pending_send *, send_end *), send_end *ends, uint32_t room) {
+/* Takes out the operations of `fd` of one kind (receiving, or not) that `serve` ends, in
+ * order (serve: 1 ended, 0 keep it and the later ones); their ends go to `ends`. A
+ * `context` other than NULL takes only that operation. Lock held. */
+static uint32_t take_locked(int fd, int receiving, void *context, int (*serve)(pending_io *, io_end *), io_end *ends, uint32_t room) {
     uint32_t n = 0;
-    for (pending_send **link = &sends; *link && n < room;) {
-        pending_send *p = *link;
-        if (p->fd != fd) { link = &p->next; continue; }
+    for (pending_io **link = &waiting; *link && n < room;) {
+        pending_io *p = *link;
+        if (p->fd != fd || p->receiving != receiving || (context && p->context != context)) { link = &p->next; continue; }
         if (!serve(p, &ends[n])) break;
         n++;
         *link = p->next;
@@ -100,99 +117,130 @@ static uint32_t take_sends_locked(int fd, int (*serve)(pending_send *, send_end 
     return n;
 }
 
-static int serve_writable(pending_send *p, send_end *end) {
+static uint32_t status_of(int r) { return r < 0 ? VL_STATUS_OF_ERROR(vl_linux_wsa_error(-r)) : 0; }
+
+static int serve_writable(pending_io *p, io_end *end) {
     int r = send_some(p);
     if (r == 0) return 0;
-    *end = (send_end){ p->context, r < 0 ? vl_linux_wsa_error(-r) : 0, p->sent };
+    *end = (io_end){ p->context, status_of(r), p->moved };
     return 1;
 }
 
-static int serve_closing(pending_send *p, send_end *end) {
-    *end = (send_end){ p->context, VL_WSA_OPERATION_ABORTED, p->sent };
+static int serve_readable(pending_io *p, io_end *end) {
+    int r = receive_some(p);
+    if (r == 0) return 0;
+    *end = (io_end){ p->context, status_of(r), p->moved };
     return 1;
 }
 
-static void report_sends(const send_end *ends, uint32_t n) {
+static int serve_cancelled(pending_io *p, io_end *end) {
+    *end = (io_end){ p->context, VL_STATUS_OF_ERROR(VL_WSA_OPERATION_ABORTED), p->receiving ? 0 : p->moved };
+    return 1;
+}
+
+static void report(const io_end *ends, uint32_t n) {
     for (uint32_t i = 0; i < n; i++)
-        if (send_handler) send_handler(ends[i].context, ends[i].error, ends[i].bytes);
+        if (stream_handler) stream_handler(ends[i].context, ends[i].status, ends[i].bytes);
 }
 
-static void *send_thread(void *unused) {
+static void *io_thread(void *unused) {
     (void)unused;
     struct epoll_event events[32];
-    send_end ends[64];
+    io_end ends[64];
     for (;;) {
-        int n = epoll_wait(send_epoll, events, 32, -1);
+        int n = epoll_wait(io_epoll, events, 32, -1);
         for (int i = 0; i < n; i++) {
-            pthread_mutex_lock(&send_lock);
-            uint32_t ended = take_sends_locked(events[i].data.fd, serve_writable, ends, 64);
-            if (waiting_sends_locked(events[i].data.fd)) arm_send_locked(events[i].data.fd);
-            reporting_fd = events[i].data.fd;
-            pthread_mutex_unlock(&send_lock);
-            report_sends(ends, ended);
-            pthread_mutex_lock(&send_lock);
+            int fd = events[i].data.fd;
+            pthread_mutex_lock(&io_lock);
+            uint32_t ended = take_locked(fd, 0, NULL, serve_writable, ends, 32);
+            ended += take_locked(fd, 1, NULL, serve_readable, ends + ended, 32);
+            arm_locked(fd);
+            reporting_fd = fd;
+            pthread_mutex_unlock(&io_lock);
+            report(ends, ended);
+            pthread_mutex_lock(&io_lock);
             reporting_fd = -1;
             pthread_cond_broadcast(&reported);
-            pthread_mutex_unlock(&send_lock);
+            pthread_mutex_unlock(&io_lock);
         }
     }
     return NULL;
 }
 
-static void send_start(void) {
-    send_epoll = epoll_create1(EPOLL_CLOEXEC);
-    vl_linux_start_detached(send_thread);
+static void io_start(void) {
+    io_epoll = epoll_create1(EPOLL_CLOEXEC);
+    vl_linux_start_detached(io_thread);
 }
 
-static int32_t stream_send_overlapped(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count, int32_t flags, uint32_t *done,
-                                      void *context) {
+/* Tried now unless the socket's earlier operations of its kind wait (the stream keeps
+ * their order); what must wait is queued. */
+static int32_t start_io(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count, int32_t flags, int receiving,
+                        uint32_t *done, void *context) {
     if (count > 1024) return VL_WSAENOBUFS;  /* as stream_io: IOV_MAX */
-    pthread_once(&send_once, send_start);
-    pending_send p = { .fd = (int)s, .flags = vl_linux_stream_flags(flags), .count = count, .context = context };
+    pthread_once(&io_once, io_start);
+    pending_io p = { .fd = (int)s, .flags = vl_linux_stream_flags(flags), .receiving = receiving, .count = count, .context = context };
     p.iov = malloc((count ? count : 1) * sizeof *p.iov);
     if (!p.iov) return VL_WSAENOBUFS;
     for (uint32_t i = 0; i < count; i++) { p.iov[i].iov_base = buffers[i].buf; p.iov[i].iov_len = buffers[i].len; }
-    pthread_mutex_lock(&send_lock);
-    /* Behind the socket's waiting sends, nothing goes first: the stream keeps their order. */
-    int r = waiting_sends_locked(p.fd) ? 0 : send_some(&p);
+    pthread_mutex_lock(&io_lock);
+    int r = waiting_locked(p.fd, receiving) ? 0 : receiving ? receive_some(&p) : send_some(&p);
     if (r != 0) {
-        pthread_mutex_unlock(&send_lock);
+        pthread_mutex_unlock(&io_lock);
         free(p.iov);
         if (r < 0) return vl_linux_wsa_error(-r);
-        *done = p.sent;
+        *done = p.moved;
         return 0;
     }
-    pending_send *queued = malloc(sizeof *queued);
+    pending_io *queued = malloc(sizeof *queued);
     if (!queued) {
-        pthread_mutex_unlock(&send_lock);
+        pthread_mutex_unlock(&io_lock);
         free(p.iov);
         return VL_WSAENOBUFS;
     }
     *queued = p;
-    pending_send **tail = &sends;
+    pending_io **tail = &waiting;
     while (*tail) tail = &(*tail)->next;
     *tail = queued;
-    arm_send_locked(p.fd);
-    pthread_mutex_unlock(&send_lock);
+    arm_locked(p.fd);
+    pthread_mutex_unlock(&io_lock);
     return VL_WSA_IO_PENDING;
 }
 
-/* The socket closes: its waiting sends end aborted, and ends the send thread took are
- * reported before this returns. */
-void vl_linux_cancel_sends(int fd) {
-    if (send_epoll < 0) return;
-    send_end ends[64];
+static int32_t stream_send_overlapped(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count, int32_t flags, uint32_t *done,
+                                      void *context) {
+    return start_io(s, buffers, count, flags, 0, done, context);
+}
+
+static int32_t stream_receive_overlapped(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count, uint32_t *flags,
+                                         uint32_t *done, void *context) {
+    int32_t error = start_io(s, buffers, count, (int32_t)*flags, 1, done, context);
+    if (error == 0) *flags = 0;
+    return error;
+}
+
+/* Ends the waiting operations of fd (`context`: only that one) as cancelled; ends the I/O
+ * thread took are reported before this returns. */
+static void cancel_io(int fd, void *context) {
+    if (io_epoll < 0) return;
+    io_end ends[64];
     uint32_t n;
     do {
-        pthread_mutex_lock(&send_lock);
-        while (reporting_fd == fd) pthread_cond_wait(&reported, &send_lock);
-        n = take_sends_locked(fd, serve_closing, ends, 64);
-        if (!waiting_sends_locked(fd)) epoll_ctl(send_epoll, EPOLL_CTL_DEL, fd, NULL);
-        pthread_mutex_unlock(&send_lock);
-        report_sends(ends, n);
+        pthread_mutex_lock(&io_lock);
+        while (reporting_fd == fd) pthread_cond_wait(&reported, &io_lock);
+        n = take_locked(fd, 0, context, serve_cancelled, ends, 32);
+        n += take_locked(fd, 1, context, serve_cancelled, ends + n, 32);
+        arm_locked(fd);
+        pthread_mutex_unlock(&io_lock);
+        report(ends, n);
     } while (n == 64);
 }
 
+static void stream_cancel(VL_SOCKET s, void *context) { cancel_io((int)s, context); }
+
+/* The I/O thread needs nothing of a socket beforehand. */
+static int32_t stream_prepare_overlapped(VL_SOCKET s) { (void)s; return 0; }
+
+void vl_linux_cancel_io(int fd) { cancel_io(fd, NULL); }
 
 /* ---- events and completion routines ---- */
 
@@ -425,7 +473,8 @@ int32_t vl_linux_port_take(void *target, int32_t timeout_ms, uintptr_t *key, VL_
 
 /* This file's entries of the table. */
 void vl_linux_fill_emulation(vl_platform *p) {
-    p->stream_send_overlapped = stream_send_overlapped; p->set_send_handler = set_send_handler;
+    p->stream_send_overlapped = stream_send_overlapped; p->stream_receive_overlapped = stream_receive_overlapped;
+    p->stream_cancel = stream_cancel; p->stream_prepare_overlapped = stream_prepare_overlapped; p->set_stream_handler = set_stream_handler;
     p->event_create = event_create; p->event_close = event_close; p->event_set = event_set;
     p->event_reset = event_reset; p->event_wait = event_wait;
     p->current_thread = vl_linux_current_thread; p->queue_completion = queue_completion;

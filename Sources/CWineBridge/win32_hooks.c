@@ -324,7 +324,7 @@ static void load_originals(HMODULE ws2) {
     VL_LOAD(WSASetEvent) VL_LOAD(WSAResetEvent) VL_LOAD(WSAWaitForMultipleEvents)
     VL_LOAD(WSAGetLastError) VL_LOAD(WSASetLastError) VL_LOAD(CreateIoCompletionPort) VL_LOAD(WSAIoctl)
     VL_LOAD(CreateProcessInternalW) VL_LOAD(WSASocketA) VL_LOAD(WSASocketW) VL_LOAD(WSADuplicateSocketA) VL_LOAD(WSADuplicateSocketW)
-    VL_LOAD(DuplicateHandle)
+    VL_LOAD(DuplicateHandle) VL_LOAD(CancelIoEx) VL_LOAD(SetFileCompletionNotificationModes)
 #undef VL_LOAD
 }
 

@@ -83,7 +83,7 @@ static void socket_close(VL_SOCKET s) {
     int was_watched = unwatch_locked((SOCKET)s);
     LeaveCriticalSection(&watch_lock);
     if (was_watched) wake_watcher();
-    vl_win32_close_after_sends((SOCKET)s);
+    vl_win32_close_after_operations((SOCKET)s);
 }
 
 #define MAX_BUFFERS 1024

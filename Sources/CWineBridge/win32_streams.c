@@ -99,7 +99,7 @@ static int32_t stream_accept_into(VL_SOCKET s, VL_SOCKET into, uint16_t *real_pe
         error = vl_win32_last_error();
         if (error == WSA_IO_PENDING) {
             if (WaitForSingleObject(event, 2000) != WAIT_OBJECT_0) {
-                CancelIoEx((HANDLE)s, &o);
+                vl_original.CancelIoEx((HANDLE)s, &o);  /* the system's: the hook would take it for the game's */
                 WaitForSingleObject(event, INFINITE);
             }
             DWORD flags = 0;
@@ -182,106 +182,157 @@ static int32_t stream_receive(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t co
     return 0;
 }
 
-/* Overlapped stream sends: the system's own overlapped WSASend on the backing socket (it
- * keeps their order and waits for room), its end found by a thread-pool wait on a private
- * event whose low bit keeps it off any completion port. Each waiting send is listed, so a
- * close can abort its socket's sends and wait for their ends: the game's OVERLAPPED is
- * written before its closesocket returns, never later (it may be on a stack that is gone
- * by then: a late write there once took a status for a return address). */
-static vl_send_handler send_handler;
-static void set_send_handler(vl_send_handler handler) { send_handler = handler; }
+/* Overlapped stream sends and receives: the system's own overlapped WSASend or WSARecv on
+ * the backing socket (it keeps their order, waits for room or for bytes, and a receive
+ * takes what comes without an FD_READ to the game). The backing socket is associated with
+ * the layer's own completion port (never the game's: the layer posts the game's packets
+ * itself), which one thread of the layer reads; success at once posts nothing there
+ * (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS). An operation with a port and no event is not
+ * cancelled when the thread that started it exits, as on Windows for a socket with a
+ * completion port (Wine: server/async.c, cancel_terminating_thread_asyncs). Each waiting
+ * operation is listed, so a close can abort its socket's operations and wait for their
+ * ends: the game's OVERLAPPED is written before its closesocket returns, never later (it
+ * may be on a stack that is gone by then: a late write there once took a status for a
+ * return address). */
+static vl_stream_handler stream_handler;
+static void set_stream_handler(vl_stream_handler handler) { stream_handler = handler; }
 
-typedef struct overlapped_send {
-    OVERLAPPED o;
-    HANDLE event, wait;
+typedef struct stream_operation {
+    OVERLAPPED o;  /* first: the port's packet names it */
     void *context;
     SOCKET socket;
     HANDLE gone;  /* set once the end reached the layer; made by a close that waits for it */
-    struct overlapped_send *next;
-} overlapped_send;
+    struct stream_operation *next;
+} stream_operation;
 
-static CRITICAL_SECTION sends_lock;
-static overlapped_send *sends;
+static CRITICAL_SECTION operations_lock;
+static stream_operation *operations;
+static HANDLE operations_port;
 
-static void unlist_send(overlapped_send *w) {
-    EnterCriticalSection(&sends_lock);
-    for (overlapped_send **link = &sends; *link; link = &(*link)->next)
+static void unlist_operation(stream_operation *w) {
+    EnterCriticalSection(&operations_lock);
+    for (stream_operation **link = &operations; *link; link = &(*link)->next)
         if (*link == w) { *link = w->next; break; }
     if (w->gone) SetEvent(w->gone);
-    LeaveCriticalSection(&sends_lock);
+    LeaveCriticalSection(&operations_lock);
 }
 
-/* A finished send's error, from its OVERLAPPED's NTSTATUS (the socket may be closed by now). */
-static int32_t send_error(const OVERLAPPED *o) {
-    DWORD status = (DWORD)o->Internal;
-    return status == 0 ? 0 : status == 0xC0000120u /* STATUS_CANCELLED */ ? VL_WSA_OPERATION_ABORTED : VL_WSAECONNRESET;
+static DWORD WINAPI operations_thread(void *unused) {
+    (void)unused;
+    for (;;) {
+        DWORD bytes = 0;
+        ULONG_PTR key = 0;
+        OVERLAPPED *o = NULL;
+        GetQueuedCompletionStatus(operations_port, &bytes, &key, &o, INFINITE);
+        if (!o) continue;  /* the port itself failed: no operation ended */
+        stream_operation *w = (stream_operation *)o;
+        if (stream_handler) stream_handler(w->context, (uint32_t)w->o.Internal, (uint32_t)w->o.InternalHigh);
+        unlist_operation(w);
+        free(w);
+    }
+    return 0;
 }
 
-static VOID CALLBACK send_ended(PVOID argument, BOOLEAN timed_out) {
-    (void)timed_out;
-    overlapped_send *w = argument;
-    UnregisterWaitEx(w->wait, NULL);  /* not waiting for this callback: it is this one */
-    CloseHandle(w->event);
-    if (send_handler) send_handler(w->context, send_error(&w->o), (uint32_t)w->o.InternalHigh);
-    unlist_send(w);
-    free(w);
+/* The layer's port and its thread, made once (under operations_lock). */
+static int32_t operations_port_locked(void) {
+    if (operations_port) return 0;
+    HANDLE port = vl_original.CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 1);
+    if (!port) return VL_WSAENOBUFS;
+    HANDLE thread = CreateThread(NULL, 0, operations_thread, NULL, 0, NULL);
+    if (!thread) { CloseHandle(port); return VL_WSAENOBUFS; }
+    CloseHandle(thread);
+    operations_port = port;
+    return 0;
 }
 
-static int32_t stream_send_overlapped(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count, int32_t flags, uint32_t *done,
-                                      void *context) {
-    overlapped_send *w = calloc(1, sizeof *w);
-    if (!w || !(w->event = CreateEventA(NULL, TRUE, FALSE, NULL))) { free(w); return VL_WSAENOBUFS; }
-    w->o.hEvent = (HANDLE)((ULONG_PTR)w->event | 1);
+/* Before a backing stream's first overlapped operation: its association with the layer's
+ * port (for good: a handle is associated once). */
+static int32_t stream_prepare_overlapped(VL_SOCKET s) {
+    EnterCriticalSection(&operations_lock);
+    int32_t error = operations_port_locked();
+    LeaveCriticalSection(&operations_lock);
+    if (error) return error;
+    if (!vl_original.CreateIoCompletionPort((HANDLE)s, operations_port, 0, 0)) return VL_WSAENOBUFS;
+    vl_original.SetFileCompletionNotificationModes((HANDLE)s, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS);
+    return 0;
+}
+
+/* A listed operation for `context` on socket s (NULL: no memory). */
+static stream_operation *new_operation(VL_SOCKET s, void *context) {
+    stream_operation *w = calloc(1, sizeof *w);
+    if (!w) return NULL;
     w->context = context;
     w->socket = (SOCKET)s;
-    EnterCriticalSection(&sends_lock);  /* listed before its end can come */
-    w->next = sends;
-    sends = w;
-    LeaveCriticalSection(&sends_lock);
-    DWORD n = 0;
-    int32_t error = 0;
-    if (vl_original.WSASend((SOCKET)s, (LPWSABUF)buffers, count, &n, (DWORD)flags, &w->o, NULL) != 0) {
-        error = vl_win32_last_error();
-        if (error == WSA_IO_PENDING && RegisterWaitForSingleObject(&w->wait, w->event, send_ended, w, INFINITE, WT_EXECUTEONLYONCE))
-            return VL_WSA_IO_PENDING;
-        if (error == WSA_IO_PENDING) {  /* no wait to end it: wait here, as a blocking send would */
-            WaitForSingleObject(w->event, INFINITE);
-            error = send_error(&w->o);
-            n = (DWORD)w->o.InternalHigh;
-        }
-    }
-    unlist_send(w);
-    CloseHandle(w->event);
+    EnterCriticalSection(&operations_lock);  /* listed before its end can come */
+    w->next = operations;
+    operations = w;
+    LeaveCriticalSection(&operations_lock);
+    return w;
+}
+
+/* What the system's call answered: VL_WSA_IO_PENDING when the port will end it; otherwise
+ * it is over (its error, or 0 with *done: success at once posts no packet) and freed. */
+static int32_t started(stream_operation *w, int failed, DWORD n, uint32_t *done) {
+    int32_t error = failed ? vl_win32_last_error() : 0;
+    if (error == WSA_IO_PENDING) return VL_WSA_IO_PENDING;
+    unlist_operation(w);
     free(w);
     if (error) return error;
     *done = n;
     return 0;
 }
 
-/* Closes a backing socket, its waiting sends first: they are cancelled (Wine 8 would leave
+static int32_t stream_send_overlapped(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count, int32_t flags, uint32_t *done,
+                                      void *context) {
+    stream_operation *w = new_operation(s, context);
+    if (!w) return VL_WSAENOBUFS;
+    DWORD n = 0;
+    int failed = vl_original.WSASend((SOCKET)s, (LPWSABUF)buffers, count, &n, (DWORD)flags, &w->o, NULL) != 0;
+    return started(w, failed, n, done);
+}
+
+static int32_t stream_receive_overlapped(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count, uint32_t *flags,
+                                         uint32_t *done, void *context) {
+    stream_operation *w = new_operation(s, context);
+    if (!w) return VL_WSAENOBUFS;
+    DWORD n = 0, f = *flags;
+    int failed = vl_original.WSARecv((SOCKET)s, (LPWSABUF)buffers, count, &n, &f, &w->o, NULL) != 0;
+    int32_t error = started(w, failed, n, done);
+    if (error == 0) *flags = f;
+    return error;
+}
+
+static void stream_cancel(VL_SOCKET s, void *context) {
+    EnterCriticalSection(&operations_lock);  /* listed: not ended, so its OVERLAPPED is alive */
+    for (stream_operation *w = operations; w; w = w->next)
+        if (w->socket == (SOCKET)s && w->context == context) vl_original.CancelIoEx((HANDLE)s, &w->o);
+    LeaveCriticalSection(&operations_lock);
+}
+
+/* Closes a backing socket, its waiting operations first: they are cancelled (Wine 8 would leave
  * them pending past the close, and write their OVERLAPPEDs whenever the peer goes), and
  * the close waits for their ends (WSA_OPERATION_ABORTED, as Microsoft documents for
  * closesocket). The wait is the kind in which Wine runs the cancellation's completion in
  * this thread, and it is bounded: an end that never comes is logged, not waited for. */
-void vl_win32_close_after_sends(SOCKET s) {
+void vl_win32_close_after_operations(SOCKET s) {
     enum { MOST = MAXIMUM_WAIT_OBJECTS };
     HANDLE gone[MOST];
     DWORD n = 0;
-    EnterCriticalSection(&sends_lock);
-    for (overlapped_send *w = sends; w && n < MOST; w = w->next)
+    EnterCriticalSection(&operations_lock);
+    for (stream_operation *w = operations; w && n < MOST; w = w->next)
         if (w->socket == s && !w->gone && (w->gone = CreateEventA(NULL, TRUE, FALSE, NULL))) gone[n++] = w->gone;
-    LeaveCriticalSection(&sends_lock);
+    LeaveCriticalSection(&operations_lock);
     if (n > 0) {
-        CancelIoEx((HANDLE)s, NULL);
+        vl_original.CancelIoEx((HANDLE)s, NULL);
         /* Waiting for all: any answer from WAIT_OBJECT_0 to WAIT_OBJECT_0 + n - 1 means all ended. */
         if (WaitForMultipleObjects(n, gone, TRUE, 10000) >= WAIT_OBJECT_0 + n) {
-            static const char said[] = "closesocket: a cancelled overlapped send of the backing socket did not end within 10 s";
+            static const char said[] = "closesocket: a cancelled overlapped operation of the backing socket did not end within 10 s";
             vl_log_write(VL_LOG_WARNING, said, sizeof said - 1);
         }
-        EnterCriticalSection(&sends_lock);  /* an end still to come sets no closed handle */
-        for (overlapped_send *w = sends; w; w = w->next)
+        EnterCriticalSection(&operations_lock);  /* an end still to come sets no closed handle */
+        for (stream_operation *w = operations; w; w = w->next)
             if (w->socket == s) w->gone = NULL;
-        LeaveCriticalSection(&sends_lock);
+        LeaveCriticalSection(&operations_lock);
         for (DWORD i = 0; i < n; i++) CloseHandle(gone[i]);
     }
     vl_original.closesocket(s);
@@ -301,12 +352,14 @@ static int32_t stream_bytes_readable(VL_SOCKET s, uint32_t *bytes) {
 
 /* This file's entries of the table. */
 void vl_win32_fill_streams(vl_platform *p) {
-    InitializeCriticalSection(&sends_lock);
+    InitializeCriticalSection(&operations_lock);
     p->tcp_open = tcp_open; p->stream_bind = stream_bind; p->stream_listen = stream_listen; p->stream_shutdown = stream_shutdown;
     p->stream_listen_silent = stream_listen_silent; p->stream_accept = stream_accept; p->stream_accept_into = stream_accept_into;
     p->stream_accept_unselected = stream_accept_unselected;
     p->stream_connect = stream_connect; p->stream_is_connected = stream_is_connected; p->stream_send = stream_send;
-    p->stream_receive = stream_receive; p->stream_send_overlapped = stream_send_overlapped; p->set_send_handler = set_send_handler;
+    p->stream_receive = stream_receive; p->stream_send_overlapped = stream_send_overlapped;
+    p->stream_receive_overlapped = stream_receive_overlapped; p->stream_cancel = stream_cancel;
+    p->stream_prepare_overlapped = stream_prepare_overlapped; p->set_stream_handler = set_stream_handler;
     p->stream_set_nonblocking = stream_set_nonblocking; p->stream_bytes_readable = stream_bytes_readable;
 }
 #endif

@@ -170,6 +170,21 @@ public struct Platform: @unchecked Sendable {
         return .success(done)
     }
 
+    /// An overlapped stream receive, the OS's own: `.success(bytes)` when it ended now (its
+    /// flags in `flags`), `.failure(.ioPending)` when the stream handler will end it.
+    func receiveOverlapped(_ handle: UInt, _ buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, flags: inout UInt32,
+                           context: UnsafeMutableRawPointer) -> Result<UInt32, WinsockError> {
+        var done: UInt32 = 0
+        if let error = error(t.stream_receive_overlapped!(VL_SOCKET(handle), buffers, count, &flags, &done, context)) { return .failure(error) }
+        return .success(done)
+    }
+
+    /// Readies a backing stream for its first overlapped send or receive (once).
+    func prepareOverlapped(_ handle: UInt) -> WinsockError? { error(t.stream_prepare_overlapped!(VL_SOCKET(handle))) }
+
+    /// Cancels the stream operation started with `context` (its end comes through the handler).
+    func cancelStreamOperation(_ handle: UInt, context: UnsafeMutableRawPointer) { t.stream_cancel!(VL_SOCKET(handle), context) }
+
     func setNonBlocking(_ handle: UInt, _ on: Bool) -> WinsockError? { error(t.stream_set_nonblocking!(VL_SOCKET(handle), on ? 1 : 0)) }
 
     /// FIONREAD of a stream (0 when the OS cannot tell).
@@ -208,7 +223,7 @@ public struct Platform: @unchecked Sendable {
     /// The ready handler runs once when the socket has something to read.
     func watchReadable(_ handle: UInt) -> WinsockError? { error(t.watch_readable!(VL_SOCKET(handle))) }
     func setReadyHandler(_ handler: vl_ready_handler) { t.set_ready_handler!(handler) }
-    func setSendHandler(_ handler: vl_send_handler) { t.set_send_handler!(handler) }
+    func setStreamHandler(_ handler: vl_stream_handler) { t.set_stream_handler!(handler) }
 
     func eventSelect(_ handle: UInt, event: UnsafeMutableRawPointer?, events: Int32) -> WinsockError? {
         error(t.event_select!(VL_SOCKET(handle), event, events))

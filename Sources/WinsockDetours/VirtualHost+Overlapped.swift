@@ -25,6 +25,10 @@ extension VirtualHost {
             return receiveSynchronously(handle, buffers: buffers, count: count, received: received, flags: flags, from: from,
                                         fromLength: fromLength, overlapped: overlapped, routine: routine, message: message, controls: controls)
         }
+        if message == nil && isStream(handle) {
+            return streamReceiveOverlapped(handle, buffers: buffers, count: count, received: received, flags: flags,
+                                           overlapped: overlapped, routine: routine)
+        }
         let copied = (0..<Int(count)).map { buffers![$0] }
         return withSocket(handle) { socket in
             // A stream that is not connected says so, bound or not; an unbound datagram
@@ -63,6 +67,31 @@ extension VirtualHost {
                 return error
             }
             return .ioPending
+        }
+    }
+
+    /// An overlapped receive on a connected stream: the OS's own (see StreamOperations), so
+    /// the bytes that come while it waits are its, with no FD_READ to the game.
+    private func streamReceiveOverlapped(_ handle: UInt, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32,
+                                         received: UnsafeMutablePointer<UInt32>?, flags: UnsafeMutablePointer<UInt32>,
+                                         overlapped: UnsafeMutablePointer<VL_OVERLAPPED>, routine: UnsafeMutableRawPointer?) -> WinsockError? {
+        var returnedFlags = flags.pointee
+        let outcome = startStreamOperation(handle, receiving: true, overlapped: overlapped, routine: routine, check: { socket in
+            if socket.peer == nil { return .notConnected }
+            if socket.receiveShut { return .shutDown }
+            // A completion routine on a socket that has a completion port: Windows' I/O
+            // manager refuses it (STATUS_INVALID_PARAMETER, WSAEINVAL).
+            if routine != nil, socket.port != nil { return .invalidArgument }
+            return nil
+        }) { backing, context in
+            platform.receiveOverlapped(backing, buffers, count: count, flags: &returnedFlags, context: context)
+        }
+        switch outcome {
+        case let .failure(error): return error
+        case let .success(done):
+            received?.pointee = done
+            flags.pointee = returnedFlags
+            return nil
         }
     }
 
@@ -153,7 +182,8 @@ extension VirtualHost {
             return nil
         }
         for op in cancelled { complete(op, error: .operationAborted, bytes: 0, from: nil) }
-        return cancelled.isEmpty ? WinsockError(VL_ERROR_NOT_FOUND) : nil
+        let carried = cancelStreamOperations(handle, overlapped: overlapped, thread: thread)
+        return cancelled.isEmpty && carried == 0 ? WinsockError(VL_ERROR_NOT_FOUND) : nil
     }
 
     /// The readiness thread's entry: serve the socket's pending receives in order.

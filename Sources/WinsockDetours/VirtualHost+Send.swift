@@ -104,51 +104,22 @@ extension VirtualHost {
         }
     }
 
-    /// An overlapped send on a stream, as Windows makes it: the platform's, which never
-    /// blocks the caller (what the OS cannot take at once waits, in order, for room), ended
-    /// through `finish` in the call or later from the platform's thread (`sendEnded`).
+    /// An overlapped send on a stream, as Windows makes it: the OS's own (it never blocks the
+    /// caller; what the OS cannot take at once waits, in order, for room).
     private func streamSendOverlapped(_ handle: UInt, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, sent: UnsafeMutablePointer<UInt32>?,
                                       flags: Int32, overlapped: UnsafeMutablePointer<VL_OVERLAPPED>,
                                       routine: UnsafeMutableRawPointer?) -> WinsockError? {
         if count > 0 && buffers == nil { return .fault }
-        let started: Result<(VirtualSocket, PendingSend), WinsockError> = withSocket(handle, orFail: { .failure($0) }) { socket in
-            guard socket.peer != nil else { return .failure(.notConnected) }
-            socket.activeCalls += 1
-            let end = PendingSend(host: self, overlapped: overlapped, routine: routine, thread: platform.currentThread,
-                                  target: socket.completionTarget, handleEvent: startedLocked(socket, overlapped, routine: routine))
-            markPending(overlapped, routine: routine)
-            return .success((socket, end))
+        let outcome = startStreamOperation(handle, receiving: false, overlapped: overlapped, routine: routine,
+                                           check: { $0.peer != nil ? nil : .notConnected }) { backing, context in
+            platform.sendOverlapped(backing, buffers, count: count, flags: flags, context: context)
         }
-        let socket: VirtualSocket, end: PendingSend
-        switch started {
-        case let .failure(error): return error
-        case let .success(pair): (socket, end) = pair
-        }
-        defer { leave(socket) }
-        let context = Unmanaged.passRetained(end).toOpaque()
-        let outcome = platform.sendOverlapped(socket.handle, buffers, count: count, flags: flags, context: context)
-        if case .failure(.ioPending) = outcome { return .ioPending }  // the send handler ends it
-        Unmanaged<PendingSend>.fromOpaque(context).release()
-        let done: UInt32
         switch outcome {
-        case let .failure(error):
-            overlapped.pointee.Internal = UInt(error.ntStatus)
-            return error
-        case let .success(bytes): done = bytes
+        case let .failure(error): return error
+        case let .success(done):
+            sent?.pointee = done
+            return nil
         }
-        sent?.pointee = done
-        finish(overlapped, routine: routine, thread: end.thread, target: end.target, handleEvent: end.handleEvent,
-               error: nil, bytes: Int(done), immediately: true)
-        return nil
-    }
-
-    /// The platform's thread: an overlapped stream send's last byte was taken (or it was
-    /// aborted by closesocket).
-    static func sendEnded(_ context: UnsafeMutableRawPointer?, error: Int32, bytes: UInt32) {
-        guard let context else { return }
-        let end = Unmanaged<PendingSend>.fromOpaque(context).takeRetainedValue()
-        end.host.finish(end.overlapped, routine: end.routine, thread: end.thread, target: end.target, handleEvent: end.handleEvent,
-                        error: error == 0 ? nil : WinsockError(rawValue: error), bytes: Int(bytes), immediately: false)
     }
 
     /// UDP outside loopback and the virtual LAN (a master server, the internet) is not passed

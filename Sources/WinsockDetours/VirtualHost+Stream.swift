@@ -371,7 +371,7 @@ extension VirtualHost {
             guard stream.peer != nil else { return .notConnected }
             let receiving = how != Int32(VL_SD_SEND)
             var told = how
-            if receiving && !stream.pending.isEmpty {
+            if receiving && (!stream.pending.isEmpty || streamOperations.receiving(on: stream.handle)) {
                 if how == Int32(VL_SD_RECEIVE) {
                     stream.receiveShut = true
                     return nil

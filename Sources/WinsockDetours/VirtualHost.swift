@@ -12,6 +12,8 @@ public final class VirtualHost: @unchecked Sendable {
     /// Which of the instance's processes this one is (0: the one that claimed it).
     public let member: Int
     let lock: Lock
+    /// The overlapped stream sends and receives the OS carries (their own lock).
+    let streamOperations: StreamOperations
     var sockets: [UInt: VirtualSocket] = [:]
     /// The last handles closed while virtual (bounded): WSAGetOverlappedResult on them is ours.
     var recentlyClosed: [UInt] = []
@@ -64,6 +66,7 @@ public final class VirtualHost: @unchecked Sendable {
         logger = Log(platform: platform, path: config.logPath, level: config.logLevel)
         router = Router(registry: registry)
         lock = Lock(platform)
+        streamOperations = StreamOperations(platform)
         let pid = processID ?? platform.processID
         if let joining, let member = registry.member(joining, pid: pid) {
             (claim, self.member) = (joining, member)
@@ -121,7 +124,7 @@ public final class VirtualHost: @unchecked Sendable {
         if hostsLock == nil {
             hostsLock = Lock(host.platform)
             host.platform.setReadyHandler({ handle in VirtualHost.socketReadable(handle) })
-            host.platform.setSendHandler({ context, error, bytes in VirtualHost.sendEnded(context, error: error, bytes: bytes) })
+            host.platform.setStreamHandler({ context, status, bytes in VirtualHost.streamOperationEnded(context, status: status, bytes: bytes) })
         }
         hostsLock!.locked { hosts.append(host) }
     }

@@ -144,6 +144,8 @@ final class DatagramSocket: VirtualSocket {
 /// A TCP socket: the OS's stream on 127.0.0.1 with our preamble first; unconnected, then a
 /// connection (`peer`) or a listener (`listenerState`).
 final class StreamSocket: VirtualSocket {
+    /// Whether the backing socket is ready for the OS's overlapped sends and receives.
+    var overlappedReady = false
     /// Set by listen(): the socket is a listener from then on.
     var listenerState: ListenerState?
     /// shutdown(SD_RECEIVE or SD_BOTH) was called: new receives are WSAESHUTDOWN; those
@@ -269,26 +271,6 @@ final class PendingConnect {
         self.data = data
         self.dataLength = dataLength
         self.startedMs = startedMs
-    }
-}
-
-/// An overlapped stream send the platform finishes later: where its end is reported.
-final class PendingSend {
-    let host: VirtualHost
-    let overlapped: UnsafeMutablePointer<VL_OVERLAPPED>
-    let routine: UnsafeMutableRawPointer?
-    let thread: UInt
-    let target: CompletionTarget?
-    let handleEvent: UnsafeMutableRawPointer?
-
-    init(host: VirtualHost, overlapped: UnsafeMutablePointer<VL_OVERLAPPED>, routine: UnsafeMutableRawPointer?, thread: UInt,
-         target: CompletionTarget?, handleEvent: UnsafeMutableRawPointer?) {
-        self.host = host
-        self.overlapped = overlapped
-        self.routine = routine
-        self.thread = thread
-        self.target = target
-        self.handleEvent = handleEvent
     }
 }
 

@@ -34,8 +34,11 @@ enum { VL_RECEIVE_BLOCKING = 1, VL_RECEIVE_PEEK = 2 };
 enum { VL_WAIT_READ = 1, VL_WAIT_WRITE = 2, VL_WAIT_EXCEPT = 4 };
 
 typedef void (*vl_ready_handler)(VL_SOCKET socket);
-/* The end of an overlapped stream send the OS finished later: its error (0) and bytes. */
-typedef void (*vl_send_handler)(void *context, int32_t error, uint32_t bytes);
+/* The end of an overlapped stream send or receive the OS finished later: its NTSTATUS as
+ * the OS wrote it into the OVERLAPPED (the Linux emulation writes a Winsock error in the
+ * layer's private range, VL_STATUS_OF_ERROR), and the bytes moved. */
+typedef void (*vl_stream_handler)(void *context, uint32_t status, uint32_t bytes);
+#define VL_STATUS_OF_ERROR(error) (0xE0560000u | (uint16_t)(error))
 typedef void (*vl_tick)(void *context);
 
 /* CreateProcessInternalW's arguments, as its hook got them. */
@@ -144,12 +147,24 @@ typedef struct vl_platform {
     /* An overlapped send on a stream, as Windows makes it: all of the buffers, after the
      * socket's earlier overlapped sends, never blocking the caller whatever the socket's
      * mode. 0 and *done: sent now. VL_WSA_IO_PENDING: the handler set with
-     * set_send_handler runs on a platform thread with `context` when the last byte is
-     * taken (WSA_OPERATION_ABORTED when the socket closes first). Else the Winsock error.
-     * The buffers' bytes stay the caller's until the end (Windows' rule). */
+     * set_stream_handler runs on a platform thread with `context` when the last byte is
+     * taken (cancelled when the socket closes first, or by stream_cancel). Else the Winsock
+     * error. The buffers' bytes stay the caller's until the end (Windows' rule). */
     int32_t (*stream_send_overlapped)(VL_SOCKET socket, const VL_WSABUF *buffers, uint32_t count, int32_t flags, uint32_t *done,
                                       void *context);
-    void (*set_send_handler)(vl_send_handler handler);
+    /* An overlapped receive on a stream, the OS's own: it takes the bytes that come while it
+     * waits (no FD_READ is signalled for them, as none is on Windows), after the socket's
+     * earlier overlapped receives. 0, *done and *flags: received now; VL_WSA_IO_PENDING:
+     * the stream handler ends it as a send; else the Winsock error. */
+    int32_t (*stream_receive_overlapped)(VL_SOCKET socket, const VL_WSABUF *buffers, uint32_t count, uint32_t *flags,
+                                         uint32_t *done, void *context);
+    /* Readies a backing stream for the two above, once, before its first (Win32: its
+     * association with the layer's own completion port). */
+    int32_t (*stream_prepare_overlapped)(VL_SOCKET socket);
+    /* Cancels the pending overlapped send or receive started with `context` (CancelIoEx):
+     * its end comes through the handler, cancelled, unless it ended first. */
+    void (*stream_cancel)(VL_SOCKET socket, void *context);
+    void (*set_stream_handler)(vl_stream_handler handler);
     /* FIONREAD of a stream: the bytes queued to be received. */
     int32_t (*stream_bytes_readable)(VL_SOCKET socket, uint32_t *bytes);
     /* select() on real sockets: interest[i] and ready[i] are VL_WAIT_* bits. Waits until one

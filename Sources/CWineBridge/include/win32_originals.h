@@ -39,6 +39,8 @@ typedef struct vl_originals {
     int (WSAAPI *WSAGetLastError)(void);
     void (WSAAPI *WSASetLastError)(int);
     HANDLE (WINAPI *CreateIoCompletionPort)(HANDLE, HANDLE, ULONG_PTR, DWORD);
+    BOOL (WINAPI *CancelIoEx)(HANDLE, LPOVERLAPPED);
+    BOOL (WINAPI *SetFileCompletionNotificationModes)(HANDLE, UCHAR);
     int (WSAAPI *WSAIoctl)(SOCKET, DWORD, LPVOID, DWORD, LPVOID, DWORD, LPDWORD, LPWSAOVERLAPPED, LPWSAOVERLAPPED_COMPLETION_ROUTINE);
     SOCKET (WSAAPI *WSASocketA)(int, int, int, LPWSAPROTOCOL_INFOA, GROUP, DWORD);
     SOCKET (WSAAPI *WSASocketW)(int, int, int, LPWSAPROTOCOL_INFOW, GROUP, DWORD);
