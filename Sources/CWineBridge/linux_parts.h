@@ -15,6 +15,11 @@ void vl_linux_start_detached(void *(*body)(void *));
 /* Overlapped sends and receives still waiting on the socket end with WSA_OPERATION_ABORTED. */
 void vl_linux_cancel_io(int fd);
 uintptr_t vl_linux_current_thread(void);
+/* The listener's next connection onto `into` (dup3: it takes that descriptor's number and
+ * blocking mode); WSAEWOULDBLOCK when none waits. */
+int32_t vl_linux_accept_into(VL_SOCKET s, VL_SOCKET into, uint16_t *real_peer_port);
+/* getpeername's port of a connected stream. */
+int32_t vl_linux_peer_port(VL_SOCKET s, uint16_t *real_peer_port);
 
 void vl_linux_fill_sockets(vl_platform *p);
 void vl_linux_fill_emulation(vl_platform *p);

@@ -94,6 +94,14 @@ static int32_t stream_accept(VL_SOCKET s, VL_SOCKET *accepted, uint16_t *real_pe
     return 0;
 }
 
+int32_t vl_linux_peer_port(VL_SOCKET s, uint16_t *real_peer_port) {
+    struct sockaddr_in peer;
+    socklen_t length = sizeof peer;
+    if (getpeername((int)s, (struct sockaddr *)&peer, &length) != 0) return vl_linux_wsa_error(errno);
+    *real_peer_port = ntohs(peer.sin_port);
+    return 0;
+}
+
 /* Linux's accept passes no selection on (the tests' event selection is the layer's own);
  * the listener with selected events is non-blocking, and so is the accept. */
 static int32_t stream_accept_unselected(VL_SOCKET s, VL_SOCKET *accepted, uint16_t *real_peer_port) {
@@ -102,7 +110,7 @@ static int32_t stream_accept_unselected(VL_SOCKET s, VL_SOCKET *accepted, uint16
 
 /* The accepted descriptor takes the game socket's number (dup3), with that socket's
  * blocking mode; the game's socket, never used for anything before, closes with it. */
-static int32_t stream_accept_into(VL_SOCKET s, VL_SOCKET into, uint16_t *real_peer_port) {
+int32_t vl_linux_accept_into(VL_SOCKET s, VL_SOCKET into, uint16_t *real_peer_port) {
     struct sockaddr_in from;
     socklen_t length = sizeof from;
     int nonblocking = fcntl((int)into, F_GETFL) & O_NONBLOCK;
@@ -463,7 +471,7 @@ void vl_linux_fill_sockets(vl_platform *p) {
     p->send_frame = send_frame; p->receive_frame = receive_frame; p->peek_frame = peek_frame;
     p->unaddressed_send_error = unaddressed_send_error;
     p->tcp_open = tcp_open; p->stream_bind = stream_bind; p->stream_listen = stream_listen; p->stream_shutdown = stream_shutdown;
-    p->stream_listen_silent = stream_listen_silent; p->stream_accept = stream_accept; p->stream_accept_into = stream_accept_into;
+    p->stream_listen_silent = stream_listen_silent; p->stream_accept = stream_accept; p->stream_peer_port = vl_linux_peer_port;
     p->stream_accept_unselected = stream_accept_unselected;
     p->stream_connect = stream_connect; p->stream_is_connected = stream_is_connected; p->stream_send = stream_send;
     p->stream_receive = stream_receive; p->stream_set_nonblocking = stream_set_nonblocking;

@@ -35,9 +35,11 @@
 typedef struct pending_io {
     struct pending_io *next;
     int fd, flags, receiving;
+    int into;  /* an AcceptEx's accept socket (a "receive" of the listener), else -1 */
     uint32_t count, index, moved;  /* a send: iov[index..count) is left, its first from iov[index].iov_base */
     struct iovec *iov;
     void *context;
+    int32_t wsa_error;  /* an AcceptEx's failure, as Winsock says it */
 } pending_io;
 
 typedef struct { void *context; uint32_t status; uint32_t bytes; } io_end;
@@ -74,8 +76,18 @@ static int send_some(pending_io *p) {
     return 1;
 }
 
-/* Receives what is there now: 1 received (0 bytes: the end), 0 nothing yet, or -errno. */
+/* Receives what is there now: 1 received (0 bytes: the end), 0 nothing yet, or -errno.
+ * An AcceptEx receives a connection. */
 static int receive_some(pending_io *p) {
+    if (p->into >= 0) {
+        struct pollfd waiting = { .fd = p->fd, .events = POLLIN };
+        if (poll(&waiting, 1, 0) != 1) return 0;  /* accept would block on a blocking listener */
+        uint16_t port = 0;
+        int32_t error = vl_linux_accept_into((VL_SOCKET)p->fd, (VL_SOCKET)p->into, &port);
+        if (error == VL_WSAEWOULDBLOCK) return 0;
+        if (error) { p->wsa_error = error; return -1; }
+        return 1;
+    }
     for (;;) {
         struct msghdr m = { .msg_iov = p->iov, .msg_iovlen = p->count };
         ssize_t n = recvmsg(p->fd, &m, p->flags | MSG_DONTWAIT);
@@ -117,19 +129,22 @@ static uint32_t take_locked(int fd, int receiving, void *context, int (*serve)(p
     return n;
 }
 
-static uint32_t status_of(int r) { return r < 0 ? VL_STATUS_OF_ERROR(vl_linux_wsa_error(-r)) : 0; }
+static uint32_t status_of(const pending_io *p, int r) {
+    if (r >= 0) return 0;
+    return VL_STATUS_OF_ERROR(p->wsa_error ? p->wsa_error : vl_linux_wsa_error(-r));
+}
 
 static int serve_writable(pending_io *p, io_end *end) {
     int r = send_some(p);
     if (r == 0) return 0;
-    *end = (io_end){ p->context, status_of(r), p->moved };
+    *end = (io_end){ p->context, status_of(p, r), p->moved };
     return 1;
 }
 
 static int serve_readable(pending_io *p, io_end *end) {
     int r = receive_some(p);
     if (r == 0) return 0;
-    *end = (io_end){ p->context, status_of(r), p->moved };
+    *end = (io_end){ p->context, status_of(p, r), p->moved };
     return 1;
 }
 
@@ -174,11 +189,12 @@ static void io_start(void) {
 
 /* Tried now unless the socket's earlier operations of its kind wait (the stream keeps
  * their order); what must wait is queued. */
-static int32_t start_io(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count, int32_t flags, int receiving,
+static int32_t start_io(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count, int32_t flags, int receiving, int into,
                         uint32_t *done, void *context) {
     if (count > 1024) return VL_WSAENOBUFS;  /* as stream_io: IOV_MAX */
     pthread_once(&io_once, io_start);
-    pending_io p = { .fd = (int)s, .flags = vl_linux_stream_flags(flags), .receiving = receiving, .count = count, .context = context };
+    pending_io p = { .fd = (int)s, .flags = vl_linux_stream_flags(flags), .receiving = receiving, .into = into, .count = count,
+                     .context = context };
     p.iov = malloc((count ? count : 1) * sizeof *p.iov);
     if (!p.iov) return VL_WSAENOBUFS;
     for (uint32_t i = 0; i < count; i++) { p.iov[i].iov_base = buffers[i].buf; p.iov[i].iov_len = buffers[i].len; }
@@ -187,7 +203,7 @@ static int32_t start_io(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count, i
     if (r != 0) {
         pthread_mutex_unlock(&io_lock);
         free(p.iov);
-        if (r < 0) return vl_linux_wsa_error(-r);
+        if (r < 0) return p.wsa_error ? p.wsa_error : vl_linux_wsa_error(-r);
         *done = p.moved;
         return 0;
     }
@@ -208,14 +224,31 @@ static int32_t start_io(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count, i
 
 static int32_t stream_send_overlapped(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count, int32_t flags, uint32_t *done,
                                       void *context) {
-    return start_io(s, buffers, count, flags, 0, done, context);
+    return start_io(s, buffers, count, flags, 0, -1, done, context);
 }
 
 static int32_t stream_receive_overlapped(VL_SOCKET s, const VL_WSABUF *buffers, uint32_t count, uint32_t *flags,
                                          uint32_t *done, void *context) {
-    int32_t error = start_io(s, buffers, count, (int32_t)*flags, 1, done, context);
+    int32_t error = start_io(s, buffers, count, (int32_t)*flags, 1, -1, done, context);
     if (error == 0) *flags = 0;
     return error;
+}
+
+/* An AcceptEx waits among the listener's receives: its connection is what it receives.
+ * What Windows refuses (WSAEINVAL) is refused here too: an accept socket that is bound, or
+ * that another AcceptEx waits to accept onto. */
+static int32_t stream_accept_overlapped(VL_SOCKET s, VL_SOCKET into, uint16_t *real_peer_port, void *context) {
+    struct sockaddr_in name;
+    socklen_t length = sizeof name;
+    if (getsockname((int)into, (struct sockaddr *)&name, &length) == 0 && name.sin_port != 0) return VL_WSAEINVAL;
+    pthread_mutex_lock(&io_lock);
+    int taken = 0;
+    for (pending_io *p = waiting; p; p = p->next) taken |= p->into == (int)into;
+    pthread_mutex_unlock(&io_lock);
+    if (taken) return VL_WSAEINVAL;
+    uint32_t done = 0;
+    int32_t error = start_io(s, NULL, 0, 0, 1, (int)into, &done, context);
+    return error ? error : vl_linux_peer_port(into, real_peer_port);
 }
 
 /* Ends the waiting operations of fd (`context`: only that one) as cancelled; ends the I/O
@@ -474,6 +507,7 @@ int32_t vl_linux_port_take(void *target, int32_t timeout_ms, uintptr_t *key, VL_
 /* This file's entries of the table. */
 void vl_linux_fill_emulation(vl_platform *p) {
     p->stream_send_overlapped = stream_send_overlapped; p->stream_receive_overlapped = stream_receive_overlapped;
+    p->stream_accept_overlapped = stream_accept_overlapped;
     p->stream_cancel = stream_cancel; p->stream_prepare_overlapped = stream_prepare_overlapped; p->set_stream_handler = set_stream_handler;
     p->event_create = event_create; p->event_close = event_close; p->event_set = event_set;
     p->event_reset = event_reset; p->event_wait = event_wait;

@@ -84,6 +84,20 @@ LPFN_ACCEPTEX vl_win32_real_accept_ex(SOCKET listener) {
  * socket, waited for here (the listener is readable, so the connection is there). Its
  * event's low bit keeps the end off any completion port the game gave these sockets; the
  * accept context gives the socket its names. */
+/* An accepted socket takes its listener's context, which gives it its names. */
+static void take_accept_context(VL_SOCKET listener, VL_SOCKET into) {
+    SOCKET from = (SOCKET)listener;
+    vl_original.setsockopt((SOCKET)into, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, (const char *)&from, sizeof from);
+}
+
+static int32_t stream_peer_port(VL_SOCKET s, uint16_t *real_peer_port) {
+    struct sockaddr_in peer;
+    int length = sizeof peer;
+    if (vl_original.getpeername((SOCKET)s, (struct sockaddr *)&peer, &length) != 0) return vl_win32_last_error();
+    *real_peer_port = ntohs(peer.sin_port);
+    return 0;
+}
+
 static int32_t stream_accept_into(VL_SOCKET s, VL_SOCKET into, uint16_t *real_peer_port) {
     LPFN_ACCEPTEX accept_ex = vl_win32_real_accept_ex((SOCKET)s);
     if (!accept_ex) return VL_WSAEOPNOTSUPP;
@@ -109,13 +123,8 @@ static int32_t stream_accept_into(VL_SOCKET s, VL_SOCKET into, uint16_t *real_pe
     }
     CloseHandle(event);
     if (error) return error;
-    SOCKET listener = (SOCKET)s;
-    vl_original.setsockopt((SOCKET)into, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, (const char *)&listener, sizeof listener);
-    struct sockaddr_in peer;
-    int length = sizeof peer;
-    if (vl_original.getpeername((SOCKET)into, (struct sockaddr *)&peer, &length) != 0) return vl_win32_last_error();
-    *real_peer_port = ntohs(peer.sin_port);
-    return 0;
+    take_accept_context(s, into);
+    return stream_peer_port(into, real_peer_port);
 }
 
 /* Winsock's accept gives the new socket the listener's selection (Wine: server/sock.c
@@ -201,6 +210,8 @@ typedef struct stream_operation {
     OVERLAPPED o;  /* first: the port's packet names it */
     void *context;
     SOCKET socket;
+    SOCKET accepted;  /* an AcceptEx's accept socket (else INVALID_SOCKET) */
+    char names[2 * (sizeof(struct sockaddr_in) + 16)];  /* an AcceptEx's, unread: the layer asks the socket */
     HANDLE gone;  /* set once the end reached the layer; made by a close that waits for it */
     struct stream_operation *next;
 } stream_operation;
@@ -226,6 +237,7 @@ static DWORD WINAPI operations_thread(void *unused) {
         GetQueuedCompletionStatus(operations_port, &bytes, &key, &o, INFINITE);
         if (!o) continue;  /* the port itself failed: no operation ended */
         stream_operation *w = (stream_operation *)o;
+        if (w->accepted != INVALID_SOCKET && w->o.Internal == 0) take_accept_context((VL_SOCKET)w->socket, (VL_SOCKET)w->accepted);
         if (stream_handler) stream_handler(w->context, (uint32_t)w->o.Internal, (uint32_t)w->o.InternalHigh);
         unlist_operation(w);
         free(w);
@@ -263,6 +275,7 @@ static stream_operation *new_operation(VL_SOCKET s, void *context) {
     if (!w) return NULL;
     w->context = context;
     w->socket = (SOCKET)s;
+    w->accepted = INVALID_SOCKET;
     EnterCriticalSection(&operations_lock);  /* listed before its end can come */
     w->next = operations;
     operations = w;
@@ -300,6 +313,21 @@ static int32_t stream_receive_overlapped(VL_SOCKET s, const VL_WSABUF *buffers, 
     int32_t error = started(w, failed, n, done);
     if (error == 0) *flags = f;
     return error;
+}
+
+static int32_t stream_accept_overlapped(VL_SOCKET s, VL_SOCKET into, uint16_t *real_peer_port, void *context) {
+    LPFN_ACCEPTEX accept_ex = vl_win32_real_accept_ex((SOCKET)s);
+    if (!accept_ex) return VL_WSAEOPNOTSUPP;
+    stream_operation *w = new_operation(s, context);
+    if (!w) return VL_WSAENOBUFS;
+    w->accepted = (SOCKET)into;
+    DWORD n = 0;
+    int failed = !accept_ex((SOCKET)s, (SOCKET)into, w->names, 0, sizeof w->names / 2, sizeof w->names / 2, &n, &w->o);
+    uint32_t done = 0;
+    int32_t error = started(w, failed, n, &done);
+    if (error) return error;
+    take_accept_context(s, into);
+    return stream_peer_port(into, real_peer_port);
 }
 
 static void stream_cancel(VL_SOCKET s, void *context) {
@@ -354,8 +382,9 @@ static int32_t stream_bytes_readable(VL_SOCKET s, uint32_t *bytes) {
 void vl_win32_fill_streams(vl_platform *p) {
     InitializeCriticalSection(&operations_lock);
     p->tcp_open = tcp_open; p->stream_bind = stream_bind; p->stream_listen = stream_listen; p->stream_shutdown = stream_shutdown;
-    p->stream_listen_silent = stream_listen_silent; p->stream_accept = stream_accept; p->stream_accept_into = stream_accept_into;
-    p->stream_accept_unselected = stream_accept_unselected;
+    p->stream_listen_silent = stream_listen_silent; p->stream_accept = stream_accept;
+    p->stream_accept_unselected = stream_accept_unselected; p->stream_accept_overlapped = stream_accept_overlapped;
+    p->stream_peer_port = stream_peer_port;
     p->stream_connect = stream_connect; p->stream_is_connected = stream_is_connected; p->stream_send = stream_send;
     p->stream_receive = stream_receive; p->stream_send_overlapped = stream_send_overlapped;
     p->stream_receive_overlapped = stream_receive_overlapped; p->stream_cancel = stream_cancel;

@@ -127,10 +127,18 @@ public struct Platform: @unchecked Sendable {
         return .success((accepted, port))
     }
 
-    /// The next connection onto the game's socket `into` (AcceptEx); the peer's real port.
-    func accept(_ handle: UInt, into: UInt) -> Result<UInt16, WinsockError> {
+    /// AcceptEx, the OS's own, onto the game's socket `into`: `.success(port)` accepted now
+    /// (the peer's real port), `.failure(.ioPending)` when the stream handler will end it.
+    func acceptOverlapped(_ handle: UInt, into: UInt, context: UnsafeMutableRawPointer) -> Result<UInt16, WinsockError> {
         var port: UInt16 = 0
-        if let error = error(t.stream_accept_into!(VL_SOCKET(handle), VL_SOCKET(into), &port)) { return .failure(error) }
+        if let error = error(t.stream_accept_overlapped!(VL_SOCKET(handle), VL_SOCKET(into), &port, context)) { return .failure(error) }
+        return .success(port)
+    }
+
+    /// The real port a connected backing stream's peer has.
+    func peerPort(_ handle: UInt) -> Result<UInt16, WinsockError> {
+        var port: UInt16 = 0
+        if let error = error(t.stream_peer_port!(VL_SOCKET(handle), &port)) { return .failure(error) }
         return .success(port)
     }
 

@@ -33,11 +33,13 @@ extension VirtualHost {
             return .notSocket
         }
         return withStream(handle, orFail: { $0 }, notStream: .invalidArgument) { listener in
-            // Windows refuses a socket that does not listen and an acceptor that is bound,
-            // connected or already someone's (WSAEINVAL); Wine leaves those pending for ever.
-            guard listener.listening else { return .invalidArgument }
-            guard let target = sockets[acceptor] as? StreamSocket, !target.isBound, !target.listening, target.peer == nil,
-                  !acceptWaitsLocked(onto: acceptor) else { return .invalidArgument }
+            // An accept socket the layer does not own cannot become a virtual connection. The
+            // rest is the OS's to refuse (a listener that does not listen; an acceptor that is
+            // bound, connected, a datagram socket or another AcceptEx's): Windows says
+            // WSAEINVAL, Wine 8 leaves them pending, and the game hears what it would hear
+            // without the layer.
+            guard sockets[acceptor] != nil else { return .invalidArgument }
+            if let error = readyForOverlappedLocked(listener) { return error }
             let first = VL_WSABUF(len: receiveLength, buf: output.assumingMemoryBound(to: CChar.self))
             let op = PendingReceive(overlapped: overlapped, buffers: [first], from: nil, fromLength: nil, routine: nil,
                                     thread: platform.currentThread, target: listener.completionTarget,
@@ -45,13 +47,68 @@ extension VirtualHost {
             op.accept = PendingAccept(acceptor: acceptor, output: output, receiveLength: receiveLength, localLength: localLength,
                                       remoteLength: remoteLength)
             if let event = ownEvent(of: overlapped) { platform.resetEvent(event) }
+            // The OS carries the wait for the connection (one that comes is the AcceptEx's,
+            // with no FD_ACCEPT to the game); the operation waits in the listener's queue.
+            let carried = StreamOperation(host: self, handle: listener.handle, receiving: true, overlapped: overlapped, routine: nil,
+                                          thread: op.thread, target: nil, handleEvent: nil)
+            carried.acceptance = op
             listener.pending.append(op)
-            if let error = platform.watchReadable(listener.handle) {
-                listener.pending.removeLast()
-                return error
+            streamOperations.add(carried)
+            let context = Unmanaged.passRetained(carried).toOpaque()
+            let outcome = platform.acceptOverlapped(listener.handle, into: acceptor, context: context)
+            if case .failure(.ioPending) = outcome {
+                received?.pointee = 0
+                return .ioPending
             }
-            received?.pointee = 0
-            return .ioPending
+            Unmanaged<StreamOperation>.fromOpaque(context).release()
+            streamOperations.remove(carried)
+            switch outcome {
+            case let .failure(error):
+                listener.pending.removeAll { $0 === op }
+                return error
+            case let .success(realPeerPort):
+                // Accepted at once: the preamble is still to come (Wine's answer is always
+                // pending, and so is the layer's).
+                connectedLocked(listener, op, realPeerPort: realPeerPort)
+                received?.pointee = 0
+                return .ioPending
+            }
+        }
+    }
+
+    /// The platform's thread: the OS's AcceptEx for `op` ended (`error` nil: the acceptor has
+    /// the connection). An operation the layer already ended (a close, a cancel) is left.
+    func acceptEnded(_ op: PendingReceive, listener handle: UInt, error: WinsockError?) {
+        lock.locked {
+            guard let listener = sockets[handle] as? StreamSocket, listener.pending.contains(where: { $0 === op }),
+                  let accept = op.accept else { return }
+            let realPeerPort: Result<UInt16, WinsockError> = error.map { .failure($0) } ?? platform.peerPort(accept.acceptor)
+            switch realPeerPort {
+            case let .failure(failed):
+                listener.pending.removeAll { $0 === op }
+                complete(op, error: failed, bytes: 0, from: nil)
+            case let .success(port):
+                connectedLocked(listener, op, realPeerPort: port)
+            }
+        }
+    }
+
+    /// The connection is on the acceptor: the operation moves to its queue, where its
+    /// preamble is read and checked, then its first data. Lock held.
+    private func connectedLocked(_ listener: StreamSocket, _ op: PendingReceive, realPeerPort: UInt16) {
+        listener.pending.removeAll { $0 === op }
+        guard let accept = op.accept, let acceptor = sockets[accept.acceptor] as? StreamSocket else {
+            complete(op, error: .operationAborted, bytes: 0, from: nil)
+            return
+        }
+        accept.stage = .preamble
+        accept.realPeerPort = realPeerPort
+        accept.listener = Router.Receiver(instance: instance, virtualPort: listener.virtualPort, scope: listener.scope)
+        accept.listenerRealPort = listener.realPort
+        acceptor.pending.append(op)
+        if let error = platform.watchReadable(acceptor.handle) {
+            acceptor.pending.removeAll { $0 === op }
+            complete(op, error: error, bytes: 0, from: nil)
         }
     }
 
@@ -65,24 +122,7 @@ extension VirtualHost {
     func attemptAcceptLocked(_ socket: StreamSocket, _ op: PendingReceive, _ accept: PendingAccept) -> Attempt {
         switch accept.stage {
         case .connection:
-            guard let acceptor = sockets[accept.acceptor] else { return .failed(.operationAborted) }
-            guard waitReadable(socket.handle, ms: 0) > 0 else { return .wouldBlock }
-            let realPeerPort: UInt16
-            switch platform.accept(socket.handle, into: acceptor.handle) {
-            case let .success(port): realPeerPort = port
-            case .failure(.wouldBlock): return .wouldBlock
-            case let .failure(error): return .failed(error)
-            }
-            accept.stage = .preamble
-            accept.realPeerPort = realPeerPort
-            accept.listener = Router.Receiver(instance: instance, virtualPort: socket.virtualPort, scope: socket.scope)
-            accept.listenerRealPort = socket.realPort
-            acceptor.pending.append(op)
-            if let error = platform.watchReadable(acceptor.handle) {
-                acceptor.pending.removeLast()
-                return .failed(error)
-            }
-            return .moved
+            return .wouldBlock  // the OS carries it (acceptEnded)
         case .preamble:
             guard waitReadable(socket.handle, ms: 0) > 0 else { return .wouldBlock }
             var part = [UInt8](repeating: 0, count: WireHeader.size - accept.preamble.count)

@@ -17,10 +17,7 @@ extension VirtualHost {
         let started: Result<(StreamSocket, StreamOperation), WinsockError> =
             withStream(handle, orFail: { .failure($0) }, notStream: .operationNotSupported) { socket in
                 if let error = check(socket) { return .failure(error) }
-                if !socket.overlappedReady {
-                    if let error = platform.prepareOverlapped(socket.handle) { return .failure(error) }
-                    socket.overlappedReady = true
-                }
+                if let error = readyForOverlappedLocked(socket) { return .failure(error) }
                 socket.activeCalls += 1
                 let operation = StreamOperation(host: self, handle: socket.handle, receiving: receiving, overlapped: overlapped, routine: routine,
                                                 thread: platform.currentThread, target: socket.completionTarget,
@@ -50,12 +47,24 @@ extension VirtualHost {
         return outcome
     }
 
+    /// Readies the backing stream for the OS's overlapped operations, once. Lock held.
+    func readyForOverlappedLocked(_ socket: StreamSocket) -> WinsockError? {
+        if socket.overlappedReady { return nil }
+        if let error = platform.prepareOverlapped(socket.handle) { return error }
+        socket.overlappedReady = true
+        return nil
+    }
+
     /// The platform's thread: an operation the OS carried ended (done, failed or cancelled).
     static func streamOperationEnded(_ context: UnsafeMutableRawPointer?, status: UInt32, bytes: UInt32) {
         guard let context else { return }
         let operation = Unmanaged<StreamOperation>.fromOpaque(context).takeRetainedValue()
         let host = operation.host
         host.streamOperations.remove(operation)
+        if let acceptance = operation.acceptance {
+            host.acceptEnded(acceptance, listener: operation.handle, error: WinsockError(ntStatus: status))
+            return
+        }
         host.finish(operation.overlapped, routine: operation.routine, thread: operation.thread, target: operation.target,
                     handleEvent: operation.handleEvent, error: WinsockError(ntStatus: status), bytes: Int(bytes), immediately: false)
     }
@@ -80,6 +89,8 @@ final class StreamOperation {
     let thread: UInt
     let target: CompletionTarget?
     let handleEvent: UnsafeMutableRawPointer?
+    /// An AcceptEx: the operation the layer goes on with once the OS has the connection.
+    var acceptance: PendingReceive?
 
     init(host: VirtualHost, handle: UInt, receiving: Bool, overlapped: UnsafeMutablePointer<VL_OVERLAPPED>,
          routine: UnsafeMutableRawPointer?, thread: UInt, target: CompletionTarget?, handleEvent: UnsafeMutableRawPointer?) {
@@ -108,6 +119,9 @@ final class StreamOperations {
 
     /// Whether a receive of the socket's is still carried (shutdown keeps the receive half for it).
     func receiving(on handle: UInt) -> Bool { lock.locked { list.contains { $0.handle == handle && $0.receiving } } }
+
+    /// The AcceptEx the OS carries for the layer's `acceptance`.
+    func carrying(_ acceptance: PendingReceive) -> StreamOperation? { lock.locked { list.first { $0.acceptance === acceptance } } }
 
     func matching(handle: UInt, overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, thread: UInt?) -> [StreamOperation] {
         lock.locked {

@@ -226,7 +226,13 @@ public final class VirtualHost: @unchecked Sendable {
             return (socket, pending, socket.activeCalls == 0)
         }
         guard let (socket, pending, closeNow) = taken else { return startupCount > 0 ? .notSocket : .notInitialised }
-        for op in pending { complete(op, error: .operationAborted, bytes: 0, from: nil) }
+        for op in pending {
+            complete(op, error: .operationAborted, bytes: 0, from: nil)
+            // An AcceptEx onto this socket that the OS carries for another's listener ends too.
+            if let carried = streamOperations.carrying(op), carried.handle != socket.handle {
+                platform.cancelStreamOperation(carried.handle, context: Unmanaged.passUnretained(carried).toOpaque())
+            }
+        }
         // A connection a WSAAccept condition deferred goes with its listener.
         if let deferred = lock.locked({ (socket as? StreamSocket)?.listenerState?.deferred }) { _ = closeSocket(deferred) }
         // A stream's close is the OS's (graceful, or abortive with SO_LINGER 0): only a thread

@@ -128,10 +128,16 @@ typedef struct vl_platform {
      * listener's selection, which the layer gives it once it has read the preamble (the
      * preamble waiting in it would otherwise signal FD_READ to the game first). */
     int32_t (*stream_accept_unselected)(VL_SOCKET socket, VL_SOCKET *accepted, uint16_t *real_peer_port);
-    /* The same, onto a socket the game made (AcceptEx): `into`, unbound and unconnected,
-     * becomes the connection under its own handle, keeping its blocking mode. Called when
-     * the listener is readable; WSAEWOULDBLOCK when the connection went away meanwhile. */
-    int32_t (*stream_accept_into)(VL_SOCKET socket, VL_SOCKET into, uint16_t *real_peer_port);
+    /* AcceptEx, the OS's own: the listener's next connection onto `into` (a socket the
+     * game made), which becomes the connection under its own handle. A connection that
+     * comes while it waits is its, with no FD_ACCEPT to the game. 0 and *real_peer_port:
+     * accepted now; VL_WSA_IO_PENDING: the stream handler ends it (0 bytes), after which
+     * stream_peer_port tells where the connection came from; else the OS's error (what it
+     * refuses: a listener that does not listen, an acceptor in use...). The listener is
+     * readied with stream_prepare_overlapped first. */
+    int32_t (*stream_accept_overlapped)(VL_SOCKET socket, VL_SOCKET into, uint16_t *real_peer_port, void *context);
+    /* The real port on 127.0.0.1 a connected backing stream's peer has. */
+    int32_t (*stream_peer_port)(VL_SOCKET socket, uint16_t *real_peer_port);
     /* Connects to address:port (network-order IPv4, host-order port). */
     int32_t (*stream_connect)(VL_SOCKET socket, uint32_t address, uint16_t port);
     /* 1 when the connection is established (the peer is known), else 0. */
