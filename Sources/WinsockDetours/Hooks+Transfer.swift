@@ -32,8 +32,13 @@ private func sendFlagsError(_ host: VirtualHost, _ s: UInt, _ flags: Int32) -> W
 /// answer for its backing socket, which has no peer either: what the game would hear
 /// without the layer (Windows: WSAENOTCONN for send, WSAEDESTADDRREQ for sendto; Wine 8:
 /// WSAEINVAL for both). `asSendTo`: the call has an address parameter.
-private func unaddressed(_ host: VirtualHost, _ s: UInt, flags: Int32, asSendTo: Bool) -> (WinsockError) -> WinsockError {
-    { $0 == .destinationRequired ? host.platform.unaddressedSendError(s, flags: flags, asSendTo: asSendTo) : $0 }
+private func unaddressed(_ host: VirtualHost, _ s: UInt, _ error: WinsockError?, flags: Int32, asSendTo: Bool) -> WinsockError? {
+    error == .destinationRequired ? host.platform.unaddressedSendError(s, flags: flags, asSendTo: asSendTo) : error
+}
+
+private func unaddressed(_ host: VirtualHost, _ s: UInt, _ sent: Result<Int, WinsockError>, flags: Int32, asSendTo: Bool) -> Result<Int, WinsockError> {
+    guard case .failure(.destinationRequired) = sent else { return sent }
+    return .failure(host.platform.unaddressedSendError(s, flags: flags, asSendTo: asSendTo))
 }
 
 @_cdecl("vl_hook_sendto")
@@ -50,8 +55,7 @@ public func hookSendto(_ s: UInt, _ buffer: UnsafePointer<CChar>?, _ length: Int
             switch wsabuf {
             case let .failure(error): return status(host, error)
             case let .success(b):
-                return count(host, host.send(s, buffers: b, count: 1, to: target, flags: flags)
-                    .mapError(unaddressed(host, s, flags: flags, asSendTo: true)))
+                return count(host, unaddressed(host, s, host.send(s, buffers: b, count: 1, to: target, flags: flags), flags: flags, asSendTo: true))
             }
         }
     }
@@ -65,8 +69,7 @@ public func hookSend(_ s: UInt, _ buffer: UnsafePointer<CChar>?, _ length: Int32
             switch wsabuf {
             case let .failure(error): return status(host, error)
             case let .success(b):
-                return count(host, host.send(s, buffers: b, count: 1, to: nil, flags: flags)
-                    .mapError(unaddressed(host, s, flags: flags, asSendTo: false)))
+                return count(host, unaddressed(host, s, host.send(s, buffers: b, count: 1, to: nil, flags: flags), flags: flags, asSendTo: false))
             }
         }
     }
@@ -107,7 +110,7 @@ public func hookWSASendTo(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF>?
         }
         let error = host.sendOverlapped(s, buffers: buffers, count: count, sent: sent, to: target,
                                         flags: Int32(bitPattern: flags), overlapped: overlapped, routine: routine)
-        return cleared(host, error.map(unaddressed(host, s, flags: Int32(bitPattern: flags), asSendTo: true)))
+        return cleared(host, unaddressed(host, s, error, flags: Int32(bitPattern: flags), asSendTo: true))
     }
 }
 
@@ -146,7 +149,7 @@ public func hookWSASend(_ s: UInt, _ buffers: UnsafeMutablePointer<VL_WSABUF>?, 
         guard host.platform.usable(buffers, count: count) else { return status(host, .fault) }
         let error = host.sendOverlapped(s, buffers: buffers, count: count, sent: sent, to: nil, flags: Int32(bitPattern: flags),
                                         overlapped: overlapped, routine: routine)
-        return cleared(host, error.map(unaddressed(host, s, flags: Int32(bitPattern: flags), asSendTo: false)))
+        return cleared(host, unaddressed(host, s, error, flags: Int32(bitPattern: flags), asSendTo: false))
     }
 }
 
