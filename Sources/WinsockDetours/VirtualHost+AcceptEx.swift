@@ -3,15 +3,16 @@ import VirtualIPCore
 
 /// AcceptEx (its pointer comes from WSAIoctl on a virtual TCP socket): the next connection
 /// of a listener, onto a socket the game made, as IOCP servers accept. It always answers
-/// FALSE with WSA_IO_PENDING (Wine does, even for a connection already waiting); the
-/// operation then waits in the listener's queue like an overlapped receive, and the
-/// readiness thread carries it on: the connection moves onto the acceptor's own handle
-/// (the platform's `stream_accept_into`), its preamble is read and checked as accept()
-/// checks it, the first data comes when the game asked for some, and the names go into the
-/// buffer after it. The end is the listener's: its OVERLAPPED, event and completion port.
-/// A connection that fails the registry check ends the operation with WSAECONNRESET (what
-/// Windows says of a connection reset before it was accepted), since the acceptor has
-/// taken it by then; accept() drops such a connection and waits for the next one.
+/// FALSE with WSA_IO_PENDING (Wine does, even for a connection already waiting). The OS's
+/// own AcceptEx waits for the connection (`stream_accept_overlapped`), so one that comes is
+/// the AcceptEx's with no FD_ACCEPT to the game, and the connection is on the acceptor's own
+/// handle; meanwhile the operation waits in the listener's queue. Then, in the acceptor's
+/// queue, its preamble is read and checked as accept() checks it, the first data comes when
+/// the game asked for some, and the names go into the buffer after it. The end is the
+/// listener's: its OVERLAPPED, event and completion port. A connection that fails the
+/// registry check ends the operation with WSAECONNRESET (what Windows says of a connection
+/// reset before it was accepted), since the acceptor has taken it by then; accept() drops
+/// such a connection and waits for the next one.
 extension VirtualHost {
     /// A name block in the buffer: the name's length (an int), then the sockaddr. Wine's
     /// layout, which its GetAcceptExSockaddrs reads, and ours.

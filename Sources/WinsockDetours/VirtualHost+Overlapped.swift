@@ -5,14 +5,14 @@ import VirtualIPCore
 /// immediate success, event signaled, as Windows does); otherwise it waits in the socket's
 /// queue and the platform's readiness thread completes it when a datagram arrives. Frames
 /// that fail the receive check are dropped there and the operation stays pending, so the
-/// game never sees a completion for them.
+/// game never sees a completion for them. A stream's receives are the OS's own
+/// (`VirtualHost+StreamOperations.swift`); its AcceptEx waits in this queue for its
+/// preamble and first data.
 extension VirtualHost {
     enum Attempt {
         case completed(bytes: Int, error: WinsockError?)
         case failed(WinsockError)
         case wouldBlock
-        /// It waits in another socket's queue now (an AcceptEx, its connection taken).
-        case moved
     }
 
     func receiveOverlapped(_ handle: UInt, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32,
@@ -57,7 +57,7 @@ extension VirtualHost {
                 case let .failed(error):
                     overlapped.pointee.Internal = UInt(error.ntStatus)
                     return error
-                case .wouldBlock, .moved:
+                case .wouldBlock:
                     break
                 }
             }
