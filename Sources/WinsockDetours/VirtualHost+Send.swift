@@ -111,7 +111,7 @@ extension VirtualHost {
                                       routine: UnsafeMutableRawPointer?) -> WinsockError? {
         if count > 0 && buffers == nil { return .fault }
         let outcome = startStreamOperation(handle, receiving: false, overlapped: overlapped, routine: routine,
-                                           check: { $0.peer != nil ? nil : .notConnected }) { backing, context in
+                                           check: { $0.peer != nil ? nil : .destinationRequired }) { backing, context in
             platform.sendOverlapped(backing, buffers, count: count, flags: flags, context: context)
         }
         switch outcome {

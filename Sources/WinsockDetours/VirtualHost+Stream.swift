@@ -400,7 +400,8 @@ extension VirtualHost {
         }
         guard let state else { return .failure(.notSocket) }
         defer { leave(socket) }
-        guard state.connected else { return .failure(.notConnected) }
+        // A send with nowhere to go: the hooks give the OS's answer for it (`unaddressed`).
+        guard state.connected else { return .failure(sending ? .destinationRequired : .notConnected) }
         if !sending && state.receiveShut { return .failure(.shutDown) }
         // A wait the backing socket would not make itself (it is in the game's non-blocking
         // mode) or one with a limit: readiness first, then the receive.
