@@ -23,5 +23,6 @@ int32_t vl_linux_peer_port(VL_SOCKET s, uint16_t *real_peer_port);
 
 void vl_linux_fill_sockets(vl_platform *p);
 void vl_linux_fill_emulation(vl_platform *p);
+void vl_linux_fill_stream_io(vl_platform *p);
 void vl_linux_emulation_init(void);
 #endif

@@ -54,16 +54,10 @@ extension VirtualHost {
                                           thread: op.thread, target: nil, handleEvent: nil)
             carried.acceptance = op
             listener.pending.append(op)
-            streamOperations.add(carried)
-            let context = Unmanaged.passRetained(carried).toOpaque()
-            let outcome = platform.acceptOverlapped(listener.handle, into: acceptor, context: context)
-            if case .failure(.ioPending) = outcome {
+            switch carry(carried, { platform.acceptOverlapped(listener.handle, into: acceptor, context: $0) }) {
+            case .failure(.ioPending):
                 received?.pointee = 0
                 return .ioPending
-            }
-            Unmanaged<StreamOperation>.fromOpaque(context).release()
-            streamOperations.remove(carried)
-            switch outcome {
             case let .failure(error):
                 listener.pending.removeAll { $0 === op }
                 return error

@@ -31,19 +31,28 @@ extension VirtualHost {
         case let .success(pair): (socket, operation) = pair
         }
         defer { leave(socket) }
-        streamOperations.add(operation)  // before the OS may end it
-        let context = Unmanaged.passRetained(operation).toOpaque()
-        let outcome = call(socket.handle, context)
-        if case .failure(.ioPending) = outcome { return outcome }  // the stream handler ends it
-        Unmanaged<StreamOperation>.fromOpaque(context).release()
-        streamOperations.remove(operation)
+        let outcome = carry(operation) { call(socket.handle, $0) }
         switch outcome {
+        case .failure(.ioPending): break  // the stream handler ends it
         case let .failure(error):
             overlapped.pointee.Internal = UInt(error.ntStatus)
         case let .success(bytes):
             finish(overlapped, routine: routine, thread: operation.thread, target: operation.target, handleEvent: operation.handleEvent,
                    error: nil, bytes: Int(bytes), immediately: true)
         }
+        return outcome
+    }
+
+    /// Hands `operation` to the OS (`call` gets the context the stream handler will end it
+    /// with): listed before the OS may end it, and taken back when the OS answered at once
+    /// (anything but `.failure(.ioPending)`).
+    func carry<T>(_ operation: StreamOperation, _ call: (UnsafeMutableRawPointer) -> Result<T, WinsockError>) -> Result<T, WinsockError> {
+        streamOperations.add(operation)
+        let context = Unmanaged.passRetained(operation).toOpaque()
+        let outcome = call(context)
+        if case .failure(.ioPending) = outcome { return outcome }
+        Unmanaged<StreamOperation>.fromOpaque(context).release()
+        streamOperations.remove(operation)
         return outcome
     }
 
