@@ -179,6 +179,11 @@ static void session(void) {
     closesocket(c);
     setsockopt(a, SOL_SOCKET, SO_RCVTIMEO, (char *)&timeout, sizeof timeout);
     check("tcp.recv-after-reset", "%s", rc(recv(a, buffer, sizeof buffer, 0)));
+    /* The reset stays a mark on the socket, whatever the receive said: WSAPoll's POLLERR
+     * (what tells a reset from a graceful end where Wine reads 0 bytes after it). */
+    WSAPOLLFD state = { a, POLLRDNORM, 0 };
+    int polled = WSAPoll(&state, 1, 0);
+    check("tcp.reset-mark", "polled=%d err=%d", polled, (state.revents & POLLERR) != 0);
     closesocket(a);
     closesocket(l);
 }

@@ -438,7 +438,14 @@ static int sink(SOCKET discovery, SOCKET listener) {
         bytes += r;
         if (!flowing && bytes >= 1 << 20) { say("SINK flowing"); flowing = 1; }
     }
-    say("RESULT sink bytes=%ld end=%d", bytes, r == 0 ? 0 : WSAGetLastError());
+    int end = r == 0 ? 0 : WSAGetLastError();
+    /* A reset ends the stream with WSAECONNRESET on Windows. Wine 8 says so only to a recv
+     * that waits as the reset comes; it keeps the reset as a mark and reads 0 bytes after it
+     * (sock.c's test_tcp_reset, todo_wine), a mark WSAPoll shows as POLLERR. A graceful end
+     * has none: the mark tells the two apart where the 0 cannot. */
+    WSAPOLLFD state = { c, POLLRDNORM, 0 };
+    int reset_mark = r == 0 && WSAPoll(&state, 1, 0) == 1 && (state.revents & POLLERR);
+    say("RESULT sink bytes=%ld end=%d%s", bytes, end, reset_mark ? " reset-mark" : "");
     return 0;
 }
 
