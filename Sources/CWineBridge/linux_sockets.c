@@ -179,6 +179,12 @@ static int32_t unaddressed_send_error(VL_SOCKET s, int32_t flags, int32_t as_sen
     return as_sendto ? VL_WSAEDESTADDRREQ : VL_WSAENOTCONN;
 }
 
+/* Linux would say EAGAIN; the test backend stands in for Windows, which says WSAEINVAL. */
+static int32_t unbound_receive_error(int32_t flags) {
+    (void)flags;
+    return VL_WSAEINVAL;
+}
+
 static int32_t stream_set_nonblocking(VL_SOCKET s, int32_t on) {
     int f = fcntl((int)s, F_GETFL);
     if (f < 0 || fcntl((int)s, F_SETFL, on ? f | O_NONBLOCK : f & ~O_NONBLOCK) != 0) return vl_linux_wsa_error(errno);
@@ -469,7 +475,7 @@ static int32_t watch_readable(VL_SOCKET s) {
 void vl_linux_fill_sockets(vl_platform *p) {
     p->udp_open = udp_open; p->socket_shutdown = socket_shutdown; p->socket_close = socket_close;
     p->send_frame = send_frame; p->receive_frame = receive_frame; p->peek_frame = peek_frame;
-    p->unaddressed_send_error = unaddressed_send_error;
+    p->unaddressed_send_error = unaddressed_send_error; p->unbound_receive_error = unbound_receive_error;
     p->tcp_open = tcp_open; p->stream_bind = stream_bind; p->stream_listen = stream_listen; p->stream_shutdown = stream_shutdown;
     p->stream_listen_silent = stream_listen_silent; p->stream_accept = stream_accept; p->stream_peer_port = vl_linux_peer_port;
     p->stream_accept_unselected = stream_accept_unselected;

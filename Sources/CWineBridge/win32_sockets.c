@@ -117,6 +117,18 @@ static int32_t unaddressed_send_error(VL_SOCKET s, int32_t flags, int32_t as_sen
     return vl_win32_last_error();
 }
 
+static int32_t unbound_receive_error(int32_t flags) {
+    SOCKET probe = vl_original.socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+    if (probe == INVALID_SOCKET) return vl_win32_last_error();
+    u_long on = 1;
+    char byte;
+    int r = vl_original.ioctlsocket(probe, FIONBIO, &on);
+    if (r == 0) r = vl_original.recvfrom(probe, &byte, 1, flags, NULL, NULL);
+    int32_t error = r < 0 ? vl_win32_last_error() : VL_WSAEINVAL; /* nothing was sent to it: Windows' answer */
+    vl_original.closesocket(probe);
+    return error;
+}
+
 static int32_t send_one(VL_SOCKET s, WSABUF *b, uint32_t count, uint16_t real_port) {
     struct sockaddr_in to;
     memset(&to, 0, sizeof to);
@@ -402,7 +414,7 @@ void vl_win32_fill_sockets(vl_platform *p) {
     InitializeCriticalSection(&watch_lock);
     p->udp_open = udp_open; p->socket_shutdown = socket_shutdown; p->socket_close = socket_close;
     p->send_frame = send_frame; p->receive_frame = receive_frame; p->peek_frame = peek_frame;
-    p->unaddressed_send_error = unaddressed_send_error;
+    p->unaddressed_send_error = unaddressed_send_error; p->unbound_receive_error = unbound_receive_error;
     p->set_receive_buffer = set_receive_buffer; p->option_get = option_get; p->option_set = option_set;
     p->ioctl_original = ioctl_original; p->peer_name = peer_name;
     p->duplicate_socket = duplicate_socket; p->socket_from_info = socket_from_info; p->duplicate_handle = duplicate_handle;

@@ -169,6 +169,11 @@ public struct Platform: @unchecked Sendable {
         WinsockError(t.unaddressed_send_error!(VL_SOCKET(handle), flags, asSendTo ? 1 : 0))
     }
 
+    /// The OS's answer to a non-blocking receive on a UDP socket never bound (see platform.h).
+    func unboundReceiveError(flags: Int32) -> WinsockError {
+        WinsockError(t.unbound_receive_error!(flags))
+    }
+
     /// An overlapped stream send: `.success(bytes)` when it ended now, `.failure(.ioPending)`
     /// when the send handler will end it with `context`, else the error.
     func sendOverlapped(_ handle: UInt, _ buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, flags: Int32,

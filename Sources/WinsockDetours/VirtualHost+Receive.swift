@@ -121,15 +121,15 @@ extension VirtualHost {
         // One lookup tells a stream from a datagram socket. A stream has no datagrams: its
         // bytes as the OS gives them, its flags the OS's to judge (`from` is not written, as
         // Windows ignores it on a connected stream).
-        enum Plan { case stream(StreamSocket), datagram(ReceiverView, blocking: Bool, timeout: UInt32) }
+        enum Plan { case stream(StreamSocket), datagram(ReceiverView, blocking: Bool, timeout: UInt32), unbound(blocking: Bool) }
         let start: Result<Plan, WinsockError> = withSocket(handle, orFail: { .failure($0) }) { socket in
             if case let .stream(stream) = socket.kind { return .success(.stream(stream)) }
             // MSG_OOB is a stream's; any other flag is unknown (Windows: WSAEOPNOTSUPP, WSAEINVAL).
             guard flags & 1 == 0 else { return .failure(.operationNotSupported) }
             guard flags & ~Int32(VL_MSG_PEEK) == 0 else { return .failure(.invalidArgument) }
             if from != nil, fromLength == nil || fromLength!.pointee < 16 { return .failure(.fault) }
-            guard socket.isBound else { return .failure(.invalidArgument) }
             let blocks = mustBlock || !socket.nonBlocking
+            guard socket.isBound else { return .success(.unbound(blocking: blocks)) }
             if blocks { socket.activeCalls += 1 }
             return .success(.datagram(view(of: socket), blocking: blocks, timeout: socket.receiveTimeout))
         }
@@ -139,6 +139,11 @@ extension VirtualHost {
         case let .success(.stream(stream)):
             return streamReceive(stream, buffers: buffers, count: count, flags: flags, mustBlock: mustBlock).map { Arrival(stream: $0) }
         case let .success(.datagram(view, block, within)): (receiver, blocking, timeout) = (view, block, within)
+        // Never bound: its backing socket is, so the OS is asked of one that is not (Windows
+        // WSAEINVAL; Wine 8 WSAEWOULDBLOCK, sock.c's test_connect_udp). A blocking one keeps
+        // Windows' WSAEINVAL at once: Wine would wait until the socket closes.
+        case let .success(.unbound(block)):
+            return .failure(block ? .invalidArgument : platform.unboundReceiveError(flags: flags))
         }
         let result: Result<Arrival, WinsockError>
         if blocking && timeout > 0 {

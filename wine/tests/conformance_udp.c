@@ -86,6 +86,12 @@ void datagrams(void) {
     r = guarded_recvfrom(s, buffer, sizeof buffer, 0, 1, &fired);
     check("dgram.recvfrom-unbound", "%s%s", rc(r), fired ? " (blocked until closed)" : "");
     if (!fired) closesocket(s);
+    /* Non-blocking, the same question is answered at once (Windows WSAEINVAL). */
+    s = udp();
+    u_long on = 1;
+    ioctlsocket(s, FIONBIO, &on);
+    check("dgram.recv-unbound-nonblocking", "%s", rc(recv(s, buffer, sizeof buffer, 0)));
+    closesocket(s);
 }
 
 /* ---- non-blocking mode, FIONREAD ---- */

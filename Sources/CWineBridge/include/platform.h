@@ -72,6 +72,10 @@ typedef struct vl_platform {
      * had an address parameter (sendto, WSASendTo, WSASendMsg), else send or WSASend.
      * Nothing is sent (no bytes, no destination). */
     int32_t (*unaddressed_send_error)(VL_SOCKET socket, int32_t flags, int32_t as_sendto);
+    /* A non-blocking receive on a UDP socket that was never bound: the OS's error for it.
+     * The backing socket is bound from the start, so the question goes to a fresh UDP socket
+     * of the OS's in that state, asked the same (non-blocking, `flags`), then closed. */
+    int32_t (*unbound_receive_error)(int32_t flags);
     /* Receives one datagram scattered over header (16 bytes) + buffers; VL_RECEIVE_BLOCKING
      * waits for it (else VL_WSAEWOULDBLOCK when nothing is queued); VL_RECEIVE_PEEK leaves
      * it queued. The rest of a too-long datagram is gone (unless peeked). */
