@@ -40,7 +40,7 @@ let package = Package(
         // The Linux host's side, for the bridge and the tools (Foundation): plain sockets,
         // addresses, the monotonic clock, locks, user-facing failures.
         .target(name: "HostKit"),
-        // The cross-host bridge: link frames, announcements, authentication (swift-crypto),
+        // The cross-host bridge: link frames, announcements, the link's cipher (swift-crypto),
         // the engine and relayed TCP streams.
         .target(name: "VirtualLANBridge", dependencies: [
             "HostKit", "VirtualIPCore", "WinsockDetours",
@@ -60,7 +60,9 @@ let package = Package(
         ], path: "Sources/TestPeer"),
         .testTarget(name: "VirtualIPCoreTests", dependencies: ["VirtualIPCore"]),
         .testTarget(name: "HookEngineTests", dependencies: ["HookEngine"]),
-        .testTarget(name: "VirtualLANBridgeTests", dependencies: ["VirtualLANBridge", "HostKit", "VirtualIPCore", "WinsockDetours"]),
+        .testTarget(name: "VirtualLANBridgeTests", dependencies: [
+            "VirtualLANBridge", "HostKit", "VirtualIPCore", "WinsockDetours", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .testTarget(name: "CLITests", dependencies: ["VirtualLANCLI", "VirtualLANBridge", "HostKit", "VirtualIPCore", "WinsockDetours"]),
         .testTarget(
             name: "WinsockDetoursTests",

@@ -1,24 +1,28 @@
 // libFuzzer target: what a bridge parses from the network. Random bytes never carry a valid
-// tag, so the input is also sealed with the key here: that reaches the header parser behind
-// the tag check. Checks round trips, and that the replay window accepts no
-// (session, sequence) twice. Compiled in one module with the bridge's protocol sources
-// (Sources/VirtualLANBridge/BridgeFrame.swift, LinkAuthenticator.swift) over VirtualIPCore
-// and swift-crypto (scripts/fuzz).
+// tag, so the input is also sealed with the key here (its first 36 bytes as the header, the
+// rest as the body): that reaches the header parser behind the tag check. Checks round
+// trips, and that the replay window accepts no (session, sequence) twice. Compiled in one
+// module with the bridge's protocol sources (Sources/VirtualLANBridge/BridgeFrame.swift,
+// LinkCipher.swift) over VirtualIPCore and swift-crypto (scripts/fuzz).
 import VirtualIPCore
 
-let mac = LinkAuthenticator(key: Array("fuzzing key".utf8))
+let keys = LinkKeys(sharedKey: Array("fuzzing key".utf8))
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzBridge(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
     // As received: only a frame sealed with the key may open.
-    if case let .success(frame) = BridgeFrame.open(bytes, with: mac) {
-        precondition(frame.sealed(with: mac) == bytes, "an opened frame reseals to its bytes")
+    if case let .success(frame) = BridgeFrame.open(bytes, with: keys) {
+        precondition(frame.sealed(with: keys) == bytes, "an opened frame reseals to its bytes")
     }
     // As if sealed by a peer with the key: the header parse is total and round-trips.
-    let signed = bytes + mac.code(bytes).prefix(BridgeFrame.tagSize)
-    if case let .success(frame) = BridgeFrame.open(signed, with: mac) {
-        precondition(frame.sealed(with: mac) == signed, "sealed round trip")
+    if bytes.count >= BridgeFrame.headerSize {
+        let header = Array(bytes.prefix(BridgeFrame.headerSize))
+        let sealed = header + LinkCipher.seal(bytes.dropFirst(BridgeFrame.headerSize), key: keys.frames,
+                                              nonce: BridgeFrame.nonce(header), authenticating: header)
+        if case let .success(frame) = BridgeFrame.open(sealed, with: keys) {
+            precondition(frame.sealed(with: keys) == sealed, "sealed round trip")
+        }
     }
     if let announcement = Announcement(body: bytes) {
         precondition(announcement.body == bytes, "announcement round trip")

@@ -3,7 +3,7 @@
 against the virtual path through both bridges (instance -> proxy -> bridge -> link ->
 bridge -> proxy -> instance, and back), alternating, 5 runs. Then a TCP stream's
 throughput: plain TCP between the hosts against a virtual connection relayed by both
-bridges (authenticated chunks over the link), 3 runs, alternating. Each ratio is the median
+bridges (encrypted chunks over the link), 3 runs, alternating. Each ratio is the median
 of the runs' ratios, its lowest and highest beside it. Prints Markdown rows.
 Usage: scripts/bridge_bench.py <virtuallan binary> [--quick] [--output FILE] (rows to FILE, else stdout)"""
 import os

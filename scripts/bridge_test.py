@@ -9,7 +9,8 @@ and checks:
     and unicast works both ways (`peer discover`), exactly once (server tallies: a
     broadcast crosses once per other host, and is never looped back or passed on);
   - a bridge with a wrong key is dropped and named; a replayed frame is dropped (frames
-    crafted here with Python's own HMAC, which also cross-checks ours);
+    sealed here by scripts/lib/linkcipher.py, ChaCha20-Poly1305 written from RFC 8439, which
+    also cross-checks swift-crypto's and the frame layout);
   - a bridge killed and restarted recovers; a stopping bridge takes its instances away.
   - with --wine (the hook DLL built): the stand-in game under Wine, 2 copies per host, each
     host with its own Wine prefix and wineserver: a lobby on host B found and played from A;
@@ -19,8 +20,6 @@ and checks:
     reaches only the copies that joined).
 Usage: scripts/bridge_test.py <virtuallan binary> [--wine]. Prints "N passed, M failed" last.
 """
-import hashlib
-import hmac
 import os
 import shutil
 import signal
@@ -31,6 +30,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import linkcipher  # noqa: E402
 from results import Results  # noqa: E402
 from testhosts import (ADDR, GAME_PORT, LINK_PORT, NAMES, NS, ROOT, SERVERS, Process, instance, make_hosts,  # noqa: E402
                        processes, remove_hosts, sh, wait_instances, wait_peers, wait_ports)
@@ -57,9 +57,11 @@ def discover(host, workdir, expected):
 
 
 def frame(key, kind, first, count, session, sequence, body):
-    header = struct.pack("<IBBHHHQQQ", 0x52424C56, 1, kind, first, count, 0, session, sequence, int(time.time() * 1000))
-    signed = header + body
-    return signed + hmac.new(key, signed, hashlib.sha256).digest()[:16]
+    """A link frame (docs/ARCHITECTURE.md): the header in the clear, the body sealed under the
+    frame key with the header's nonce (first instance, low 5 bytes of session and sequence)."""
+    header = struct.pack("<IBBHHHQQQ", 0x52424C56, 2, kind, first, count, 0, session, sequence, int(time.time() * 1000))
+    nonce = header[6:8] + header[12:17] + header[20:25]
+    return header + linkcipher.seal(linkcipher.frame_key(key), nonce, body, header)
 
 
 def announce_body(instances):
@@ -324,12 +326,13 @@ def main():
         check(not any("48-55" in l for l in bridges[1].lines), "the wrong-key bridge never became a peer")
 
         # Frames made here with the right key: accepted once; the same bytes again are a replay.
+        check(linkcipher.self_test(), "the test's own ChaCha20-Poly1305 and HKDF give RFC 8439's and RFC 5869's vectors")
         session = int(time.time() * 1000)
         join = frame(key, 1, 56, 8, session, 1, announce_body([(56, [GAME_PORT])]))
         leave = frame(key, 1, 56, 8, session, 2, announce_body([]))
         send_raw(NS[0], [join, join, leave], LINK_PORT + 2)
         check(bridges[1].expect(lambda l: "instance 56" in l and "joined" in l, "56 joined") is not None,
-              "a frame sealed by Python's HMAC-SHA-256 with the key is accepted (the two implementations agree)")
+              "a frame sealed by the test's own ChaCha20-Poly1305 with the key is accepted (the two implementations agree)")
         check(bridges[1].expect(lambda l: "instance 56" in l and "left" in l, "56 left") is not None, "and its next frame too")
         check(sum("instance 56" in l and "joined" in l for l in bridges[1].lines) == 1, "the replayed frame had no effect")
 

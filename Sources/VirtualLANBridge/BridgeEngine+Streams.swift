@@ -66,7 +66,7 @@ extension BridgeEngine {
         guard let opening = sealed(.stream, body: stream.head),
               let (link, _) = TCPSocket.connect(to: peer.address.sockaddr, bindLoopback: false)
         else { count(.sendFailed); return "cannot connect to the bridge at \(peer.address)" }
-        stream.seal = StreamSeal(mac: mac, session: session, sequence: sequence, connectingSide: true)
+        stream.seal = StreamSeal(keys: keys, opener: settings.range.first, session: session, sequence: sequence, connectingSide: true)
         stream.link = link
         stream.linkConnecting = true
         stream.sendFirst(toLink: [UInt8(truncatingIfNeeded: opening.count), UInt8(truncatingIfNeeded: opening.count >> 8)] + opening)
@@ -111,7 +111,7 @@ extension BridgeEngine {
         }
         TCPSocket.closesAbortively(fd, true)
         stream.entry = (remote.claim.index, realPort)
-        stream.seal = StreamSeal(mac: mac, session: frame.session, sequence: frame.sequence, connectingSide: false)
+        stream.seal = StreamSeal(keys: keys, opener: frame.sender.first, session: frame.session, sequence: frame.sequence, connectingSide: false)
         stream.local = fd
         stream.localConnecting = true
         stream.sendFirst(toLocal: frame.body)

@@ -80,7 +80,7 @@ public final class BridgeEngine {
     var streams: [Int32: RelayedStream] = [:]
     var standInOwners: [Int32: (slot: Int, virtualPort: UInt16)] = [:]
     var streamsRelayed = 0, streamsReset = 0
-    let mac: LinkAuthenticator
+    let keys: LinkKeys
     let session: UInt64
     private(set) var sequence: UInt64 = 0
     private(set) var peers: [UInt16: Peer] = [:]
@@ -101,7 +101,7 @@ public final class BridgeEngine {
         self.router = Router(registry: registry)
         self.platform = platform
         self.log = log
-        mac = LinkAuthenticator(key: settings.key)
+        keys = LinkKeys(sharedKey: settings.key)
         session = BridgeEngine.wallClockMs()
         (link, streamLink) = try BridgeEngine.openLink(settings.listen)
         for index in 0..<registry.slotCount where registry.isLive(index) && !registry.isRemote(index) && !settings.range.contains(index) {
@@ -179,12 +179,12 @@ public final class BridgeEngine {
     /// stream link (from an ephemeral port) it must come from a peer already up, from its address.
     func authenticated(_ bytes: UnsafeRawBufferPointer, from: HostAddress, overStreamLink: Bool) -> BridgeFrame? {
         let frame: BridgeFrame
-        switch BridgeFrame.open(bytes, with: mac) {
+        switch BridgeFrame.open(bytes, with: keys) {
         case let .failure(rejection):
             let drop: Drop = rejection == .badTag ? .badTag : .malformed
             count(drop)
             warnOnce("\(drop)-\(from)", rejection == .badTag
-                ? "dropping frames from \(from): wrong key (or changed on the way); every host needs the same --key-file"
+                ? "dropping frames from \(from): wrong key, another virtuallan version, or changed on the way; every host needs the same key and version"
                 : "dropping malformed frames from \(from)")
             return nil
         case let .success(opened): frame = opened
@@ -447,7 +447,7 @@ public final class BridgeEngine {
     func sealed(_ kind: BridgeFrame.Kind, body: [UInt8]) -> [UInt8]? {
         sequence += 1
         return BridgeFrame(kind: kind, sender: settings.range, session: session, sequence: sequence,
-                           sentAtMs: BridgeEngine.wallClockMs(), body: body).sealed(with: mac)
+                           sentAtMs: BridgeEngine.wallClockMs(), body: body).sealed(with: keys)
     }
 
     func count(_ drop: Drop) { drops[drop, default: 0] += 1 }

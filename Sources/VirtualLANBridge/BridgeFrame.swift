@@ -1,4 +1,3 @@
-import Crypto
 import VirtualIPCore
 
 /// The frames bridges exchange over plain UDP between hosts (little endian):
@@ -7,8 +6,13 @@ import VirtualIPCore
 ///     6  sender's first instance u16     8  sender's instance count u16     10  zero u16
 ///     12 session u64 (the sender's start time, unix ms: a restarted bridge counts higher)
 ///     20 sequence u64 (1, 2, ... within the session)     28 sent at u64 (unix ms)
-///     36 body     end - 16: tag = the first 16 bytes of HMAC-SHA-256(key, bytes 0 ..< end - 16)
+///     36 body, encrypted     end - 16: tag
 ///
+/// The body is sealed with ChaCha20-Poly1305 under the LAN's frame key (`LinkKeys`); the
+/// header travels in the clear and the tag covers it too. The nonce is the header's own:
+/// the sender's first instance (u16), then the low 40 bits of the session and of the
+/// sequence (5 bytes each), unique per frame as long as senders' ranges are disjoint (a
+/// bridge checks that) and a session sends fewer than 2^40 frames.
 /// Announce body: u16 instance count, then per instance u16 index, u8 port count, u16 ports
 /// (UDP); then, optional (a bridge before TCP sends none), u16 count of instances with TCP
 /// listeners, per instance u16 index, u8 port count, u16 ports.
@@ -21,9 +25,12 @@ import VirtualIPCore
 /// it (the 16-byte `WireHeader` and the payload).
 public struct BridgeFrame: Equatable, Sendable {
     public static let magic: UInt32 = 0x5242_4C56 // "VLBR" little endian
-    public static let version: UInt8 = 1
+    /// 2: the body is encrypted (version 1 only authenticated it, with HMAC-SHA-256).
+    public static let version: UInt8 = 2
     public static let headerSize = 36
-    public static let tagSize = 16
+    public static let tagSize = LinkCipher.tagSize
+    /// A session's frames: as many as the nonce's 40 sequence bits tell apart.
+    public static let sequenceLimit: UInt64 = 1 << 40
     public static let overhead = headerSize + tagSize
     /// The largest UDP payload over IPv4.
     public static let maxSize = 65507
@@ -47,9 +54,10 @@ public struct BridgeFrame: Equatable, Sendable {
         self.body = body
     }
 
-    /// The authenticated bytes to send; nil when they would not fit in one UDP datagram.
-    public func sealed(with mac: LinkAuthenticator) -> [UInt8]? {
-        guard body.count <= BridgeFrame.maxSize - BridgeFrame.overhead else { return nil }
+    /// The encrypted bytes to send; nil when they would not fit in one UDP datagram (or the
+    /// session has sent all the frames it may).
+    public func sealed(with keys: LinkKeys) -> [UInt8]? {
+        guard body.count <= BridgeFrame.maxSize - BridgeFrame.overhead, sequence < BridgeFrame.sequenceLimit else { return nil }
         var out = [UInt8](repeating: 0, count: BridgeFrame.headerSize)
         out.withUnsafeMutableBytes { p in
             let b = p.baseAddress!
@@ -62,36 +70,39 @@ public struct BridgeFrame: Equatable, Sendable {
             b.storeLE64(sequence, 20)
             b.storeLE64(sentAtMs, 28)
         }
-        out += body
-        out += mac.code(out).prefix(BridgeFrame.tagSize)
-        return out
+        return out + LinkCipher.seal(body[...], key: keys.frames, nonce: BridgeFrame.nonce(out), authenticating: out)
+    }
+
+    /// The nonce of the frame whose header is `header` (see the type's comment).
+    static func nonce(_ header: [UInt8]) -> [UInt8] {
+        Array(header[6..<8]) + Array(header[12..<17]) + Array(header[20..<25])
     }
 
     public enum Rejection: Error, Equatable, Sendable {
         /// Too short, wrong magic or version, unknown kind, impossible range.
         case malformed
-        /// The tag does not match: another key, or bytes changed on the way.
+        /// The tag does not match: another key, another version, or bytes changed on the way.
         case badTag
     }
 
-    /// Checks the tag first (nothing of an unauthenticated frame is trusted), then the header.
-    public static func open(_ bytes: UnsafeRawBufferPointer, with mac: LinkAuthenticator) -> Result<BridgeFrame, Rejection> {
+    /// Opens the body first (nothing of a frame whose tag fails is trusted), then checks the header.
+    public static func open(_ bytes: UnsafeRawBufferPointer, with keys: LinkKeys) -> Result<BridgeFrame, Rejection> {
         guard bytes.count >= overhead, let base = bytes.baseAddress else { return .failure(.malformed) }
-        let signed = UnsafeRawBufferPointer(start: base, count: bytes.count - tagSize)
-        let tag = UnsafeRawBufferPointer(start: base + signed.count, count: tagSize)
-        guard mac.isValid(tag: tag, for: signed) else { return .failure(.badTag) }
+        let header = Array(bytes[..<headerSize])
+        guard let body = LinkCipher.open(Array(bytes[headerSize...])[...], key: keys.frames, nonce: nonce(header), authenticating: header)
+        else { return .failure(.badTag) }
         guard base.loadLE32(0) == magic, base.load(fromByteOffset: 4, as: UInt8.self) == version,
               let kind = Kind(rawValue: base.load(fromByteOffset: 5, as: UInt8.self)),
-              base.loadLE16(10) == 0,
+              base.loadLE16(10) == 0, base.loadLE64(20) < sequenceLimit,
               let sender = InstanceRange(first: base.loadLE16(6), count: base.loadLE16(8))
         else { return .failure(.malformed) }
         return .success(BridgeFrame(
             kind: kind, sender: sender, session: base.loadLE64(12), sequence: base.loadLE64(20),
-            sentAtMs: base.loadLE64(28), body: Array(UnsafeRawBufferPointer(start: base + headerSize, count: signed.count - headerSize))))
+            sentAtMs: base.loadLE64(28), body: body))
     }
 
-    public static func open(_ bytes: [UInt8], with mac: LinkAuthenticator) -> Result<BridgeFrame, Rejection> {
-        bytes.withUnsafeBytes { open($0, with: mac) }
+    public static func open(_ bytes: [UInt8], with keys: LinkKeys) -> Result<BridgeFrame, Rejection> {
+        bytes.withUnsafeBytes { open($0, with: keys) }
     }
 }
 

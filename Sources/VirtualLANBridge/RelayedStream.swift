@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HostKit
 import VirtualIPCore
@@ -7,8 +8,8 @@ import VirtualIPCore
 /// instance, or this bridge's connection to a copy's listener); `link` is the connection to
 /// the other host's bridge.
 ///
-/// On the link the game's bytes travel in chunks (u16 length, that many bytes, a 16-byte
-/// tag: `StreamSeal`, so nothing can be put into or cut out of a stream on the way); a
+/// On the link the game's bytes travel in chunks (u16 length, that many bytes encrypted, a
+/// 16-byte tag: `StreamSeal`, so nothing can be read, put into or cut out of a stream on the way); a
 /// chunk of length 0 is the end of the stream (the game closed gracefully). A link that
 /// ends without one means the other host went away: the local end gets a reset, as does
 /// the link when the local end resets. Until the far end's graceful close is passed on, the
@@ -58,7 +59,7 @@ final class RelayedStream {
     /// A side: the remote instance and virtual port the copy connected to.
     var target: (slot: Int, virtualPort: UInt16, realSourcePort: UInt16)?
 
-    /// Set when the stream opens: the tags of its chunks.
+    /// Set when the stream opens: its chunks' cipher.
     var seal: StreamSeal?
     private var sentChunks: UInt64 = 0, takenChunks: UInt64 = 0
 
@@ -198,11 +199,12 @@ final class RelayedStream {
         return nil
     }
 
-    /// One chunk for the link: length, bytes, tag.
+    /// One chunk for the link: length, the bytes encrypted, tag. Chunks are made only once
+    /// the stream is open, so its seal is there.
     private func chunk(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
-        let tag = seal?.tag(sending: true, index: sentChunks, bytes) ?? []
+        let sealed = seal!.seal(index: sentChunks, bytes)
         sentChunks += 1
-        return [UInt8(truncatingIfNeeded: bytes.count), UInt8(truncatingIfNeeded: bytes.count >> 8)] + bytes + tag
+        return [UInt8(truncatingIfNeeded: bytes.count), UInt8(truncatingIfNeeded: bytes.count >> 8)] + sealed
     }
 
     /// Whole chunks of `carry` whose tag is right move to `inbound`; the end chunk ends the
@@ -213,8 +215,7 @@ final class RelayedStream {
             let length = Int(carry[at]) | Int(carry[at + 1]) << 8
             let whole = 2 + length + StreamSeal.tagSize
             guard carry.count - at >= whole else { break }
-            let bytes = carry[(at + 2)..<(at + 2 + length)]
-            guard let seal, seal.matches(carry[(at + 2 + length)..<(at + whole)], sending: false, index: takenChunks, bytes) else {
+            guard let seal, let bytes = seal.open(index: takenChunks, carry[(at + 2)..<(at + whole)]) else {
                 return "a chunk from the link failed its tag (another key, or changed on the way)"
             }
             takenChunks += 1
@@ -260,35 +261,39 @@ final class RelayedStream {
     }
 }
 
-/// The tags of one relayed stream's chunks: HMAC-SHA-256 with the bridges' key over the
-/// stream's nonce (session and sequence of its opening frame, unique per stream), the
-/// direction (0: from the side that connected), the chunk's number in that direction, its
-/// length and bytes; the first 16 bytes. A chunk cannot be forged, changed, dropped,
-/// replayed or moved to another stream or direction without failing its tag.
+/// The cipher of one relayed stream's chunks (`LinkCipher`): the stream's own key
+/// (`LinkKeys.stream`), and a nonce of the direction (0: from the side that connected) and
+/// the chunk's number in that direction; the tag also covers the chunk's length. A chunk
+/// cannot be read, forged, changed, dropped, replayed or moved to another stream or
+/// direction without failing its tag, and the end chunk (length 0) has one too, so a
+/// stream cannot be cut short unseen.
 struct StreamSeal {
-    static let tagSize = 16
-    let mac: LinkAuthenticator
-    let nonce: [UInt8]
+    static let tagSize = LinkCipher.tagSize
+    let key: SymmetricKey
     /// This side's direction: 0 on the side of the copy that connected, 1 on the listener's.
     let direction: UInt8
 
-    init(mac: LinkAuthenticator, session: UInt64, sequence: UInt64, connectingSide: Bool) {
-        self.mac = mac
-        nonce = (0..<8).map { UInt8(truncatingIfNeeded: session >> (8 * $0)) } + (0..<8).map { UInt8(truncatingIfNeeded: sequence >> (8 * $0)) }
+    init(keys: LinkKeys, opener: UInt16, session: UInt64, sequence: UInt64, connectingSide: Bool) {
+        key = keys.stream(opener: opener, session: session, sequence: sequence)
         direction = connectingSide ? 0 : 1
     }
 
-    func tag(sending: Bool, index: UInt64, _ bytes: ArraySlice<UInt8>) -> [UInt8] {
-        var message = nonce
-        message.append(sending ? direction : 1 - direction)
-        for i in 0..<8 { message.append(UInt8(truncatingIfNeeded: index >> (8 * UInt64(i)))) }
-        message += [UInt8(truncatingIfNeeded: bytes.count), UInt8(truncatingIfNeeded: bytes.count >> 8)]
-        message += bytes
-        return Array(mac.code(message).prefix(StreamSeal.tagSize))
+    /// The chunk `index` this side sends: its bytes encrypted, then the tag.
+    func seal(index: UInt64, _ bytes: ArraySlice<UInt8>) -> [UInt8] {
+        LinkCipher.seal(bytes, key: key, nonce: nonce(direction, index), authenticating: length(bytes.count))
     }
 
-    func matches(_ tag: ArraySlice<UInt8>, sending: Bool, index: UInt64, _ bytes: ArraySlice<UInt8>) -> Bool {
-        let expected = self.tag(sending: sending, index: index, bytes)
-        return expected.withUnsafeBytes { e in Array(tag).withUnsafeBytes { constantTimeEqual(e, $0) } }
+    /// The bytes of chunk `index` from the other side (`sealed`: ciphertext and tag); nil
+    /// when its tag fails.
+    func open(index: UInt64, _ sealed: ArraySlice<UInt8>) -> [UInt8]? {
+        LinkCipher.open(sealed, key: key, nonce: nonce(1 - direction, index), authenticating: length(sealed.count - StreamSeal.tagSize))
     }
+
+    private func nonce(_ direction: UInt8, _ index: UInt64) -> [UInt8] {
+        var out: [UInt8] = [direction, 0, 0, 0]
+        appendLE64(index, to: &out)
+        return out
+    }
+
+    private func length(_ count: Int) -> [UInt8] { [UInt8(truncatingIfNeeded: count), UInt8(truncatingIfNeeded: count >> 8)] }
 }

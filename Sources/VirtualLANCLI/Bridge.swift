@@ -15,8 +15,8 @@ struct Bridge: ParsableCommand {
           host A: virtuallan bridge --range 0-31  --listen 10.0.0.1:47800 --peer 10.0.0.2:47800 --key-file lan.key
           host B: virtuallan bridge --range 32-63 --listen 10.0.0.2:47800 --peer 10.0.0.1:47800 --key-file lan.key
         Start the bridge before the copies of the game. The link is plain UDP: put it on any network the
-        hosts share (a LAN, WireGuard, ZeroTier, Tailscale). Frames are authenticated with the key
-        (HMAC-SHA-256); frames with another key, replayed or older than 30 s are dropped.
+        hosts share (a LAN, WireGuard, ZeroTier, Tailscale). Frames are encrypted and authenticated with
+        the key (ChaCha20-Poly1305); frames with another key, replayed or older than 30 s are dropped.
         """)
 
     @Option(help: "Address and port to receive other bridges' frames on, e.g. 10.0.0.1:47800.")

@@ -32,7 +32,7 @@ final class BridgeEngineTests: XCTestCase {
     func send(_ kind: BridgeFrame.Kind = .announce, range: InstanceRange? = nil, session: UInt64 = 1000, sequence: UInt64,
               sentAt: UInt64 = BridgeEngine.wallClockMs(), body: [UInt8], key: [UInt8]? = nil) {
         let frame = BridgeFrame(kind: kind, sender: range ?? peerRange, session: session, sequence: sequence, sentAtMs: sentAt, body: body)
-        let bytes = frame.sealed(with: LinkAuthenticator(key: key ?? self.key))!
+        let bytes = frame.sealed(with: LinkKeys(sharedKey: key ?? self.key))!
         bytes.withUnsafeBytes { engine.receiveFrame($0, from: peer) }
     }
 

@@ -1,75 +1,104 @@
 import XCTest
 import VirtualIPCore
 @testable import VirtualLANBridge
+import Crypto
 
-/// The link between bridges: our use of swift-crypto's HMAC-SHA-256 against RFC 4231's vectors, the frame's
-/// sealing and total parsing, the replay window, host ranges.
+/// The link between bridges: our use of swift-crypto's ChaCha20-Poly1305 and HKDF-SHA-256
+/// against RFC 8439's and RFC 5869's vectors, the frame's and a stream chunk's sealing, total
+/// parsing, the replay window, host ranges.
 final class BridgeProtocolTests: XCTestCase {
     func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
-
-    func test_hmacMatchesRFC4231() {
-        XCTAssertEqual(hex(LinkAuthenticator(key: [UInt8](repeating: 0x0b, count: 20)).code(Array("Hi There".utf8))),
-                       "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7")
-        XCTAssertEqual(hex(LinkAuthenticator(key: Array("Jefe".utf8)).code(Array("what do ya want for nothing?".utf8))),
-                       "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
-        XCTAssertEqual(hex(LinkAuthenticator(key: [UInt8](repeating: 0xaa, count: 20)).code([UInt8](repeating: 0xdd, count: 50))),
-                       "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe")
-        // Case 6: a key longer than a block is hashed first.
-        XCTAssertEqual(hex(LinkAuthenticator(key: [UInt8](repeating: 0xaa, count: 131)).code(Array("Test Using Larger Than Block-Size Key - Hash Key First".utf8))),
-                       "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54")
+    func bytes(_ hex: String) -> [UInt8] {
+        stride(from: 0, to: hex.count, by: 2).map { UInt8(hex.dropFirst($0).prefix(2), radix: 16)! }
     }
 
-    func test_aTruncatedTagIsCheckedWholeAndTooShortOnesAreRefused() {
-        let auth = LinkAuthenticator(key: Array("Jefe".utf8))
-        let message = Array("what do ya want for nothing?".utf8)
-        var tag = Array(auth.code(message).prefix(BridgeFrame.tagSize))
-        func valid(_ tag: [UInt8]) -> Bool {
-            tag.withUnsafeBytes { t in message.withUnsafeBytes { auth.isValid(tag: t, for: $0) } }
-        }
-        XCTAssertTrue(valid(tag))
-        XCTAssertTrue(valid(auth.code(message)), "the whole code is a tag too")
-        XCTAssertFalse(valid(Array(tag.prefix(15))), "a tag shorter than 16 bytes proves nothing")
-        tag[15] ^= 1
-        XCTAssertFalse(valid(tag), "its last byte counts")
+    func test_chaChaPolyMatchesRFC8439() {
+        // RFC 8439 2.8.2: the AEAD construction's test vector.
+        let key = SymmetricKey(data: (0x80...0x9f).map { UInt8($0) })
+        let nonce = bytes("070000004041424344454647"), clear = bytes("50515253c0c1c2c3c4c5c6c7")
+        let plaintext = Array("Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.".utf8)
+        let sealed = LinkCipher.seal(plaintext[...], key: key, nonce: nonce, authenticating: clear)
+        XCTAssertEqual(hex(Array(sealed.prefix(16))), "d31a8d34648e60db7b86afbc53ef7ec2")
+        XCTAssertEqual(hex(Array(sealed.suffix(16))), "1ae10b594f09e26a7e902ecbd0600691")
+        XCTAssertEqual(LinkCipher.open(sealed[...], key: key, nonce: nonce, authenticating: clear), plaintext)
+        XCTAssertNil(LinkCipher.open(sealed[...], key: key, nonce: nonce, authenticating: clear + [0]), "the clear bytes count")
+        XCTAssertNil(LinkCipher.open(sealed.dropLast(), key: key, nonce: nonce, authenticating: clear))
+        XCTAssertNil(LinkCipher.open([][...], key: key, nonce: nonce, authenticating: clear), "shorter than a tag")
+    }
+
+    func test_keysDeriveAsRFC5869Says() {
+        // RFC 5869 A.3 (SHA-256, no salt, no info): the first 32 bytes of its OKM.
+        let key = LinkKeys.derive(SymmetricKey(data: [UInt8](repeating: 0x0b, count: 22)), info: [])
+        XCTAssertEqual(key.withUnsafeBytes { hex(Array($0)) }, "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d")
     }
 
     let range = InstanceRange(first: 16, count: 16)!
-    let mac = LinkAuthenticator(key: Array("a shared key of the virtual LAN".utf8))
+    let keys = LinkKeys(sharedKey: Array("a shared key of the virtual LAN".utf8))
 
     func frame(sequence: UInt64 = 1, body: [UInt8] = [1, 2, 3]) -> BridgeFrame {
         BridgeFrame(kind: .datagram, sender: range, session: 1_700_000_000_000, sequence: sequence, sentAtMs: 1_700_000_000_500, body: body)
     }
 
-    func test_aSealedFrameOpensToTheSameFrame() throws {
-        let sealed = try XCTUnwrap(frame().sealed(with: mac))
+    func test_aSealedFrameOpensToTheSameFrameAndItsBodyCannotBeRead() throws {
+        let sealed = try XCTUnwrap(frame().sealed(with: keys))
         XCTAssertEqual(sealed.count, BridgeFrame.overhead + 3)
-        XCTAssertEqual(try BridgeFrame.open(sealed, with: mac).get(), frame())
+        XCTAssertEqual(try BridgeFrame.open(sealed, with: keys).get(), frame())
+        let secret = Array("the lobby's password".utf8)
+        let hidden = try XCTUnwrap(frame(body: secret).sealed(with: keys))
+        XCTAssertNil(hidden.indices.first { hidden[$0...].starts(with: secret.prefix(4)) }, "the body is encrypted")
+        XCTAssertNotEqual(Array(try XCTUnwrap(frame(sequence: 2, body: secret).sealed(with: keys)).dropFirst(BridgeFrame.headerSize)),
+                          Array(hidden.dropFirst(BridgeFrame.headerSize)), "each frame has a nonce of its own")
     }
 
     func test_anyChangedByteOrAnotherKeyIsRejectedAsBadTag() throws {
-        let sealed = try XCTUnwrap(frame().sealed(with: mac))
+        let sealed = try XCTUnwrap(frame().sealed(with: keys))
         for i in 0..<sealed.count {
             var changed = sealed
             changed[i] ^= 0x01
-            XCTAssertEqual(BridgeFrame.open(changed, with: mac), .failure(.badTag), "byte \(i)")
+            XCTAssertEqual(BridgeFrame.open(changed, with: keys), .failure(.badTag), "byte \(i)")
         }
-        XCTAssertEqual(BridgeFrame.open(sealed, with: LinkAuthenticator(key: Array("another key".utf8))), .failure(.badTag))
-        XCTAssertEqual(BridgeFrame.open(Array(sealed.prefix(BridgeFrame.overhead - 1)), with: mac), .failure(.malformed))
-        XCTAssertEqual(BridgeFrame.open([], with: mac), .failure(.malformed))
+        XCTAssertEqual(BridgeFrame.open(sealed, with: LinkKeys(sharedKey: Array("another key".utf8))), .failure(.badTag))
+        XCTAssertEqual(BridgeFrame.open(Array(sealed.prefix(BridgeFrame.overhead - 1)), with: keys), .failure(.malformed))
+        XCTAssertEqual(BridgeFrame.open([], with: keys), .failure(.malformed))
     }
 
     func test_anAuthenticFrameWithImpossibleFieldsIsMalformed() throws {
-        // Sealed with the right key but version 2: the key holder is a newer build.
-        var newer = try XCTUnwrap(frame().sealed(with: mac))
-        newer.removeLast(BridgeFrame.tagSize)
-        newer[4] = 2
-        newer += mac.code(newer).prefix(BridgeFrame.tagSize)
-        XCTAssertEqual(BridgeFrame.open(newer, with: mac), .failure(.malformed))
+        // Sealed with the right key but version 3: the key holder is a newer build.
+        var header = Array(try XCTUnwrap(frame().sealed(with: keys)).prefix(BridgeFrame.headerSize))
+        header[4] = 3
+        let newer = header + LinkCipher.seal([1, 2, 3][...], key: keys.frames, nonce: BridgeFrame.nonce(header), authenticating: header)
+        XCTAssertEqual(BridgeFrame.open(newer, with: keys), .failure(.malformed))
+    }
+
+    func test_aSessionSendsNoMoreFramesThanItsNoncesTellApart() {
+        XCTAssertNotNil(frame(sequence: BridgeFrame.sequenceLimit - 1).sealed(with: keys))
+        XCTAssertNil(frame(sequence: BridgeFrame.sequenceLimit).sealed(with: keys))
+        // Nor does a bridge take one: its nonce would repeat an earlier frame's.
+        var header = Array(try! XCTUnwrap(frame().sealed(with: keys)).prefix(BridgeFrame.headerSize))
+        header[25] = 1  // sequence bit 40
+        let beyond = header + LinkCipher.seal([1, 2, 3][...], key: keys.frames, nonce: BridgeFrame.nonce(header), authenticating: header)
+        XCTAssertEqual(BridgeFrame.open(beyond, with: keys), .failure(.malformed))
+    }
+
+    func test_aStreamChunkOpensOnlyAsItsOwnNumberDirectionAndStream() {
+        func seal(_ connecting: Bool, sequence: UInt64 = 7) -> StreamSeal {
+            StreamSeal(keys: keys, opener: 0, session: 1_700_000_000_000, sequence: sequence, connectingSide: connecting)
+        }
+        let (a, b) = (seal(true), seal(false))
+        let chunk = a.seal(index: 0, Array("game bytes".utf8)[...])
+        XCTAssertEqual(b.open(index: 0, chunk[...]), Array("game bytes".utf8))
+        XCTAssertNil(b.open(index: 1, chunk[...]), "another number")
+        XCTAssertNil(a.open(index: 0, chunk[...]), "the other direction")
+        XCTAssertNil(seal(false, sequence: 8).open(index: 0, chunk[...]), "another stream")
+        XCTAssertNil(b.open(index: 0, chunk.dropLast()), "cut short")
+        let end = b.seal(index: 0, [][...])
+        XCTAssertEqual(end.count, StreamSeal.tagSize)
+        XCTAssertEqual(a.open(index: 0, end[...]), [], "the end chunk is sealed too")
     }
 
     func test_aBodyTooLargeForOneDatagramIsNotSealed() {
-        XCTAssertNil(frame(body: [UInt8](repeating: 0, count: BridgeFrame.maxSize - BridgeFrame.overhead + 1)).sealed(with: mac))
-        XCTAssertNotNil(frame(body: [UInt8](repeating: 0, count: BridgeFrame.maxSize - BridgeFrame.overhead)).sealed(with: mac))
+        XCTAssertNil(frame(body: [UInt8](repeating: 0, count: BridgeFrame.maxSize - BridgeFrame.overhead + 1)).sealed(with: keys))
+        XCTAssertNotNil(frame(body: [UInt8](repeating: 0, count: BridgeFrame.maxSize - BridgeFrame.overhead)).sealed(with: keys))
     }
 
     func test_theReplayWindowAcceptsEachSequenceOnceAndOnlyTheNewestSession() {

@@ -246,7 +246,7 @@ final class BridgeStreamTests: XCTestCase {
         // A's session, a sequence ahead of A's own: the replay window takes it.
         let frame = try XCTUnwrap(BridgeFrame(kind: .stream, sender: InstanceRange(first: 0, count: 16)!, session: a.session,
                                               sequence: a.sequence + 100, sentAtMs: BridgeEngine.wallClockMs(), body: preamble)
-            .sealed(with: LinkAuthenticator(key: key)))
+            .sealed(with: LinkKeys(sharedKey: key)))
         let forged: [UInt8] = [3, 0, 1, 2, 3] + [UInt8](repeating: 0, count: StreamSeal.tagSize)
         let bytes = [UInt8(frame.count & 0xFF), UInt8(frame.count >> 8)] + frame + forged
         let (link, _) = try XCTUnwrap(TCPSocket.connect(to: HostAddress.loopback(b.link.port).sockaddr, bindLoopback: false))
