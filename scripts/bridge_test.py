@@ -40,9 +40,9 @@ results = Results("bridge_test")
 check = results.check
 
 
-def bridge(host, workdir, hosts=3):
+def bridge(host, workdir, hosts=3, **how):
     """Host `host`'s bridge (testhosts.bridge), checked to start."""
-    p = testhosts.bridge(host, workdir, hosts)
+    p = testhosts.bridge(host, workdir, hosts, **how)
     check(p.started, f"bridge on host {NAMES[host]} starts")
     return p
 
@@ -287,7 +287,14 @@ def main():
     try:
         make_hosts()
         print("bridge test: 3 hosts (network namespaces on one virtual switch) x 4 instances, one bridge each")
-        bridges = [bridge(h, workdir) for h in range(3)]
+        # Host C joins with an invite line from host A (`bridge invite`): the key, and A's
+        # address, which neither C's nor A's command line names otherwise.
+        made = subprocess.run([testhosts.TOOL, "bridge", "invite", "--key-file", os.path.join(workdir, "key"),
+                               "--peer", f"{ADDR[0]}:{LINK_PORT}"], capture_output=True, text=True)
+        line = made.stdout.strip()
+        check(made.returncode == 0 and line.startswith("virtuallan-invite-1:") and "secret" in made.stderr,
+              f"host A makes an invite line, with a warning that it is a secret ({made.stderr.strip()[:60]}...)")
+        bridges = [bridge(0, workdir, peers=[1]), bridge(1, workdir), bridge(2, workdir, peers=[1], invite=line)]
         for b in bridges:
             check(wait_peers(b, 2), f"{b.name} sees the other two hosts' bridges")
 

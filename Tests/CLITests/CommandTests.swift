@@ -140,6 +140,9 @@ final class BridgeCommandTests: XCTestCase {
             (["--listen", "127.0.0.1:0", "--range", "0-15", "--key-file", folder.appendingPathComponent("none").path], "head -c 32 /dev/urandom"),
             (["--listen", "127.0.0.1:0", "--range", "0-15", "--key-file", short], "at least 16"),
             (["--listen", "127.0.0.1:0", "--range", "60-70", "--key-file", key], "use numbers 0-63"),
+            (["--listen", "127.0.0.1:0", "--range", "0-15"], "--key-file FILE or --invite LINE"),
+            (["--listen", "127.0.0.1:0", "--range", "0-15", "--key-file", key, "--invite", "x"], "--key-file FILE or --invite LINE"),
+            (["--listen", "127.0.0.1:0", "--range", "0-15", "--invite", "lan.key"], "not an invite"),
         ]
         for (arguments, expected) in cases {
             let message = failure(base + arguments)

@@ -108,11 +108,13 @@ def remove_hosts():
         sh("ip", "netns", "del", ns, check_status=False)
 
 
-def bridge(host, workdir, hosts=3):
-    """Host `host`'s bridge, with the other hosts (of the first `hosts`) as peers."""
+def bridge(host, workdir, hosts=3, peers=None, invite=None):
+    """Host `host`'s bridge, with the other hosts (of the first `hosts`, or `peers`) as peers;
+    the key from the key file, or from `invite` (a line of `virtuallan bridge invite`)."""
+    key = ["--invite", invite] if invite else ["--key-file", os.path.join(workdir, "key")]
     args = [TOOL, "bridge", "--listen", f"{ADDR[host]}:{LINK_PORT}", "--range", RANGES[host],
-            "--key-file", os.path.join(workdir, "key"), "--registry", os.path.join(workdir, f"registry-{host}")]
-    for other in range(hosts):
+            *key, "--registry", os.path.join(workdir, f"registry-{host}")]
+    for other in range(hosts) if peers is None else peers:
         if other != host:
             args += ["--peer", f"{ADDR[other]}:{LINK_PORT}"]
     p = Process(f"bridge-{NAMES[host]}", NS[host], args)
