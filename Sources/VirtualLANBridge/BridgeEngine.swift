@@ -27,13 +27,18 @@ public final class BridgeEngine {
         /// recording cannot be replayed to a bridge that just started. Hosts' clocks must
         /// agree to within this (NTP does).
         public var maxClockSkewMs: UInt64 = 30_000
+        /// Passes frames on between the other hosts (BridgeEngine+Relay): a bridge every host
+        /// reaches, for hosts that cannot reach each other.
+        public var relay = false
 
-        public init(listen: HostAddress, peers: [HostAddress], range: InstanceRange, key: [UInt8], maxClockSkewMs: UInt64 = 30_000) {
+        public init(listen: HostAddress, peers: [HostAddress], range: InstanceRange, key: [UInt8], maxClockSkewMs: UInt64 = 30_000,
+                    relay: Bool = false) {
             self.listen = listen
             self.peers = peers
             self.range = range
             self.key = key
             self.maxClockSkewMs = maxClockSkewMs
+            self.relay = relay
         }
     }
 
@@ -79,7 +84,7 @@ public final class BridgeEngine {
     let streamLink: Int32
     var streams: [Int32: RelayedStream] = [:]
     var standInOwners: [Int32: (slot: Int, virtualPort: UInt16)] = [:]
-    var streamsRelayed = 0, streamsReset = 0
+    var streamsRelayed = 0, streamsReset = 0, framesPassedOn = 0
     let keys: LinkKeys
     let session: UInt64
     private(set) var sequence: UInt64 = 0
@@ -161,6 +166,7 @@ public final class BridgeEngine {
 
     func receiveFrame(_ bytes: UnsafeRawBufferPointer, from: HostAddress) {
         guard let frame = authenticated(bytes, from: from, overStreamLink: false) else { return }
+        if settings.relay, passedOn(bytes, frame, from: from) { return }
         switch frame.kind {
         case .announce:
             guard let announcement = Announcement(body: frame.body),
@@ -314,7 +320,8 @@ public final class BridgeEngine {
         log("instance \(index) (\(registry.address(ofSlot: index).dotted)) left")
     }
 
-    /// A game datagram from a peer: to one local instance, or to all of them (a broadcast).
+    /// A game datagram from a peer: to one local instance, or to all of them (a broadcast,
+    /// for this host when its target is this host's first instance).
     private func deliverFromPeer(_ body: [UInt8], peer: InstanceRange) {
         guard let (target, frame) = ForwardedDatagram.parse(body),
               case let .header(header) = frame.withUnsafeBytes({ WireHeader.decode($0) })
@@ -337,8 +344,8 @@ public final class BridgeEngine {
             let ok = frame.withUnsafeBytes { proxy.send($0, to: HostAddress.loopback(realPort).sockaddr) }
             if ok { delivered += 1 } else { self.count(.sendFailed) }
         }
-        if target == BridgeFrame.everyInstance {
-            guard header.isBroadcast else { count(.malformed); return }
+        if header.isBroadcast {
+            guard target == settings.range.first else { count(.noTarget); return }
             router.forEachLocalReceiver(ofDatagramForMany: header, send)
         } else {
             let index = Int(target)
@@ -378,7 +385,7 @@ public final class BridgeEngine {
             return
         }
         guard let peer = peers[remote.peer], peer.up else { count(.unknownPeer); return }
-        let target = header.isBroadcast ? BridgeFrame.everyInstance : UInt16(index)
+        let target = header.isBroadcast ? peer.range.first : UInt16(index)
         guard send(.datagram, body: ForwardedDatagram.body(target: target, frame: frame), to: peer.address) else { return }
         forwardedOut += 1
         registry.countDatagram(slot: index, received: true, bytes: frame.count - WireHeader.size)
@@ -460,6 +467,7 @@ public final class BridgeEngine {
     public var statsLine: String {
         let dropped = Drop.allCases.compactMap { drop in drops[drop].map { "\(drop.rawValue)=\($0)" } }
         return "stats: forwarded out=\(forwardedOut) in=\(forwardedIn) streams relayed=\(streamsRelayed) reset=\(streamsReset)"
+            + (settings.relay ? " passed on=\(framesPassedOn)" : "")
             + " dropped: \(dropped.isEmpty ? "none" : dropped.joined(separator: " "))"
     }
 }

@@ -20,9 +20,10 @@ import VirtualIPCore
 /// port, after a u16 length of the sealed frame): the 16-byte preamble of the relayed
 /// connection, as the local instance sent it. The stream's chunks follow, each with a tag
 /// of its own (virtuallan's `StreamSeal`).
-/// Datagram body: u16 target instance (`BridgeFrame.everyInstance` = a broadcast for every
-/// instance of the receiving host), then the wire frame exactly as the game's instance sent
-/// it (the 16-byte `WireHeader` and the payload).
+/// Datagram body: u16 target instance, then the wire frame exactly as the game's instance
+/// sent it (the 16-byte `WireHeader` and the payload). A broadcast (the header says so) is
+/// for every instance of one host, and its target is that host's first instance: every
+/// datagram names the host it is for, so a relay knows where to pass it on.
 public struct BridgeFrame: Equatable, Sendable {
     public static let magic: UInt32 = 0x5242_4C56 // "VLBR" little endian
     /// 2: the body is encrypted (version 1 only authenticated it, with HMAC-SHA-256).
@@ -34,7 +35,6 @@ public struct BridgeFrame: Equatable, Sendable {
     public static let overhead = headerSize + tagSize
     /// The largest UDP payload over IPv4.
     public static let maxSize = 65507
-    public static let everyInstance = InstanceRange.beyondLast
 
     public enum Kind: UInt8, Sendable { case announce = 1, datagram = 2, stream = 3 }
 

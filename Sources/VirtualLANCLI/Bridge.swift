@@ -45,6 +45,8 @@ struct BridgeRun: ParsableCommand {
     @Option(help: "Registry file (default: $VIRTUALLAN_REGISTRY, the config file's, or the per-user default).")
     var registry: String?
     @Option(help: "Config file.") var config: String?
+    @Flag(help: "Pass frames on between the other hosts: run it on a host every other host reaches (a server, or the one with a forwarded port), for hosts behind NAT that cannot reach each other. UDP only so far.")
+    var relay = false
     @Option(name: .customLong("max-clock-skew"), help: "Seconds a frame may be old (or ahead) before it counts as a replay.")
     var maxClockSkew: UInt64 = 30
 
@@ -77,11 +79,12 @@ struct BridgeRun: ParsableCommand {
         }
         let lock = try BridgeLock(registryPath: path)
         let settings = BridgeEngine.Settings(listen: listenAddress, peers: peers, range: instances, key: key,
-                                             maxClockSkewMs: maxClockSkew * 1000)
+                                             maxClockSkewMs: maxClockSkew * 1000, relay: relay)
         let engine = try BridgeEngine(settings: settings, registry: file.registry) { say("bridge: \($0)") }
         say("bridge: listening on \(listenAddress), this host has instances \(instances.first)-\(instances.last) "
             + "(\(network.address(ofInstance: Int(instances.first)).dotted) - \(network.address(ofInstance: instances.last).dotted)), "
-            + "peers: \(peers.isEmpty ? "those that reach us" : peers.map(\.description).joined(separator: " ")), registry \(path)")
+            + "peers: \(peers.isEmpty ? "those that reach us" : peers.map(\.description).joined(separator: " ")), registry \(path)"
+            + (relay ? "; relaying between the other hosts" : ""))
         // The registry lives in the file's mapping, and the lock must outlive the bridge.
         withExtendedLifetime((file, lock)) {
             BridgeSignals.install()

@@ -78,7 +78,7 @@ final class BridgeEngineTests: XCTestCase {
         let spoofed = WireHeader(source: IPv4Address(192, 168, 80, 2), sourcePort: 23757, destination: .limitedBroadcast,
                                  destinationPort: 23757, isBroadcast: true)
         frame.withUnsafeMutableBytes { spoofed.encode(into: $0.baseAddress!) }
-        send(.datagram, sequence: 2, body: frame.withUnsafeBytes { ForwardedDatagram.body(target: BridgeFrame.everyInstance, frame: $0) })
+        send(.datagram, sequence: 2, body: frame.withUnsafeBytes { ForwardedDatagram.body(target: 0, frame: $0) })
         XCTAssertEqual(engine.drops[.foreignInstance], 1, "192.168.80.2 is instance 1, of this host")
     }
 

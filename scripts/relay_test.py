@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""Two hosts behind NAT, one relay: the bridge across the internet (issue 27, first step).
+
+Builds a small internet of network namespaces: a "public" segment (a Linux bridge as the
+switch, 10.214.0.0/24) with the relay host R (10.214.0.1) and two home routers, RA and RB
+(10.214.0.2, .3); host A (10.215.1.2) behind RA, host B (10.215.2.2) behind RB. The routers
+masquerade (nftables) and let nothing in that does not belong to a connection from inside,
+like a home router with no port forwarded. No namespace has a route off these segments:
+nothing of ours can leave the machine. One bridge per host (R: instances 0-15, A: 16-31,
+B: 32-47; A and B name only R as --peer) and four test instances (`peer serve`) per host.
+
+Checks:
+  - the NATs hold: A cannot reach B's bridge, B cannot reach A's, both reach R;
+  - control: with R a plain bridge, a broadcast from A finds R's and A's 8 lobby hosts and
+    none of B's (they do not see each other);
+  - with R relaying (`bridge --relay`): a broadcast from A, and one from B, finds all 12
+    and unicast works both ways with each of them, exactly once; R counts the frames it
+    passed on.
+Usage: scripts/relay_test.py <virtuallan binary>. Prints "N passed, M failed" last.
+"""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from results import Results  # noqa: E402
+import testhosts  # noqa: E402
+from testhosts import GAME_PORT, LINK_PORT, SERVERS, Process, instance, processes, sh, wait_peers, wait_ports  # noqa: E402
+
+results = Results("relay_test")
+check = results.check
+tag = f"vlnat{os.getpid()}"
+SWITCH, ROUTERS = f"{tag}s", [f"{tag}ra", f"{tag}rb"]
+HOSTS = [f"{tag}r", f"{tag}a", f"{tag}b"]            # R, A, B: the test hosts' namespaces
+ADDR = ["10.214.0.1", "10.215.1.2", "10.215.2.2"]    # where each host's bridge listens
+NAMES = "RAB"
+NFT = shutil.which("nft") or "/usr/sbin/nft"
+# A home router: masquerade out of its public side; in, only what belongs to a connection.
+NAT_RULES = """
+table ip nat {
+    chain out {
+        type nat hook postrouting priority srcnat; policy accept;
+        oifname "pub0" masquerade
+    }
+}
+table ip filter {
+    chain forward {
+        type filter hook forward priority filter; policy drop;
+        ct state established,related accept
+        iifname "lan0" oifname "pub0" accept
+    }
+}
+"""
+
+
+def make_internet():
+    for ns in [SWITCH, *ROUTERS, *HOSTS]:
+        sh("ip", "netns", "add", ns)
+    sh("ip", "-n", SWITCH, "link", "add", "switch", "type", "bridge")
+    sh("ip", "-n", SWITCH, "link", "set", "switch", "up")
+
+    def public(ns, i, addr):
+        sh("ip", "link", "add", "pub0", "netns", ns, "type", "veth", "peer", "name", f"port{i}", "netns", SWITCH)
+        sh("ip", "-n", SWITCH, "link", "set", f"port{i}", "master", "switch")
+        sh("ip", "-n", SWITCH, "link", "set", f"port{i}", "up")
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+        sh("ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", "pub0")
+        sh("ip", "-n", ns, "link", "set", "pub0", "up")
+
+    public(HOSTS[0], 0, ADDR[0])
+    for i, (router, host) in enumerate(zip(ROUTERS, HOSTS[1:])):
+        public(router, i + 1, f"10.214.0.{i + 2}")
+        sh("ip", "link", "add", "lan0", "netns", router, "type", "veth", "peer", "name", "eth0", "netns", host)
+        sh("ip", "-n", router, "addr", "add", f"10.215.{i + 1}.1/24", "dev", "lan0")
+        sh("ip", "-n", router, "link", "set", "lan0", "up")
+        sh("ip", "-n", host, "link", "set", "lo", "up")
+        sh("ip", "-n", host, "addr", "add", f"{ADDR[i + 1]}/24", "dev", "eth0")
+        sh("ip", "-n", host, "link", "set", "eth0", "up")
+        sh("ip", "-n", host, "route", "add", "default", "via", f"10.215.{i + 1}.1")
+        sh("ip", "netns", "exec", router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        subprocess.run(["ip", "netns", "exec", router, NFT, "-f", "-"], input=NAT_RULES, text=True, check=True)
+    # Routes only on these segments: a default route only in A and B, towards their router.
+    for ns in [*ROUTERS, *HOSTS]:
+        for line in sh("ip", "-n", ns, "-4", "route", "show").stdout.splitlines():
+            if not (line.startswith("10.214.0.0/24") or line.startswith("10.215.")
+                    or (ns in HOSTS[1:] and line.startswith("default via 10.215."))):
+                sys.exit(f"relay test: namespace {ns} has a route off the test segments: {line}")
+
+
+def remove_internet():
+    for p in processes:
+        if p.proc.poll() is None:
+            p.proc.kill()
+            p.proc.wait()
+    for ns in [*HOSTS, *ROUTERS, SWITCH]:
+        sh("ip", "netns", "del", ns, check_status=False)
+
+
+def reaches(source, target):
+    """Whether a UDP datagram from host `source` reaches a socket on host `target` (one
+    datagram each way through a tiny Python echo, bounded by timeouts)."""
+    echo = Process(f"echo-{NAMES[target]}", HOSTS[target], [sys.executable, "-c",
+        "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+        f"s.bind(('{ADDR[target]}',{LINK_PORT + 5}));print('ready',flush=True);s.settimeout(3)\n"
+        "try:\n d,a=s.recvfrom(64);s.sendto(d,a)\nexcept OSError: pass\n"])
+    if echo.expect(lambda l: l == "ready", "ready") is None:
+        return False
+    probe = subprocess.run(["ip", "netns", "exec", HOSTS[source], sys.executable, "-c",
+        "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.settimeout(1.5)\n"
+        f"s.sendto(b'x',('{ADDR[target]}',{LINK_PORT + 5}))\n"
+        "try:\n print(s.recvfrom(64)[0]==b'x')\nexcept OSError: print(False)\n"], capture_output=True, text=True)
+    echo.stop()
+    return probe.stdout.strip() == "True"
+
+
+def bridge(host, workdir, *extra):
+    peers = [] if host == 0 else ["--peer", f"{ADDR[0]}:{LINK_PORT}"]
+    p = Process(f"bridge-{NAMES[host]}", HOSTS[host], [testhosts.TOOL, "bridge", "--listen", f"{ADDR[host]}:{LINK_PORT}",
+                                                      "--range", testhosts.RANGES[host], "--key-file", os.path.join(workdir, "key"),
+                                                      "--registry", os.path.join(workdir, f"registry-{host}"), *peers, *extra])
+    check(p.expect(lambda l: "listening on" in l, "listening") is not None, f"bridge on host {NAMES[host]} starts {' '.join(extra)}")
+    return p
+
+
+def discover(host, workdir, count, timeout_ms):
+    """`peer discover` on `host`: the 'found ...' line (or discover's failure line) and the 'pinged ...' line."""
+    p = Process(f"discover-{NAMES[host]}", HOSTS[host], [testhosts.PEER, "peer", "discover", "--port", str(GAME_PORT),
+                                                         "--timeout-ms", str(timeout_ms), "--count", str(count)],
+                {"VIRTUALLAN_REGISTRY": os.path.join(workdir, f"registry-{host}")})
+    found = p.expect(lambda l: l.startswith("found") or "discover:" in l, "found", timeout=timeout_ms / 1000 + 20) or ""
+    pinged = p.expect(lambda l: l.startswith("pinged") or "discover:" in l, "pinged") if found.startswith("found") else ""
+    p.proc.wait(timeout=30)
+    return found, pinged or ""
+
+
+def addresses(hosts):
+    return sorted(f"192.168.80.{i + 1}:{GAME_PORT}" for h in hosts for i in SERVERS[h])
+
+
+def main():
+    if os.geteuid() != 0 or subprocess.run(["ip", "netns", "add", f"{tag}probe"], capture_output=True).returncode != 0:
+        print("relay test: SKIPPED: cannot create network namespaces here (needs root and iproute2's `ip netns`)")
+        return results.finish()
+    sh("ip", "netns", "del", f"{tag}probe")
+    if not os.path.exists(NFT):
+        check(False, "nftables is installed for the NAT routers (scripts/install-deps installs it)")
+        return results.finish()
+    started = time.monotonic()
+    workdir = tempfile.mkdtemp(prefix="vl-relay-")
+    os.chmod(workdir, 0o700)
+    with open(os.path.join(workdir, "key"), "wb") as f:
+        f.write(os.urandom(32))
+    os.chmod(os.path.join(workdir, "key"), 0o600)
+    # The test hosts' helpers (instances, registries) work on these namespaces.
+    testhosts.NS = HOSTS
+    try:
+        make_internet()
+        print("relay test: relay host R on a public segment; hosts A and B each behind a NAT router of its own")
+        check(reaches(1, 0) and reaches(2, 0), "A and B reach R (their routers masquerade them)")
+        check(not reaches(1, 2) and not reaches(2, 1), "A and B do not reach each other (nothing comes in through a NAT unasked)")
+
+        bridges = [bridge(h, workdir) for h in range(3)]
+        check(wait_peers(bridges[0], 2) and wait_peers(bridges[1], 1) and wait_peers(bridges[2], 1),
+              "R sees A's and B's bridges, each of them R's")
+        servers = [[instance(h, workdir, "serve") for _ in range(4)] for h in range(3)]
+        check([[s.instance for s in host] for host in servers] == SERVERS, "instances take their host's range")
+        check(wait_ports(bridges[0], SERVERS[1] + SERVERS[2], "A's and B's servers"), "R learns A's and B's servers")
+
+        # Control: R does not relay, so A and B stay apart.
+        found, _ = discover(1, workdir, 9, 3000)
+        check("discover: found 8 of 9" in found and found.split(": ")[-1].split() == addresses([0, 1]),
+              f"control, R not relaying: a broadcast from A finds R's and A's 8 lobby hosts and none of B's ({found})")
+
+        # R relays: A and B play together through it.
+        bridges[0].stop()
+        bridges[0] = bridge(0, workdir, "--relay")
+        check(wait_ports(bridges[1], SERVERS[0] + SERVERS[2], "R's and B's servers"), "through R, A learns B's servers (and R's)")
+        check(wait_ports(bridges[2], SERVERS[0] + SERVERS[1], "R's and A's servers"), "through R, B learns A's servers (and R's)")
+        everyone = addresses([0, 1, 2])
+        for host in (1, 2):
+            found, pinged = discover(host, workdir, 12, 20000)
+            check(found.split()[1:] == everyone, f"a broadcast from host {NAMES[host]} finds all 12 lobby hosts through the relay ({found})")
+            check(pinged.startswith("pinged 12, own broadcast copies 1, duplicates 0"),
+                  f"unicast both ways with each of them, no duplicates ({pinged})")
+        for p in bridges:
+            p.stop()
+        stats = next((l for l in bridges[0].lines if "stats:" in l), "")
+        print(f"    relay {stats}")
+        passed_on = int(stats.split("passed on=")[1].split()[0]) if "passed on=" in stats else 0
+        check(passed_on > 0, f"R counted the frames it passed on ({passed_on})")
+    finally:
+        if results.failed:
+            for p in processes:
+                if p.name.startswith("bridge"):
+                    print(f"--- {p.name}:\n" + "\n".join(p.lines[-30:]))
+        remove_internet()
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"relay test: {time.monotonic() - started:.1f} s")
+    return results.finish()
+
+
+if __name__ == "__main__":
+    testhosts.configure(sys.argv[1])
+    sys.exit(main())
