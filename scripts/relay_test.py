@@ -15,7 +15,10 @@ Checks:
     none of B's (they do not see each other);
   - with R relaying (`bridge --relay`): a broadcast from A, and one from B, finds all 12
     and unicast works both ways with each of them, exactly once; R counts the frames it
-    passed on.
+    passed on;
+  - the relay killed (kill -9) looks like a pulled cable: A's bridge drops R's and B's
+    instances once they are silent; a relay started again is found again without
+    restarting A or B, and a broadcast from A finds all 12 once more.
 Usage: scripts/relay_test.py <virtuallan binary>. Prints "N passed, M failed" last.
 """
 import os
@@ -29,7 +32,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from results import Results  # noqa: E402
 import testhosts  # noqa: E402
-from testhosts import GAME_PORT, LINK_PORT, SERVERS, Process, instance, processes, sh, wait_peers, wait_ports  # noqa: E402
+from testhosts import (GAME_PORT, LINK_PORT, SERVERS, Process, instance, processes, sh, wait_instances,  # noqa: E402
+                       wait_peers, wait_ports)
 
 results = Results("relay_test")
 check = results.check
@@ -186,6 +190,17 @@ def main():
             check(found.split()[1:] == everyone, f"a broadcast from host {NAMES[host]} finds all 12 lobby hosts through the relay ({found})")
             check(pinged.startswith("pinged 12, own broadcast copies 1, duplicates 0"),
                   f"unicast both ways with each of them, no duplicates ({pinged})")
+
+        # The relay dies without a goodbye: to A it is a pulled cable; back, the LAN resumes.
+        bridges[0].stop(signal.SIGKILL)
+        check(wait_instances(bridges[1], "left", SERVERS[0] + SERVERS[2], "R's and B's instances leave"),
+              "relay killed: once it is silent, A's bridge drops R's and B's instances")
+        bridges[0] = bridge(0, workdir, "--relay")
+        check(wait_ports(bridges[1], SERVERS[0] + SERVERS[2], "R's and B's servers again"),
+              "the relay back: A learns R's and B's servers again, neither A nor B restarted")
+        found, pinged = discover(1, workdir, 12, 20000)
+        check(found.split()[1:] == everyone and pinged.startswith("pinged 12, own broadcast copies 1, duplicates 0"),
+              f"and a broadcast from A finds all 12 again, each pinged once ({found}; {pinged})")
         for p in bridges:
             p.stop()
         stats = next((l for l in bridges[0].lines if "stats:" in l), "")
