@@ -18,8 +18,11 @@ Checks:
     passed on;
   - the relay killed (kill -9) looks like a pulled cable: A's bridge drops R's and B's
     instances once they are silent; a relay started again is found again without
-    restarting A or B, and a broadcast from A finds all 12 once more.
-Usage: scripts/relay_test.py <virtuallan binary>. Prints "N passed, M failed" last.
+    restarting A or B, and a broadcast from A finds all 12 once more;
+  - with --wine (the hook DLL built): the stand-in game under Wine, 2 copies on A and 2 on
+    B (one Wine prefix and wineserver per host), a copy on B hosting: every copy finds the
+    lobby behind B's NAT through the relay, joins, and plays its rounds with nothing lost.
+Usage: scripts/relay_test.py <virtuallan binary> [--wine]. Prints "N passed, M failed" last.
 """
 import os
 import shutil
@@ -121,11 +124,11 @@ def reaches(source, target):
     return probe.stdout.strip() == "True"
 
 
-def bridge(host, workdir, *extra):
+def bridge(host, workdir, *extra, registry="registry"):
     peers = [] if host == 0 else ["--peer", f"{ADDR[0]}:{LINK_PORT}"]
     p = Process(f"bridge-{NAMES[host]}", HOSTS[host], [testhosts.TOOL, "bridge", "--listen", f"{ADDR[host]}:{LINK_PORT}",
                                                       "--range", testhosts.RANGES[host], "--key-file", os.path.join(workdir, "key"),
-                                                      "--registry", os.path.join(workdir, f"registry-{host}"), *peers, *extra])
+                                                      "--registry", os.path.join(workdir, f"{registry}-{host}"), *peers, *extra])
     check(p.expect(lambda l: "listening on" in l, "listening") is not None, f"bridge on host {NAMES[host]} starts {' '.join(extra)}")
     return p
 
@@ -139,6 +142,46 @@ def discover(host, workdir, count, timeout_ms):
     pinged = p.expect(lambda l: l.startswith("pinged") or "discover:" in l, "pinged") if found.startswith("found") else ""
     p.proc.wait(timeout=30)
     return found, pinged or ""
+
+
+def wine_lobby(workdir):
+    """fo2sim.exe across the NATs: copies on A and B, the first on B hosting, through R."""
+    print("relay test: the stand-in game under Wine, 2 copies on A and 2 on B, a copy behind B's NAT hosting")
+    sys.path.insert(0, os.path.join(testhosts.ROOT, "wine"))
+    import winelab
+    prefixes = dict(zip((1, 2), winelab.default_prefixes()))
+    copies, bridges = [], []
+    try:
+        for host, prefix in prefixes.items():
+            subprocess.run([os.path.join(testhosts.ROOT, "wine", "prefix"), prefix], check=True)
+            env = {**os.environ, "WINEPREFIX": prefix}
+            subprocess.run(["wineserver", "-k"], env=env, capture_output=True)  # one left from elsewhere would hold the sockets
+            subprocess.run(["ip", "netns", "exec", HOSTS[host], "wineserver", "-p"], env=env, check=True)
+        bridges = [bridge(h, workdir, *(["--relay"] if h == 0 else []), registry="registry-wine") for h in range(3)]
+        check(wait_peers(bridges[0], 2), "the relay sees A's and B's bridges")
+        players = 4
+        for i, host in enumerate([1, 1, 2, 2]):
+            role = ["-host", f"-players={players}"] if i == 2 else ["-join"]
+            env = {**os.environ, "WINEPREFIX": prefixes[host], "WINEDEBUG": "-all",
+                   "VIRTUALLAN_REGISTRY": os.path.join(workdir, f"registry-wine-{host}")}
+            copies.append(winelab.Copy(["ip", "netns", "exec", HOSTS[host],
+                                        *winelab.hooked("fo2sim.exe", "-lan", *role, f"-name=copy-{i}", "-rounds=50", "-timeout=60")], env))
+        check(all(copy.line("race:") for copy in copies), "4 copies on hosts A and B found copy 2's lobby behind B's NAT and joined")
+        for i, copy in enumerate(copies):
+            result = copy.line("RESULT")
+            f = winelab.fields(result) if result else {}
+            check(copy.finish() == 0 and f.get("ok") == "1" and f.get("players") == str(players) and f.get("lost") == "0",
+                  f"copy {i} (host {'AABB'[i]}, {f.get('ip')}): {result}")
+    finally:
+        for copy in copies:
+            if copy.process.poll() is None:
+                copy.process.kill()
+        for b in bridges:
+            b.stop()
+        for prefix in prefixes.values():
+            subprocess.run(["wineserver", "-k"], env={**os.environ, "WINEPREFIX": prefix}, capture_output=True)
+        if bridges:
+            print("    relay " + next((l for l in bridges[0].lines if "stats:" in l), ""))
 
 
 def addresses(hosts):
@@ -207,6 +250,8 @@ def main():
         print(f"    relay {stats}")
         passed_on = int(stats.split("passed on=")[1].split()[0]) if "passed on=" in stats else 0
         check(passed_on > 0, f"R counted the frames it passed on ({passed_on})")
+        if "--wine" in sys.argv:
+            wine_lobby(workdir)
     finally:
         if results.failed:
             for p in processes:
