@@ -27,6 +27,9 @@ public func fuzzBridge(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     if let announcement = Announcement(body: bytes) {
         precondition(announcement.body == bytes, "announcement round trip")
     }
+    if let token = StreamToken(body: bytes) {
+        precondition(token.body == bytes, "stream token round trip")
+    }
     if let (target, frame) = ForwardedDatagram.parse(bytes) {
         precondition(frame.withUnsafeBytes { ForwardedDatagram.body(target: target, frame: $0) } == bytes, "datagram body round trip")
     }

@@ -15,13 +15,15 @@ Checks:
     none of B's (they do not see each other);
   - with R relaying (`bridge --relay`): a broadcast from A, and one from B, finds all 12
     and unicast works both ways with each of them, exactly once; R counts the frames it
-    passed on;
+    passed on; a TCP stream of 16 MiB from A to a listener behind B's NAT passes through
+    R (B calls R back; R joins the two connections);
   - the relay killed (kill -9) looks like a pulled cable: A's bridge drops R's and B's
     instances once they are silent; a relay started again is found again without
     restarting A or B, and a broadcast from A finds all 12 once more;
   - with --wine (the hook DLL built): the stand-in game under Wine, 2 copies on A and 2 on
     B (one Wine prefix and wineserver per host), a copy on B hosting: every copy finds the
-    lobby behind B's NAT through the relay, joins, and plays its rounds with nothing lost.
+    lobby behind B's NAT through the relay, joins, and plays its rounds with nothing lost;
+    and the TCP game with its host copy behind B's NAT, 64 KB each way per player intact.
 Usage: scripts/relay_test.py <virtuallan binary> [--wine]. Prints "N passed, M failed" last.
 """
 import os
@@ -144,44 +146,91 @@ def discover(host, workdir, count, timeout_ms):
     return found, pinged or ""
 
 
-def wine_lobby(workdir):
-    """fo2sim.exe across the NATs: copies on A and B, the first on B hosting, through R."""
-    print("relay test: the stand-in game under Wine, 2 copies on A and 2 on B, a copy behind B's NAT hosting")
-    sys.path.insert(0, os.path.join(testhosts.ROOT, "wine"))
-    import winelab
-    prefixes = dict(zip((1, 2), winelab.default_prefixes()))
-    copies, bridges = [], []
-    try:
-        for host, prefix in prefixes.items():
+class WineNat:
+    """Hosts A and B behind their NATs for Wine copies, R relaying: one Wine prefix and
+    wineserver per host (started in the host's namespace), fresh registries (`name`), a
+    bridge per host. A context manager: stops it all."""
+
+    def __init__(self, workdir, name):
+        sys.path.insert(0, os.path.join(testhosts.ROOT, "wine"))
+        import winelab
+        self.winelab, self.workdir, self.name, self.copies, self.bridges = winelab, workdir, name, [], []
+        self.prefixes = dict(zip((1, 2), winelab.default_prefixes()))
+
+    def __enter__(self):
+        for host, prefix in self.prefixes.items():
             subprocess.run([os.path.join(testhosts.ROOT, "wine", "prefix"), prefix], check=True)
             env = {**os.environ, "WINEPREFIX": prefix}
             subprocess.run(["wineserver", "-k"], env=env, capture_output=True)  # one left from elsewhere would hold the sockets
             subprocess.run(["ip", "netns", "exec", HOSTS[host], "wineserver", "-p"], env=env, check=True)
-        bridges = [bridge(h, workdir, *(["--relay"] if h == 0 else []), registry="registry-wine") for h in range(3)]
-        check(wait_peers(bridges[0], 2), "the relay sees A's and B's bridges")
+        self.bridges = [bridge(h, self.workdir, *(["--relay"] if h == 0 else []), registry=self.name) for h in range(3)]
+        check(wait_peers(self.bridges[0], 2), "the relay sees A's and B's bridges")
+        return self
+
+    def copy(self, host, program, *args, instance=None):
+        env = {**os.environ, "WINEPREFIX": self.prefixes[host], "WINEDEBUG": "-all",
+               "VIRTUALLAN_REGISTRY": os.path.join(self.workdir, f"{self.name}-{host}")}
+        if instance is not None:
+            env["VIRTUALLAN_INSTANCE"] = str(instance)
+        copy = self.winelab.Copy(["ip", "netns", "exec", HOSTS[host], *self.winelab.hooked(program, *args)], env)
+        self.copies.append(copy)
+        return copy
+
+    def __exit__(self, *_):
+        for copy in self.copies:
+            if copy.process.poll() is None:
+                copy.process.kill()
+        for b in self.bridges:
+            b.stop()
+        for prefix in self.prefixes.values():
+            subprocess.run(["wineserver", "-k"], env={**os.environ, "WINEPREFIX": prefix}, capture_output=True)
+        print("    relay " + next((l for l in self.bridges[0].lines if "stats:" in l), ""))
+
+
+def wine_lobby(workdir):
+    """fo2sim.exe across the NATs: copies on A and B, the first on B hosting, through R."""
+    print("relay test: the stand-in game under Wine, 2 copies on A and 2 on B, a copy behind B's NAT hosting")
+    with WineNat(workdir, "registry-lobby") as hosts:
         players = 4
-        for i, host in enumerate([1, 1, 2, 2]):
-            role = ["-host", f"-players={players}"] if i == 2 else ["-join"]
-            env = {**os.environ, "WINEPREFIX": prefixes[host], "WINEDEBUG": "-all",
-                   "VIRTUALLAN_REGISTRY": os.path.join(workdir, f"registry-wine-{host}")}
-            copies.append(winelab.Copy(["ip", "netns", "exec", HOSTS[host],
-                                        *winelab.hooked("fo2sim.exe", "-lan", *role, f"-name=copy-{i}", "-rounds=50", "-timeout=60")], env))
+        copies = [hosts.copy(host, "fo2sim.exe", "-lan", *(["-host", f"-players={players}"] if i == 2 else ["-join"]),
+                             f"-name=copy-{i}", "-rounds=50", "-timeout=60") for i, host in enumerate([1, 1, 2, 2])]
         check(all(copy.line("race:") for copy in copies), "4 copies on hosts A and B found copy 2's lobby behind B's NAT and joined")
         for i, copy in enumerate(copies):
             result = copy.line("RESULT")
-            f = winelab.fields(result) if result else {}
+            f = hosts.winelab.fields(result) if result else {}
             check(copy.finish() == 0 and f.get("ok") == "1" and f.get("players") == str(players) and f.get("lost") == "0",
                   f"copy {i} (host {'AABB'[i]}, {f.get('ip')}): {result}")
-    finally:
-        for copy in copies:
-            if copy.process.poll() is None:
-                copy.process.kill()
-        for b in bridges:
-            b.stop()
-        for prefix in prefixes.values():
-            subprocess.run(["wineserver", "-k"], env={**os.environ, "WINEPREFIX": prefix}, capture_output=True)
-        if bridges:
-            print("    relay " + next((l for l in bridges[0].lines if "stats:" in l), ""))
+
+
+def wine_tcp(workdir):
+    """The TCP stand-in game (wine/tests/tcpgame.c) across the NATs: copy 2 (behind B's NAT)
+    hosts on TCP 6112; the copies on A connect to it through R (B calls R back), the one on
+    B directly; 64 KB each way per player, checked byte for byte."""
+    print("relay test: the TCP game under Wine, 2 copies on A and 2 on B, the host copy behind B's NAT")
+    with WineNat(workdir, "registry-tcp") as hosts:
+        copies = [hosts.copy(host, "tcpgame.exe", instance=index) for host, index in [(1, 16), (1, 17), (2, 32), (2, 33)]]
+        ready = [copy.line("READY") for copy in copies]
+        if not check(all(ready), "4 copies bound UDP 6111 and listen on TCP 6112 on hosts A and B"):
+            return
+        for b, others in [(hosts.bridges[1], [32, 33]), (hosts.bridges[2], [16, 17])]:
+            check(wait_instances(b, "ports", others, "the other host's copies", ports=("6111", "tcp 6112")),
+                  f"through R, {b.name} stands in for the other host's copies (6111, tcp 6112)")
+        ips = [line.split()[2] for line in ready]
+        copies[2].send("host 4")
+        for i in (0, 1, 3):
+            copies[i].send("join")
+        results = [copy.line("RESULT", timeout=60) for copy in copies]
+        frame = 28 + 65536
+        for i, (copy, result) in enumerate(zip(copies, results)):
+            code = copy.finish()
+            if i == 2:
+                check(result == f"RESULT ok players=3 done=3 errors=0 in={frame * 3} out={frame * 3}" and code == 0,
+                      f"host {ips[i]} (behind B's NAT) accepted the 3 players, 2 of them through the relay: {result}")
+            else:
+                check(result == f"RESULT ok host={ips[2]} seen-as={ips[i]} sent={frame} received={frame}" and code == 0,
+                      f"player {ips[i]} (host {'AABB'[i]}) got its 64 KB intact: {result}")
+    stats = next((l for l in hosts.bridges[0].lines if "stats:" in l), "")
+    check("spliced=2" in stats, f"R joined A's 2 connections to B's call backs ({stats})")
 
 
 def addresses(hosts):
@@ -234,7 +283,21 @@ def main():
             check(pinged.startswith("pinged 12, own broadcast copies 1, duplicates 0"),
                   f"unicast both ways with each of them, no duplicates ({pinged})")
 
+        # TCP: a listener behind B's NAT, a stream from A; R has B call back and joins the two.
+        registry = lambda host: {"VIRTUALLAN_REGISTRY": os.path.join(workdir, f"registry-{host}")}  # noqa: E731
+        sink = Process("sink-B", HOSTS[2], [testhosts.PEER, "peer", "sink", "--count", "1", "--port", "23800", "--timeout-ms", "60000"],
+                       registry(2))
+        ready = sink.expect(lambda l: l.startswith("ready"), "ready") or "ready -1"
+        index = int(ready.split()[1])
+        check(wait_instances(bridges[1], "ports", [index], "B's TCP listener", ports=("tcp 23800",)),
+              "through R, A learns the TCP listener of B's sink")
+        Process("stream-A", HOSTS[1], [testhosts.PEER, "peer", "stream", "--count", "16", "--port", "23800",
+                                       "--peer-instance", str(index)], registry(1))
+        sank = sink.expect(lambda l: l.startswith("sank") or "sink:" in l, "sank", timeout=120) or ""
+        check(sank.startswith(f"sank {16 << 20} bytes"), f"a TCP stream of 16 MiB from A to B's listener passes through the relay whole ({sank})")
+
         # The relay dies without a goodbye: to A it is a pulled cable; back, the LAN resumes.
+        spliced_by = bridges[0]
         bridges[0].stop(signal.SIGKILL)
         check(wait_instances(bridges[1], "left", SERVERS[0] + SERVERS[2], "R's and B's instances leave"),
               "relay killed: once it is silent, A's bridge drops R's and B's instances")
@@ -250,8 +313,10 @@ def main():
         print(f"    relay {stats}")
         passed_on = int(stats.split("passed on=")[1].split()[0]) if "passed on=" in stats else 0
         check(passed_on > 0, f"R counted the frames it passed on ({passed_on})")
+        check(any("passes through this relay" in l for l in spliced_by.lines), "R joined the stream's two connections (B called back)")
         if "--wine" in sys.argv:
             wine_lobby(workdir)
+            wine_tcp(workdir)
     finally:
         if results.failed:
             for p in processes:

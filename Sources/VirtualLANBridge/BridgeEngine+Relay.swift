@@ -1,4 +1,6 @@
+import Foundation
 import HostKit
+import VirtualIPCore
 
 /// A relay: a bridge that every host reaches passes frames on between hosts that cannot
 /// reach each other (each behind a NAT of its own, no port forwarded). Their bridges name
@@ -27,12 +29,91 @@ extension BridgeEngine {
             guard let (target, _) = ForwardedDatagram.parse(frame.body), !settings.range.contains(Int(target)) else { return false }
             targets = others.filter { $0.range.contains(Int(target)) }
             if targets.isEmpty { count(.noTarget) }
-        case .stream:
+        case .stream, .callback:
             return false
         }
         for peer in targets {
             if link.send(bytes, to: peer.address.sockaddr) { framesPassedOn += 1 } else { count(.sendFailed) }
         }
         return frame.kind == .datagram
+    }
+}
+
+/// What a relay did with a connection's first frame.
+enum RelayOutcome {
+    /// For this host: it goes on as any connection does.
+    case notRelayed
+    /// Parked until the listener's host calls back, or joined to the connection it waited for.
+    case taken
+    case failed(String)
+}
+
+extension BridgeEngine {
+    /// A connection's first frame, authenticated: a connection for another host is parked
+    /// and that host asked to call back; a call back is joined to the connection it names.
+    func relay(_ stream: RelayedStream, _ frame: BridgeFrame) -> RelayOutcome {
+        switch frame.kind {
+        case .callback:
+            guard settings.relay, let token = StreamToken(body: frame.body), let waiting = parked[token], waiting.host == frame.sender.first else {
+                return .failed("a call back for no connection waiting here")
+            }
+            parked[token] = nil
+            streams[stream.link] = nil
+            let splice = SplicedStream(a: waiting.stream.link, b: stream.link, first: waiting.stream.head)
+            splices[splice.a] = splice
+            splices[splice.b] = splice
+            streamsSpliced += 1
+            log("stream \(describe(waiting.stream)) passes through this relay")
+            pump(splice)
+            return .taken
+        case .stream:
+            guard case let .header(header) = frame.body.withUnsafeBytes({ WireHeader.decode($0) }), header.isStream,
+                  let target = router.network.instance(of: header.destination), !settings.range.contains(target)
+            else { return .notRelayed }
+            guard let host = peers.values.first(where: { $0.up && $0.range.contains(target) && $0.range.first != frame.sender.first }) else {
+                return .failed("the host of instance \(target) is not up")
+            }
+            let token = StreamToken(opener: frame.sender.first, session: frame.session, sequence: frame.sequence)
+            guard send(.callback, body: token.body, to: host.address) else { return .failed("cannot ask \(host.address) to call back") }
+            streams[stream.link] = nil
+            parked[token] = (stream, platform.nowMs, host.range.first)
+            return .taken
+        case .announce, .datagram:
+            return .failed("not an opening frame")
+        }
+    }
+
+    /// A relay asks for a connection (over UDP): connect to it and say which one; the relay
+    /// then sends that connection's opening frame, and it goes on as one from its host.
+    func callBack(_ frame: BridgeFrame, relay: HostAddress) {
+        guard let token = StreamToken(body: frame.body) else { count(.malformed); return }
+        guard let opening = sealed(.callback, body: token.body),
+              let (link, _) = TCPSocket.connect(to: relay.sockaddr, bindLoopback: false)
+        else { count(.sendFailed); return }
+        let stream = RelayedStream(stage: .readingOpen, link: link, peer: 0, nowMs: platform.nowMs)
+        stream.linkFrom = relay
+        stream.linkConnecting = true
+        stream.sendFirst(toLink: [UInt8(truncatingIfNeeded: opening.count), UInt8(truncatingIfNeeded: opening.count >> 8)] + opening)
+        streams[link] = stream
+    }
+
+    func pump(_ splice: SplicedStream) {
+        let outcome = splice.pump()
+        guard outcome != .waiting else { return }
+        if case let .failed(reason) = outcome { log("stream through this relay reset: \(reason)") }
+        for fd in splice.fds {
+            splices[fd] = nil
+            if outcome == .finished { TCPSocket.closesAbortively(fd, false) }
+            close(fd)
+        }
+    }
+
+    /// A connection whose listener's host did not call back in time is reset.
+    func expireParked(_ nowMs: UInt32) {
+        for (token, waiting) in parked where Int32(bitPattern: nowMs &- waiting.sinceMs) > Int32(RelayedStream.setupWaitMs) {
+            parked[token] = nil
+            log("stream \(describe(waiting.stream)) reset: its listener's host did not call back within \(RelayedStream.setupWaitMs) ms")
+            TCPSocket.reset(waiting.stream.link)
+        }
     }
 }

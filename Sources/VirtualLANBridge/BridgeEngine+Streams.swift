@@ -85,11 +85,8 @@ extension BridgeEngine {
         }
     }
 
-    /// The opening frame is in: check it, then connect to the listener as its source.
-    private func connectToListener(_ stream: RelayedStream) -> String? {
-        guard let from = stream.linkFrom,
-              let frame = stream.head[2...].withUnsafeBytes({ authenticated($0, from: from, overStreamLink: true) })
-        else { return "its opening frame failed the check" }
+    /// The opening frame is in and passed the check: connect to the listener as its source.
+    private func connectToListener(_ stream: RelayedStream, _ frame: BridgeFrame) -> String? {
         guard frame.kind == .stream, case let .header(header) = frame.body.withUnsafeBytes({ WireHeader.decode($0) }), header.isStream,
               let source = router.network.instance(of: header.source), frame.sender.contains(source),
               let target = router.network.instance(of: header.destination), settings.range.contains(target),
@@ -133,7 +130,26 @@ extension BridgeEngine {
                 end(stream, reset: true)
                 return
             case .headComplete:
-                let failure = stream.stage == .readingPreamble ? connectToPeer(stream) : connectToListener(stream)
+                var failure: String?
+                if stream.stage == .readingPreamble {
+                    failure = connectToPeer(stream)
+                } else if let from = stream.linkFrom,
+                          let frame = stream.head[2...].withUnsafeBytes({ authenticated($0, from: from, overStreamLink: true) }) {
+                    // A relay passes a connection for another host on, or joins one to it.
+                    if settings.relay || frame.kind == .callback {
+                        switch relay(stream, frame) {
+                        case .notRelayed: break
+                        case .taken: return
+                        case let .failed(reason):
+                            log("stream \(describe(stream)) refused: \(reason)")
+                            end(stream, reset: true)
+                            return
+                        }
+                    }
+                    failure = connectToListener(stream, frame)
+                } else {
+                    failure = "its opening frame failed the check"
+                }
                 if let failure {
                     log("stream \(describe(stream)) refused: \(failure)")
                     end(stream, reset: true)
@@ -153,7 +169,7 @@ extension BridgeEngine {
         }
     }
 
-    private func end(_ stream: RelayedStream, reset: Bool) {
+    func end(_ stream: RelayedStream, reset: Bool) {
         for fd in stream.fds {
             streams[fd] = nil
             if reset { TCPSocket.reset(fd) } else { close(fd) }
@@ -165,7 +181,7 @@ extension BridgeEngine {
         stream.entry = nil
     }
 
-    private func describe(_ stream: RelayedStream) -> String {
+    func describe(_ stream: RelayedStream) -> String {
         guard stream.head.count >= WireHeader.size else { return "(not yet open)" }
         // A side: the preamble itself; B side: inside the opening frame, after its length.
         let preamble = stream.target != nil ? stream.head : Array(stream.head.dropFirst(2 + BridgeFrame.headerSize).prefix(WireHeader.size))

@@ -84,7 +84,11 @@ public final class BridgeEngine {
     let streamLink: Int32
     var streams: [Int32: RelayedStream] = [:]
     var standInOwners: [Int32: (slot: Int, virtualPort: UInt16)] = [:]
-    var streamsRelayed = 0, streamsReset = 0, framesPassedOn = 0
+    var streamsRelayed = 0, streamsReset = 0, framesPassedOn = 0, streamsSpliced = 0
+    /// Relay: connections waiting for their listener's host to call back, and the joined
+    /// pairs (BridgeEngine+Relay).
+    var parked: [StreamToken: (stream: RelayedStream, sinceMs: UInt32, host: UInt16)] = [:]
+    var splices: [Int32: SplicedStream] = [:]
     let keys: LinkKeys
     let session: UInt64
     private(set) var sequence: UInt64 = 0
@@ -144,6 +148,7 @@ public final class BridgeEngine {
     var pollSet: [pollfd] {
         var set = (sockets + [streamLink] + standInOwners.keys.sorted()).map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
         for (fd, stream) in streams where !stream.isDone(fd) { set.append(pollfd(fd: fd, events: stream.events(of: fd), revents: 0)) }
+        for (fd, splice) in splices where !splice.isDone(fd) { set.append(pollfd(fd: fd, events: splice.events(of: fd), revents: 0)) }
         return set
     }
 
@@ -154,6 +159,7 @@ public final class BridgeEngine {
         else if fd == streamLink { acceptFromPeer() }
         else if let owner = standInOwners[fd] { acceptForRemote(fd, owner: owner) }
         else if let stream = streams[fd] { pump(stream) }
+        else if let splice = splices[fd] { pump(splice) }
     }
 
     // MARK: Frames from other hosts
@@ -177,6 +183,8 @@ public final class BridgeEngine {
             deliverFromPeer(frame.body, peer: frame.sender)
         case .stream:
             count(.malformed) // a stream's opening frame comes on a TCP connection, never over UDP
+        case .callback:
+            callBack(frame, relay: from)
         }
     }
 
@@ -427,6 +435,7 @@ public final class BridgeEngine {
         resetStreams(because: "no preamble or opening frame within \(RelayedStream.setupWaitMs) ms") {
             $0.stage != .open && Int32(bitPattern: nowMs &- $0.startedMs) > Int32(RelayedStream.setupWaitMs)
         }
+        expireParked(nowMs)
     }
 
     /// To every configured peer and every peer that reached us (it may sit behind NAT).
@@ -444,7 +453,7 @@ public final class BridgeEngine {
         resetStreams(because: "the bridge stops") { _ in true }
     }
 
-    private func send(_ kind: BridgeFrame.Kind, body: [UInt8], to address: HostAddress) -> Bool {
+    func send(_ kind: BridgeFrame.Kind, body: [UInt8], to address: HostAddress) -> Bool {
         guard let bytes = sealed(kind, body: body) else { count(.tooLarge); return false }
         guard bytes.withUnsafeBytes({ link.send($0, to: address.sockaddr) }) else { count(.sendFailed); return false }
         return true
@@ -467,7 +476,7 @@ public final class BridgeEngine {
     public var statsLine: String {
         let dropped = Drop.allCases.compactMap { drop in drops[drop].map { "\(drop.rawValue)=\($0)" } }
         return "stats: forwarded out=\(forwardedOut) in=\(forwardedIn) streams relayed=\(streamsRelayed) reset=\(streamsReset)"
-            + (settings.relay ? " passed on=\(framesPassedOn)" : "")
+            + (settings.relay ? " passed on=\(framesPassedOn) spliced=\(streamsSpliced)" : "")
             + " dropped: \(dropped.isEmpty ? "none" : dropped.joined(separator: " "))"
     }
 }

@@ -36,7 +36,10 @@ public struct BridgeFrame: Equatable, Sendable {
     /// The largest UDP payload over IPv4.
     public static let maxSize = 65507
 
-    public enum Kind: UInt8, Sendable { case announce = 1, datagram = 2, stream = 3 }
+    /// `callback` (4): a relay asks the listener's host of a relayed connection to connect to
+    /// it (over UDP), and that host's connection opens with one (over TCP); the body names
+    /// the connection (`StreamToken`).
+    public enum Kind: UInt8, Sendable { case announce = 1, datagram = 2, stream = 3, callback = 4 }
 
     public var kind: Kind
     public var sender: InstanceRange
@@ -234,6 +237,34 @@ public enum ForwardedDatagram {
     public static func parse(_ body: [UInt8]) -> (target: UInt16, frame: ArraySlice<UInt8>)? {
         guard body.count >= 2 else { return nil }
         return (UInt16(body[0]) | UInt16(body[1]) << 8, body[2...])
+    }
+}
+
+/// Names one relayed connection: its opening frame's sender (first instance), session and
+/// sequence. The body of a `callback` frame.
+struct StreamToken: Hashable {
+    var opener: UInt16
+    var session: UInt64
+    var sequence: UInt64
+
+    var body: [UInt8] {
+        var out: [UInt8] = []
+        appendLE16(opener, to: &out)
+        appendLE64(session, to: &out)
+        appendLE64(sequence, to: &out)
+        return out
+    }
+
+    init(opener: UInt16, session: UInt64, sequence: UInt64) {
+        self.opener = opener
+        self.session = session
+        self.sequence = sequence
+    }
+
+    init?(body: [UInt8]) {
+        guard body.count == 18 else { return nil }
+        func le(_ at: Int, _ count: Int) -> UInt64 { (0..<count).reduce(0) { $0 | UInt64(body[at + $1]) << (8 * UInt64($1)) } }
+        self.init(opener: UInt16(le(0, 2)), session: le(2, 8), sequence: le(10, 8))
     }
 }
 

@@ -129,6 +129,11 @@ final class RelayedStream {
                 case nil: return .waiting
                 }
             case .readingOpen:
+                // A call back to a relay says who it is first (`sendFirst(toLink:)`).
+                if !outbound.isEmpty && !linkConnecting {
+                    guard send(link, &outbound) != nil else { return .failed("link: \(String(cString: strerror(errno)))") }
+                    if !outbound.isEmpty { return .waiting }
+                }
                 let needed = head.count < 2 ? 2 : 2 + (Int(head[0]) | Int(head[1]) << 8)
                 guard needed <= RelayedStream.maxOpenFrame, head.count < 2 || needed > 2 else {
                     return .failed("an opening frame of \(needed - 2) bytes")
