@@ -31,8 +31,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import linkcipher  # noqa: E402
+import winehosts  # noqa: E402
 from results import Results  # noqa: E402
-from testhosts import (ADDR, GAME_PORT, LINK_PORT, NAMES, NS, ROOT, SERVERS, Process, instance, make_hosts,  # noqa: E402
+from testhosts import (ADDR, GAME_PORT, LINK_PORT, NAMES, NS, SERVERS, Process, instance, make_hosts,  # noqa: E402
                        processes, remove_hosts, sh, wait_instances, wait_peers, wait_ports)
 import testhosts  # noqa: E402
 
@@ -80,79 +81,27 @@ def send_raw(ns, frames, port):
     sh("ip", "netns", "exec", ns, sys.executable, "-c", code, *[f.hex() for f in frames])
 
 
-class WineHosts:
-    """Hosts A and B for Wine copies: one Wine prefix and wineserver per host (started in the
-    host's namespace), fresh registries, one bridge each. A context manager: stops it all."""
-
-    def __init__(self, workdir):
-        sys.path.insert(0, os.path.join(ROOT, "wine"))
-        import winelab
-        self.winelab, self.workdir, self.copies = winelab, workdir, []
-        self.prefixes = winelab.default_prefixes()
-
-    def __enter__(self):
-        for host, prefix in enumerate(self.prefixes):
-            subprocess.run([os.path.join(ROOT, "wine", "prefix"), prefix], check=True)
-            env = {**os.environ, "WINEPREFIX": prefix}
-            subprocess.run(["wineserver", "-k"], env=env, capture_output=True)  # one left from elsewhere would hold the sockets
-            subprocess.run(["ip", "netns", "exec", NS[host], "wineserver", "-p"], env=env, check=True)
-        for host in (0, 1):  # fresh registries: the instances of the run before are gone
-            registry = os.path.join(self.workdir, f"registry-{host}")
-            if os.path.exists(registry):
-                os.remove(registry)
-        self.bridges = [bridge(0, self.workdir, hosts=2), bridge(1, self.workdir, hosts=2)]
-        for b in self.bridges:
+def wine_hosts(workdir):
+    """Hosts A and B for Wine copies (scripts/lib/winehosts.py), one bridge each."""
+    def start_bridges():
+        bridges = [bridge(0, workdir, hosts=2), bridge(1, workdir, hosts=2)]
+        for b in bridges:
             wait_peers(b, 1)
-        return self
+        return bridges
+    return winehosts.WineHosts({0: NS[0], 1: NS[1]}, lambda host: os.path.join(workdir, f"registry-{host}"), start_bridges, report=1)
 
-    def copy(self, host, program, *args, instance=None):
-        """A hooked copy of `program` on `host` (0: A, 1: B)."""
-        env = {**os.environ, "WINEPREFIX": self.prefixes[host], "WINEDEBUG": "-all",
-               "VIRTUALLAN_REGISTRY": os.path.join(self.workdir, f"registry-{host}")}
-        if instance is not None:
-            env["VIRTUALLAN_INSTANCE"] = str(instance)
-        copy = self.winelab.Copy(["ip", "netns", "exec", NS[host], *self.winelab.hooked(program, *args)], env)
-        self.copies.append(copy)
-        return copy
 
-    def four_copies(self, program, ports, what):
-        """Copies 0 and 1 on A, 16 and 17 on B, each seen by the other host's bridge with its
-        `ports` (as the bridge logs them: "5500", "tcp 6112"); their READY lines, or None."""
-        copies = [self.copy(host, program, instance=index) for host, index in [(0, 0), (0, 1), (1, 16), (1, 17)]]
-        ready = [copy.line("READY") for copy in copies]
-        if not check(all(ready), f"4 copies {what} on hosts A and B"):
-            return copies, None
-        for b, others in [(self.bridges[0], [16, 17]), (self.bridges[1], [0, 1])]:
-            check(wait_instances(b, "ports", others, "the other host's copies", ports=ports),
-                  f"{b.name} stands in for the other host's copies ({', '.join(ports)})")
-        return copies, ready
-
-    def __exit__(self, *_):
-        for copy in self.copies:
-            if copy.process.poll() is None:
-                copy.process.kill()
-        for b in self.bridges:
-            b.stop()
-        for prefix in self.prefixes:
-            subprocess.run(["wineserver", "-k"], env={**os.environ, "WINEPREFIX": prefix}, capture_output=True)
-        print("    " + next((l for l in self.bridges[1].lines if "stats:" in l), ""))
+def four_copies(hosts, program, ports, what):
+    """Copies 0 and 1 on A, 16 and 17 on B, each seen by the other host's bridge."""
+    return winehosts.four_copies(check, hosts, program, [(0, 0), (0, 1), (1, 16), (1, 17)],
+                                 [(hosts.bridges[0], [16, 17]), (hosts.bridges[1], [0, 1])], ports, what)
 
 
 def wine_lobby(workdir):
     """The stand-in game across the two hosts: copy 2 (host B) hosts, copies 0-1 on A and 3 on B join."""
     print("bridge test: the stand-in game under Wine, 2 copies per host, one Wine prefix and wineserver per host")
-    with WineHosts(workdir) as hosts:
-        players = 4
-        copies = []
-        for i, host in enumerate([0, 0, 1, 1]):
-            role = ["-host", f"-players={players}"] if i == 2 else ["-join"]
-            copies.append(hosts.copy(host, "fo2sim.exe", "-lan", *role, f"-name=copy-{i}", "-rounds=50", "-timeout=60"))
-        check(all(copy.line("race:") for copy in copies), "4 copies on hosts A and B found copy 2's lobby on host B and joined")
-        results = [copy.line("RESULT") for copy in copies]
-        for i, (copy, result) in enumerate(zip(copies, results)):
-            f = hosts.winelab.fields(result) if result else {}
-            check(copy.finish() == 0 and f.get("ok") == "1" and f.get("players") == str(players) and f.get("lost") == "0",
-                  f"copy {i} (host {'AABB'[i]}, {f.get('ip')}): {result}")
+    with wine_hosts(workdir) as hosts:
+        winehosts.play_lobby(check, hosts, (0, 1))
 
 
 def wine_tcp(workdir):
@@ -160,24 +109,10 @@ def wine_tcp(workdir):
     hosts, copies on A and B find it by UDP broadcast and connect to its TCP 6112 through
     the bridges; 64 KB each way per player, checked byte for byte."""
     print("bridge test: the TCP game under Wine, 2 copies per host, copy 2 (host B) hosting")
-    with WineHosts(workdir) as hosts:
-        copies, ready = hosts.four_copies("tcpgame.exe", ("6111", "tcp 6112"), "bound UDP 6111 and listen on TCP 6112")
-        if not ready:
-            return
-        ips = [line.split()[2] for line in ready]
-        copies[2].send("host 4")
-        for i in (0, 1, 3):
-            copies[i].send("join")
-        results = [copy.line("RESULT", timeout=60) for copy in copies]
-        frame = 28 + 65536
-        for i, (copy, result) in enumerate(zip(copies, results)):
-            code = copy.finish()
-            if i == 2:
-                check(result == f"RESULT ok players=3 done=3 errors=0 in={frame * 3} out={frame * 3}" and code == 0,
-                      f"host {ips[i]} (host B) accepted the 3 players, 2 of them over the bridge: {result}")
-            else:
-                check(result == f"RESULT ok host={ips[2]} seen-as={ips[i]} sent={frame} received={frame}" and code == 0,
-                      f"player {ips[i]} (host {'AABB'[i]}) got its 64 KB intact: {result}")
+    with wine_hosts(workdir) as hosts:
+        copies, ready = four_copies(hosts, "tcpgame.exe", ("6111", "tcp 6112"), "bound UDP 6111 and listen on TCP 6112")
+        if ready:
+            winehosts.play_tcp_game(check, hosts, copies, ready, "over the bridge")
     stats = next((l for l in hosts.bridges[0].lines if "stats:" in l), "")
     check("streams relayed=2 reset=0" in stats, f"host A's bridge relayed the 2 connections, none reset ({stats})")
 
@@ -187,7 +122,7 @@ def wine_host_lost(workdir):
     (SIGKILL: no goodbye, the kernel closes its connections): A's copy sees a reset at once,
     and a new bridge on B carries a new stream whole."""
     print("bridge test: host B's bridge killed in the middle of a TCP stream from A")
-    with WineHosts(workdir) as hosts:
+    with wine_hosts(workdir) as hosts:
         def pair(sink_instance, player_instance):
             sink = hosts.copy(1, "tcpgame.exe", instance=sink_instance)
             player = hosts.copy(0, "tcpgame.exe", instance=player_instance)
@@ -236,8 +171,8 @@ def wine_multicast(workdir):
     """Multicast discovery across the two hosts (wine/tests/mcastgame.c): 2 copies per host,
     three join 239.255.80.1, one on B does not; every copy sends one HELLO to the group."""
     print("bridge test: multicast under Wine, 2 copies per host, copy 3 (host B) not joining")
-    with WineHosts(workdir) as hosts:
-        copies, ready = hosts.four_copies("mcastgame.exe", ("5500",), "bound UDP 5500")
+    with wine_hosts(workdir) as hosts:
+        copies, ready = four_copies(hosts, "mcastgame.exe", ("5500",), "bound UDP 5500")
         if not ready:
             return
         ips = [line.split()[1] for line in ready]

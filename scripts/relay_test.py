@@ -37,6 +37,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from results import Results  # noqa: E402
 import testhosts  # noqa: E402
+import winehosts  # noqa: E402
 from testhosts import (GAME_PORT, LINK_PORT, SERVERS, Process, instance, processes, sh, wait_instances,  # noqa: E402
                        wait_peers, wait_ports)
 
@@ -146,60 +147,21 @@ def discover(host, workdir, count, timeout_ms):
     return found, pinged or ""
 
 
-class WineNat:
-    """Hosts A and B behind their NATs for Wine copies, R relaying: one Wine prefix and
-    wineserver per host (started in the host's namespace), fresh registries (`name`), a
-    bridge per host. A context manager: stops it all."""
-
-    def __init__(self, workdir, name):
-        sys.path.insert(0, os.path.join(testhosts.ROOT, "wine"))
-        import winelab
-        self.winelab, self.workdir, self.name, self.copies, self.bridges = winelab, workdir, name, [], []
-        self.prefixes = dict(zip((1, 2), winelab.default_prefixes()))
-
-    def __enter__(self):
-        for host, prefix in self.prefixes.items():
-            subprocess.run([os.path.join(testhosts.ROOT, "wine", "prefix"), prefix], check=True)
-            env = {**os.environ, "WINEPREFIX": prefix}
-            subprocess.run(["wineserver", "-k"], env=env, capture_output=True)  # one left from elsewhere would hold the sockets
-            subprocess.run(["ip", "netns", "exec", HOSTS[host], "wineserver", "-p"], env=env, check=True)
-        self.bridges = [bridge(h, self.workdir, *(["--relay"] if h == 0 else []), registry=self.name) for h in range(3)]
-        check(wait_peers(self.bridges[0], 2), "the relay sees A's and B's bridges")
-        return self
-
-    def copy(self, host, program, *args, instance=None):
-        env = {**os.environ, "WINEPREFIX": self.prefixes[host], "WINEDEBUG": "-all",
-               "VIRTUALLAN_REGISTRY": os.path.join(self.workdir, f"{self.name}-{host}")}
-        if instance is not None:
-            env["VIRTUALLAN_INSTANCE"] = str(instance)
-        copy = self.winelab.Copy(["ip", "netns", "exec", HOSTS[host], *self.winelab.hooked(program, *args)], env)
-        self.copies.append(copy)
-        return copy
-
-    def __exit__(self, *_):
-        for copy in self.copies:
-            if copy.process.poll() is None:
-                copy.process.kill()
-        for b in self.bridges:
-            b.stop()
-        for prefix in self.prefixes.values():
-            subprocess.run(["wineserver", "-k"], env={**os.environ, "WINEPREFIX": prefix}, capture_output=True)
-        print("    relay " + next((l for l in self.bridges[0].lines if "stats:" in l), ""))
+def wine_hosts(workdir, name):
+    """Hosts A and B behind their NATs for Wine copies (scripts/lib/winehosts.py), R relaying;
+    fresh registries `name`."""
+    def start_bridges():
+        bridges = [bridge(h, workdir, *(["--relay"] if h == 0 else []), registry=name) for h in range(3)]
+        check(wait_peers(bridges[0], 2), "the relay sees A's and B's bridges")
+        return bridges
+    return winehosts.WineHosts({1: HOSTS[1], 2: HOSTS[2]}, lambda host: os.path.join(workdir, f"{name}-{host}"), start_bridges)
 
 
 def wine_lobby(workdir):
     """fo2sim.exe across the NATs: copies on A and B, the first on B hosting, through R."""
     print("relay test: the stand-in game under Wine, 2 copies on A and 2 on B, a copy behind B's NAT hosting")
-    with WineNat(workdir, "registry-lobby") as hosts:
-        players = 4
-        copies = [hosts.copy(host, "fo2sim.exe", "-lan", *(["-host", f"-players={players}"] if i == 2 else ["-join"]),
-                             f"-name=copy-{i}", "-rounds=50", "-timeout=60") for i, host in enumerate([1, 1, 2, 2])]
-        check(all(copy.line("race:") for copy in copies), "4 copies on hosts A and B found copy 2's lobby behind B's NAT and joined")
-        for i, copy in enumerate(copies):
-            result = copy.line("RESULT")
-            f = hosts.winelab.fields(result) if result else {}
-            check(copy.finish() == 0 and f.get("ok") == "1" and f.get("players") == str(players) and f.get("lost") == "0",
-                  f"copy {i} (host {'AABB'[i]}, {f.get('ip')}): {result}")
+    with wine_hosts(workdir, "registry-lobby") as hosts:
+        winehosts.play_lobby(check, hosts, (1, 2))
 
 
 def wine_tcp(workdir):
@@ -207,28 +169,12 @@ def wine_tcp(workdir):
     hosts on TCP 6112; the copies on A connect to it through R (B calls R back), the one on
     B directly; 64 KB each way per player, checked byte for byte."""
     print("relay test: the TCP game under Wine, 2 copies on A and 2 on B, the host copy behind B's NAT")
-    with WineNat(workdir, "registry-tcp") as hosts:
-        copies = [hosts.copy(host, "tcpgame.exe", instance=index) for host, index in [(1, 16), (1, 17), (2, 32), (2, 33)]]
-        ready = [copy.line("READY") for copy in copies]
-        if not check(all(ready), "4 copies bound UDP 6111 and listen on TCP 6112 on hosts A and B"):
-            return
-        for b, others in [(hosts.bridges[1], [32, 33]), (hosts.bridges[2], [16, 17])]:
-            check(wait_instances(b, "ports", others, "the other host's copies", ports=("6111", "tcp 6112")),
-                  f"through R, {b.name} stands in for the other host's copies (6111, tcp 6112)")
-        ips = [line.split()[2] for line in ready]
-        copies[2].send("host 4")
-        for i in (0, 1, 3):
-            copies[i].send("join")
-        results = [copy.line("RESULT", timeout=60) for copy in copies]
-        frame = 28 + 65536
-        for i, (copy, result) in enumerate(zip(copies, results)):
-            code = copy.finish()
-            if i == 2:
-                check(result == f"RESULT ok players=3 done=3 errors=0 in={frame * 3} out={frame * 3}" and code == 0,
-                      f"host {ips[i]} (behind B's NAT) accepted the 3 players, 2 of them through the relay: {result}")
-            else:
-                check(result == f"RESULT ok host={ips[2]} seen-as={ips[i]} sent={frame} received={frame}" and code == 0,
-                      f"player {ips[i]} (host {'AABB'[i]}) got its 64 KB intact: {result}")
+    with wine_hosts(workdir, "registry-tcp") as hosts:
+        copies, ready = winehosts.four_copies(check, hosts, "tcpgame.exe", [(1, 16), (1, 17), (2, 32), (2, 33)],
+                                              [(hosts.bridges[1], [32, 33]), (hosts.bridges[2], [16, 17])],
+                                              ("6111", "tcp 6112"), "bound UDP 6111 and listen on TCP 6112")
+        if ready:
+            winehosts.play_tcp_game(check, hosts, copies, ready, "through the relay")
     stats = next((l for l in hosts.bridges[0].lines if "stats:" in l), "")
     check("spliced=2" in stats, f"R joined A's 2 connections to B's call backs ({stats})")
 
