@@ -27,6 +27,9 @@ public func fuzzBridge(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     if let announcement = Announcement(body: bytes) {
         precondition(announcement.body == bytes, "announcement round trip")
     }
+    if let probe = Probe(body: bytes) {
+        precondition(probe.body == bytes, "probe round trip")
+    }
     if let token = StreamToken(body: bytes) {
         precondition(token.body == bytes, "stream token round trip")
     }

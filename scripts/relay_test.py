@@ -179,6 +179,19 @@ def wine_tcp(workdir):
     check("spliced=2" in stats, f"R joined A's 2 connections to B's call backs ({stats})")
 
 
+def other_hosts(host, workdir, wanted, within=10):
+    """The rows of `virtuallan status` on `host` about the other hosts, read again (at most
+    `within` seconds) until `wanted(rows)` holds; the last rows read."""
+    deadline = time.monotonic() + within
+    while True:
+        out = subprocess.run(["ip", "netns", "exec", HOSTS[host], testhosts.TOOL, "status", "--registry",
+                              os.path.join(workdir, f"registry-{host}")], capture_output=True, text=True).stdout
+        rows = out.split("other hosts (this host's bridge):")[-1].splitlines()[2:] if "other hosts" in out else []
+        if wanted(rows) or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.2)  # the bridge rewrites its view once a second: look again (bounded above)
+
+
 def addresses(hosts):
     return sorted(f"192.168.80.{i + 1}:{GAME_PORT}" for h in hosts for i in SERVERS[h])
 
@@ -217,6 +230,11 @@ def main():
         check("discover: found 8 of 9" in found and found.split(": ")[-1].split() == addresses([0, 1]),
               f"control, R not relaying: a broadcast from A finds R's and A's 8 lobby hosts and none of B's ({found})")
 
+        rows = other_hosts(1, workdir, lambda rows: any(r.split()[:1] == ["0-15"] and "direct" in r and "ms" in r for r in rows))
+        check(any(r.split()[:1] == ["0-15"] and "direct" in r and r.split()[-1] == "ms" for r in rows)
+              and not any(r.split()[:1] == ["32-47"] for r in rows),
+              f"status on A: R direct with its round trip, B not there ({rows})")
+
         # R relays: A and B play together through it.
         bridges[0].stop()
         bridges[0] = bridge(0, workdir, "--relay")
@@ -228,6 +246,11 @@ def main():
             check(found.split()[1:] == everyone, f"a broadcast from host {NAMES[host]} finds all 12 lobby hosts through the relay ({found})")
             check(pinged.startswith("pinged 12, own broadcast copies 1, duplicates 0"),
                   f"unicast both ways with each of them, no duplicates ({pinged})")
+
+        relayed = lambda rows: any(r.split()[:1] == ["32-47"] and f"relayed by {ADDR[0]}:{LINK_PORT}" in r and r.split()[-1] == "ms"  # noqa: E731
+                                   for r in rows)
+        rows = other_hosts(1, workdir, relayed)
+        check(relayed(rows), f"status on A: B relayed by R, with the round trip through it ({rows})")
 
         # TCP: a listener behind B's NAT, a stream from A; R has B call back and joins the two.
         registry = lambda host: {"VIRTUALLAN_REGISTRY": os.path.join(workdir, f"registry-{host}")}  # noqa: E731

@@ -14,6 +14,11 @@ public enum MonotonicClock {
         return UInt64(t.tv_sec) * 1000 + UInt64(t.tv_nsec) / 1_000_000
     }
 
+    public static var microseconds: UInt64 {
+        let t = now
+        return UInt64(t.tv_sec) * 1_000_000 + UInt64(t.tv_nsec) / 1000
+    }
+
     private static var now: timespec {
         var t = timespec()
         clock_gettime(CLOCK_MONOTONIC, &t)

@@ -25,8 +25,9 @@ extension BridgeEngine {
         switch frame.kind {
         case .announce:
             targets = others
-        case .datagram:
-            guard let (target, _) = ForwardedDatagram.parse(frame.body), !settings.range.contains(Int(target)) else { return false }
+        case .datagram, .probe:
+            let target = frame.kind == .datagram ? ForwardedDatagram.parse(frame.body)?.target : Probe(body: frame.body)?.target
+            guard let target, !settings.range.contains(Int(target)) else { return false }
             targets = others.filter { $0.range.contains(Int(target)) }
             if targets.isEmpty { count(.noTarget) }
         case .stream, .callback:
@@ -35,7 +36,7 @@ extension BridgeEngine {
         for peer in targets {
             if link.send(bytes, to: peer.address.sockaddr) { framesPassedOn += 1 } else { count(.sendFailed) }
         }
-        return frame.kind == .datagram
+        return frame.kind == .datagram || frame.kind == .probe
     }
 }
 
@@ -78,7 +79,7 @@ extension BridgeEngine {
             streams[stream.link] = nil
             parked[token] = (stream, platform.nowMs, host.range.first)
             return .taken
-        case .announce, .datagram:
+        case .announce, .datagram, .probe:
             return .failed("not an opening frame")
         }
     }

@@ -18,30 +18,6 @@ import WinsockDetours
 /// One thread, in arrival order, no queue of its own: datagrams of one flow are never
 /// reordered here, and the only buffers are the kernel's bounded socket buffers.
 public final class BridgeEngine {
-    public struct Settings {
-        public var listen: HostAddress
-        public var peers: [HostAddress]
-        public var range: InstanceRange
-        public var key: [UInt8]
-        /// Frames sent longer ago than this (or this far in the future) are dropped: an old
-        /// recording cannot be replayed to a bridge that just started. Hosts' clocks must
-        /// agree to within this (NTP does).
-        public var maxClockSkewMs: UInt64 = 30_000
-        /// Passes frames on between the other hosts (BridgeEngine+Relay): a bridge every host
-        /// reaches, for hosts that cannot reach each other.
-        public var relay = false
-
-        public init(listen: HostAddress, peers: [HostAddress], range: InstanceRange, key: [UInt8], maxClockSkewMs: UInt64 = 30_000,
-                    relay: Bool = false) {
-            self.listen = listen
-            self.peers = peers
-            self.range = range
-            self.key = key
-            self.maxClockSkewMs = maxClockSkewMs
-            self.relay = relay
-        }
-    }
-
     /// Why a frame or datagram was not passed on; counted and shown at exit.
     enum Drop: String, CaseIterable {
         case badTag = "bad-key-or-tampered", malformed, stale = "stale-or-clock-skew", replayed, oldSession = "old-session"
@@ -57,6 +33,10 @@ public final class BridgeEngine {
         var replay = ReplayWindow()
         var lastHeardMs: UInt32
         var up = true
+        /// It relays for other hosts (its frames say so).
+        var relays = false
+        /// The last round trip its probes measured.
+        var roundTripUs: UInt64?
     }
 
     /// A remote instance held in this host's registry.
@@ -92,7 +72,7 @@ public final class BridgeEngine {
     let keys: LinkKeys
     let session: UInt64
     private(set) var sequence: UInt64 = 0
-    private(set) var peers: [UInt16: Peer] = [:]
+    var peers: [UInt16: Peer] = [:]
     private(set) var remotes: [Int: Remote] = [:]
     private var proxyOwners: [Int32: (slot: Int, virtualPort: UInt16)] = [:]
     private(set) var drops: [Drop: Int] = [:]
@@ -185,6 +165,8 @@ public final class BridgeEngine {
             count(.malformed) // a stream's opening frame comes on a TCP connection, never over UDP
         case .callback:
             callBack(frame, relay: from)
+        case .probe:
+            probed(frame, from: from)
         }
     }
 
@@ -250,6 +232,7 @@ public final class BridgeEngine {
         }
         peer.range = frame.sender
         peer.address = from
+        peer.relays = frame.senderRelays
         peer.lastHeardMs = nowMs
         peer.up = true
         peers[frame.sender.first] = peer
@@ -421,7 +404,8 @@ public final class BridgeEngine {
     func tick() {
         let nowMs = platform.nowMs
         let announcement = localAnnouncement()
-        if announcement != lastAnnouncement || nowMs &- lastAnnouncedMs >= BridgeEngine.announceIntervalMs {
+        let announced = announcement != lastAnnouncement || nowMs &- lastAnnouncedMs >= BridgeEngine.announceIntervalMs
+        if announced {
             announce(announcement)
             lastAnnouncement = announcement
             lastAnnouncedMs = nowMs
@@ -436,6 +420,7 @@ public final class BridgeEngine {
             $0.stage != .open && Int32(bitPattern: nowMs &- $0.startedMs) > Int32(RelayedStream.setupWaitMs)
         }
         expireParked(nowMs)
+        if announced { probePeers() }
     }
 
     /// To every configured peer and every peer that reached us (it may sit behind NAT).
@@ -449,6 +434,7 @@ public final class BridgeEngine {
     /// gives back the remote slots.
     public func stop() {
         announce(Announcement(instances: []))
+        if let file = settings.peersFile { unlink(file) }  // status must not show a bridge that is gone
         for index in remotes.keys { release(index) }
         resetStreams(because: "the bridge stops") { _ in true }
     }
@@ -463,7 +449,7 @@ public final class BridgeEngine {
     func sealed(_ kind: BridgeFrame.Kind, body: [UInt8]) -> [UInt8]? {
         sequence += 1
         return BridgeFrame(kind: kind, sender: settings.range, session: session, sequence: sequence,
-                           sentAtMs: BridgeEngine.wallClockMs(), body: body).sealed(with: keys)
+                           sentAtMs: BridgeEngine.wallClockMs(), body: body, senderRelays: settings.relay).sealed(with: keys)
     }
 
     func count(_ drop: Drop) { drops[drop, default: 0] += 1 }

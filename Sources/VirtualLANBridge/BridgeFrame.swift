@@ -3,7 +3,8 @@ import VirtualIPCore
 /// The frames bridges exchange over plain UDP between hosts (little endian):
 ///
 ///     0  "VLBR" magic u32     4  version u8     5  kind u8 (1 announce, 2 datagram, 3 stream)
-///     6  sender's first instance u16     8  sender's instance count u16     10  zero u16
+///     6  sender's first instance u16     8  sender's instance count u16
+///     10 flags u16 (bit 0: the sender relays for other hosts; the other bits 0)
 ///     12 session u64 (the sender's start time, unix ms: a restarted bridge counts higher)
 ///     20 sequence u64 (1, 2, ... within the session)     28 sent at u64 (unix ms)
 ///     36 body, encrypted     end - 16: tag
@@ -38,8 +39,9 @@ public struct BridgeFrame: Equatable, Sendable {
 
     /// `callback` (4): a relay asks the listener's host of a relayed connection to connect to
     /// it (over UDP), and that host's connection opens with one (over TCP); the body names
-    /// the connection (`StreamToken`).
-    public enum Kind: UInt8, Sendable { case announce = 1, datagram = 2, stream = 3, callback = 4 }
+    /// the connection (`StreamToken`). `probe` (5): a ping or its answer, for the round
+    /// trip to a host (`Probe`).
+    public enum Kind: UInt8, Sendable { case announce = 1, datagram = 2, stream = 3, callback = 4, probe = 5 }
 
     public var kind: Kind
     public var sender: InstanceRange
@@ -47,8 +49,13 @@ public struct BridgeFrame: Equatable, Sendable {
     public var sequence: UInt64
     public var sentAtMs: UInt64
     public var body: [UInt8]
+    /// The sender relays for other hosts (`bridge --relay`): hosts whose frames come from its
+    /// address are reached through it.
+    public var senderRelays: Bool
 
-    public init(kind: Kind, sender: InstanceRange, session: UInt64, sequence: UInt64, sentAtMs: UInt64, body: [UInt8]) {
+    public init(kind: Kind, sender: InstanceRange, session: UInt64, sequence: UInt64, sentAtMs: UInt64, body: [UInt8],
+                senderRelays: Bool = false) {
+        self.senderRelays = senderRelays
         self.kind = kind
         self.sender = sender
         self.session = session
@@ -69,6 +76,7 @@ public struct BridgeFrame: Equatable, Sendable {
             b.storeBytes(of: kind.rawValue, toByteOffset: 5, as: UInt8.self)
             b.storeLE16(sender.first, 6)
             b.storeLE16(sender.count, 8)
+            b.storeLE16(senderRelays ? 1 : 0, 10)
             b.storeLE64(session, 12)
             b.storeLE64(sequence, 20)
             b.storeLE64(sentAtMs, 28)
@@ -96,12 +104,12 @@ public struct BridgeFrame: Equatable, Sendable {
         else { return .failure(.badTag) }
         guard base.loadLE32(0) == magic, base.load(fromByteOffset: 4, as: UInt8.self) == version,
               let kind = Kind(rawValue: base.load(fromByteOffset: 5, as: UInt8.self)),
-              base.loadLE16(10) == 0, base.loadLE64(20) < sequenceLimit,
+              base.loadLE16(10) & ~1 == 0, base.loadLE64(20) < sequenceLimit,
               let sender = InstanceRange(first: base.loadLE16(6), count: base.loadLE16(8))
         else { return .failure(.malformed) }
         return .success(BridgeFrame(
             kind: kind, sender: sender, session: base.loadLE64(12), sequence: base.loadLE64(20),
-            sentAtMs: base.loadLE64(28), body: body))
+            sentAtMs: base.loadLE64(28), body: body, senderRelays: base.loadLE16(10) & 1 != 0))
     }
 
     public static func open(_ bytes: [UInt8], with keys: LinkKeys) -> Result<BridgeFrame, Rejection> {
@@ -220,6 +228,35 @@ public struct Announcement: Equatable, Sendable {
         }
         guard reader.atEnd else { return nil }
         self.instances = instances
+    }
+}
+
+/// A probe body: u16 the host it is for (its first instance), u8 0 a ping or 1 its answer,
+/// u64 the pinger's clock (µs) as it sent the ping, echoed in the answer.
+public struct Probe: Equatable, Sendable {
+    public var target: UInt16
+    public var isAnswer: Bool
+    public var sentAtUs: UInt64
+
+    public init(target: UInt16, isAnswer: Bool, sentAtUs: UInt64) {
+        self.target = target
+        self.isAnswer = isAnswer
+        self.sentAtUs = sentAtUs
+    }
+
+    public var body: [UInt8] {
+        var out: [UInt8] = []
+        appendLE16(target, to: &out)
+        out.append(isAnswer ? 1 : 0)
+        appendLE64(sentAtUs, to: &out)
+        return out
+    }
+
+    /// Total parsing: nil for any body that is not exactly a probe.
+    public init?(body: [UInt8]) {
+        guard body.count == 11, body[2] <= 1 else { return nil }
+        self.init(target: UInt16(body[0]) | UInt16(body[1]) << 8, isAnswer: body[2] == 1,
+                  sentAtUs: (0..<8).reduce(0) { $0 | UInt64(body[3 + $1]) << (8 * UInt64($1)) })
     }
 }
 

@@ -79,7 +79,7 @@ struct BridgeRun: ParsableCommand {
         }
         let lock = try BridgeLock(registryPath: path)
         let settings = BridgeEngine.Settings(listen: listenAddress, peers: peers, range: instances, key: key,
-                                             maxClockSkewMs: maxClockSkew * 1000, relay: relay)
+                                             maxClockSkewMs: maxClockSkew * 1000, relay: relay, peersFile: path + ".bridge-peers")
         let engine = try BridgeEngine(settings: settings, registry: file.registry) { say("bridge: \($0)") }
         say("bridge: listening on \(listenAddress), this host has instances \(instances.first)-\(instances.last) "
             + "(\(network.address(ofInstance: Int(instances.first)).dotted) - \(network.address(ofInstance: instances.last).dotted)), "

@@ -41,6 +41,7 @@ struct Status: ParsableCommand {
             if let file {
                 let snapshot = RegistrySnapshot(registry: file.registry, nowMs: platform.nowMs)
                 text = json ? snapshot.json(pretty: !watch) + "\n" : watch ? view.frame(snapshot, atMs: MonotonicClock.milliseconds, registry: path) : snapshot.table()
+                if !json { text += bridgePeers(registry: path) }
             } else if json {
                 text = RegistrySnapshot.missing(path: path) + "\n"
             } else if watch {
@@ -176,4 +177,24 @@ struct RegistrySnapshot: Codable, Equatable {
         if instances.isEmpty { out += "(no instances)\n" }
         return out
     }
+}
+
+/// The other hosts as this host's bridge sees them (the file it rewrites every second):
+/// range, link address, up or silent, direct or relayed, round trip. Empty without a bridge.
+func bridgePeers(registry: String) -> String {
+    let path = registry + ".bridge-peers"
+    guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else { return "" }
+    let rows = text.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { $0.split(separator: "\t").map(String.init) }
+    var out = "other hosts (this host's bridge):\n"
+    if let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
+       Date().timeIntervalSince(modified) > 5 {
+        out += "    (written \(Int(Date().timeIntervalSince(modified))) s ago: is the bridge still running?)\n"
+    }
+    out += "    INSTANCES  BRIDGE                 STATE   ROUTE                             RTT\n"
+    for row in rows where row.count == 5 {
+        out += "    " + [row[0].padding(toLength: 10, withPad: " ", startingAt: 0), row[1].padding(toLength: 22, withPad: " ", startingAt: 0),
+                         row[2].padding(toLength: 7, withPad: " ", startingAt: 0), row[3].padding(toLength: 33, withPad: " ", startingAt: 0),
+                         row[4]].joined(separator: " ") + "\n"
+    }
+    return out
 }

@@ -70,6 +70,31 @@ final class BridgeProtocolTests: XCTestCase {
         XCTAssertEqual(BridgeFrame.open(newer, with: keys), .failure(.malformed))
     }
 
+    func test_aRelaySaysSoInItsFramesAndOtherFlagsAreMalformed() throws {
+        var relays = frame()
+        relays.senderRelays = true
+        let sealed = try XCTUnwrap(relays.sealed(with: keys))
+        XCTAssertEqual(try BridgeFrame.open(sealed, with: keys).get(), relays)
+        XCTAssertFalse(try BridgeFrame.open(try XCTUnwrap(frame().sealed(with: keys)), with: keys).get().senderRelays)
+        var header = Array(sealed.prefix(BridgeFrame.headerSize))
+        header[10] = 2  // a flag this version does not know
+        let unknown = header + LinkCipher.seal([1, 2, 3][...], key: keys.frames, nonce: BridgeFrame.nonce(header), authenticating: header)
+        XCTAssertEqual(BridgeFrame.open(unknown, with: keys), .failure(.malformed))
+    }
+
+    func test_aProbeAndAStreamTokenParseOnlyWhatTheyWrite() {
+        let probe = Probe(target: 32, isAnswer: true, sentAtUs: 0x0102_0304_0506_0708)
+        XCTAssertEqual(Probe(body: probe.body), probe)
+        XCTAssertNil(Probe(body: probe.body.dropLast() + []), "too short")
+        XCTAssertNil(Probe(body: probe.body + [0]), "too long")
+        var other = probe.body
+        other[2] = 2
+        XCTAssertNil(Probe(body: other), "neither a ping nor an answer")
+        let token = StreamToken(opener: 16, session: 1_700_000_000_000, sequence: 42)
+        XCTAssertEqual(StreamToken(body: token.body), token)
+        XCTAssertNil(StreamToken(body: Array(token.body.dropLast())))
+    }
+
     func test_aSessionSendsNoMoreFramesThanItsNoncesTellApart() {
         XCTAssertNotNil(frame(sequence: BridgeFrame.sequenceLimit - 1).sealed(with: keys))
         XCTAssertNil(frame(sequence: BridgeFrame.sequenceLimit).sealed(with: keys))
