@@ -16,7 +16,7 @@ Checks:
   - with R relaying (`bridge --relay`): a broadcast from A, and one from B, finds all 12
     and unicast works both ways with each of them, exactly once; R counts the frames it
     passed on; a TCP stream of 16 MiB from A to a listener behind B's NAT passes through
-    R (B calls R back; R joins the two connections);
+    R (B calls R back; R joins the two connections), and one from a copy on R itself;
   - the relay killed (kill -9) looks like a pulled cable: A's bridge drops R's and B's
     instances once they are silent; a relay started again is found again without
     restarting A or B, and a broadcast from A finds all 12 once more;
@@ -254,7 +254,7 @@ def main():
 
         # TCP: a listener behind B's NAT, a stream from A; R has B call back and joins the two.
         registry = lambda host: {"VIRTUALLAN_REGISTRY": os.path.join(workdir, f"registry-{host}")}  # noqa: E731
-        sink = Process("sink-B", HOSTS[2], [testhosts.PEER, "peer", "sink", "--count", "1", "--port", "23800", "--timeout-ms", "60000"],
+        sink = Process("sink-B", HOSTS[2], [testhosts.PEER, "peer", "sink", "--count", "2", "--port", "23800", "--timeout-ms", "60000"],
                        registry(2))
         ready = sink.expect(lambda l: l.startswith("ready"), "ready") or "ready -1"
         index = int(ready.split()[1])
@@ -264,6 +264,11 @@ def main():
                                        "--peer-instance", str(index)], registry(1))
         sank = sink.expect(lambda l: l.startswith("sank") or "sink:" in l, "sank", timeout=120) or ""
         check(sank.startswith(f"sank {16 << 20} bytes"), f"a TCP stream of 16 MiB from A to B's listener passes through the relay whole ({sank})")
+        # The relay's own copy connects too: B calls it back as well.
+        Process("stream-R", HOSTS[0], [testhosts.PEER, "peer", "stream", "--count", "16", "--port", "23800",
+                                       "--peer-instance", str(index)], registry(0))
+        sank = sink.expect(lambda l: l.startswith("sank") or "sink:" in l, "sank", timeout=120) or ""
+        check(sank.startswith(f"sank {16 << 20} bytes"), f"and one from a copy on R itself, B calling R back ({sank})")
 
         # The relay dies without a goodbye: to A it is a pulled cable; back, the LAN resumes.
         spliced_by = bridges[0]

@@ -60,6 +60,13 @@ extension BridgeEngine {
             }
             parked[token] = nil
             streams[stream.link] = nil
+            if waiting.own {
+                // The relay's own connection: the call back is its link from here on.
+                waiting.stream.link = stream.link
+                streams[stream.link] = waiting.stream
+                pump(waiting.stream)
+                return .taken
+            }
             let splice = SplicedStream(a: waiting.stream.link, b: stream.link, first: waiting.stream.head)
             splices[splice.a] = splice
             splices[splice.b] = splice
@@ -74,14 +81,24 @@ extension BridgeEngine {
             guard let host = peers.values.first(where: { $0.up && $0.range.contains(target) && $0.range.first != frame.sender.first }) else {
                 return .failed("the host of instance \(target) is not up")
             }
-            let token = StreamToken(opener: frame.sender.first, session: frame.session, sequence: frame.sequence)
-            guard send(.callback, body: token.body, to: host.address) else { return .failed("cannot ask \(host.address) to call back") }
             streams[stream.link] = nil
-            parked[token] = (stream, platform.nowMs, host.range.first)
+            if let failure = awaitCallBack(stream, token: StreamToken(opener: frame.sender.first, session: frame.session, sequence: frame.sequence),
+                                           from: host) {
+                TCPSocket.reset(stream.link)
+                return .failed(failure)
+            }
             return .taken
         case .announce, .datagram, .probe:
             return .failed("not an opening frame")
         }
+    }
+
+    /// Parks `stream` (one passed on, or the relay's own, `stream.link` still to come) and asks
+    /// `host` to call back; the failure, or nil.
+    func awaitCallBack(_ stream: RelayedStream, token: StreamToken, from host: Peer) -> String? {
+        guard send(.callback, body: token.body, to: host.address) else { return "cannot ask \(host.address) to call back" }
+        parked[token] = (stream, platform.nowMs, host.range.first, stream.link < 0)
+        return nil
     }
 
     /// A relay asks for a connection (over UDP): connect to it and say which one; the relay
@@ -114,7 +131,7 @@ extension BridgeEngine {
         for (token, waiting) in parked where Int32(bitPattern: nowMs &- waiting.sinceMs) > Int32(RelayedStream.setupWaitMs) {
             parked[token] = nil
             log("stream \(describe(waiting.stream)) reset: its listener's host did not call back within \(RelayedStream.setupWaitMs) ms")
-            TCPSocket.reset(waiting.stream.link)
+            if waiting.own { end(waiting.stream, reset: true) } else { TCPSocket.reset(waiting.stream.link) }
         }
     }
 }

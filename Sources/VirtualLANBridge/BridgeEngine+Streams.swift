@@ -63,13 +63,19 @@ extension BridgeEngine {
             return "its preamble failed the check"
         }
         guard let peer = peers[stream.peer], peer.up else { count(.unknownPeer); return "the remote instance's host is not up" }
-        guard let opening = sealed(.stream, body: stream.head),
-              let (link, _) = TCPSocket.connect(to: peer.address.sockaddr, bindLoopback: false)
-        else { count(.sendFailed); return "cannot connect to the bridge at \(peer.address)" }
+        guard let opening = sealed(.stream, body: stream.head) else { count(.tooLarge); return "its opening frame does not fit" }
         stream.seal = StreamSeal(keys: keys, opener: settings.range.first, session: session, sequence: sequence, connectingSide: true)
+        stream.sendFirst(toLink: [UInt8(truncatingIfNeeded: opening.count), UInt8(truncatingIfNeeded: opening.count >> 8)] + opening)
+        if settings.relay {
+            // A relay's own connections are called back too: their hosts may be behind NAT.
+            return awaitCallBack(stream, token: StreamToken(opener: settings.range.first, session: session, sequence: sequence), from: peer)
+        }
+        guard let (link, _) = TCPSocket.connect(to: peer.address.sockaddr, bindLoopback: false) else {
+            count(.sendFailed)
+            return "cannot connect to the bridge at \(peer.address)"
+        }
         stream.link = link
         stream.linkConnecting = true
-        stream.sendFirst(toLink: [UInt8(truncatingIfNeeded: opening.count), UInt8(truncatingIfNeeded: opening.count >> 8)] + opening)
         streams[link] = stream
         return nil
     }

@@ -67,7 +67,7 @@ public final class BridgeEngine {
     var streamsRelayed = 0, streamsReset = 0, framesPassedOn = 0, streamsSpliced = 0
     /// Relay: connections waiting for their listener's host to call back, and the joined
     /// pairs (BridgeEngine+Relay).
-    var parked: [StreamToken: (stream: RelayedStream, sinceMs: UInt32, host: UInt16)] = [:]
+    var parked: [StreamToken: (stream: RelayedStream, sinceMs: UInt32, host: UInt16, own: Bool)] = [:]
     var splices: [Int32: SplicedStream] = [:]
     let keys: LinkKeys
     let session: UInt64
