@@ -129,8 +129,8 @@ final class BridgeCommandTests: XCTestCase {
     func test_badBridgeArgumentsAreRefusedWithTheFix() throws {
         let key = folder.appendingPathComponent("key").path
         let short = folder.appendingPathComponent("short").path
-        FileManager.default.createFile(atPath: key, contents: Data(repeating: 7, count: 32), attributes: [.posixPermissions: 0o600])
-        FileManager.default.createFile(atPath: short, contents: Data(repeating: 7, count: 8), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: key, contents: Data(repeating: 7, count: 32), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: short, contents: Data(repeating: 7, count: 8), attributes: [.posixPermissions: 0o600])
         let registry = folder.appendingPathComponent("registry").path
         let base = ["bridge", "--registry", registry]
         let cases: [([String], String)] = [

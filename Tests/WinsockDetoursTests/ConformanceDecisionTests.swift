@@ -199,10 +199,15 @@ final class ConformanceDecisionTests: LANTestCase {
             let r = data.withUnsafeMutableBytes { d in
                 control.withUnsafeMutableBytes { c -> Int32 in
                     var buffer = VL_WSABUF(len: 16, buf: d.baseAddress!.assumingMemoryBound(to: CChar.self))
-                    var message = VL_WSAMSG(name: &from, namelen: 16, lpBuffers: &buffer, dwBufferCount: 1,
-                                            Control: VL_WSABUF(len: 64, buf: c.baseAddress!.assumingMemoryBound(to: CChar.self)), dwFlags: 0)
-                    defer { XCTAssertEqual(message.dwFlags, UInt32(VL_MSG_BCAST)) }
-                    return hookWSARecvMsg(receiver, &message, &received, nil, nil)
+                    // The message's pointers must outlive the call: taken for its whole span.
+                    return withUnsafeMutablePointer(to: &from) { name in
+                        withUnsafeMutablePointer(to: &buffer) { buffers in
+                            var message = VL_WSAMSG(name: name, namelen: 16, lpBuffers: buffers, dwBufferCount: 1,
+                                                    Control: VL_WSABUF(len: 64, buf: c.baseAddress!.assumingMemoryBound(to: CChar.self)), dwFlags: 0)
+                            defer { XCTAssertEqual(message.dwFlags, UInt32(VL_MSG_BCAST)) }
+                            return hookWSARecvMsg(receiver, &message, &received, nil, nil)
+                        }
+                    }
                 }
             }
             XCTAssertEqual(r, 0)
@@ -219,8 +224,8 @@ final class ConformanceDecisionTests: LANTestCase {
 
     /// WSASendMsg is WSASendTo with the message's name and buffers; an overlapped WSARecvMsg
     /// completes the message (flags, name, IP_PKTINFO) when the datagram comes.
-    func test_wsaSendMsgAndAnOverlappedWsaRecvMsg() throws {
-        try lan.as(0) { ws in
+    func test_wsaSendMsgAndAnOverlappedWsaRecvMsg() {
+        lan.as(0) { ws in
             let s = ws.udpSocket()
             XCTAssertEqual(ws.bind(s, .any, 7250), 0)
             var on: Int32 = 1
@@ -252,8 +257,10 @@ final class ConformanceDecisionTests: LANTestCase {
             var two = [VL_WSABUF(len: 4, buf: base), VL_WSABUF(len: 3, buf: base + 4)]
             var sent: UInt32 = 0
             let r = two.withUnsafeMutableBufferPointer { b -> Int32 in
-                var outgoing = VL_WSAMSG(name: &to, namelen: 16, lpBuffers: b.baseAddress, dwBufferCount: 2, Control: VL_WSABUF(), dwFlags: 0)
-                return hookWSASendMsg(s, &outgoing, 0, &sent, nil, nil)
+                withUnsafeMutablePointer(to: &to) { name in
+                    var outgoing = VL_WSAMSG(name: name, namelen: 16, lpBuffers: b.baseAddress, dwBufferCount: 2, Control: VL_WSABUF(), dwFlags: 0)
+                    return hookWSASendMsg(s, &outgoing, 0, &sent, nil, nil)
+                }
             }
             XCTAssertEqual(r, 0)
             XCTAssertEqual(sent, 7)
