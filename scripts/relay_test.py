@@ -20,6 +20,9 @@ Checks:
   - the relay killed (kill -9) looks like a pulled cable: A's bridge drops R's and B's
     instances once they are silent; a relay started again is found again without
     restarting A or B, and a broadcast from A finds all 12 once more;
+  - over a WireGuard overlay (wireguard-go) with R as its hub, A's and B's bridges name each
+    other's overlay address and no relay bridge runs: a broadcast from A finds B's lobby
+    hosts and pings each once;
   - with --wine (the hook DLL built): the stand-in game under Wine, 2 copies on A and 2 on
     B (one Wine prefix and wineserver per host), a copy on B hosting: every copy finds the
     lobby behind B's NAT through the relay, joins, and plays its rounds with nothing lost;
@@ -192,8 +195,66 @@ def other_hosts(host, workdir, wanted, within=10):
         time.sleep(0.2)  # the bridge rewrites its view once a second: look again (bounded above)
 
 
-def addresses(hosts):
-    return sorted(f"192.168.80.{i + 1}:{GAME_PORT}" for h in hosts for i in SERVERS[h])
+def overlay(workdir):
+    """The bridge over a WireGuard overlay the players already run (wireguard-go, userspace):
+    R is the overlay's hub (10.219.0.1) and forwards between A (.2) and B (.3), which reach it
+    from behind their NATs (a keepalive each second keeps their NATs open). The bridges of A
+    and B name each other's overlay address; no relay bridge: the overlay gives the reach.
+    Those addresses exist only on the WireGuard interfaces, and A and B do not reach each
+    other outside it (checked first), so what crosses has crossed through WireGuard."""
+    print("relay test: the bridges of A and B over a WireGuard overlay through R (no relay bridge)")
+    env = {"WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD": "1"}
+    names = {0: "vlwgr", 1: "vlwga", 2: "vlwgb"}
+    keys = {h: subprocess.run(["wg", "genkey"], capture_output=True, text=True, check=True).stdout.strip() for h in names}
+    public = {h: subprocess.run(["wg", "pubkey"], input=keys[h], capture_output=True, text=True, check=True).stdout.strip() for h in names}
+    daemons = [Process(f"wireguard-{NAMES[h]}", HOSTS[h], ["wireguard-go", "-f", names[h]], env) for h in names]
+    try:
+        for h in names:
+            key_file = os.path.join(workdir, f"wg-{h}.key")
+            with open(key_file, "w") as f:
+                f.write(keys[h] + "\n")
+            os.chmod(key_file, 0o600)
+            deadline = time.monotonic() + 10
+            while subprocess.run(["ip", "-n", HOSTS[h], "link", "show", names[h]], capture_output=True).returncode != 0:
+                if time.monotonic() > deadline:
+                    check(False, f"wireguard-go made its interface on host {NAMES[h]} ({daemons[h].lines[-3:]})")
+                    return
+                time.sleep(0.1)  # wireguard-go creates the interface as it starts: look again (bounded above)
+            if h == 0:
+                peers = ["peer", public[1], "allowed-ips", "10.219.0.2/32", "peer", public[2], "allowed-ips", "10.219.0.3/32"]
+                sh("ip", "netns", "exec", HOSTS[0], "sysctl", "-qw", "net.ipv4.ip_forward=1")
+            else:
+                peers = ["peer", public[0], "endpoint", f"{ADDR[0]}:51820", "allowed-ips", "10.219.0.0/24", "persistent-keepalive", "1"]
+            sh("ip", "netns", "exec", HOSTS[h], "wg", "set", names[h], "private-key", key_file,
+               *(["listen-port", "51820"] if h == 0 else []), *peers)
+            sh("ip", "-n", HOSTS[h], "addr", "add", f"10.219.0.{h + 1}/24", "dev", names[h])
+            sh("ip", "-n", HOSTS[h], "link", "set", names[h], "up")
+        over = {1: "10.219.0.2", 2: "10.219.0.3"}
+        bridges = [Process(f"bridge-{NAMES[h]}", HOSTS[h], [testhosts.TOOL, "bridge", "--listen", f"{over[h]}:{LINK_PORT}",
+                                                            "--range", testhosts.RANGES[h], "--key-file", os.path.join(workdir, "key"),
+                                                            "--registry", os.path.join(workdir, f"registry-wg-{h}"),
+                                                            "--peer", f"{over[3 - h]}:{LINK_PORT}"]) for h in (1, 2)]
+        check(all(b.expect(lambda l: "listening on" in l, "listening") for b in bridges) and wait_peers(bridges[0], 1)
+              and wait_peers(bridges[1], 1), "A's and B's bridges, on their overlay addresses, see each other")
+        servers = [Process(f"serve-{NAMES[h]}", HOSTS[h], [testhosts.PEER, "peer", "serve", "--port", str(GAME_PORT), "--timeout-ms", "20000"],
+                           {"VIRTUALLAN_REGISTRY": os.path.join(workdir, f"registry-wg-{h}")}) for h in (1, 1, 2, 2)]
+        check(all(p.expect(lambda l: l.startswith("ready"), "ready") for p in servers), "2 lobby hosts on A and 2 on B")
+        check(wait_ports(bridges[0], SERVERS[2][:2], "B's servers"), "over the overlay, A learns B's servers")
+        p = Process("discover-A", HOSTS[1], [testhosts.PEER, "peer", "discover", "--port", str(GAME_PORT), "--timeout-ms", "20000",
+                                             "--count", "4"], {"VIRTUALLAN_REGISTRY": os.path.join(workdir, "registry-wg-1")})
+        found = p.expect(lambda l: l.startswith("found") or "discover:" in l, "found", timeout=40) or ""
+        pinged = p.expect(lambda l: l.startswith("pinged") or "discover:" in l, "pinged") if found.startswith("found") else ""
+        check(found.split()[1:] == addresses([1, 2], each=2) and (pinged or "").startswith("pinged 4, own broadcast copies 1, duplicates 0"),
+              f"a broadcast from A finds the 4 lobby hosts on A and B, each pinged once ({found}; {pinged})")
+        for b in bridges:
+            b.stop()
+    finally:
+        for d in daemons:
+            d.stop()
+
+
+def addresses(hosts, each=4):
+    return sorted(f"192.168.80.{i + 1}:{GAME_PORT}" for h in hosts for i in SERVERS[h][:each])
 
 
 def main():
@@ -288,6 +349,7 @@ def main():
         passed_on = int(stats.split("passed on=")[1].split()[0]) if "passed on=" in stats else 0
         check(passed_on > 0, f"R counted the frames it passed on ({passed_on})")
         check(any("passes through this relay" in l for l in spliced_by.lines), "R joined the stream's two connections (B called back)")
+        overlay(workdir)
         if "--wine" in sys.argv:
             wine_lobby(workdir)
             wine_tcp(workdir)
