@@ -19,6 +19,8 @@ struct Bridge: ParsableCommand {
         On host B, paste the line when asked:
           virtuallan bridge --range 32-63 --listen 10.0.0.2:47800 --invite -
         (Or copy the key file to every host and name the others with --peer.)
+        Hosts behind NAT that cannot reach each other: run one bridge with --relay on
+        a host they all reach, and give them its address (its invite).
         Start the bridge before the copies of the game. The link is plain UDP: put
         it on any network the hosts share (a LAN, WireGuard, ZeroTier, Tailscale).
         Frames are encrypted and authenticated with the key (ChaCha20-Poly1305);
@@ -45,7 +47,7 @@ struct BridgeRun: ParsableCommand {
     @Option(help: "Registry file (default: $VIRTUALLAN_REGISTRY, the config file's, or the per-user default).")
     var registry: String?
     @Option(help: "Config file.") var config: String?
-    @Flag(help: "Pass frames on between the other hosts: run it on a host every other host reaches (a server, or the one with a forwarded port), for hosts behind NAT that cannot reach each other. UDP only so far.")
+    @Flag(help: "Pass frames on between the other hosts: run it on a host every other host reaches (a server, or the one with a forwarded port), for hosts behind NAT that cannot reach each other (UDP and TCP).")
     var relay = false
     @Option(name: .customLong("max-clock-skew"), help: "Seconds a frame may be old (or ahead) before it counts as a replay.")
     var maxClockSkew: UInt64 = 30
