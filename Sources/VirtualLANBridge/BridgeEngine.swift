@@ -14,6 +14,8 @@ import WinsockDetours
 /// - A datagram from a peer is handed to the local socket(s) from the proxy of its sender.
 /// - A TCP listener of a remote instance has a stand-in listener here; a connection to it
 ///   is relayed to the peer's bridge over a TCP connection of its own (BridgeEngine+Streams).
+/// - With `--relay` it also passes frames and connections on between hosts that cannot reach
+///   each other (BridgeEngine+Relay); it probes every host for `status` (BridgeEngine+Probes).
 ///
 /// One thread, in arrival order, no queue of its own: datagrams of one flow are never
 /// reordered here, and the only buffers are the kernel's bounded socket buffers.
