@@ -53,7 +53,7 @@ final class SplicedStream {
 
     private func move(from source: Int32, to target: Int32, _ pending: inout Pending, _ ended: inout Bool, _ shut: inout Bool,
                       _ total: inout Int, _ progress: inout Bool) -> String? {
-        let side = source == a ? "the connecting host's link" : "the listener host's link"
+        func name(_ fd: Int32) -> String { fd == a ? "the connecting host's link" : "the listener host's link" }
         if pending.isEmpty && !ended {
             let n = recv(source, &scratch, scratch.count, Int32(MSG_DONTWAIT))
             if n > 0 {
@@ -64,12 +64,12 @@ final class SplicedStream {
                 ended = true
                 progress = true
             } else if errno != EAGAIN && errno != EINTR {
-                return "\(side) failed (\(String(cString: strerror(errno))))"
+                return "\(name(source)) failed (\(String(cString: strerror(errno))))"
             }
         }
         if !pending.isEmpty {
             let n = pending.bytes[pending.offset...].withUnsafeBytes { send(target, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) }
-            if n < 0 && errno != EAGAIN && errno != EINTR { return "\(side): the other link failed (\(String(cString: strerror(errno))))" }
+            if n < 0 && errno != EAGAIN && errno != EINTR { return "\(name(target)) failed (\(String(cString: strerror(errno))))" }
             if n > 0 {
                 pending.offset += n
                 if pending.offset == pending.bytes.count { pending = Pending() }
