@@ -15,8 +15,15 @@ import VirtualIPCore
 /// a broadcast names the first instance of the host it is for, and a sender sends one per
 /// host), and only a datagram for the relay's own host is the relay's. Never back to where
 /// it came from. A host that also reaches the sender directly gets an announcement twice,
-/// and its replay window drops the second. Over UDP only: a relayed TCP connection still
-/// needs the listener's host reachable from the connecting one.
+/// and its replay window drops the second.
+///
+/// A relayed TCP connection for another host comes to the relay as to that host (its
+/// opening frame over TCP, the connecting host having the relay's address for it). The
+/// relay cannot connect to a host behind NAT, so it asks it to call back (a `callback`
+/// frame over UDP naming the connection, `StreamToken`); that host connects to the relay,
+/// says which connection it is, and the relay joins the two (`SplicedStream`): the opening
+/// frame first, then the chunks, sealed end to end by the two hosts. The relay's own
+/// copies' connections are called back the same way.
 extension BridgeEngine {
     /// Passes the frame on where it goes; true when it is not this host's to take.
     func passedOn(_ bytes: UnsafeRawBufferPointer, _ frame: BridgeFrame, from: HostAddress) -> Bool {
@@ -81,12 +88,9 @@ extension BridgeEngine {
             guard let host = peers.values.first(where: { $0.up && $0.range.contains(target) && $0.range.first != frame.sender.first }) else {
                 return .failed("the host of instance \(target) is not up")
             }
-            streams[stream.link] = nil
-            if let failure = awaitCallBack(stream, token: StreamToken(opener: frame.sender.first, session: frame.session, sequence: frame.sequence),
-                                           from: host) {
-                TCPSocket.reset(stream.link)
-                return .failed(failure)
-            }
+            let token = StreamToken(opener: frame.sender.first, session: frame.session, sequence: frame.sequence)
+            if let failure = awaitCallBack(stream, token: token, from: host) { return .failed(failure) }  // the caller resets it
+            streams[stream.link] = nil  // parked: out of the poll set until the call back
             return .taken
         case .announce, .datagram, .probe:
             return .failed("not an opening frame")
