@@ -115,7 +115,7 @@ extension BridgeEngine {
         let stream = RelayedStream(stage: .readingOpen, link: link, peer: 0, nowMs: platform.nowMs)
         stream.linkFrom = relay
         stream.linkConnecting = true
-        stream.sendFirst(toLink: [UInt8(truncatingIfNeeded: opening.count), UInt8(truncatingIfNeeded: opening.count >> 8)] + opening)
+        stream.sendFirst(toLink: RelayedStream.framed(opening))
         streams[link] = stream
     }
 

@@ -65,7 +65,7 @@ extension BridgeEngine {
         guard let peer = peers[stream.peer], peer.up else { count(.unknownPeer); return "the remote instance's host is not up" }
         guard let opening = sealed(.stream, body: stream.head) else { count(.tooLarge); return "its opening frame does not fit" }
         stream.seal = StreamSeal(keys: keys, opener: settings.range.first, session: session, sequence: sequence, connectingSide: true)
-        stream.sendFirst(toLink: [UInt8(truncatingIfNeeded: opening.count), UInt8(truncatingIfNeeded: opening.count >> 8)] + opening)
+        stream.sendFirst(toLink: RelayedStream.framed(opening))
         if settings.relay {
             // A relay's own connections are called back too: their hosts may be behind NAT.
             return awaitCallBack(stream, token: StreamToken(opener: settings.range.first, session: session, sequence: sequence), from: peer)

@@ -254,9 +254,9 @@ public struct Probe: Equatable, Sendable {
 
     /// Total parsing: nil for any body that is not exactly a probe.
     public init?(body: [UInt8]) {
-        guard body.count == 11, body[2] <= 1 else { return nil }
-        self.init(target: UInt16(body[0]) | UInt16(body[1]) << 8, isAnswer: body[2] == 1,
-                  sentAtUs: (0..<8).reduce(0) { $0 | UInt64(body[3 + $1]) << (8 * UInt64($1)) })
+        var reader = ByteReader(body)
+        guard let target = reader.le16(), let kind = reader.byte(), kind <= 1, let sentAtUs = reader.le64(), reader.atEnd else { return nil }
+        self.init(target: target, isAnswer: kind == 1, sentAtUs: sentAtUs)
     }
 }
 
@@ -299,9 +299,9 @@ struct StreamToken: Hashable {
     }
 
     init?(body: [UInt8]) {
-        guard body.count == 18 else { return nil }
-        func le(_ at: Int, _ count: Int) -> UInt64 { (0..<count).reduce(0) { $0 | UInt64(body[at + $1]) << (8 * UInt64($1)) } }
-        self.init(opener: UInt16(le(0, 2)), session: le(2, 8), sequence: le(10, 8))
+        var reader = ByteReader(body)
+        guard let opener = reader.le16(), let session = reader.le64(), let sequence = reader.le64(), reader.atEnd else { return nil }
+        self.init(opener: opener, session: session, sequence: sequence)
     }
 }
 
@@ -324,5 +324,10 @@ struct ByteReader {
         guard offset + 2 <= bytes.count else { return nil }
         offset += 2
         return UInt16(bytes[offset - 2]) | UInt16(bytes[offset - 1]) << 8
+    }
+    mutating func le64() -> UInt64? {
+        guard offset + 8 <= bytes.count else { return nil }
+        offset += 8
+        return (1...8).reduce(0) { $0 << 8 | UInt64(bytes[offset - $1]) }
     }
 }

@@ -8,7 +8,6 @@ import Foundation
 /// key: frames take theirs from their unique header, each relayed stream has a key of its own.
 enum LinkCipher {
     static let tagSize = 16
-    static let nonceSize = 12
 
     static func seal(_ plaintext: ArraySlice<UInt8>, key: SymmetricKey, nonce: [UInt8], authenticating clear: [UInt8]) -> [UInt8] {
         // The nonce is always 12 bytes here, so neither call can fail.

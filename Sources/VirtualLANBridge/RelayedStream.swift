@@ -84,6 +84,11 @@ final class RelayedStream {
 
     var fds: [Int32] { [local, link].filter { $0 >= 0 } }
 
+    /// A sealed frame as the first bytes on a link: its u16 length, then the frame.
+    static func framed(_ frame: [UInt8]) -> [UInt8] {
+        [UInt8(truncatingIfNeeded: frame.count), UInt8(truncatingIfNeeded: frame.count >> 8)] + frame
+    }
+
     /// Bytes to send before anything the local side sends (the opening frame), or before
     /// anything from the link (the preamble for the copy's listener).
     func sendFirst(toLink bytes: [UInt8]) { outbound.bytes += bytes }
