@@ -30,6 +30,9 @@ public func fuzzBridge(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     if let probe = Probe(body: bytes) {
         precondition(probe.body == bytes, "probe round trip")
     }
+    if let meeting = Meeting(body: bytes) {
+        precondition(meeting.body == bytes, "meeting round trip")
+    }
     if let token = StreamToken(body: bytes) {
         precondition(token.body == bytes, "stream token round trip")
     }

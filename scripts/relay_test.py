@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Two hosts behind NAT, one relay: the bridge across the internet (issue 27, first step).
+"""Two hosts behind NAT, one relay: the bridge across the internet (issue 27).
 
 Builds a small internet of network namespaces: a "public" segment (a Linux bridge as the
 switch, 10.214.0.0/24) with the relay host R (10.214.0.1) and two home routers, RA and RB
 (10.214.0.2, .3); host A (10.215.1.2) behind RA, host B (10.215.2.2) behind RB. The routers
 masquerade (nftables) and let nothing in that does not belong to a connection from inside,
-like a home router with no port forwarded. No namespace has a route off these segments:
+like a home router with no port forwarded. RA keeps one public port per socket whatever the
+destination; RB starts symmetric (a new random port per destination), then keeps one too. No namespace has a route off these segments:
 nothing of ours can leave the machine. One bridge per host (R: instances 0-15, A: 16-31,
 B: 32-47; A and B name only R as --peer) and four test instances (`peer serve`) per host.
 
@@ -17,16 +18,23 @@ Checks:
     and unicast works both ways with each of them, exactly once; R counts the frames it
     passed on; a TCP stream of 16 MiB from A to a listener behind B's NAT passes through
     R (B calls R back; R joins the two connections), and one from a copy on R itself;
+  - B's NAT symmetric: R tells A where it sees B and A probes there, yet no probe gets
+    through and A and B stay relayed;
   - the relay killed (kill -9) looks like a pulled cable: A's bridge drops R's and B's
     instances once they are silent; a relay started again is found again without
     restarting A or B, and a broadcast from A finds all 12 once more;
+  - both NATs keeping one port per socket: A and B punch through them to each other's
+    public side (R the meeting point), status says so, a broadcast from A finds all 12, a
+    TCP stream from A to B still goes through R, and with R killed A and B go on playing
+    (a broadcast from A finds A's and B's 8 lobby hosts);
   - over a WireGuard overlay (wireguard-go) with R as its hub, A's and B's bridges name each
     other's overlay address and no relay bridge runs: a broadcast from A finds B's lobby
     hosts and pings each once;
   - with --wine (the hook DLL built): the stand-in game under Wine, 2 copies on A and 2 on
     B (one Wine prefix and wineserver per host), a copy on B hosting: every copy finds the
-    lobby behind B's NAT through the relay, joins, and plays its rounds with nothing lost;
-    and the TCP game with its host copy behind B's NAT, 64 KB each way per player intact.
+    lobby behind B's NAT, joins, and plays its rounds with nothing lost (their datagrams go
+    direct once the holes are punched); and the TCP game with its host copy behind B's NAT,
+    through the relay, 64 KB each way per player intact.
 Usage: scripts/relay_test.py <virtuallan binary> [--wine]. Prints "N passed, M failed" last.
 """
 import os
@@ -52,12 +60,18 @@ HOSTS = [f"{tag}r", f"{tag}a", f"{tag}b"]            # R, A, B: the test hosts' 
 ADDR = ["10.214.0.1", "10.215.1.2", "10.215.2.2"]    # where each host's bridge listens
 NAMES = "RAB"
 NFT = shutil.which("nft") or "/usr/sbin/nft"
-# A home router: masquerade out of its public side; in, only what belongs to a connection.
+CONNTRACK = shutil.which("conntrack") or "/usr/sbin/conntrack"
+# A home router: masquerade out of its public side; in, only what belongs to a connection,
+# to its hosts and to itself. An unasked datagram dropped in the input hook leaves no
+# connection-tracking entry behind (an entry is confirmed only after that hook), as on a
+# home router whose firewall drops it; an entry would make the router give its host's own
+# later datagrams to that sender another public port.
 NAT_RULES = """
+flush ruleset
 table ip nat {
     chain out {
         type nat hook postrouting priority srcnat; policy accept;
-        oifname "pub0" masquerade
+        oifname "pub0" MASQUERADE
     }
 }
 table ip filter {
@@ -66,8 +80,23 @@ table ip filter {
         ct state established,related accept
         iifname "lan0" oifname "pub0" accept
     }
+    chain input {
+        type filter hook input priority filter; policy drop;
+        ct state established,related accept
+        iifname { "lo", "lan0" } accept
+    }
 }
 """
+
+
+def set_nat(router, symmetric):
+    """Router `router` (0: RA, 1: RB) keeps one public port per socket whatever the
+    destination (Linux's masquerade keeps the host's port when it is free), or, symmetric,
+    gives each destination a new random port (`masquerade random`); the mappings it had are
+    flushed."""
+    rules = NAT_RULES.replace("MASQUERADE", "masquerade random" if symmetric else "masquerade")
+    subprocess.run(["ip", "netns", "exec", ROUTERS[router], NFT, "-f", "-"], input=rules, text=True, check=True)
+    subprocess.run(["ip", "netns", "exec", ROUTERS[router], CONNTRACK, "-F"], capture_output=True, check=True)
 
 
 def make_internet():
@@ -95,7 +124,7 @@ def make_internet():
         sh("ip", "-n", host, "link", "set", "eth0", "up")
         sh("ip", "-n", host, "route", "add", "default", "via", f"10.215.{i + 1}.1")
         sh("ip", "netns", "exec", router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-        subprocess.run(["ip", "netns", "exec", router, NFT, "-f", "-"], input=NAT_RULES, text=True, check=True)
+        set_nat(i, symmetric=i == 1)  # B's NAT starts symmetric: A and B need the relay
     # Routes only on these segments: a default route only in A and B, towards their router.
     for ns in [*ROUTERS, *HOSTS]:
         for line in sh("ip", "-n", ns, "-4", "route", "show").stdout.splitlines():
@@ -139,11 +168,11 @@ def bridge(host, workdir, *extra, registry="registry"):
     return p
 
 
-def discover(host, workdir, count, timeout_ms):
+def discover(host, workdir, count, timeout_ms, registry="registry"):
     """`peer discover` on `host`: the 'found ...' line (or discover's failure line) and the 'pinged ...' line."""
     p = Process(f"discover-{NAMES[host]}", HOSTS[host], [testhosts.PEER, "peer", "discover", "--port", str(GAME_PORT),
                                                          "--timeout-ms", str(timeout_ms), "--count", str(count)],
-                {"VIRTUALLAN_REGISTRY": os.path.join(workdir, f"registry-{host}")})
+                {"VIRTUALLAN_REGISTRY": os.path.join(workdir, f"{registry}-{host}")})
     found = p.expect(lambda l: l.startswith("found") or "discover:" in l, "found", timeout=timeout_ms / 1000 + 20) or ""
     pinged = p.expect(lambda l: l.startswith("pinged") or "discover:" in l, "pinged") if found.startswith("found") else ""
     p.proc.wait(timeout=30)
@@ -161,7 +190,8 @@ def wine_hosts(workdir, name):
 
 
 def wine_lobby(workdir):
-    """fo2sim.exe across the NATs: copies on A and B, the first on B hosting, through R."""
+    """fo2sim.exe across the NATs: copies on A and B, the first on B hosting (through R until
+    A and B have punched through to each other)."""
     print("relay test: the stand-in game under Wine, 2 copies on A and 2 on B, a copy behind B's NAT hosting")
     with wine_hosts(workdir, "registry-lobby") as hosts:
         winehosts.play_lobby(check, hosts, (1, 2))
@@ -182,17 +212,63 @@ def wine_tcp(workdir):
     check("spliced=2" in stats, f"R joined A's 2 connections to B's call backs ({stats})")
 
 
-def other_hosts(host, workdir, wanted, within=10):
+def other_hosts(host, workdir, wanted, within=10, registry="registry"):
     """The rows of `virtuallan status` on `host` about the other hosts, read again (at most
     `within` seconds) until `wanted(rows)` holds; the last rows read."""
     deadline = time.monotonic() + within
     while True:
         out = subprocess.run(["ip", "netns", "exec", HOSTS[host], testhosts.TOOL, "status", "--registry",
-                              os.path.join(workdir, f"registry-{host}")], capture_output=True, text=True).stdout
+                              os.path.join(workdir, f"{registry}-{host}")], capture_output=True, text=True).stdout
         rows = out.split("other hosts (this host's bridge):")[-1].splitlines()[2:] if "other hosts" in out else []
         if wanted(rows) or time.monotonic() > deadline:
             return rows
         time.sleep(0.2)  # the bridge rewrites its view once a second: look again (bounded above)
+
+
+def direct(workdir):
+    """Both NATs keep one public port per socket: A and B punch through them, R only their
+    meeting point. Their datagrams go directly, TCP still through R (a NAT lets no
+    connection in), and with R gone they go on playing."""
+    print("relay test: both NATs keep one public port per socket: A and B go direct, R their meeting point")
+    set_nat(1, symmetric=False)
+    name = "registry-punch"
+    bridges = [bridge(h, workdir, *(["--relay"] if h == 0 else []), registry=name) for h in range(3)]
+    try:
+        at_a = bridges[1].expect(lambda l: "instances 32-47 reached directly at" in l, "B reached directly", timeout=20) or ""
+        at_b = bridges[2].expect(lambda l: "instances 16-31 reached directly at" in l, "A reached directly", timeout=20) or ""
+        check(f"at 10.214.0.3:{LINK_PORT} (hole punched)" in at_a and f"at 10.214.0.2:{LINK_PORT} (hole punched)" in at_b,
+              f"A and B reach each other directly at their NATs' public side: their probes punched through ({at_a}; {at_b})")
+        servers = [[instance(h, workdir, "serve", registry=name) for _ in range(4)] for h in range(3)]
+        check([[s.instance for s in host] for host in servers] == SERVERS, "instances take their host's range")
+        check(wait_ports(bridges[1], SERVERS[0] + SERVERS[2], "R's and B's servers") and wait_ports(bridges[2], SERVERS[0] + SERVERS[1], "R's and A's"),
+              "A learns B's servers and B A's")
+        punched = lambda rows: any(r.split()[:1] == ["32-47"] and "direct (hole punched)" in r and r.split()[-1] == "ms" for r in rows)  # noqa: E731
+        rows = other_hosts(1, workdir, punched, registry=name)
+        check(punched(rows), f"status on A: B direct (hole punched), with its round trip ({rows})")
+        found, pinged = discover(1, workdir, 12, 20000, registry=name)
+        check(found.split()[1:] == addresses([0, 1, 2]) and pinged.startswith("pinged 12, own broadcast copies 1, duplicates 0"),
+              f"a broadcast from A finds all 12 lobby hosts, each pinged once ({found}; {pinged})")
+
+        env = {"VIRTUALLAN_REGISTRY": os.path.join(workdir, f"{name}-2")}
+        sink = Process("sink-B", HOSTS[2], [testhosts.PEER, "peer", "sink", "--count", "1", "--port", "23800", "--timeout-ms", "60000"], env)
+        index = int((sink.expect(lambda l: l.startswith("ready"), "ready") or "ready -1").split()[1])
+        check(wait_instances(bridges[1], "ports", [index], "B's TCP listener", ports=("tcp 23800",)), "A learns the TCP listener of B's sink")
+        Process("stream-A", HOSTS[1], [testhosts.PEER, "peer", "stream", "--count", "4", "--port", "23800", "--peer-instance", str(index)],
+                {"VIRTUALLAN_REGISTRY": os.path.join(workdir, f"{name}-1")})
+        sank = sink.expect(lambda l: l.startswith("sank") or "sink:" in l, "sank", timeout=120) or ""
+        joined = bridges[0].expect(lambda l: "passes through this relay" in l, "spliced", timeout=5)
+        check(sank.startswith(f"sank {4 << 20} bytes") and joined is not None,
+              f"a TCP stream of 4 MiB from A to B's listener still goes through R, whole ({sank}; {joined})")
+
+        bridges[0].stop(signal.SIGKILL)
+        check(wait_instances(bridges[1], "left", SERVERS[0], "R's instances leave"), "relay killed: A's bridge drops R's instances once R is silent")
+        found, pinged = discover(1, workdir, 8, 20000, registry=name)
+        check(found.split()[1:] == addresses([1, 2]) and pinged.startswith("pinged 8, own broadcast copies 1, duplicates 0"),
+              f"with R gone, a broadcast from A still finds A's and B's 8 lobby hosts, each pinged once: direct ({found}; {pinged})")
+        check(not any(l.startswith("bridge: instance 32 ") and l.endswith(" left") for l in bridges[1].lines), "B's instances never left A")
+    finally:
+        for p in bridges:
+            p.stop()
 
 
 def overlay(workdir):
@@ -262,8 +338,8 @@ def main():
         print("relay test: SKIPPED: cannot create network namespaces here (needs root and iproute2's `ip netns`)")
         return results.finish()
     sh("ip", "netns", "del", f"{tag}probe")
-    if not os.path.exists(NFT):
-        check(False, "nftables is installed for the NAT routers (scripts/install-deps installs it)")
+    if not os.path.exists(NFT) or not os.path.exists(CONNTRACK):
+        check(False, "nftables and conntrack are installed for the NAT routers (scripts/install-deps installs them)")
         return results.finish()
     started = time.monotonic()
     workdir = tempfile.mkdtemp(prefix="vl-relay-")
@@ -312,6 +388,8 @@ def main():
                                    for r in rows)
         rows = other_hosts(1, workdir, relayed)
         check(relayed(rows), f"status on A: B relayed by R, with the round trip through it ({rows})")
+        check(any("instances 32-47: the relay sees it at 10.214.0.3:" in l for l in bridges[1].lines),
+              "R told A where it sees B, and A probes B there")
 
         # TCP: a listener behind B's NAT, a stream from A; R has B call back and joins the two.
         registry = lambda host: {"VIRTUALLAN_REGISTRY": os.path.join(workdir, f"registry-{host}")}  # noqa: E731
@@ -331,6 +409,9 @@ def main():
         sank = sink.expect(lambda l: l.startswith("sank") or "sink:" in l, "sank", timeout=120) or ""
         check(sank.startswith(f"sank {16 << 20} bytes"), f"and one from a copy on R itself, B calling R back ({sank})")
 
+        check(not any("reached directly" in l for b in bridges[1:] for l in b.lines),
+              "B's NAT gives each destination a new port: no probe got through, A and B stayed relayed")
+
         # The relay dies without a goodbye: to A it is a pulled cable; back, the LAN resumes.
         spliced_by = bridges[0]
         bridges[0].stop(signal.SIGKILL)
@@ -349,6 +430,7 @@ def main():
         passed_on = int(stats.split("passed on=")[1].split()[0]) if "passed on=" in stats else 0
         check(passed_on > 0, f"R counted the frames it passed on ({passed_on})")
         check(any("passes through this relay" in l for l in spliced_by.lines), "R joined the stream's two connections (B called back)")
+        direct(workdir)
         overlay(workdir)
         if "--wine" in sys.argv:
             wine_lobby(workdir)

@@ -6,13 +6,18 @@ import HostKit
 /// announcement) a probe goes to every host that is up; it answers at once, and the answer
 /// gives the round trip (the probe carries the pinger's clock, so nothing is kept per
 /// probe). A relay passes probes on like datagrams, so a relayed host's round trip is the
-/// one through the relay. After each round the bridge writes `Settings.peersFile`.
+/// one through the relay. After each round the bridge writes `Settings.peersFile`. Probes
+/// also punch the holes of BridgeEngine+Punching.
 extension BridgeEngine {
     func probePeers() {
         let now = MonotonicClock.microseconds
         for peer in peers.values where peer.up {
-            _ = send(.probe, body: Probe(target: peer.range.first, isAnswer: false, sentAtUs: now).body, to: peer.address)
+            let ping = Probe(target: peer.range.first, isAnswer: false, sentAtUs: now).body
+            _ = send(.probe, body: ping, to: peer.address)
+            // Hole punching (BridgeEngine+Punching): where the relay sees it, until it answers there.
+            if let place = peer.meetingPlace, place != peer.address { _ = send(.probe, body: ping, to: place) }
         }
+        if settings.relay { sendMeetings() }
         writePeersFile()
     }
 
@@ -24,15 +29,6 @@ extension BridgeEngine {
         } else {
             _ = send(.probe, body: Probe(target: frame.sender.first, isAnswer: true, sentAtUs: probe.sentAtUs).body, to: from)
         }
-    }
-
-    /// How this host reaches `peer`: directly, or through the relay whose address its frames
-    /// come from.
-    func route(to peer: Peer) -> String {
-        if let relay = peers.values.first(where: { $0.up && $0.relays && $0.range.first != peer.range.first && $0.address == peer.address }) {
-            return "relayed by \(relay.address)"
-        }
-        return "direct"
     }
 
     /// One line per other host, by range: "first-last address up|silent path rtt", written

@@ -37,7 +37,7 @@ extension BridgeEngine {
             guard let target, !settings.range.contains(Int(target)) else { return false }
             targets = others.filter { $0.range.contains(Int(target)) }
             if targets.isEmpty { count(.noTarget) }
-        case .stream, .callback:
+        case .stream, .callback, .meeting:
             return false
         }
         for peer in targets {
@@ -92,7 +92,7 @@ extension BridgeEngine {
             if let failure = awaitCallBack(stream, token: token, from: host) { return .failed(failure) }  // the caller resets it
             streams[stream.link] = nil  // parked: out of the poll set until the call back
             return .taken
-        case .announce, .datagram, .probe:
+        case .announce, .datagram, .probe, .meeting:
             return .failed("not an opening frame")
         }
     }

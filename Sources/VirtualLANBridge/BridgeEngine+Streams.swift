@@ -70,9 +70,10 @@ extension BridgeEngine {
             // A relay's own connections are called back too: their hosts may be behind NAT.
             return awaitCallBack(stream, token: StreamToken(opener: settings.range.first, session: session, sequence: sequence), from: peer)
         }
-        guard let (link, _) = TCPSocket.connect(to: peer.address.sockaddr, bindLoopback: false) else {
+        let address = streamAddress(peer)
+        guard let (link, _) = TCPSocket.connect(to: address.sockaddr, bindLoopback: false) else {
             count(.sendFailed)
-            return "cannot connect to the bridge at \(peer.address)"
+            return "cannot connect to the bridge at \(address)"
         }
         stream.link = link
         stream.linkConnecting = true

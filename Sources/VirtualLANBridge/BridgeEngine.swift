@@ -31,6 +31,7 @@ public final class BridgeEngine {
 
     struct Peer {
         var range: InstanceRange
+        /// Where its frames go: its own address, or the relay its frames come through.
         var address: HostAddress
         var replay = ReplayWindow()
         var lastHeardMs: UInt32
@@ -39,6 +40,14 @@ public final class BridgeEngine {
         var relays = false
         /// The last round trip its probes measured.
         var roundTripUs: UInt64?
+        /// The relay its frames last came through, if any (BridgeEngine+Punching).
+        var relay: HostAddress?
+        /// Where a relay sees it, from a meeting: probed there until it answers directly.
+        var meetingPlace: HostAddress?
+        /// When a frame last came from it directly, not through a relay.
+        var directHeardMs: UInt32?
+        /// Reached through a relay now (no direct path, or the direct one went quiet).
+        var isRelayed: Bool { relay == address }
     }
 
     /// A remote instance held in this host's registry.
@@ -169,6 +178,8 @@ public final class BridgeEngine {
             callBack(frame, relay: from)
         case .probe:
             probed(frame, from: from)
+        case .meeting:
+            met(frame)
         }
     }
 
@@ -206,12 +217,16 @@ public final class BridgeEngine {
         }
         let nowMs = platform.nowMs
         if overStreamLink {
-            guard let known = peers[frame.sender.first], known.up, known.range == frame.sender, known.address.address == from.address else {
+            // From its address, or from its relay's (a connection the relay passes on).
+            guard let known = peers[frame.sender.first], known.up, known.range == frame.sender,
+                  known.address.address == from.address || known.relay?.address == from.address
+            else {
                 count(.unknownPeer)
                 return nil
             }
         }
         var peer = peers[frame.sender.first] ?? Peer(range: frame.sender, address: from, lastHeardMs: nowMs, up: false)
+        let throughRelay = !overStreamLink && isRelay(from, for: frame.sender)
         var verdict = peer.replay.check(session: frame.session, sequence: frame.sequence)
         if verdict == .oldSession, Int64(Int32(bitPattern: nowMs &- peer.lastHeardMs)) > Int64(settings.maxClockSkewMs) {
             // A lower session after the peer's session has been silent longer than the
@@ -222,18 +237,21 @@ public final class BridgeEngine {
         }
         switch verdict {
         case .accept: break
-        case .replayed: count(.replayed); return nil
+        case .replayed:
+            // A host reached directly gets a relayed copy of each announcement too: not a replay.
+            if !throughRelay { count(.replayed) }
+            return nil
         case .oldSession: count(.oldSession); return nil
         }
         if overStreamLink {
             peers[frame.sender.first] = peer // its replay window; the peer's UDP address stays
             return frame
         }
-        if !peer.up || peer.address != from {
+        if !peer.up {
             log("peer \(from) up: instances \(frame.sender.first)-\(frame.sender.last)")
         }
         peer.range = frame.sender
-        peer.address = from
+        heard(&peer, from: from, throughRelay: throughRelay, nowMs: nowMs)
         peer.relays = frame.senderRelays
         peer.lastHeardMs = nowMs
         peer.up = true
@@ -422,6 +440,7 @@ public final class BridgeEngine {
             $0.stage != .open && Int32(bitPattern: nowMs &- $0.startedMs) > Int32(RelayedStream.setupWaitMs)
         }
         expireParked(nowMs)
+        fallBackToRelays(nowMs)
         if announced { probePeers() }
     }
 

@@ -2,7 +2,7 @@ import VirtualIPCore
 
 /// The frames bridges exchange over plain UDP between hosts (little endian):
 ///
-///     0  "VLBR" magic u32     4  version u8     5  kind u8 (1 announce, 2 datagram, 3 stream)
+///     0  "VLBR" magic u32     4  version u8     5  kind u8 (1 announce, 2 datagram, 3 stream, 4 callback, 5 probe, 6 meeting)
 ///     6  sender's first instance u16     8  sender's instance count u16
 ///     10 flags u16 (bit 0: the sender relays for other hosts; the other bits 0)
 ///     12 session u64 (the sender's start time, unix ms: a restarted bridge counts higher)
@@ -40,8 +40,9 @@ public struct BridgeFrame: Equatable, Sendable {
     /// `callback` (4): a relay asks the listener's host of a relayed connection to connect to
     /// it (over UDP), and that host's connection opens with one (over TCP); the body names
     /// the connection (`StreamToken`). `probe` (5): a ping or its answer, for the round
-    /// trip to a host (`Probe`).
-    public enum Kind: UInt8, Sendable { case announce = 1, datagram = 2, stream = 3, callback = 4, probe = 5 }
+    /// trip to a host (`Probe`). `meeting` (6): a relay tells a host where it sees the
+    /// other hosts, so that they can try to reach each other directly (`Meeting`).
+    public enum Kind: UInt8, Sendable { case announce = 1, datagram = 2, stream = 3, callback = 4, probe = 5, meeting = 6 }
 
     public var kind: Kind
     public var sender: InstanceRange
@@ -257,6 +258,53 @@ public struct Probe: Equatable, Sendable {
         var reader = ByteReader(body)
         guard let target = reader.le16(), let kind = reader.byte(), kind <= 1, let sentAtUs = reader.le64(), reader.atEnd else { return nil }
         self.init(target: target, isAnswer: kind == 1, sentAtUs: sentAtUs)
+    }
+}
+
+/// A meeting body, from a relay to one host: u8 count, then per other host its first
+/// instance u16, the IPv4 address u32 and port u16 the relay sees its frames come from (its
+/// NAT's public side). Both hosts then probe each other there: each one's probe opens its
+/// own NAT for the other's (UDP hole punching, the relay as the meeting point).
+public struct Meeting: Equatable, Sendable {
+    public struct Place: Equatable, Sendable {
+        public var host: UInt16
+        public var address: UInt32
+        public var port: UInt16
+        public init(host: UInt16, address: UInt32, port: UInt16) {
+            self.host = host
+            self.address = address
+            self.port = port
+        }
+    }
+    /// As many as one count byte holds.
+    public static let maxPlaces = 255
+    public var places: [Place]
+
+    public init(places: [Place]) { self.places = Array(places.prefix(Meeting.maxPlaces)) }
+
+    public var body: [UInt8] {
+        var out: [UInt8] = [UInt8(places.count)]
+        for place in places {
+            appendLE16(place.host, to: &out)
+            appendLE16(UInt16(truncatingIfNeeded: place.address), to: &out)
+            appendLE16(UInt16(truncatingIfNeeded: place.address >> 16), to: &out)
+            appendLE16(place.port, to: &out)
+        }
+        return out
+    }
+
+    /// Total parsing: nil for any body that is not exactly a meeting (a port 0 is none).
+    public init?(body: [UInt8]) {
+        var reader = ByteReader(body)
+        guard let count = reader.byte() else { return nil }
+        var places: [Place] = []
+        for _ in 0..<count {
+            guard let host = reader.le16(), let low = reader.le16(), let high = reader.le16(), let port = reader.le16(), port != 0
+            else { return nil }
+            places.append(Place(host: host, address: UInt32(high) << 16 | UInt32(low), port: port))
+        }
+        guard reader.atEnd else { return nil }
+        self.places = places
     }
 }
 

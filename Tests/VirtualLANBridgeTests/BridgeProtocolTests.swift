@@ -82,7 +82,7 @@ final class BridgeProtocolTests: XCTestCase {
         XCTAssertEqual(BridgeFrame.open(unknown, with: keys), .failure(.malformed))
     }
 
-    func test_aProbeAndAStreamTokenParseOnlyWhatTheyWrite() {
+    func test_aProbeAStreamTokenAndAMeetingParseOnlyWhatTheyWrite() {
         let probe = Probe(target: 32, isAnswer: true, sentAtUs: 0x0102_0304_0506_0708)
         XCTAssertEqual(Probe(body: probe.body), probe)
         XCTAssertNil(Probe(body: probe.body.dropLast() + []), "too short")
@@ -92,6 +92,15 @@ final class BridgeProtocolTests: XCTestCase {
         XCTAssertNil(Probe(body: other), "neither a ping nor an answer")
         let token = StreamToken(opener: 16, session: 1_700_000_000_000, sequence: 42)
         XCTAssertEqual(StreamToken(body: token.body), token)
+        let meeting = Meeting(places: [.init(host: 32, address: 0x0A0E_0003, port: 23750), .init(host: 48, address: 0x0A0E_0004, port: 1)])
+        XCTAssertEqual(Meeting(body: meeting.body), meeting)
+        XCTAssertEqual(meeting.body.count, 1 + 2 * 8)
+        XCTAssertEqual(Meeting(body: [0]), Meeting(places: []))
+        XCTAssertNil(Meeting(body: []), "no count")
+        XCTAssertNil(Meeting(body: Array(meeting.body.dropLast())), "too short")
+        XCTAssertNil(Meeting(body: meeting.body + [0]), "too long")
+        XCTAssertNil(Meeting(body: Meeting(places: [.init(host: 32, address: 1, port: 0)]).body), "port 0 is no place")
+        XCTAssertEqual(Meeting(places: Array(repeating: .init(host: 1, address: 1, port: 1), count: 300)).places.count, Meeting.maxPlaces)
         XCTAssertNil(StreamToken(body: Array(token.body.dropLast())))
     }
 

@@ -127,8 +127,8 @@ def wait_peers(bridge_process, count):
     return all(bridge_process.expect(lambda l: "peer" in l and " up" in l, "peer up") is not None for _ in range(count))
 
 
-def instance(host, workdir, role, *args):
-    env = {"VIRTUALLAN_REGISTRY": os.path.join(workdir, f"registry-{host}")}
+def instance(host, workdir, role, *args, registry="registry"):
+    env = {"VIRTUALLAN_REGISTRY": os.path.join(workdir, f"{registry}-{host}")}
     p = Process(f"{role}-{NAMES[host]}", NS[host], [PEER, "peer", role, "--port", str(GAME_PORT), "--timeout-ms", "20000", *args], env)
     line = p.expect(lambda l: l.startswith("ready"), "ready")
     p.instance = int(line.split()[1]) if line else -1
