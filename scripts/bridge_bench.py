@@ -3,7 +3,10 @@
 against the virtual path through both bridges (instance -> proxy -> bridge -> link ->
 bridge -> proxy -> instance, and back), alternating, 5 runs. Then a TCP stream's
 throughput: plain TCP between the hosts against a virtual connection relayed by both
-bridges (encrypted chunks over the link), 3 runs, alternating. Each ratio is the median
+bridges (encrypted chunks over the link), 3 runs, alternating. The CPU a bridge spends per
+datagram it passes (time on a CPU, from /proc/<pid>/schedstat) beside what a plain endpoint spends on
+one receive and one send: two bridges make four such passes per round trip, so four plain
+receive-and-sends is the floor for what they can add, whatever the bridge does itself. Each ratio is the median
 of the runs' ratios, its lowest and highest beside it. Prints Markdown rows.
 Usage: scripts/bridge_bench.py <virtuallan binary> [--quick] [--output FILE] (rows to FILE, else stdout)"""
 import os
@@ -69,6 +72,17 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def on_cpu(pid):
+    """(ns on a CPU, user and kernel alike; times it was scheduled in), summed over the
+    process's threads (/proc/<pid>/task/*/schedstat)."""
+    ns = runs = 0
+    for thread in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{thread}/schedstat") as f:
+            fields = f.read().split()
+        ns, runs = ns + int(fields[0]), runs + int(fields[2])
+    return ns, runs
+
+
 def main():
     workdir = tempfile.mkdtemp(prefix="vl-bridge-bench-")
     with open(os.path.join(workdir, "key"), "wb") as f:
@@ -86,11 +100,21 @@ def main():
                                              "--timeout-ms", "60000"], registry[0])
         echo.expect(lambda l: l.startswith("ready"), "ready")
         bt.wait_ports(bridges[1], [0], "the echo instance")
+        plain_cpu, bridge_cpu = [], []  # per run: a plain endpoint's CPU per exchange; bridge A's per datagram
         for _ in range(RUNS):
-            raw_echo = bt.Process("raw-echo", bt.NS[0], [bt.PEER, "peer", "echo", "--raw", f"{bt.ADDR[0]}:5555", "--count", str(COUNT)])
+            # One more than the ping sends: the echo is still there to be measured, then stopped.
+            raw_echo = bt.Process("raw-echo", bt.NS[0], [bt.PEER, "peer", "echo", "--raw", f"{bt.ADDR[0]}:5555", "--count", str(COUNT + 1)])
             raw_echo.expect(lambda l: l.startswith("ready"), "ready")
+            before = on_cpu(raw_echo.proc.pid)
             raw.append(ping(1, ["--raw", f"{bt.ADDR[0]}:5555"]))
+            after = on_cpu(raw_echo.proc.pid)
+            raw_echo.stop()
+            plain_cpu.append((after[0] - before[0]) / 1000 / COUNT)  # µs; the echo receives and sends once per exchange
+            before = on_cpu(bridges[0].proc.pid)
             virtual.append(ping(1, ["--port", "23757", "--peer-instance", "0"], registry[1]))
+            after = on_cpu(bridges[0].proc.pid)
+            # Bridge A passes each exchange's two datagrams: the ping out, the answer in.
+            bridge_cpu.append(((after[0] - before[0]) / 1000 / (2 * COUNT), (after[1] - before[1]) / (2 * COUNT)))
         raw_stream, virtual_stream = [], []
         for run in range(STREAM_RUNS):  # alternating: one plain stream, one relayed
             raw_port, port = 5556 + run, 23758 + run
@@ -123,6 +147,13 @@ def main():
     added = [vx[0] - rx[0] for vx, rx in zip(virtual, raw)]
     rows.append(f"| added by the two bridges per round trip, p50 (µs; median, lowest-highest of {RUNS} runs) | | "
                 f"{statistics.median(added):.1f} ({min(added):.1f}-{max(added):.1f}) | |")
+    bridge_us = [us for us, _ in bridge_cpu]
+    rows.append(f"| CPU per datagram (µs on a CPU, user and kernel; medians of {RUNS} runs): a plain endpoint's receive and send "
+                f"of one exchange; bridge A's pass of one datagram (receive, check, seal or open, send), with the times it was scheduled in "
+                f"| {statistics.median(plain_cpu):.1f} | {statistics.median(bridge_us):.1f}, "
+                f"scheduled in {statistics.median(w for _, w in bridge_cpu):.2f} times | {spread([b / p for b, p in zip(bridge_us, plain_cpu)])} |")
+    rows.append(f"| floor for what two bridges add per round trip: 4 passes, each at least a plain endpoint's receive and send (µs) | | "
+                f"{4 * statistics.median(plain_cpu):.1f} | |")
     rows.append(f"| idle bridge (1 peer, remote instances, no traffic), {idle_seconds} s: CPU (clock-tick resolution) | | "
                 f"{idle_cpu * 1000:.0f} ms ({idle_cpu / idle_seconds * 100:.2f}%) | |")
     text = "\n".join(rows) + "\n"
