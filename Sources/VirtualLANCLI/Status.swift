@@ -39,9 +39,11 @@ struct Status: ParsableCommand {
             if file == nil && FileManager.default.fileExists(atPath: path) { file = try openRegistry(path, network: nil) }
             var text: String
             if let file {
-                let snapshot = RegistrySnapshot(registry: file.registry, nowMs: platform.nowMs)
+                var snapshot = RegistrySnapshot(registry: file.registry, nowMs: platform.nowMs)
+                let others = OtherHosts(registry: path)
+                snapshot.otherHosts = others?.hosts
                 text = json ? snapshot.json(pretty: !watch) + "\n" : watch ? view.frame(snapshot, atMs: MonotonicClock.milliseconds, registry: path) : snapshot.table()
-                if !json { text += bridgePeers(registry: path) }
+                if !json, let others { text += others.table }
             } else if json {
                 text = RegistrySnapshot.missing(path: path) + "\n"
             } else if watch {
@@ -111,6 +113,8 @@ struct RegistrySnapshot: Codable, Equatable {
     /// "first-last" when a bridge gave this host a range of instances.
     var localRange: String?
     var instances: [Instance]
+    /// The other hosts as this host's bridge sees them; nil without a bridge.
+    var otherHosts: [OtherHosts.Host]?
 
     init(registry: Registry, nowMs: UInt32) {
         subnet = "\(registry.network.network.dotted)/\(registry.network.prefixLength)"
@@ -177,24 +181,4 @@ struct RegistrySnapshot: Codable, Equatable {
         if instances.isEmpty { out += "(no instances)\n" }
         return out
     }
-}
-
-/// The other hosts as this host's bridge sees them (the file it rewrites every second):
-/// range, link address, up or silent, direct or relayed, round trip. Empty without a bridge.
-func bridgePeers(registry: String) -> String {
-    let path = registry + ".bridge-peers"
-    guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else { return "" }
-    let rows = text.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { $0.split(separator: "\t").map(String.init) }
-    var out = "other hosts (this host's bridge):\n"
-    if let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
-       Date().timeIntervalSince(modified) > 5 {
-        out += "    (written \(Int(Date().timeIntervalSince(modified))) s ago: is the bridge still running?)\n"
-    }
-    out += "    INSTANCES  BRIDGE                 STATE   ROUTE                             RTT\n"
-    for row in rows where row.count == 5 {
-        out += "    " + [row[0].padding(toLength: 10, withPad: " ", startingAt: 0), row[1].padding(toLength: 22, withPad: " ", startingAt: 0),
-                         row[2].padding(toLength: 7, withPad: " ", startingAt: 0), row[3].padding(toLength: 33, withPad: " ", startingAt: 0),
-                         row[4]].joined(separator: " ") + "\n"
-    }
-    return out
 }

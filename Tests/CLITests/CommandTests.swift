@@ -91,6 +91,34 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(RegistrySnapshot(registry: registry, nowMs: 16_000).instances.first?.state, "stale")
     }
 
+    func test_statusShowsTheOtherHostsOfTheBridgeAsATableAndAsJSON() throws {
+        let registry = FileManager.default.temporaryDirectory.appendingPathComponent("vl-others-\(getpid())").path
+        XCTAssertNil(OtherHosts(registry: registry), "no bridge: no other hosts, not an empty list")
+        try """
+            # virtuallan bridge: the other hosts, as this host's bridge sees them (it does not relay)
+            0-15	10.214.0.1:47800	up	direct	1.50 ms
+            32-47	10.214.0.3:47800	up	direct (hole punched)	1.53 ms
+            48-63	10.214.0.1:47800	silent	relayed by 10.214.0.1:47800	-
+
+            """.write(toFile: registry + ".bridge-peers", atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: registry + ".bridge-peers") }
+        let others = try XCTUnwrap(OtherHosts(registry: registry))
+        XCTAssertEqual(others.hosts.map(\.route), ["direct", "direct (hole punched)", "relayed by 10.214.0.1:47800"])
+        XCTAssertEqual(others.hosts.map(\.roundTripMs), [1.5, 1.53, nil])
+        XCTAssertEqual(others.table.split(separator: "\n").last,
+                       "    48-63      10.214.0.1:47800       silent  relayed by 10.214.0.1:47800       -")
+        let memory = InMemoryRegion(size: RegistryLayout.size(slotCount: 64))
+        var snapshot = RegistrySnapshot(registry: try Registry.attach(memory.region, network: .defaultNetwork), nowMs: 0)
+        snapshot.otherHosts = others.hosts
+        let object = try JSONSerialization.jsonObject(with: Data(snapshot.json().utf8)) as? [String: Any]
+        let hosts = object?["otherHosts"] as? [[String: Any]]
+        XCTAssertEqual(hosts?[1]["route"] as? String, "direct (hole punched)")
+        XCTAssertEqual(hosts?[1]["roundTripMs"] as? Double, 1.53)
+        XCTAssertNil(hosts?[2]["roundTripMs"], "no round trip measured: no key")
+        snapshot.otherHosts = nil
+        XCTAssertFalse(snapshot.json().contains("otherHosts"), "no bridge: no key")
+    }
+
     func test_doctorNamesAMissingPieceAndItsFix() {
         let findings = Checkup(registry: "/nonexistent-folder/x/registry", dll: "/nonexistent/virtuallan.dll",
                                files: URL(fileURLWithPath: "/nonexistent")).run()
