@@ -82,7 +82,7 @@ public struct BridgeFrame: Equatable, Sendable {
             b.storeLE64(sequence, 20)
             b.storeLE64(sentAtMs, 28)
         }
-        return out + LinkCipher.seal(body[...], key: keys.frames, nonce: BridgeFrame.nonce(out), authenticating: out)
+        return LinkCipher.seal(body[...], key: keys.frames, nonce: BridgeFrame.nonce(out), authenticating: out, after: out)
     }
 
     /// The nonce of the frame whose header is `header` (see the type's comment).

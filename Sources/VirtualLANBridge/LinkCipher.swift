@@ -9,22 +9,37 @@ import Foundation
 enum LinkCipher {
     static let tagSize = 16
 
-    static func seal(_ plaintext: ArraySlice<UInt8>, key: SymmetricKey, nonce: [UInt8], authenticating clear: [UInt8]) -> [UInt8] {
+    /// `prefix`, then the sealed plaintext: built in one array, the ciphertext copied once
+    /// out of swift-crypto's box (a relayed stream seals every chunk).
+    static func seal(_ plaintext: ArraySlice<UInt8>, key: SymmetricKey, nonce: [UInt8], authenticating clear: [UInt8],
+                     after prefix: [UInt8] = []) -> [UInt8] {
         // The nonce is always 12 bytes here, so neither call can fail.
         let box = try! ChaChaPoly.seal(plaintext, using: key, nonce: ChaChaPoly.Nonce(data: nonce), authenticating: clear)
-        var out = [UInt8](box.ciphertext)
+        var out: [UInt8] = []
+        out.reserveCapacity(prefix.count + plaintext.count + tagSize)
+        out += prefix
+        out += box.ciphertext
         out += box.tag
         return out
     }
 
     /// The plaintext; nil when the tag does not match (another key, or bytes changed).
     static func open(_ sealed: ArraySlice<UInt8>, key: SymmetricKey, nonce: [UInt8], authenticating clear: [UInt8]) -> [UInt8]? {
+        var plaintext: [UInt8] = []
+        return open(sealed, key: key, nonce: nonce, authenticating: clear, appendingTo: &plaintext) ? plaintext : nil
+    }
+
+    /// Appends the plaintext to `out` (one copy out of swift-crypto's box); false, `out`
+    /// untouched, when the tag does not match.
+    static func open(_ sealed: ArraySlice<UInt8>, key: SymmetricKey, nonce: [UInt8], authenticating clear: [UInt8],
+                     appendingTo out: inout [UInt8]) -> Bool {
         guard sealed.count >= tagSize,
               let box = try? ChaChaPoly.SealedBox(nonce: ChaChaPoly.Nonce(data: nonce),
                                                   ciphertext: sealed.dropLast(tagSize), tag: sealed.suffix(tagSize)),
               let plaintext = try? ChaChaPoly.open(box, using: key, authenticating: clear)
-        else { return nil }
-        return [UInt8](plaintext)
+        else { return false }
+        out += plaintext
+        return true
     }
 }
 

@@ -212,9 +212,8 @@ final class RelayedStream {
     /// One chunk for the link: length, the bytes encrypted, tag. Chunks are made only once
     /// the stream is open, so its seal is there.
     private func chunk(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
-        let sealed = seal!.seal(index: sentChunks, bytes)
-        sentChunks += 1
-        return [UInt8(truncatingIfNeeded: bytes.count), UInt8(truncatingIfNeeded: bytes.count >> 8)] + sealed
+        defer { sentChunks += 1 }
+        return seal!.seal(index: sentChunks, bytes, after: [UInt8(truncatingIfNeeded: bytes.count), UInt8(truncatingIfNeeded: bytes.count >> 8)])
     }
 
     /// Whole chunks of `carry` whose tag is right move to `inbound`; the end chunk ends the
@@ -225,7 +224,7 @@ final class RelayedStream {
             let length = Int(carry[at]) | Int(carry[at + 1]) << 8
             let whole = 2 + length + StreamSeal.tagSize
             guard carry.count - at >= whole else { break }
-            guard let seal, let bytes = seal.open(index: takenChunks, carry[(at + 2)..<(at + whole)]) else {
+            guard let seal, seal.open(index: takenChunks, carry[(at + 2)..<(at + whole)], appendingTo: &inbound.bytes) else {
                 return "a chunk from the link failed its tag (another key, or changed on the way)"
             }
             takenChunks += 1
@@ -235,10 +234,9 @@ final class RelayedStream {
                 linkEnded = true
                 break
             }
-            inbound.bytes += bytes
             bytesIn += length
         }
-        carry.removeFirst(at)
+        if at == carry.count { carry.removeAll(keepingCapacity: true) } else { carry.removeFirst(at) }
         return nil
     }
 
@@ -260,7 +258,10 @@ final class RelayedStream {
         let n = pending.bytes[pending.offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) }
         if n < 0 { return errno == EAGAIN || errno == EINTR ? false : nil }
         pending.offset += n
-        if pending.offset == pending.bytes.count { pending = Pending() }
+        if pending.offset == pending.bytes.count {
+            pending.bytes.removeAll(keepingCapacity: true)  // the next chunk goes in the same buffer
+            pending.offset = 0
+        }
         return n > 0
     }
 
@@ -288,15 +289,22 @@ struct StreamSeal {
         direction = connectingSide ? 0 : 1
     }
 
-    /// The chunk `index` this side sends: its bytes encrypted, then the tag.
-    func seal(index: UInt64, _ bytes: ArraySlice<UInt8>) -> [UInt8] {
-        LinkCipher.seal(bytes, key: key, nonce: nonce(direction, index), authenticating: length(bytes.count))
+    /// The chunk `index` this side sends: its bytes encrypted, then the tag (after `prefix`).
+    func seal(index: UInt64, _ bytes: ArraySlice<UInt8>, after prefix: [UInt8] = []) -> [UInt8] {
+        LinkCipher.seal(bytes, key: key, nonce: nonce(direction, index), authenticating: length(bytes.count), after: prefix)
     }
 
     /// The bytes of chunk `index` from the other side (`sealed`: ciphertext and tag); nil
     /// when its tag fails.
     func open(index: UInt64, _ sealed: ArraySlice<UInt8>) -> [UInt8]? {
-        LinkCipher.open(sealed, key: key, nonce: nonce(1 - direction, index), authenticating: length(sealed.count - StreamSeal.tagSize))
+        var plaintext: [UInt8] = []
+        return open(index: index, sealed, appendingTo: &plaintext) ? plaintext : nil
+    }
+
+    /// Appends the bytes of chunk `index` to `out`; false (nothing appended) when its tag fails.
+    func open(index: UInt64, _ sealed: ArraySlice<UInt8>, appendingTo out: inout [UInt8]) -> Bool {
+        LinkCipher.open(sealed, key: key, nonce: nonce(1 - direction, index), authenticating: length(sealed.count - StreamSeal.tagSize),
+                        appendingTo: &out)
     }
 
     private func nonce(_ direction: UInt8, _ index: UInt64) -> [UInt8] {
