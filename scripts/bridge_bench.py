@@ -6,11 +6,14 @@ throughput: plain TCP between the hosts against a virtual connection relayed by 
 bridges (encrypted chunks over the link), 3 runs, alternating. The CPU a bridge spends per
 datagram it passes (time on a CPU, from /proc/<pid>/schedstat) beside what a plain endpoint spends on
 one receive and one send: two bridges make four such passes per round trip, so four plain
-receive-and-sends is the floor for what they can add, whatever the bridge does itself. Each ratio is the median
+receive-and-sends is the floor for what they can add, whatever the bridge does itself.
+Last, hosts A and B are kept from reaching each other (nftables on each) and host C
+relays for them: the same round trips and streams through the relay. Each ratio is the median
 of the runs' ratios, its lowest and highest beside it. Prints Markdown rows.
 Usage: scripts/bridge_bench.py <virtuallan binary> [--quick] [--output FILE] (rows to FILE, else stdout)"""
 import os
 import shutil
+import subprocess
 import statistics
 import sys
 import tempfile
@@ -25,6 +28,7 @@ COUNT = 200 if QUICK else 3000
 RUNS = 1 if QUICK else 5
 STREAM_MIB = 8 if QUICK else 256
 STREAM_RUNS = 1 if QUICK else 3
+NFT = shutil.which("nft") or "/usr/sbin/nft"
 
 
 def rtt(line):
@@ -65,13 +69,6 @@ def streams(sink_args, stream_args, sink_env=None, stream_env=None, listener_see
     return rates
 
 
-def cpu_seconds(pid):
-    """utime + stime of a process (/proc/<pid>/stat, clock ticks)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def on_cpu(pid):
     """(ns on a CPU, user and kernel alike; times it was scheduled in), summed over the
     process's threads (/proc/<pid>/task/*/schedstat)."""
@@ -81,6 +78,37 @@ def on_cpu(pid):
             fields = f.read().split()
         ns, runs = ns + int(fields[0]), runs + int(fields[2])
     return ns, runs
+
+
+def through_relay(workdir):
+    """Hosts A and B that cannot reach each other (nftables drops what one sends the other)
+    and host C relaying for them (`bridge --relay`): round trips from B to an echo on A, and
+    TCP streams from B to a sink on A, all through C. Returns (pings, stream rates)."""
+    for host, other in ((0, 1), (1, 0)):
+        rules = f"table ip vlbench {{ chain out {{ type filter hook output priority 0; ip daddr {bt.ADDR[other]} drop\n }}\n }}\n"
+        subprocess.run(["ip", "netns", "exec", bt.NS[host], NFT, "-f", "-"], input=rules, text=True, check=True)
+    bridges = [bt.bridge(0, workdir, peers=[2]), bt.bridge(1, workdir, peers=[2]), bt.bridge(2, workdir, peers=[], extra=["--relay"])]
+    if not all(b.started for b in bridges):
+        sys.exit("bridge bench: a bridge of the relay runs did not start")
+    registry = [{"VIRTUALLAN_REGISTRY": os.path.join(workdir, f"registry-{h}")} for h in (0, 1)]
+    echo = bt.Process("echo-relayed", bt.NS[0], [bt.PEER, "peer", "echo", "--port", "23757", "--count", str(COUNT * RUNS),
+                                                 "--timeout-ms", "60000"], registry[0])
+    ready = echo.expect(lambda l: l.startswith("ready"), "ready")
+    if not ready or not bt.wait_ports(bridges[1], [int(ready.split()[1])], "the echo instance, through the relay"):
+        sys.exit("bridge bench: B did not learn A's echo through the relay")
+    pings = [ping(1, ["--port", "23757", "--peer-instance", ready.split()[1]], registry[1]) for _ in range(RUNS)]
+    rates = []
+    for run in range(STREAM_RUNS):
+        port = 23768 + run
+        rates += streams(["--port", str(port)], lambda index: ["--port", str(port), "--peer-instance", str(index)], registry[0], registry[1],
+                         lambda index: bt.wait_instances(bridges[1], "ports", [index], "the sink's TCP listener", ports=(f"tcp {port}",)),
+                         runs=1)
+    stats = [l for l in bridges[2].lines if "passes through this relay" in l]
+    if len(stats) < STREAM_RUNS:
+        sys.exit(f"bridge bench: the streams did not pass through the relay ({bridges[2].lines[-3:]})")
+    for p in bridges + [echo]:
+        p.stop()
+    return pings, rates
 
 
 def main():
@@ -125,9 +153,13 @@ def main():
                 runs=1)
         # An idle bridge: a peer and a remote instance, no traffic; it wakes 4 times a second.
         idle_seconds = 1 if QUICK else 10
-        before = cpu_seconds(bridges[0].proc.pid)
+        before = on_cpu(bridges[0].proc.pid)
         time.sleep(idle_seconds)  # a measurement over wall time, not synchronisation
-        idle_cpu = cpu_seconds(bridges[0].proc.pid) - before
+        after = on_cpu(bridges[0].proc.pid)
+        idle_cpu, idle_wakes = (after[0] - before[0]) / 1e9, after[1] - before[1]
+        for p in bridges + [echo]:
+            p.stop()
+        relayed, relayed_stream = through_relay(workdir)
     finally:
         for p in bt.processes:
             if p.proc.poll() is None:
@@ -144,6 +176,15 @@ def main():
     r, v = statistics.median(raw_stream), statistics.median(virtual_stream)
     rows.append(f"| TCP stream, {STREAM_MIB} MiB one way (MB/s, medians of {STREAM_RUNS} runs; virtual: relayed by both bridges) "
                 f"| {r:.1f} | {v:.1f} | {spread([vx / rx for vx, rx in zip(virtual_stream, raw_stream)])} |")
+    rows.append(f"| cross-host round trip p50 through a relay host (µs, medians of {RUNS} runs; plain: the runs above) | "
+                f"{statistics.median(x[0] for x in raw):.1f} | {statistics.median(x[0] for x in relayed):.1f} | "
+                f"{spread([vx[0] / rx[0] for vx, rx in zip(relayed, raw)])} |")
+    rows.append(f"| TCP stream through a relay host, {STREAM_MIB} MiB one way (MB/s, medians of {STREAM_RUNS} runs; plain: the runs above) | "
+                f"{statistics.median(raw_stream):.1f} | {statistics.median(relayed_stream):.1f} | "
+                f"{spread([vx / rx for vx, rx in zip(relayed_stream, raw_stream)])} |")
+    hop = [r[0] - v[0] for r, v in zip(relayed, virtual)]
+    rows.append(f"| the relay's hop per round trip, p50 (µs; through the relay minus through both bridges directly, median, "
+                f"lowest-highest of {RUNS} runs) | | {statistics.median(hop):.1f} ({min(hop):.1f}-{max(hop):.1f}) | |")
     added = [vx[0] - rx[0] for vx, rx in zip(virtual, raw)]
     rows.append(f"| added by the two bridges per round trip, p50 (µs; median, lowest-highest of {RUNS} runs) | | "
                 f"{statistics.median(added):.1f} ({min(added):.1f}-{max(added):.1f}) | |")
@@ -154,8 +195,8 @@ def main():
                 f"scheduled in {statistics.median(w for _, w in bridge_cpu):.2f} times | {spread([b / p for b, p in zip(bridge_us, plain_cpu)])} |")
     rows.append(f"| floor for what two bridges add per round trip: 4 passes, each at least a plain endpoint's receive and send (µs) | | "
                 f"{4 * statistics.median(plain_cpu):.1f} | |")
-    rows.append(f"| idle bridge (1 peer, remote instances, no traffic), {idle_seconds} s: CPU (clock-tick resolution) | | "
-                f"{idle_cpu * 1000:.0f} ms ({idle_cpu / idle_seconds * 100:.2f}%) | |")
+    rows.append(f"| idle bridge (1 peer, remote instances, no traffic), {idle_seconds} s: CPU, times scheduled in | | "
+                f"{idle_cpu * 1000:.1f} ms ({idle_cpu / idle_seconds * 100:.3f}%), {idle_wakes} | |")
     text = "\n".join(rows) + "\n"
     if "--output" in sys.argv:
         with open(sys.argv[sys.argv.index("--output") + 1], "w") as f:

@@ -108,12 +108,12 @@ def remove_hosts():
         sh("ip", "netns", "del", ns, check_status=False)
 
 
-def bridge(host, workdir, hosts=3, peers=None, invite=None):
+def bridge(host, workdir, hosts=3, peers=None, invite=None, extra=()):
     """Host `host`'s bridge, with the other hosts (of the first `hosts`, or `peers`) as peers;
     the key from the key file, or from `invite` (a line of `virtuallan bridge invite`)."""
     key = ["--invite", invite] if invite else ["--key-file", os.path.join(workdir, "key")]
     args = [TOOL, "bridge", "--listen", f"{ADDR[host]}:{LINK_PORT}", "--range", RANGES[host],
-            *key, "--registry", os.path.join(workdir, f"registry-{host}")]
+            *key, "--registry", os.path.join(workdir, f"registry-{host}"), *extra]
     for other in range(hosts) if peers is None else peers:
         if other != host:
             args += ["--peer", f"{ADDR[other]}:{LINK_PORT}"]
