@@ -286,8 +286,7 @@ public struct Meeting: Equatable, Sendable {
         var out: [UInt8] = [UInt8(places.count)]
         for place in places {
             appendLE16(place.host, to: &out)
-            appendLE16(UInt16(truncatingIfNeeded: place.address), to: &out)
-            appendLE16(UInt16(truncatingIfNeeded: place.address >> 16), to: &out)
+            appendLE32(place.address, to: &out)
             appendLE16(place.port, to: &out)
         }
         return out
@@ -299,9 +298,8 @@ public struct Meeting: Equatable, Sendable {
         guard let count = reader.byte() else { return nil }
         var places: [Place] = []
         for _ in 0..<count {
-            guard let host = reader.le16(), let low = reader.le16(), let high = reader.le16(), let port = reader.le16(), port != 0
-            else { return nil }
-            places.append(Place(host: host, address: UInt32(high) << 16 | UInt32(low), port: port))
+            guard let host = reader.le16(), let address = reader.le32(), let port = reader.le16(), port != 0 else { return nil }
+            places.append(Place(host: host, address: address, port: port))
         }
         guard reader.atEnd else { return nil }
         self.places = places
@@ -353,6 +351,10 @@ struct StreamToken: Hashable {
     }
 }
 
+func appendLE32(_ value: UInt32, to out: inout [UInt8]) {
+    for i in 0..<4 { out.append(UInt8(truncatingIfNeeded: value >> (8 * UInt32(i)))) }
+}
+
 func appendLE16(_ value: UInt16, to out: inout [UInt8]) {
     out.append(UInt8(truncatingIfNeeded: value))
     out.append(UInt8(truncatingIfNeeded: value >> 8))
@@ -372,6 +374,11 @@ struct ByteReader {
         guard offset + 2 <= bytes.count else { return nil }
         offset += 2
         return UInt16(bytes[offset - 2]) | UInt16(bytes[offset - 1]) << 8
+    }
+    mutating func le32() -> UInt32? {
+        guard offset + 4 <= bytes.count else { return nil }
+        offset += 4
+        return (1...4).reduce(0) { $0 << 8 | UInt32(bytes[offset - $1]) }
     }
     mutating func le64() -> UInt64? {
         guard offset + 8 <= bytes.count else { return nil }
