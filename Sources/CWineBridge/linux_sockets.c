@@ -303,6 +303,24 @@ static int32_t peer_name(VL_SOCKET s, void *name, int32_t *length) {
     return getpeername((int)s, (struct sockaddr *)&peer, &size) == 0 ? 0 : VL_WSAENOTCONN;
 }
 
+/* getsockname of a descriptor, written in Winsock's IPv6 layout (family 23, port, flow
+ * info, address, scope), the only one the layer asks this for. */
+static int32_t local_name(VL_SOCKET s, void *name, int32_t *length) {
+    struct sockaddr_in6 local;
+    socklen_t size = sizeof local;
+    if (!name || !length || *length < 28) return VL_WSAEFAULT;
+    if (getsockname((int)s, (struct sockaddr *)&local, &size) != 0) return VL_WSAENOTSOCK;
+    if (local.sin6_family != AF_INET6) return VL_WSAEAFNOSUPPORT;
+    uint8_t *out = name;
+    uint16_t family = VL_AF_INET6;
+    memset(out, 0, 28);
+    memcpy(out, &family, 2);
+    memcpy(out + 2, &local.sin6_port, 2);
+    memcpy(out + 8, &local.sin6_addr, 16);
+    *length = 28;
+    return 0;
+}
+
 /* Copies of a backing socket, as Winsock makes them: WSADuplicateSocket's answer carries
  * the copy (a dup of the descriptor) where Winsock's carries the duplicated handle,
  * dwProviderReserved, after the type and protocol it fills. Only for this process. */
@@ -482,7 +500,7 @@ void vl_linux_fill_sockets(vl_platform *p) {
     p->stream_connect = stream_connect; p->stream_is_connected = stream_is_connected; p->stream_send = stream_send;
     p->stream_receive = stream_receive; p->stream_set_nonblocking = stream_set_nonblocking;
     p->stream_bytes_readable = stream_bytes_readable; p->set_receive_buffer = set_receive_buffer;
-    p->option_get = option_get; p->option_set = option_set; p->ioctl_original = ioctl_original; p->peer_name = peer_name;
+    p->option_get = option_get; p->option_set = option_set; p->ioctl_original = ioctl_original; p->peer_name = peer_name; p->local_name = local_name;
     p->duplicate_socket = duplicate_socket; p->socket_from_info = socket_from_info; p->duplicate_handle = duplicate_handle; p->event_select = event_select; p->async_select = async_select;
     p->call_accept_condition = call_accept_condition;
     p->wait_sockets = wait_sockets; p->poll_sockets = poll_sockets; p->watch_readable = watch_readable;

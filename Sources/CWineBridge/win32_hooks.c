@@ -163,10 +163,25 @@ static int asks_ipv4_GetBestInterfaceEx(const VL_SOCKADDR_IN *to, uint32_t *inde
     return to && to->sin_family == AF_INET;
 }
 
+/* bind of a socket that is not virtual: the layer may refuse an IPv6 one that would share
+ * an IPv4 port with a virtual socket (Windows' answer), and remembers a dual-stack one. */
+static int32_t bind_other(VL_SOCKET s, const VL_SOCKADDR_IN *name, int32_t namelen) {
+    int32_t refused = vl_dual_stack_bind_refused(s, name, namelen);
+    if (refused) {
+        vl_original.WSASetLastError(refused);
+        return SOCKET_ERROR;
+    }
+    int32_t result = VL_ORIGINAL(int32_t, bind, (VL_SOCKET, const VL_SOCKADDR_IN *, int32_t))(s, name, namelen);
+    if (result == 0) vl_dual_stack_bound(s);
+    return result;
+}
+
 /* What each kind of entry point hands to the original (see hook_table.h). */
 #define VL_PASS_PLAIN(ret, name, params, args)
 #define VL_PASS_SOCKET(ret, name, params, args) \
     if (!vl_is_virtual_socket(s)) return VL_ORIGINAL(ret, name, params) args;
+#define VL_PASS_BIND(ret, name, params, args) \
+    if (!vl_is_virtual_socket(s)) return bind_other args;
 #define VL_PASS_DESTINED(ret, name, params, args) \
     if (!vl_is_virtual_socket(s)) \
         return vl_refuse_real_send(#name, s, to, tolen) ? SOCKET_ERROR : VL_ORIGINAL(ret, name, params) args;

@@ -262,6 +262,10 @@ static int32_t peer_name(VL_SOCKET s, void *name, int32_t *length) {
     return vl_original.getpeername((SOCKET)s, (struct sockaddr *)name, (int *)length) == 0 ? 0 : vl_win32_last_error();
 }
 
+static int32_t local_name(VL_SOCKET s, void *name, int32_t *length) {
+    return vl_original.getsockname((SOCKET)s, (struct sockaddr *)name, (int *)length) == 0 ? 0 : vl_win32_last_error();
+}
+
 static int32_t duplicate_socket(VL_SOCKET s, uint32_t process, void *info, int32_t wide) {
     int failed = wide ? vl_original.WSADuplicateSocketW((SOCKET)s, process, info) : vl_original.WSADuplicateSocketA((SOCKET)s, process, info);
     return failed ? vl_win32_last_error() : 0;
@@ -416,7 +420,7 @@ void vl_win32_fill_sockets(vl_platform *p) {
     p->send_frame = send_frame; p->receive_frame = receive_frame; p->peek_frame = peek_frame;
     p->unaddressed_send_error = unaddressed_send_error; p->unbound_receive_error = unbound_receive_error;
     p->set_receive_buffer = set_receive_buffer; p->option_get = option_get; p->option_set = option_set;
-    p->ioctl_original = ioctl_original; p->peer_name = peer_name;
+    p->ioctl_original = ioctl_original; p->peer_name = peer_name; p->local_name = local_name;
     p->duplicate_socket = duplicate_socket; p->socket_from_info = socket_from_info; p->duplicate_handle = duplicate_handle;
     p->event_select = event_select; p->async_select = async_select;
     p->wsarecvmsg_entry = (void *)wsarecvmsg_entry; p->wsasendmsg_entry = (void *)wsasendmsg_entry;

@@ -84,6 +84,11 @@ public struct Platform: @unchecked Sendable {
         error(t.peer_name!(VL_SOCKET(handle), name, length))
     }
 
+    /// getsockname of an OS socket the layer does not virtualise (an IPv6 one): nil, or the OS's error.
+    func localName(_ handle: UInt, _ name: UnsafeMutableRawPointer, length: inout Int32) -> WinsockError? {
+        error(t.local_name!(VL_SOCKET(handle), name, &length))
+    }
+
     /// A WSAIoctl request made synchronously on the backing socket: its error (nil: done);
     /// `returned` is the size as the OS leaves it (on a failure too, written or not).
     func originalIoctl(_ handle: UInt, code: UInt32, input: UnsafeMutableRawPointer?, inputLength: UInt32,

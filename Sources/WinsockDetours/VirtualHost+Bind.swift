@@ -44,6 +44,7 @@ extension VirtualHost {
                                             otherExclusive: other.exclusiveAddress) { return error }
             }
             if let error = conflictWithOtherProcesses(socket, port: port, scope: scope) { return error }
+            if let error = dualStackConflictLocked(socket, port: port, scope: scope) { return error }
         }
         if let error = socket.prepareBackingForBind(platform: platform) { return error }
         guard registry.addSocket(slot: instance, virtualPort: port, realPort: socket.realPort, scope: scope, transport: socket.transport,

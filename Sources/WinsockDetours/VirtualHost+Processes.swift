@@ -41,10 +41,16 @@ extension VirtualHost {
     /// takes what is sent to its address, `Router`), unless both set SO_REUSEADDR (on the
     /// newcomer only: WSAEACCES).
     func bindConflict(_ socket: VirtualSocket, scope: BindScope, otherScope: BindScope, otherReuse: Bool, otherExclusive: Bool) -> WinsockError? {
+        bindConflict(reuse: socket.reuseAddress, exclusive: socket.exclusiveAddress, scope: scope,
+                     otherScope: otherScope, otherReuse: otherReuse, otherExclusive: otherExclusive)
+    }
+
+    /// The same rule for a newcomer given by its options (an OS socket's, VirtualHost+DualStack).
+    func bindConflict(reuse: Bool, exclusive: Bool, scope: BindScope, otherScope: BindScope, otherReuse: Bool, otherExclusive: Bool) -> WinsockError? {
         if otherExclusive && otherScope == .any { return .accessDenied }
-        if socket.exclusiveAddress && scope == .any { return .addressInUse }
+        if exclusive && scope == .any { return .addressInUse }
         guard otherScope == scope else { return nil }
-        if socket.reuseAddress && otherReuse { return nil }
-        return socket.reuseAddress ? .accessDenied : .addressInUse
+        if reuse && otherReuse { return nil }
+        return reuse ? .accessDenied : .addressInUse
     }
 }

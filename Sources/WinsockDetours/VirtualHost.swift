@@ -25,6 +25,8 @@ public final class VirtualHost: @unchecked Sendable {
     var handleCopies: Set<UInt> = []
     /// WSADuplicateSocket's answers for this process, not yet turned into sockets.
     var duplicates: [PendingDuplicate] = []
+    /// The OS's dual-stack IPv6 sockets of this process that bound (VirtualHost+DualStack).
+    var dualStackHandles: [UInt] = []
     var startupCount = 0
     var nextEphemeralPort: UInt16
     var heartbeatTimer: UnsafeMutableRawPointer?

@@ -11,7 +11,7 @@ final class LaunchInterruptTests: XCTestCase {
         try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        for name in ["inject.exe", "virtuallan.dll"] { FileManager.default.createFile(atPath: out.appendingPathComponent(name).path, contents: Data()) }
+        for name in ["inject.exe", "virtuallan.dll"] { XCTAssertTrue(FileManager.default.createFile(atPath: out.appendingPathComponent(name).path, contents: Data())) }
         // The stand-in "wine": says it started, then waits; an interrupt is written down.
         let wine = bin.appendingPathComponent("wine")
         try """

@@ -100,8 +100,7 @@ final class CompletionPortTests: LANTestCase {
             let again = OverlappedReceive(event: nil)
             XCTAssertEqual(again.post(s).1, WSA.IO_PENDING)
             let to = lan.address(0)
-            nonisolated(unsafe) let sending = ws
-            let sender = Thread { _ = sending.sendto(other, [4, 5], to, port) }
+            let sender = Thread { _ = ws.sendto(other, [4, 5], to, port) }
             sender.start()
             XCTAssertEqual(again.result(s, wait: true).bytes, 2, "WSAGetOverlappedResult waits too")
         }

@@ -122,7 +122,7 @@ final class InterfaceFamilyTests: LANTestCase {
                                8, "too short: ERROR_NOT_ENOUGH_MEMORY")
                 var bytes = [CChar](repeating: 0, count: 256)
                 XCTAssertNotEqual(bytes.withUnsafeMutableBufferPointer { call("if_indextoname", .uint(index), .ptr($0.baseAddress)) }, 0)
-                XCTAssertEqual(String(cString: bytes), name)
+                XCTAssertEqual(String(decoding: bytes.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), name)
                 XCTAssertEqual(UInt32(call("if_nametoindex", .ptr(&bytes))), index)
             }
             var unknown = Array("Ethernet 7".utf16) + [0], luid: UInt64 = 1

@@ -306,6 +306,7 @@ int main(void) {
     handle_checks();
     surface_checks();
     tcp_checks();
+    dual_stack_checks();
     identity_checks();
     errors();
 #endif

@@ -82,4 +82,6 @@ void surface_checks(void);
 /* conformance_pointers.c: every hooked function with bad pointers. */
 void pointer_sweep(void);
 void tcp_checks(void);
+/* IPv4 and IPv6 on one port (conformance_dualstack.c). */
+void dual_stack_checks(void);
 #endif

@@ -11,6 +11,8 @@
  *   for other sockets refused (WSAENETUNREACH) when `to` is on the virtual LAN, so nothing
  *   aimed at it leaves the machine; EXTENSION like SOCKET, and for other sockets the
  *   extension functions that connect (ConnectEx) come back wrapped in that same guard;
+ *   BIND like SOCKET, and for other sockets an IPv6 bind is first checked against the
+ *   copy's virtual IPv4 ports (a dual-stack socket takes IPv4 ports too) and remembered;
  *   CREATE ours for IPv4 UDP and TCP; SELECT ours when a set holds a virtual socket (POLL: when the array does); RESULT ours for a virtual socket
  *   or one closed while virtual; RESOLVE ours unless we do not know the name (or address); ADDRINFO
  *   ours for the address lists we made; IPV4 ours when the question is about IPv4 (an
@@ -31,7 +33,7 @@
     X(WS2_32, 0, CREATE, VL_SOCKET, WSASocketA, "s:iiipuu", (int32_t af, int32_t type, int32_t protocol, void *info, uint32_t group, uint32_t flags), (af, type, protocol, info, group, flags)) \
     X(WS2_32, 0, CREATE, VL_SOCKET, WSASocketW, "s:iiipuu", (int32_t af, int32_t type, int32_t protocol, void *info, uint32_t group, uint32_t flags), (af, type, protocol, info, group, flags)) \
     X(WS2_32, 3, SOCKET, int32_t, closesocket, "i:s", (VL_SOCKET s), (s)) \
-    X(WS2_32, 2, SOCKET, int32_t, bind, "i:sai", (VL_SOCKET s, const VL_SOCKADDR_IN *name, int32_t namelen), (s, name, namelen)) \
+    X(WS2_32, 2, BIND, int32_t, bind, "i:sai", (VL_SOCKET s, const VL_SOCKADDR_IN *name, int32_t namelen), (s, name, namelen)) \
     X(WS2_32, 13, SOCKET, int32_t, listen, "i:si", (VL_SOCKET s, int32_t backlog), (s, backlog)) \
     X(WS2_32, 22, SOCKET, int32_t, shutdown, "i:si", (VL_SOCKET s, int32_t how), (s, how)) \
     X(WS2_32, 1, SOCKET, VL_SOCKET, accept, "s:sap", (VL_SOCKET s, VL_SOCKADDR_IN *address, int32_t *addrlen), (s, address, addrlen)) \

@@ -21,6 +21,13 @@ int32_t vl_join_instance(uint32_t index, uint32_t generation);
  * not virtual aims at the virtual LAN, its broadcast or multicast. */
 int32_t vl_refuse_real_send(const char *function, VL_SOCKET s, const void *to, int32_t length);
 
+/* WinsockDetours, VirtualHost+DualStack.swift: the bind of a socket that is not virtual.
+ * Before: the Winsock error (0: none) when an IPv6 socket would take an IPv4 port a
+ * virtual socket of this copy holds. After a successful one: remember it if it is
+ * dual-stack. */
+int32_t vl_dual_stack_bind_refused(VL_SOCKET s, const void *name, int32_t length);
+void vl_dual_stack_bound(VL_SOCKET s);
+
 /* WinsockDetours, Log.swift: the log's one line format and its level (VirtualIPCore's
  * LogLevel: error 0, warning 1, info 2, debug 3, trace 4). */
 enum { VL_LOG_ERROR = 0, VL_LOG_WARNING = 1, VL_LOG_INFO = 2, VL_LOG_DEBUG = 3, VL_LOG_TRACE = 4 };
