@@ -321,49 +321,6 @@ static int32_t local_name(VL_SOCKET s, void *name, int32_t *length) {
     return 0;
 }
 
-/* Copies of a backing socket, as Winsock makes them: WSADuplicateSocket's answer carries
- * the copy (a dup of the descriptor) where Winsock's carries the duplicated handle,
- * dwProviderReserved, after the type and protocol it fills. Only for this process. */
-
-static int32_t duplicate_socket(VL_SOCKET s, uint32_t process, void *info, int32_t wide) {
-    (void)wide;
-    if (process != (uint32_t)getpid()) return VL_WSAEINVAL;
-    if (!info) return VL_WSAEFAULT;
-    int type = 0, protocol = 0;
-    socklen_t size = sizeof type;
-    getsockopt((int)s, SOL_SOCKET, SO_TYPE, &type, &size);
-    size = sizeof protocol;
-    getsockopt((int)s, SOL_SOCKET, SO_PROTOCOL, &protocol, &size);
-    int copy = dup((int)s);
-    if (copy < 0) return VL_WSAENOBUFS;
-    int32_t fields[3] = { AF_INET, type, protocol };
-    memset(info, 0, VL_INFO_FIXED_LENGTH);
-    memcpy((char *)info + VL_INFO_FAMILY, &fields[0], 4);
-    memcpy((char *)info + VL_INFO_TYPE, &fields[1], 4);
-    memcpy((char *)info + VL_INFO_PROTOCOL, &fields[2], 4);
-    memcpy((char *)info + VL_INFO_PROVIDER_RESERVED, &copy, 4);
-    return 0;
-}
-
-static int32_t socket_from_info(void *info, int32_t wide, VL_SOCKET *out) {
-    (void)wide;
-    int copy;
-    memcpy(&copy, (char *)info + VL_INFO_PROVIDER_RESERVED, 4);
-    *out = (VL_SOCKET)copy;
-    return 0;
-}
-
-static uint32_t duplicate_handle(void *source, VL_SOCKET s, void *target, uint32_t access, int32_t inherit, uint32_t options,
-                                 VL_SOCKET *out) {
-    (void)access; (void)inherit; (void)options;
-    /* This process: GetCurrentProcess()'s pseudo handle, as the tests pass it. */
-    if (source != (void *)(uintptr_t)-1 || target != (void *)(uintptr_t)-1) return 50;  /* ERROR_NOT_SUPPORTED */
-    int copy = dup((int)s);
-    if (copy < 0) return 8;  /* ERROR_NOT_ENOUGH_MEMORY */
-    *out = (VL_SOCKET)copy;
-    return 0;
-}
-
 static int32_t ioctl_original(VL_SOCKET s, uint32_t code, void *input, uint32_t input_length,
                               void *output, uint32_t output_length, uint32_t *returned) {
     (void)s; (void)code; (void)input; (void)input_length; (void)output; (void)output_length; (void)returned;
@@ -501,7 +458,7 @@ void vl_linux_fill_sockets(vl_platform *p) {
     p->stream_receive = stream_receive; p->stream_set_nonblocking = stream_set_nonblocking;
     p->stream_bytes_readable = stream_bytes_readable; p->set_receive_buffer = set_receive_buffer;
     p->option_get = option_get; p->option_set = option_set; p->ioctl_original = ioctl_original; p->peer_name = peer_name; p->local_name = local_name;
-    p->duplicate_socket = duplicate_socket; p->socket_from_info = socket_from_info; p->duplicate_handle = duplicate_handle; p->event_select = event_select; p->async_select = async_select;
+    p->event_select = event_select; p->async_select = async_select;
     p->call_accept_condition = call_accept_condition;
     p->wait_sockets = wait_sockets; p->poll_sockets = poll_sockets; p->watch_readable = watch_readable;
     p->set_ready_handler = set_ready_handler;

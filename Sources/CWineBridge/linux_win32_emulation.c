@@ -257,7 +257,51 @@ int32_t vl_linux_port_take(void *target, int32_t timeout_ms, uintptr_t *key, VL_
 
 
 /* This file's entries of the table. */
+/* Copies of a backing socket, as Winsock makes them: WSADuplicateSocket's answer carries
+ * the copy (a dup of the descriptor) where Winsock's carries the duplicated handle,
+ * dwProviderReserved, after the type and protocol it fills. Only for this process. */
+
+static int32_t duplicate_socket(VL_SOCKET s, uint32_t process, void *info, int32_t wide) {
+    (void)wide;
+    if (process != (uint32_t)getpid()) return VL_WSAEINVAL;
+    if (!info) return VL_WSAEFAULT;
+    int type = 0, protocol = 0;
+    socklen_t size = sizeof type;
+    getsockopt((int)s, SOL_SOCKET, SO_TYPE, &type, &size);
+    size = sizeof protocol;
+    getsockopt((int)s, SOL_SOCKET, SO_PROTOCOL, &protocol, &size);
+    int copy = dup((int)s);
+    if (copy < 0) return VL_WSAENOBUFS;
+    int32_t fields[3] = { AF_INET, type, protocol };
+    memset(info, 0, VL_INFO_FIXED_LENGTH);
+    memcpy((char *)info + VL_INFO_FAMILY, &fields[0], 4);
+    memcpy((char *)info + VL_INFO_TYPE, &fields[1], 4);
+    memcpy((char *)info + VL_INFO_PROTOCOL, &fields[2], 4);
+    memcpy((char *)info + VL_INFO_PROVIDER_RESERVED, &copy, 4);
+    return 0;
+}
+
+static int32_t socket_from_info(void *info, int32_t wide, VL_SOCKET *out) {
+    (void)wide;
+    int copy;
+    memcpy(&copy, (char *)info + VL_INFO_PROVIDER_RESERVED, 4);
+    *out = (VL_SOCKET)copy;
+    return 0;
+}
+
+static uint32_t duplicate_handle(void *source, VL_SOCKET s, void *target, uint32_t access, int32_t inherit, uint32_t options,
+                                 VL_SOCKET *out) {
+    (void)access; (void)inherit; (void)options;
+    /* This process: GetCurrentProcess()'s pseudo handle, as the tests pass it. */
+    if (source != (void *)(uintptr_t)-1 || target != (void *)(uintptr_t)-1) return 50;  /* ERROR_NOT_SUPPORTED */
+    int copy = dup((int)s);
+    if (copy < 0) return 8;  /* ERROR_NOT_ENOUGH_MEMORY */
+    *out = (VL_SOCKET)copy;
+    return 0;
+}
+
 void vl_linux_fill_emulation(vl_platform *p) {
+    p->duplicate_socket = duplicate_socket; p->socket_from_info = socket_from_info; p->duplicate_handle = duplicate_handle;
     p->event_create = event_create; p->event_close = event_close; p->event_set = event_set;
     p->event_reset = event_reset; p->event_wait = event_wait;
     p->current_thread = vl_linux_current_thread; p->queue_completion = queue_completion;
