@@ -179,6 +179,21 @@ def discover(host, workdir, count, timeout_ms, registry="registry"):
     return found, pinged or ""
 
 
+def tcp_sink(workdir, count, registry="registry"):
+    """A `peer sink` on B taking `count` connections on TCP 23800: the process and its instance."""
+    sink = Process("sink-B", HOSTS[2], [testhosts.PEER, "peer", "sink", "--count", str(count), "--port", "23800", "--timeout-ms", "60000"],
+                   {"VIRTUALLAN_REGISTRY": os.path.join(workdir, f"{registry}-2")})
+    return sink, int((sink.expect(lambda l: l.startswith("ready"), "ready") or "ready -1").split()[1])
+
+
+def tcp_stream(workdir, host, sink, index, mib, registry="registry"):
+    """`mib` MiB from a `peer stream` on `host` to the sink's instance: the sink's 'sank ...' line (or its failure)."""
+    Process(f"stream-{NAMES[host]}", HOSTS[host], [testhosts.PEER, "peer", "stream", "--count", str(mib), "--port", "23800",
+                                                   "--peer-instance", str(index)],
+            {"VIRTUALLAN_REGISTRY": os.path.join(workdir, f"{registry}-{host}")})
+    return sink.expect(lambda l: l.startswith("sank") or "sink:" in l, "sank", timeout=120) or ""
+
+
 def wine_hosts(workdir, name):
     """Hosts A and B behind their NATs for Wine copies (scripts/lib/winehosts.py), R relaying;
     fresh registries `name`."""
@@ -249,13 +264,9 @@ def direct(workdir):
         check(found.split()[1:] == addresses([0, 1, 2]) and pinged.startswith("pinged 12, own broadcast copies 1, duplicates 0"),
               f"a broadcast from A finds all 12 lobby hosts, each pinged once ({found}; {pinged})")
 
-        env = {"VIRTUALLAN_REGISTRY": os.path.join(workdir, f"{name}-2")}
-        sink = Process("sink-B", HOSTS[2], [testhosts.PEER, "peer", "sink", "--count", "1", "--port", "23800", "--timeout-ms", "60000"], env)
-        index = int((sink.expect(lambda l: l.startswith("ready"), "ready") or "ready -1").split()[1])
+        sink, index = tcp_sink(workdir, 1, name)
         check(wait_instances(bridges[1], "ports", [index], "B's TCP listener", ports=("tcp 23800",)), "A learns the TCP listener of B's sink")
-        Process("stream-A", HOSTS[1], [testhosts.PEER, "peer", "stream", "--count", "4", "--port", "23800", "--peer-instance", str(index)],
-                {"VIRTUALLAN_REGISTRY": os.path.join(workdir, f"{name}-1")})
-        sank = sink.expect(lambda l: l.startswith("sank") or "sink:" in l, "sank", timeout=120) or ""
+        sank = tcp_stream(workdir, 1, sink, index, 4, name)
         joined = bridges[0].expect(lambda l: "passes through this relay" in l, "spliced", timeout=5)
         check(sank.startswith(f"sank {4 << 20} bytes") and joined is not None,
               f"a TCP stream of 4 MiB from A to B's listener still goes through R, whole ({sank}; {joined})")
@@ -392,21 +403,13 @@ def main():
               "R told A where it sees B, and A probes B there")
 
         # TCP: a listener behind B's NAT, a stream from A; R has B call back and joins the two.
-        registry = lambda host: {"VIRTUALLAN_REGISTRY": os.path.join(workdir, f"registry-{host}")}  # noqa: E731
-        sink = Process("sink-B", HOSTS[2], [testhosts.PEER, "peer", "sink", "--count", "2", "--port", "23800", "--timeout-ms", "60000"],
-                       registry(2))
-        ready = sink.expect(lambda l: l.startswith("ready"), "ready") or "ready -1"
-        index = int(ready.split()[1])
+        sink, index = tcp_sink(workdir, 2)
         check(wait_instances(bridges[1], "ports", [index], "B's TCP listener", ports=("tcp 23800",)),
               "through R, A learns the TCP listener of B's sink")
-        Process("stream-A", HOSTS[1], [testhosts.PEER, "peer", "stream", "--count", "16", "--port", "23800",
-                                       "--peer-instance", str(index)], registry(1))
-        sank = sink.expect(lambda l: l.startswith("sank") or "sink:" in l, "sank", timeout=120) or ""
+        sank = tcp_stream(workdir, 1, sink, index, 16)
         check(sank.startswith(f"sank {16 << 20} bytes"), f"a TCP stream of 16 MiB from A to B's listener passes through the relay whole ({sank})")
         # The relay's own copy connects too: B calls it back as well.
-        Process("stream-R", HOSTS[0], [testhosts.PEER, "peer", "stream", "--count", "16", "--port", "23800",
-                                       "--peer-instance", str(index)], registry(0))
-        sank = sink.expect(lambda l: l.startswith("sank") or "sink:" in l, "sank", timeout=120) or ""
+        sank = tcp_stream(workdir, 0, sink, index, 16)
         check(sank.startswith(f"sank {16 << 20} bytes"), f"and one from a copy on R itself, B calling R back ({sank})")
 
         check(not any("reached directly" in l for b in bridges[1:] for l in b.lines),

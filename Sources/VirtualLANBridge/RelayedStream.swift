@@ -85,9 +85,7 @@ final class RelayedStream {
     var fds: [Int32] { [local, link].filter { $0 >= 0 } }
 
     /// A sealed frame as the first bytes on a link: its u16 length, then the frame.
-    static func framed(_ frame: [UInt8]) -> [UInt8] {
-        [UInt8(truncatingIfNeeded: frame.count), UInt8(truncatingIfNeeded: frame.count >> 8)] + frame
-    }
+    static func framed(_ frame: [UInt8]) -> [UInt8] { lengthBytes(frame.count) + frame }
 
     /// Bytes to send before anything the local side sends (the opening frame), or before
     /// anything from the link (the preamble for the copy's listener).
@@ -213,7 +211,7 @@ final class RelayedStream {
     /// the stream is open, so its seal is there.
     private func chunk(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
         defer { sentChunks += 1 }
-        return seal!.seal(index: sentChunks, bytes, after: [UInt8(truncatingIfNeeded: bytes.count), UInt8(truncatingIfNeeded: bytes.count >> 8)])
+        return seal!.seal(index: sentChunks, bytes, after: lengthBytes(bytes.count))
     }
 
     /// Whole chunks of `carry` whose tag is right move to `inbound`; the end chunk ends the
@@ -291,7 +289,7 @@ struct StreamSeal {
 
     /// The chunk `index` this side sends: its bytes encrypted, then the tag (after `prefix`).
     func seal(index: UInt64, _ bytes: ArraySlice<UInt8>, after prefix: [UInt8] = []) -> [UInt8] {
-        LinkCipher.seal(bytes, key: key, nonce: nonce(direction, index), authenticating: length(bytes.count), after: prefix)
+        LinkCipher.seal(bytes, key: key, nonce: nonce(direction, index), authenticating: lengthBytes(bytes.count), after: prefix)
     }
 
     /// The bytes of chunk `index` from the other side (`sealed`: ciphertext and tag); nil
@@ -303,7 +301,7 @@ struct StreamSeal {
 
     /// Appends the bytes of chunk `index` to `out`; false (nothing appended) when its tag fails.
     func open(index: UInt64, _ sealed: ArraySlice<UInt8>, appendingTo out: inout [UInt8]) -> Bool {
-        LinkCipher.open(sealed, key: key, nonce: nonce(1 - direction, index), authenticating: length(sealed.count - StreamSeal.tagSize),
+        LinkCipher.open(sealed, key: key, nonce: nonce(1 - direction, index), authenticating: lengthBytes(sealed.count - StreamSeal.tagSize),
                         appendingTo: &out)
     }
 
@@ -312,6 +310,7 @@ struct StreamSeal {
         appendLE64(index, to: &out)
         return out
     }
-
-    private func length(_ count: Int) -> [UInt8] { [UInt8(truncatingIfNeeded: count), UInt8(truncatingIfNeeded: count >> 8)] }
 }
+
+/// A u16 length as a link writes it before a frame or a chunk (little endian).
+private func lengthBytes(_ count: Int) -> [UInt8] { [UInt8(truncatingIfNeeded: count), UInt8(truncatingIfNeeded: count >> 8)] }

@@ -14,14 +14,18 @@ extension VirtualHost {
             case let .failure(error): return error
             case let .success(address): requested = address
             }
-            let scope: BindScope
-            if requested.address == .any { scope = .any }
-            else if requested.address.isLoopback { scope = .loopback }
-            else if requested.address == address { scope = .lan }
-            else { return .addressNotAvailable }
+            guard let scope = ownScope(of: requested.address) else { return .addressNotAvailable }
             guard !socket.isBound else { return .invalidArgument }
             return bindLocked(socket, port: requested.port, scope: scope)
         }
+    }
+
+    /// The scope an IPv4 address has on this copy's PC (0.0.0.0, 127.x.x.x, its own
+    /// virtual address); nil for one that is not its own.
+    func ownScope(of address: IPv4Address) -> BindScope? {
+        if address == .any { return .any }
+        if address.isLoopback { return .loopback }
+        return address == self.address ? .lan : nil
     }
 
     /// Binds an unbound socket to 0.0.0.0:ephemeral (first send or connect). Lock held.

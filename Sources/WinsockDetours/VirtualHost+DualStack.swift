@@ -39,7 +39,8 @@ extension VirtualHost {
     /// Before the OS binds `handle` (not virtual) to `name`: Windows' refusal when, as an
     /// IPv6 dual-stack socket, it would take an IPv4 port a socket of this copy holds.
     func refuseDualStackBind(_ handle: UInt, _ name: UnsafeRawPointer?, _ length: Int32) -> WinsockError? {
-        guard let (port, place) = VirtualHost.ipv6Binding(name, length: length), port != 0,
+        // ::1 and the other IPv6 addresses take no IPv4 port.
+        guard let (port, place) = VirtualHost.ipv6Binding(name, length: length), port != 0, place != .other,
               let me = dualStackSocket(handle, port: port, place: place)
         else { return nil }
         return lock.locked {
@@ -58,7 +59,7 @@ extension VirtualHost {
                     if let error = bindConflict(reuse: me.reuse, exclusive: me.exclusive, scope: scope, otherScope: holder.scope,
                                                 otherReuse: holder.reuse, otherExclusive: holder.exclusive) { return error }
                 case .other:
-                    return nil
+                    break
                 }
             }
             return nil
@@ -114,23 +115,13 @@ extension VirtualHost {
                                reuse: flag(Int32(VL_SO_REUSEADDR)), exclusive: flag(Int32(VL_SO_EXCLUSIVEADDRUSE)))
     }
 
-    /// The scope an IPv4 address has on this copy's PC; nil for one that is not its own.
-    private func ownScope(of address: IPv4Address) -> BindScope? {
-        if address == .any { return .any }
-        if address.isLoopback { return .loopback }
-        return address == self.address ? .lan : nil
-    }
-
     /// The port and place of a Winsock sockaddr_in6 (family 23, port, flow info, 16-byte
     /// address, scope); nil for anything else.
     static func ipv6Binding(_ pointer: UnsafeRawPointer?, length: Int32) -> (port: UInt16, place: DualStackPlace)? {
         guard let pointer, length >= 24, pointer.loadUnaligned(as: UInt16.self) == UInt16(VL_AF_INET6) else { return nil }
         let port = UInt16(bigEndian: pointer.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
-        let bytes = (0..<16).map { pointer.load(fromByteOffset: 8 + $0, as: UInt8.self) }
-        if bytes.allSatisfy({ $0 == 0 }) { return (port, .any) }
-        if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
-            return (port, .mapped(IPv4Address(networkOrder: pointer.loadUnaligned(fromByteOffset: 20, as: UInt32.self))))
-        }
+        if (0..<16).allSatisfy({ pointer.load(fromByteOffset: 8 + $0, as: UInt8.self) == 0 }) { return (port, .any) }
+        if let mapped = SocketAddress.ipv4Destination(pointer, length: length) { return (port, .mapped(mapped.address)) }
         return (port, .other)
     }
 }
