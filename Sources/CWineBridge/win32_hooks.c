@@ -86,40 +86,34 @@ static int wants_WSASocketW(int32_t af, int32_t type, int32_t protocol, void *in
     return wants_WSASocketA(af, type, protocol, info, group, flags);
 }
 
-/* ConnectEx, the connect a program gets from WSAIoctl: the destination guard goes before
- * the real one, so it cannot reach a real network either. */
-static const GUID connect_ex_id = WSAID_CONNECTEX;
-typedef BOOL (PASCAL *connect_ex_fn)(SOCKET, const struct sockaddr *, int, PVOID, DWORD, LPDWORD, LPOVERLAPPED);
-static connect_ex_fn real_connect_ex;
+/* The extension functions a program gets from WSAIoctl are one per provider, as on
+ * Windows: whichever socket it asked on, it gets our entry, which keeps a virtual socket's
+ * calls ours and hands the others to the system's (ConnectEx behind the destination guard,
+ * so they cannot reach the virtual LAN). A program keeps the first pointer it gets. */
+static const GUID connect_ex_id = WSAID_CONNECTEX, accept_ex_id = WSAID_ACCEPTEX, recv_msg_id = WSAID_WSARECVMSG;
+static const struct { const GUID *id; void *entry; } our_extensions[] = {
+    {&connect_ex_id, (void *)vl_win32_connect_ex},
+    {&accept_ex_id, (void *)vl_win32_accept_ex},
+    {&recv_msg_id, (void *)vl_win32_recv_msg},
+};
 
-static BOOL PASCAL guarded_connect_ex(SOCKET s, const struct sockaddr *to, int tolen, PVOID data, DWORD length,
-                                      LPDWORD sent, LPOVERLAPPED overlapped) {
-    if (vl_refuse_real_send("ConnectEx", (VL_SOCKET)s, to, tolen)) return FALSE;
-    return real_connect_ex(s, to, tolen, data, length, sent, overlapped);
-}
-
-
-/* The system's ConnectEx behind the guard, for a program that got the pointer on a virtual
- * socket and uses it on another (one provider: one function for every TCP socket). */
+/* The system's ConnectEx behind the guard (one provider, TCP/IP, in practice: one function). */
 BOOL PASCAL vl_system_connect_ex(SOCKET s, const struct sockaddr *to, int tolen, PVOID data, DWORD length,
                                  LPDWORD sent, LPOVERLAPPED overlapped) {
-    if (!real_connect_ex) real_connect_ex = (connect_ex_fn)vl_system_extension(s, &connect_ex_id);
-    if (!real_connect_ex) { vl_original.WSASetLastError(WSAEOPNOTSUPP); return FALSE; }
-    return guarded_connect_ex(s, to, tolen, data, length, sent, overlapped);
+    static LPFN_CONNECTEX found;
+    if (!found) found = (LPFN_CONNECTEX)vl_system_extension(s, &connect_ex_id);
+    if (!found) { vl_original.WSASetLastError(WSAEOPNOTSUPP); return FALSE; }
+    if (vl_refuse_real_send("ConnectEx", (VL_SOCKET)s, to, tolen)) return FALSE;
+    return found(s, to, tolen, data, length, sent, overlapped);
 }
 
-/* After the original WSAIoctl: a ConnectEx pointer it handed out is swapped for ours. */
+/* After the original WSAIoctl on a socket that is not virtual: the system's pointer it
+ * handed out is swapped for our entry. */
 static int32_t guard_extensions(int32_t result, uint32_t code, void *in, uint32_t inlen, void *out, uint32_t outlen) {
-    if (result == 0 && code == SIO_GET_EXTENSION_FUNCTION_POINTER && in && inlen >= sizeof(GUID) && out
-        && outlen >= sizeof(void *) && memcmp(in, &connect_ex_id, sizeof(GUID)) == 0) {
-        void *pointer;
-        memcpy(&pointer, out, sizeof pointer);
-        if (pointer != (void *)guarded_connect_ex) {
-            real_connect_ex = (connect_ex_fn)pointer;  /* one provider (TCP/IP) in practice: one function */
-            pointer = (void *)guarded_connect_ex;
-            memcpy(out, &pointer, sizeof pointer);
-        }
-    }
+    if (result != 0 || code != SIO_GET_EXTENSION_FUNCTION_POINTER || !in || inlen < sizeof(GUID) || !out || outlen < sizeof(void *))
+        return result;
+    for (size_t i = 0; i < sizeof our_extensions / sizeof our_extensions[0]; i++)
+        if (memcmp(in, our_extensions[i].id, sizeof(GUID)) == 0) memcpy(out, &our_extensions[i].entry, sizeof(void *));
     return result;
 }
 

@@ -200,28 +200,43 @@ static int32_t set_receive_buffer(VL_SOCKET s, int32_t bytes) {
     return vl_original.setsockopt((SOCKET)s, SOL_SOCKET, SO_RCVBUF, (const char *)&bytes, sizeof bytes) == 0 ? 0 : vl_win32_last_error();
 }
 
-/* WSARecvMsg as the game calls it (WINAPI), for WSAIoctl to hand out. */
-static int32_t WINAPI wsarecvmsg_entry(VL_SOCKET s, VL_WSAMSG *message, uint32_t *received, VL_OVERLAPPED *overlapped, void *routine) {
+/* WSARecvMsg as WSAIoctl hands it out for every UDP socket (one provider, one function,
+ * as on Windows): a virtual socket's is ours, another's the system's. */
+int32_t WINAPI vl_win32_recv_msg(VL_SOCKET s, VL_WSAMSG *message, uint32_t *received, VL_OVERLAPPED *overlapped, void *routine) {
+    if (!vl_is_virtual_socket(s)) {
+        static const GUID id = WSAID_WSARECVMSG;
+        static LPFN_WSARECVMSG found;
+        if (!found) found = (LPFN_WSARECVMSG)vl_system_extension((SOCKET)s, &id);
+        if (!found) { vl_original.WSASetLastError(WSAEOPNOTSUPP); return SOCKET_ERROR; }
+        return found((SOCKET)s, (LPWSAMSG)message, (LPDWORD)received, (LPWSAOVERLAPPED)overlapped,
+                     (LPWSAOVERLAPPED_COMPLETION_ROUTINE)routine);
+    }
     return vl_hook_WSARecvMsg(s, message, received, overlapped, routine);
 }
 static int32_t WINAPI wsasendmsg_entry(VL_SOCKET s, VL_WSAMSG *message, uint32_t flags, uint32_t *sent, VL_OVERLAPPED *overlapped, void *routine) {
     return vl_hook_WSASendMsg(s, message, flags, sent, overlapped, routine);
 }
-/* ConnectEx for a virtual TCP socket; a program that kept the pointer and uses it on
- * another socket reaches the system's, behind the destination guard. */
-BOOL PASCAL vl_system_connect_ex(SOCKET s, const struct sockaddr *to, int tolen, PVOID data, DWORD length,
-                                 LPDWORD sent, LPOVERLAPPED overlapped);
-static int32_t WINAPI connectex_entry(VL_SOCKET s, const VL_SOCKADDR_IN *name, int32_t length, const void *data, uint32_t dataLength,
-                                      uint32_t *sent, VL_OVERLAPPED *overlapped) {
+/* ConnectEx as every program gets it, whichever socket it asked on (one provider: one
+ * function for every TCP socket, as on Windows). A virtual socket's is ours; another
+ * socket's is the system's, behind the destination guard; so is a bound virtual socket's
+ * connecting outside the LAN (handed to the OS, its virtual bind made a real one on
+ * 0.0.0.0, which the system's ConnectEx requires). */
+int32_t WINAPI vl_win32_connect_ex(VL_SOCKET s, const VL_SOCKADDR_IN *name, int32_t length, const void *data, uint32_t dataLength,
+                                   uint32_t *sent, VL_OVERLAPPED *overlapped) {
+    if (vl_is_virtual_socket(s) && vl_connect_ex_leaves_lan(s, name, length)) {
+        struct sockaddr_in any = {.sin_family = AF_INET};
+        if (vl_original.bind((SOCKET)s, (const struct sockaddr *)&any, sizeof any) != 0) return FALSE;
+    }
     if (!vl_is_virtual_socket(s))
         return vl_system_connect_ex((SOCKET)s, (const struct sockaddr *)name, length, (PVOID)data, dataLength, (LPDWORD)sent,
                                     (LPOVERLAPPED)overlapped);
     return vl_hook_ConnectEx(s, name, length, data, dataLength, sent, overlapped);
 }
 
-/* AcceptEx and GetAcceptExSockaddrs for a virtual TCP listener; a program that kept the
- * pointer and uses it on another listener reaches the system's. */
-static BOOL WINAPI acceptex_entry(SOCKET listener, SOCKET acceptor, void *output, DWORD receiveLength, DWORD localLength,
+/* AcceptEx as WSAIoctl hands it out for every TCP socket: a virtual listener's is ours,
+ * another's the system's. GetAcceptExSockaddrs for a virtual listener: ours (it reads the
+ * same layout the system's does). */
+BOOL WINAPI vl_win32_accept_ex(SOCKET listener, SOCKET acceptor, void *output, DWORD receiveLength, DWORD localLength,
                                   DWORD remoteLength, DWORD *received, OVERLAPPED *overlapped) {
     if (!vl_is_virtual_socket((VL_SOCKET)listener)) {
         LPFN_ACCEPTEX accept_ex = vl_win32_real_accept_ex(listener);
@@ -423,8 +438,8 @@ void vl_win32_fill_sockets(vl_platform *p) {
     p->ioctl_original = ioctl_original; p->peer_name = peer_name; p->local_name = local_name;
     p->duplicate_socket = duplicate_socket; p->socket_from_info = socket_from_info; p->duplicate_handle = duplicate_handle;
     p->event_select = event_select; p->async_select = async_select;
-    p->wsarecvmsg_entry = (void *)wsarecvmsg_entry; p->wsasendmsg_entry = (void *)wsasendmsg_entry;
-    p->connectex_entry = (void *)connectex_entry; p->acceptex_entry = (void *)acceptex_entry;
+    p->wsarecvmsg_entry = (void *)vl_win32_recv_msg; p->wsasendmsg_entry = (void *)wsasendmsg_entry;
+    p->connectex_entry = (void *)vl_win32_connect_ex; p->acceptex_entry = (void *)vl_win32_accept_ex;
     p->getacceptexsockaddrs_entry = (void *)getacceptexsockaddrs_entry; p->call_accept_condition = call_accept_condition;
     p->wait_sockets = wait_sockets; p->poll_sockets = poll_sockets; p->watch_readable = watch_readable;
     p->set_ready_handler = set_ready_handler;

@@ -53,15 +53,7 @@ extension Registry {
         let info = UInt32(scope.rawValue) | Registry.protocolBits(transport) | UInt32(member) << 24
             | (reuse ? Registry.reuseFlag : 0) | (exclusive ? Registry.exclusiveFlag : 0)
         let packed = UInt32(virtualPort) << 16 | UInt32(realPort)
-        // A closed entry with the same real port would make the source check ambiguous.
-        for entry in 0..<entriesInUse(index) {
-            let e = socketEntry(index, entry)
-            let word = e.atomicWord(0).pointee.load(ordering: .acquiring)
-            if word != 0, UInt16(truncatingIfNeeded: word) == realPort, isClosed(e),
-               Registry.transport(of: e.atomicWord(4).pointee.load(ordering: .acquiring)) == transport {
-                clearSocketEntry(index, entry)
-            }
-        }
+        clearClosedEntries(index, realPort: realPort, transport: transport)
         let inUse = entriesInUse(index)
         var choices: [(range: Range<Int>, reuseClosed: Bool)] = [(0..<inUse, false)]
         if inUse < RegistryLayout.socketsBeforeReuse { choices.append((inUse..<RegistryLayout.socketsBeforeReuse, false)) }
@@ -84,6 +76,33 @@ extension Registry {
             }
         }
         return false
+    }
+
+    /// A closed entry with the real port a socket is about to take would make the source
+    /// check ambiguous: it goes.
+    private func clearClosedEntries(_ index: Int, realPort: UInt16, transport: Transport) {
+        for entry in 0..<entriesInUse(index) {
+            let e = socketEntry(index, entry)
+            let word = e.atomicWord(0).pointee.load(ordering: .acquiring)
+            if word != 0, UInt16(truncatingIfNeeded: word) == realPort, isClosed(e),
+               Registry.transport(of: e.atomicWord(4).pointee.load(ordering: .acquiring)) == transport {
+                clearSocketEntry(index, entry)
+            }
+        }
+    }
+
+    /// The open `transport` socket of `realPort` is backed by `newRealPort` from now on (a
+    /// TCP socket whose backing socket binds after its virtual bind). Its entry keeps its
+    /// place, so the virtual port is held throughout.
+    public func moveSocket(slot index: Int, realPort: UInt16, to newRealPort: UInt16, transport: Transport) {
+        precondition(newRealPort != 0)
+        clearClosedEntries(index, realPort: newRealPort, transport: transport)
+        forEachEntry(index, realPort: realPort, transport: transport) { e, info in
+            guard info & Registry.closedFlag == 0 else { return }
+            let word = e.atomicWord(0).pointee.load(ordering: .acquiring)
+            let moved = word & 0xFFFF_0000 | UInt32(newRealPort)
+            _ = e.atomicWord(0).pointee.compareExchange(expected: word, desired: moved, ordering: .acquiringAndReleasing)
+        }
     }
 
     /// Calls `body(entry, word 1)` for every entry (open or closed) of the slot's

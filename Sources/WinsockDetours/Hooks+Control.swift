@@ -60,6 +60,15 @@ public func hookConnectEx(_ s: UInt, _ name: UnsafePointer<VL_SOCKADDR_IN>?, _ l
     }
 }
 
+/// Asked before ConnectEx on a virtual socket: 1 when the socket was handed to the OS to
+/// connect outside the LAN (the DLL then binds it, as the system's ConnectEx requires, and
+/// calls that).
+@_cdecl("vl_connect_ex_leaves_lan")
+public func connectExLeavesLAN(_ s: UInt, _ name: UnsafePointer<VL_SOCKADDR_IN>?, _ length: Int32) -> Int32 {
+    guard let host = VirtualHost.current, length > 0, host.platform.canRead(name, Int(length)) else { return 0 }
+    return host.connectExLeavesLAN(s, to: name, length: length) ? 1 : 0
+}
+
 /// AcceptEx (WSAIoctl's pointer on a virtual TCP socket): a BOOL, the last error on FALSE.
 @_cdecl("vl_hook_AcceptEx")
 public func hookAcceptEx(_ listener: UInt, _ acceptor: UInt, _ output: UnsafeMutableRawPointer?, _ receiveLength: UInt32,

@@ -39,7 +39,9 @@ extension VirtualHost {
             // bound, connected, a datagram socket or another AcceptEx's): Windows says
             // WSAEINVAL, Wine 8 leaves them pending, and the game hears what it would hear
             // without the layer.
-            guard sockets[acceptor] != nil else { return .invalidArgument }
+            guard let accepting = sockets[acceptor] else { return .invalidArgument }
+            // A bound acceptor's backing socket binds now, so the OS sees it bound and answers.
+            if let stream = accepting as? StreamSocket, stream.isBound, let error = stream.bindBackingLocked(on: self) { return error }
             if let error = readyForOverlappedLocked(listener) { return error }
             let first = VL_WSABUF(len: receiveLength, buf: output.assumingMemoryBound(to: CChar.self))
             let op = PendingReceive(overlapped: overlapped, buffers: [first], from: nil, fromLength: nil, routine: nil,

@@ -56,6 +56,20 @@ extension VirtualHost {
         return .ioPending
     }
 
+    /// ConnectEx of a bound socket towards an address outside the LAN: the socket is handed
+    /// to the OS (`handOverLocked`) when its backing socket could still go there, and the
+    /// system's ConnectEx makes the connection (true). Anything else stays ours (false).
+    func connectExLeavesLAN(_ handle: UInt, to name: UnsafePointer<VL_SOCKADDR_IN>?, length: Int32) -> Bool {
+        guard case let .success(target) = SocketAddress.read(name, length: length), target.port != 0, target.address != .any else { return false }
+        return lock.locked {
+            guard case let .success(found) = socket(handle), let socket = found as? StreamSocket,
+                  socket.isBound, socket.canLeaveLAN, !socket.listening, socket.peer == nil, !acceptWaitsLocked(onto: handle),
+                  case .failure = router.route(to: target.address, payloadLength: 0, broadcastPermitted: true) else { return false }
+            handOverLocked(socket, leavingFor: target)
+            return true
+        }
+    }
+
     /// The connect, the first bytes, the end (event, port packet): within the call, or when
     /// an address that did not answer does.
     private func connectNow(_ handle: UInt, to target: SocketAddress, data: UnsafeRawPointer?, dataLength: UInt32,

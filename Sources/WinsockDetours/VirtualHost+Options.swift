@@ -62,6 +62,7 @@ extension VirtualHost {
             case .refused: return .noProtocolOption
             case .handedOn:
                 handedOn = true
+                if let error = socket.prepareBackingForOption(level: level, on: self) { return error }
                 return platform.setOption(socket.handle, level: level, name: name, value: value, length: length)
             case .virtual: break
             }

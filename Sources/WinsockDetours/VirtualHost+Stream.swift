@@ -20,6 +20,7 @@ extension VirtualHost {
             guard socket.isBound else { return .invalidArgument }
             guard socket.peer == nil else { return .isConnected }
             if socket.listening { return nil }
+            if let error = socket.bindBackingLocked(on: self) { return error }
             if let error = platform.listen(socket.handle) { return error }
             socket.listenerState = ListenerState()
             registry.markListening(slot: instance, realPort: socket.realPort)
@@ -207,17 +208,16 @@ extension VirtualHost {
             let route: Router.Route
             switch router.route(to: target.address, payloadLength: 0, broadcastPermitted: true) {
             case .failure:
-                guard !socket.isBound else { return .failure(.networkUnreachable) }
-                // Not ours any more: the OS's socket from here on, every call goes to it.
-                sockets.removeValue(forKey: handle)
-                log(.info, "TCP socket \(handle) connects outside the virtual LAN (\(target.address.dotted):\(target.port)): handed to the OS")
+                guard socket.canLeaveLAN else { return .failure(.networkUnreachable) }
+                handOverLocked(socket, leavingFor: target)
                 return .success(.outside(socket.handle))
             case let .success(r): route = r
             }
             // A connection has one end: a broadcast or group address has no listener (the OS's answer).
             if route.isForMany { return .failure(.networkUnreachable) }
             if socket.scope == .loopback && route != .loopback { return .failure(.networkUnreachable) }
-            if let error = bindImplicitlyLocked(socket) { return .failure(error) }
+            // The backing socket binds first: an implicit bind then needs no placeholder.
+            if let error = socket.bindBackingLocked(on: self) ?? bindImplicitlyLocked(socket) { return .failure(error) }
             let preamble = WireHeader(source: router.sourceAddress(for: route, sender: instance), sourcePort: socket.virtualPort,
                                       destination: target.address, destinationPort: target.port, isBroadcast: false, isStream: true)
             socket.activeCalls += 1
@@ -252,6 +252,16 @@ extension VirtualHost {
             log(.info, "TCP socket \(handle): no PC answers at \(target.address.dotted); the non-blocking connect stays under way")
             return error == nil || error == .wouldBlock ? .wouldBlock : error
         }
+    }
+
+    /// A socket connecting outside the LAN is not ours any more: the OS's socket from here
+    /// on, every call goes to it. A bound one gives its virtual port back (its backing
+    /// socket was never bound: the OS picks a port of the real PC). Lock held.
+    func handOverLocked(_ socket: StreamSocket, leavingFor target: SocketAddress) {
+        sockets.removeValue(forKey: socket.handle)
+        if socket.ownsEntry { registry.removeSocket(slot: instance, realPort: socket.realPort, transport: .tcp) }
+        socket.dropPlaceholder(platform: platform)
+        log(.info, "TCP socket \(socket.handle) connects outside the virtual LAN (\(target.address.dotted):\(target.port)): handed to the OS")
     }
 
     /// The real port a SYN towards `route` reaches now: the listener's; the refusing port

@@ -191,7 +191,7 @@ public final class VirtualHost: @unchecked Sendable {
         socket.overlappedIO = overlappedIO
         lock.locked { sockets[socket.handle] = socket }
         log(.debug, transport == .udp ? "UDP socket \(socket.handle) backed by 127.0.0.1:\(socket.realPort)"
-                                      : "TCP socket \(socket.handle) is virtual (its backing socket binds 127.0.0.1 when it binds)")
+                                      : "TCP socket \(socket.handle) is virtual (its backing socket binds 127.0.0.1 when it listens or connects on the LAN)")
         return .success(socket.handle)
     }
 

@@ -90,6 +90,10 @@ class VirtualSocket {
     /// port must be known then).
     func prepareBackingForBind(platform: Platform) -> WinsockError? { nil }
 
+    /// Before an option is handed on to the backing socket: what the OS must see first for
+    /// its answer to be the one it gives without the layer. Lock held.
+    func prepareBackingForOption(level: Int32, on host: VirtualHost) -> WinsockError? { nil }
+
     /// FIONBIO's effect on the backing socket (the virtual mode is the base's `nonBlocking`).
     func takeBlockingMode(nonBlocking: Bool, platform: Platform) -> WinsockError? { nil }
 
@@ -165,14 +169,59 @@ final class StreamSocket: VirtualSocket {
     /// The bytes queued on the connection (the OS's count).
     override func bytesReadableLocked(on host: VirtualHost) -> UInt32 { host.platform.bytesReadable(handle) }
 
-    /// The backing socket binds only now (127.0.0.1:0): until then it may still leave the
-    /// virtual LAN for a real network (connect outside it).
+    /// Between the virtual bind and the backing socket's own (at listen, or a connection on
+    /// the LAN): a socket of ours bound to 127.0.0.1, whose port stands for this socket in
+    /// the registry. The backing socket stays unbound meanwhile, so a bound socket can still
+    /// connect outside the LAN, as a bound socket on Windows can.
+    var placeholder: UInt?
+
+    /// Whether the OS could still take the backing socket anywhere: it is not bound yet
+    /// (never bound, or bound only virtually, behind the placeholder).
+    var canLeaveLAN: Bool { realPort == 0 || placeholder != nil }
+
+    /// The registry entry needs a real port now: the placeholder's (the backing socket binds
+    /// when it has to).
     override func prepareBackingForBind(platform: Platform) -> WinsockError? {
         guard realPort == 0 else { return nil }
-        switch platform.bindStream(handle) {
-        case let .success(port): realPort = port; return nil
+        let reserved: UInt
+        switch platform.openStreamSocket() {
+        case let .success(handle): reserved = handle
         case let .failure(error): return error
         }
+        switch platform.bindStream(reserved) {
+        case let .success(port):
+            (placeholder, realPort) = (reserved, port)
+            return nil
+        case let .failure(error):
+            platform.close(reserved)
+            return error
+        }
+    }
+
+    /// Binds the backing socket to 127.0.0.1 if it is not yet (listen, a connection on the
+    /// LAN): a registry entry moves from the placeholder's port to its own. Lock held.
+    func bindBackingLocked(on host: VirtualHost) -> WinsockError? {
+        guard canLeaveLAN else { return nil }
+        switch host.platform.bindStream(handle) {
+        case let .success(port):
+            if placeholder != nil && ownsEntry { host.registry.moveSocket(slot: host.instance, realPort: realPort, to: port, transport: .tcp) }
+            realPort = port
+            dropPlaceholder(platform: host.platform)
+            return nil
+        case let .failure(error): return error
+        }
+    }
+
+    /// The placeholder goes (the socket closes, or leaves for the OS).
+    func dropPlaceholder(platform: Platform) {
+        if let reserved = placeholder { platform.close(reserved) }
+        placeholder = nil
+    }
+
+    /// The OS answers IPPROTO_IPV6's options on an IPv4 socket by whether it is bound (Wine
+    /// takes them only unbound; sock.c's test_ipv6only): a bound one's backing socket binds.
+    override func prepareBackingForOption(level: Int32, on host: VirtualHost) -> WinsockError? {
+        level == Int32(VL_IPPROTO_IPV6) && isBound ? bindBackingLocked(on: host) : nil
     }
 
     /// The backing socket takes the mode: its calls block, or not, in the OS.
@@ -182,6 +231,7 @@ final class StreamSocket: VirtualSocket {
 
     /// A connect waiting out the handshake ends (WSAEINTR); a connection is counted closed.
     override func closedLocked(by host: VirtualHost) {
+        dropPlaceholder(platform: host.platform)
         if let wake = handshakeWake { host.platform.setEvent(wake) }
         if peer != nil { host.registry.countConnection(slot: host.instance, opened: false) }
     }

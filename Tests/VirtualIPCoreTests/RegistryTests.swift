@@ -142,6 +142,21 @@ final class RegistryTests: XCTestCase {
         XCTAssertEqual(r.virtualPort(slot: a.index, realPort: 41000), 5000)
     }
 
+    func test_aMovedSocketKeepsItsVirtualPortUnderItsNewRealPort() throws {
+        let r = try registry()
+        let a = try r.claim(owner: 1, kind: .linux, nowMs: 0, isOwnerAlive: unknownLiveness)
+        XCTAssertTrue(r.addSocket(slot: a.index, virtualPort: 7000, realPort: 42000, scope: .any, transport: .tcp))
+        XCTAssertTrue(r.addSocket(slot: a.index, virtualPort: 7001, realPort: 43000, scope: .any, transport: .tcp))
+        r.removeSocket(slot: a.index, realPort: 43000, transport: .tcp)
+        r.moveSocket(slot: a.index, realPort: 42000, to: 43000, transport: .tcp)
+        XCTAssertEqual(r.virtualPort(slot: a.index, realPort: 43000, transport: .tcp), 7000,
+                       "the new real port vouches for the moved socket, not for the closed one that had it")
+        XCTAssertNil(r.virtualPort(slot: a.index, realPort: 42000, transport: .tcp), "the placeholder's port no longer does")
+        XCTAssertTrue(r.hasSocket(slot: a.index, virtualPort: 7000, transport: .tcp), "the virtual port is held throughout")
+        r.markListening(slot: a.index, realPort: 43000)
+        XCTAssertTrue(r.isListening(slot: a.index, realPort: 43000))
+    }
+
     func test_releasedSlotKeepsVouchingUntilClaimedAgain() throws {
         let r = try registry()
         let a = try r.claim(owner: 1, kind: .linux, nowMs: 0, isOwnerAlive: unknownLiveness)

@@ -165,6 +165,30 @@ final class StreamTests: LANTestCase {
         lan.as(2) { ws in XCTAssertEqual(ws.accept(host).1?.address, lan.address(1)) }
     }
 
+    /// A bound socket's backing socket binds only when it listens or connects on the LAN:
+    /// one connecting there is vouched for under that socket's own real port; one connecting
+    /// outside the LAN is handed to the OS, as an unbound one is, and gives its port back.
+    func test_aBoundSocketConnectsOnTheLANOrLeavesIt() {
+        let host = listener(2, port: 6112)
+        lan.as(1) { ws in
+            let onLAN = ws.tcpSocket()
+            XCTAssertEqual(ws.bind(onLAN, .any, 5000), 0)
+            XCTAssertEqual(ws.connect(onLAN, lan.address(2), 6112), 0, "connect: \(ws.lastError)")
+            let leaving = ws.tcpSocket()
+            XCTAssertEqual(ws.bind(leaving, .any, 5001), 0)
+            // TEST-NET-1 is outside the LAN, and the namespace has no route there: the OS
+            // answers at once and sends nothing.
+            XCTAssertEqual(ws.connect(leaving, IPv4Address(192, 0, 2, 1), 80), Winsock.socketError)
+            XCTAssertEqual(ws.lastError, WSA.ENETUNREACH, "the OS's answer")
+            XCTAssertFalse(lan.hosts[1].isVirtual(leaving), "handed to the OS")
+            XCTAssertEqual(ws.bind(ws.tcpSocket(), .any, 5001), 0, "its virtual port is free again")
+        }
+        lan.as(2) { ws in
+            XCTAssertEqual(ws.accept(host).1, SocketAddress(address: lan.address(1), port: 5000),
+                           "the preamble passes the registry check under the backing socket's own port")
+        }
+    }
+
     func test_streamCallsOnTheWrongKindOfSocketAnswerAsWindows() {
         lan.as(0) { ws in
             let udp = ws.udpSocket()

@@ -68,6 +68,7 @@ void connect_ex(void);
 void accept_ex(void);
 void wsa_accept(void);
 void extensions_elsewhere(void);
+void extensions_from_elsewhere(void);
 void overlapped_send(void);
 void overlapped_send_closed(void);
 /* The sections of conformance_io.c, conformance_iphlp.c and conformance_tcp.c. */

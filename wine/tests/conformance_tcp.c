@@ -347,4 +347,5 @@ void tcp_checks(void) {
     accept_ex();
     wsa_accept();
     extensions_elsewhere();
+    extensions_from_elsewhere();
 }

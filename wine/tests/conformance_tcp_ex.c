@@ -1,7 +1,7 @@
 /* TCP checks of conformance.exe, the extension functions and their kin: ConnectEx, AcceptEx
  * (with GetAcceptExSockaddrs, and its three ways of ending while it waits), WSAAccept's
- * condition function, the extension pointers on sockets that are not virtual, and an
- * overlapped send the peer reads later. As conformance_tcp.c: relations, never ports. */
+ * condition function, the extension pointers on sockets that are not virtual (and theirs
+ * used on virtual ones), and an overlapped send the peer reads later. As conformance_tcp.c: relations, never ports. */
 #include <winsock2.h>
 #include <ws2tcpip.h>
 #include <mswsock.h>
@@ -306,6 +306,57 @@ void wsa_accept(void) {
     closesocket(a);
     closesocket(c);
     closesocket(l);
+}
+
+/* The other way round: pointers a program got on IPv6 sockets (which the DLL leaves
+ * alone), used on IPv4 ones (virtual with the DLL). One provider has one function, so
+ * they act as the IPv4 socket's own: AcceptEx's first bytes and names are the client's,
+ * WSARecvMsg's datagram is the sender's payload from the sender's port. */
+void extensions_from_elsewhere(void) {
+    SOCKET t6 = socket(AF_INET6, SOCK_STREAM, IPPROTO_TCP), u6 = socket(AF_INET6, SOCK_DGRAM, IPPROTO_UDP);
+    LPFN_GETACCEPTEXSOCKADDRS names = NULL;
+    LPFN_ACCEPTEX accept_ex = accept_ex_of(t6, &names);
+    GUID id = WSAID_WSARECVMSG;
+    LPFN_WSARECVMSG recv_msg = NULL;
+    DWORD returned = 0;
+    WSAIoctl(u6, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, &recv_msg, sizeof recv_msg, &returned, NULL, NULL);
+    closesocket(t6);
+    closesocket(u6);
+    check("ext.ipv6-pointers", "acceptex=%d names=%d recvmsg=%d", accept_ex != NULL, names != NULL, recv_msg != NULL);
+    if (!accept_ex || !names || !recv_msg) return;
+
+    struct sockaddr_in at;
+    SOCKET l = listening(&at), c = tcp(), a = tcp();
+    int connected = connect(c, (struct sockaddr *)&at, sizeof at) == 0 && send(c, "four", 4, 0) == 4;
+    WSAOVERLAPPED o;
+    memset(&o, 0, sizeof o);
+    o.hEvent = WSACreateEvent();
+    char buffer[4 + 2 * (sizeof(struct sockaddr_in) + 16)];
+    DWORD got = 0, bytes = 0, flags = 0;
+    BOOL ok = accept_ex(l, a, buffer, 4, sizeof(struct sockaddr_in) + 16, sizeof(struct sockaddr_in) + 16, &got, &o);
+    int error = ok ? 0 : WSAGetLastError();
+    DWORD w = WSAWaitForMultipleEvents(1, &o.hEvent, FALSE, 2000, FALSE);
+    BOOL done = WSAGetOverlappedResult(l, &o, &bytes, FALSE, &flags);
+    check("ext.ipv6-acceptex-on-ipv4", "connected=%d ok=%d error=%d wait=%lu done=%d bytes=%lu data=%.4s", connected, ok, error, w,
+          done, bytes, done && bytes == 4 ? buffer : "");
+    if (done) describe_names("ext.ipv6-acceptex-on-ipv4-names", names, buffer, 4, at, c);
+    WSACloseEvent(o.hEvent);
+    closesocket(a);
+    closesocket(c);
+    closesocket(l);
+
+    SOCKET r = bound("127.0.0.1", 0), s = udp();
+    int sent = send_to(s, self(r), "five!", 5) == 5 && readable(r);
+    char data[64];
+    WSABUF part = {sizeof data, data};
+    struct sockaddr_in from;
+    WSAMSG message = message_into(&from, &part, NULL, 0);
+    DWORD received = 0;
+    int result = recv_msg(r, &message, &received, NULL, NULL);
+    check("ext.ipv6-recvmsg-on-ipv4", "sent=%d %s bytes=%lu data=%.*s from-sender=%d", sent, rc(result), received,
+          (int)(received < sizeof data ? received : 0), data, from.sin_port == htons(port_of(s)));
+    closesocket(s);
+    closesocket(r);
 }
 
 /* The pointers a program got on an IPv4 TCP socket, used on an IPv6 one (one TCP provider,

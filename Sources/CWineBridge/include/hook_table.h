@@ -10,7 +10,9 @@
  *   PLAIN always ours; SOCKET ours when `s` is a virtual socket; DESTINED like SOCKET, and
  *   for other sockets refused (WSAENETUNREACH) when `to` is on the virtual LAN, so nothing
  *   aimed at it leaves the machine; EXTENSION like SOCKET, and for other sockets the
- *   extension functions that connect (ConnectEx) come back wrapped in that same guard;
+ *   extension functions the DLL has (ConnectEx, AcceptEx, WSARecvMsg) come back as its
+ *   own, one per provider as on Windows: ours on a virtual socket, else the system's
+ *   (ConnectEx behind that same guard);
  *   BIND like SOCKET, and for other sockets an IPv6 bind is first checked against the
  *   copy's virtual IPv4 ports (a dual-stack socket takes IPv4 ports too) and remembered;
  *   CREATE ours for IPv4 UDP and TCP; SELECT ours when a set holds a virtual socket (POLL: when the array does); RESULT ours for a virtual socket

@@ -113,8 +113,8 @@ typedef struct vl_platform {
                                  uint32_t options, VL_SOCKET *out);
     int32_t (*ioctl_original)(VL_SOCKET socket, uint32_t code, void *input, uint32_t input_length,
                               void *output, uint32_t output_length, uint32_t *returned);
-    /* Virtual TCP: a real TCP socket, unbound until the virtual one binds (stream_bind:
-     * 127.0.0.1:0, the port in *real_port), in the OS's blocking mode until
+    /* Virtual TCP: a real TCP socket, unbound until the virtual one listens or connects on
+     * the LAN (stream_bind: 127.0.0.1:0, the port in *real_port), in the OS's blocking mode until
      * stream_set_nonblocking changes it: every stream call below blocks, or not, as the
      * real socket does, so the OS keeps the stream's semantics (partial sends, FD_* events,
      * readiness, lingering close). Errors are Winsock codes; a refused connect is

@@ -13,6 +13,10 @@ int32_t vl_was_virtual_socket(VL_SOCKET s);
 int32_t vl_wants_virtual_socket(int32_t af, int32_t type, int32_t protocol, const void *info);
 void vl_process_detach(int32_t exiting);
 
+/* WinsockDetours, Hooks+Control.swift: 1 when ConnectEx of a bound virtual TCP socket
+ * aims outside the LAN and the socket was handed to the OS (the system's ConnectEx then). */
+int32_t vl_connect_ex_leaves_lan(VL_SOCKET s, const VL_SOCKADDR_IN *name, int32_t length);
+
 /* WinsockDetours, Hooks+Processes.swift: this process joins the instance the process that
  * started it is part of (slot `index` of `generation`); 1 when it did. */
 int32_t vl_join_instance(uint32_t index, uint32_t generation);
