@@ -67,14 +67,18 @@ void connect_ex(void) {
     closesocket(l);
 }
 
+/* The extension function `id` of a socket, from WSAIoctl (NULL: none). */
+static void *extension_of(SOCKET s, GUID id) {
+    void *pointer = NULL;
+    DWORD returned = 0;
+    WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, &pointer, sizeof pointer, &returned, NULL, NULL);
+    return pointer;
+}
+
 /* The AcceptEx and GetAcceptExSockaddrs of a socket, from WSAIoctl. */
 static LPFN_ACCEPTEX accept_ex_of(SOCKET s, LPFN_GETACCEPTEXSOCKADDRS *addresses) {
-    GUID id = WSAID_ACCEPTEX, names = WSAID_GETACCEPTEXSOCKADDRS;
-    LPFN_ACCEPTEX accept_ex = NULL;
-    DWORD returned = 0;
-    WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, &accept_ex, sizeof accept_ex, &returned, NULL, NULL);
-    WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &names, sizeof names, addresses, sizeof *addresses, &returned, NULL, NULL);
-    return accept_ex;
+    *addresses = (LPFN_GETACCEPTEXSOCKADDRS)extension_of(s, (GUID)WSAID_GETACCEPTEXSOCKADDRS);
+    return (LPFN_ACCEPTEX)extension_of(s, (GUID)WSAID_ACCEPTEX);
 }
 
 /* What GetAcceptExSockaddrs reads from an AcceptEx buffer, as relations: the local name
@@ -316,10 +320,7 @@ void extensions_from_elsewhere(void) {
     SOCKET t6 = socket(AF_INET6, SOCK_STREAM, IPPROTO_TCP), u6 = socket(AF_INET6, SOCK_DGRAM, IPPROTO_UDP);
     LPFN_GETACCEPTEXSOCKADDRS names = NULL;
     LPFN_ACCEPTEX accept_ex = accept_ex_of(t6, &names);
-    GUID id = WSAID_WSARECVMSG;
-    LPFN_WSARECVMSG recv_msg = NULL;
-    DWORD returned = 0;
-    WSAIoctl(u6, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, &recv_msg, sizeof recv_msg, &returned, NULL, NULL);
+    LPFN_WSARECVMSG recv_msg = (LPFN_WSARECVMSG)extension_of(u6, (GUID)WSAID_WSARECVMSG);
     closesocket(t6);
     closesocket(u6);
     check("ext.ipv6-pointers", "acceptex=%d names=%d recvmsg=%d", accept_ex != NULL, names != NULL, recv_msg != NULL);
@@ -366,10 +367,7 @@ void extensions_elsewhere(void) {
     SOCKET v4 = tcp();
     LPFN_GETACCEPTEXSOCKADDRS names = NULL;
     LPFN_ACCEPTEX accept_ex = accept_ex_of(v4, &names);
-    GUID id = WSAID_CONNECTEX;
-    LPFN_CONNECTEX connect_ex = NULL;
-    DWORD returned = 0;
-    WSAIoctl(v4, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, &connect_ex, sizeof connect_ex, &returned, NULL, NULL);
+    LPFN_CONNECTEX connect_ex = (LPFN_CONNECTEX)extension_of(v4, (GUID)WSAID_CONNECTEX);
     closesocket(v4);
     SOCKET l = socket(AF_INET6, SOCK_STREAM, IPPROTO_TCP);
     struct sockaddr_in6 at;
