@@ -23,10 +23,16 @@ extension VirtualHost {
                   overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?) -> WinsockError? {
         // Wine's order of the argument checks; the OVERLAPPED is marked pending before them.
         guard let overlapped else { return .invalidParameter }
+        guard platform.canWrite(overlapped, MemoryLayout<VL_OVERLAPPED>.size) else { return .fault }
         overlapped.pointee.Internal = UInt(VL_STATUS_PENDING)
         overlapped.pointee.InternalHigh = 0
         guard let output else { return .invalidArgument }
         guard remoteLength > 0 else { return .fault }
+        // The buffer (first data, then the names) and the count are written later: a place
+        // that cannot take them is WSAEFAULT now, as Windows' probe of them.
+        let total = UInt64(receiveLength) + UInt64(localLength) + UInt64(remoteLength)
+        guard total <= UInt64(Int32.max), platform.canWrite(output, Int(total)),
+              platform.usable(UnsafePointer(received), writable: true) else { return .fault }
         // Then the I/O manager's: no room for the remote name's length, an accept socket that
         // is no socket at all. Names too small for their sockaddr end the operation later.
         guard remoteLength >= 4 else { return .invalidArgument }
@@ -195,7 +201,12 @@ extension VirtualHost {
 func acceptExNames(_ buffer: UnsafeMutableRawPointer?, receiveLength: UInt32, localLength: UInt32,
                    local: UnsafeMutablePointer<UnsafeMutablePointer<VL_SOCKADDR_IN>?>?, localSize: UnsafeMutablePointer<Int32>?,
                    remote: UnsafeMutablePointer<UnsafeMutablePointer<VL_SOCKADDR_IN>?>?, remoteSize: UnsafeMutablePointer<Int32>?) {
-    guard let buffer else { return }
+    // Nothing to read or nowhere to write: nothing is written (the call has no result).
+    let end = UInt64(receiveLength) + UInt64(localLength) + 4  // the remote name's length word ends here
+    guard let buffer, end <= UInt64(Int32.max), let platform = VirtualHost.current?.platform, platform.canRead(buffer, Int(end)),
+          platform.usable(UnsafePointer(local), writable: true), platform.usable(UnsafePointer(localSize), writable: true),
+          platform.usable(UnsafePointer(remote), writable: true), platform.usable(UnsafePointer(remoteSize), writable: true)
+    else { return }
     let localBlock = buffer + Int(receiveLength), remoteBlock = localBlock + Int(localLength)
     localSize?.pointee = localBlock.loadUnaligned(as: Int32.self)
     local?.pointee = (localBlock + 4).assumingMemoryBound(to: VL_SOCKADDR_IN.self)

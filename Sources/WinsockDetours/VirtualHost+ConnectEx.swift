@@ -20,12 +20,14 @@ extension VirtualHost {
         guard platform.canWrite(overlapped, MemoryLayout<VL_OVERLAPPED>.size) else { return .fault }
         overlapped.pointee.Internal = UInt(VL_STATUS_PENDING)
         overlapped.pointee.InternalHigh = 0
+        // A name or first bytes that cannot be read: WSAEFAULT, as Windows' probe of them.
+        if let name, length > 0, !platform.canRead(name, Int(min(length, 28))) { return .fault }
         let target: SocketAddress
         switch SocketAddress.read(name, length: length) {
         case let .success(address): target = address
         case let .failure(error): return error
         }
-        if dataLength > 0 && data == nil { return .fault }
+        if dataLength > 0 && !platform.canRead(data, Int(dataLength)) { return .fault }
         // Windows: the socket must be bound and not listening (WSAEINVAL), not yet connected.
         let start: WinsockError? = withStream(handle, orFail: { $0 }, notStream: .invalidArgument) { socket in
             guard socket.isBound, !socket.listening, !acceptWaitsLocked(onto: handle) else { return .invalidArgument }

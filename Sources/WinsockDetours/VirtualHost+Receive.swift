@@ -167,7 +167,9 @@ extension VirtualHost {
     /// with the datagram).
     func receiveMessage(_ handle: UInt, _ message: UnsafeMutablePointer<VL_WSAMSG>?, received: UnsafeMutablePointer<UInt32>?,
                         overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, routine: UnsafeMutableRawPointer?) -> WinsockError? {
-        guard let message else { return .fault }
+        // The message is read now and its flags written at the end: both must be possible.
+        guard let message, platform.usable(UnsafePointer(message), writable: true),
+              platform.usable(UnsafePointer(overlapped), writable: true) else { return .fault }
         let controls = withSocket(handle, orFail: { _ in ControlData() }) { ControlData(asked: $0, platform: platform) }
         let name = message.pointee.name, nameLength = name == nil ? nil : vl_wsamsg_namelen(message)
         if let overlapped {

@@ -146,6 +146,20 @@ final class AcceptExTests: LANTestCase {
             XCTAssertEqual(ws.lastError, WSA.EINVAL, "no buffer: WSAEINVAL")
             XCTAssertEqual(function(host, acceptor, op.buffer, 0, AcceptExTests.block, 0, nil, op.overlapped), 0)
             XCTAssertEqual(ws.lastError, WSA.EFAULT, "no room for the remote name: WSAEFAULT")
+            // Places the operation writes later that cannot take it: WSAEFAULT now, no crash then.
+            // A read-only page, then one without access.
+            let sealed = mmap(nil, 8192, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)!
+            defer { munmap(sealed, 8192) }
+            XCTAssertEqual(mprotect(sealed + 4096, 4096, PROT_NONE), 0)
+            XCTAssertEqual(function(host, acceptor, sealed, 0, AcceptExTests.block, AcceptExTests.block, nil, op.overlapped), 0)
+            XCTAssertEqual(ws.lastError, WSA.EFAULT, "a read-only buffer: WSAEFAULT")
+            XCTAssertEqual(function(host, acceptor, op.buffer, 0, AcceptExTests.block, AcceptExTests.block, nil,
+                                   sealed.assumingMemoryBound(to: VL_OVERLAPPED.self)), 0)
+            XCTAssertEqual(ws.lastError, WSA.EFAULT, "a read-only OVERLAPPED: WSAEFAULT")
+            var (local, remote): (UnsafeMutablePointer<VL_SOCKADDR_IN>?, UnsafeMutablePointer<VL_SOCKADDR_IN>?) = (nil, nil)
+            var (localSize, remoteSize): (Int32, Int32) = (-1, -1)
+            try names(host)(sealed + 4090, 0, AcceptExTests.block, AcceptExTests.block, &local, &localSize, &remote, &remoteSize)
+            XCTAssertEqual([localSize, remoteSize], [-1, -1], "GetAcceptExSockaddrs past the readable end: nothing written")
             let quiet = ws.tcpSocket()
             XCTAssertEqual(ws.bind(quiet, .any, 0), 0)
             XCTAssertEqual(function(quiet, acceptor, op.buffer, 0, AcceptExTests.block, AcceptExTests.block, nil, op.overlapped), 0)
