@@ -76,7 +76,7 @@ extension VirtualHost {
     /// an address that did not answer does.
     private func connectNow(_ handle: UInt, to target: SocketAddress, data: UnsafeRawPointer?, dataLength: UInt32,
                             overlapped: UnsafeMutablePointer<VL_OVERLAPPED>) {
-        let error = connectStream(handle, to: target, waitingForAnswer: false)
+        let error = connectStream(handle, to: target, waitingForAnswer: false, mayLeave: false)
         guard let socket = lock.locked({ sockets[handle] as? StreamSocket }) else { return }
         var outcome: WinsockError?
         var bytes = 0

@@ -187,11 +187,13 @@ extension VirtualHost {
     /// itself answers WSAECONNREFUSED on every channel a game may look at), then sends the
     /// preamble. A non-blocking connect says WSAEWOULDBLOCK as Windows does, the connection
     /// being made (over loopback, at once) before it returns. Outside loopback and the LAN,
-    /// an unbound socket is handed to the OS as it is: it leaves the virtual table and
-    /// connects for real (a master server on the internet).
+    /// a socket whose backing socket has not bound is handed to the OS as it is: it leaves
+    /// the virtual table and connects for real (a master server on the internet).
     /// `waitingForAnswer` false: never Windows' handshake wait (ConnectEx has its own, and a
     /// connect on the heartbeat's thread must not stall it); refused at once instead.
-    func connectStream(_ handle: UInt, to target: SocketAddress, waitingForAnswer: Bool = true) -> WinsockError? {
+    /// `mayLeave` false: never handed to the OS (ConnectEx, whose OVERLAPPED is the layer's
+    /// here: the DLL's entry hands a socket that leaves to the system's ConnectEx first).
+    func connectStream(_ handle: UInt, to target: SocketAddress, waitingForAnswer: Bool = true, mayLeave: Bool = true) -> WinsockError? {
         enum Plan {
             case virtual(StreamSocket, realPort: UInt16, preamble: WireHeader, blocking: Bool)
             /// A blocking connect to an address where no PC answers (yet): Windows' handshake.
@@ -208,7 +210,7 @@ extension VirtualHost {
             let route: Router.Route
             switch router.route(to: target.address, payloadLength: 0, broadcastPermitted: true) {
             case .failure:
-                guard socket.canLeaveLAN else { return .failure(.networkUnreachable) }
+                guard mayLeave, socket.canLeaveLAN else { return .failure(.networkUnreachable) }
                 handOverLocked(socket, leavingFor: target)
                 return .success(.outside(socket.handle))
             case let .success(r): route = r

@@ -86,6 +86,15 @@ final class ConnectExTests: LANTestCase {
             XCTAssertEqual(overlapped.pointee.Internal, UInt(VL_STATUS_SUCCESS))
             XCTAssertEqual(function(again, &to, 16, nil, 0, nil, overlapped), 0)
             XCTAssertEqual(ws.lastError, WSA.EISCONN, "connected already: WSAEISCONN")
+            // Outside the LAN: the DLL's entry hands such a socket to the system's ConnectEx
+            // first; the layer's own ends it (no route: the namespace has none) and keeps it.
+            let far = ws.tcpSocket()
+            XCTAssertEqual(ws.bind(far, .any, 0), 0)
+            var outside = ws.sockaddr(IPv4Address(192, 0, 2, 1), 80)
+            XCTAssertEqual(function(far, &outside, 16, nil, 0, nil, overlapped), 0)
+            XCTAssertEqual(ws.lastError, WSA.IO_PENDING)
+            XCTAssertEqual(WinsockError(ntStatus: UInt32(overlapped.pointee.Internal)), .networkUnreachable, "ended, not left pending")
+            XCTAssertTrue(lan.hosts[0].isVirtual(far))
             let udp = ws.udpSocket()
             XCTAssertNil(connectEx(udp), "a UDP socket has no ConnectEx")
             XCTAssertEqual(ws.lastError, WSA.EOPNOTSUPP, "WSAEOPNOTSUPP")
