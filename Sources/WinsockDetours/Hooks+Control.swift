@@ -65,7 +65,8 @@ public func hookConnectEx(_ s: UInt, _ name: UnsafePointer<VL_SOCKADDR_IN>?, _ l
 /// calls that).
 @_cdecl("vl_connect_ex_leaves_lan")
 public func connectExLeavesLAN(_ s: UInt, _ name: UnsafePointer<VL_SOCKADDR_IN>?, _ length: Int32) -> Int32 {
-    guard let host = VirtualHost.current, length > 0, host.platform.canRead(name, Int(length)) else { return 0 }
+    // As much of the name as connectEx reads (an IPv6 one's 28 bytes at most).
+    guard let host = VirtualHost.current, length > 0, host.platform.canRead(name, Int(min(length, 28))) else { return 0 }
     return host.connectExLeavesLAN(s, to: name, length: length) ? 1 : 0
 }
 

@@ -32,6 +32,16 @@ public struct Platform: @unchecked Sendable {
         return .success(handle)
     }
 
+    /// A TCP socket of the layer's own, bound to 127.0.0.1:0, and its port (closed again
+    /// when the bind fails).
+    func openBoundStreamSocket() -> Result<(handle: UInt, port: UInt16), WinsockError> {
+        openStreamSocket().flatMap { handle in
+            let bound = bindStream(handle)
+            if case .failure = bound { close(handle) }
+            return bound.map { (handle, $0) }
+        }
+    }
+
     /// Wakes the threads blocked in the socket (they see an error), without closing it.
     func shutdown(_ handle: UInt) { t.socket_shutdown!(VL_SOCKET(handle)) }
     func close(_ handle: UInt) { t.socket_close!(VL_SOCKET(handle)) }

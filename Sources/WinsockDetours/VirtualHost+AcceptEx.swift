@@ -46,8 +46,8 @@ extension VirtualHost {
             // WSAEINVAL, Wine 8 leaves them pending, and the game hears what it would hear
             // without the layer.
             guard let accepting = sockets[acceptor] else { return .invalidArgument }
-            // A bound acceptor's backing socket binds now, so the OS sees it bound and answers.
-            if let stream = accepting as? StreamSocket, stream.isBound, let error = stream.bindBackingLocked(on: self) { return error }
+            // The OS refuses a bound acceptor (Windows) or leaves it pending (Wine): it must see it bound.
+            if let error = (accepting as? StreamSocket)?.showBindingToOSLocked(on: self) { return error }
             if let error = readyForOverlappedLocked(listener) { return error }
             let first = VL_WSABUF(len: receiveLength, buf: output.assumingMemoryBound(to: CChar.self))
             let op = PendingReceive(overlapped: overlapped, buffers: [first], from: nil, fromLength: nil, routine: nil,

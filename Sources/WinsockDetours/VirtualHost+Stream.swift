@@ -333,14 +333,10 @@ extension VirtualHost {
     /// connection to it is refused by the OS. Made on first use. Lock held.
     private func refusingPortLocked() -> UInt16? {
         if let port = refusingPort { return port }
-        guard case let .success(handle) = platform.openStreamSocket() else { return nil }
-        guard case let .success(port) = platform.bindStream(handle) else {
-            platform.close(handle)
-            return nil
-        }
-        refusingPort = port
-        ownSockets.append(handle)
-        return port
+        guard case let .success(socket) = platform.openBoundStreamSocket() else { return nil }
+        refusingPort = socket.port
+        ownSockets.append(socket.handle)
+        return socket.port
     }
 
     /// The real port of a listener of this host with a backlog of 0 and one connection of
@@ -348,20 +344,19 @@ extension VirtualHost {
     /// way, as one towards a LAN address where no PC answers. Made on first use. Lock held.
     private func silentPortLocked() -> UInt16? {
         if let port = silentPort { return port }
-        guard case let .success(listener) = platform.openStreamSocket() else { return nil }
-        guard case let .success(port) = platform.bindStream(listener), platform.listenSilently(listener) == nil,
-              case let .success(filler) = platform.openStreamSocket() else {
-            platform.close(listener)
+        guard case let .success(listener) = platform.openBoundStreamSocket() else { return nil }
+        guard platform.listenSilently(listener.handle) == nil, case let .success(filler) = platform.openStreamSocket() else {
+            platform.close(listener.handle)
             return nil
         }
-        guard platform.connect(filler, to: IPv4Address.loopback, port: port) == nil else {
+        guard platform.connect(filler, to: IPv4Address.loopback, port: listener.port) == nil else {
             platform.close(filler)
-            platform.close(listener)
+            platform.close(listener.handle)
             return nil
         }
-        silentPort = port
-        ownSockets += [listener, filler]
-        return port
+        silentPort = listener.port
+        ownSockets += [listener.handle, filler]
+        return listener.port
     }
 
     /// send on a TCP socket: the OS's send on the connection (blocking as the socket is; a

@@ -183,18 +183,11 @@ final class StreamSocket: VirtualSocket {
     /// when it has to).
     override func prepareBackingForBind(platform: Platform) -> WinsockError? {
         guard realPort == 0 else { return nil }
-        let reserved: UInt
-        switch platform.openStreamSocket() {
-        case let .success(handle): reserved = handle
-        case let .failure(error): return error
-        }
-        switch platform.bindStream(reserved) {
-        case let .success(port):
-            (placeholder, realPort) = (reserved, port)
+        switch platform.openBoundStreamSocket() {
+        case let .success(reserved):
+            (placeholder, realPort) = (reserved.handle, reserved.port)
             return nil
-        case let .failure(error):
-            platform.close(reserved)
-            return error
+        case let .failure(error): return error
         }
     }
 
@@ -218,10 +211,16 @@ final class StreamSocket: VirtualSocket {
         placeholder = nil
     }
 
+    /// For an answer the OS gives by whether the socket is bound: a virtually bound socket's
+    /// backing socket binds, so the OS sees it bound. Lock held.
+    func showBindingToOSLocked(on host: VirtualHost) -> WinsockError? {
+        isBound ? bindBackingLocked(on: host) : nil
+    }
+
     /// The OS answers IPPROTO_IPV6's options on an IPv4 socket by whether it is bound (Wine
-    /// takes them only unbound; sock.c's test_ipv6only): a bound one's backing socket binds.
+    /// takes them only unbound; sock.c's test_ipv6only).
     override func prepareBackingForOption(level: Int32, on host: VirtualHost) -> WinsockError? {
-        level == Int32(VL_IPPROTO_IPV6) && isBound ? bindBackingLocked(on: host) : nil
+        level == Int32(VL_IPPROTO_IPV6) ? showBindingToOSLocked(on: host) : nil
     }
 
     /// The backing socket takes the mode: its calls block, or not, in the OS.
