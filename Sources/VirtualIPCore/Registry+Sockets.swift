@@ -20,14 +20,19 @@ extension Registry {
 
     /// Word 1 of an entry: scope, protocol (Transport's raw value), whether the socket is
     /// closed, (TCP) whether it listens (shown by `status`; routing does not need it: a
-    /// connection to a socket that does not listen is refused by the OS), the socket's
-    /// SO_REUSEADDR and SO_EXCLUSIVEADDRUSE when it was bound, and which member process of
-    /// the instance holds it (another process of the instance decides its binds by them).
+    /// connection to a socket that does not listen is refused by the OS), and the socket's
+    /// SO_REUSEADDR and SO_EXCLUSIVEADDRUSE when it was bound (another process of the
+    /// instance decides its binds by them).
     static let closedFlag: UInt32 = 1 << 16
     static let listeningFlag: UInt32 = 1 << 17
     static let reuseFlag: UInt32 = 1 << 18
     static let exclusiveFlag: UInt32 = 1 << 19
-    @inline(__always) static func member(of info: UInt32) -> Int { Int(info >> 24 & 0xF) }
+
+    /// The entry's holders: bit m while member process m holds the socket (one socket may
+    /// be shared among the instance's processes, as WSADuplicateSocket shares it).
+    @inline(__always) private func holders(_ index: Int, _ entry: Int) -> UnsafeMutablePointer<Atomic<UInt32>> {
+        slot(index).atomicWord(RegistryLayout.sHolders + entry * 4)
+    }
     @inline(__always) static func protocolBits(_ transport: Transport) -> UInt32 { UInt32(transport.rawValue) << 8 }
     @inline(__always) static func transport(of info: UInt32) -> Transport { Transport(rawValue: UInt8(truncatingIfNeeded: info >> 8)) ?? .udp }
 
@@ -50,7 +55,7 @@ extension Registry {
     public func addSocket(slot index: Int, virtualPort: UInt16, realPort: UInt16, scope: BindScope, transport: Transport = .udp,
                           member: Int = 0, reuse: Bool = false, exclusive: Bool = false) -> Bool {
         precondition(virtualPort != 0 && realPort != 0 && member >= 0 && member < RegistryLayout.membersPerSlot)
-        let info = UInt32(scope.rawValue) | Registry.protocolBits(transport) | UInt32(member) << 24
+        let info = UInt32(scope.rawValue) | Registry.protocolBits(transport)
             | (reuse ? Registry.reuseFlag : 0) | (exclusive ? Registry.exclusiveFlag : 0)
         let packed = UInt32(virtualPort) << 16 | UInt32(realPort)
         clearClosedEntries(index, realPort: realPort, transport: transport)
@@ -70,6 +75,7 @@ extension Registry {
                 // new word 0 sees the scope and open state that belong to it.
                 if word != 0 { clearSocketEntry(index, entry) }
                 e.atomicWord(4).pointee.store(info, ordering: .releasing)
+                holders(index, entry).pointee.store(1 << UInt32(member), ordering: .releasing)
                 if e.atomicWord(0).pointee.compareExchange(expected: 0, desired: packed, ordering: .acquiringAndReleasing).exchanged {
                     return true
                 }
@@ -97,7 +103,7 @@ extension Registry {
     public func moveSocket(slot index: Int, realPort: UInt16, to newRealPort: UInt16, transport: Transport) {
         precondition(newRealPort != 0)
         clearClosedEntries(index, realPort: newRealPort, transport: transport)
-        forEachEntry(index, realPort: realPort, transport: transport) { e, info in
+        forEachEntry(index, realPort: realPort, transport: transport) { e, info, _ in
             guard info & Registry.closedFlag == 0 else { return }
             let word = e.atomicWord(0).pointee.load(ordering: .acquiring)
             let moved = word & 0xFFFF_0000 | UInt32(newRealPort)
@@ -105,28 +111,67 @@ extension Registry {
         }
     }
 
-    /// Calls `body(entry, word 1)` for every entry (open or closed) of the slot's
-    /// `transport` socket of `realPort`.
-    private func forEachEntry(_ index: Int, realPort: UInt16, transport: Transport, _ body: (UnsafeMutableRawPointer, UInt32) -> Void) {
+    /// Calls `body(entry, word 1, entry number)` for every entry (open or closed) of the
+    /// slot's `transport` socket of `realPort`.
+    private func forEachEntry(_ index: Int, realPort: UInt16, transport: Transport, _ body: (UnsafeMutableRawPointer, UInt32, Int) -> Void) {
         for entry in 0..<entriesInUse(index) {
             let e = socketEntry(index, entry)
             let value = e.atomicWord(0).pointee.load(ordering: .acquiring)
             let info = e.atomicWord(4).pointee.load(ordering: .acquiring)
-            if value != 0, UInt16(truncatingIfNeeded: value) == realPort, Registry.transport(of: info) == transport { body(e, info) }
+            if value != 0, UInt16(truncatingIfNeeded: value) == realPort, Registry.transport(of: info) == transport { body(e, info, entry) }
         }
     }
 
-    /// The socket is closed: no more datagrams are routed to it, but its entry keeps
-    /// vouching for datagrams it sent before (until the entry is reused).
-    public func removeSocket(slot index: Int, realPort: UInt16, transport: Transport = .udp) {
-        forEachEntry(index, realPort: realPort, transport: transport) { e, _ in
-            e.atomicWord(4).pointee.bitwiseOr(Registry.closedFlag, ordering: .releasing)
+    /// Member `member` lets go of the socket. When it was the last holder, the socket is
+    /// closed: no more datagrams are routed to it, but its entry keeps vouching for datagrams
+    /// it sent before (until the entry is reused). Returns true when other members still
+    /// hold it, so it stays open. (A process that shares no socket is always the last
+    /// holder; the bridge's entries are member 0's.)
+    @discardableResult
+    public func removeSocket(slot index: Int, realPort: UInt16, transport: Transport = .udp, member: Int = 0) -> Bool {
+        var stillHeld = false
+        forEachEntry(index, realPort: realPort, transport: transport) { e, info, entry in
+            guard info & Registry.closedFlag == 0 else { return }
+            if !letGo(index, entry, member: member) { stillHeld = true }
         }
+        return stillHeld
+    }
+
+    /// Clears `member`'s bit of the entry's holders; when none is left, marks the entry
+    /// closed and returns true.
+    private func letGo(_ index: Int, _ entry: Int, member: Int) -> Bool {
+        let bit = UInt32(1) << UInt32(member)
+        let before = holders(index, entry).pointee.bitwiseAnd(~bit, ordering: .acquiringAndReleasing).oldValue
+        guard before & ~bit == 0 else { return false }
+        markSocketEntryClosed(index, entry)
+        return true
+    }
+
+    /// Member `member` holds the open socket of `realPort` too (WSADuplicateSocket made it a
+    /// copy). False when no open entry has that real port.
+    public func shareSocket(slot index: Int, realPort: UInt16, transport: Transport, with member: Int) -> Bool {
+        precondition(member >= 0 && member < RegistryLayout.membersPerSlot)
+        var shared = false
+        forEachEntry(index, realPort: realPort, transport: transport) { _, info, entry in
+            guard info & Registry.closedFlag == 0 else { return }
+            holders(index, entry).pointee.bitwiseOr(1 << UInt32(member), ordering: .acquiringAndReleasing)
+            shared = true
+        }
+        return shared
+    }
+
+    /// The members that hold the open socket of `realPort` (bit m: member m); 0 when none.
+    public func holders(slot index: Int, realPort: UInt16, transport: Transport) -> UInt32 {
+        var found: UInt32 = 0
+        forEachEntry(index, realPort: realPort, transport: transport) { _, info, entry in
+            if info & Registry.closedFlag == 0 { found |= holders(index, entry).pointee.load(ordering: .acquiring) }
+        }
+        return found
     }
 
     /// The TCP socket of `realPort` listens now.
     public func markListening(slot index: Int, realPort: UInt16) {
-        forEachEntry(index, realPort: realPort, transport: .tcp) { e, info in
+        forEachEntry(index, realPort: realPort, transport: .tcp) { e, info, _ in
             if info & Registry.closedFlag == 0 { e.atomicWord(4).pointee.bitwiseOr(Registry.listeningFlag, ordering: .releasing) }
         }
     }
@@ -134,7 +179,7 @@ extension Registry {
     /// Whether the open TCP socket of `realPort` in the slot listens.
     public func isListening(slot index: Int, realPort: UInt16) -> Bool {
         var listening = false
-        forEachEntry(index, realPort: realPort, transport: .tcp) { _, info in
+        forEachEntry(index, realPort: realPort, transport: .tcp) { _, info, _ in
             if info & Registry.closedFlag == 0 && info & Registry.listeningFlag != 0 { listening = true }
         }
         return listening
@@ -158,7 +203,8 @@ extension Registry {
     }
 
     /// The open sockets on `virtualPort` that other member processes of the instance hold
-    /// (a bind decides against them as against its own process's sockets).
+    /// (a bind decides against them as against its own process's sockets; one this process
+    /// shares with another is among them, and decides as it does among its own).
     public func socketsOfOtherMembers(slot index: Int, virtualPort: UInt16, transport: Transport, member: Int) -> [BoundSocket] {
         var found: [BoundSocket] = []
         for entry in 0..<entriesInUse(index) {
@@ -166,22 +212,24 @@ extension Registry {
             let packed = e.atomicWord(0).pointee.load(ordering: .acquiring)
             guard packed != 0, UInt16(packed >> 16) == virtualPort else { continue }
             let info = e.atomicWord(4).pointee.load(ordering: .acquiring)
-            guard info & Registry.closedFlag == 0, Registry.transport(of: info) == transport, Registry.member(of: info) != member else { continue }
+            guard info & Registry.closedFlag == 0, Registry.transport(of: info) == transport,
+                  holders(index, entry).pointee.load(ordering: .acquiring) & ~(UInt32(1) << UInt32(member)) != 0 else { continue }
             found.append(BoundSocket(scope: BindScope(rawValue: UInt8(truncatingIfNeeded: info)) ?? .any,
                                      reuse: info & Registry.reuseFlag != 0, exclusive: info & Registry.exclusiveFlag != 0))
         }
         return found
     }
 
-    /// Marks every open entry of `member` closed (the process left), calling `body` with each
-    /// one's real port and transport.
+    /// Member `member` lets go of every socket it holds (the process left); those it was the
+    /// last holder of close, and `body` gets each one's real port and transport.
     func closeSockets(slot index: Int, member: Int, _ body: (UInt16, Transport) -> Void) {
         for entry in 0..<entriesInUse(index) {
             let e = socketEntry(index, entry)
             let packed = e.atomicWord(0).pointee.load(ordering: .acquiring)
             let info = e.atomicWord(4).pointee.load(ordering: .acquiring)
-            guard packed != 0, info & Registry.closedFlag == 0, Registry.member(of: info) == member else { continue }
-            markSocketEntryClosed(index, entry)
+            guard packed != 0, info & Registry.closedFlag == 0,
+                  holders(index, entry).pointee.load(ordering: .acquiring) & UInt32(1) << UInt32(member) != 0,
+                  letGo(index, entry, member: member) else { continue }
             body(UInt16(truncatingIfNeeded: packed), Registry.transport(of: info))
         }
     }

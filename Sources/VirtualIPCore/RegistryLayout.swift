@@ -1,4 +1,4 @@
-/// Byte layout of the registry, version 4. Defined by offsets, never by a struct's layout,
+/// Byte layout of the registry, version 5. Defined by offsets, never by a struct's layout,
 /// because a 32-bit DLL and the 64-bit Linux CLI read the same file.
 ///
 /// Header (64 bytes):
@@ -6,7 +6,7 @@
 ///     20 socket entries per slot   24 subnet network address   28 prefix length
 ///     32 stale-after milliseconds   36 this host's instance range (first | count << 16; 0 = the
 ///     whole subnet; set by the bridge)   40..63 reserved (zero)
-/// Slot `i` at 64 + i * slotSize (8768 bytes):
+/// Slot `i` at 64 + i * slotSize (12864 bytes):
 ///     0 state word (bits 0-1 state, bits 2-31 generation; atomic)   4 owner pid
 ///     8 owner kind   12 heartbeat (monotonic ms, wrapping u32)   16 instance index
 ///     20 virtual IPv4   24 MAC (6 bytes) + 2 pad   32 counters (16 x u32)
@@ -19,14 +19,17 @@
 ///         loop-off << 24 (mode 1 include, 2 exclude: a source blocked on an any-source join)
 ///     512 socket entries (1024 x 8 bytes): word 0 = virtualPort << 16 | realPort (0 = free),
 ///         word 1 = bind scope | protocol << 8 | closed << 16 | listening << 17 |
-///         reuse << 18 | exclusive << 19 | member << 24 (the process that holds it)
+///         reuse << 18 | exclusive << 19
 ///     8704 members (16 x u32, atomic): the pids of the instance's processes, 0 = free;
 ///         member 0 claimed the slot, the others were added by a member that started them
+///     8768 holders (1024 x u32, atomic), one per socket entry: bit m set while member m
+///         holds the socket (WSADuplicateSocket shares one socket among processes); the
+///         entry closes when the last holder lets go
 public enum RegistryLayout {
     public static let magic: UInt32 = 0x4752_4C56 // "VLRG" little endian
-    public static let version: UInt32 = 4
+    public static let version: UInt32 = 5
     public static let headerSize = 64
-    public static let slotSize = 8768
+    public static let slotSize = 12864
     /// A PC runs many sockets (Wine's own tests hold 200 at once).
     public static let socketsPerSlot = 1024
     /// Entries in use before a closed socket's entry is taken over rather than a new one:
@@ -52,7 +55,7 @@ public enum RegistryLayout {
 
     // Slot fields.
     static let sState = 0, sPid = 4, sKind = 8, sHeartbeat = 12, sIndex = 16, sAddress = 20
-    static let sMAC = 24, sCounters = 32, sPeer = 96, sSocketsInUse = 100, sMemberships = 128, sSockets = 512, sMembers = 8704
+    static let sMAC = 24, sCounters = 32, sPeer = 96, sSocketsInUse = 100, sMemberships = 128, sSockets = 512, sMembers = 8704, sHolders = 8768
     static let counterCount = 16
 }
 

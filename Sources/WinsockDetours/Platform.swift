@@ -11,10 +11,11 @@ public struct Platform: @unchecked Sendable {
     public init(_ table: UnsafePointer<vl_platform>) { self.table = table }
     public static var `default`: Platform { Platform(vl_default_platform()) }
 
-    @inline(__always) private var t: vl_platform { table.pointee }
+    /// The table itself: only the Platform files reach it.
+    @inline(__always) var t: vl_platform { table.pointee }
 
     /// A C status (0 or a Winsock code) as a named error.
-    @inline(__always) private func error(_ code: Int32) -> WinsockError? { code == 0 ? nil : WinsockError(rawValue: code) }
+    @inline(__always) func error(_ code: Int32) -> WinsockError? { code == 0 ? nil : WinsockError(rawValue: code) }
 
     // MARK: Backing sockets
 
@@ -366,44 +367,6 @@ public struct Platform: @unchecked Sendable {
                 at += 1
             }
         }
-    }
-
-    // MARK: Copies of a backing socket
-
-    func duplicateSocket(_ handle: UInt, process: UInt32, info: UnsafeMutableRawPointer?, wide: Bool) -> WinsockError? {
-        error(t.duplicate_socket!(VL_SOCKET(handle), process, info, wide ? 1 : 0))
-    }
-
-    func socket(fromInfo info: UnsafeMutableRawPointer, wide: Bool) -> Result<UInt, WinsockError> {
-        var copy: VL_SOCKET = 0
-        if let error = error(t.socket_from_info!(info, wide ? 1 : 0, &copy)) { return .failure(error) }
-        return .success(UInt(copy))
-    }
-
-    func duplicateHandle(_ handle: UInt, from source: UnsafeMutableRawPointer?, into target: UnsafeMutableRawPointer?,
-                         access: UInt32, inherit: Bool, options: UInt32) -> Result<UInt, WinsockError> {
-        var copy: VL_SOCKET = 0
-        let code = t.duplicate_handle!(source, VL_SOCKET(handle), target, access, inherit ? 1 : 0, options, &copy)
-        return code == 0 ? .success(UInt(copy)) : .failure(WinsockError(Int32(bitPattern: code)))
-    }
-
-    // MARK: Processes this one starts
-
-    /// Whether the backend starts processes (Win32 does; the Linux test backend does not).
-    var startsProcesses: Bool { t.process_start != nil && t.process_follow != nil }
-
-    /// Starts the process suspended: nil, or the Win32 error.
-    func startProcessSuspended(_ start: UnsafePointer<vl_process_start>) -> UInt32? {
-        let error = t.process_start!(start)
-        return error == 0 ? nil : error
-    }
-
-    /// Loads the DLL into the suspended process (it joins `joining` when given), then lets it
-    /// run unless `staySuspended`: nil, or the Win32 error of the part that failed.
-    func follow(_ information: UnsafeMutablePointer<VL_PROCESS_INFORMATION>, joining: SlotClaim?, staySuspended: Bool) -> UInt32? {
-        let error = t.process_follow!(information, joining == nil ? 0 : 1, UInt32(joining?.index ?? 0), joining?.generation ?? 0,
-                                      staySuspended ? 1 : 0)
-        return error == 0 ? nil : error
     }
 
     // MARK: Process, time, locks, timers

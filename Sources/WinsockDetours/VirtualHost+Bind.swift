@@ -57,7 +57,7 @@ extension VirtualHost {
             return .noBuffers
         }
         if let error = conflictWithOtherProcesses(socket, port: port, scope: scope) {
-            registry.removeSocket(slot: instance, realPort: socket.realPort, transport: socket.transport)
+            registry.removeSocket(slot: instance, realPort: socket.realPort, transport: socket.transport, member: member)
             return error
         }
         socket.virtualPort = port

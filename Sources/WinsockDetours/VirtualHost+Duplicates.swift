@@ -20,12 +20,14 @@ enum HandleClosing {
     case last
 }
 
-/// More handles of one virtual socket in this process, as Windows makes them: through
-/// WSADuplicateSocket for this process and WSASocket(FROM_PROTOCOL_INFO), or through
-/// DuplicateHandle within it. Every handle is the same socket (a bind through one is the
-/// other's), each handle is an OS handle of the backing socket, and the socket closes with
-/// its last handle. (Into another process they are refused: its layer would not know the
-/// socket.)
+/// More handles of one virtual socket, as Windows makes them: through WSADuplicateSocket and
+/// WSASocket(FROM_PROTOCOL_INFO), or through DuplicateHandle within this process. Every
+/// handle is the same socket (a bind through one is the other's), each handle is an OS
+/// handle of the backing socket, and the socket closes with its last handle. A copy for
+/// another process of the same PC carries the socket's virtual state with it
+/// (`SharedSocketRecord`); both processes then hold the socket's registry entry. (Into a
+/// process of another PC, or one the layer does not follow, copies are refused: it would
+/// get the backing socket, not the virtual one.)
 extension VirtualHost {
     /// WSADuplicateSocketA/W of a virtual socket.
     func duplicateSocket(_ handle: UInt, process: UInt32, info: UnsafeMutableRawPointer?, wide: Bool) -> WinsockError? {
@@ -34,24 +36,45 @@ extension VirtualHost {
         case let .failure(error): return error
         case let .success(found): socket = found
         }
+        let sibling = process == processID ? nil : registry.member(claim, pid: process)
+        // A copy for another process carries the port: a stream's backing socket binds now.
+        if sibling != nil, let stream = socket as? StreamSocket,
+           let error = lock.locked({ stream.isBound ? stream.bindBackingLocked(on: self) : nil }) { return error }
         // The OS checks the process and the pointer (WSAEINVAL, WSAEFAULT) first.
         if let error = platform.duplicateSocket(socket.handle, process: process, info: info, wide: wide) { return error }
-        guard process == platform.processID, let info else {
-            log(.warning, "WSADuplicateSocket of virtual socket \(handle) into process \(process) refused (WSAEINVAL): only copies within this process are virtual")
+        guard let info else { return .fault }
+        if process == processID {
+            let key = Array(UnsafeRawBufferPointer(start: info, count: PendingDuplicate.keyLength))
+            lock.locked {
+                if duplicates.count == 64 { duplicates.removeFirst() }  // never turned into sockets
+                duplicates.append(PendingDuplicate(key: key, socket: socket))
+            }
+            return nil
+        }
+        guard let sibling else {
+            log(.warning, "WSADuplicateSocket of virtual socket \(handle) into process \(process) refused (WSAEINVAL): it is no process of this virtual PC")
             return .invalidArgument
         }
-        let key = Array(UnsafeRawBufferPointer(start: info, count: PendingDuplicate.keyLength))
-        lock.locked {
-            if duplicates.count == 64 { duplicates.removeFirst() }  // never turned into sockets
-            duplicates.append(PendingDuplicate(key: key, socket: socket))
+        let written = lock.locked { () -> Bool in
+            guard !socket.closed, SharedSocketRecord(socket, instance: claim).write(into: info, wide: wide) else { return false }
+            // The other process holds the socket from now on, as on Windows, whether or not
+            // it ever opens the copy (its bit goes when it leaves).
+            if socket.ownsEntry { _ = registry.shareSocket(slot: instance, realPort: socket.realPort, transport: socket.transport, with: sibling) }
+            socket.sharedWithProcesses = true
+            return true
         }
+        guard written else { return .invalidArgument }
+        log(.debug, "virtual socket \(handle) copied for process \(process) of this PC")
         return nil
     }
 
-    /// Whether `info` is WSADuplicateSocket's answer for a virtual socket of this process.
+    /// Whether `info` is WSADuplicateSocket's answer for a virtual socket: of this process,
+    /// or of another process of this PC.
     func isDuplicate(_ info: UnsafeRawPointer) -> Bool {
-        guard platform.canRead(info, PendingDuplicate.keyLength) else { return false }
-        return lock.locked { duplicateIndex(info) != nil }
+        guard platform.canRead(info, SharedSocketRecord.offset + SharedSocketRecord.size) else {
+            return platform.canRead(info, PendingDuplicate.keyLength) && lock.locked { duplicateIndex(info) != nil }
+        }
+        return lock.locked { duplicateIndex(info) != nil } || SharedSocketRecord(reading: info)?.instance == claim
     }
 
     private func duplicateIndex(_ info: UnsafeRawPointer) -> Int? {
@@ -62,11 +85,23 @@ extension VirtualHost {
     /// socket becomes another handle of the virtual socket.
     func openDuplicate(_ info: UnsafeMutableRawPointer, wide: Bool) -> Result<UInt, WinsockError> {
         guard let pending: PendingDuplicate = lock.locked({ duplicateIndex(info).map { duplicates.remove(at: $0) } }) else {
-            return .failure(.invalidArgument)
+            return openSiblingsCopy(info, wide: wide)
         }
         let opened = platform.socket(fromInfo: info, wide: wide)
         guard case let .success(copy) = opened else { return opened }
         return adopt(copy, of: pending.socket)
+    }
+
+    /// WSASocket(FROM_PROTOCOL_INFO) with another process's copy: the OS's copy of its
+    /// backing socket becomes a virtual socket of this process, as the record describes it.
+    private func openSiblingsCopy(_ info: UnsafeMutableRawPointer, wide: Bool) -> Result<UInt, WinsockError> {
+        guard let record = SharedSocketRecord(reading: info), record.instance == claim else { return .failure(.invalidArgument) }
+        let opened = platform.socket(fromInfo: info, wide: wide)
+        guard case let .success(copy) = opened else { return opened }
+        let socket = record.makeSocket(handle: copy)
+        lock.locked { sockets[copy] = socket }
+        log(.debug, "handle \(copy) is virtual socket \(record.virtualPort) of another process of this PC")
+        return .success(copy)
     }
 
     /// DuplicateHandle of a virtual socket within this process.

@@ -261,7 +261,7 @@ extension VirtualHost {
     /// socket was never bound: the OS picks a port of the real PC). Lock held.
     func handOverLocked(_ socket: StreamSocket, leavingFor target: SocketAddress) {
         sockets.removeValue(forKey: socket.handle)
-        if socket.ownsEntry { registry.removeSocket(slot: instance, realPort: socket.realPort, transport: .tcp) }
+        if socket.ownsEntry { registry.removeSocket(slot: instance, realPort: socket.realPort, transport: .tcp, member: member) }
         socket.dropPlaceholder(platform: platform)
         log(.info, "TCP socket \(socket.handle) connects outside the virtual LAN (\(target.address.dotted):\(target.port)): handed to the OS")
     }

@@ -11,6 +11,8 @@ public final class VirtualHost: @unchecked Sendable {
     public let claim: SlotClaim
     /// Which of the instance's processes this one is (0: the one that claimed it).
     public let member: Int
+    /// This process's id (tests stand in several processes inside one).
+    let processID: UInt32
     let lock: Lock
     /// The overlapped stream sends and receives the OS carries (their own lock).
     let streamOperations: StreamOperations
@@ -70,6 +72,7 @@ public final class VirtualHost: @unchecked Sendable {
         lock = Lock(platform)
         streamOperations = StreamOperations(platform)
         let pid = processID ?? platform.processID
+        self.processID = pid
         if let joining, let member = registry.member(joining, pid: pid) {
             (claim, self.member) = (joining, member)
         } else {
@@ -205,7 +208,7 @@ public final class VirtualHost: @unchecked Sendable {
             return nil
         case .last: break
         }
-        let taken: (VirtualSocket, [PendingReceive], Bool)? = lock.locked {
+        let taken: (VirtualSocket, [PendingReceive], Bool, Bool)? = lock.locked {
             guard let socket = sockets.removeValue(forKey: handle) else { return nil }
             if handle != socket.handle {
                 sockets.removeValue(forKey: socket.handle)
@@ -215,8 +218,11 @@ public final class VirtualHost: @unchecked Sendable {
             socket.closed = true
             if recentlyClosed.count == 64 { recentlyClosed.removeFirst() }
             recentlyClosed.append(handle)
-            if socket.ownsEntry { registry.removeSocket(slot: instance, realPort: socket.realPort, transport: socket.transport) }
-            socket.closedLocked(by: self)
+            // A socket another process of the PC still holds stays open for it.
+            let othersHold = socket.ownsEntry
+                ? registry.removeSocket(slot: instance, realPort: socket.realPort, transport: socket.transport, member: member)
+                : socket.sharedWithProcesses
+            if !othersHold { socket.closedLocked(by: self) }
             // Its own operations end, and the AcceptEx others wait in to accept onto it.
             var pending = socket.pending + socket.changeWaits
             socket.pending = []
@@ -225,9 +231,9 @@ public final class VirtualHost: @unchecked Sendable {
                 pending += other.pending.filter { $0.accept?.acceptor == handle }
                 other.pending.removeAll { $0.accept?.acceptor == handle }
             }
-            return (socket, pending, socket.activeCalls == 0)
+            return (socket, pending, socket.activeCalls == 0, othersHold)
         }
-        guard let (socket, pending, closeNow) = taken else { return startupCount > 0 ? .notSocket : .notInitialised }
+        guard let (socket, pending, closeNow, othersHold) = taken else { return startupCount > 0 ? .notSocket : .notInitialised }
         for op in pending {
             complete(op, error: .operationAborted, bytes: 0, from: nil)
             // An AcceptEx onto this socket that the OS carries for another's listener ends too.
@@ -239,7 +245,7 @@ public final class VirtualHost: @unchecked Sendable {
         if let deferred = lock.locked({ (socket as? StreamSocket)?.listenerState?.deferred }) { _ = closeSocket(deferred) }
         // A stream's close is the OS's (graceful, or abortive with SO_LINGER 0): only a thread
         // blocked in it needs waking, which a shutdown would otherwise turn into a FIN.
-        if !socket.closesGracefully || !closeNow { platform.shutdown(socket.handle) }
+        if !othersHold && (!socket.closesGracefully || !closeNow) { platform.shutdown(socket.handle) }
         if closeNow { release(socket) }
         // The last handle was a copy: its own OS handle goes too.
         if handle != socket.handle { platform.close(handle) }

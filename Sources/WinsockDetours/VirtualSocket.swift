@@ -39,6 +39,10 @@ class VirtualSocket {
     /// The game's handles of this socket: `handle`, and copies WSADuplicateSocket or
     /// DuplicateHandle made in this process (one socket; it closes with the last of them).
     lazy var handles: [UInt] = [handle]
+    /// Another process of the PC may hold it too (WSADuplicateSocket into it, or from it):
+    /// closing it here then must not end it for them (no shutdown of the backing socket;
+    /// the registry entry closes with its last holder).
+    var sharedWithProcesses = false
     /// Threads using the handle outside the lock (blocking receive, send). The handle is
     /// closed only when the last one leaves, so a closed descriptor number is never reused
     /// under a running call.

@@ -78,6 +78,9 @@ void coexist_checks(void);
 void message_checks(void);
 void iphlp_checks(void);
 void mixed_wait_checks(void);
+/* conformance_child.c: a socket copied into a child process, and the child's own side. */
+void child_checks(void);
+int socket_child(const char *pipe_name);
 void handle_checks(void);
 void surface_checks(void);
 /* conformance_pointers.c: every hooked function with bad pointers. */

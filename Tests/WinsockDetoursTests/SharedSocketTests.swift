@@ -1,0 +1,139 @@
+import XCTest
+import Foundation
+import CWineBridge
+import VirtualIPCore
+@testable import WinsockDetours
+
+/// WSADuplicateSocket into another process of the same PC (here a second host in this test
+/// process, standing in for a child by its pid): the copy there is the same virtual socket,
+/// and its port stays taken until the last process that holds it lets go.
+final class SharedSocketTests: LANTestCase {
+    /// A pid that is alive for the whole test (the process that runs the tests' runner).
+    let childPid = UInt32(getppid())
+
+    /// The child of instance 0's process; it is shut down with the LAN.
+    func startChild() throws -> Int {
+        let parent = lan.hosts[0]
+        let joining = try XCTUnwrap(parent.adopt(childProcess: childPid)).instance
+        let child = try VirtualHost(platform: .default, config: parent.config, registry: lan.registry, joining: joining, processID: childPid)
+        lan.hosts.append(child)
+        return lan.hosts.count - 1
+    }
+
+    /// WSADuplicateSocketW's answer for `s` in `process` (a WSAPROTOCOL_INFOW's 628 bytes),
+    /// or the error.
+    func copy(_ ws: Winsock, _ s: UInt, for process: UInt32) -> ([UInt8], Int32) {
+        var info = [UInt8](repeating: 0, count: 628)
+        let r = info.withUnsafeMutableBytes { Int32(truncatingIfNeeded: call("WSADuplicateSocketW", .socket(s), .uint(process), .ptr($0.baseAddress))) }
+        return (info, r == 0 ? 0 : ws.lastError)
+    }
+
+    func open(_ info: inout [UInt8]) -> UInt {
+        info.withUnsafeMutableBytes { UInt(call("WSASocketW", .int(0), .int(0), .int(0), .ptr($0.baseAddress), .uint(0), .uint(0))) }
+    }
+
+    func test_aDatagramSocketCopiedIntoAChildIsTheSameVirtualSocketUntilTheLastProcessLetsGo() throws {
+        let child = try startChild()
+        var info = lan.as(0) { ws -> [UInt8] in
+            let s = ws.gameSocket(port: 7200)  // with SO_BROADCAST (a new socket's is 0)
+            let (info, error) = copy(ws, s, for: childPid)
+            XCTAssertEqual(error, 0)
+            // The parent lets go first: the child holds the socket now.
+            XCTAssertEqual(ws.close(s), 0)
+            return info
+        }
+        let copied = lan.as(child) { ws -> UInt in
+            ws.startup()
+            let copied = open(&info)
+            XCTAssertNotEqual(copied, Winsock.invalidSocket)
+            XCTAssertEqual(ws.sockname(copied), SocketAddress(address: .any, port: 7200), "its virtual name")
+            XCTAssertEqual(ws.getOption(copied, Opt.SO_BROADCAST), 1, "its options")
+            return copied
+        }
+        lan.as(1) { ws in
+            let s = ws.gameSocket(port: 7201)
+            XCTAssertEqual(ws.sendto(s, [5], lan.address(0), 7200), 1)
+        }
+        lan.as(child) { ws in
+            XCTAssertEqual(ws.setOption(copied, Opt.SO_RCVTIMEO, 2000), 0)  // bounded, should the datagram be lost
+            let got = ws.recvfrom(copied)
+            XCTAssertEqual(got.payload, [5])
+            XCTAssertEqual(got.from, SocketAddress(address: lan.address(1), port: 7201), "with the sender's virtual address")
+        }
+        lan.as(0) { ws in
+            let again = ws.udpSocket()
+            XCTAssertEqual(ws.bind(again, .any, 7200), Winsock.socketError, "the child still holds the port")
+            XCTAssertEqual(ws.lastError, WSA.EADDRINUSE)
+        }
+        lan.as(child) { ws in XCTAssertEqual(ws.close(copied), 0) }
+        lan.as(0) { ws in
+            let again = ws.udpSocket()
+            XCTAssertEqual(ws.bind(again, .any, 7200), 0, "the last holder let go: the port is free")
+        }
+    }
+
+    func test_aListenerCopiedIntoAChildAcceptsThere() throws {
+        let child = try startChild()
+        var info = lan.as(0) { ws -> [UInt8] in
+            let listener = ws.tcpSocket()
+            XCTAssertEqual(ws.bind(listener, .any, 7300), 0)
+            XCTAssertEqual(ws.listen(listener), 0)
+            let (info, error) = copy(ws, listener, for: childPid)
+            XCTAssertEqual(error, 0)
+            XCTAssertEqual(ws.close(listener), 0)
+            return info
+        }
+        let copied = lan.as(child) { ws -> UInt in
+            ws.startup()
+            return open(&info)
+        }
+        XCTAssertNotEqual(copied, Winsock.invalidSocket)
+        let client = lan.as(1) { ws -> UInt in
+            let s = ws.tcpSocket()
+            XCTAssertEqual(ws.connect(s, lan.address(0), 7300), 0, "the listener is still there, in the child")
+            XCTAssertEqual(ws.send(s, Array("hi".utf8)), 2)
+            return s
+        }
+        guard lan.as(1, { ws in ws.peername(client) }) != nil else { return }  // no connection to wait for
+        lan.as(child) { ws in
+            let (accepted, from) = ws.accept(copied)
+            XCTAssertNotEqual(accepted, Winsock.invalidSocket)
+            XCTAssertEqual(from?.address, lan.address(1))
+            XCTAssertEqual(ws.sockname(accepted), SocketAddress(address: lan.address(0), port: 7300))
+            XCTAssertEqual(ws.recv(accepted, capacity: 8), Array("hi".utf8))
+        }
+        lan.as(1) { ws in XCTAssertEqual(ws.close(client), 0) }
+    }
+
+    /// The copy goes only to a process of this PC; one of another instance (or none the
+    /// layer follows) would get the bare backing socket. Control: a pid the instance lists.
+    func test_aCopyForAProcessOfAnotherPCIsRefused() throws {
+        lan.as(0) { ws in
+            let s = ws.gameSocket(port: 7400)
+            XCTAssertEqual(copy(ws, s, for: childPid).1, WSA.EINVAL)
+        }
+        _ = try startChild()
+        lan.as(0) { ws in
+            let s = ws.gameSocket(port: 7401)
+            XCTAssertEqual(copy(ws, s, for: childPid).1, 0)
+        }
+    }
+
+    /// A process that leaves without closing its copy lets go of the port too (Windows
+    /// closes a process's handles when it ends).
+    func test_aChildThatLeavesLetsGoOfItsCopy() throws {
+        let child = try startChild()
+        lan.as(0) { ws in
+            let s = ws.gameSocket(port: 7500)
+            XCTAssertEqual(copy(ws, s, for: childPid).1, 0)
+            XCTAssertEqual(ws.close(s), 0)
+            let again = ws.udpSocket()
+            XCTAssertEqual(ws.bind(again, .any, 7500), Winsock.socketError, "the child holds it, opened or not")
+        }
+        lan.registry.leave(lan.hosts[child].claim, member: lan.hosts[child].member)
+        lan.as(0) { ws in
+            let again = ws.udpSocket()
+            XCTAssertEqual(ws.bind(again, .any, 7500), 0)
+        }
+    }
+}
