@@ -143,6 +143,11 @@ static uint32_t now_ms(void) {
 }
 
 static uint32_t process_id(void) { return (uint32_t)getpid(); }
+/* The tests' stand-in: GetCurrentProcess()'s pseudo handle (-1) is this process; any other
+ * value is the pid of a process the tests stand in inside this one. */
+static uint32_t process_id_of(void *process) {
+    return process == (void *)(uintptr_t)-1 ? (uint32_t)getpid() : (uint32_t)(uintptr_t)process;
+}
 
 /* The statuses the tests meet, as Windows' RtlNtStatusToDosError maps them. */
 static uint32_t dos_error(uint32_t status) {
@@ -283,7 +288,7 @@ static vl_platform linux_platform = {
     .get_last_error = get_last_error, .set_last_error = vl_linux_set_last_error,
     .mutex_create = mutex_create, .mutex_lock = mutex_lock, .mutex_unlock = mutex_unlock,
     .timer_start = timer_start, .timer_stop = timer_stop,
-    .now_ms = now_ms, .process_id = process_id, .owner_kind = 1, .is_process_alive = is_process_alive, .is_sibling_alive = is_sibling_alive,
+    .now_ms = now_ms, .process_id = process_id, .process_id_of = process_id_of, .owner_kind = 1, .is_process_alive = is_process_alive, .is_sibling_alive = is_sibling_alive,
     .memory_usable = memory_usable, .dos_error = dos_error,
     .get_env = get_env, .default_registry_path = default_registry_path,
     .registry_map = registry_map, .registry_unlock = registry_unlock, .registry_unmap = registry_unmap,

@@ -293,8 +293,9 @@ static int32_t socket_from_info(void *info, int32_t wide, VL_SOCKET *out) {
 static uint32_t duplicate_handle(void *source, VL_SOCKET s, void *target, uint32_t access, int32_t inherit, uint32_t options,
                                  VL_SOCKET *out) {
     (void)access; (void)inherit; (void)options;
-    /* This process: GetCurrentProcess()'s pseudo handle, as the tests pass it. */
-    if (source != (void *)(uintptr_t)-1 || target != (void *)(uintptr_t)-1) return 50;  /* ERROR_NOT_SUPPORTED */
+    /* From this process: GetCurrentProcess()'s pseudo handle, as the tests pass it; into it
+     * or a process the tests stand in inside it (a pid as its handle), where a dup serves. */
+    if (source != (void *)(uintptr_t)-1 || !target) return 50;  /* ERROR_NOT_SUPPORTED */
     int copy = dup((int)s);
     if (copy < 0) return 8;  /* ERROR_NOT_ENOUGH_MEMORY */
     *out = (VL_SOCKET)copy;

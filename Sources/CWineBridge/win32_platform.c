@@ -146,6 +146,7 @@ static uint32_t now_ms(void) {
 }
 
 static uint32_t process_id(void) { return GetCurrentProcessId(); }
+static uint32_t process_id_of(void *process) { return GetProcessId(process); }
 
 typedef ULONG (NTAPI *status_to_dos_fn)(LONG);
 static uint32_t dos_error(uint32_t status) {
@@ -343,7 +344,7 @@ static vl_platform win32_platform = {
     .get_last_error = get_last_error, .set_last_error = set_last_error,
     .mutex_create = mutex_create, .mutex_lock = mutex_lock, .mutex_unlock = mutex_unlock,
     .timer_start = timer_start, .timer_stop = timer_stop,
-    .now_ms = now_ms, .process_id = process_id, .owner_kind = 2, .is_process_alive = is_process_alive, .is_sibling_alive = is_sibling_alive,
+    .now_ms = now_ms, .process_id = process_id, .process_id_of = process_id_of, .owner_kind = 2, .is_process_alive = is_process_alive, .is_sibling_alive = is_sibling_alive,
     .memory_usable = memory_usable, .dos_error = dos_error,
     .get_env = get_env, .default_registry_path = default_registry_path,
     .registry_map = registry_map, .registry_unlock = registry_unlock, .registry_unmap = registry_unmap,

@@ -300,10 +300,10 @@ static int is_this_process(HANDLE process) {
 
 static uint32_t duplicate_handle(void *source, VL_SOCKET s, void *target, uint32_t access, int32_t inherit, uint32_t options,
                                  VL_SOCKET *out) {
-    if (!is_this_process(source) || !is_this_process(target)) return ERROR_NOT_SUPPORTED;
+    if (!is_this_process(source)) return ERROR_NOT_SUPPORTED;
     HANDLE copy = NULL;
-    if (!vl_original.DuplicateHandle(GetCurrentProcess(), (HANDLE)s, GetCurrentProcess(), &copy, access, inherit,
-                                     options & ~DUPLICATE_CLOSE_SOURCE))
+    if (!vl_original.DuplicateHandle(GetCurrentProcess(), (HANDLE)s, is_this_process(target) ? GetCurrentProcess() : target, &copy,
+                                     access, inherit, options & ~DUPLICATE_CLOSE_SOURCE))
         return GetLastError();
     *out = (VL_SOCKET)copy;
     return 0;

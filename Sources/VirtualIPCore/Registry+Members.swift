@@ -51,6 +51,7 @@ extension Registry {
         var ports: [UInt16] = []
         closeSockets(slot: index, member: member) { realPort, transport in if transport == .udp { ports.append(realPort) } }
         if !ports.isEmpty { removeMemberships(slot: index) { ports.contains($0.realPort) } }
+        dropHanded(index, for: member)
         memberWord(index, member).pointee.store(0, ordering: .releasing)
     }
 

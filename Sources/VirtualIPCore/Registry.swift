@@ -217,6 +217,7 @@ public struct Registry: @unchecked Sendable {
         socketsInUse(index).pointee.store(0, ordering: .releasing)
         clearMemberships(index)
         clearMembers(index)
+        dropHanded(index, for: nil)
         memberWord(index, 0).pointee.store(pid, ordering: .releasing)
         // Published by compare-and-swap too: a claimer taken over meanwhile (its heartbeat
         // went stale) must not overwrite its successor's claim.

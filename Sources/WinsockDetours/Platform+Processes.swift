@@ -22,6 +22,9 @@ extension Platform {
         return code == 0 ? .success(UInt(copy)) : .failure(WinsockError(Int32(bitPattern: code)))
     }
 
+    /// The id of the process a process handle names (GetCurrentProcess()'s too); 0: none.
+    func processID(of process: UnsafeMutableRawPointer?) -> UInt32 { t.process_id_of!(process) }
+
     // MARK: Processes this one starts
 
     /// Whether the backend starts processes (Win32 does; the Linux test backend does not).

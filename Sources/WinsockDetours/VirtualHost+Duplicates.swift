@@ -20,14 +20,17 @@ enum HandleClosing {
     case last
 }
 
+/// DUPLICATE_CLOSE_SOURCE: DuplicateHandle closes the handle it copied.
+let closeSource: UInt32 = 1
+
 /// More handles of one virtual socket, as Windows makes them: through WSADuplicateSocket and
-/// WSASocket(FROM_PROTOCOL_INFO), or through DuplicateHandle within this process. Every
+/// WSASocket(FROM_PROTOCOL_INFO), or through DuplicateHandle. Every
 /// handle is the same socket (a bind through one is the other's), each handle is an OS
 /// handle of the backing socket, and the socket closes with its last handle. A copy for
 /// another process of the same PC carries the socket's virtual state with it
-/// (`SharedSocketRecord`); both processes then hold the socket's registry entry. (Into a
-/// process of another PC, or one the layer does not follow, copies are refused: it would
-/// get the backing socket, not the virtual one.)
+/// (`SharedSocketRecord`, VirtualHost+SharedSockets); both processes then hold the socket's
+/// registry entry. (Into a process of another PC, or one the layer does not follow, copies
+/// are refused: it would get the backing socket, not the virtual one.)
 extension VirtualHost {
     /// WSADuplicateSocketA/W of a virtual socket.
     func duplicateSocket(_ handle: UInt, process: UInt32, info: UnsafeMutableRawPointer?, wide: Bool) -> WinsockError? {
@@ -37,9 +40,7 @@ extension VirtualHost {
         case let .success(found): socket = found
         }
         let sibling = process == processID ? nil : registry.member(claim, pid: process)
-        // A copy for another process carries the port: a stream's backing socket binds now.
-        if sibling != nil, let stream = socket as? StreamSocket,
-           let error = lock.locked({ stream.isBound ? stream.bindBackingLocked(on: self) : nil }) { return error }
+        if sibling != nil, let error = prepareForSibling(socket) { return error }
         // The OS checks the process and the pointer (WSAEINVAL, WSAEFAULT) first.
         if let error = platform.duplicateSocket(socket.handle, process: process, info: info, wide: wide) { return error }
         guard let info else { return .fault }
@@ -56,15 +57,11 @@ extension VirtualHost {
             return .invalidArgument
         }
         let written = lock.locked { () -> Bool in
-            guard !socket.closed, SharedSocketRecord(socket, instance: claim).write(into: info, wide: wide) else { return false }
-            // The other process holds the socket from now on, as on Windows, whether or not
-            // it ever opens the copy (its bit goes when it leaves).
-            if socket.ownsEntry { _ = registry.shareSocket(slot: instance, realPort: socket.realPort, transport: socket.transport, with: sibling) }
-            socket.sharedWithProcesses = true
+            guard !socket.closed, SharedSocketRecord.write(socket, instance: claim, into: info, wide: wide) else { return false }
+            shareLocked(socket, with: sibling)
             return true
         }
         guard written else { return .invalidArgument }
-        log(.debug, "virtual socket \(handle) copied for process \(process) of this PC")
         return nil
     }
 
@@ -74,7 +71,7 @@ extension VirtualHost {
         guard platform.canRead(info, SharedSocketRecord.offset + SharedSocketRecord.size) else {
             return platform.canRead(info, PendingDuplicate.keyLength) && lock.locked { duplicateIndex(info) != nil }
         }
-        return lock.locked { duplicateIndex(info) != nil } || SharedSocketRecord(reading: info)?.instance == claim
+        return lock.locked { duplicateIndex(info) != nil } || SharedSocketRecord.instance(at: info + SharedSocketRecord.offset) == claim
     }
 
     private func duplicateIndex(_ info: UnsafeRawPointer) -> Int? {
@@ -92,22 +89,10 @@ extension VirtualHost {
         return adopt(copy, of: pending.socket)
     }
 
-    /// WSASocket(FROM_PROTOCOL_INFO) with another process's copy: the OS's copy of its
-    /// backing socket becomes a virtual socket of this process, as the record describes it.
-    private func openSiblingsCopy(_ info: UnsafeMutableRawPointer, wide: Bool) -> Result<UInt, WinsockError> {
-        guard let record = SharedSocketRecord(reading: info), record.instance == claim else { return .failure(.invalidArgument) }
-        let opened = platform.socket(fromInfo: info, wide: wide)
-        guard case let .success(copy) = opened else { return opened }
-        let socket = record.makeSocket(handle: copy)
-        lock.locked { sockets[copy] = socket }
-        log(.debug, "handle \(copy) is virtual socket \(record.virtualPort) of another process of this PC")
-        return .success(copy)
-    }
-
-    /// DuplicateHandle of a virtual socket within this process.
+    /// DuplicateHandle of a virtual socket: within this process, or into another process of
+    /// this PC.
     func duplicateHandle(_ handle: UInt, from source: UnsafeMutableRawPointer?, into targetProcess: UnsafeMutableRawPointer?,
                          target: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, access: UInt32, inherit: Bool, options: UInt32) -> WinsockError? {
-        let closeSource: UInt32 = 1  // DUPLICATE_CLOSE_SOURCE
         let socket: VirtualSocket
         switch lock.locked({ self.socket(handle) }) {
         case let .failure(error): return error
@@ -115,11 +100,16 @@ extension VirtualHost {
         }
         // No place for the copy: Windows makes it and keeps its value to itself.
         guard platform.usable(UnsafePointer(target), writable: true) else { return WinsockError(998) }  // ERROR_NOACCESS
+        let pid = platform.processID(of: targetProcess)
+        if pid != processID {
+            return duplicateHandle(socket, handle, from: source, intoSibling: targetProcess, pid: pid, target: target,
+                                   access: access, inherit: inherit, options: options)
+        }
         let copy: UInt
         switch platform.duplicateHandle(socket.handle, from: source, into: targetProcess, access: access, inherit: inherit,
                                         options: options & ~closeSource) {
         case let .failure(error):
-            log(.warning, "DuplicateHandle of virtual socket \(handle) refused (error \(error.rawValue)): only copies within this process are virtual")
+            log(.warning, "DuplicateHandle of virtual socket \(handle) refused (error \(error.rawValue))")
             return error
         case let .success(made): copy = made
         }

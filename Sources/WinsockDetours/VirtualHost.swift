@@ -148,7 +148,9 @@ public final class VirtualHost: @unchecked Sendable {
     /// Looks up a virtual socket, or says why not (WSANOTINITIALISED / WSAENOTSOCK).
     func socket(_ handle: UInt) -> Result<VirtualSocket, WinsockError> {
         guard startupCount > 0 else { return .failure(.notInitialised) }
-        guard let socket = sockets[handle], !socket.closed, closedByGame.isEmpty || !closedByGame.contains(handle) else {
+        // A handle another process of the PC copied into this one is met here first.
+        guard let socket = sockets[handle] ?? adoptHandedLocked(handle), !socket.closed,
+              closedByGame.isEmpty || !closedByGame.contains(handle) else {
             return .failure(.notSocket)
         }
         return .success(socket)
@@ -181,7 +183,9 @@ public final class VirtualHost: @unchecked Sendable {
     /// A virtual TCP socket (the stream calls decide by this, before anything else).
     func isStream(_ handle: UInt) -> Bool { lock.locked { sockets[handle] is StreamSocket && !closedByGame.contains(handle) } }
 
-    public func isVirtual(_ handle: UInt) -> Bool { lock.locked { sockets[handle] != nil && !closedByGame.contains(handle) } }
+    public func isVirtual(_ handle: UInt) -> Bool {
+        lock.locked { (sockets[handle] ?? adoptHandedLocked(handle)) != nil && !closedByGame.contains(handle) }
+    }
     public func wasVirtual(_ handle: UInt) -> Bool { lock.locked { recentlyClosed.contains(handle) } }
 
     /// A new virtual socket backed by a real one of the same transport (UDP: on 127.0.0.1

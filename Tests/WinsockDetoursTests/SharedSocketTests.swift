@@ -136,4 +136,64 @@ final class SharedSocketTests: LANTestCase {
             XCTAssertEqual(ws.bind(again, .any, 7500), 0)
         }
     }
+
+    /// DuplicateHandle(source, s, process, &copy, 0, FALSE, options) from this process into
+    /// the process `pid` stands for (the Linux backend takes a pid as a process handle).
+    func duplicateHandle(_ s: UInt, into pid: UInt32, options: UInt32) -> (ok: Int32, copy: UInt) {
+        var copy: UnsafeMutableRawPointer?
+        let current = UnsafeMutableRawPointer(bitPattern: UInt.max)  // GetCurrentProcess()
+        let ok = call("DuplicateHandle", .ptr(current), .socket(s), .ptr(UnsafeMutableRawPointer(bitPattern: UInt(pid))), .ptr(&copy),
+                      .uint(0), .int(0), .uint(options))
+        return (Int32(truncatingIfNeeded: ok), UInt(bitPattern: copy))
+    }
+
+    /// A bare handle carries nothing: the state waits in the registry until the child first
+    /// uses the handle, which is then the virtual socket there.
+    func test_aHandleDuplicatedIntoAChildIsTheVirtualSocketThere() throws {
+        let child = try startChild()
+        let copied = lan.as(0) { ws -> UInt in
+            let s = ws.gameSocket(port: 7600)
+            let (ok, copy) = duplicateHandle(s, into: childPid, options: 3)  // DUPLICATE_SAME_ACCESS | DUPLICATE_CLOSE_SOURCE
+            XCTAssertEqual(ok, 1)
+            XCTAssertNil(ws.sockname(s), "DUPLICATE_CLOSE_SOURCE closed the parent's handle")
+            let again = ws.udpSocket()
+            XCTAssertEqual(ws.bind(again, .any, 7600), Winsock.socketError, "the child holds the port, before it uses the handle")
+            return copy
+        }
+        lan.as(1) { ws in
+            let s = ws.gameSocket(port: 7601)
+            XCTAssertEqual(ws.sendto(s, [6], lan.address(0), 7600), 1)
+        }
+        lan.as(child) { ws in
+            ws.startup()
+            XCTAssertEqual(ws.sockname(copied), SocketAddress(address: .any, port: 7600), "its virtual name")
+            XCTAssertEqual(ws.setOption(copied, Opt.SO_RCVTIMEO, 2000), 0)
+            let got = ws.recvfrom(copied)
+            XCTAssertEqual(got.payload, [6])
+            XCTAssertEqual(got.from, SocketAddress(address: lan.address(1), port: 7601))
+            // Not in Winsock's socket list, as a copy DuplicateHandle made within a process.
+            XCTAssertEqual(ws.close(copied), Winsock.socketError)
+            XCTAssertEqual(ws.lastError, WSA.ENOTSOCK)
+            XCTAssertEqual(call("CloseHandle", .socket(copied)), 1)
+        }
+        lan.as(0) { ws in
+            let again = ws.udpSocket()
+            XCTAssertEqual(ws.bind(again, .any, 7600), 0, "the child closed the last handle")
+        }
+    }
+
+    /// Into a process of no virtual PC the copy is refused before it is made. Control: into
+    /// the child it is made.
+    func test_aHandleForAProcessOfAnotherPCIsRefused() throws {
+        lan.as(0) { ws in
+            let s = ws.gameSocket(port: 7700)
+            XCTAssertEqual(duplicateHandle(s, into: childPid, options: 2).ok, 0)
+            XCTAssertEqual(ws.lastError, 50, "ERROR_NOT_SUPPORTED")
+        }
+        _ = try startChild()
+        lan.as(0) { ws in
+            let s = ws.gameSocket(port: 7701)
+            XCTAssertEqual(duplicateHandle(s, into: childPid, options: 2).ok, 1)
+        }
+    }
 }

@@ -1,10 +1,12 @@
-/* A socket copied into a child process (WSADuplicateSocket for another process): the
- * child opens the copy, receives on it and answers, while the parent has closed its own
- * handle; the port stays taken until the child lets go. conformance.exe starts itself as
+/* A socket copied into a child process, twice: with WSADuplicateSocket (the child opens
+ * the copy with WSASocket) and with DuplicateHandle (the child uses the handle as it is).
+ * Each time the parent closes its own handle first; the child receives on the copy and
+ * answers; the port stays taken until the child lets go. conformance.exe starts itself as
  * the child ("--socket-child <pipe>"); the two talk over a named pipe, and the child
  * inherits no handle (an inherited socket would hold the port on its own). */
 #include <winsock2.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "conformance.h"
 
@@ -28,29 +30,40 @@ static void write_line(HANDLE pipe, const char *line) {
     WriteFile(pipe, "\n", 1, &put, NULL);
 }
 
-/* The child's side: open the copy, report its port, receive one datagram and answer it,
- * close when told. */
+/* The child's side, once per copy the parent sends ("info" and the WSAPROTOCOL_INFOA, or
+ * "handle <value>"): report the copy's port, receive one datagram and answer it, close
+ * when told (closesocket; a handle Winsock does not list, with CloseHandle). */
 int socket_child(const char *pipe_name) {
     HANDLE pipe = CreateFileA(pipe_name, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
     if (pipe == INVALID_HANDLE_VALUE) return 2;
-    WSAPROTOCOL_INFOA info;
-    DWORD got = 0;
-    if (!ReadFile(pipe, &info, sizeof info, &got, NULL) || got != sizeof info) return 3;
-    SOCKET s = WSASocketA(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, &info, 0, 0);
     char line[128];
-    snprintf(line, sizeof line, "%d %u", s != INVALID_SOCKET, s != INVALID_SOCKET ? port_of(s) : 0);
-    write_line(pipe, line);
-    if (!read_line(pipe, line, sizeof line)) return 4;  /* "sent" */
-    char data[8] = "";
-    struct sockaddr_in from;
-    int length = sizeof from;
-    int n = s != INVALID_SOCKET && readable(s) ? recvfrom(s, data, sizeof data, 0, (struct sockaddr *)&from, &length) : -1;
-    if (n > 0) sendto(s, "back", 4, 0, (struct sockaddr *)&from, length);
-    snprintf(line, sizeof line, "%d %.3s %u", n, n > 0 ? data : "-", n > 0 ? ntohs(from.sin_port) : 0);
-    write_line(pipe, line);
-    if (!read_line(pipe, line, sizeof line)) return 5;  /* "close" */
-    if (s != INVALID_SOCKET) closesocket(s);
-    write_line(pipe, "closed");
+    while (read_line(pipe, line, sizeof line)) {
+        SOCKET s = INVALID_SOCKET;
+        if (strcmp(line, "info") == 0) {
+            WSAPROTOCOL_INFOA info;
+            DWORD got = 0;
+            if (!ReadFile(pipe, &info, sizeof info, &got, NULL) || got != sizeof info) return 3;
+            s = WSASocketA(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, &info, 0, 0);
+        } else if (strncmp(line, "handle ", 7) == 0) {
+            s = (SOCKET)strtoul(line + 7, NULL, 10);
+        }
+        snprintf(line, sizeof line, "%d %u", s != INVALID_SOCKET, s != INVALID_SOCKET ? port_of(s) : 0);
+        write_line(pipe, line);
+        if (!read_line(pipe, line, sizeof line)) return 4;  /* "sent" */
+        char data[8] = "";
+        struct sockaddr_in from;
+        int length = sizeof from;
+        int n = s != INVALID_SOCKET && readable(s) ? recvfrom(s, data, sizeof data, 0, (struct sockaddr *)&from, &length) : -1;
+        if (n > 0) sendto(s, "back", 4, 0, (struct sockaddr *)&from, length);
+        snprintf(line, sizeof line, "%d %.3s %u", n, n > 0 ? data : "-", n > 0 ? ntohs(from.sin_port) : 0);
+        write_line(pipe, line);
+        if (!read_line(pipe, line, sizeof line)) return 5;  /* "close" */
+        int closed = closesocket(s);
+        int error = closed ? WSAGetLastError() : 0;
+        if (closed) CloseHandle((HANDLE)s);
+        snprintf(line, sizeof line, "closed %d/%d", closed, error);
+        write_line(pipe, line);
+    }
     CloseHandle(pipe);
     return 0;
 }
@@ -64,38 +77,40 @@ static int start_child(const char *pipe_name, PROCESS_INFORMATION *child) {
     return CreateProcessA(path, command, NULL, NULL, FALSE, 0, NULL, NULL, &startup, child);
 }
 
-void child_checks(void) {
+/* One copy into the child (`how`: "wsaduplicatesocket" or "duplicatehandle"), checks
+ * named child.<how>-*. */
+static void copy_round(HANDLE pipe, PROCESS_INFORMATION *child, const char *how) {
+    char id[64], line[128] = "";
     SOCKET s = bound("0.0.0.0", 0);
     unsigned short port = port_of(s);
-    char pipe_name[64];
-    snprintf(pipe_name, sizeof pipe_name, "\\\\.\\pipe\\vl-conformance-%lu", GetCurrentProcessId());
-    HANDLE pipe = CreateNamedPipeA(pipe_name, PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE | PIPE_WAIT, 1, 4096, 4096, 0, NULL);
-    PROCESS_INFORMATION child = { 0 };
-    int started = pipe != INVALID_HANDLE_VALUE && start_child(pipe_name, &child);
-    /* A child that dies before it connects leaves this wait to the run's progress watch. */
-    int connected = started && (ConnectNamedPipe(pipe, NULL) || GetLastError() == ERROR_PIPE_CONNECTED);
-    check("child.started", "started=%d connected=%d", started, connected);
-    if (!connected) {
-        closesocket(s);
-        if (started) { TerminateProcess(child.hProcess, 1); CloseHandle(child.hProcess); CloseHandle(child.hThread); }
-        return;
-    }
-    WSAPROTOCOL_INFOA info;
-    int r = WSADuplicateSocketA(s, child.dwProcessId, &info);
-    check("child.wsaduplicatesocket", "%s", rc(r));
     DWORD moved;
-    WriteFile(pipe, &info, sizeof info, &moved, NULL);
+    if (strcmp(how, "wsaduplicatesocket") == 0) {
+        WSAPROTOCOL_INFOA info;
+        int r = WSADuplicateSocketA(s, child->dwProcessId, &info);
+        snprintf(id, sizeof id, "child.%s", how);
+        check(id, "%s", rc(r));
+        write_line(pipe, "info");
+        WriteFile(pipe, &info, sizeof info, &moved, NULL);
+    } else {
+        HANDLE copy = NULL;
+        BOOL ok = DuplicateHandle(GetCurrentProcess(), (HANDLE)s, child->hProcess, &copy, 0, FALSE, DUPLICATE_SAME_ACCESS);
+        snprintf(id, sizeof id, "child.%s", how);
+        check(id, "ok=%d error=%lu", ok, ok ? 0 : GetLastError());
+        snprintf(line, sizeof line, "handle %lu", (unsigned long)(ULONG_PTR)copy);
+        write_line(pipe, line);
+    }
     /* The parent lets go first: the child's copy keeps the socket. */
     closesocket(s);
-    char line[128] = "";
     int opened = 0;
     unsigned child_port = 0;
     read_line(pipe, line, sizeof line);
     sscanf(line, "%d %u", &opened, &child_port);
-    check("child.opened", "valid=%d same-port=%d", opened, child_port == port);
+    snprintf(id, sizeof id, "child.%s-opened", how);
+    check(id, "valid=%d same-port=%d", opened, child_port == port);
     SOCKET again = udp();
     struct sockaddr_in at = address("0.0.0.0", port);
-    check("child.bind-while-child-holds", "%s", rc(bind(again, (struct sockaddr *)&at, sizeof at)));
+    snprintf(id, sizeof id, "child.%s-bind-while-child-holds", how);
+    check(id, "%s", rc(bind(again, (struct sockaddr *)&at, sizeof at)));
     closesocket(again);
     SOCKET u = bound("127.0.0.1", 0);
     send_to(u, address("127.0.0.1", port), "kid", 3);
@@ -105,23 +120,45 @@ void child_checks(void) {
     unsigned from_port = 0;
     read_line(pipe, line, sizeof line);
     sscanf(line, "%d %3s %u", &received, data, &from_port);
-    check("child.received", "bytes=%d data=%s from-parent=%d", received, data, from_port == port_of(u));
+    snprintf(id, sizeof id, "child.%s-received", how);
+    check(id, "bytes=%d data=%s from-parent=%d", received, data, from_port == port_of(u));
     char answer[8] = "";
     struct sockaddr_in from;
     int length = sizeof from;
     int n = recv_ready(u, answer, sizeof answer, 0, &from, &length);
-    check("child.answer", "%s data=%.4s from-copy=%d", rc(n), n > 0 ? answer : "", n > 0 && ntohs(from.sin_port) == port);
+    snprintf(id, sizeof id, "child.%s-answer", how);
+    check(id, "%s data=%.4s from-copy=%d", rc(n), n > 0 ? answer : "", n > 0 && ntohs(from.sin_port) == port);
     closesocket(u);
     write_line(pipe, "close");
     read_line(pipe, line, sizeof line);
+    snprintf(id, sizeof id, "child.%s-closed", how);
+    check(id, "%s", line);
+    again = udp();
+    snprintf(id, sizeof id, "child.%s-bind-after-child-closed", how);
+    check(id, "%s", rc(bind(again, (struct sockaddr *)&at, sizeof at)));
+    closesocket(again);
+}
+
+void child_checks(void) {
+    char pipe_name[64];
+    snprintf(pipe_name, sizeof pipe_name, "\\\\.\\pipe\\vl-conformance-%lu", GetCurrentProcessId());
+    HANDLE pipe = CreateNamedPipeA(pipe_name, PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE | PIPE_WAIT, 1, 4096, 4096, 0, NULL);
+    PROCESS_INFORMATION child = { 0 };
+    int started = pipe != INVALID_HANDLE_VALUE && start_child(pipe_name, &child);
+    /* A child that dies before it connects leaves this wait to the run's progress watch. */
+    int connected = started && (ConnectNamedPipe(pipe, NULL) || GetLastError() == ERROR_PIPE_CONNECTED);
+    check("child.started", "started=%d connected=%d", started, connected);
+    if (connected) {
+        copy_round(pipe, &child, "wsaduplicatesocket");
+        copy_round(pipe, &child, "duplicatehandle");
+    }
+    if (pipe != INVALID_HANDLE_VALUE) CloseHandle(pipe);  /* the child's loop ends */
+    if (!started) return;
     DWORD ended = WaitForSingleObject(child.hProcess, WAIT_MS);
     DWORD code = 0;
     GetExitCodeProcess(child.hProcess, &code);
-    check("child.ended", "said=%s ended=%d code=%lu", line, ended == WAIT_OBJECT_0, code);
-    again = udp();
-    check("child.bind-after-child-closed", "%s", rc(bind(again, (struct sockaddr *)&at, sizeof at)));
-    closesocket(again);
-    CloseHandle(pipe);
+    check("child.ended", "ended=%d code=%lu", ended == WAIT_OBJECT_0, code);
+    if (ended != WAIT_OBJECT_0) TerminateProcess(child.hProcess, 1);
     CloseHandle(child.hProcess);
     CloseHandle(child.hThread);
 }

@@ -106,9 +106,10 @@ typedef struct vl_platform {
     int32_t (*duplicate_socket)(VL_SOCKET socket, uint32_t process, void *info, int32_t wide);
     /* WSASocketA/W(FROM_PROTOCOL_INFO) with such an answer: the copy in *out; 0 or the error. */
     int32_t (*socket_from_info)(void *info, int32_t wide, VL_SOCKET *out);
-    /* DuplicateHandle of the backing socket, from and into this process only (else
-     * ERROR_NOT_SUPPORTED); `options` without DUPLICATE_CLOSE_SOURCE (the layer closes the
-     * source itself). The copy in *out; 0 or the Win32 error. */
+    /* DuplicateHandle of the backing socket from this process (else ERROR_NOT_SUPPORTED)
+     * into this one or `target_process`; `options` without DUPLICATE_CLOSE_SOURCE (the layer
+     * closes the source itself). The copy (its value in the target) in *out; 0 or the Win32
+     * error. */
     uint32_t (*duplicate_handle)(void *source_process, VL_SOCKET socket, void *target_process, uint32_t access, int32_t inherit,
                                  uint32_t options, VL_SOCKET *out);
     int32_t (*ioctl_original)(VL_SOCKET socket, uint32_t code, void *input, uint32_t input_length,
@@ -257,6 +258,8 @@ typedef struct vl_platform {
 
     uint32_t (*now_ms)(void);                      /* monotonic, wraps */
     uint32_t (*process_id)(void);
+    /* The id of the process a process handle names (GetCurrentProcess()'s too); 0: none. */
+    uint32_t (*process_id_of)(void *process);
     uint32_t owner_kind;                           /* VirtualIPCore.OwnerKind raw value */
     /* 1 alive, 0 dead, -1 cannot tell (a pid of another kind). */
     int32_t (*is_process_alive)(uint32_t pid, uint32_t kind);

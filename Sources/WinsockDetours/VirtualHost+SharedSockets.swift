@@ -1,0 +1,91 @@
+import CWineBridge
+import VirtualIPCore
+
+/// A virtual socket copied into another process of the same PC (a member of the instance),
+/// as on Windows one socket is shared by the processes that hold its handles. The copy
+/// carries the socket's virtual state (`SharedSocketRecord`): inside WSADuplicateSocket's
+/// answer, or, for a bare handle DuplicateHandle made, in the registry until the other
+/// process first uses the handle. Both processes hold the socket's registry entry.
+extension VirtualHost {
+    /// Before a copy for another process: a stream's backing socket binds (the copy carries
+    /// the port).
+    func prepareForSibling(_ socket: VirtualSocket) -> WinsockError? {
+        guard let stream = socket as? StreamSocket else { return nil }
+        return lock.locked { stream.isBound ? stream.bindBackingLocked(on: self) : nil }
+    }
+
+    /// Member `sibling` holds the socket from now on, as on Windows, whether or not it ever
+    /// uses its copy (its bit goes when it leaves). Lock held.
+    func shareLocked(_ socket: VirtualSocket, with sibling: Int) {
+        if socket.ownsEntry { _ = registry.shareSocket(slot: instance, realPort: socket.realPort, transport: socket.transport, with: sibling) }
+        socket.sharedWithProcesses = true
+    }
+
+    /// WSASocket(FROM_PROTOCOL_INFO) with another process's copy: the OS's copy of its
+    /// backing socket becomes a virtual socket of this process, as the record describes it.
+    func openSiblingsCopy(_ info: UnsafeMutableRawPointer, wide: Bool) -> Result<UInt, WinsockError> {
+        let record = UnsafeRawPointer(info + SharedSocketRecord.offset)
+        guard SharedSocketRecord.instance(at: record) == claim else { return .failure(.invalidArgument) }
+        let opened = platform.socket(fromInfo: info, wide: wide)
+        guard case let .success(copy) = opened else { return opened }
+        guard let socket = SharedSocketRecord.makeSocket(at: record, handle: copy) else {
+            platform.close(copy)
+            return .failure(.invalidArgument)
+        }
+        lock.locked { sockets[copy] = socket }
+        return .success(copy)
+    }
+
+    /// DuplicateHandle of a virtual socket into process `pid`: one of this PC, else refused
+    /// (ERROR_NOT_SUPPORTED, before any copy is made).
+    func duplicateHandle(_ socket: VirtualSocket, _ handle: UInt, from source: UnsafeMutableRawPointer?,
+                         intoSibling targetProcess: UnsafeMutableRawPointer?, pid: UInt32,
+                         target: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, access: UInt32, inherit: Bool, options: UInt32) -> WinsockError? {
+        // The copy's state waits in the registry, which has room for a few at once.
+        let sibling = registry.member(claim, pid: pid)
+        guard let sibling, target != nil, registry.hasRoomToHand(slot: instance) else {
+            let why = sibling == nil ? "it is no process of this virtual PC" : target == nil ? "no place for the copy's value" : "too many copies wait to be used"
+            log(.warning, "DuplicateHandle of virtual socket \(handle) into process \(pid) refused (ERROR_NOT_SUPPORTED): \(why)")
+            return WinsockError(50)
+        }
+        if let error = prepareForSibling(socket) { return error }
+        let copy: UInt
+        switch platform.duplicateHandle(socket.handle, from: source, into: targetProcess, access: access, inherit: inherit,
+                                        options: options & ~closeSource) {
+        case let .failure(error): return error
+        case let .success(made): copy = made
+        }
+        let handed = lock.locked { () -> Bool in
+            var state: SharedSocketRecord.Bytes = (0, 0, 0, 0, 0, 0)
+            withUnsafeMutableBytes(of: &state) { SharedSocketRecord.write(socket, instance: claim, to: $0.baseAddress!) }
+            let handed = withUnsafeBytes(of: &state) {
+                registry.handOver(slot: instance, to: sibling, handle: UInt32(truncatingIfNeeded: copy), state: $0.baseAddress!)
+            }
+            if handed { shareLocked(socket, with: sibling) }
+            return handed
+        }
+        // Another process of the PC took the last free record meanwhile: the copy is bare.
+        if !handed { log(.error, "the copy of virtual socket \(handle) in process \(pid) is the bare backing socket") }
+        target?.pointee = UnsafeMutableRawPointer(bitPattern: copy)
+        if options & closeSource != 0 { _ = closeSocket(handle) }
+        return nil
+    }
+
+    /// A handle another process of this PC duplicated into this one, met for the first time:
+    /// the virtual socket the registry kept for it. Not in Winsock's socket list (as a copy
+    /// DuplicateHandle made within a process). Lock held.
+    func adoptHandedLocked(_ handle: UInt) -> VirtualSocket? {
+        guard registry.hasHanded(slot: instance, for: member) else { return nil }
+        var state: SharedSocketRecord.Bytes = (0, 0, 0, 0, 0, 0)
+        let taken = withUnsafeMutableBytes(of: &state) {
+            registry.takeHanded(slot: instance, for: member, handle: UInt32(truncatingIfNeeded: handle), into: $0.baseAddress!)
+        }
+        let made = withUnsafeBytes(of: &state) { record in
+            SharedSocketRecord.instance(at: record.baseAddress!) == claim ? SharedSocketRecord.makeSocket(at: record.baseAddress!, handle: handle) : nil
+        }
+        guard taken, let socket = made else { return nil }
+        sockets[handle] = socket
+        handleCopies.insert(handle)
+        return socket
+    }
+}
