@@ -6,7 +6,7 @@
 ///     20 socket entries per slot   24 subnet network address   28 prefix length
 ///     32 stale-after milliseconds   36 this host's instance range (first | count << 16; 0 = the
 ///     whole subnet; set by the bridge)   40..63 reserved (zero)
-/// Slot `i` at 64 + i * slotSize (14912 bytes):
+/// Slot `i` at 64 + i * slotSize (21056 bytes):
 ///     0 state word (bits 0-1 state, bits 2-31 generation; atomic)   4 owner pid
 ///     8 owner kind   12 heartbeat (monotonic ms, wrapping u32)   16 instance index
 ///     20 virtual IPv4   24 MAC (6 bytes) + 2 pad   32 counters (16 x u32)
@@ -25,14 +25,14 @@
 ///     8768 holders (1024 x u32, atomic), one per socket entry: bit m set while member m
 ///         holds the socket (WSADuplicateSocket shares one socket among processes); the
 ///         entry closes when the last holder lets go
-///     12864 handed sockets (32 x 64 bytes): word 0 = member + 1 of the process a socket
+///     12864 handed sockets (128 x 64 bytes): word 0 = member + 1 of the process a socket
 ///         handle was duplicated into (0 = free, all ones = being written), word 1 = the
 ///         handle's value there, then 48 bytes of the socket's state for that process
 public enum RegistryLayout {
     public static let magic: UInt32 = 0x4752_4C56 // "VLRG" little endian
     public static let version: UInt32 = 5
     public static let headerSize = 64
-    public static let slotSize = 14912
+    public static let slotSize = 21056
     /// A PC runs many sockets (Wine's own tests hold 200 at once).
     public static let socketsPerSlot = 1024
     /// Entries in use before a closed socket's entry is taken over rather than a new one:
@@ -43,8 +43,9 @@ public enum RegistryLayout {
     public static let deliveriesPerSlot = 32
     /// Memberships of all of an instance's sockets together (Windows allows 20 per socket).
     public static let membershipsPerSlot = 32
-    /// Socket handles duplicated into another process of the instance and not yet met there.
-    public static let handedPerSlot = 32
+    /// Socket handles duplicated into (or inherited by) another process of the instance and
+    /// not yet met there.
+    public static let handedPerSlot = 128
     /// The state a handed socket carries (WinsockDetours' SharedSocketRecord).
     public static let handedStateSize = 48
     /// Processes of one instance at once (a launcher, the game, a server it starts...).

@@ -41,6 +41,7 @@ public func hookCreateProcessInternalW(_ token: UnsafeMutableRawPointer?, _ appl
     guard follows, let information else { return 1 }
     let pid = information.pointee.dwProcessId
     let joining = host?.adopt(childProcess: pid)
+    if inherit != 0, let host, let joining { host.handInheritedSockets(to: joining.member) }
     if let error = platform.follow(information, joining: joining?.instance, staySuspended: flags & suspended != 0) {
         if let host, let joining { host.registry.leave(joining.instance, member: joining.member) }
         host?.log(.warning, "process \(pid) runs without the DLL (Win32 error \(error) while loading it; a 64-bit program cannot take the 32-bit DLL): it is not part of the virtual LAN")

@@ -22,6 +22,9 @@ extension Platform {
         return code == 0 ? .success(UInt(copy)) : .failure(WinsockError(Int32(bitPattern: code)))
     }
 
+    /// Whether a process started with bInheritHandles gets the handle.
+    func isInheritable(_ handle: UInt) -> Bool { t.handle_inheritable!(VL_SOCKET(handle)) != 0 }
+
     /// The id of the process a process handle names (GetCurrentProcess()'s too); 0: none.
     func processID(of process: UnsafeMutableRawPointer?) -> UInt32 { t.process_id_of!(process) }
 

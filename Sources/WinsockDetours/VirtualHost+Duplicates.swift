@@ -100,8 +100,9 @@ extension VirtualHost {
         }
         // No place for the copy: Windows makes it and keeps its value to itself.
         guard platform.usable(UnsafePointer(target), writable: true) else { return WinsockError(998) }  // ERROR_NOACCESS
+        // (No process at all: the OS answers, below.)
         let pid = platform.processID(of: targetProcess)
-        if pid != processID {
+        if pid != processID && pid != 0 {
             return duplicateHandle(socket, handle, from: source, intoSibling: targetProcess, pid: pid, target: target,
                                    access: access, inherit: inherit, options: options)
         }

@@ -43,9 +43,8 @@ extension VirtualHost {
                          target: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, access: UInt32, inherit: Bool, options: UInt32) -> WinsockError? {
         // The copy's state waits in the registry, which has room for a few at once.
         let sibling = registry.member(claim, pid: pid)
-        guard let sibling, target != nil, registry.hasRoomToHand(slot: instance) else {
-            let why = sibling == nil ? "it is no process of this virtual PC" : target == nil ? "no place for the copy's value" : "too many copies wait to be used"
-            log(.warning, "DuplicateHandle of virtual socket \(handle) into process \(pid) refused (ERROR_NOT_SUPPORTED): \(why)")
+        guard let sibling, registry.hasRoomToHand(slot: instance) else {
+            log(.warning, "DuplicateHandle of virtual socket \(handle) into process \(pid) refused (ERROR_NOT_SUPPORTED): \(sibling == nil ? "it is no process of this virtual PC" : "too many copies wait to be used")")
             return WinsockError(50)
         }
         if let error = prepareForSibling(socket) { return error }
@@ -55,20 +54,37 @@ extension VirtualHost {
         case let .failure(error): return error
         case let .success(made): copy = made
         }
-        let handed = lock.locked { () -> Bool in
-            var state: SharedSocketRecord.Bytes = (0, 0, 0, 0, 0, 0)
-            withUnsafeMutableBytes(of: &state) { SharedSocketRecord.write(socket, instance: claim, to: $0.baseAddress!) }
-            let handed = withUnsafeBytes(of: &state) {
-                registry.handOver(slot: instance, to: sibling, handle: UInt32(truncatingIfNeeded: copy), state: $0.baseAddress!)
-            }
-            if handed { shareLocked(socket, with: sibling) }
-            return handed
-        }
+        let handed = lock.locked { handLocked(socket, as: copy, to: sibling) }
         // Another process of the PC took the last free record meanwhile: the copy is bare.
         if !handed { log(.error, "the copy of virtual socket \(handle) in process \(pid) is the bare backing socket") }
         target?.pointee = UnsafeMutableRawPointer(bitPattern: copy)
         if options & closeSource != 0 { _ = closeSocket(handle) }
         return nil
+    }
+
+    /// A process this one starts with bInheritHandles, listed as member `child`, gets every
+    /// inheritable handle of a virtual socket under the same value, as on Windows: each is
+    /// handed over like a DuplicateHandle copy, before the process runs.
+    func handInheritedSockets(to child: Int) {
+        let left = lock.locked { () -> Int in
+            var left = 0
+            for (handle, socket) in sockets where !socket.closed && !closedByGame.contains(handle) && platform.isInheritable(handle) {
+                if !handLocked(socket, as: handle, to: child) { left += 1 }
+            }
+            return left
+        }
+        if left > 0 { log(.warning, "\(left) inherited socket handles are bare backing sockets in the started process: too many copies wait to be used") }
+    }
+
+    /// Leaves the socket's state in the registry for member `sibling`, where the socket is
+    /// `handle`, and shares the socket with it. False when the registry has no room. Lock held.
+    private func handLocked(_ socket: VirtualSocket, as handle: UInt, to sibling: Int) -> Bool {
+        var state: SharedSocketRecord.Bytes = (0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &state) { SharedSocketRecord.write(socket, instance: claim, to: $0.baseAddress!) }
+        guard withUnsafeBytes(of: &state, { registry.handOver(slot: instance, to: sibling, handle: UInt32(truncatingIfNeeded: handle), state: $0.baseAddress!) })
+        else { return false }
+        shareLocked(socket, with: sibling)
+        return true
     }
 
     /// A handle another process of this PC duplicated into this one, met for the first time:

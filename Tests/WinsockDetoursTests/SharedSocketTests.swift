@@ -196,4 +196,33 @@ final class SharedSocketTests: LANTestCase {
             XCTAssertEqual(duplicateHandle(s, into: childPid, options: 2).ok, 1)
         }
     }
+
+    /// A process started with bInheritHandles has the parent's inheritable sockets under
+    /// the same handles: each is the virtual socket there too, and holds its port. (On
+    /// Linux a descriptor without FD_CLOEXEC is inheritable; the backend's own have it.)
+    /// Control: a socket that is not inheritable is not the child's.
+    func test_anInheritedHandleIsTheVirtualSocketInTheChild() throws {
+        let child = try startChild()
+        let (kept, inherited) = lan.as(0) { ws -> (UInt, UInt) in
+            let kept = ws.gameSocket(port: 7800), inherited = ws.gameSocket(port: 7801)
+            XCTAssertFalse(lan.hosts[0].platform.isInheritable(kept))
+            XCTAssertEqual(fcntl(Int32(inherited), F_SETFD, 0), 0)
+            return (kept, inherited)
+        }
+        lan.hosts[0].handInheritedSockets(to: lan.hosts[child].member)
+        // (One test process stands in both: the child's handle is the parent's descriptor,
+        // so the child uses it before the parent closes it.)
+        lan.as(child) { ws in
+            ws.startup()
+            XCTAssertEqual(ws.sockname(inherited), SocketAddress(address: .any, port: 7801), "the same handle, virtual in the child")
+            XCTAssertNil(ws.sockname(kept), "control: not inherited")
+        }
+        lan.as(0) { ws in
+            XCTAssertEqual(ws.close(inherited), 0)
+            XCTAssertEqual(ws.close(kept), 0)
+            let again = ws.udpSocket()
+            XCTAssertEqual(ws.bind(again, .any, 7801), Winsock.socketError, "the child holds the port")
+            XCTAssertEqual(ws.bind(again, .any, 7800), 0, "control: the parent held this one alone")
+        }
+    }
 }

@@ -1,9 +1,10 @@
-/* A socket copied into a child process, twice: with WSADuplicateSocket (the child opens
- * the copy with WSASocket) and with DuplicateHandle (the child uses the handle as it is).
- * Each time the parent closes its own handle first; the child receives on the copy and
- * answers; the port stays taken until the child lets go. conformance.exe starts itself as
- * the child ("--socket-child <pipe>"); the two talk over a named pipe, and the child
- * inherits no handle (an inherited socket would hold the port on its own). */
+/* A socket copied into a child process, three ways: with WSADuplicateSocket (the child
+ * opens the copy with WSASocket), with DuplicateHandle, and inherited (a child started
+ * with bInheritHandles; the child uses those handles as they are). Each time the parent
+ * closes its own handle first; the child receives on the copy and answers; the port stays
+ * taken until the child lets go. conformance.exe starts itself as the child
+ * ("--socket-child <pipe>"); the two talk over a named pipe. The first child inherits no
+ * handle (an inherited socket would hold the port on its own). */
 #include <winsock2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,23 +69,46 @@ int socket_child(const char *pipe_name) {
     return 0;
 }
 
-/* Starts this program as the child, its pipe `pipe_name` already made. */
-static int start_child(const char *pipe_name, PROCESS_INFORMATION *child) {
-    char path[MAX_PATH], command[MAX_PATH + 128];
+/* Starts this program as a child (`inherit`: with bInheritHandles) connected to a new
+ * pipe: 1, or 0 with nothing left running. */
+static int start_child(int inherit, HANDLE *pipe, PROCESS_INFORMATION *child) {
+    char pipe_name[64], path[MAX_PATH], command[MAX_PATH + 128];
+    snprintf(pipe_name, sizeof pipe_name, "\\\\.\\pipe\\vl-conformance-%lu-%d", GetCurrentProcessId(), inherit);
+    *pipe = CreateNamedPipeA(pipe_name, PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE | PIPE_WAIT, 1, 4096, 4096, 0, NULL);
+    if (*pipe == INVALID_HANDLE_VALUE) return 0;
     GetModuleFileNameA(NULL, path, sizeof path);
     snprintf(command, sizeof command, "\"%s\" --socket-child %s", path, pipe_name);
     STARTUPINFOA startup = { sizeof startup };
-    return CreateProcessA(path, command, NULL, NULL, FALSE, 0, NULL, NULL, &startup, child);
+    if (!CreateProcessA(path, command, NULL, NULL, inherit, 0, NULL, NULL, &startup, child)) {
+        CloseHandle(*pipe);
+        return 0;
+    }
+    /* A child that dies before it connects leaves this wait to the run's progress watch. */
+    return ConnectNamedPipe(*pipe, NULL) || GetLastError() == ERROR_PIPE_CONNECTED;
 }
 
-/* One copy into the child (`how`: "wsaduplicatesocket" or "duplicatehandle"), checks
- * named child.<how>-*. */
-static void copy_round(HANDLE pipe, PROCESS_INFORMATION *child, const char *how) {
+/* The child's end: its loop ends with the pipe; it must exit by itself. */
+static void end_child(const char *id, HANDLE pipe, PROCESS_INFORMATION *child) {
+    CloseHandle(pipe);
+    DWORD ended = WaitForSingleObject(child->hProcess, WAIT_MS);
+    DWORD code = 0;
+    GetExitCodeProcess(child->hProcess, &code);
+    check(id, "ended=%d code=%lu", ended == WAIT_OBJECT_0, code);
+    if (ended != WAIT_OBJECT_0) TerminateProcess(child->hProcess, 1);
+    CloseHandle(child->hProcess);
+    CloseHandle(child->hThread);
+}
+
+/* Socket `s` copied into the child (`how`: "wsaduplicatesocket", "duplicatehandle", or
+ * "inherited": the child has it already), checks named child.<how>-*. */
+static void copy_round(HANDLE pipe, PROCESS_INFORMATION *child, const char *how, SOCKET s) {
     char id[64], line[128] = "";
-    SOCKET s = bound("0.0.0.0", 0);
     unsigned short port = port_of(s);
     DWORD moved;
-    if (strcmp(how, "wsaduplicatesocket") == 0) {
+    if (strcmp(how, "inherited") == 0) {
+        snprintf(line, sizeof line, "handle %lu", (unsigned long)s);
+        write_line(pipe, line);
+    } else if (strcmp(how, "wsaduplicatesocket") == 0) {
         WSAPROTOCOL_INFOA info;
         int r = WSADuplicateSocketA(s, child->dwProcessId, &info);
         snprintf(id, sizeof id, "child.%s", how);
@@ -140,25 +164,23 @@ static void copy_round(HANDLE pipe, PROCESS_INFORMATION *child, const char *how)
 }
 
 void child_checks(void) {
-    char pipe_name[64];
-    snprintf(pipe_name, sizeof pipe_name, "\\\\.\\pipe\\vl-conformance-%lu", GetCurrentProcessId());
-    HANDLE pipe = CreateNamedPipeA(pipe_name, PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE | PIPE_WAIT, 1, 4096, 4096, 0, NULL);
+    HANDLE pipe;
     PROCESS_INFORMATION child = { 0 };
-    int started = pipe != INVALID_HANDLE_VALUE && start_child(pipe_name, &child);
-    /* A child that dies before it connects leaves this wait to the run's progress watch. */
-    int connected = started && (ConnectNamedPipe(pipe, NULL) || GetLastError() == ERROR_PIPE_CONNECTED);
-    check("child.started", "started=%d connected=%d", started, connected);
-    if (connected) {
-        copy_round(pipe, &child, "wsaduplicatesocket");
-        copy_round(pipe, &child, "duplicatehandle");
+    int started = start_child(FALSE, &pipe, &child);
+    check("child.started", "%d", started);
+    if (started) {
+        copy_round(pipe, &child, "wsaduplicatesocket", bound("0.0.0.0", 0));
+        copy_round(pipe, &child, "duplicatehandle", bound("0.0.0.0", 0));
+        end_child("child.ended", pipe, &child);
     }
-    if (pipe != INVALID_HANDLE_VALUE) CloseHandle(pipe);  /* the child's loop ends */
-    if (!started) return;
-    DWORD ended = WaitForSingleObject(child.hProcess, WAIT_MS);
-    DWORD code = 0;
-    GetExitCodeProcess(child.hProcess, &code);
-    check("child.ended", "ended=%d code=%lu", ended == WAIT_OBJECT_0, code);
-    if (ended != WAIT_OBJECT_0) TerminateProcess(child.hProcess, 1);
-    CloseHandle(child.hProcess);
-    CloseHandle(child.hThread);
+    /* A socket open when a child starts with bInheritHandles is the child's too. */
+    SOCKET s = bound("0.0.0.0", 0);
+    started = start_child(TRUE, &pipe, &child);
+    check("child.inheriting-started", "%d", started);
+    if (started) {
+        copy_round(pipe, &child, "inherited", s);
+        end_child("child.inheriting-ended", pipe, &child);
+    } else {
+        closesocket(s);
+    }
 }

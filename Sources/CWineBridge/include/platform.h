@@ -112,6 +112,9 @@ typedef struct vl_platform {
      * error. */
     uint32_t (*duplicate_handle)(void *source_process, VL_SOCKET socket, void *target_process, uint32_t access, int32_t inherit,
                                  uint32_t options, VL_SOCKET *out);
+    /* 1 when a process this one starts with bInheritHandles gets the handle (Windows'
+     * HANDLE_FLAG_INHERIT; sockets have it unless made with WSA_FLAG_NO_HANDLE_INHERIT). */
+    int32_t (*handle_inheritable)(VL_SOCKET socket);
     int32_t (*ioctl_original)(VL_SOCKET socket, uint32_t code, void *input, uint32_t input_length,
                               void *output, uint32_t output_length, uint32_t *returned);
     /* Virtual TCP: a real TCP socket, unbound until the virtual one listens or connects on
