@@ -28,13 +28,7 @@ extension VirtualHost {
         case let .failure(error): return error
         }
         if dataLength > 0 && !platform.canRead(data, Int(dataLength)) { return .fault }
-        // Windows: the socket must be bound and not listening (WSAEINVAL), not yet connected.
-        let start: WinsockError? = withStream(handle, orFail: { $0 }, notStream: .invalidArgument) { socket in
-            guard socket.isBound, !socket.listening, !acceptWaitsLocked(onto: handle) else { return .invalidArgument }
-            // One handshake at a time (WSAEALREADY, as for a second connect under way).
-            if socket.pending.contains(where: { $0.connect != nil }) { return WinsockError(VL_WSAEALREADY) }
-            return socket.peer != nil ? .isConnected : nil
-        }
+        let start: WinsockError? = withStream(handle, orFail: { $0 }, notStream: .invalidArgument) { connectExRefusalLocked($0, handle) }
         if let start { return start }
         // No PC answers at the address: the handshake goes on after the call, on Windows'
         // schedule (`awaitAnswer`), served by the heartbeat; the operation waits in the
@@ -65,11 +59,21 @@ extension VirtualHost {
         guard case let .success(target) = SocketAddress.read(name, length: length), target.port != 0, target.address != .any else { return false }
         return lock.locked {
             guard case let .success(found) = socket(handle), let socket = found as? StreamSocket,
-                  socket.isBound, socket.canLeaveLAN, !socket.listening, socket.peer == nil, !acceptWaitsLocked(onto: handle),
+                  connectExRefusalLocked(socket, handle) == nil, socket.canLeaveLAN,
                   case .failure = router.route(to: target.address, payloadLength: 0, broadcastPermitted: true) else { return false }
             handOverLocked(socket, leavingFor: target)
             return true
         }
+    }
+
+    /// Why a ConnectEx cannot start on the socket (nil: it can), as Windows decides before
+    /// anything goes out. Lock held.
+    private func connectExRefusalLocked(_ socket: StreamSocket, _ handle: UInt) -> WinsockError? {
+        // The socket must be bound and not listening (WSAEINVAL), not yet connected.
+        guard socket.isBound, !socket.listening, !acceptWaitsLocked(onto: handle) else { return .invalidArgument }
+        // One handshake at a time (WSAEALREADY, as for a second connect under way).
+        if socket.pending.contains(where: { $0.connect != nil }) { return WinsockError(VL_WSAEALREADY) }
+        return socket.peer != nil ? .isConnected : nil
     }
 
     /// The connect, the first bytes, the end (event, port packet): within the call, or when
