@@ -22,6 +22,7 @@ extension Registry {
             r.storeLE32(handle, 4)
             (r + 8).copyMemory(from: state, byteCount: RegistryLayout.handedStateSize)
             r.atomicWord(0).pointee.store(UInt32(member) + 1, ordering: .releasing)
+            waiting(index).pointee.bitwiseOr(1 << UInt32(member), ordering: .acquiringAndReleasing)
             return true
         }
         return false
@@ -32,8 +33,26 @@ extension Registry {
         (0..<RegistryLayout.handedPerSlot).contains { handed(index, $0).atomicWord(0).pointee.load(ordering: .acquiring) == 0 }
     }
 
-    /// Whether any record waits for member `member` (one pass over the record words).
+    /// The members with records waiting.
+    @inline(__always) private func waiting(_ index: Int) -> UnsafeMutablePointer<Atomic<UInt32>> {
+        slot(index).atomicWord(RegistryLayout.sHandedMembers)
+    }
+
+    /// Whether any record waits for member `member`: one word when none does (every call on
+    /// a socket the layer does not know asks), else a pass over the records. A pass that
+    /// finds none clears the member's bit, then looks once more, so a record written
+    /// meanwhile (its bit set after it) is never missed.
     public func hasHanded(slot index: Int, for member: Int) -> Bool {
+        let bit = UInt32(1) << UInt32(member)
+        guard waiting(index).pointee.load(ordering: .acquiring) & bit != 0 else { return false }
+        if anyHanded(index, for: member) { return true }
+        waiting(index).pointee.bitwiseAnd(~bit, ordering: .acquiringAndReleasing)
+        guard anyHanded(index, for: member) else { return false }
+        waiting(index).pointee.bitwiseOr(bit, ordering: .acquiringAndReleasing)
+        return true
+    }
+
+    private func anyHanded(_ index: Int, for member: Int) -> Bool {
         (0..<RegistryLayout.handedPerSlot).contains { handed(index, $0).atomicWord(0).pointee.load(ordering: .acquiring) == UInt32(member) + 1 }
     }
 
@@ -54,6 +73,7 @@ extension Registry {
 
     /// Drops member `member`'s records (it left), or every record (`member` nil: a new claim).
     func dropHanded(_ index: Int, for member: Int?) {
+        waiting(index).pointee.bitwiseAnd(member.map { ~(UInt32(1) << UInt32($0)) } ?? 0, ordering: .acquiringAndReleasing)
         for record in 0..<RegistryLayout.handedPerSlot {
             let word = handed(index, record).atomicWord(0)
             let value = word.pointee.load(ordering: .acquiring)

@@ -13,7 +13,9 @@
 ///     96 peer (kind remote: the first instance of the host it lives on)
 ///     100 socket entries in use: every entry at or past it is free (atomic; only grows
 ///         while the slot is claimed), so a lookup reads no more entries than the instance
-///         ever had at once   104..127 reserved
+///         ever had at once   104 members that have handed-socket records waiting (bit
+///         m: member m; set after the record, cleared by a look that found none)
+///     108..127 reserved
 ///     128 multicast memberships (32 x 12 bytes): word 0 = group IPv4 (0 = free),
 ///         word 1 = source IPv4 (0 = any source), word 2 = real UDP port | mode << 16 |
 ///         loop-off << 24 (mode 1 include, 2 exclude: a source blocked on an any-source join)
@@ -63,7 +65,7 @@ public enum RegistryLayout {
 
     // Slot fields.
     static let sState = 0, sPid = 4, sKind = 8, sHeartbeat = 12, sIndex = 16, sAddress = 20
-    static let sMAC = 24, sCounters = 32, sPeer = 96, sSocketsInUse = 100, sMemberships = 128, sSockets = 512, sMembers = 8704, sHolders = 8768, sHanded = 12864
+    static let sMAC = 24, sCounters = 32, sPeer = 96, sSocketsInUse = 100, sHandedMembers = 104, sMemberships = 128, sSockets = 512, sMembers = 8704, sHolders = 8768, sHanded = 12864
     static let counterCount = 16
 }
 

@@ -44,7 +44,7 @@ extension VirtualHost {
         // The copy's state waits in the registry, which has room for a few at once.
         let sibling = registry.member(claim, pid: pid)
         guard let sibling, registry.hasRoomToHand(slot: instance) else {
-            log(.warning, "DuplicateHandle of virtual socket \(handle) into process \(pid) refused (ERROR_NOT_SUPPORTED): \(sibling == nil ? "it is no process of this virtual PC" : "too many copies wait to be used")")
+            log(.warning, "DuplicateHandle of a virtual socket into process \(pid) refused (ERROR_NOT_SUPPORTED): \(sibling == nil ? "it is no process of this virtual PC" : "too many copies wait to be used")")
             return WinsockError(50)
         }
         if let error = prepareForSibling(socket) { return error }
@@ -56,7 +56,7 @@ extension VirtualHost {
         }
         let handed = lock.locked { handLocked(socket, as: copy, to: sibling) }
         // Another process of the PC took the last free record meanwhile: the copy is bare.
-        if !handed { log(.error, "the copy of virtual socket \(handle) in process \(pid) is the bare backing socket") }
+        if !handed { log(.error, "a virtual socket copied into process \(pid) is the bare backing socket there") }
         target?.pointee = UnsafeMutableRawPointer(bitPattern: copy)
         if options & closeSource != 0 { _ = closeSocket(handle) }
         return nil
@@ -66,14 +66,14 @@ extension VirtualHost {
     /// inheritable handle of a virtual socket under the same value, as on Windows: each is
     /// handed over like a DuplicateHandle copy, before the process runs.
     func handInheritedSockets(to child: Int) {
-        let left = lock.locked { () -> Int in
-            var left = 0
+        let allHanded = lock.locked { () -> Bool in
+            var all = true
             for (handle, socket) in sockets where !socket.closed && !closedByGame.contains(handle) && platform.isInheritable(handle) {
-                if !handLocked(socket, as: handle, to: child) { left += 1 }
+                all = handLocked(socket, as: handle, to: child) && all
             }
-            return left
+            return all
         }
-        if left > 0 { log(.warning, "\(left) inherited socket handles are bare backing sockets in the started process: too many copies wait to be used") }
+        if !allHanded { log(.warning, "some inherited socket handles are bare backing sockets in the started process: too many copies wait to be used") }
     }
 
     /// Leaves the socket's state in the registry for member `sibling`, where the socket is

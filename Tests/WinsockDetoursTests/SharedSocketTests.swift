@@ -105,6 +105,40 @@ final class SharedSocketTests: LANTestCase {
         lan.as(1) { ws in XCTAssertEqual(ws.close(client), 0) }
     }
 
+    /// The server's pattern: accept, hand the connection to a worker process, close it
+    /// here. The worker carries the conversation on; the parent's close sent no FIN.
+    func test_aConnectionHandedToAChildGoesOnAfterTheParentClosesIt() throws {
+        let child = try startChild()
+        let listener = lan.as(0) { ws -> UInt in
+            let listener = ws.tcpSocket()
+            XCTAssertEqual(ws.bind(listener, .any, 7900), 0)
+            XCTAssertEqual(ws.listen(listener), 0)
+            return listener
+        }
+        let (client, clientName) = lan.as(1) { ws -> (UInt, SocketAddress?) in
+            let s = ws.tcpSocket()
+            XCTAssertEqual(ws.connect(s, lan.address(0), 7900), 0)
+            XCTAssertEqual(ws.setOption(s, Opt.SO_RCVTIMEO, 2000), 0)  // bounded, should the answer be lost
+            return (s, ws.sockname(s))
+        }
+        var info = lan.as(0) { ws -> [UInt8] in
+            let (accepted, _) = ws.accept(listener)
+            let (info, error) = copy(ws, accepted, for: childPid)
+            XCTAssertEqual(error, 0)
+            XCTAssertEqual(ws.close(accepted), 0)
+            return info
+        }
+        lan.as(1) { ws in XCTAssertEqual(ws.send(client, Array("ask".utf8)), 3) }
+        lan.as(child) { ws in
+            ws.startup()
+            let worker = open(&info)
+            XCTAssertEqual(ws.peername(worker), clientName.map { SocketAddress(address: lan.address(1), port: $0.port) })
+            XCTAssertEqual(ws.recv(worker, capacity: 8), Array("ask".utf8))
+            XCTAssertEqual(ws.send(worker, Array("answer".utf8)), 6)
+        }
+        lan.as(1) { ws in XCTAssertEqual(ws.recv(client, capacity: 8), Array("answer".utf8), "the connection went on: no FIN from the parent's close") }
+    }
+
     /// The copy goes only to a process of this PC; one of another instance (or none the
     /// layer follows) would get the bare backing socket. Control: a pid the instance lists.
     func test_aCopyForAProcessOfAnotherPCIsRefused() throws {
