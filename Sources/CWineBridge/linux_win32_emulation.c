@@ -296,6 +296,11 @@ static int32_t handle_inheritable(VL_SOCKET s) {
     return flags >= 0 && !(flags & FD_CLOEXEC) ? 1 : 0;
 }
 
+static void handle_set_inheritable(VL_SOCKET s, int32_t inheritable) {
+    int flags = fcntl((int)s, F_GETFD);
+    if (flags >= 0) fcntl((int)s, F_SETFD, inheritable ? flags & ~FD_CLOEXEC : flags | FD_CLOEXEC);
+}
+
 static uint32_t duplicate_handle(void *source, VL_SOCKET s, void *target, uint32_t access, int32_t inherit, uint32_t options,
                                  VL_SOCKET *out) {
     (void)access; (void)inherit; (void)options;
@@ -310,7 +315,7 @@ static uint32_t duplicate_handle(void *source, VL_SOCKET s, void *target, uint32
 
 void vl_linux_fill_emulation(vl_platform *p) {
     p->duplicate_socket = duplicate_socket; p->socket_from_info = socket_from_info; p->duplicate_handle = duplicate_handle;
-    p->handle_inheritable = handle_inheritable;
+    p->handle_inheritable = handle_inheritable; p->handle_set_inheritable = handle_set_inheritable;
     p->event_create = event_create; p->event_close = event_close; p->event_set = event_set;
     p->event_reset = event_reset; p->event_wait = event_wait;
     p->current_thread = vl_linux_current_thread; p->queue_completion = queue_completion;

@@ -314,6 +314,10 @@ static int32_t handle_inheritable(VL_SOCKET s) {
     return GetHandleInformation((HANDLE)s, &flags) && (flags & HANDLE_FLAG_INHERIT) ? 1 : 0;
 }
 
+static void handle_set_inheritable(VL_SOCKET s, int32_t inheritable) {
+    SetHandleInformation((HANDLE)s, HANDLE_FLAG_INHERIT, inheritable ? HANDLE_FLAG_INHERIT : 0);
+}
+
 static int32_t ioctl_original(VL_SOCKET s, uint32_t code, void *input, uint32_t input_length,
                               void *output, uint32_t output_length, uint32_t *returned) {
     DWORD size = *returned;
@@ -442,7 +446,7 @@ void vl_win32_fill_sockets(vl_platform *p) {
     p->set_receive_buffer = set_receive_buffer; p->option_get = option_get; p->option_set = option_set;
     p->ioctl_original = ioctl_original; p->peer_name = peer_name; p->local_name = local_name;
     p->duplicate_socket = duplicate_socket; p->socket_from_info = socket_from_info; p->duplicate_handle = duplicate_handle;
-    p->handle_inheritable = handle_inheritable;
+    p->handle_inheritable = handle_inheritable; p->handle_set_inheritable = handle_set_inheritable;
     p->event_select = event_select; p->async_select = async_select;
     p->wsarecvmsg_entry = (void *)vl_win32_recv_msg; p->wsasendmsg_entry = (void *)wsasendmsg_entry;
     p->connectex_entry = (void *)vl_win32_connect_ex; p->acceptex_entry = (void *)vl_win32_accept_ex;

@@ -109,7 +109,7 @@ public func wantsVirtualSocket(_ af: Int32, _ type: Int32, _ proto: Int32, _ inf
     return virtualTransport(af, type, proto, info: info, platform: VirtualHost.processHost?.platform ?? .default) == nil ? 0 : 1
 }
 
-private func openSocket(_ af: Int32, _ type: Int32, _ proto: Int32, info: UnsafeRawPointer? = nil, overlappedIO: Bool = true) -> UInt {
+private func openSocket(_ af: Int32, _ type: Int32, _ proto: Int32, info: UnsafeRawPointer? = nil, flags: UInt32 = UInt32(VL_WSA_FLAG_OVERLAPPED)) -> UInt {
     withHost(orFail: invalidSocket) { host in
         guard host.startupCount > 0 else { _ = status(host, .notInitialised); return invalidSocket }
         guard let transport = virtualTransport(af, type, proto, info: info, platform: host.platform) else {
@@ -120,7 +120,8 @@ private func openSocket(_ af: Int32, _ type: Int32, _ proto: Int32, info: Unsafe
                              : type == Int32(VL_SOCK_DGRAM) || type == Int32(VL_SOCK_STREAM) ? .protocolNotSupported : .socketTypeNotSupported)
             return invalidSocket
         }
-        switch host.openSocket(transport, overlappedIO: overlappedIO) {
+        switch host.openSocket(transport, overlappedIO: flags & UInt32(VL_WSA_FLAG_OVERLAPPED) != 0,
+                               inheritable: flags & UInt32(VL_WSA_FLAG_NO_HANDLE_INHERIT) == 0) {
         case let .success(handle): return handle
         case let .failure(error): _ = status(host, error); return invalidSocket
         }
@@ -140,7 +141,7 @@ private func openSocket(_ af: Int32, _ type: Int32, _ proto: Int32, info: Unsafe
         case let .failure(error): _ = status(host, error); return invalidSocket
         }
     }
-    return openSocket(af, type, proto, info: info.map { UnsafeRawPointer($0) }, overlappedIO: flags & UInt32(VL_WSA_FLAG_OVERLAPPED) != 0)
+    return openSocket(af, type, proto, info: info.map { UnsafeRawPointer($0) }, flags: flags)
 }
 
 @_cdecl("vl_hook_WSASocketA")

@@ -24,6 +24,7 @@ extension Platform {
 
     /// Whether a process started with bInheritHandles gets the handle.
     func isInheritable(_ handle: UInt) -> Bool { t.handle_inheritable!(VL_SOCKET(handle)) != 0 }
+    func setInheritable(_ handle: UInt, _ inheritable: Bool) { t.handle_set_inheritable!(VL_SOCKET(handle), inheritable ? 1 : 0) }
 
     /// The id of the process a process handle names (GetCurrentProcess()'s too); 0: none.
     func processID(of process: UnsafeMutableRawPointer?) -> UInt32 { t.process_id_of!(process) }

@@ -53,7 +53,7 @@ extension VirtualHost {
             return nil
         }
         guard let sibling else {
-            log(.warning, "WSADuplicateSocket of virtual socket \(handle) into process \(process) refused (WSAEINVAL): it is no process of this virtual PC")
+            log(.warning, "WSADuplicateSocket of a virtual socket into process \(process) refused (WSAEINVAL): it is no process of this virtual PC")
             return .invalidArgument
         }
         let written = lock.locked { () -> Bool in
@@ -141,7 +141,6 @@ extension VirtualHost {
             platform.close(copy)
             return .failure(.notSocket)
         }
-        log(.debug, "handle \(copy) is one more handle of virtual socket \(socket.handle)")
         return .success(copy)
     }
 

@@ -189,13 +189,15 @@ public final class VirtualHost: @unchecked Sendable {
     public func wasVirtual(_ handle: UInt) -> Bool { lock.locked { recentlyClosed.contains(handle) } }
 
     /// A new virtual socket backed by a real one of the same transport (UDP: on 127.0.0.1
-    /// at once; TCP: bound there when the virtual socket binds).
-    func openSocket(_ transport: Transport = .udp, overlappedIO: Bool = true) -> Result<UInt, WinsockError> {
+    /// at once; TCP: bound there when the virtual socket binds). Not `inheritable`
+    /// (WSA_FLAG_NO_HANDLE_INHERIT): a process started with bInheritHandles does not get it.
+    func openSocket(_ transport: Transport = .udp, overlappedIO: Bool = true, inheritable: Bool = true) -> Result<UInt, WinsockError> {
         let opened: Result<VirtualSocket, WinsockError> = transport == .udp
             ? platform.openDatagramSocket().map { DatagramSocket(handle: $0.handle, realPort: $0.realPort) }
             : platform.openStreamSocket().map { StreamSocket(handle: $0, realPort: 0) }
         guard case let .success(socket) = opened else { return opened.map { $0.handle } }
         socket.overlappedIO = overlappedIO
+        if !inheritable { platform.setInheritable(socket.handle, false) }
         lock.locked { sockets[socket.handle] = socket }
         log(.debug, transport == .udp ? "UDP socket \(socket.handle) backed by 127.0.0.1:\(socket.realPort)"
                                       : "TCP socket \(socket.handle) is virtual (its backing socket binds 127.0.0.1 when it listens or connects on the LAN)")

@@ -12,6 +12,9 @@
 #include "conformance.h"
 
 #define WAIT_MS 10000
+#ifndef WSA_FLAG_NO_HANDLE_INHERIT
+#define WSA_FLAG_NO_HANDLE_INHERIT 0x80
+#endif
 
 /* One line from the pipe (bounded by the pipe's end): its length, 0 when it ended. */
 static int read_line(HANDLE pipe, char *line, int size) {
@@ -173,10 +176,20 @@ void child_checks(void) {
         copy_round(pipe, &child, "duplicatehandle", bound("0.0.0.0", 0));
         end_child("child.ended", pipe, &child);
     }
-    /* A socket open when a child starts with bInheritHandles is the child's too. */
+    /* A socket open when a child starts with bInheritHandles is the child's too, unless
+     * it was made with WSA_FLAG_NO_HANDLE_INHERIT. */
     SOCKET s = bound("0.0.0.0", 0);
+    SOCKET kept = WSASocketA(AF_INET, SOCK_DGRAM, IPPROTO_UDP, NULL, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+    struct sockaddr_in any = address("0.0.0.0", 0);
+    bind(kept, (struct sockaddr *)&any, sizeof any);
+    unsigned short kept_port = port_of(kept);
     started = start_child(TRUE, &pipe, &child);
     check("child.inheriting-started", "%d", started);
+    closesocket(kept);
+    SOCKET again = udp();
+    struct sockaddr_in at = address("0.0.0.0", kept_port);
+    check("child.not-inherited-port-free", "%s", rc(bind(again, (struct sockaddr *)&at, sizeof at)));
+    closesocket(again);
     if (started) {
         copy_round(pipe, &child, "inherited", s);
         end_child("child.inheriting-ended", pipe, &child);

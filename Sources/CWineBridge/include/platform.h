@@ -115,6 +115,8 @@ typedef struct vl_platform {
     /* 1 when a process this one starts with bInheritHandles gets the handle (Windows'
      * HANDLE_FLAG_INHERIT; sockets have it unless made with WSA_FLAG_NO_HANDLE_INHERIT). */
     int32_t (*handle_inheritable)(VL_SOCKET socket);
+    /* Makes the handle inheritable or not (WSASocket's WSA_FLAG_NO_HANDLE_INHERIT). */
+    void (*handle_set_inheritable)(VL_SOCKET socket, int32_t inheritable);
     int32_t (*ioctl_original)(VL_SOCKET socket, uint32_t code, void *input, uint32_t input_length,
                               void *output, uint32_t output_length, uint32_t *returned);
     /* Virtual TCP: a real TCP socket, unbound until the virtual one listens or connects on
