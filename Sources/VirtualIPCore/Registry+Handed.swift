@@ -29,9 +29,7 @@ extension Registry {
     }
 
     /// Whether a record is free now (another process of the instance may take it first).
-    public func hasRoomToHand(slot index: Int) -> Bool {
-        (0..<RegistryLayout.handedPerSlot).contains { handed(index, $0).atomicWord(0).pointee.load(ordering: .acquiring) == 0 }
-    }
+    public func hasRoomToHand(slot index: Int) -> Bool { anyRecord(index, whose: 0) }
 
     /// The members with records waiting.
     @inline(__always) private func waiting(_ index: Int) -> UnsafeMutablePointer<Atomic<UInt32>> {
@@ -45,15 +43,16 @@ extension Registry {
     public func hasHanded(slot index: Int, for member: Int) -> Bool {
         let bit = UInt32(1) << UInt32(member)
         guard waiting(index).pointee.load(ordering: .acquiring) & bit != 0 else { return false }
-        if anyHanded(index, for: member) { return true }
+        if anyRecord(index, whose: UInt32(member) + 1) { return true }
         waiting(index).pointee.bitwiseAnd(~bit, ordering: .acquiringAndReleasing)
-        guard anyHanded(index, for: member) else { return false }
+        guard anyRecord(index, whose: UInt32(member) + 1) else { return false }
         waiting(index).pointee.bitwiseOr(bit, ordering: .acquiringAndReleasing)
         return true
     }
 
-    private func anyHanded(_ index: Int, for member: Int) -> Bool {
-        (0..<RegistryLayout.handedPerSlot).contains { handed(index, $0).atomicWord(0).pointee.load(ordering: .acquiring) == UInt32(member) + 1 }
+    /// Whether a record's word 0 is `word` (0: free; member + 1: waiting for that member).
+    private func anyRecord(_ index: Int, whose word: UInt32) -> Bool {
+        (0..<RegistryLayout.handedPerSlot).contains { handed(index, $0).atomicWord(0).pointee.load(ordering: .acquiring) == word }
     }
 
     /// Takes the record for member `member`'s handle `handle`: its state into `state`.

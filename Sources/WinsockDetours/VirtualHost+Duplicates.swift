@@ -68,10 +68,10 @@ extension VirtualHost {
     /// Whether `info` is WSADuplicateSocket's answer for a virtual socket: of this process,
     /// or of another process of this PC.
     func isDuplicate(_ info: UnsafeRawPointer) -> Bool {
-        guard platform.canRead(info, SharedSocketRecord.offset + SharedSocketRecord.size) else {
-            return platform.canRead(info, PendingDuplicate.keyLength) && lock.locked { duplicateIndex(info) != nil }
-        }
-        return lock.locked { duplicateIndex(info) != nil } || SharedSocketRecord.instance(at: info + SharedSocketRecord.offset) == claim
+        guard platform.canRead(info, PendingDuplicate.keyLength) else { return false }
+        if lock.locked({ duplicateIndex(info) != nil }) { return true }
+        return platform.canRead(info, SharedSocketRecord.offset + SharedSocketRecord.size)
+            && SharedSocketRecord.instance(at: info + SharedSocketRecord.offset) == claim
     }
 
     private func duplicateIndex(_ info: UnsafeRawPointer) -> Int? {
