@@ -18,10 +18,15 @@ uintptr_t vl_linux_current_thread(void);
 /* The listener's next connection onto `into` (dup3: it takes that descriptor's number and
  * blocking mode); WSAEWOULDBLOCK when none waits. */
 int32_t vl_linux_accept_into(VL_SOCKET s, VL_SOCKET into, uint16_t *real_peer_port);
+/* Whether a connection the listener deferred waits (its next accept takes it), and
+ * dropping it (the listener closes). */
+int vl_linux_has_deferred(VL_SOCKET s);
+void vl_linux_drop_deferred(int listener);
 /* getpeername's port of a connected stream. */
 int32_t vl_linux_peer_port(VL_SOCKET s, uint16_t *real_peer_port);
 
 void vl_linux_fill_sockets(vl_platform *p);
+void vl_linux_fill_accepts(vl_platform *p);
 void vl_linux_fill_emulation(vl_platform *p);
 void vl_linux_fill_stream_io(vl_platform *p);
 void vl_linux_emulation_init(void);

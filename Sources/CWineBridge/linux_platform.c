@@ -299,6 +299,7 @@ static pthread_once_t platform_once = PTHREAD_ONCE_INIT;
 
 static void assemble(void) {
     vl_linux_fill_sockets(&linux_platform);
+    vl_linux_fill_accepts(&linux_platform);
     vl_linux_fill_emulation(&linux_platform);
     vl_linux_fill_stream_io(&linux_platform);
     vl_linux_emulation_init();

@@ -46,6 +46,7 @@ static int32_t udp_open(VL_SOCKET *out, uint16_t *real_port) {
 
 static void socket_shutdown(VL_SOCKET s) { shutdown((int)s, SHUT_RDWR); }
 static void socket_close(VL_SOCKET s) {
+    vl_linux_drop_deferred((int)s);
     vl_linux_cancel_io((int)s);
     close((int)s);
 }
@@ -82,53 +83,12 @@ static int32_t stream_listen(VL_SOCKET s) { return listen((int)s, SOMAXCONN) == 
 static int32_t stream_shutdown(VL_SOCKET s, int32_t how) { return shutdown((int)s, how) == 0 ? 0 : vl_linux_wsa_error(errno); }
 static int32_t stream_listen_silent(VL_SOCKET s) { return listen((int)s, 0) == 0 ? 0 : vl_linux_wsa_error(errno); }
 
-static int32_t stream_accept(VL_SOCKET s, VL_SOCKET *accepted, uint16_t *real_peer_port) {
-    struct sockaddr_in from;
-    socklen_t length = sizeof from;
-    int fd;
-    do fd = accept4((int)s, (struct sockaddr *)&from, &length, SOCK_CLOEXEC); while (fd < 0 && errno == EINTR);
-    if (fd < 0) return vl_linux_wsa_error(errno);
-    if (fcntl((int)s, F_GETFL) & O_NONBLOCK) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    *accepted = (VL_SOCKET)fd;
-    *real_peer_port = ntohs(from.sin_port);
-    return 0;
-}
-
 int32_t vl_linux_peer_port(VL_SOCKET s, uint16_t *real_peer_port) {
     struct sockaddr_in peer;
     socklen_t length = sizeof peer;
     if (getpeername((int)s, (struct sockaddr *)&peer, &length) != 0) return vl_linux_wsa_error(errno);
     *real_peer_port = ntohs(peer.sin_port);
     return 0;
-}
-
-/* Linux's accept passes no selection on (the tests' event selection is the layer's own);
- * the listener with selected events is non-blocking, and so is the accept. */
-static int32_t stream_accept_unselected(VL_SOCKET s, VL_SOCKET *accepted, uint16_t *real_peer_port) {
-    return stream_accept(s, accepted, real_peer_port);
-}
-
-/* The accepted descriptor takes the game socket's number (dup3), with that socket's
- * blocking mode; the game's socket, never used for anything before, closes with it. */
-int32_t vl_linux_accept_into(VL_SOCKET s, VL_SOCKET into, uint16_t *real_peer_port) {
-    struct sockaddr_in from;
-    socklen_t length = sizeof from;
-    int nonblocking = fcntl((int)into, F_GETFL) & O_NONBLOCK;
-    int fd;
-    do fd = accept4((int)s, (struct sockaddr *)&from, &length, SOCK_CLOEXEC | SOCK_NONBLOCK); while (fd < 0 && errno == EINTR);
-    if (fd < 0) return errno == EAGAIN ? VL_WSAEWOULDBLOCK : vl_linux_wsa_error(errno);
-    if (!nonblocking) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-    int moved = dup3(fd, (int)into, O_CLOEXEC);
-    int error = errno;
-    close(fd);
-    if (moved < 0) return vl_linux_wsa_error(error);
-    *real_peer_port = ntohs(from.sin_port);
-    return 0;
-}
-
-static int32_t call_accept_condition(void *condition, VL_WSABUF *caller, VL_WSABUF *callee, uint32_t *group, uintptr_t data) {
-    typedef int32_t (*condition_fn)(VL_WSABUF *, VL_WSABUF *, void *, void *, VL_WSABUF *, VL_WSABUF *, uint32_t *, uintptr_t);
-    return ((condition_fn)condition)(caller, NULL, NULL, NULL, callee, NULL, group, data);
 }
 
 static int32_t stream_connect(VL_SOCKET s, uint32_t address, uint16_t port) {
@@ -452,14 +412,12 @@ void vl_linux_fill_sockets(vl_platform *p) {
     p->send_frame = send_frame; p->receive_frame = receive_frame; p->peek_frame = peek_frame;
     p->unaddressed_send_error = unaddressed_send_error; p->unbound_receive_error = unbound_receive_error;
     p->tcp_open = tcp_open; p->stream_bind = stream_bind; p->stream_listen = stream_listen; p->stream_shutdown = stream_shutdown;
-    p->stream_listen_silent = stream_listen_silent; p->stream_accept = stream_accept; p->stream_peer_port = vl_linux_peer_port;
-    p->stream_accept_unselected = stream_accept_unselected;
+    p->stream_listen_silent = stream_listen_silent; p->stream_peer_port = vl_linux_peer_port;
     p->stream_connect = stream_connect; p->stream_is_connected = stream_is_connected; p->stream_send = stream_send;
     p->stream_receive = stream_receive; p->stream_set_nonblocking = stream_set_nonblocking;
     p->stream_bytes_readable = stream_bytes_readable; p->set_receive_buffer = set_receive_buffer;
     p->option_get = option_get; p->option_set = option_set; p->ioctl_original = ioctl_original; p->peer_name = peer_name; p->local_name = local_name;
     p->event_select = event_select; p->async_select = async_select;
-    p->call_accept_condition = call_accept_condition;
     p->wait_sockets = wait_sockets; p->poll_sockets = poll_sockets; p->watch_readable = watch_readable;
     p->set_ready_handler = set_ready_handler;
 }

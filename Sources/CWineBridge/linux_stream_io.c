@@ -232,6 +232,8 @@ static int32_t stream_accept_overlapped(VL_SOCKET s, VL_SOCKET into, uint16_t *r
     for (pending_io *p = waiting; p; p = p->next) taken |= p->into == (int)into;
     pthread_mutex_unlock(&io_lock);
     if (taken) return VL_WSAEINVAL;
+    /* A connection the listener deferred is there already: accepted now. */
+    if (vl_linux_has_deferred(s)) return vl_linux_accept_into(s, into, real_peer_port);
     uint32_t done = 0;
     int32_t error = start_io(s, NULL, 0, 0, 1, (int)into, &done, context);
     return error ? error : vl_linux_peer_port(into, real_peer_port);
@@ -256,6 +258,14 @@ static void cancel_io(int fd, void *context) {
 
 static void stream_cancel(VL_SOCKET s, void *context) { cancel_io((int)s, context); }
 
+/* The I/O thread's ends of s that it took are reported before this returns. */
+static void stream_settle(VL_SOCKET s) {
+    if (io_epoll < 0) return;
+    pthread_mutex_lock(&io_lock);
+    while (reporting_fd == (int)s) pthread_cond_wait(&reported, &io_lock);
+    pthread_mutex_unlock(&io_lock);
+}
+
 /* The I/O thread needs nothing of a socket beforehand. */
 static int32_t stream_prepare_overlapped(VL_SOCKET s) { (void)s; return 0; }
 
@@ -265,6 +275,6 @@ void vl_linux_cancel_io(int fd) { cancel_io(fd, NULL); }
 void vl_linux_fill_stream_io(vl_platform *p) {
     p->stream_send_overlapped = stream_send_overlapped; p->stream_receive_overlapped = stream_receive_overlapped;
     p->stream_accept_overlapped = stream_accept_overlapped;
-    p->stream_cancel = stream_cancel; p->stream_prepare_overlapped = stream_prepare_overlapped; p->set_stream_handler = set_stream_handler;
+    p->stream_cancel = stream_cancel; p->stream_settle = stream_settle; p->stream_prepare_overlapped = stream_prepare_overlapped; p->set_stream_handler = set_stream_handler;
 }
 #endif

@@ -327,7 +327,7 @@ static void *original_named(HMODULE ws2, const char *name) {
 static void load_originals(HMODULE ws2) {
 #define VL_LOAD(field) vl_original.field = original_named(ws2, #field);
     VL_LOAD(WSAStartup) VL_LOAD(WSACleanup) VL_LOAD(socket) VL_LOAD(bind) VL_LOAD(getsockname) VL_LOAD(ioctlsocket)
-    VL_LOAD(closesocket) VL_LOAD(shutdown) VL_LOAD(listen) VL_LOAD(accept) VL_LOAD(connect) VL_LOAD(getpeername) VL_LOAD(WSASend) VL_LOAD(WSARecv)
+    VL_LOAD(closesocket) VL_LOAD(shutdown) VL_LOAD(listen) VL_LOAD(WSAAccept) VL_LOAD(connect) VL_LOAD(getpeername) VL_LOAD(WSASend) VL_LOAD(WSARecv)
      VL_LOAD(sendto) VL_LOAD(recvfrom) VL_LOAD(select) VL_LOAD(WSAPoll) VL_LOAD(setsockopt) VL_LOAD(getsockopt) VL_LOAD(WSASendTo)
     VL_LOAD(WSARecvFrom) VL_LOAD(WSAEventSelect) VL_LOAD(WSAAsyncSelect) VL_LOAD(WSAGetOverlappedResult) VL_LOAD(WSACreateEvent) VL_LOAD(WSACloseEvent)
     VL_LOAD(WSASetEvent) VL_LOAD(WSAResetEvent) VL_LOAD(WSAWaitForMultipleEvents)

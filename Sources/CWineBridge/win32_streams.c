@@ -41,14 +41,38 @@ static int32_t stream_listen(VL_SOCKET s) { return vl_original.listen((SOCKET)s,
 static int32_t stream_shutdown(VL_SOCKET s, int32_t how) { return vl_original.shutdown((SOCKET)s, how) == 0 ? 0 : vl_win32_last_error(); }
 static int32_t stream_listen_silent(VL_SOCKET s) { return vl_original.listen((SOCKET)s, 0) == 0 ? 0 : vl_win32_last_error(); }
 
-static int32_t stream_accept(VL_SOCKET s, VL_SOCKET *accepted, uint16_t *real_peer_port) {
+/* The layer's condition function for the OS's WSAAccept: the caller's real port goes to
+ * the layer's `decide` (data points at it), whose answer is the condition's. */
+typedef struct {
+    int32_t (*decide)(void *context, uint16_t real_peer_port, uint32_t *group);
+    void *context;
+} conditional_accept;
+
+static int CALLBACK ask_layer(LPWSABUF caller, LPWSABUF caller_data, LPQOS sqos, LPQOS gqos, LPWSABUF callee,
+                              LPWSABUF callee_data, GROUP *group, DWORD_PTR data) {
+    (void)caller_data; (void)sqos; (void)gqos; (void)callee; (void)callee_data;
+    const conditional_accept *c = (const conditional_accept *)data;
+    uint16_t port = 0;
+    if (caller && caller->buf && caller->len >= sizeof(struct sockaddr_in)) port = ntohs(((struct sockaddr_in *)caller->buf)->sin_port);
+    return c->decide(c->context, port, (uint32_t *)group);
+}
+
+/* WSAAccept, with the layer's condition when `decide` is given (Wine's calls accept inside
+ * ws2_32, which the hooks hand to the original); without, it is accept. */
+static int32_t stream_accept_conditional(VL_SOCKET s, VL_SOCKET *accepted, uint16_t *real_peer_port,
+                                         int32_t (*decide)(void *, uint16_t, uint32_t *), void *context) {
+    conditional_accept c = { decide, context };
     struct sockaddr_in from;
     int length = sizeof from;
-    SOCKET a = vl_original.accept((SOCKET)s, (struct sockaddr *)&from, &length);
+    SOCKET a = vl_original.WSAAccept((SOCKET)s, (struct sockaddr *)&from, &length, decide ? ask_layer : NULL, (DWORD_PTR)&c);
     if (a == INVALID_SOCKET) return vl_win32_last_error();
     *accepted = (VL_SOCKET)a;
     *real_peer_port = ntohs(from.sin_port);
     return 0;
+}
+
+static int32_t stream_accept(VL_SOCKET s, VL_SOCKET *accepted, uint16_t *real_peer_port) {
+    return stream_accept_conditional(s, accepted, real_peer_port, NULL, NULL);
 }
 
 /* The system's extension function `id` for socket s's provider (the original WSAIoctl),
@@ -337,33 +361,56 @@ static void stream_cancel(VL_SOCKET s, void *context) {
     LeaveCriticalSection(&operations_lock);
 }
 
+/* Marks s's listed operations (ended_only: those the OS has ended already, whose packet
+ * may not have reached the layer's thread yet) to say when the layer has handled them:
+ * how many, their events in `gone`. */
+static DWORD watch_ends(SOCKET s, int ended_only, HANDLE gone[MAXIMUM_WAIT_OBJECTS]) {
+    DWORD n = 0;
+    EnterCriticalSection(&operations_lock);
+    for (stream_operation *w = operations; w && n < MAXIMUM_WAIT_OBJECTS; w = w->next)
+        if (w->socket == s && !w->gone && (!ended_only || w->o.Internal != STATUS_PENDING)
+            && (w->gone = CreateEventA(NULL, TRUE, FALSE, NULL)))
+            gone[n++] = w->gone;
+    LeaveCriticalSection(&operations_lock);
+    return n;
+}
+
+/* Waits for those ends (10 s at most: an end that never comes is logged, not waited for),
+ * then forgets the events: an end still to come sets no closed handle. */
+static void await_ends(HANDLE *gone, DWORD n) {
+    /* Waiting for all: any answer from WAIT_OBJECT_0 to WAIT_OBJECT_0 + n - 1 means all ended. */
+    if (WaitForMultipleObjects(n, gone, TRUE, 10000) >= WAIT_OBJECT_0 + n) {
+        static const char said[] = "a backing socket's overlapped operation did not end within 10 s";
+        vl_log_write(VL_LOG_WARNING, said, sizeof said - 1);
+    }
+    EnterCriticalSection(&operations_lock);
+    for (stream_operation *w = operations; w; w = w->next)
+        for (DWORD i = 0; i < n; i++)
+            if (w->gone == gone[i]) w->gone = NULL;
+    LeaveCriticalSection(&operations_lock);
+    for (DWORD i = 0; i < n; i++) CloseHandle(gone[i]);
+}
+
 /* Closes a backing socket, its waiting operations first: they are cancelled (Wine 8 would leave
  * them pending past the close, and write their OVERLAPPEDs whenever the peer goes), and
  * the close waits for their ends (WSA_OPERATION_ABORTED, as Microsoft documents for
  * closesocket). The wait is the kind in which Wine runs the cancellation's completion in
- * this thread, and it is bounded: an end that never comes is logged, not waited for. */
+ * this thread. */
 void vl_win32_close_after_operations(SOCKET s) {
-    enum { MOST = MAXIMUM_WAIT_OBJECTS };
-    HANDLE gone[MOST];
-    DWORD n = 0;
-    EnterCriticalSection(&operations_lock);
-    for (stream_operation *w = operations; w && n < MOST; w = w->next)
-        if (w->socket == s && !w->gone && (w->gone = CreateEventA(NULL, TRUE, FALSE, NULL))) gone[n++] = w->gone;
-    LeaveCriticalSection(&operations_lock);
+    HANDLE gone[MAXIMUM_WAIT_OBJECTS];
+    DWORD n = watch_ends(s, 0, gone);
     if (n > 0) {
         vl_original.CancelIoEx((HANDLE)s, NULL);
-        /* Waiting for all: any answer from WAIT_OBJECT_0 to WAIT_OBJECT_0 + n - 1 means all ended. */
-        if (WaitForMultipleObjects(n, gone, TRUE, 10000) >= WAIT_OBJECT_0 + n) {
-            static const char said[] = "closesocket: a cancelled overlapped operation of the backing socket did not end within 10 s";
-            vl_log_write(VL_LOG_WARNING, said, sizeof said - 1);
-        }
-        EnterCriticalSection(&operations_lock);  /* an end still to come sets no closed handle */
-        for (stream_operation *w = operations; w; w = w->next)
-            if (w->socket == s) w->gone = NULL;
-        LeaveCriticalSection(&operations_lock);
-        for (DWORD i = 0; i < n; i++) CloseHandle(gone[i]);
+        await_ends(gone, n);
     }
     vl_original.closesocket(s);
+}
+
+/* The game's next call on s sees the ends the OS has made, in the OS's order. */
+static void stream_settle(VL_SOCKET s) {
+    HANDLE gone[MAXIMUM_WAIT_OBJECTS];
+    DWORD n = watch_ends((SOCKET)s, 1, gone);
+    if (n > 0) await_ends(gone, n);
 }
 
 static int32_t stream_set_nonblocking(VL_SOCKET s, int32_t on) {
@@ -382,12 +429,12 @@ static int32_t stream_bytes_readable(VL_SOCKET s, uint32_t *bytes) {
 void vl_win32_fill_streams(vl_platform *p) {
     InitializeCriticalSection(&operations_lock);
     p->tcp_open = tcp_open; p->stream_bind = stream_bind; p->stream_listen = stream_listen; p->stream_shutdown = stream_shutdown;
-    p->stream_listen_silent = stream_listen_silent; p->stream_accept = stream_accept;
+    p->stream_listen_silent = stream_listen_silent; p->stream_accept = stream_accept; p->stream_accept_conditional = stream_accept_conditional;
     p->stream_accept_unselected = stream_accept_unselected; p->stream_accept_overlapped = stream_accept_overlapped;
     p->stream_peer_port = stream_peer_port;
     p->stream_connect = stream_connect; p->stream_is_connected = stream_is_connected; p->stream_send = stream_send;
     p->stream_receive = stream_receive; p->stream_send_overlapped = stream_send_overlapped;
-    p->stream_receive_overlapped = stream_receive_overlapped; p->stream_cancel = stream_cancel;
+    p->stream_receive_overlapped = stream_receive_overlapped; p->stream_cancel = stream_cancel; p->stream_settle = stream_settle;
     p->stream_prepare_overlapped = stream_prepare_overlapped; p->set_stream_handler = set_stream_handler;
     p->stream_set_nonblocking = stream_set_nonblocking; p->stream_bytes_readable = stream_bytes_readable;
 }

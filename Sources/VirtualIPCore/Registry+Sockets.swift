@@ -27,6 +27,10 @@ extension Registry {
     static let listeningFlag: UInt32 = 1 << 17
     static let reuseFlag: UInt32 = 1 << 18
     static let exclusiveFlag: UInt32 = 1 << 19
+    /// (TCP) the socket connects to its own copy over loopback: its connection comes from
+    /// 127.0.0.1, not from the copy's LAN address (what a WSAAccept condition is shown
+    /// before the connection's preamble can be read).
+    static let loopbackPeerFlag: UInt32 = 1 << 20
 
     /// The entry's holders: bit m while member process m holds the socket (one socket may
     /// be shared among the instance's processes, as WSADuplicateSocket shares it).
@@ -174,6 +178,29 @@ extension Registry {
         forEachEntry(index, realPort: realPort, transport: .tcp) { e, info, _ in
             if info & Registry.closedFlag == 0 { e.atomicWord(4).pointee.bitwiseOr(Registry.listeningFlag, ordering: .releasing) }
         }
+    }
+
+    /// The TCP socket of `realPort` connects over loopback (to its own copy).
+    public func markLoopbackPeer(slot index: Int, realPort: UInt16) {
+        forEachEntry(index, realPort: realPort, transport: .tcp) { e, info, _ in
+            if info & Registry.closedFlag == 0 { e.atomicWord(4).pointee.bitwiseOr(Registry.loopbackPeerFlag, ordering: .releasing) }
+        }
+    }
+
+    /// Who connects from real TCP port `realPort`, in any slot: its copy, its virtual port,
+    /// and whether it connects over loopback; nil when no open socket of the registry has
+    /// that port. Read by a WSAAccept condition, before the connection is the game's.
+    public func streamCaller(realPort: UInt16) -> (slot: Int, virtualPort: UInt16, overLoopback: Bool)? {
+        for index in 0..<slotCount {
+            var found: (slot: Int, virtualPort: UInt16, overLoopback: Bool)?
+            forEachEntry(index, realPort: realPort, transport: .tcp) { e, info, _ in
+                guard info & Registry.closedFlag == 0 else { return }
+                let packed = e.atomicWord(0).pointee.load(ordering: .acquiring)
+                found = (index, UInt16(packed >> 16), info & Registry.loopbackPeerFlag != 0)
+            }
+            if let found { return found }
+        }
+        return nil
     }
 
     /// Whether the open TCP socket of `realPort` in the slot listens.

@@ -143,6 +143,18 @@ public struct Platform: @unchecked Sendable {
         return .success((accepted, port))
     }
 
+    /// A layer's WSAAccept condition: asked with the caller's real port, it answers as a
+    /// condition function does (platform.h).
+    typealias AcceptDecision = @convention(c) (UnsafeMutableRawPointer?, UInt16, UnsafeMutablePointer<UInt32>?) -> Int32
+
+    /// WSAAccept, the OS's own, with `decide` as its condition: `.failure(.tryAgain)` when
+    /// it deferred the connection, which stays the OS's for the listener's next accept.
+    func acceptConditional(_ handle: UInt, decide: AcceptDecision, context: UnsafeMutableRawPointer) -> Result<(handle: UInt, realPeerPort: UInt16), WinsockError> {
+        var accepted: UInt = 0, port: UInt16 = 0
+        if let error = error(t.stream_accept_conditional!(VL_SOCKET(handle), &accepted, &port, decide, context)) { return .failure(error) }
+        return .success((accepted, port))
+    }
+
     /// AcceptEx, the OS's own, onto the game's socket `into`: `.success(port)` accepted now
     /// (the peer's real port), `.failure(.ioPending)` when the stream handler will end it.
     func acceptOverlapped(_ handle: UInt, into: UInt, context: UnsafeMutableRawPointer) -> Result<UInt16, WinsockError> {
@@ -214,6 +226,9 @@ public struct Platform: @unchecked Sendable {
     /// Cancels the stream operation started with `context` (its end comes through the handler).
     func cancelStreamOperation(_ handle: UInt, context: UnsafeMutableRawPointer) { t.stream_cancel!(VL_SOCKET(handle), context) }
 
+    /// Returns once every operation of the socket the OS has ended has ended for the layer too.
+    func settle(_ handle: UInt) { t.stream_settle!(VL_SOCKET(handle)) }
+
     func setNonBlocking(_ handle: UInt, _ on: Bool) -> WinsockError? { error(t.stream_set_nonblocking!(VL_SOCKET(handle), on ? 1 : 0)) }
 
     /// FIONREAD of a stream (0 when the OS cannot tell).
@@ -223,7 +238,7 @@ public struct Platform: @unchecked Sendable {
     }
 
     func callAcceptCondition(_ condition: UnsafeMutableRawPointer?, caller: UnsafeMutablePointer<VL_WSABUF>,
-                             callee: UnsafeMutablePointer<VL_WSABUF>, group: UnsafeMutablePointer<UInt32>, data: UInt) -> Int32 {
+                             callee: UnsafeMutablePointer<VL_WSABUF>, group: UnsafeMutablePointer<UInt32>?, data: UInt) -> Int32 {
         t.call_accept_condition!(condition, caller, callee, group, data)
     }
 

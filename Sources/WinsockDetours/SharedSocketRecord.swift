@@ -90,7 +90,7 @@ enum SharedSocketRecord {
             socket = datagram
         } else {
             let stream = StreamSocket(handle: handle, realPort: r.loadLE16(12))
-            if kind == 3 { stream.listenerState = ListenerState() }
+            stream.listening = kind == 3
             stream.receiveShut = flag(5)
             socket = stream
         }

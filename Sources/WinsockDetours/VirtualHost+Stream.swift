@@ -22,9 +22,8 @@ extension VirtualHost {
             if socket.listening { return nil }
             if let error = socket.bindBackingLocked(on: self) { return error }
             if let error = platform.listen(socket.handle) { return error }
-            socket.listenerState = ListenerState()
+            socket.listening = true
             registry.markListening(slot: instance, realPort: socket.realPort)
-            log(.debug, "socket \(handle) listens on virtual TCP port \(socket.virtualPort)")
             return nil
         }
     }
@@ -32,9 +31,11 @@ extension VirtualHost {
     /// accept(): the next connection whose preamble passes the registry check; the others
     /// are closed and counted, as bad datagrams are dropped. The new socket is connected to
     /// the preamble's source, on the listener's port and scope, with its blocking mode and
-    /// selected events (as Windows' accepted sockets inherit them).
+    /// selected events (as Windows' accepted sockets inherit them). With a WSAAccept
+    /// condition, the OS's WSAAccept takes the connection once the condition agrees
+    /// (`VirtualHost+WSAAccept.swift`).
     func accept(_ handle: UInt, address: UnsafeMutablePointer<VL_SOCKADDR_IN>?,
-                length: UnsafeMutablePointer<Int32>?) -> Result<UInt, WinsockError> {
+                length: UnsafeMutablePointer<Int32>?, condition: AcceptCondition? = nil) -> Result<UInt, WinsockError> {
         // The socket first, as ws2_32 asks (a datagram socket is WSAEOPNOTSUPP whatever the
         // pointers), then the name: written only when both pointers are given (a NULL length
         // is no error); a length too small for it is WSAEFAULT.
@@ -53,21 +54,9 @@ extension VirtualHost {
             return .failure(.notSocket)
         }
         defer { leave(listener) }
-        // A connection a WSAAccept condition deferred comes first.
-        let deferred: (UInt, SocketAddress)? = lock.locked {
-            guard let handle = listener.listenerState?.deferred, let peer = sockets[handle]?.peer else { return nil }
-            listener.listenerState?.deferred = nil
-            return (handle, SocketAddress(address: peer.address, port: peer.port))
-        }
-        if let (handle, peer) = deferred {
-            if address != nil && length != nil { _ = peer.write(to: address, length: length) }
-            return .success(handle)
-        }
         if !lock.locked({ listener.nonBlocking }) { willBlock?() }
         while true {
-            // A listener with selected events is non-blocking (Windows makes it so).
-            let selected = lock.locked { listener.eventTarget != nil }
-            let taken = selected ? platform.acceptUnselected(listener.handle) : platform.accept(listener.handle)
+            let taken = take(from: listener, condition: condition)
             if lock.locked({ listener.closed }) {
                 if case let .success(connection) = taken { platform.close(connection.handle) }
                 return .failure(.interrupted)
@@ -89,42 +78,20 @@ extension VirtualHost {
         }
     }
 
-    /// WSAAccept: accept, then the program's condition function decides, shown the caller's
-    /// and the callee's virtual names (Windows' CallerId and CalleeId; no data, no QOS):
-    /// CF_ACCEPT, the connection is the program's; CF_REJECT, it is closed and the answer is
-    /// WSAECONNREFUSED; CF_DEFER, it is kept for the next WSAAccept or accept (WSATRY_AGAIN);
-    /// any other answer closes it (WSAEINVAL). No condition function: accept.
-    func wsaAccept(_ handle: UInt, address: UnsafeMutablePointer<VL_SOCKADDR_IN>?, length: UnsafeMutablePointer<Int32>?,
-                   condition: UnsafeMutableRawPointer?, data: UInt) -> Result<UInt, WinsockError> {
-        let accepted = accept(handle, address: address, length: length)
-        guard case let .success(connection) = accepted, let condition else { return accepted }
-        let names: (SocketAddress, SocketAddress)? = lock.locked {
-            guard let socket = sockets[connection], let peer = socket.peer else { return nil }
-            return (SocketAddress(address: peer.address, port: peer.port), localAddress(socket))
-        }
-        guard let (caller, callee) = names else { return .failure(.connectionReset) }
-        var callerName = VL_SOCKADDR_IN(), calleeName = VL_SOCKADDR_IN()
-        var size: Int32 = 16
-        _ = caller.write(to: &callerName, length: &size)
-        _ = callee.write(to: &calleeName, length: &size)
-        var group: UInt32 = 0
-        let verdict = withUnsafeMutablePointer(to: &callerName) { callerPointer in
-            withUnsafeMutablePointer(to: &calleeName) { calleePointer in
-                var callerBuffer = VL_WSABUF(len: 16, buf: UnsafeMutableRawPointer(callerPointer).assumingMemoryBound(to: CChar.self))
-                var calleeBuffer = VL_WSABUF(len: 16, buf: UnsafeMutableRawPointer(calleePointer).assumingMemoryBound(to: CChar.self))
-                return platform.callAcceptCondition(condition, caller: &callerBuffer, callee: &calleeBuffer, group: &group, data: data)
+    /// The OS's next connection of `listener`: through the OS's WSAAccept when the game gave
+    /// a condition; else accept, or (a listener with selected events, which Windows makes
+    /// non-blocking) an accept whose socket does not take the selection yet.
+    private func take(from listener: StreamSocket, condition: AcceptCondition?) -> Result<(handle: UInt, realPeerPort: UInt16), WinsockError> {
+        // An AcceptEx the OS ended before this accept takes a connection has ended for the game.
+        platform.settle(listener.handle)
+        if let condition {
+            var question = lock.locked {
+                AcceptQuestion(host: self, listener: Router.Receiver(instance: instance, virtualPort: listener.virtualPort, scope: listener.scope),
+                               condition: condition)
             }
+            return withUnsafeMutablePointer(to: &question) { platform.acceptConditional(listener.handle, decide: AcceptQuestion.decide, context: $0) }
         }
-        switch verdict {
-        case 0:  // CF_ACCEPT
-            return .success(connection)
-        case 2:  // CF_DEFER
-            lock.locked { (sockets[handle] as? StreamSocket)?.listenerState?.deferred = connection }
-            return .failure(WinsockError(11002))  // WSATRY_AGAIN
-        default:  // CF_REJECT, or no answer Windows knows
-            _ = closeSocket(connection)
-            return .failure(verdict == 1 ? .connectionRefused : .invalidArgument)
-        }
+        return lock.locked({ listener.eventTarget != nil }) ? platform.acceptUnselected(listener.handle) : platform.accept(listener.handle)
     }
 
     /// Reads and checks an accepted connection's preamble; a good one becomes a virtual
@@ -222,6 +189,8 @@ extension VirtualHost {
             if let error = socket.bindBackingLocked(on: self) ?? bindImplicitlyLocked(socket) { return .failure(error) }
             let preamble = WireHeader(source: router.sourceAddress(for: route, sender: instance), sourcePort: socket.virtualPort,
                                       destination: target.address, destinationPort: target.port, isBroadcast: false, isStream: true)
+            // Who connects over loopback is named 127.0.0.1 to a WSAAccept condition.
+            if preamble.source.isLoopback { registry.markLoopbackPeer(slot: instance, realPort: socket.realPort) }
             socket.activeCalls += 1
             if !router.isAnswered(route) {
                 if waitingForAnswer && !socket.nonBlocking { return .success(.unanswered(socket, route: route, preamble: preamble)) }

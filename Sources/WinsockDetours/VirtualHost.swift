@@ -247,8 +247,6 @@ public final class VirtualHost: @unchecked Sendable {
                 platform.cancelStreamOperation(carried.handle, context: Unmanaged.passUnretained(carried).toOpaque())
             }
         }
-        // A connection a WSAAccept condition deferred goes with its listener.
-        if let deferred = lock.locked({ (socket as? StreamSocket)?.listenerState?.deferred }) { _ = closeSocket(deferred) }
         // A stream's close is the OS's (graceful, or abortive with SO_LINGER 0): only a thread
         // blocked in it needs waking, which a shutdown would otherwise turn into a FIN.
         if !othersHold && (!socket.closesGracefully || !closeNow) { platform.shutdown(socket.handle) }

@@ -113,13 +113,6 @@ enum EventTarget {
     case window(UnsafeMutableRawPointer, message: UInt32)
 }
 
-/// What a listener has beyond a stream.
-final class ListenerState {
-    /// The connection a WSAAccept condition deferred (CF_DEFER): the next WSAAccept or
-    /// accept takes it first; it is closed with the listener.
-    var deferred: UInt?
-}
-
 /// The kinds of virtual socket (a closed set: a switch over it needs no default).
 enum SocketKind {
     case datagram(DatagramSocket)
@@ -150,17 +143,17 @@ final class DatagramSocket: VirtualSocket {
 }
 
 /// A TCP socket: the OS's stream on 127.0.0.1 with our preamble first; unconnected, then a
-/// connection (`peer`) or a listener (`listenerState`).
+/// connection (`peer`) or a listener (`listening`).
 final class StreamSocket: VirtualSocket {
     /// Whether the backing socket is ready for the OS's overlapped sends and receives.
     var overlappedReady = false
-    /// Set by listen(): the socket is a listener from then on.
-    var listenerState: ListenerState?
+    /// Set by listen(): the socket is a listener from then on. (A connection a WSAAccept
+    /// condition deferred stays in the OS's queue: the listener keeps nothing for it.)
+    var listening = false
     /// shutdown(SD_RECEIVE or SD_BOTH) was called: new receives are WSAESHUTDOWN; those
     /// already pending still end with the peer's data (the layer keeps this half of the
     /// shutdown from the backing socket while they wait).
     var receiveShut = false
-    var listening: Bool { listenerState != nil }
     /// Set while a blocking connect waits out Windows' handshake towards an address where no
     /// PC answers: closesocket sets it to end the wait.
     var handshakeWake: UnsafeMutableRawPointer?

@@ -36,6 +36,8 @@ public struct WinsockError: Error, RawRepresentable, Equatable, Hashable, Sendab
     public static let versionNotSupported = WinsockError(VL_WSAVERNOTSUPPORTED)
     public static let notInitialised = WinsockError(VL_WSANOTINITIALISED)
     public static let hostNotFound = WinsockError(VL_WSAHOST_NOT_FOUND)
+    /// WSATRY_AGAIN: also WSAAccept's answer when its condition function deferred (CF_DEFER).
+    public static let tryAgain = WinsockError(VL_WSATRY_AGAIN)
     public static let invalidHandle = WinsockError(VL_WSA_INVALID_HANDLE)
     public static let invalidParameter = WinsockError(VL_WSA_INVALID_PARAMETER)
     /// ERROR_INSUFFICIENT_BUFFER: an overlapped request's output too small (its completion).

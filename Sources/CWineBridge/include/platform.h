@@ -141,6 +141,15 @@ typedef struct vl_platform {
      * listener's selection, which the layer gives it once it has read the preamble (the
      * preamble waiting in it would otherwise signal FD_READ to the game first). */
     int32_t (*stream_accept_unselected)(VL_SOCKET socket, VL_SOCKET *accepted, uint16_t *real_peer_port);
+    /* WSAAccept, the OS's own, with a condition function of the layer's: before the
+     * connection is accepted, `decide` is asked about its caller's real port on 127.0.0.1
+     * and answers as a condition function does (CF_ACCEPT 0, CF_REJECT 1, CF_DEFER 2; it may
+     * set the group). So a deferred connection stays the OS's, its preamble unread, and the
+     * listener's next accept or AcceptEx takes it first, as on Windows. 0: accepted (as
+     * stream_accept); VL_WSATRY_AGAIN: deferred; VL_WSAECONNREFUSED: rejected; else the
+     * OS's error. */
+    int32_t (*stream_accept_conditional)(VL_SOCKET socket, VL_SOCKET *accepted, uint16_t *real_peer_port,
+                                         int32_t (*decide)(void *context, uint16_t real_peer_port, uint32_t *group), void *context);
     /* AcceptEx, the OS's own: the listener's next connection onto `into` (a socket the
      * game made), which becomes the connection under its own handle. A connection that
      * comes while it waits is its, with no FD_ACCEPT to the game. 0 and *real_peer_port:
@@ -183,6 +192,11 @@ typedef struct vl_platform {
     /* Cancels the pending overlapped send or receive started with `context` (CancelIoEx):
      * its end comes through the handler, cancelled, unless it ended first. */
     void (*stream_cancel)(VL_SOCKET socket, void *context);
+    /* Returns once the stream handler has run for every overlapped operation of the socket
+     * the OS has ended (its end may still be on its way to the platform's thread): so a
+     * listener's AcceptEx that the OS ended before the game's next accept took a connection
+     * has ended for the game too, as on Windows. */
+    void (*stream_settle)(VL_SOCKET socket);
     void (*set_stream_handler)(vl_stream_handler handler);
     /* FIONREAD of a stream: the bytes queued to be received. */
     int32_t (*stream_bytes_readable)(VL_SOCKET socket, uint32_t *bytes);

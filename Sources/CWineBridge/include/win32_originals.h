@@ -15,7 +15,7 @@ typedef struct vl_originals {
     int (WSAAPI *closesocket)(SOCKET);
     int (WSAAPI *shutdown)(SOCKET, int);
     int (WSAAPI *listen)(SOCKET, int);
-    SOCKET (WSAAPI *accept)(SOCKET, struct sockaddr *, int *);
+    SOCKET (WSAAPI *WSAAccept)(SOCKET, struct sockaddr *, LPINT, LPCONDITIONPROC, DWORD_PTR);
     int (WSAAPI *connect)(SOCKET, const struct sockaddr *, int);
     int (WSAAPI *getpeername)(SOCKET, struct sockaddr *, int *);
     int (WSAAPI *WSASend)(SOCKET, LPWSABUF, DWORD, LPDWORD, DWORD, LPWSAOVERLAPPED, LPWSAOVERLAPPED_COMPLETION_ROUTINE);
