@@ -66,11 +66,12 @@ int receive_all(SOCKET s, char *buffer, int n);
 /* The sections of conformance_tcp_ex.c. */
 void connect_ex(void);
 void accept_ex(void);
-void wsa_accept(void);
 void extensions_elsewhere(void);
 void extensions_from_elsewhere(void);
 void overlapped_send(void);
 void overlapped_send_closed(void);
+/* The section of conformance_wsaaccept.c. */
+void wsa_accept(void);
 /* The sections of conformance_io.c, conformance_iphlp.c and conformance_tcp.c. */
 void completion_port_checks(void);
 void file_checks(void);

@@ -1,6 +1,5 @@
 /* TCP checks of conformance.exe, the extension functions and their kin: ConnectEx, AcceptEx
- * (with GetAcceptExSockaddrs, and its three ways of ending while it waits), WSAAccept's
- * condition function, the extension pointers on sockets that are not virtual (and theirs
+ * (with GetAcceptExSockaddrs, and its three ways of ending while it waits), the extension pointers on sockets that are not virtual (and theirs
  * used on virtual ones), and an overlapped send the peer reads later. As conformance_tcp.c: relations, never ports. */
 #include <winsock2.h>
 #include <ws2tcpip.h>
@@ -251,65 +250,6 @@ void accept_ex(void) {
     closesocket(a);
     CloseHandle(port);
     WSACloseEvent(o.hEvent);
-}
-
-/* WSAAccept's condition function: what it was shown, and its answer. */
-static struct { int calls; struct sockaddr_in caller, callee; int caller_length, callee_length; int answer; } condition;
-
-static int CALLBACK judge(LPWSABUF caller, LPWSABUF caller_data, LPQOS sqos, LPQOS gqos, LPWSABUF callee,
-                          LPWSABUF callee_data, GROUP *group, DWORD_PTR context) {
-    condition.calls++;
-    condition.caller_length = caller ? (int)caller->len : -1;
-    condition.callee_length = callee ? (int)callee->len : -1;
-    if (caller && caller->len >= sizeof condition.caller) memcpy(&condition.caller, caller->buf, sizeof condition.caller);
-    if (callee && callee->len >= sizeof condition.callee) memcpy(&condition.callee, callee->buf, sizeof condition.callee);
-    return context == 7 ? condition.answer : CF_REJECT;
-}
-
-/* WSAAccept, with and without a condition function: accepted, and refused (the client
- * sees its connection reset). */
-void wsa_accept(void) {
-    struct sockaddr_in at;
-    SOCKET l = listening(&at);
-    SOCKET c = tcp();
-    connect(c, (struct sockaddr *)&at, sizeof at);
-    struct sockaddr_in client_name, peer;
-    int length = sizeof client_name;
-    getsockname(c, (struct sockaddr *)&client_name, &length);
-    memset(&condition, 0, sizeof condition);
-    condition.answer = CF_ACCEPT;
-    length = sizeof peer;
-    SOCKET a = WSAAccept(l, (struct sockaddr *)&peer, &length, judge, 7);
-    check("tcp.wsaaccept", "%s calls=%d caller-length=%d caller-is-client=%d callee-length=%d callee-is-listener=%d peer-is-client=%d",
-          valid(a), condition.calls, condition.caller_length, same(condition.caller, client_name), condition.callee_length,
-          same(condition.callee, at), a != INVALID_SOCKET && same(peer, client_name));
-    DWORD timeout = 2000;
-    setsockopt(a, SOL_SOCKET, SO_RCVTIMEO, (char *)&timeout, sizeof timeout);
-    char data[4] = "";
-    send(c, "wsa", 3, 0);
-    check("tcp.wsaaccept-session", "got=%d %.3s", receive_all(a, data, 3), data);
-    closesocket(a);
-    closesocket(c);
-
-    c = tcp();
-    connect(c, (struct sockaddr *)&at, sizeof at);
-    memset(&condition, 0, sizeof condition);
-    condition.answer = CF_REJECT;
-    a = WSAAccept(l, NULL, NULL, judge, 7);
-    check("tcp.wsaaccept-rejected", "%s calls=%d", valid(a), condition.calls);
-    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, (char *)&timeout, sizeof timeout);
-    int r = recv(c, data, sizeof data, 0);
-    check("tcp.wsaaccept-rejected-client", "%s", rc(r));
-    closesocket(c);
-
-    c = tcp();
-    connect(c, (struct sockaddr *)&at, sizeof at);
-    length = sizeof peer;
-    a = WSAAccept(l, (struct sockaddr *)&peer, &length, NULL, 0);
-    check("tcp.wsaaccept-no-condition", "%s peer-is-client=%d", valid(a), a != INVALID_SOCKET && (getsockname(c, (struct sockaddr *)&client_name, &(int){ sizeof client_name }), same(peer, client_name)));
-    closesocket(a);
-    closesocket(c);
-    closesocket(l);
 }
 
 /* The other way round: pointers a program got on IPv6 sockets (which the DLL leaves
