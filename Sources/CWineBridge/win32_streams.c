@@ -406,8 +406,16 @@ void vl_win32_close_after_operations(SOCKET s) {
     vl_original.closesocket(s);
 }
 
-/* The game's next call on s sees the ends the OS has made, in the OS's order. */
+/* The game's next call on s sees the ends the OS has made, in the OS's order. Wine writes
+ * an ended operation's OVERLAPPED in a system APC of the thread that started it, which runs
+ * in that thread's next wait: a wait of no time runs it first, when s has operations. */
 static void stream_settle(VL_SOCKET s) {
+    int listed = 0;
+    EnterCriticalSection(&operations_lock);
+    for (stream_operation *w = operations; w; w = w->next) listed |= w->socket == (SOCKET)s;
+    LeaveCriticalSection(&operations_lock);
+    if (!listed) return;
+    WaitForSingleObject(GetCurrentProcess(), 0);
     HANDLE gone[MAXIMUM_WAIT_OBJECTS];
     DWORD n = watch_ends((SOCKET)s, 1, gone);
     if (n > 0) await_ends(gone, n);

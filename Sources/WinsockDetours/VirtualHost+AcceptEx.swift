@@ -109,7 +109,9 @@ extension VirtualHost {
         accept.listener = Router.Receiver(instance: instance, virtualPort: listener.virtualPort, scope: listener.scope)
         accept.listenerRealPort = listener.realPort
         acceptor.pending.append(op)
-        if let error = platform.watchReadable(acceptor.handle) {
+        // Its preamble has most often come already: read at once, the AcceptEx ends with the
+        // OS's end (so a later accept of the game cannot return before it has ended).
+        if let error = serveLocked(acceptor), acceptor.pending.contains(where: { $0 === op }) {
             acceptor.pending.removeAll { $0 === op }
             complete(op, error: error, bytes: 0, from: nil)
         }

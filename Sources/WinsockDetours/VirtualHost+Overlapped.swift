@@ -190,14 +190,20 @@ extension VirtualHost {
     func serviceOverlapped(_ handle: UInt) {
         lock.locked {
             guard let socket = sockets[handle], !socket.closed else { return }
-            while let op = socket.pending.first {
-                let attempt = attemptLocked(socket, op, immediately: false)
-                if case .wouldBlock = attempt { break }
-                socket.pending.removeFirst()
-                if case let .failed(error) = attempt { complete(op, error: error, bytes: 0, from: nil) }
-            }
-            if !socket.pending.isEmpty { _ = platform.watchReadable(socket.handle) }
+            _ = serveLocked(socket)
         }
+    }
+
+    /// Serves the socket's pending receives in order as far as what is there now allows;
+    /// the rest wait for readiness (the error: that wait cannot be asked for). Lock held.
+    func serveLocked(_ socket: VirtualSocket) -> WinsockError? {
+        while let op = socket.pending.first {
+            let attempt = attemptLocked(socket, op, immediately: false)
+            if case .wouldBlock = attempt { break }
+            socket.pending.removeFirst()
+            if case let .failed(error) = attempt { complete(op, error: error, bytes: 0, from: nil) }
+        }
+        return socket.pending.isEmpty ? nil : platform.watchReadable(socket.handle)
     }
 
     /// WSAGetOverlappedResult and GetOverlappedResult(Ex). The outcome lives in the

@@ -82,16 +82,20 @@ extension VirtualHost {
     /// a condition; else accept, or (a listener with selected events, which Windows makes
     /// non-blocking) an accept whose socket does not take the selection yet.
     private func take(from listener: StreamSocket, condition: AcceptCondition?) -> Result<(handle: UInt, realPeerPort: UInt16), WinsockError> {
-        // An AcceptEx the OS ended before this accept takes a connection has ended for the game.
-        platform.settle(listener.handle)
+        let taken: Result<(handle: UInt, realPeerPort: UInt16), WinsockError>
         if let condition {
             var question = lock.locked {
                 AcceptQuestion(host: self, listener: Router.Receiver(instance: instance, virtualPort: listener.virtualPort, scope: listener.scope),
                                condition: condition)
             }
-            return withUnsafeMutablePointer(to: &question) { platform.acceptConditional(listener.handle, decide: AcceptQuestion.decide, context: $0) }
+            taken = withUnsafeMutablePointer(to: &question) { platform.acceptConditional(listener.handle, decide: AcceptQuestion.decide, context: $0) }
+        } else {
+            taken = lock.locked({ listener.eventTarget != nil }) ? platform.acceptUnselected(listener.handle) : platform.accept(listener.handle)
         }
-        return lock.locked({ listener.eventTarget != nil }) ? platform.acceptUnselected(listener.handle) : platform.accept(listener.handle)
+        // An AcceptEx the OS ended before it gave this connection has ended for the game too
+        // (sock.c: a deferred connection's AcceptEx, then accept takes the next one).
+        platform.settle(listener.handle)
+        return taken
     }
 
     /// Reads and checks an accepted connection's preamble; a good one becomes a virtual
