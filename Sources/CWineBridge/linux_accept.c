@@ -36,10 +36,10 @@ static int take_deferred(int listener, int *fd, uint16_t *port) {
     return found;
 }
 
-static int has_deferred(int listener) {
+int vl_linux_has_deferred(VL_SOCKET listener) {
     int found = 0;
     pthread_mutex_lock(&deferred_lock);
-    for (int i = 0; i < deferred_count; i++) found |= deferred[i].listener == listener;
+    for (int i = 0; i < deferred_count; i++) found |= deferred[i].listener == (int)listener;
     pthread_mutex_unlock(&deferred_lock);
     return found;
 }
@@ -113,8 +113,6 @@ int32_t vl_linux_accept_into(VL_SOCKET s, VL_SOCKET into, uint16_t *real_peer_po
     *real_peer_port = port;
     return 0;
 }
-
-int vl_linux_has_deferred(VL_SOCKET s) { return has_deferred((int)s); }
 
 /* Wine's WSAAccept: accept (a deferred connection first), then the condition decides. */
 static int32_t stream_accept_conditional(VL_SOCKET s, VL_SOCKET *accepted, uint16_t *real_peer_port,
