@@ -77,6 +77,7 @@ static void *mutex_create(void) {
 }
 static void mutex_lock(void *m) { pthread_mutex_lock(m); }
 static void mutex_unlock(void *m) { pthread_mutex_unlock(m); }
+static void mutex_destroy(void *m) { pthread_mutex_destroy(m); free(m); }
 
 typedef struct timer {
     pthread_mutex_t lock;
@@ -286,7 +287,7 @@ static vl_platform linux_platform = {
     .getacceptexsockaddrs_entry = (void *)vl_hook_GetAcceptExSockaddrs,
     .winsock_startup = winsock_startup, .winsock_cleanup = winsock_cleanup,
     .get_last_error = get_last_error, .set_last_error = vl_linux_set_last_error,
-    .mutex_create = mutex_create, .mutex_lock = mutex_lock, .mutex_unlock = mutex_unlock,
+    .mutex_create = mutex_create, .mutex_lock = mutex_lock, .mutex_unlock = mutex_unlock, .mutex_destroy = mutex_destroy,
     .timer_start = timer_start, .timer_stop = timer_stop,
     .now_ms = now_ms, .process_id = process_id, .process_id_of = process_id_of, .owner_kind = 1, .is_process_alive = is_process_alive, .is_sibling_alive = is_sibling_alive,
     .memory_usable = memory_usable, .dos_error = dos_error,

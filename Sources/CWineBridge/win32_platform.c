@@ -104,6 +104,7 @@ static void *mutex_create(void) {
 }
 static void mutex_lock(void *m) { EnterCriticalSection(m); }
 static void mutex_unlock(void *m) { LeaveCriticalSection(m); }
+static void mutex_destroy(void *m) { DeleteCriticalSection(m); free(m); }
 
 typedef struct timer { HANDLE stop, thread; uint32_t interval_ms; vl_tick tick; void *context; } timer;
 
@@ -342,7 +343,7 @@ static vl_platform win32_platform = {
     .port_open = port_open, .post_completion = post_completion,
     .winsock_startup = winsock_startup, .winsock_cleanup = winsock_cleanup,
     .get_last_error = get_last_error, .set_last_error = set_last_error,
-    .mutex_create = mutex_create, .mutex_lock = mutex_lock, .mutex_unlock = mutex_unlock,
+    .mutex_create = mutex_create, .mutex_lock = mutex_lock, .mutex_unlock = mutex_unlock, .mutex_destroy = mutex_destroy,
     .timer_start = timer_start, .timer_stop = timer_stop,
     .now_ms = now_ms, .process_id = process_id, .process_id_of = process_id_of, .owner_kind = 2, .is_process_alive = is_process_alive, .is_sibling_alive = is_sibling_alive,
     .memory_usable = memory_usable, .dos_error = dos_error,

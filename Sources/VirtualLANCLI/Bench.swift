@@ -20,12 +20,19 @@ struct Bench: ParsableCommand {
     @Option(help: .hidden) var hotpath: Int?
     @Option(name: .customLong("hotpath-instances"), help: .hidden) var hotpathInstances = 2
     @Option(help: .hidden) var idle: Double?
+    /// Only the contention rows, with this many sends a run (`Report.measureContention`).
+    @Option(help: .hidden) var contention: Int?
     @Option(help: "Instead: the load run, 8 instances in a ring for this many seconds; exits 1 if the virtual layer lost a datagram.")
     var load: Double?
 
     func run() throws {
         if let hotpath { return runHotPath(hotpath, instances: hotpathInstances) }
         if let idle { return runIdle(seconds: idle) }
+        if let contention {
+            var report = Report(rounds: 5)
+            report.measureContention(count: contention)
+            return print(report.rows.joined(separator: "\n"))
+        }
         if let load {
             let outcome = LoadRun(instances: 8, seconds: load).run()
             print(outcome.report)
@@ -36,6 +43,7 @@ struct Bench: ParsableCommand {
         var report = Report(rounds: quick ? 2 : 5)
         report.measureThroughput(count: Int(100_000 * scale))
         report.measureRoundTrip(count: Int(20_000 * scale))
+        report.measureContention(count: Int(200_000 * scale))
         report.measureFanOut(repetitions: quick ? 20 : 200)
         report.measureLookup(iterations: Int(1_000_000 * scale))
         report.measureInstructions()

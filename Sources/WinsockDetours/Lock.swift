@@ -9,6 +9,8 @@ final class Lock: @unchecked Sendable {
         mutex = platform.createMutex()
     }
 
+    deinit { platform.destroyMutex(mutex) }
+
     @inline(__always) func locked<T>(_ body: () -> T) -> T {
         platform.lock(mutex)
         defer { platform.unlock(mutex) }

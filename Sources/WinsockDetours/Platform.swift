@@ -410,6 +410,7 @@ public struct Platform: @unchecked Sendable {
     func createMutex() -> UnsafeMutableRawPointer { t.mutex_create!()! }
     @inline(__always) func lock(_ mutex: UnsafeMutableRawPointer) { t.mutex_lock!(mutex) }
     @inline(__always) func unlock(_ mutex: UnsafeMutableRawPointer) { t.mutex_unlock!(mutex) }
+    func destroyMutex(_ mutex: UnsafeMutableRawPointer) { t.mutex_destroy!(mutex) }
 
     /// The process-wide lock for one-time set-up.
     func withGlobalLock<T>(_ body: () -> T) -> T {

@@ -78,14 +78,14 @@ enum SharedSocketRecord {
 
     /// The socket the intact record at `r` describes, on `handle` (the OS's copy of the
     /// backing socket); nil for a record of no known kind or scope.
-    static func makeSocket(at r: UnsafeRawPointer, handle: UInt) -> VirtualSocket? {
+    static func makeSocket(at r: UnsafeRawPointer, handle: UInt, platform: Platform) -> VirtualSocket? {
         let kind = r.load(fromByteOffset: 6, as: UInt8.self)
         guard kind >= 1 && kind <= 3, let scope = BindScope(rawValue: r.load(fromByteOffset: 7, as: UInt8.self)) else { return nil }
         let flags = r.loadLE16(22)
         func flag(_ bit: UInt16) -> Bool { flags & 1 << bit != 0 }
         let socket: VirtualSocket
         if kind == 1 {
-            let datagram = DatagramSocket(handle: handle, realPort: r.loadLE16(12))
+            let datagram = DatagramSocket(handle: handle, realPort: r.loadLE16(12), platform: platform)
             (datagram.broadcast, datagram.multicastLoop, datagram.multicastInterface) = (flag(1), flag(6), r.loadLE32(40))
             socket = datagram
         } else {

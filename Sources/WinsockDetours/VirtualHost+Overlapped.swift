@@ -130,7 +130,7 @@ extension VirtualHost {
         switch socket.kind {
         case let .datagram(datagram):
             result = op.buffers.withUnsafeBufferPointer { buffers in
-                takeDatagram(view(of: datagram), buffers: buffers.baseAddress, count: UInt32(buffers.count), blocking: false)
+                takeWithoutBlocking(view(of: datagram), buffers: buffers.baseAddress, count: UInt32(buffers.count), closed: .notSocket)
             }
         case let .stream(stream):
             if let accept = op.accept { return attemptAcceptLocked(stream, op, accept) }

@@ -81,6 +81,15 @@ extension VirtualHost {
         }
     }
 
+    /// One try that does not wait, on the datagram socket's receive side alone (not the
+    /// host's lock): `closed` answers a socket closesocket ended since it was looked up.
+    func takeWithoutBlocking(_ view: ReceiverView, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, peek: Bool = false,
+                             closed: WinsockError) -> Result<Arrival, WinsockError> {
+        guard let datagram = view.socket as? DatagramSocket, datagram.startReceive() else { return .failure(closed) }
+        defer { datagram.finishReceive() }
+        return takeDatagram(view, buffers: buffers, count: count, blocking: false, peek: peek)
+    }
+
     /// A blocking receive bounded by SO_RCVTIMEO: waits for the backing socket to be
     /// readable, then takes without blocking (a frame we drop sends it back to waiting);
     /// WSAETIMEDOUT when `ms` pass first, as Windows. A close ends the wait (WSAEINTR).
@@ -94,7 +103,7 @@ extension VirtualHost {
             if lock.locked({ view.socket.closed }) { return .failure(.interrupted) }
             if woke < 0 { return .failure(WinsockError(rawValue: -woke)) }
             if woke == 0 { continue } // the deadline check above decides
-            let taken = lock.locked { takeDatagram(view, buffers: buffers, count: count, blocking: false, peek: peek) }
+            let taken = takeWithoutBlocking(view, buffers: buffers, count: count, peek: peek, closed: .interrupted)
             if case .failure(.wouldBlock) = taken { continue }
             return taken
         }
@@ -155,7 +164,7 @@ extension VirtualHost {
             result = takeDatagram(receiver, buffers: buffers, count: count, blocking: true, peek: peek)
             leave(receiver.socket)
         } else {
-            result = lock.locked { takeDatagram(receiver, buffers: buffers, count: count, blocking: false, peek: peek) }
+            result = takeWithoutBlocking(receiver, buffers: buffers, count: count, peek: peek, closed: .notSocket)
         }
         if case let .success(arrival) = result, from != nil { _ = arrival.source.write(to: from, length: fromLength) }
         return result
@@ -218,11 +227,21 @@ extension VirtualHost {
         return arrival.truncated || out & UInt32(VL_MSG_CTRUNC) != 0 ? .messageSize : nil
     }
 
+    /// select's and WSAPoll's look at one handle: whether a datagram the game would get is
+    /// queued (when `looking`; else false); nil when it is no datagram socket of ours. The
+    /// queue is looked at outside the host's lock.
+    func datagramQueued(_ handle: UInt, looking: Bool) -> Bool? {
+        guard let found = lock.locked({ (sockets[handle] as? DatagramSocket).map(view(of:)) }) else { return nil }
+        return looking && nextPayloadLength(found) != nil
+    }
+
     /// The payload size of the next datagram the game would get, dropping bad frames in
-    /// front of it; nil when none is queued. Lock held.
-    func nextPayloadLengthLocked(_ socket: VirtualSocket) -> Int? {
-        guard socket.isBound else { return nil }
-        let receiverView = view(of: socket)
+    /// front of it; nil when none is queued (or the socket is unbound: nothing comes to it).
+    /// On the socket's receive side alone: its view is read under the host's lock.
+    func nextPayloadLength(_ receiverView: ReceiverView) -> Int? {
+        guard let socket = receiverView.socket as? DatagramSocket, receiverView.receiver.virtualPort != 0,
+              socket.startReceive() else { return nil }
+        defer { socket.finishReceive() }
         var headerBytes: (UInt64, UInt64) = (0, 0)
         return withUnsafeMutableBytes(of: &headerBytes) { raw -> Int? in
             while true {

@@ -6,6 +6,9 @@ import VirtualIPCore
 /// exceptional. A virtual TCP socket's answer is its backing socket's (the stream is the
 /// OS's), as is any other socket's in the same call: the wait is one real select/WSAPoll over all of them, in the kernel (no polling
 /// loop); it re-checks only when a socket wakes it.
+/// Whose a handle is: the OS's, or a stream or a datagram socket of ours.
+enum Owner { case os, stream, datagram }
+
 extension VirtualHost {
     func select(read: UnsafeMutablePointer<VL_FD_SET>?, write: UnsafeMutablePointer<VL_FD_SET>?,
                 except: UnsafeMutablePointer<VL_FD_SET>?, timeout: UnsafePointer<VL_TIMEVAL>?) -> Result<Int, WinsockError> {
@@ -38,22 +41,18 @@ extension VirtualHost {
         ask(writers, Int32(VL_WAIT_WRITE))
         ask(exceptional, Int32(VL_WAIT_EXCEPT))
         // A datagram socket's readiness is ours to answer (a stream's is its backing socket's).
-        let virtual = lock.locked { handles.map { sockets[$0] is DatagramSocket } }
-        let known = lock.locked { handles.filter { sockets[$0] != nil } }
+        let owner = owners(handles)
         let realInterest = handles.indices.map { i -> UInt8 in
-            guard virtual[i] else { return asked[i] }
+            guard owner[i] == .datagram else { return asked[i] }
             return asked[i] & UInt8(VL_WAIT_READ) != 0 ? UInt8(VL_WAIT_READ) : UInt8(VL_WAIT_EXCEPT)
         }
 
         let start = platform.nowMs
         while true {
-            // Ours: the virtual sockets' answers, now.
-            var answer = lock.locked {
-                handles.indices.map { i -> UInt8 in
-                    guard virtual[i], let socket = sockets[handles[i]] else { return 0 }
-                    let readable = asked[i] & UInt8(VL_WAIT_READ) != 0 && nextPayloadLengthLocked(socket) != nil
-                    return (readable ? UInt8(VL_WAIT_READ) : 0) | (asked[i] & UInt8(VL_WAIT_WRITE))
-                }
+            // Ours: the virtual sockets' answers, now (their queues looked at outside the lock).
+            var answer = handles.indices.map { i -> UInt8 in
+                guard owner[i] == .datagram, let readable = datagramQueued(handles[i], looking: asked[i] & UInt8(VL_WAIT_READ) != 0) else { return 0 }
+                return (readable ? UInt8(VL_WAIT_READ) : 0) | (asked[i] & UInt8(VL_WAIT_WRITE))
             }
             let ours = answer.contains { $0 != 0 }
             let remaining = waitMs.map { max(0, $0 - Int64(platform.nowMs &- start)) }
@@ -65,12 +64,12 @@ extension VirtualHost {
                 // A socket another thread closed while the wait ran: WSAENOTSOCK with the
                 // sets emptied, as ws2_32 ends it (sock.c, Wine bug 38399); one that was
                 // closed before leaves them as they were.
-                if error == .notSocket, lock.locked({ known.contains { sockets[$0] == nil } }) {
+                if error == .notSocket, !closedSince(handles, owner).isEmpty {
                     for set in [read, write, except] { set?.pointee.fd_count = 0 }
                 }
                 return .failure(error)
             }
-            for i in handles.indices where !virtual[i] { answer[i] = ready[i] }
+            for i in handles.indices where owner[i] != .datagram { answer[i] = ready[i] }
             if answer.contains(where: { $0 != 0 }) || remaining == 0 || (woke == 0 && remaining != nil) {
                 return .success(publish(read: read, write: write, except: except, asked: (readers, writers, exceptional)) { handle, bit in
                     answer[handles.firstIndex(of: handle)!] & UInt8(bit) != 0
@@ -104,36 +103,45 @@ extension VirtualHost {
         return joined
     }
 
+    /// What each handle is to the layer: a socket of ours or not, and a datagram one (its
+    /// readiness is ours to answer) or not.
+    private func owners(_ handles: [UInt]) -> [Owner] {
+        lock.locked { handles.map { sockets[$0].map { $0 is DatagramSocket ? .datagram : .stream } ?? .os } }
+    }
+
+    /// The places of the handles that were sockets of ours and are no more: another
+    /// thread closed them while the wait ran.
+    private func closedSince(_ handles: [UInt], _ owners: [Owner]) -> [Int] {
+        lock.locked { handles.indices.filter { owners[$0] != .os && sockets[handles[$0]] == nil } }
+    }
+
     /// WSAPoll: a virtual entry has POLLRDNORM when a datagram is queued and POLLWRNORM
     /// always (as asked); the other entries are the OS's WSAPoll's, in the same call.
     func poll(_ fds: UnsafeMutablePointer<VL_WSAPOLLFD>?, count: UInt32, timeoutMs: Int32) -> Result<Int, WinsockError> {
         guard startupCount > 0 else { return .failure(.notInitialised) }
         guard let fds, count > 0 else { return .failure(.invalidArgument) }
         let entries = UnsafeMutableBufferPointer(start: fds, count: Int(count))
-        let virtual = lock.locked { entries.map { sockets[UInt($0.fd)] is DatagramSocket } }
-        let known = lock.locked { entries.map { sockets[UInt($0.fd)] != nil } }
+        let handles = entries.map { UInt($0.fd) }
+        let owner = owners(handles)
         let readBits = Int16(VL_POLLRDNORM), writeBits = Int16(VL_POLLWRNORM)
         let start = platform.nowMs
         while true {
-            let answer = lock.locked {
-                entries.indices.map { i -> Int16 in
-                    guard virtual[i], let socket = sockets[UInt(entries[i].fd)] else { return 0 }
-                    let readable = entries[i].events & readBits != 0 && nextPayloadLengthLocked(socket) != nil
-                    return (readable ? readBits : 0) | (entries[i].events & writeBits)
-                }
+            let answer = entries.indices.map { i -> Int16 in
+                guard owner[i] == .datagram, let readable = datagramQueued(handles[i], looking: entries[i].events & readBits != 0) else { return 0 }
+                return (readable ? readBits : 0) | (entries[i].events & writeBits)
             }
             let ours = answer.contains { $0 != 0 }
             let remaining: Int32 = timeoutMs < 0 ? -1 : max(0, timeoutMs - Int32(truncatingIfNeeded: platform.nowMs &- start))
             // The OS's question: a virtual entry asks only its backing socket's readability.
             var real = entries.indices.map { i in
-                VL_WSAPOLLFD(fd: entries[i].fd, events: virtual[i] ? entries[i].events & readBits : entries[i].events, revents: 0)
+                VL_WSAPOLLFD(fd: entries[i].fd, events: owner[i] == .datagram ? entries[i].events & readBits : entries[i].events, revents: 0)
             }
             let woke: Int
             let invalid = Int16(VL_POLLNVAL)
             let polled = platform.poll(&real, count: count, timeoutMs: ours ? 0 : remaining)
             // Virtual sockets another thread closed while the wait ran: ws2_32 answers them
             // POLLNVAL and counts them (sock.c's test_WSAPoll).
-            let gone = lock.locked { entries.indices.filter { known[$0] && sockets[UInt(entries[$0].fd)] == nil } }
+            let gone = closedSince(handles, owner)
             switch polled {
             case let .success(n): woke = n
             case let .failure(error):
@@ -141,7 +149,7 @@ extension VirtualHost {
                 for i in entries.indices { entries[i].revents = gone.contains(i) ? invalid : 0 }
                 return .success(gone.count)
             }
-            for i in entries.indices { entries[i].revents = virtual[i] ? answer[i] : real[i].revents }
+            for i in entries.indices { entries[i].revents = owner[i] == .datagram ? answer[i] : real[i].revents }
             // An entry that is no socket (POLLNVAL) is answered but not counted, as ws2_32
             // counts, except one of ours closed while the wait ran.
             let ready = entries.indices.filter { i in entries[i].revents != 0 && (entries[i].revents != invalid || gone.contains(i)) }.count

@@ -28,7 +28,7 @@ extension VirtualHost {
         guard SharedSocketRecord.instance(at: record) == claim else { return .failure(.invalidArgument) }
         let opened = platform.socket(fromInfo: info, wide: wide)
         guard case let .success(copy) = opened else { return opened }
-        guard let socket = SharedSocketRecord.makeSocket(at: record, handle: copy) else {
+        guard let socket = SharedSocketRecord.makeSocket(at: record, handle: copy, platform: platform) else {
             platform.close(copy)
             return .failure(.invalidArgument)
         }
@@ -97,7 +97,7 @@ extension VirtualHost {
             registry.takeHanded(slot: instance, for: member, handle: UInt32(truncatingIfNeeded: handle), into: $0.baseAddress!)
         }
         let made = withUnsafeBytes(of: &state) { record in
-            SharedSocketRecord.instance(at: record.baseAddress!) == claim ? SharedSocketRecord.makeSocket(at: record.baseAddress!, handle: handle) : nil
+            SharedSocketRecord.instance(at: record.baseAddress!) == claim ? SharedSocketRecord.makeSocket(at: record.baseAddress!, handle: handle, platform: platform) : nil
         }
         guard taken, let socket = made else { return nil }
         sockets[handle] = socket

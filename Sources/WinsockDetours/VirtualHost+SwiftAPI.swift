@@ -33,6 +33,11 @@ extension VirtualHost {
         _ = setsockopt(handle, level: Int32(VL_SOL_SOCKET), name: Int32(VL_SO_RCVBUF), value: &value, length: 4)
     }
 
+    /// FIONBIO for a Swift caller: a receive with nothing queued answers WSAEWOULDBLOCK.
+    public func setNonBlocking(_ handle: UInt, _ on: Bool) -> WinsockError? {
+        withSocket(handle) { setNonBlocking($0, on) }
+    }
+
     public func send(_ handle: UInt, _ payload: UnsafeRawBufferPointer, to address: IPv4Address, port: UInt16) -> Result<Int, WinsockError> {
         var buffer = VL_WSABUF(len: UInt32(payload.count), buf: UnsafeMutablePointer(mutating: payload.baseAddress?.assumingMemoryBound(to: CChar.self)))
         return send(handle, buffers: &buffer, count: 1, to: SocketAddress(address: address, port: port))

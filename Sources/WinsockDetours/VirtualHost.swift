@@ -193,7 +193,7 @@ public final class VirtualHost: @unchecked Sendable {
     /// (WSA_FLAG_NO_HANDLE_INHERIT): a process started with bInheritHandles does not get it.
     func openSocket(_ transport: Transport = .udp, overlappedIO: Bool = true, inheritable: Bool = true) -> Result<UInt, WinsockError> {
         let opened: Result<VirtualSocket, WinsockError> = transport == .udp
-            ? platform.openDatagramSocket().map { DatagramSocket(handle: $0.handle, realPort: $0.realPort) }
+            ? platform.openDatagramSocket().map { DatagramSocket(handle: $0.handle, realPort: $0.realPort, platform: platform) }
             : platform.openStreamSocket().map { StreamSocket(handle: $0, realPort: 0) }
         guard case let .success(socket) = opened else { return opened.map { $0.handle } }
         socket.overlappedIO = overlappedIO
@@ -240,6 +240,8 @@ public final class VirtualHost: @unchecked Sendable {
             return (socket, pending, socket.activeCalls == 0, othersHold)
         }
         guard let (socket, pending, closeNow, othersHold) = taken else { return startupCount > 0 ? .notSocket : .notInitialised }
+        // A non-blocking receive runs outside the host's lock: it ends before the descriptor is shut down or closed.
+        (socket as? DatagramSocket)?.endReceiving()
         for op in pending {
             complete(op, error: .operationAborted, bytes: 0, from: nil)
             // An AcceptEx onto this socket that the OS carries for another's listener ends too.

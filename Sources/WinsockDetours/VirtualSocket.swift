@@ -128,6 +128,33 @@ final class DatagramSocket: VirtualSocket {
     /// IP_MULTICAST_LOOP (Windows' default on): off, datagrams its own instance sends to a
     /// group it joined do not reach it.
     var multicastLoop = true
+    /// The backing socket's receive side, apart from the host's lock: a take, and a peek with
+    /// the discard that follows it, run one at a time under this lock (a discard must take
+    /// the frame its peek saw). So a thread receiving here never holds up another thread's
+    /// call on another socket. Taken alone, or inside the host's lock, never around it.
+    private let receiveLock: Lock
+    /// False from closesocket on (guarded by `receiveLock`): a receive that found the socket
+    /// before the close must not use its descriptor, which may be another socket's by then.
+    private var receivable = true
+
+    init(handle: UInt, realPort: UInt16, platform: Platform) {
+        receiveLock = Lock(platform)
+        super.init(handle: handle, realPort: realPort)
+    }
+
+    /// Takes the receive side for one receive (or a look at the queue); false, and not
+    /// taken, once closesocket has ended it. `finishReceive` gives it back.
+    func startReceive() -> Bool {
+        receiveLock.platform.lock(receiveLock.mutex)
+        if receivable { return true }
+        receiveLock.platform.unlock(receiveLock.mutex)
+        return false
+    }
+
+    func finishReceive() { receiveLock.platform.unlock(receiveLock.mutex) }
+
+    /// closesocket's end of the receive side: waits for a receive under way, and none starts after.
+    func endReceiving() { receiveLock.locked { receivable = false } }
 
     override var kind: SocketKind { .datagram(self) }
     override var transport: Transport { .udp }
@@ -138,7 +165,7 @@ final class DatagramSocket: VirtualSocket {
 
     /// The payload size of the next datagram the game would get (frames we would drop are
     /// dropped first); 0 when none waits.
-    override func bytesReadableLocked(on host: VirtualHost) -> UInt32 { UInt32(host.nextPayloadLengthLocked(self) ?? 0) }
+    override func bytesReadableLocked(on host: VirtualHost) -> UInt32 { UInt32(host.nextPayloadLength(host.view(of: self)) ?? 0) }
     // Its backing socket stays non-blocking: a blocking receive waits in the layer.
 }
 

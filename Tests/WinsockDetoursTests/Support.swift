@@ -30,12 +30,12 @@ final class TestLAN: @unchecked Sendable { // used from the tests' threads; its 
     let registry: Registry
     var hosts: [VirtualHost] = []
 
-    init(instances: Int, config: InstanceConfig = InstanceConfig()) throws {
+    init(instances: Int, config: InstanceConfig = InstanceConfig(), platform: Platform = .default) throws {
         registry = try Registry.attach(memory.region, network: config.network)
         for index in 0..<instances {
             var pinned = config
             pinned.pinnedInstance = index
-            let host = try VirtualHost(platform: .default, config: pinned, registry: registry)
+            let host = try VirtualHost(platform: platform, config: pinned, registry: registry)
             hosts.append(host)
         }
         VirtualHost.install(hosts.first)

@@ -270,6 +270,7 @@ typedef struct vl_platform {
     void *(*mutex_create)(void);
     void (*mutex_lock)(void *mutex);
     void (*mutex_unlock)(void *mutex);
+    void (*mutex_destroy)(void *mutex);
 
     /* A timer thread that sleeps between ticks (heartbeats); stop with timer_stop. */
     void *(*timer_start)(uint32_t interval_ms, vl_tick tick, void *context);
