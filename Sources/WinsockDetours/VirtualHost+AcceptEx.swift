@@ -111,7 +111,7 @@ extension VirtualHost {
         acceptor.pending.append(op)
         // Its preamble has most often come already: read at once, the AcceptEx ends with the
         // OS's end (so a later accept of the game cannot return before it has ended).
-        if let error = serveLocked(acceptor), acceptor.pending.contains(where: { $0 === op }) {
+        if let error = serve(acceptor), acceptor.pending.contains(where: { $0 === op }) {
             acceptor.pending.removeAll { $0 === op }
             complete(op, error: error, bytes: 0, from: nil)
         }
@@ -119,7 +119,7 @@ extension VirtualHost {
 
     /// Whether an AcceptEx already waits to accept onto `acceptor`. Lock held.
     func acceptWaitsLocked(onto acceptor: UInt) -> Bool {
-        sockets.values.contains { socket in socket.pending.contains { $0.accept?.acceptor == acceptor } }
+        sockets.values.contains { socket in socket is StreamSocket && socket.pending.contains { $0.accept?.acceptor == acceptor } }
     }
 
     /// One non-blocking step of an AcceptEx; `socket` is the queue it waits in (the

@@ -19,7 +19,9 @@ extension VirtualHost {
                 // The port is the file's, whenever its operations end: those already under
                 // way report there too (sock.c: an AcceptEx started before the association,
                 // aborted by the close after it).
+                guard socket.lockQueue() else { return .success(joined) }
                 for op in socket.pending + socket.changeWaits where op.target == nil { op.target = socket.completionTarget }
+                socket.unlockQueue()
                 return .success(joined)
             case let .failure(error):
                 return .failure(error)

@@ -109,7 +109,7 @@ extension VirtualHost {
         let now = platform.nowMs
         let due: [(UInt, PendingReceive, giveUp: Bool)] = lock.locked {
             var due: [(UInt, PendingReceive, giveUp: Bool)] = []
-            for (handle, socket) in sockets where socket.pending.contains(where: { $0.connect != nil }) {
+            for (handle, socket) in sockets where socket is StreamSocket && socket.pending.contains(where: { $0.connect != nil }) {
                 socket.pending.removeAll { op in
                     guard let connect = op.connect else { return false }
                     let elapsed = now &- connect.startedMs

@@ -48,8 +48,11 @@ extension VirtualHost {
                                     message: message, controls: controls,
                                     handleEvent: startedLocked(socket, overlapped, routine: routine))
             markPending(overlapped, routine: routine)
+            // A datagram socket's queue is its receive side's (one the lookup found open has it).
+            guard socket.lockQueue() else { return .notSocket }
+            defer { socket.unlockQueue() }
             if socket.pending.isEmpty {
-                switch attemptLocked(socket, op, immediately: true) {
+                switch attempt(socket, op, immediately: true) {
                 case let .completed(bytes, error):
                     received?.pointee = UInt32(bytes)
                     flags.pointee = 0
@@ -124,13 +127,14 @@ extension VirtualHost {
     }
 
     /// One non-blocking try to satisfy `op`; completes it on success (`immediately`: in the
-    /// call that started it). Lock held.
-    func attemptLocked(_ socket: VirtualSocket, _ op: PendingReceive, immediately: Bool) -> Attempt {
+    /// call that started it). Under the lock that guards the socket's queue (`lockQueue`):
+    /// a datagram socket's `receiving` view is read under the host's lock (nil: it is held).
+    func attempt(_ socket: VirtualSocket, _ op: PendingReceive, immediately: Bool, receiving: ReceiverView? = nil) -> Attempt {
         let result: Result<Arrival, WinsockError>
         switch socket.kind {
         case let .datagram(datagram):
             result = op.buffers.withUnsafeBufferPointer { buffers in
-                takeWithoutBlocking(view(of: datagram), buffers: buffers.baseAddress, count: UInt32(buffers.count), closed: .notSocket)
+                takeDatagram(receiving ?? view(of: datagram), buffers: buffers.baseAddress, count: UInt32(buffers.count), blocking: false)
             }
         case let .stream(stream):
             if let accept = op.accept { return attemptAcceptLocked(stream, op, accept) }
@@ -170,12 +174,22 @@ extension VirtualHost {
     /// the OS ends its own. None to cancel: ERROR_NOT_FOUND, as Windows answers.
     func cancel(_ handle: UInt, overlapped: UnsafeMutablePointer<VL_OVERLAPPED>?, thread: UInt?) -> WinsockError? {
         let taken: Result<[PendingReceive], WinsockError> = withSocket(handle, orFail: { .failure($0) }) { socket in
-            let matching = (socket.pending + socket.changeWaits).filter { op in
-                (overlapped == nil || op.overlapped == overlapped) && (thread == nil || op.thread == thread)
+            guard socket.lockQueue() else { return .failure(.notSocket) }
+            defer { socket.unlockQueue() }
+            // The matching operations leave the list; the others stay, in order.
+            func take(from list: inout [PendingReceive]) -> [PendingReceive] {
+                var taken: [PendingReceive] = [], kept: [PendingReceive] = []
+                for op in list {
+                    if (overlapped == nil || op.overlapped == overlapped) && (thread == nil || op.thread == thread) {
+                        taken.append(op)
+                    } else {
+                        kept.append(op)
+                    }
+                }
+                list = kept
+                return taken
             }
-            socket.pending.removeAll { op in matching.contains { $0 === op } }
-            socket.changeWaits.removeAll { op in matching.contains { $0 === op } }
-            return .success(matching)
+            return .success(take(from: &socket.pending) + take(from: &socket.changeWaits))
         }
         guard case let .success(cancelled) = taken else {
             if case let .failure(error) = taken { return error }
@@ -186,19 +200,30 @@ extension VirtualHost {
         return cancelled.isEmpty && carried == 0 ? WinsockError(VL_ERROR_NOT_FOUND) : nil
     }
 
-    /// The readiness thread's entry: serve the socket's pending receives in order.
-    func serviceOverlapped(_ handle: UInt) {
-        lock.locked {
-            guard let socket = sockets[handle], !socket.closed else { return }
-            _ = serveLocked(socket)
+    /// The readiness thread's entry: serve the socket's pending operations in order (a
+    /// datagram socket's on its receive side, outside the host's lock). False: the handle
+    /// is no socket of this host's.
+    func serviceOverlapped(_ handle: UInt) -> Bool {
+        guard let receiving = receiverView(handle) else {
+            return lock.locked {
+                guard let socket = sockets[handle] else { return false }
+                if !socket.closed { _ = serve(socket) }
+                return true
+            }
         }
+        if receiving.socket.lockQueue() {
+            _ = serve(receiving.socket, receiving: receiving)
+            receiving.socket.unlockQueue()
+        }
+        return true
     }
 
-    /// Serves the socket's pending receives in order as far as what is there now allows;
-    /// the rest wait for readiness (the error: that wait cannot be asked for). Lock held.
-    func serveLocked(_ socket: VirtualSocket) -> WinsockError? {
+    /// Serves the socket's pending operations in order as far as what is there now allows;
+    /// the rest wait for readiness (the error: that wait cannot be asked for). Under the lock
+    /// that guards the queue (`attempt`).
+    func serve(_ socket: VirtualSocket, receiving: ReceiverView? = nil) -> WinsockError? {
         while let op = socket.pending.first {
-            let attempt = attemptLocked(socket, op, immediately: false)
+            let attempt = attempt(socket, op, immediately: false, receiving: receiving)
             if case .wouldBlock = attempt { break }
             socket.pending.removeFirst()
             if case let .failed(error) = attempt { complete(op, error: error, bytes: 0, from: nil) }

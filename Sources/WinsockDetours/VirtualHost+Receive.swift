@@ -231,8 +231,14 @@ extension VirtualHost {
     /// queued (when `looking`; else false); nil when it is no datagram socket of ours. The
     /// queue is looked at outside the host's lock.
     func datagramQueued(_ handle: UInt, looking: Bool) -> Bool? {
-        guard let found = lock.locked({ (sockets[handle] as? DatagramSocket).map(view(of:)) }) else { return nil }
+        guard let found = receiverView(handle) else { return nil }
         return looking && nextPayloadLength(found) != nil
+    }
+
+    /// The view of the handle's datagram socket (nil: it is none of ours), read under the
+    /// lock for what runs on the socket's receive side.
+    func receiverView(_ handle: UInt) -> ReceiverView? {
+        lock.locked { (sockets[handle] as? DatagramSocket).map(view(of:)) }
     }
 
     /// The payload size of the next datagram the game would get, dropping bad frames in

@@ -139,8 +139,7 @@ public final class VirtualHost: @unchecked Sendable {
     }
 
     static func socketReadable(_ handle: UInt) {
-        let owner = hostsLock?.locked { hosts.first { host in host.lock.locked { host.sockets[handle] != nil } } }
-        owner?.serviceOverlapped(handle)
+        for host in hostsLock?.locked({ hosts }) ?? [] where host.serviceOverlapped(handle) { return }
     }
 
     // MARK: Socket table
@@ -229,19 +228,23 @@ public final class VirtualHost: @unchecked Sendable {
                 ? registry.removeSocket(slot: instance, realPort: socket.realPort, transport: socket.transport, member: member)
                 : socket.sharedWithProcesses
             if !othersHold { socket.closedLocked(by: self) }
-            // Its own operations end, and the AcceptEx others wait in to accept onto it.
-            var pending = socket.pending + socket.changeWaits
-            socket.pending = []
+            // Its own operations end (a datagram socket's receives with its receive side,
+            // below), and the AcceptEx others wait in to accept onto it.
+            var pending = socket.changeWaits
             socket.changeWaits = []
-            for other in sockets.values where other.pending.contains(where: { $0.accept?.acceptor == handle }) {
+            if socket is StreamSocket {
+                pending += socket.pending
+                socket.pending = []
+            }
+            for other in sockets.values where other is StreamSocket && other.pending.contains(where: { $0.accept?.acceptor == handle }) {
                 pending += other.pending.filter { $0.accept?.acceptor == handle }
                 other.pending.removeAll { $0.accept?.acceptor == handle }
             }
             return (socket, pending, socket.activeCalls == 0, othersHold)
         }
-        guard let (socket, pending, closeNow, othersHold) = taken else { return startupCount > 0 ? .notSocket : .notInitialised }
-        // A non-blocking receive runs outside the host's lock: it ends before the descriptor is shut down or closed.
-        (socket as? DatagramSocket)?.endReceiving()
+        guard var (socket, pending, closeNow, othersHold) = taken else { return startupCount > 0 ? .notSocket : .notInitialised }
+        // A receive runs outside the host's lock: it ends before the descriptor is shut down or closed.
+        if let datagram = socket as? DatagramSocket { pending = datagram.endReceiving() + pending }
         for op in pending {
             complete(op, error: .operationAborted, bytes: 0, from: nil)
             // An AcceptEx onto this socket that the OS carries for another's listener ends too.

@@ -47,7 +47,9 @@ class VirtualSocket {
     /// closed only when the last one leaves, so a closed descriptor number is never reused
     /// under a running call.
     var activeCalls = 0
-    /// Overlapped receives in the order they were posted.
+    /// Overlapped operations in the order they were posted: a datagram socket's receives
+    /// (guarded by its receive side, not the host's lock), a stream's AcceptEx, ConnectEx
+    /// and WSARecvMsg.
     var pending: [PendingReceive] = []
     /// Waits for a change of the PC's addresses or routes (SIO_ADDRESS_LIST_CHANGE,
     /// SIO_ROUTING_INTERFACE_CHANGE): they never change, so only a cancel or the close
@@ -101,6 +103,12 @@ class VirtualSocket {
     /// FIONBIO's effect on the backing socket (the virtual mode is the base's `nonBlocking`).
     func takeBlockingMode(nonBlocking: Bool, platform: Platform) -> WinsockError? { nil }
 
+    /// With the host's lock held: takes what guards `pending` besides it (a datagram
+    /// socket's receive side; a stream's queue is the host lock's); false, and nothing taken,
+    /// once closesocket has ended it. `unlockQueue` gives it back.
+    func lockQueue() -> Bool { true }
+    func unlockQueue() {}
+
     /// closesocket's part that is this kind's, under the host's lock (the socket has just
     /// left the table and its registry entry).
     func closedLocked(by host: VirtualHost) {}
@@ -130,8 +138,9 @@ final class DatagramSocket: VirtualSocket {
     var multicastLoop = true
     /// The backing socket's receive side, apart from the host's lock: a take, and a peek with
     /// the discard that follows it, run one at a time under this lock (a discard must take
-    /// the frame its peek saw). So a thread receiving here never holds up another thread's
-    /// call on another socket. Taken alone, or inside the host's lock, never around it.
+    /// the frame its peek saw), and it guards the overlapped receives (`pending`). So a
+    /// thread receiving here never holds up another thread's call on another socket. Taken
+    /// alone, or inside the host's lock, never around it.
     private let receiveLock: Lock
     /// False from closesocket on (guarded by `receiveLock`): a receive that found the socket
     /// before the close must not use its descriptor, which may be another socket's by then.
@@ -153,8 +162,18 @@ final class DatagramSocket: VirtualSocket {
 
     func finishReceive() { receiveLock.platform.unlock(receiveLock.mutex) }
 
-    /// closesocket's end of the receive side: waits for a receive under way, and none starts after.
-    func endReceiving() { receiveLock.locked { receivable = false } }
+    override func lockQueue() -> Bool { startReceive() }
+    override func unlockQueue() { finishReceive() }
+
+    /// closesocket's end of the receive side: waits for a receive under way, and none starts
+    /// after; returns the overlapped receives still pending (they end aborted).
+    func endReceiving() -> [PendingReceive] {
+        receiveLock.locked {
+            receivable = false
+            defer { pending = [] }
+            return pending
+        }
+    }
 
     override var kind: SocketKind { .datagram(self) }
     override var transport: Transport { .udp }

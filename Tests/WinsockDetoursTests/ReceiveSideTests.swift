@@ -5,14 +5,15 @@ import VirtualIPCore
 @testable import WinsockDetours
 
 /// A datagram socket's receive runs on that socket's receive side, not under the host's
-/// lock: a thread inside a receive (its syscall held open here by a platform whose
-/// receive waits until the test lets it go) holds up no call on another socket of the
-/// instance, and closesocket waits for it before the descriptor goes.
+/// lock: a thread inside a receive (a game's, or the readiness thread serving an
+/// overlapped one; its syscall held open here by a platform whose receive waits until the
+/// test lets it go) holds up no call on another socket of the instance, and closesocket
+/// waits for it before the descriptor goes.
 final class ReceiveSideTests: XCTestCase {
     /// The receive the test holds open: the first one on `heldSocket` waits inside the
     /// platform until `release` is signalled.
-    nonisolated(unsafe) static var heldSocket: VL_SOCKET = 0
-    nonisolated(unsafe) static var original: vl_platform = vl_default_platform().pointee
+    static let heldSocket = Locked<VL_SOCKET>(0)
+    nonisolated(unsafe) static let original: vl_platform = vl_default_platform().pointee
     static let inside = DispatchSemaphore(value: 0)
     static let release = DispatchSemaphore(value: 0)
 
@@ -20,11 +21,14 @@ final class ReceiveSideTests: XCTestCase {
     let table = UnsafeMutablePointer<vl_platform>.allocate(capacity: 1)
 
     override func setUpWithError() throws {
-        Self.heldSocket = 0
+        Self.heldSocket.withLock { $0 = 0 }
         table.initialize(to: Self.original)
         table.pointee.receive_frame = { socket, header, buffers, count, flags, received in
-            if socket == ReceiveSideTests.heldSocket {
-                ReceiveSideTests.heldSocket = 0
+            let held = ReceiveSideTests.heldSocket.withLock { held in
+                defer { if held == socket { held = 0 } }
+                return held == socket
+            }
+            if held {
                 ReceiveSideTests.inside.signal()
                 _ = ReceiveSideTests.release.wait(timeout: .now() + 10)
             }
@@ -43,7 +47,7 @@ final class ReceiveSideTests: XCTestCase {
     /// inside the platform's receive; `done` is signalled with its result when it ends.
     func receiveHeld(_ host: VirtualHost, _ handle: UInt, done: @escaping @Sendable (Result<Int, WinsockError>) -> Void) {
         XCTAssertNil(host.setNonBlocking(handle, true))
-        Self.heldSocket = VL_SOCKET(handle)
+        Self.heldSocket.withLock { $0 = VL_SOCKET(handle) }
         Thread.detachNewThread {
             var byte: UInt8 = 0
             let result = withUnsafeMutableBytes(of: &byte) { host.receive(handle, into: $0).map(\.count) }
@@ -75,6 +79,30 @@ final class ReceiveSideTests: XCTestCase {
         var byte: UInt8 = 0
         XCTAssertEqual(withUnsafeMutableBytes(of: &byte) { try? other.receive(sink, into: $0).get().count }, 1)
         XCTAssertEqual(byte, 9)
+    }
+
+    func test_theReadinessThreadServingAReceiveHoldsUpNoSendOnAnotherSocket() throws {
+        let host = lan.hosts[0], other = lan.hosts[1]
+        let receiver = try host.openUDP(port: 4020).get(), sender = try host.openUDP(port: 4021).get()
+        let peer = try other.openUDP(port: 4022).get()
+        let op = OverlappedReceive(event: UnsafeMutableRawPointer(mutating: hookWSACreateEvent()))
+        XCTAssertEqual(lan.as(0) { _ in op.post(receiver).1 }, WSA.IO_PENDING)
+        // The datagram that comes now is taken by the readiness thread, held inside the platform.
+        Self.heldSocket.withLock { $0 = VL_SOCKET(receiver) }
+        var byte: UInt8 = 5
+        XCTAssertEqual(withUnsafeBytes(of: &byte) { try? other.send(peer, $0, to: host.address, port: 4020).get() }, 1)
+        XCTAssertEqual(Self.inside.wait(timeout: .now() + 10), .success, "the readiness thread took the datagram")
+        let sent = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            var byte: UInt8 = 6
+            XCTAssertEqual(withUnsafeBytes(of: &byte) { try? host.send(sender, $0, to: other.address, port: 4022).get() }, 1)
+            sent.signal()
+        }
+        XCTAssertEqual(sent.wait(timeout: .now() + 5), .success, "a send on another socket waited for the readiness thread's receive")
+        Self.release.signal()
+        XCTAssertEqual(lan.as(0) { $0.wait([op.overlapped.pointee.hEvent], timeoutMs: 10_000) }, 0, "the receive completed")
+        XCTAssertEqual(lan.as(0) { _ in op.result(receiver).bytes }, 1)
+        XCTAssertEqual(op.buffer[0], 5)
     }
 
     func test_closesocketWaitsForAReceiveUnderWayBeforeItsDescriptorGoes() throws {
