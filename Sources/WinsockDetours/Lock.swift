@@ -11,6 +11,10 @@ final class Lock: @unchecked Sendable {
 
     deinit { platform.destroyMutex(mutex) }
 
+    /// A hold that spans calls (a datagram socket's receive side): `unlock` ends it.
+    @inline(__always) func lock() { platform.lock(mutex) }
+    @inline(__always) func unlock() { platform.unlock(mutex) }
+
     @inline(__always) func locked<T>(_ body: () -> T) -> T {
         platform.lock(mutex)
         defer { platform.unlock(mutex) }

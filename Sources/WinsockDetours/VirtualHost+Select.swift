@@ -6,9 +6,6 @@ import VirtualIPCore
 /// exceptional. A virtual TCP socket's answer is its backing socket's (the stream is the
 /// OS's), as is any other socket's in the same call: the wait is one real select/WSAPoll over all of them, in the kernel (no polling
 /// loop); it re-checks only when a socket wakes it.
-/// Whose a handle is: the OS's, or a stream or a datagram socket of ours.
-enum Owner { case os, stream, datagram }
-
 extension VirtualHost {
     func select(read: UnsafeMutablePointer<VL_FD_SET>?, write: UnsafeMutablePointer<VL_FD_SET>?,
                 except: UnsafeMutablePointer<VL_FD_SET>?, timeout: UnsafePointer<VL_TIMEVAL>?) -> Result<Int, WinsockError> {
@@ -166,3 +163,6 @@ extension VirtualHost {
         }
     }
 }
+
+/// Whose a handle is: the OS's, or a stream or a datagram socket of ours.
+enum Owner { case os, stream, datagram }

@@ -154,13 +154,13 @@ final class DatagramSocket: VirtualSocket {
     /// Takes the receive side for one receive (or a look at the queue); false, and not
     /// taken, once closesocket has ended it. `finishReceive` gives it back.
     func startReceive() -> Bool {
-        receiveLock.platform.lock(receiveLock.mutex)
+        receiveLock.lock()
         if receivable { return true }
-        receiveLock.platform.unlock(receiveLock.mutex)
+        receiveLock.unlock()
         return false
     }
 
-    func finishReceive() { receiveLock.platform.unlock(receiveLock.mutex) }
+    func finishReceive() { receiveLock.unlock() }
 
     override func lockQueue() -> Bool { startReceive() }
     override func unlockQueue() { finishReceive() }
