@@ -242,9 +242,9 @@ public final class VirtualHost: @unchecked Sendable {
             }
             return (socket, pending, socket.activeCalls == 0, othersHold)
         }
-        guard var (socket, pending, closeNow, othersHold) = taken else { return startupCount > 0 ? .notSocket : .notInitialised }
+        guard let (socket, operations, closeNow, othersHold) = taken else { return startupCount > 0 ? .notSocket : .notInitialised }
         // A receive runs outside the host's lock: it ends before the descriptor is shut down or closed.
-        if let datagram = socket as? DatagramSocket { pending = datagram.endReceiving() + pending }
+        let pending = ((socket as? DatagramSocket)?.endReceiving() ?? []) + operations
         for op in pending {
             complete(op, error: .operationAborted, bytes: 0, from: nil)
             // An AcceptEx onto this socket that the OS carries for another's listener ends too.
