@@ -16,8 +16,8 @@ final class Lock: @unchecked Sendable {
     @inline(__always) func unlock() { platform.unlock(mutex) }
 
     @inline(__always) func locked<T>(_ body: () -> T) -> T {
-        platform.lock(mutex)
-        defer { platform.unlock(mutex) }
+        lock()
+        defer { unlock() }
         return body()
     }
 }
