@@ -15,11 +15,13 @@ extension VirtualHost {
             guard socket.port == nil else { return .failure(WinsockError(Int32(VL_ERROR_INVALID_PARAMETER))) }
             switch platform.openPort(port, threads: threads) {
             case let .success(joined):
-                socket.port = (joined, key)
                 // The port is the file's, whenever its operations end: those already under
                 // way report there too (sock.c: an AcceptEx started before the association,
-                // aborted by the close after it).
-                guard socket.lockQueue() else { return .success(joined) }
+                // aborted by the close after it). Written under the queue's lock too, where
+                // a receive being posted reads it (`post`).
+                let queued = socket.lockQueue()
+                socket.port = (joined, key)
+                guard queued else { return .success(joined) }
                 for op in socket.pending + socket.changeWaits where op.target == nil { op.target = socket.completionTarget }
                 socket.unlockQueue()
                 return .success(joined)
@@ -33,7 +35,10 @@ extension VirtualHost {
     /// FILE_SKIP_SET_EVENT_ON_HANDLE (2) needs nothing, the layer never signals the handle.
     func setCompletionModes(_ handle: UInt, modes: UInt32) -> WinsockError? {
         withSocket(handle) { socket in
-            if modes & 0x1 != 0 { socket.skipPortOnSuccess = true }
+            // Written under the queue's lock too, where a receive being posted reads it.
+            guard modes & 0x1 != 0, socket.lockQueue() else { return nil }
+            socket.skipPortOnSuccess = true
+            socket.unlockQueue()
             return nil
         }
     }

@@ -30,7 +30,8 @@ extension VirtualHost {
                                            overlapped: overlapped, routine: routine)
         }
         let copied = (0..<Int(count)).map { buffers![$0] }
-        return withSocket(handle) { socket in
+        var posting: (op: PendingReceive, receiving: ReceiverView)?
+        let refused: WinsockError? = withSocket(handle) { socket in
             // A stream that is not connected says so, bound or not; an unbound datagram
             // socket is WSAEINVAL. A stream's bytes have no sender: `from` and its length
             // are not looked at (Windows ignores them on a connection).
@@ -47,30 +48,47 @@ extension VirtualHost {
                                     routine: routine, thread: platform.currentThread, target: socket.completionTarget,
                                     message: message, controls: controls,
                                     handleEvent: startedLocked(socket, overlapped, routine: routine))
-            markPending(overlapped, routine: routine)
-            // A datagram socket's queue is its receive side's (one the lookup found open has it).
-            guard socket.lockQueue() else { return .notSocket }
-            defer { socket.unlockQueue() }
-            if socket.pending.isEmpty {
-                switch attempt(socket, op, immediately: true) {
-                case let .completed(bytes, error):
-                    received?.pointee = UInt32(bytes)
-                    flags.pointee = 0
-                    return error
-                case let .failed(error):
-                    overlapped.pointee.Internal = UInt(error.ntStatus)
-                    return error
-                case .wouldBlock:
-                    break
-                }
+            // A datagram socket's receive is posted on its receive side, outside the host's lock.
+            if let datagram = socket as? DatagramSocket {
+                posting = (op, view(of: datagram))
+                return nil
             }
-            socket.pending.append(op)
-            if let error = platform.watchReadable(socket.handle) {
-                socket.pending.removeLast()
-                return error
-            }
-            return .ioPending
+            return post(op, on: socket, received: received, flags: flags)
         }
+        guard let posting else { return refused }
+        return post(posting.op, on: posting.receiving.socket, receiving: posting.receiving, received: received, flags: flags)
+    }
+
+    /// A receive started: tried at once when nothing waits before it, else queued for the
+    /// readiness thread. Takes the lock that guards the socket's queue (`lockQueue`): a
+    /// stream's is the host's, held by the caller; a datagram socket's is its receive side.
+    private func post(_ op: PendingReceive, on socket: VirtualSocket, receiving: ReceiverView? = nil,
+                      received: UnsafeMutablePointer<UInt32>?, flags: UnsafeMutablePointer<UInt32>) -> WinsockError? {
+        markPending(op.overlapped, routine: op.routine)
+        // One the lookup found open has its receive side unless closesocket has ended it since.
+        guard socket.lockQueue() else { return .notSocket }
+        defer { socket.unlockQueue() }
+        // The port as it is now (association writes it under the queue's lock as well).
+        op.target = socket.completionTarget
+        if socket.pending.isEmpty {
+            switch attempt(socket, op, immediately: true, receiving: receiving) {
+            case let .completed(bytes, error):
+                received?.pointee = UInt32(bytes)
+                flags.pointee = 0
+                return error
+            case let .failed(error):
+                op.overlapped.pointee.Internal = UInt(error.ntStatus)
+                return error
+            case .wouldBlock:
+                break
+            }
+        }
+        socket.pending.append(op)
+        if let error = platform.watchReadable(socket.handle) {
+            socket.pending.removeLast()
+            return error
+        }
+        return .ioPending
     }
 
     /// An overlapped receive on a connected stream: the OS's own (see StreamOperations), so

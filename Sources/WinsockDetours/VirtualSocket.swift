@@ -56,6 +56,8 @@ class VirtualSocket {
     /// ends them.
     var changeWaits: [PendingReceive] = []
     /// The completion port CreateIoCompletionPort associated the socket with, and its key.
+    /// This and the next are written under the host's lock and the queue's (`lockQueue`),
+    /// so either lock reads them.
     var port: (handle: UnsafeMutableRawPointer, key: UInt)?
     /// SetFileCompletionNotificationModes' FILE_SKIP_COMPLETION_PORT_ON_SUCCESS.
     var skipPortOnSuccess = false

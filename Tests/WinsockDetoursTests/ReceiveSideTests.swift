@@ -105,6 +105,39 @@ final class ReceiveSideTests: XCTestCase {
         XCTAssertEqual(op.buffer[0], 5)
     }
 
+    func test_postingAnOverlappedReceiveHoldsUpNoSendOnAnotherSocket() throws {
+        let host = lan.hosts[0], other = lan.hosts[1], lan = self.lan!
+        let receiver = try host.openUDP(port: 4030).get(), sender = try host.openUDP(port: 4031).get()
+        let peer = try other.openUDP(port: 4032).get()
+        let op = OverlappedReceive(event: UnsafeMutableRawPointer(mutating: hookWSACreateEvent()))
+        // The receive's first try, in the call that posts it, is held inside the platform.
+        Self.heldSocket.withLock { $0 = VL_SOCKET(receiver) }
+        let posted = Locked<Int32>(0), postReturned = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) let posting = op  // the test's thread reads it only after the post returned
+        Thread.detachNewThread {
+            let error = lan.as(0) { _ in posting.post(receiver).1 }
+            posted.withLock { $0 = error }
+            postReturned.signal()
+        }
+        XCTAssertEqual(Self.inside.wait(timeout: .now() + 10), .success, "the post tried the receive at once")
+        let sent = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            var byte: UInt8 = 6
+            XCTAssertEqual(withUnsafeBytes(of: &byte) { try? host.send(sender, $0, to: other.address, port: 4032).get() }, 1)
+            sent.signal()
+        }
+        XCTAssertEqual(sent.wait(timeout: .now() + 5), .success, "a send on another socket waited for a receive being posted")
+        Self.release.signal()
+        XCTAssertEqual(postReturned.wait(timeout: .now() + 10), .success)
+        XCTAssertEqual(posted.withLock { $0 }, WSA.IO_PENDING)
+        // Queued after its first try: the next datagram completes it.
+        var byte: UInt8 = 7
+        XCTAssertEqual(withUnsafeBytes(of: &byte) { try? other.send(peer, $0, to: host.address, port: 4030).get() }, 1)
+        XCTAssertEqual(lan.as(0) { $0.wait([op.overlapped.pointee.hEvent], timeoutMs: 10_000) }, 0, "the receive completed")
+        XCTAssertEqual(lan.as(0) { _ in op.result(receiver).bytes }, 1)
+        XCTAssertEqual(op.buffer[0], 7)
+    }
+
     func test_closesocketWaitsForAReceiveUnderWayBeforeItsDescriptorGoes() throws {
         let host = lan.hosts[0]
         let receiver = try host.openUDP(port: 4010).get()
