@@ -46,8 +46,10 @@ extension VirtualHost {
 
     /// Takes frames off the backing socket until one may go to the game: bad or spoofed ones
     /// are dropped and counted, frames from other than a connected peer are skipped.
-    /// `peek` (MSG_PEEK) leaves the deliverable one queued; what is skipped is still taken.
-    /// Non-blocking calls run with the lock held; blocking ones without it (inside enter/leave).
+    /// `peek` (MSG_PEEK) leaves the deliverable one queued; what is skipped is still taken,
+    /// unless a blocking take waits in the OS (`mayDiscard`: then WSAEWOULDBLOCK, and that
+    /// take drops it). Non-blocking calls and every peek run on the socket's receive side;
+    /// a blocking take waits in the OS without it (`takeWaitingInOS`).
     func takeDatagram(_ view: ReceiverView, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, blocking: Bool,
                       peek: Bool = false) -> Result<Arrival, WinsockError> {
         var headerBytes: (UInt64, UInt64) = (0, 0)
@@ -75,8 +77,12 @@ extension VirtualHost {
                                                 payloadLength: payload, copied: Int(received.copied) - WireHeader.size))
                     }
                 }
-                // A peeked frame the game will never get must leave the queue, or it would be peeked forever.
-                if peek { platform.discardFrame(view.socket.handle, header: header) }
+                // A peeked frame the game will never get must leave the queue, or it would be
+                // peeked forever; a blocking take waiting in the OS takes it, if one is there.
+                if peek {
+                    guard (view.socket as? DatagramSocket)?.mayDiscard ?? true else { return .failure(.wouldBlock) }
+                    platform.discardFrame(view.socket.handle, header: header)
+                }
             }
         }
     }
@@ -90,15 +96,27 @@ extension VirtualHost {
         return takeDatagram(view, buffers: buffers, count: count, blocking: false, peek: peek)
     }
 
-    /// A blocking receive bounded by SO_RCVTIMEO: waits for the backing socket to be
-    /// readable, then takes without blocking (a frame we drop sends it back to waiting);
-    /// WSAETIMEDOUT when `ms` pass first, as Windows. A close ends the wait (WSAEINTR).
+    /// A blocking take that waits inside the OS (the fast way under Wine: one call), counted
+    /// so that no peek meanwhile discards a frame it may have taken (`mayDiscard`).
+    func takeWaitingInOS(_ view: ReceiverView, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32) -> Result<Arrival, WinsockError> {
+        guard let datagram = view.socket as? DatagramSocket, datagram.startTakingInOS() else { return .failure(.interrupted) }
+        defer { datagram.finishTakingInOS() }
+        return takeDatagram(view, buffers: buffers, count: count, blocking: true)
+    }
+
+    /// A blocking receive bounded by SO_RCVTIMEO (`ms`), and a blocking peek (nil: no
+    /// bound): waits for the backing socket to be readable, then takes without blocking (a
+    /// frame we drop sends it back to waiting); WSAETIMEDOUT when `ms` pass first, as
+    /// Windows. A close ends the wait (WSAEINTR).
     func takeDatagram(_ view: ReceiverView, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, peek: Bool,
-                      withinMs ms: UInt32) -> Result<Arrival, WinsockError> {
-        let deadline = platform.nowMs &+ ms
+                      withinMs ms: UInt32?) -> Result<Arrival, WinsockError> {
+        let deadline = platform.nowMs &+ (ms ?? 0)
         while true {
-            let remaining = Int32(bitPattern: deadline &- platform.nowMs)
-            guard remaining > 0 else { return .failure(.timedOut) }
+            var remaining: Int32 = -1  // no bound
+            if let ms {
+                remaining = Int32(bitPattern: deadline &- platform.nowMs)
+                guard remaining > 0 else { return .failure(.timedOut) }
+            }
             let woke = waitReadable(view.socket.handle, ms: remaining)
             if lock.locked({ view.socket.closed }) { return .failure(.interrupted) }
             if woke < 0 { return .failure(WinsockError(rawValue: -woke)) }
@@ -155,13 +173,13 @@ extension VirtualHost {
             return .failure(block ? .invalidArgument : platform.unboundReceiveError(flags: flags))
         }
         let result: Result<Arrival, WinsockError>
-        if blocking && timeout > 0 {
+        if blocking && (timeout > 0 || peek) {
             willBlock?()
-            result = takeDatagram(receiver, buffers: buffers, count: count, peek: peek, withinMs: timeout)
+            result = takeDatagram(receiver, buffers: buffers, count: count, peek: peek, withinMs: timeout > 0 ? timeout : nil)
             leave(receiver.socket)
         } else if blocking {
             willBlock?()
-            result = takeDatagram(receiver, buffers: buffers, count: count, blocking: true, peek: peek)
+            result = takeWaitingInOS(receiver, buffers: buffers, count: count)
             leave(receiver.socket)
         } else {
             result = takeWithoutBlocking(receiver, buffers: buffers, count: count, peek: peek, closed: .notSocket)
@@ -260,7 +278,9 @@ extension VirtualHost {
                     keep = receiverView.peer.map { $0 == SocketAddress(address: wire.source, port: wire.sourcePort) } ?? true
                 }
                 if keep { return Int(received.length) - WireHeader.size }
-                // Take the frame we will never deliver off the queue, then look again.
+                // Take the frame we will never deliver off the queue, then look again; a
+                // blocking take waiting in the OS takes it instead, if one is there.
+                guard socket.mayDiscard else { return nil }
                 platform.discardFrame(socket.handle, header: raw.baseAddress)
             }
         }

@@ -147,6 +147,12 @@ final class DatagramSocket: VirtualSocket {
     /// False from closesocket on (guarded by `receiveLock`): a receive that found the socket
     /// before the close must not use its descriptor, which may be another socket's by then.
     private var receivable = true
+    /// Blocking takes waiting inside the OS, off the receive side (guarded by `receiveLock`):
+    /// they wait as Wine's own blocking receive does, one call, so they cannot hold the lock
+    /// (select and the other threads' receives would wait for a datagram). While one is,
+    /// a peek never discards the frame it saw: the blocking take may have taken it since,
+    /// and the discard would take the next, which the game should get.
+    private var takersInOS = 0
 
     init(handle: UInt, realPort: UInt16, platform: Platform) {
         receiveLock = Lock(platform)
@@ -163,6 +169,20 @@ final class DatagramSocket: VirtualSocket {
     }
 
     func finishReceive() { receiveLock.unlock() }
+
+    /// A blocking take is about to wait inside the OS (false: closesocket ended the receive
+    /// side); `finishTakingInOS` when it is back.
+    func startTakingInOS() -> Bool {
+        guard startReceive() else { return false }
+        takersInOS += 1
+        finishReceive()
+        return true
+    }
+
+    func finishTakingInOS() { receiveLock.locked { takersInOS -= 1 } }
+
+    /// Whether a peek may discard the frame it saw (receive side held).
+    var mayDiscard: Bool { takersInOS == 0 }
 
     override func lockQueue() -> Bool { startReceive() }
     override func unlockQueue() { finishReceive() }
