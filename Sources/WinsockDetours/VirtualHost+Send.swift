@@ -86,10 +86,17 @@ extension VirtualHost {
             }
         }
         // Only an overlapped send looks for a completion port (the lock, off the plain send's
-        // path); a stream's is the platform's (it may end later).
-        if routine != nil, withSocket(handle, orFail: { _ in false }, { $0.port != nil }) { return .invalidArgument }
-        let datagram: (target: CompletionTarget?, handleEvent: UnsafeMutableRawPointer?)? = withSocket(handle, orFail: { _ in (nil, nil) }) {
-            $0 is StreamSocket ? nil : ($0.completionTarget, startedLocked($0, overlapped, routine: routine))
+        // path); a stream's is the platform's (it may end later). A completion routine on a
+        // socket that has a port: WSAEINVAL, as Windows' I/O manager answers.
+        let started: Result<(target: CompletionTarget?, handleEvent: UnsafeMutableRawPointer?)?, WinsockError> =
+            withSocket(handle, orFail: { _ in .success((nil, nil)) }) { socket in
+                if routine != nil, socket.port != nil { return .failure(.invalidArgument) }
+                return .success(socket is StreamSocket ? nil : (socket.completionTarget, startedLocked(socket, overlapped, routine: routine)))
+            }
+        let datagram: (target: CompletionTarget?, handleEvent: UnsafeMutableRawPointer?)?
+        switch started {
+        case let .failure(error): return error
+        case let .success(found): datagram = found
         }
         guard let datagram else {
             return streamSendOverlapped(handle, buffers: buffers, count: count, sent: sent, flags: flags, overlapped: overlapped, routine: routine)
