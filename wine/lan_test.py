@@ -13,14 +13,17 @@ injector, unpinned, so they also race for registry slots:
   3. A program importing ws2_32 by ordinal, and resolving functions late through
      GetProcAddress (by name and ordinal), is hooked too; without the DLL it fails.
   4. Two copies in two different Wine prefixes (two wineservers) find each other.
+  5. Copies sharing one log at trace level: every line each wrote is there, whole (exact
+     counts of traced calls); control: Wine's plain append from 4 processes loses lines.
 """
 import os
+import re
 import subprocess
 import tempfile
 import time
 
 from winelab import (Copy, check, default_prefixes, fields, finish, hooked, prepare_prefix, require_private_network,
-                     status_rows, stop_prefix, unhooked, LINE_TIMEOUT)
+                     status_rows, stop_prefix, unhooked, windows_path, LINE_TIMEOUT)
 
 
 def lan_run(title, envs, broadcaster_ip, registry, commands=None):
@@ -84,6 +87,65 @@ def control_run(env):
     first.finish()
 
 
+LOG_LINE = re.compile(r"^\[\d+\] pid (\d+) (error|warning|info|debug|trace): ")
+SENDS = 3000  # datagrams each udpbench client sends after its round trips
+
+
+def read_log(path):
+    """The log's lines: each whole one's (pid, text), and how many are not whole."""
+    whole, broken = [], 0
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f.read().splitlines():
+            match = LOG_LINE.match(line)
+            if match:
+                whole.append((match.group(1), line[match.end():]))
+            else:
+                broken += 1
+    return whole, broken
+
+
+def calls(lines, pid, function):
+    return sum(1 for who, text in lines if who == pid and text.startswith(function + "("))
+
+
+def shared_log_run(env, work):
+    """Copies may share one log (VIRTUALLAN_LOG): every line each writes is there, whole."""
+    print(f"one log shared by 4 copies, every hooked call traced (2 udpbench pairs, {SENDS} datagrams each)")
+    # Control: Wine's own append from 4 processes at once loses lines (the DLL appended so).
+    control = os.path.join(work, "log-control.txt")
+    writers = [Copy(unhooked("appendlog.exe", windows_path(control), str(SENDS)), env) for _ in range(4)]
+    pids = [(writer.line("RESULT") or "").partition("pid=")[2] for writer in writers]
+    for writer in writers:
+        writer.finish()
+    lines, broken = read_log(control)
+    kept = sum(calls(lines, pid, "sendto") for pid in pids)
+    check(broken > 0 or kept < 4 * SENDS,
+          f"control: 4 processes appending to one file the plain way lose lines under Wine: {kept} of {4 * SENDS} whole, {broken} broken")
+    log = os.path.join(work, "log-shared.txt")
+    env = {**env, "VIRTUALLAN_REGISTRY": os.path.join(work, "registry-log"), "VIRTUALLAN_LOG": log, "VIRTUALLAN_LOG_LEVEL": "trace"}
+    servers = [Copy(hooked("udpbench.exe", "server", "5000"), {**env, "VIRTUALLAN_INSTANCE": str(i)}) for i in range(2)]
+    if not check(all(server.line("ready") == "ready" for server in servers), "both servers are ready"):
+        return
+    clients = [Copy(hooked("udpbench.exe", "client", f"192.168.80.{i + 1}", "5000", "1", str(SENDS)),
+                    {**env, "VIRTUALLAN_INSTANCE": str(2 + i)}) for i in range(2)]
+    results = [client.line("RESULT") for client in clients]
+    for copy in clients + servers:
+        copy.finish()
+    lines, broken = read_log(log)
+    check(broken == 0, f"all {len(lines)} lines of the shared log are whole ({broken} broken)")
+    pids = sorted({pid for pid, _ in lines})
+    check(len(pids) == 4, f"the 4 copies wrote to it: pids {pids}")
+    # Each count holds only if no line is missing: a client sends once per trip, SENDS
+    # datagrams and its end (one more than its receives); a server receives once per trip,
+    # per datagram that reached it and per end, and answers once per trip and end.
+    received = [int(fields(result)["received"].split("/")[0]) if result and "received=" in result else -1 for result in results]
+    clients = [pid for pid in pids if calls(lines, pid, "sendto") - calls(lines, pid, "recv") == SENDS + 1]
+    check(len(clients) == 2, f"each client's traced sends minus receives is {SENDS + 1}: {results}")
+    answered = sorted(calls(lines, pid, "recvfrom") - calls(lines, pid, "sendto") for pid in pids if pid not in clients)
+    check(answered == sorted(count + 1 for count in received),
+          f"each server's traced receives minus answers is the datagrams it counted plus one: {answered}, counted {received}")
+
+
 def main():
     require_private_network()
     work = tempfile.mkdtemp(prefix="virtuallan-wine-")
@@ -100,6 +162,7 @@ def main():
             lan_run(f"{count} copies in one prefix", [env] * count, "192.168.80.3", registry)
         control_run(base)
         bindings_run({**base, "VIRTUALLAN_REGISTRY": os.path.join(work, "registry-bindings")})
+        shared_log_run(base, work)
         registry = os.path.join(work, "registry-prefixes")
         envs = [{**base, "WINEPREFIX": prefix, "VIRTUALLAN_REGISTRY": registry} for prefix in prefixes]
         lan_run("2 copies in 2 Wine prefixes", envs, "192.168.80.2", registry)
