@@ -263,20 +263,36 @@ static int32_t peer_name(VL_SOCKET s, void *name, int32_t *length) {
     return getpeername((int)s, (struct sockaddr *)&peer, &size) == 0 ? 0 : VL_WSAENOTCONN;
 }
 
-/* getsockname of a descriptor, written in Winsock's IPv6 layout (family 23, port, flow
- * info, address, scope), the only one the layer asks this for. */
+/* getsockname of a descriptor in Winsock's layout: IPv4 (family 2, port, address) or IPv6
+ * (family 23, port, flow info, address, scope). One not bound is WSAEINVAL, as Windows
+ * answers (Linux names it with port 0). */
 static int32_t local_name(VL_SOCKET s, void *name, int32_t *length) {
-    struct sockaddr_in6 local;
+    struct sockaddr_storage local;
     socklen_t size = sizeof local;
-    if (!name || !length || *length < 28) return VL_WSAEFAULT;
+    if (!name || !length) return VL_WSAEFAULT;
     if (getsockname((int)s, (struct sockaddr *)&local, &size) != 0) return VL_WSAENOTSOCK;
-    if (local.sin6_family != AF_INET6) return VL_WSAEAFNOSUPPORT;
     uint8_t *out = name;
+    if (local.ss_family == AF_INET) {
+        const struct sockaddr_in *v4 = (const struct sockaddr_in *)&local;
+        if (v4->sin_port == 0) return VL_WSAEINVAL;
+        if (*length < 16) return VL_WSAEFAULT;
+        uint16_t family = VL_AF_INET;
+        memset(out, 0, 16);
+        memcpy(out, &family, 2);
+        memcpy(out + 2, &v4->sin_port, 2);
+        memcpy(out + 4, &v4->sin_addr, 4);
+        *length = 16;
+        return 0;
+    }
+    if (local.ss_family != AF_INET6) return VL_WSAEAFNOSUPPORT;
+    const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&local;
+    if (v6->sin6_port == 0) return VL_WSAEINVAL;
+    if (*length < 28) return VL_WSAEFAULT;
     uint16_t family = VL_AF_INET6;
     memset(out, 0, 28);
     memcpy(out, &family, 2);
-    memcpy(out + 2, &local.sin6_port, 2);
-    memcpy(out + 8, &local.sin6_addr, 16);
+    memcpy(out + 2, &v6->sin6_port, 2);
+    memcpy(out + 8, &v6->sin6_addr, 16);
     *length = 28;
     return 0;
 }

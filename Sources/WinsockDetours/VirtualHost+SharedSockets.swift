@@ -100,8 +100,26 @@ extension VirtualHost {
             SharedSocketRecord.instance(at: record.baseAddress!) == claim ? SharedSocketRecord.makeSocket(at: record.baseAddress!, handle: handle, platform: platform) : nil
         }
         guard taken, let socket = made else { return nil }
+        // A copy closed without Winsock (CloseHandle before its first use) leaves its record,
+        // and the OS may give its number to anything since: the record is gone now, and
+        // the handle is not taken for the socket unless it is that socket.
+        guard isBacking(handle, realPort: socket.realPort) else {
+            log(.info, "handle \(handle): a socket copied into this process was closed unused; the handle is something else now")
+            return nil
+        }
         sockets[handle] = socket
         handleCopies.insert(handle)
         return socket
+    }
+
+    /// Whether `handle` is a backing socket on `realPort` (the OS's local name; 0: one not
+    /// bound, a stream that never was).
+    private func isBacking(_ handle: UInt, realPort: UInt16) -> Bool {
+        var name: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)  // room for an IPv6 name
+        var length = Int32(MemoryLayout.size(ofValue: name))
+        let error = withUnsafeMutableBytes(of: &name) { platform.localName(handle, $0.baseAddress!, length: &length) }
+        guard realPort != 0 else { return error == .invalidArgument }
+        // The port sits at bytes 2-3 in network order, in an IPv4 and an IPv6 name alike.
+        return error == nil && length >= 4 && withUnsafeBytes(of: &name) { UInt16($0[2]) << 8 | UInt16($0[3]) } == realPort
     }
 }

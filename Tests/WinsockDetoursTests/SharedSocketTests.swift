@@ -216,6 +216,24 @@ final class SharedSocketTests: LANTestCase {
         }
     }
 
+    /// A copy the child closed without Winsock before its first use leaves its record; the
+    /// handle's number, the OS's to give to anything since (here a file), is not taken for
+    /// the socket. (The test above is the control: a copy that is there is the socket.)
+    func test_aCopysNumberReusedAfterItClosedUnusedIsNotTheSocket() throws {
+        let child = try startChild()
+        let copied = lan.as(0) { ws -> UInt in
+            let s = ws.gameSocket(port: 7800)
+            let (ok, copy) = duplicateHandle(s, into: childPid, options: 2)  // DUPLICATE_SAME_ACCESS
+            XCTAssertEqual(ok, 1)
+            return copy
+        }
+        // The copy goes without the layer seeing it, and its number is a file's now.
+        let file = Glibc.open("/dev/null", O_RDONLY)
+        XCTAssertEqual(dup2(file, Int32(copied)), Int32(copied))
+        Glibc.close(file)
+        XCTAssertFalse(lan.hosts[child].isVirtual(copied), "a file under the copy's old number is no virtual socket")
+    }
+
     /// Into a process of no virtual PC the copy is refused before it is made. Control: into
     /// the child it is made.
     func test_aHandleForAProcessOfAnotherPCIsRefused() throws {

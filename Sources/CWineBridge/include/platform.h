@@ -98,8 +98,8 @@ typedef struct vl_platform {
      * which is the answer (Wine's differs from Windows' for an unconnected or shut down
      * socket, and a program under Wine expects Wine's). */
     int32_t (*peer_name)(VL_SOCKET socket, void *name, int32_t *length);
-    /* getsockname of an OS socket the layer does not virtualise (an IPv6 one): 0 or the
-     * OS's error. */
+    /* getsockname of an OS socket (an IPv6 one the layer does not virtualise, or a handle
+     * that may be a copy of a backing socket): 0 or the OS's error (not bound: WSAEINVAL). */
     int32_t (*local_name)(VL_SOCKET socket, void *name, int32_t *length);
     /* WSADuplicateSocketA/W (`wide`) of the backing socket for `process`: 0 or the Winsock
      * error (the OS's checks of the process and of `info`). */
