@@ -271,29 +271,22 @@ static int32_t local_name(VL_SOCKET s, void *name, int32_t *length) {
     socklen_t size = sizeof local;
     if (!name || !length) return VL_WSAEFAULT;
     if (getsockname((int)s, (struct sockaddr *)&local, &size) != 0) return VL_WSAENOTSOCK;
-    uint8_t *out = name;
-    if (local.ss_family == AF_INET) {
-        const struct sockaddr_in *v4 = (const struct sockaddr_in *)&local;
-        if (v4->sin_port == 0) return VL_WSAEINVAL;
-        if (*length < 16) return VL_WSAEFAULT;
-        uint16_t family = VL_AF_INET;
-        memset(out, 0, 16);
-        memcpy(out, &family, 2);
-        memcpy(out + 2, &v4->sin_port, 2);
-        memcpy(out + 4, &v4->sin_addr, 4);
-        *length = 16;
-        return 0;
-    }
-    if (local.ss_family != AF_INET6) return VL_WSAEAFNOSUPPORT;
+    const struct sockaddr_in *v4 = (const struct sockaddr_in *)&local;
     const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&local;
-    if (v6->sin6_port == 0) return VL_WSAEINVAL;
-    if (*length < 28) return VL_WSAEFAULT;
-    uint16_t family = VL_AF_INET6;
-    memset(out, 0, 28);
+    int ipv4 = local.ss_family == AF_INET;
+    if (!ipv4 && local.ss_family != AF_INET6) return VL_WSAEAFNOSUPPORT;
+    uint16_t port = ipv4 ? v4->sin_port : v6->sin6_port;
+    if (port == 0) return VL_WSAEINVAL;
+    int32_t total = ipv4 ? 16 : 28;
+    if (*length < total) return VL_WSAEFAULT;
+    uint16_t family = ipv4 ? VL_AF_INET : VL_AF_INET6;
+    uint8_t *out = name;
+    memset(out, 0, (size_t)total);
     memcpy(out, &family, 2);
-    memcpy(out + 2, &v6->sin6_port, 2);
-    memcpy(out + 8, &v6->sin6_addr, 16);
-    *length = 28;
+    memcpy(out + 2, &port, 2);
+    if (ipv4) memcpy(out + 4, &v4->sin_addr, 4);
+    else memcpy(out + 8, &v6->sin6_addr, 16);
+    *length = total;
     return 0;
 }
 

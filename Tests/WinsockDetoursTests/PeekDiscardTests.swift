@@ -9,24 +9,19 @@ import VirtualIPCore
 /// not meet: if the blocking take took that frame between the peek and the discard, the
 /// discard would take the next one, a datagram the game should get. The platform here
 /// holds each step at a gate until the test opens it, to make exactly that order.
-final class PeekDiscardTests: XCTestCase {
+final class PeekDiscardTests: WrappedPlatformTestCase {
     static let receiver = Locked<VL_SOCKET>(0)
     static let takes = Locked<Int>(0)
-    nonisolated(unsafe) static let original: vl_platform = vl_default_platform().pointee
     /// The blocking take's first and second OS calls, and the peek, each wait at a gate.
     static let takeArrived = [DispatchSemaphore(value: 0), DispatchSemaphore(value: 0)]
     static let takeGo = [DispatchSemaphore(value: 0), DispatchSemaphore(value: 0)]
     static let peekArrived = DispatchSemaphore(value: 0)
     static let peekGo = DispatchSemaphore(value: 0)
 
-    var lan: TestLAN!
-    let table = UnsafeMutablePointer<vl_platform>.allocate(capacity: 1)
-
-    override func setUpWithError() throws {
+    override func wrap(_ table: inout vl_platform) {
         Self.receiver.withLock { $0 = 0 }
         Self.takes.withLock { $0 = 0 }
-        table.initialize(to: Self.original)
-        table.pointee.receive_frame = { socket, header, buffers, count, flags, received in
+        table.receive_frame = { socket, header, buffers, count, flags, received in
             if socket == PeekDiscardTests.receiver.withLock({ $0 }), flags & Int32(VL_RECEIVE_BLOCKING) != 0 {
                 let call = PeekDiscardTests.takes.withLock { calls in
                     defer { calls += 1 }
@@ -37,23 +32,16 @@ final class PeekDiscardTests: XCTestCase {
                     _ = PeekDiscardTests.takeGo[call].wait(timeout: .now() + 10)
                 }
             }
-            return PeekDiscardTests.original.receive_frame!(socket, header, buffers, count, flags, received)
+            return WrappedPlatformTestCase.original.receive_frame!(socket, header, buffers, count, flags, received)
         }
-        table.pointee.peek_frame = { socket, header, received in
-            let result = PeekDiscardTests.original.peek_frame!(socket, header, received)
+        table.peek_frame = { socket, header, received in
+            let result = WrappedPlatformTestCase.original.peek_frame!(socket, header, received)
             if socket == PeekDiscardTests.receiver.withLock({ $0 }) {
                 PeekDiscardTests.peekArrived.signal()
                 _ = PeekDiscardTests.peekGo.wait(timeout: .now() + 10)
             }
             return result
         }
-        lan = try TestLAN(instances: 2, platform: Platform(table))
-        for host in lan.hosts { host.start() }
-    }
-
-    override func tearDown() {
-        lan.shutdown()
-        table.deallocate()
     }
 
     func test_aPeekNeverDiscardsADatagramABlockingTakeLeftBehind() throws {

@@ -9,21 +9,16 @@ import VirtualIPCore
 /// overlapped one; its syscall held open here by a platform whose receive waits until the
 /// test lets it go) holds up no call on another socket of the instance, and closesocket
 /// waits for it before the descriptor goes.
-final class ReceiveSideTests: XCTestCase {
+final class ReceiveSideTests: WrappedPlatformTestCase {
     /// The receive the test holds open: the first one on `heldSocket` waits inside the
     /// platform until `release` is signalled.
     static let heldSocket = Locked<VL_SOCKET>(0)
-    nonisolated(unsafe) static let original: vl_platform = vl_default_platform().pointee
     static let inside = DispatchSemaphore(value: 0)
     static let release = DispatchSemaphore(value: 0)
 
-    var lan: TestLAN!
-    let table = UnsafeMutablePointer<vl_platform>.allocate(capacity: 1)
-
-    override func setUpWithError() throws {
+    override func wrap(_ table: inout vl_platform) {
         Self.heldSocket.withLock { $0 = 0 }
-        table.initialize(to: Self.original)
-        table.pointee.receive_frame = { socket, header, buffers, count, flags, received in
+        table.receive_frame = { socket, header, buffers, count, flags, received in
             let held = ReceiveSideTests.heldSocket.withLock { held in
                 defer { if held == socket { held = 0 } }
                 return held == socket
@@ -32,15 +27,8 @@ final class ReceiveSideTests: XCTestCase {
                 ReceiveSideTests.inside.signal()
                 _ = ReceiveSideTests.release.wait(timeout: .now() + 10)
             }
-            return ReceiveSideTests.original.receive_frame!(socket, header, buffers, count, flags, received)
+            return WrappedPlatformTestCase.original.receive_frame!(socket, header, buffers, count, flags, received)
         }
-        lan = try TestLAN(instances: 2, platform: Platform(table))
-        for host in lan.hosts { host.start() }
-    }
-
-    override func tearDown() {
-        lan.shutdown()
-        table.deallocate()
     }
 
     /// Starts a non-blocking receive on `handle` on another thread and returns once it is
@@ -56,6 +44,18 @@ final class ReceiveSideTests: XCTestCase {
         XCTAssertEqual(Self.inside.wait(timeout: .now() + 10), .success, "the receive reached the platform")
     }
 
+    /// Sends one byte from `sender` on another thread; the semaphore is signalled when the
+    /// send has ended (with one byte sent).
+    func sendOnAnotherThread(_ host: VirtualHost, _ sender: UInt, _ byte: UInt8, to address: IPv4Address, port: UInt16) -> DispatchSemaphore {
+        let sent = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            var value = byte
+            XCTAssertEqual(withUnsafeBytes(of: &value) { try? host.send(sender, $0, to: address, port: port).get() }, 1)
+            sent.signal()
+        }
+        return sent
+    }
+
     func test_aReceiveUnderWayHoldsUpNoSendOnAnotherSocket() throws {
         let host = lan.hosts[0], other = lan.hosts[1]
         let receiver = try host.openUDP(port: 4000).get(), sender = try host.openUDP(port: 4001).get()
@@ -65,13 +65,7 @@ final class ReceiveSideTests: XCTestCase {
             if case .failure(.wouldBlock) = result {} else { XCTFail("nothing was queued: \(result)") }
             received.signal()
         }
-        let sent = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            var byte: UInt8 = 9
-            let result = withUnsafeBytes(of: &byte) { host.send(sender, $0, to: other.address, port: 4002) }
-            XCTAssertEqual(try? result.get(), 1)
-            sent.signal()
-        }
+        let sent = sendOnAnotherThread(host, sender, 9, to: other.address, port: 4002)
         // The send ends while the receive is still inside the platform.
         XCTAssertEqual(sent.wait(timeout: .now() + 5), .success, "a send on another socket waited for a receive")
         Self.release.signal()
@@ -92,12 +86,7 @@ final class ReceiveSideTests: XCTestCase {
         var byte: UInt8 = 5
         XCTAssertEqual(withUnsafeBytes(of: &byte) { try? other.send(peer, $0, to: host.address, port: 4020).get() }, 1)
         XCTAssertEqual(Self.inside.wait(timeout: .now() + 10), .success, "the readiness thread took the datagram")
-        let sent = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            var byte: UInt8 = 6
-            XCTAssertEqual(withUnsafeBytes(of: &byte) { try? host.send(sender, $0, to: other.address, port: 4022).get() }, 1)
-            sent.signal()
-        }
+        let sent = sendOnAnotherThread(host, sender, 6, to: other.address, port: 4022)
         XCTAssertEqual(sent.wait(timeout: .now() + 5), .success, "a send on another socket waited for the readiness thread's receive")
         Self.release.signal()
         XCTAssertEqual(lan.as(0) { $0.wait([op.overlapped.pointee.hEvent], timeoutMs: 10_000) }, 0, "the receive completed")
@@ -120,12 +109,7 @@ final class ReceiveSideTests: XCTestCase {
             postReturned.signal()
         }
         XCTAssertEqual(Self.inside.wait(timeout: .now() + 10), .success, "the post tried the receive at once")
-        let sent = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            var byte: UInt8 = 6
-            XCTAssertEqual(withUnsafeBytes(of: &byte) { try? host.send(sender, $0, to: other.address, port: 4032).get() }, 1)
-            sent.signal()
-        }
+        let sent = sendOnAnotherThread(host, sender, 6, to: other.address, port: 4032)
         XCTAssertEqual(sent.wait(timeout: .now() + 5), .success, "a send on another socket waited for a receive being posted")
         Self.release.signal()
         XCTAssertEqual(postReturned.wait(timeout: .now() + 10), .success)

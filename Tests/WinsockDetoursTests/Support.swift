@@ -22,6 +22,29 @@ class LANTestCase: XCTestCase {
     override func tearDown() { lan?.shutdown() }
 }
 
+/// A test case on 2 started instances whose platform is the Linux one with entries the
+/// test changes (`wrap`): to hold a call inside the platform until the test lets it go.
+class WrappedPlatformTestCase: XCTestCase {
+    nonisolated(unsafe) static let original: vl_platform = vl_default_platform().pointee
+    var lan: TestLAN!
+    let table = UnsafeMutablePointer<vl_platform>.allocate(capacity: 1)
+
+    /// Changes entries of `table`, a copy of the Linux platform's.
+    func wrap(_ table: inout vl_platform) {}
+
+    override func setUpWithError() throws {
+        table.initialize(to: Self.original)
+        wrap(&table.pointee)
+        lan = try TestLAN(instances: 2, platform: Platform(table))
+        for host in lan.hosts { host.start() }
+    }
+
+    override func tearDown() {
+        lan.shutdown()
+        table.deallocate()
+    }
+}
+
 /// A virtual LAN inside the test process: one in-memory registry, `count` instances. Calls
 /// go through the real entry points (libffi, hook table signatures) on behalf of whichever
 /// instance `as(_:)` selects.
