@@ -7,6 +7,8 @@
 
 /* errno -> Winsock error. */
 int32_t vl_linux_wsa_error(int e);
+/* The platform's clock (now_ms): monotonic milliseconds, wrapping. */
+uint32_t vl_linux_now_ms(void);
 void vl_linux_set_last_error(int32_t e);
 /* Winsock's stream flags (MSG_OOB, MSG_PEEK, MSG_WAITALL) -> Linux's. */
 int vl_linux_stream_flags(int32_t flags);

@@ -135,7 +135,7 @@ static void timer_stop(void *handle) {
     free(t);
 }
 
-static uint32_t now_ms(void) {
+uint32_t vl_linux_now_ms(void) {
     struct timespec now;
     /* CLOCK_MONOTONIC_RAW: the clock Wine's QueryPerformanceCounter reads, so heartbeats of
      * Linux and Windows instances are comparable. */
@@ -289,7 +289,7 @@ static vl_platform linux_platform = {
     .get_last_error = get_last_error, .set_last_error = vl_linux_set_last_error,
     .mutex_create = mutex_create, .mutex_lock = mutex_lock, .mutex_unlock = mutex_unlock, .mutex_destroy = mutex_destroy,
     .timer_start = timer_start, .timer_stop = timer_stop,
-    .now_ms = now_ms, .process_id = process_id, .process_id_of = process_id_of, .owner_kind = 1, .is_process_alive = is_process_alive, .is_sibling_alive = is_sibling_alive,
+    .now_ms = vl_linux_now_ms, .process_id = process_id, .process_id_of = process_id_of, .owner_kind = 1, .is_process_alive = is_process_alive, .is_sibling_alive = is_sibling_alive,
     .memory_usable = memory_usable, .dos_error = dos_error,
     .get_env = get_env, .default_registry_path = default_registry_path,
     .registry_map = registry_map, .registry_unlock = registry_unlock, .registry_unmap = registry_unmap,

@@ -217,9 +217,21 @@ static int32_t receive(int fd, void *header, const VL_WSABUF *buffers, uint32_t 
 }
 
 static int32_t receive_frame(VL_SOCKET s, void *header, const VL_WSABUF *buffers, uint32_t count,
-                             int32_t flags, vl_received *r) {
-    return receive((int)s, header, buffers, count,
-                   (flags & VL_RECEIVE_BLOCKING ? 0 : MSG_DONTWAIT) | (flags & VL_RECEIVE_PEEK ? MSG_PEEK : 0), r);
+                             int32_t flags, uint32_t timeout_ms, vl_received *r) {
+    int peek = flags & VL_RECEIVE_PEEK ? MSG_PEEK : 0;
+    if (!(flags & VL_RECEIVE_BLOCKING) || !timeout_ms) return receive((int)s, header, buffers, count, (flags & VL_RECEIVE_BLOCKING ? 0 : MSG_DONTWAIT) | peek, r);
+    /* Bounded: wait for it, then take it without waiting (another thread may have). */
+    uint32_t deadline = vl_linux_now_ms() + timeout_ms;
+    for (;;) {
+        int32_t remaining = (int32_t)(deadline - vl_linux_now_ms());
+        if (remaining <= 0) return VL_WSAETIMEDOUT;
+        struct pollfd one = { .fd = (int)s, .events = POLLIN };
+        int ready = poll(&one, 1, remaining);
+        if (ready < 0 && errno != EINTR) return vl_linux_wsa_error(errno);
+        if (ready <= 0) continue;
+        int32_t e = receive((int)s, header, buffers, count, MSG_DONTWAIT | peek, r);
+        if (e != VL_WSAEWOULDBLOCK) return e;
+    }
 }
 
 static int32_t peek_frame(VL_SOCKET s, void *header, vl_received *r) {

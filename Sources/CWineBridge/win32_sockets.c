@@ -148,8 +148,10 @@ static int32_t send_one(VL_SOCKET s, WSABUF *b, uint32_t count, uint16_t real_po
 
 /* One receive; `blocking` waits for the datagram with a real overlapped WSARecvFrom on this
  * thread's event: the way Wine's own blocking recv waits, one server call plus the wait
- * (a would-block receive, a select and another receive cost two calls more). */
-static int32_t receive(SOCKET s, void *header, const VL_WSABUF *buffers, uint32_t count, DWORD flags, vl_received *r, int blocking) {
+ * (a would-block receive, a select and another receive cost two calls more); for at most
+ * `timeout_ms` when it is not 0 (SO_RCVTIMEO), then WSAETIMEDOUT. */
+static int32_t receive(SOCKET s, void *header, const VL_WSABUF *buffers, uint32_t count, DWORD flags, vl_received *r, int blocking,
+                       uint32_t timeout_ms) {
     static __thread HANDLE thread_event;
     if (blocking && !thread_event) thread_event = CreateEventA(NULL, TRUE, FALSE, NULL);
     if (count + 1 > MAX_BUFFERS) return VL_WSAENOBUFS;
@@ -160,7 +162,7 @@ static int32_t receive(SOCKET s, void *header, const VL_WSABUF *buffers, uint32_
     for (uint32_t i = 0; i < count; i++) { b[i + 1].buf = buffers[i].buf; b[i + 1].len = buffers[i].len; capacity += buffers[i].len; }
     struct sockaddr_in from;
     int from_length = sizeof from;
-    DWORD received = 0, f = flags;
+    DWORD received = 0, f = flags, deadline = GetTickCount() + timeout_ms;
     for (;;) {
         WSAOVERLAPPED overlapped;
         memset(&overlapped, 0, sizeof overlapped);
@@ -169,7 +171,16 @@ static int32_t receive(SOCKET s, void *header, const VL_WSABUF *buffers, uint32_
         int rc = vl_original.WSARecvFrom(s, b, count + 1, &received, &f, (struct sockaddr *)&from, &from_length, wait, NULL);
         int32_t e = rc == 0 ? 0 : vl_win32_last_error();
         while (e == WSA_IO_PENDING || e == WSA_IO_INCOMPLETE) {
-            WaitForSingleObject(thread_event, INFINITE);
+            LONG remaining = (LONG)(deadline - GetTickCount());
+            if (timeout_ms && (remaining <= 0 || WaitForSingleObject(thread_event, (DWORD)remaining) == WAIT_TIMEOUT)) {
+                /* Time is up: cancel it and learn how it ended (a datagram may have come
+                 * meanwhile, and then it is the answer). */
+                CancelIoEx((HANDLE)s, &overlapped);
+                e = vl_original.WSAGetOverlappedResult(s, &overlapped, &received, TRUE, &f) ? 0 : vl_win32_last_error();
+                if (e == WSA_OPERATION_ABORTED) return WSAETIMEDOUT;
+                break;
+            }
+            if (!timeout_ms) WaitForSingleObject(thread_event, INFINITE);
             e = vl_original.WSAGetOverlappedResult(s, &overlapped, &received, FALSE, &f) ? 0 : vl_win32_last_error();
         }
         /* WSAECONNRESET: an ICMP port-unreachable for an earlier send of ours; not a datagram. */
@@ -185,15 +196,16 @@ static int32_t receive(SOCKET s, void *header, const VL_WSABUF *buffers, uint32_
 }
 
 static int32_t receive_frame(VL_SOCKET s, void *header, const VL_WSABUF *buffers, uint32_t count,
-                             int32_t flags, vl_received *r) {
-    return receive((SOCKET)s, header, buffers, count, flags & VL_RECEIVE_PEEK ? MSG_PEEK : 0, r, flags & VL_RECEIVE_BLOCKING);
+                             int32_t flags, uint32_t timeout_ms, vl_received *r) {
+    return receive((SOCKET)s, header, buffers, count, flags & VL_RECEIVE_PEEK ? MSG_PEEK : 0, r, flags & VL_RECEIVE_BLOCKING,
+                   timeout_ms);
 }
 
 static int32_t peek_frame(VL_SOCKET s, void *header, vl_received *r) {
     /* The whole datagram must be peeked to learn its length. */
     static __thread char scratch[65536];
     VL_WSABUF rest = { sizeof scratch, scratch };
-    return receive((SOCKET)s, header, &rest, 1, MSG_PEEK, r, 0);
+    return receive((SOCKET)s, header, &rest, 1, MSG_PEEK, r, 0, 0);
 }
 
 static int32_t set_receive_buffer(VL_SOCKET s, int32_t bytes) {

@@ -56,18 +56,19 @@ public struct Platform: @unchecked Sendable {
         return sent < 0 ? .failure(WinsockError(rawValue: -sent)) : .success(Int(sent))
     }
 
-    /// One datagram scattered over `header` + buffers (`VL_RECEIVE_*` flags).
+    /// One datagram scattered over `header` + buffers (`VL_RECEIVE_*` flags; a blocking one
+    /// waits at most `timeoutMs` when it is not 0: WSAETIMEDOUT).
     func receiveFrame(_ handle: UInt, header: UnsafeMutableRawPointer?, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32,
-                      flags: Int32) -> Result<vl_received, WinsockError> {
+                      flags: Int32, timeoutMs: UInt32 = 0) -> Result<vl_received, WinsockError> {
         var received = vl_received()
-        if let error = error(t.receive_frame!(VL_SOCKET(handle), header, buffers, count, flags, &received)) { return .failure(error) }
+        if let error = error(t.receive_frame!(VL_SOCKET(handle), header, buffers, count, flags, timeoutMs, &received)) { return .failure(error) }
         return .success(received)
     }
 
     /// Takes the next datagram and throws it away (its header into `header`, when given).
     func discardFrame(_ handle: UInt, header: UnsafeMutableRawPointer?) {
         var received = vl_received()
-        _ = t.receive_frame!(VL_SOCKET(handle), header, nil, 0, 0, &received)
+        _ = t.receive_frame!(VL_SOCKET(handle), header, nil, 0, 0, 0, &received)
     }
 
     /// The next datagram's header and length, left queued; nil when none waits.

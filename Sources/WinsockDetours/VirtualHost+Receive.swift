@@ -49,15 +49,24 @@ extension VirtualHost {
     /// `peek` (MSG_PEEK) leaves the deliverable one queued; what is skipped is still taken,
     /// unless a blocking take waits in the OS (`mayDiscard`: then WSAEWOULDBLOCK, and that
     /// take drops it). Non-blocking calls and every peek run on the socket's receive side;
-    /// a blocking take waits in the OS without it (`takeWaitingInOS`).
+    /// a blocking take waits in the OS without it (`takeWaitingInOS`), up to `withinMs` when
+    /// it is not 0 (SO_RCVTIMEO: WSAETIMEDOUT, frames dropped meanwhile included).
     func takeDatagram(_ view: ReceiverView, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, blocking: Bool,
-                      peek: Bool = false) -> Result<Arrival, WinsockError> {
+                      peek: Bool = false, withinMs: UInt32 = 0) -> Result<Arrival, WinsockError> {
         var headerBytes: (UInt64, UInt64) = (0, 0)
         let flags = (blocking ? Int32(VL_RECEIVE_BLOCKING) : 0) | (peek ? Int32(VL_RECEIVE_PEEK) : 0)
+        let deadline = platform.nowMs &+ withinMs
         return withUnsafeMutableBytes(of: &headerBytes) { raw in
             let header = raw.baseAddress!
             while true {
-                let taken = platform.receiveFrame(view.socket.handle, header: header, buffers: buffers, count: count, flags: flags)
+                var timeout: UInt32 = 0  // no bound
+                if withinMs > 0 {
+                    let remaining = Int32(bitPattern: deadline &- platform.nowMs)
+                    guard remaining > 0 else { return .failure(.timedOut) }
+                    timeout = UInt32(remaining)
+                }
+                let taken = platform.receiveFrame(view.socket.handle, header: header, buffers: buffers, count: count, flags: flags,
+                                                  timeoutMs: timeout)
                 if blocking && lock.locked({ view.socket.closed }) { return .failure(.interrupted) }
                 let received: vl_received
                 switch taken {
@@ -96,24 +105,25 @@ extension VirtualHost {
         return takeDatagram(view, buffers: buffers, count: count, blocking: false, peek: peek)
     }
 
-    /// A blocking take that waits inside the OS (the fast way under Wine: one call), counted
-    /// so that no peek meanwhile discards a frame it may have taken (`mayDiscard`).
-    func takeWaitingInOS(_ view: ReceiverView, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32) -> Result<Arrival, WinsockError> {
+    /// A blocking take that waits inside the OS (the fast way under Wine: one call), up to
+    /// `withinMs` when it is not 0 (SO_RCVTIMEO), counted so that no peek meanwhile discards
+    /// a frame it may have taken (`mayDiscard`). A close ends the wait (WSAEINTR).
+    func takeWaitingInOS(_ view: ReceiverView, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32,
+                         withinMs: UInt32) -> Result<Arrival, WinsockError> {
         guard let datagram = view.socket as? DatagramSocket, datagram.startTakingInOS() else { return .failure(.interrupted) }
         defer { datagram.finishTakingInOS() }
-        return takeDatagram(view, buffers: buffers, count: count, blocking: true)
+        return takeDatagram(view, buffers: buffers, count: count, blocking: true, withinMs: withinMs)
     }
 
-    /// A blocking receive bounded by SO_RCVTIMEO (`ms`), and a blocking peek (nil: no
-    /// bound): waits for the backing socket to be readable, then takes without blocking (a
-    /// frame we drop sends it back to waiting); WSAETIMEDOUT when `ms` pass first, as
-    /// Windows. A close ends the wait (WSAEINTR).
-    func takeDatagram(_ view: ReceiverView, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, peek: Bool,
-                      withinMs ms: UInt32?) -> Result<Arrival, WinsockError> {
-        let deadline = platform.nowMs &+ (ms ?? 0)
+    /// A blocking peek (bounded by SO_RCVTIMEO when `ms` is not 0): waits for the backing
+    /// socket to be readable, then peeks on the receive side (a frame we drop sends it back
+    /// to waiting); WSAETIMEDOUT when `ms` pass first, as Windows. A close ends the wait
+    /// (WSAEINTR).
+    func peekWaiting(_ view: ReceiverView, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, withinMs ms: UInt32) -> Result<Arrival, WinsockError> {
+        let deadline = platform.nowMs &+ ms
         while true {
             var remaining: Int32 = -1  // no bound
-            if let ms {
+            if ms > 0 {
                 remaining = Int32(bitPattern: deadline &- platform.nowMs)
                 guard remaining > 0 else { return .failure(.timedOut) }
             }
@@ -121,7 +131,7 @@ extension VirtualHost {
             if lock.locked({ view.socket.closed }) { return .failure(.interrupted) }
             if woke < 0 { return .failure(WinsockError(rawValue: -woke)) }
             if woke == 0 { continue } // the deadline check above decides
-            let taken = takeWithoutBlocking(view, buffers: buffers, count: count, peek: peek, closed: .interrupted)
+            let taken = takeWithoutBlocking(view, buffers: buffers, count: count, peek: true, closed: .interrupted)
             if case .failure(.wouldBlock) = taken { continue }
             return taken
         }
@@ -173,13 +183,10 @@ extension VirtualHost {
             return .failure(block ? .invalidArgument : platform.unboundReceiveError(flags: flags))
         }
         let result: Result<Arrival, WinsockError>
-        if blocking && (timeout > 0 || peek) {
+        if blocking {
             willBlock?()
-            result = takeDatagram(receiver, buffers: buffers, count: count, peek: peek, withinMs: timeout > 0 ? timeout : nil)
-            leave(receiver.socket)
-        } else if blocking {
-            willBlock?()
-            result = takeWaitingInOS(receiver, buffers: buffers, count: count)
+            result = peek ? peekWaiting(receiver, buffers: buffers, count: count, withinMs: timeout)
+                          : takeWaitingInOS(receiver, buffers: buffers, count: count, withinMs: timeout)
             leave(receiver.socket)
         } else {
             result = takeWithoutBlocking(receiver, buffers: buffers, count: count, peek: peek, closed: .notSocket)

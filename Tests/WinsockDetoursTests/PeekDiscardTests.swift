@@ -21,7 +21,7 @@ final class PeekDiscardTests: WrappedPlatformTestCase {
     override func wrap(_ table: inout vl_platform) {
         Self.receiver.withLock { $0 = 0 }
         Self.takes.withLock { $0 = 0 }
-        table.receive_frame = { socket, header, buffers, count, flags, received in
+        table.receive_frame = { socket, header, buffers, count, flags, timeout, received in
             if socket == PeekDiscardTests.receiver.withLock({ $0 }), flags & Int32(VL_RECEIVE_BLOCKING) != 0 {
                 let call = PeekDiscardTests.takes.withLock { calls in
                     defer { calls += 1 }
@@ -32,7 +32,7 @@ final class PeekDiscardTests: WrappedPlatformTestCase {
                     _ = PeekDiscardTests.takeGo[call].wait(timeout: .now() + 10)
                 }
             }
-            return WrappedPlatformTestCase.original.receive_frame!(socket, header, buffers, count, flags, received)
+            return WrappedPlatformTestCase.original.receive_frame!(socket, header, buffers, count, flags, timeout, received)
         }
         table.peek_frame = { socket, header, received in
             let result = WrappedPlatformTestCase.original.peek_frame!(socket, header, received)

@@ -18,7 +18,7 @@ final class ReceiveSideTests: WrappedPlatformTestCase {
 
     override func wrap(_ table: inout vl_platform) {
         Self.heldSocket.withLock { $0 = 0 }
-        table.receive_frame = { socket, header, buffers, count, flags, received in
+        table.receive_frame = { socket, header, buffers, count, flags, timeout, received in
             let held = ReceiveSideTests.heldSocket.withLock { held in
                 defer { if held == socket { held = 0 } }
                 return held == socket
@@ -27,7 +27,7 @@ final class ReceiveSideTests: WrappedPlatformTestCase {
                 ReceiveSideTests.inside.signal()
                 _ = ReceiveSideTests.release.wait(timeout: .now() + 10)
             }
-            return WrappedPlatformTestCase.original.receive_frame!(socket, header, buffers, count, flags, received)
+            return WrappedPlatformTestCase.original.receive_frame!(socket, header, buffers, count, flags, timeout, received)
         }
     }
 

@@ -118,6 +118,15 @@ void nonblocking_mode(void) {
     check("nbio.recv-drained", "%s", rc(recvfrom(s, buffer, sizeof buffer, 0, NULL, NULL)));
     value = 0;
     check("nbio.fionbio-off", "%s", rc(ioctlsocket(s, FIONBIO, &value)));
+    /* SO_RCVTIMEO bounds a blocking receive: WSAETIMEDOUT after it when nothing comes (the
+     * wait is not skipped), the datagram when one is there. */
+    DWORD timeout = 200, started = GetTickCount();
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, (char *)&timeout, sizeof timeout);
+    int r1 = recvfrom(s, buffer, sizeof buffer, 0, NULL, NULL);
+    check("nbio.rcvtimeo-nothing", "%s waited=%d", rc(r1), GetTickCount() - started >= 100);
+    send_to(s, to, "123", 3);
+    readable(s);
+    check("nbio.rcvtimeo-datagram", "%s", rc(recvfrom(s, buffer, sizeof buffer, 0, NULL, NULL)));
     check("nbio.unknown-ioctl", "%s", rc(ioctlsocket(s, 0x4004667e, &value)));
     check("nbio.fionread-null", "%s", rc(ioctlsocket(s, FIONREAD, NULL)));
     closesocket(s);

@@ -77,10 +77,11 @@ typedef struct vl_platform {
      * of the OS's in that state, asked the same (non-blocking, `flags`), then closed. */
     int32_t (*unbound_receive_error)(int32_t flags);
     /* Receives one datagram scattered over header (16 bytes) + buffers; VL_RECEIVE_BLOCKING
-     * waits for it (else VL_WSAEWOULDBLOCK when nothing is queued); VL_RECEIVE_PEEK leaves
-     * it queued. The rest of a too-long datagram is gone (unless peeked). */
+     * waits for it, up to `timeout_ms` when not 0 (then VL_WSAETIMEDOUT), else
+     * VL_WSAEWOULDBLOCK when nothing is queued; VL_RECEIVE_PEEK leaves it queued. The rest
+     * of a too-long datagram is gone (unless peeked). */
     int32_t (*receive_frame)(VL_SOCKET socket, void *header, const VL_WSABUF *buffers, uint32_t count,
-                             int32_t flags, vl_received *received);
+                             int32_t flags, uint32_t timeout_ms, vl_received *received);
     /* Looks at the next datagram without taking it (its header and length); never blocks. */
     int32_t (*peek_frame)(VL_SOCKET socket, void *header, vl_received *received);
     int32_t (*set_receive_buffer)(VL_SOCKET socket, int32_t bytes);
