@@ -89,6 +89,7 @@ def control_run(env):
 
 LOG_LINE = re.compile(r"^\[\d+\] pid (\d+) (error|warning|info|debug|trace): ")
 SENDS = 3000  # datagrams each udpbench client sends after its round trips
+CONTROL_LINES = 10000  # lines each plain writer appends
 
 
 def read_log(path):
@@ -113,14 +114,17 @@ def shared_log_run(env, work):
     print(f"one log shared by 4 copies, every hooked call traced (2 udpbench pairs, {SENDS} datagrams each)")
     # Control: Wine's own append from 4 processes at once loses lines (the DLL appended so).
     control = os.path.join(work, "log-control.txt")
-    writers = [Copy(unhooked("appendlog.exe", windows_path(control), str(SENDS)), env) for _ in range(4)]
+    writers = [Copy(unhooked("appendlog.exe", windows_path(control), str(CONTROL_LINES)), env) for _ in range(4)]
+    check(all(writer.line("READY") == "READY" for writer in writers), "control: 4 plain writers are ready")
+    for writer in writers:
+        writer.send("go")
     pids = [(writer.line("RESULT") or "").partition("pid=")[2] for writer in writers]
     for writer in writers:
         writer.finish()
     lines, broken = read_log(control)
     kept = sum(calls(lines, pid, "sendto") for pid in pids)
-    check(broken > 0 or kept < 4 * SENDS,
-          f"control: 4 processes appending to one file the plain way lose lines under Wine: {kept} of {4 * SENDS} whole, {broken} broken")
+    check(broken > 0 or kept < 4 * CONTROL_LINES,
+          f"control: 4 processes appending to one file at once the plain way lose lines under Wine: {kept} of {4 * CONTROL_LINES} whole, {broken} broken")
     log = os.path.join(work, "log-shared.txt")
     env = {**env, "VIRTUALLAN_REGISTRY": os.path.join(work, "registry-log"), "VIRTUALLAN_LOG": log, "VIRTUALLAN_LOG_LEVEL": "trace"}
     servers = [Copy(hooked("udpbench.exe", "server", "5000"), {**env, "VIRTUALLAN_INSTANCE": str(i)}) for i in range(2)]
