@@ -233,7 +233,7 @@ static int32_t registry_map(const char *unix_or_windows_path, uint32_t size_if_n
     /* Under Wine on Linux: created private, checked as the Linux backend checks it. */
     uint64_t inode = 0;
     int32_t unix_error = 0;
-    int32_t unix = vl_unix_private_file(unix_or_windows_path, 0, &inode, &unix_error);
+    int32_t unix = vl_unix_private_file(unix_or_windows_path, NULL, &inode, &unix_error);
     if (unix > 0) {
         map_failure(m, unix, INVALID_HANDLE_VALUE);
         m->os_error = unix_error;
@@ -290,17 +290,25 @@ static void registry_unmap(vl_mapping *m) {
 
 static CRITICAL_SECTION log_lock;
 static HANDLE log_file = INVALID_HANDLE_VALUE;
+static long log_unix = -1;  /* under Wine on Linux: the log's own descriptor (O_APPEND) */
 
+/* The copies of a run may share one log, and Wine's append is not one step: two processes
+ * appending at once write at the same end, and one line overwrites the other (measured: 4
+ * processes of 5,000 lines each kept 17,609 intact). Under Wine on Linux each line goes to
+ * the log's own Linux descriptor, opened O_APPEND: one write(2), one whole append, and no
+ * wineserver call. Elsewhere each append holds a lock of the file (Wine: an fcntl lock,
+ * shared across prefixes; Windows appends whole anyway) on one byte far past any log's end,
+ * which no reader of the lines meets. Either way the line and its end are one write. */
 static void log_line(const char *path, const char *line, uint32_t length) {
     EnterCriticalSection(&log_lock);
-    if (log_file == INVALID_HANDLE_VALUE) {
+    if (log_file == INVALID_HANDLE_VALUE && log_unix < 0) {
         char p[MAX_PATH];
         windows_path(path, p, sizeof p);
         uint64_t inode;
         int32_t unix_error;
         /* Under Wine on Linux the log is created 0600 too (Wine would use the umask). */
         static int refused;
-        if (refused || vl_unix_private_file(path, 1, &inode, &unix_error) > 0) {
+        if (refused || vl_unix_private_file(path, &log_unix, &inode, &unix_error) > 0) {
             if (!refused) {
                 refused = 1;
                 static const char why[] = "VIRTUALLAN_LOG names a symbolic link, a folder or a file of another user, or one others may read: not logging to it";
@@ -309,20 +317,17 @@ static void log_line(const char *path, const char *line, uint32_t length) {
             LeaveCriticalSection(&log_lock);
             return;
         }
-        log_file = CreateFileA(p, FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+        if (log_unix < 0)
+            log_file = CreateFileA(p, FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
     }
-    if (log_file != INVALID_HANDLE_VALUE) {
-        /* The copies of a run share one log, and Wine's append is not one step: two processes
-         * appending at once write at the same end, and one line overwrites the other (measured:
-         * 4 processes of 5,000 lines each kept 17,609 intact). So each append holds a lock of
-         * the file (Wine: an fcntl lock, shared across Wine prefixes) on one byte far past
-         * any log's end, which no reader of the lines meets, and writes the line with its end
-         * in one call. */
-        char room[512];
-        char *whole = length + 2 <= sizeof room ? room : malloc(length + 2);
-        if (whole) {
-            memcpy(whole, line, length);
-            memcpy(whole + length, "\r\n", 2);
+    char room[512];
+    char *whole = length + 2 <= sizeof room ? room : malloc(length + 2);
+    if (whole) {
+        memcpy(whole, line, length);
+        memcpy(whole + length, "\r\n", 2);
+        if (log_unix >= 0) {
+            vl_unix_append(log_unix, whole, length + 2);
+        } else if (log_file != INVALID_HANDLE_VALUE) {
             OVERLAPPED at;
             memset(&at, 0, sizeof at);
             at.OffsetHigh = 0x100;  /* 1 TB */
@@ -330,8 +335,8 @@ static void log_line(const char *path, const char *line, uint32_t length) {
             DWORD written;
             WriteFile(log_file, whole, length + 2, &written, NULL);
             if (locked) UnlockFileEx(log_file, 0, 1, 0, &at);
-            if (whole != room) free(whole);
         }
+        if (whole != room) free(whole);
     }
     LeaveCriticalSection(&log_lock);
 }

@@ -15,8 +15,8 @@
 #include "win32_unix.h"
 
 /* i386 Linux system-call numbers and flags (arch/x86/entry/syscalls/syscall_32.tbl). */
-enum { SYS_close = 6, SYS_mkdir = 39, SYS_geteuid32 = 201, SYS_openat = 295, SYS_statx = 383 };
-enum { L_O_RDWR = 02, L_O_WRONLY = 01, L_O_CREAT = 0100, L_O_NOFOLLOW = 0400000, L_O_CLOEXEC = 02000000 };
+enum { SYS_write = 4, SYS_close = 6, SYS_mkdir = 39, SYS_geteuid32 = 201, SYS_openat = 295, SYS_statx = 383 };
+enum { L_O_RDWR = 02, L_O_WRONLY = 01, L_O_CREAT = 0100, L_O_APPEND = 02000, L_O_NOFOLLOW = 0400000, L_O_CLOEXEC = 02000000 };
 enum { L_AT_FDCWD = -100, L_AT_EMPTY_PATH = 0x1000, L_STATX_BASIC_STATS = 0x7ff };
 enum { L_ELOOP = 40, L_EISDIR = 21, L_EEXIST = 17, L_S_IFMT = 0170000, L_S_IFREG = 0100000 };
 
@@ -65,7 +65,7 @@ static int unix_path(const char *path, char *out, size_t capacity) {
     return fits;
 }
 
-int32_t vl_unix_private_file(const char *path, int for_log, uint64_t *inode, int32_t *os_error) {
+int32_t vl_unix_private_file(const char *path, long *log, uint64_t *inode, int32_t *os_error) {
     *os_error = 0;
     if (!wine_on_linux()) return VL_UNIX_NOT_CHECKED;
     char file[4096];
@@ -79,7 +79,7 @@ int32_t vl_unix_private_file(const char *path, int for_log, uint64_t *inode, int
         if (made < 0 && made != -L_EEXIST) { *os_error = (int32_t)-made; return VL_MAP_OPEN_FAILED; }
     }
     long fd = linux_syscall(SYS_openat, L_AT_FDCWD, (long)file,
-                            (for_log ? L_O_WRONLY : L_O_RDWR) | L_O_CREAT | L_O_NOFOLLOW | L_O_CLOEXEC, 0600, 0);
+                            (log ? L_O_WRONLY | L_O_APPEND : L_O_RDWR) | L_O_CREAT | L_O_NOFOLLOW | L_O_CLOEXEC, 0600, 0);
     if (fd < 0) {
         *os_error = (int32_t)-fd;
         return fd == -L_ELOOP || fd == -L_EISDIR ? VL_MAP_NOT_A_FILE : VL_MAP_OPEN_FAILED;
@@ -87,12 +87,19 @@ int32_t vl_unix_private_file(const char *path, int for_log, uint64_t *inode, int
     linux_statx st;
     memset(&st, 0, sizeof st);
     long got = linux_syscall(SYS_statx, fd, (long)"", L_AT_EMPTY_PATH, L_STATX_BASIC_STATS, (long)&st);
-    linux_syscall(SYS_close, fd, 0, 0, 0, 0);
-    if (got < 0) { *os_error = (int32_t)-got; return VL_MAP_UNCHECKABLE; }
-    if ((statx_mode(&st) & L_S_IFMT) != L_S_IFREG) return VL_MAP_NOT_A_FILE;
-    if (statx_u32(&st, 20) != (uint32_t)linux_syscall(SYS_geteuid32, 0, 0, 0, 0, 0)) return VL_MAP_WRONG_OWNER;
-    if (statx_mode(&st) & 077) return VL_MAP_MODE_TOO_OPEN;
+    int32_t verdict = VL_UNIX_CHECKED;
+    if (got < 0) { *os_error = (int32_t)-got; verdict = VL_MAP_UNCHECKABLE; }
+    else if ((statx_mode(&st) & L_S_IFMT) != L_S_IFREG) verdict = VL_MAP_NOT_A_FILE;
+    else if (statx_u32(&st, 20) != (uint32_t)linux_syscall(SYS_geteuid32, 0, 0, 0, 0, 0)) verdict = VL_MAP_WRONG_OWNER;
+    else if (statx_mode(&st) & 077) verdict = VL_MAP_MODE_TOO_OPEN;
+    /* The log is written through the descriptor just checked: no other file can take its place. */
+    if (verdict == VL_UNIX_CHECKED && log) *log = fd;
+    else linux_syscall(SYS_close, fd, 0, 0, 0, 0);
     *inode = statx_inode(&st);
-    return VL_UNIX_CHECKED;
+    return verdict;
+}
+
+void vl_unix_append(long fd, const void *bytes, uint32_t length) {
+    linux_syscall(SYS_write, fd, (long)bytes, (long)length, 0, 0);
 }
 #endif
