@@ -59,6 +59,36 @@ static void wsa_accept_deferred(SOCKET l, struct sockaddr_in at) {
     closesocket(first);
 }
 
+/* A listener with selected events: the socket WSAAccept (with a condition) makes takes the
+ * selection on, and has FD_READ once its client has sent, not before. */
+static void wsa_accept_selected(void) {
+    struct sockaddr_in at;
+    SOCKET l = listening(&at);
+    WSAEVENT event = WSACreateEvent();
+    WSAEventSelect(l, event, FD_ACCEPT | FD_READ | FD_CLOSE);
+    SOCKET c = tcp();
+    connect(c, (struct sockaddr *)&at, sizeof at);
+    DWORD w = WSAWaitForMultipleEvents(1, &event, FALSE, 5000, FALSE);
+    memset(&condition, 0, sizeof condition);
+    condition.answer = CF_ACCEPT;
+    SOCKET a = WSAAccept(l, NULL, NULL, judge, 7);
+    WSANETWORKEVENTS before = { 0 }, after = { 0 };
+    WSAEnumNetworkEvents(a, NULL, &before);
+    send(c, "1", 1, 0);
+    fd_set readable;
+    FD_ZERO(&readable);
+    FD_SET(a, &readable);
+    struct timeval two = { 2, 0 };
+    int ready = select(0, &readable, NULL, NULL, &two);
+    WSAEnumNetworkEvents(a, NULL, &after);
+    check("tcp.wsaaccept-selected", "wait=%lu %s calls=%d read-before-data=%d readable=%d read-after-data=%d", w, valid(a),
+          condition.calls, (before.lNetworkEvents & FD_READ) != 0, ready, (after.lNetworkEvents & FD_READ) != 0);
+    closesocket(a);
+    closesocket(c);
+    closesocket(l);
+    WSACloseEvent(event);
+}
+
 /* WSAAccept, with and without a condition function: accepted, refused (the client
  * sees its connection reset) and deferred. */
 void wsa_accept(void) {
@@ -104,4 +134,5 @@ void wsa_accept(void) {
     closesocket(c);
     wsa_accept_deferred(l, at);
     closesocket(l);
+    wsa_accept_selected();
 }
