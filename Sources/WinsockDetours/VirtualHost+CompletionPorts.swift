@@ -61,9 +61,18 @@ extension VirtualHost {
     /// first use, and returns it for its end to set.
     func startedLocked(_ socket: VirtualSocket, _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>,
                        routine: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+        let event = handleEventLocked(socket, overlapped, routine: routine)
+        if let event { platform.resetEvent(event) }
+        return event
+    }
+
+    /// The handle event an operation without an event of its own (and without a completion
+    /// routine) sets at its end, made on first use; not reset (`startedLocked` does, or the
+    /// caller outside the lock). Lock held.
+    func handleEventLocked(_ socket: VirtualSocket, _ overlapped: UnsafeMutablePointer<VL_OVERLAPPED>,
+                           routine: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
         guard routine == nil, overlapped.pointee.hEvent == nil else { return nil }
         if socket.handleEvent == nil { socket.handleEvent = platform.createEvent() }
-        if let event = socket.handleEvent { platform.resetEvent(event) }
         return socket.handleEvent
     }
 

@@ -47,7 +47,7 @@ extension VirtualHost {
             let op = PendingReceive(overlapped: overlapped, buffers: copied, from: from, fromLength: fromLength,
                                     routine: routine, thread: platform.currentThread, target: socket.completionTarget,
                                     message: message, controls: controls,
-                                    handleEvent: startedLocked(socket, overlapped, routine: routine))
+                                    handleEvent: handleEventLocked(socket, overlapped, routine: routine))
             // A datagram socket's receive is posted on its receive side, outside the host's lock.
             if let datagram = socket as? DatagramSocket {
                 posting = (op, view(of: datagram))
@@ -59,15 +59,18 @@ extension VirtualHost {
         return post(posting.op, on: posting.receiving.socket, receiving: posting.receiving, received: received, flags: flags)
     }
 
-    /// A receive started: tried at once when nothing waits before it, else queued for the
-    /// readiness thread. Takes the lock that guards the socket's queue (`lockQueue`): a
-    /// stream's is the host's, held by the caller; a datagram socket's is its receive side.
+    /// A receive started (its OVERLAPPED pending, its events reset): tried at once when
+    /// nothing waits before it, else queued for the readiness thread. Takes the lock that
+    /// guards the socket's queue (`lockQueue`): a stream's is the host's, held by the
+    /// caller; a datagram socket's is its receive side.
     private func post(_ op: PendingReceive, on socket: VirtualSocket, receiving: ReceiverView? = nil,
                       received: UnsafeMutablePointer<UInt32>?, flags: UnsafeMutablePointer<UInt32>) -> WinsockError? {
         markPending(op.overlapped, routine: op.routine)
         // One the lookup found open has its receive side unless closesocket has ended it since.
         guard socket.lockQueue() else { return .notSocket }
         defer { socket.unlockQueue() }
+        // The handle event is reset here, where closesocket (which closes it) waits for us.
+        if let event = op.handleEvent { platform.resetEvent(event) }
         // The port as it is now (association writes it under the queue's lock as well).
         op.target = socket.completionTarget
         if socket.pending.isEmpty {
