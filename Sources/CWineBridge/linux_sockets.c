@@ -219,7 +219,8 @@ static int32_t receive(int fd, void *header, const VL_WSABUF *buffers, uint32_t 
 static int32_t receive_frame(VL_SOCKET s, void *header, const VL_WSABUF *buffers, uint32_t count,
                              int32_t flags, uint32_t timeout_ms, vl_received *r) {
     int peek = flags & VL_RECEIVE_PEEK ? MSG_PEEK : 0;
-    if (!(flags & VL_RECEIVE_BLOCKING) || !timeout_ms) return receive((int)s, header, buffers, count, (flags & VL_RECEIVE_BLOCKING ? 0 : MSG_DONTWAIT) | peek, r);
+    if (!(flags & VL_RECEIVE_BLOCKING)) return receive((int)s, header, buffers, count, MSG_DONTWAIT | peek, r);
+    if (!timeout_ms) return receive((int)s, header, buffers, count, peek, r);
     /* Bounded: wait for it, then take it without waiting (another thread may have). */
     uint32_t deadline = vl_linux_now_ms() + timeout_ms;
     for (;;) {

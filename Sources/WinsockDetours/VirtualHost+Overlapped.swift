@@ -45,7 +45,7 @@ extension VirtualHost {
             // manager refuses it (STATUS_INVALID_PARAMETER, WSAEINVAL).
             if routine != nil, socket.port != nil { return .invalidArgument }
             let op = PendingReceive(overlapped: overlapped, buffers: copied, from: from, fromLength: fromLength,
-                                    routine: routine, thread: platform.currentThread, target: socket.completionTarget,
+                                    routine: routine, thread: platform.currentThread, target: nil,  // `post` reads the port
                                     message: message, controls: controls,
                                     handleEvent: handleEventLocked(socket, overlapped, routine: routine))
             // A datagram socket's receive is posted on its receive side, outside the host's lock.

@@ -55,18 +55,13 @@ extension VirtualHost {
                       peek: Bool = false, withinMs: UInt32 = 0) -> Result<Arrival, WinsockError> {
         var headerBytes: (UInt64, UInt64) = (0, 0)
         let flags = (blocking ? Int32(VL_RECEIVE_BLOCKING) : 0) | (peek ? Int32(VL_RECEIVE_PEEK) : 0)
-        let deadline = platform.nowMs &+ withinMs
+        let deadline = waitDeadline(after: withinMs)
         return withUnsafeMutableBytes(of: &headerBytes) { raw in
             let header = raw.baseAddress!
             while true {
-                var timeout: UInt32 = 0  // no bound
-                if withinMs > 0 {
-                    let remaining = Int32(bitPattern: deadline &- platform.nowMs)
-                    guard remaining > 0 else { return .failure(.timedOut) }
-                    timeout = UInt32(remaining)
-                }
+                guard let left = timeLeft(withinMs, until: deadline) else { return .failure(.timedOut) }
                 let taken = platform.receiveFrame(view.socket.handle, header: header, buffers: buffers, count: count, flags: flags,
-                                                  timeoutMs: timeout)
+                                                  timeoutMs: left < 0 ? 0 : UInt32(left))
                 if blocking && lock.locked({ view.socket.closed }) { return .failure(.interrupted) }
                 let received: vl_received
                 switch taken {
@@ -105,6 +100,18 @@ extension VirtualHost {
         return takeDatagram(view, buffers: buffers, count: count, blocking: false, peek: peek)
     }
 
+    /// The end of a wait bounded by `ms` (SO_RCVTIMEO); 0: no bound, and no clock is read
+    /// (a take that does not wait is on every datagram's path).
+    func waitDeadline(after ms: UInt32) -> UInt32 { ms == 0 ? 0 : platform.nowMs &+ ms }
+
+    /// The milliseconds left of a wait bounded by `ms` that ends at `deadline` (-1: no
+    /// bound); nil once it has passed.
+    func timeLeft(_ ms: UInt32, until deadline: UInt32) -> Int32? {
+        guard ms > 0 else { return -1 }
+        let left = Int32(bitPattern: deadline &- platform.nowMs)
+        return left > 0 ? left : nil
+    }
+
     /// A blocking take that waits inside the OS (the fast way under Wine: one call), up to
     /// `withinMs` when it is not 0 (SO_RCVTIMEO), counted so that no peek meanwhile discards
     /// a frame it may have taken (`mayDiscard`). A close ends the wait (WSAEINTR).
@@ -120,13 +127,9 @@ extension VirtualHost {
     /// to waiting); WSAETIMEDOUT when `ms` pass first, as Windows. A close ends the wait
     /// (WSAEINTR).
     func peekWaiting(_ view: ReceiverView, buffers: UnsafePointer<VL_WSABUF>?, count: UInt32, withinMs ms: UInt32) -> Result<Arrival, WinsockError> {
-        let deadline = platform.nowMs &+ ms
+        let deadline = waitDeadline(after: ms)
         while true {
-            var remaining: Int32 = -1  // no bound
-            if ms > 0 {
-                remaining = Int32(bitPattern: deadline &- platform.nowMs)
-                guard remaining > 0 else { return .failure(.timedOut) }
-            }
+            guard let remaining = timeLeft(ms, until: deadline) else { return .failure(.timedOut) }
             let woke = waitReadable(view.socket.handle, ms: remaining)
             if lock.locked({ view.socket.closed }) { return .failure(.interrupted) }
             if woke < 0 { return .failure(WinsockError(rawValue: -woke)) }
