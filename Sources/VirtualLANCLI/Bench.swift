@@ -50,7 +50,8 @@ struct Bench: ParsableCommand {
         report.measureIdle(seconds: quick ? 1 : 5)
         if let wineRows, let rows = try? String(contentsOfFile: wineRows, encoding: .utf8) { report.wine = rows }
         if let bridgeRows, let rows = try? String(contentsOfFile: bridgeRows, encoding: .utf8) { report.bridge = rows }
-        let text = report.markdown()
+        let notes = try BenchNotes(previous: output.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) })
+        let text = report.markdown(keeping: notes)
         print(text)
         if let output { try text.write(toFile: output, atomically: true, encoding: .utf8) }
     }
@@ -303,7 +304,9 @@ struct Report {
             virtual: String(format: "%.3f ms (%.4f%%)", cpu * 1000, cpu / seconds * 100), ratio: "", target: "< 0.1%")
     }
 
-    func markdown() -> String {
+    /// The report: the generated text and tables, each table followed by its hand-written
+    /// notes (a section this run did not measure keeps its notes under its heading).
+    func markdown(keeping notes: BenchNotes) -> String {
         let machine = "\(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory >> 30) GiB, \(ProcessInfo.processInfo.operatingSystemVersionString)"
         var text = """
             # Benchmarks
@@ -314,14 +317,19 @@ struct Report {
             Winsock layer (16-byte header, registry lookup, receive check) over the Linux backend.
             Every ratio is the median of the ratios of interleaved runs (raw, virtual, raw, ...),
             with their lowest and highest in brackets; the values beside it are the runs' medians.
+            The notes under each table are written by hand and kept as they are when the file is
+            regenerated: their figures are those of the runs they name.
 
             | measure | raw loopback UDP | virtual | virtual / raw | target |
             | --- | --- | --- | --- | --- |
 
             """
-        text += rows.joined(separator: "\n") + "\n"
-        if let wine { text += "\n## Under Wine (the hook DLL vs the same program without it)\n\n" + wine }
-        if let bridge { text += "\n## Across two hosts (network namespaces on a virtual switch: veth pairs into a Linux bridge; one VirtualLAN bridge each)\n\n" + bridge }
+        text += rows.joined(separator: "\n") + "\n" + notes.block("local")
+        let sections = [("wine", "Under Wine (the hook DLL vs the same program without it)", wine),
+                        ("bridge", "Across two hosts (network namespaces on a virtual switch: veth pairs into a Linux bridge; one VirtualLAN bridge each)", bridge)]
+        for (key, heading, table) in sections where table != nil || notes.sections[key] != nil {
+            text += "\n## \(heading)\n\n" + (table ?? "Not measured in this run (`scripts/bench` measures it).\n") + notes.block(key)
+        }
         return text
     }
 }

@@ -138,11 +138,11 @@ extension VirtualHost {
 
     /// Fills `buffer` from a stream within `streamSetupWaitMs`, whatever its blocking mode.
     private func readExactly(_ handle: UInt, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
-        let deadline = platform.nowMs &+ UInt32(VirtualHost.streamSetupWaitMs)
+        let limit = UInt32(VirtualHost.streamSetupWaitMs)
+        let deadline = waitDeadline(after: limit)
         var got = 0
         while got < buffer.count {
-            let remaining = Int32(bitPattern: deadline &- platform.nowMs)
-            guard remaining > 0, waitReadable(handle, ms: remaining) > 0 else { return false }
+            guard let remaining = timeLeft(limit, until: deadline), waitReadable(handle, ms: remaining) > 0 else { return false }
             var part = VL_WSABUF(len: UInt32(buffer.count - got), buf: (buffer.baseAddress! + got).assumingMemoryBound(to: CChar.self))
             switch platform.receive(handle, &part, count: 1, flags: 0, waited: true) {
             case .failure(.wouldBlock): continue
