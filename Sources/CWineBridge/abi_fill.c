@@ -57,17 +57,6 @@ void vl_fill_adapter_info(VL_IP_ADAPTER_INFO *info, uint32_t index, const uint8_
     copy_text(info->SecondaryWinsServer.IpAddress, 16, "");
 }
 
-void vl_fill_wsadata(VL_WSADATA *data, uint16_t version) {
-    memset(data, 0, sizeof *data);
-    data->wVersion = version;
-    data->wHighVersion = 0x0202;
-    copy_text(data->szDescription, sizeof data->szDescription, "WinSock 2.0 (VirtualLAN)");
-    copy_text(data->szSystemStatus, sizeof data->szSystemStatus, "Running");
-    /* Meaningless since Winsock 2, but old programs read them: the 1.1 values. */
-    data->iMaxSockets = 0;
-    data->iMaxUdpDg = 0;
-}
-
 /* Our addrinfo blocks: a tag in front of the struct tells ours from the system's. */
 typedef struct addrinfo_block {
     uint32_t tag;

@@ -34,8 +34,20 @@
 
 static _Thread_local int32_t last_error;
 static int32_t get_last_error(void) { return last_error; }
-/* No Winsock below us on Linux: nothing is handed on, so there is nothing to start. */
-static int32_t winsock_startup(uint16_t version, VL_WSADATA *data) { (void)version; (void)data; return 0; }
+/* No Winsock below us on Linux: WSAStartup answers as Windows' does (Wine's protocol.c,
+ * test_startup): any version from 1.0 up is granted, clamped to 1.1 or 2.2, and 0.x is
+ * refused; WSADATA is written either way, lpVendorInfo left as it was. */
+static int32_t winsock_startup(uint16_t version, VL_WSADATA *data) {
+    unsigned major = version & 0xFF, minor = version >> 8;
+    if (!data) return major ? VL_WSAEFAULT : VL_WSAVERNOTSUPPORTED;
+    data->wVersion = major == 1 ? (minor ? 0x0101 : 0x0001) : major == 2 && minor <= 2 ? version : 0x0202;
+    data->wHighVersion = 0x0202;
+    snprintf(data->szDescription, sizeof data->szDescription, "WinSock 2.0");
+    snprintf(data->szSystemStatus, sizeof data->szSystemStatus, "Running");
+    data->iMaxSockets = major == 1 ? 32767 : 0;  /* meaningful to 1.x programs only */
+    data->iMaxUdpDg = major == 1 ? 65467 : 0;
+    return major ? 0 : VL_WSAVERNOTSUPPORTED;
+}
 static int32_t winsock_cleanup(void) { return 0; }
 void vl_linux_set_last_error(int32_t e) { last_error = e; }
 

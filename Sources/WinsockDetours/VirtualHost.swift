@@ -287,12 +287,9 @@ public final class VirtualHost: @unchecked Sendable {
 
     // MARK: Startup
 
+    /// WSAStartup is the OS's answer (the version it grants, what it writes into WSADATA,
+    /// its errors: Wine's protocol.c pins them); the layer counts the startups that succeeded.
     func startup(version: UInt16, data: UnsafeMutablePointer<VL_WSADATA>?) -> WinsockError? {
-        let major = version & 0xFF, minor = version >> 8
-        guard major >= 1, major > 1 || minor >= 1 else { return .versionNotSupported }
-        guard let data else { return .fault }
-        let granted: UInt16 = major > 2 || (major == 2 && minor > 2) ? 0x0202 : version
-        vl_fill_wsadata(data, granted)
         let osError = platform.winsockStartup(version, data)
         guard osError == 0 else { return WinsockError(rawValue: osError) }
         lock.locked { startupCount += 1 }

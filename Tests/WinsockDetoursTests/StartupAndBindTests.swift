@@ -22,8 +22,34 @@ final class StartupAndBindTests: LANTestCase {
             XCTAssertEqual(ws.cleanup(), 0)
             XCTAssertEqual(ws.cleanup(), Winsock.socketError)
             XCTAssertEqual(ws.lastError, WSA.NOTINITIALISED)
-            XCTAssertEqual(Int32(truncatingIfNeeded: call("WSAStartup", .uint(0x0001), .ptr(&data))), WSA.VERNOTSUPPORTED, "version 1.0 is refused")
             XCTAssertEqual(Int32(truncatingIfNeeded: call("WSAStartup", .uint(0x0202), .null)), WSA.EFAULT)
+            XCTAssertEqual(Int32(truncatingIfNeeded: call("WSAStartup", .uint(0x0100), .null)), WSA.VERNOTSUPPORTED)
+        }
+    }
+
+    /// What Windows grants and writes (Wine's protocol.c, test_startup, which passes on
+    /// Windows): 1.0 and up are granted, clamped to 1.1 or 2.2; 0.x is refused with the
+    /// WSADATA still written; lpVendorInfo is never touched.
+    func test_startupGrantsTheVersionsWindowsGrantsAndWritesWSADATAEvenWhenRefusing() {
+        lan.as(0) { _ in
+            for (asked, granted, refused) in [(0x0000, 0x0202, true), (0x0100, 0x0202, true), (0x0001, 0x0001, false), (0x0201, 0x0101, false),
+                                              (0xFF01, 0x0101, false), (0x0002, 0x0002, false), (0x0302, 0x0202, false), (0x0003, 0x0202, false)] {
+                var data = VL_WSADATA()
+                data.iMaxSockets = 0xCCCC
+                let vendor = UnsafeMutablePointer<CChar>(bitPattern: 0xDEADBEEF)
+                data.lpVendorInfo = vendor
+                let answer = Int32(truncatingIfNeeded: call("WSAStartup", .uint(UInt32(asked)), .ptr(&data)))
+                XCTAssertEqual(answer, refused ? WSA.VERNOTSUPPORTED : 0, "version \(asked)")
+                XCTAssertEqual(data.wVersion, UInt16(granted), "version \(asked)")
+                XCTAssertEqual(data.wHighVersion, 0x0202)
+                XCTAssertEqual(data.lpVendorInfo, vendor, "left as it was")
+                XCTAssertEqual(data.iMaxSockets, UInt16(asked & 0xFF == 1 ? 32767 : 0), "version \(asked)")
+                let description = withUnsafeBytes(of: data.szDescription) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                XCTAssertEqual(description, "WinSock 2.0")
+                if !refused {
+                    XCTAssertEqual(call("WSACleanup"), 0)
+                }
+            }
         }
     }
 

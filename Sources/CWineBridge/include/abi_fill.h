@@ -81,5 +81,4 @@ uint32_t vl_if_row_size(void);
 uint32_t vl_forward_row_size(void);
 
 /* WSAStartup's description block. */
-void vl_fill_wsadata(VL_WSADATA *data, uint16_t version);
 #endif
