@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Wine's own Winsock tests (run through wine/test): dlls/ws2_32/tests/sock.c of the
-installed Wine's source, built by wine/winetest/build with one entry per test function.
-Every entry runs as its own process, without the DLL (plain Wine: the control) and with it
+"""Wine's own Winsock tests (run through wine/test): dlls/ws2_32/tests/sock.c and protocol.c
+of the installed Wine's source, built by wine/winetest/build with one entry per test
+function, named `<file>:<function>` (sock.c:test_events). Every entry runs as its own
+process, without the DLL (plain Wine: the control) and with it
 (instance 0 of a registry of its own). Each of the two runs has a network namespace of its
 own, nested in wine/test's, with loopback and one adapter (a veth whose peer answers
 nothing: sock.c wants a PC with an adapter) and /etc/resolv.conf masked to 127.0.0.1 so a
@@ -11,17 +12,17 @@ An entry passes when every failure Wine's summary line counts is a check inside 
 todo_wine block that held ("Test succeeded inside todo block"): such a check states what
 Windows answers and Wine does not yet, so it holding is Windows' answer, counted apart and
 printed, never a failure (plain Wine's run is judged by the same rule). The stage fails
-when an entry passes without the DLL and not with it, unless docs/CONFORMANCE.md's "sock.c:
-not passing yet" table lists it (not done yet, or a difference of the virtual PC argued
+when an entry passes without the DLL and not with it, unless docs/CONFORMANCE.md's "Wine's
+tests: not passing yet" table lists it (not done yet, or a difference of the virtual PC argued
 there) and it fails only as listed: never a crash or a hang, and every failed check's line
 contains one of the row's "fails only in" texts (a row with none allows any failed check).
-A listed entry that passes now is named so the table can shrink, and one sock.c does not
+A listed entry that passes now is named so the table can shrink, and one the tests do not
 have fails the stage. An entry that broke with the DLL runs once more with it and fails
 the stage only when it fails so again (plain Wine's timing checks vary now and then). An
 entry listed as flaky there (it fails now and then without the DLL) counts as passing with
 the DLL when it fails no more often than the control's worst run. Prints both outcomes per
 entry, the counts, and the per-entry table docs/CONFORMANCE.md shows.
-VIRTUALLAN_WINETEST_ENTRIES=a,b runs only those entries (while fixing one)."""
+VIRTUALLAN_WINETEST_ENTRIES=sock.c:a,protocol.c:b runs only those entries (while fixing one)."""
 import json
 import os
 import re
@@ -34,9 +35,15 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from winelab import OUT, ROOT, check, default_prefixes, finish, require_private_network, stop_prefix, windows_path  # noqa: E402
 
-PROGRAM = os.path.join(OUT, "winetest", "sock.exe")
+TESTS = ["sock.c", "protocol.c"]  # each built into winetest/<name>.exe
+
+
+def program(test):
+    return os.path.join(OUT, "winetest", test[:-2] + ".exe")
+
+
 TABLE = os.path.join(ROOT, "docs", "CONFORMANCE.md")
-SECTION = "## sock.c: not passing yet"
+SECTION = "## Wine's tests: not passing yet"
 CONTROL_TIMEOUT = 300  # seconds: test_send receives 1 MiB one byte at a time (54-93 s here)
 # With the DLL an entry may take 30 s plus 5 times the control's time: test_send's control
 # took 25 to 140 s here (it receives 1 MiB one byte at a time), the others 5 s at most.
@@ -127,19 +134,22 @@ def run_all(mode, prefix, report, timeouts):
     subprocess.run(["wineserver", "-p"], env=env, check=True)
     wine_settings(env)
     work = tempfile.mkdtemp(prefix=f"virtuallan-winetest-{mode}-")
-    listing = subprocess.run(["wine", windows_path(PROGRAM), "--list"], env=env, capture_output=True,
-                             text=True, check=True).stdout.splitlines()
-    names = [line.strip() for line in listing[1:] if line.strip()]  # after "Valid test names:"
+    names = []  # (entry, its test file)
+    for test in TESTS:
+        listing = subprocess.run(["wine", windows_path(program(test)), "--list"], env=env, capture_output=True,
+                                 text=True, check=True).stdout.splitlines()
+        names += [(f"{test}:{line.strip()}", test) for line in listing[1:] if line.strip()]  # after "Valid test names:"
     chosen = os.environ.get("VIRTUALLAN_WINETEST_ENTRIES")
     if chosen:
-        names = [name for name in names if name in chosen.split(",")]
+        names = [(name, test) for name, test in names if name in chosen.split(",")]
     results = {}
-    for name in names:
-        command = ["wine", windows_path(PROGRAM), name]
+    for name, test in names:
+        function = name.split(":", 1)[1]
+        command = ["wine", windows_path(program(test)), function]
         run_env = env
         if mode == "with":
             command = ["wine", windows_path(os.path.join(OUT, "inject.exe")),
-                       windows_path(os.path.join(OUT, "virtuallan.dll")), windows_path(PROGRAM), name]
+                       windows_path(os.path.join(OUT, "virtuallan.dll")), windows_path(program(test)), function]
             run_env = {**env, "VIRTUALLAN_REGISTRY": os.path.join(work, f"{name}.registry"), "VIRTUALLAN_INSTANCE": "0",
                        "VIRTUALLAN_LOG": os.path.join(work, f"{name}.dll.log")}
         result, timed_out = run_entry(command, run_env, os.path.join(work, f"{name}.log"), timeouts.get(name, CONTROL_TIMEOUT))
@@ -180,7 +190,7 @@ def markdown(plain, virtual):
 
 
 def listed():
-    """{entry: (kind, allowed)} from docs/CONFORMANCE.md's sock.c table: kind "gap" (not done
+    """{entry: (kind, allowed)} from docs/CONFORMANCE.md's table of Wine's tests: kind "gap" (not done
     yet), "intended" (a difference of the virtual PC, argued there) or "flaky"; allowed is
     the most failures seen without the DLL for a flaky entry, else the texts (code spans) one
     of which every failed check's line with the DLL contains (none: any failure)."""
@@ -220,10 +230,11 @@ def main():
         return
     require_private_network()
     started = time.monotonic()
-    if not os.path.exists(PROGRAM):
-        sys.exit(f"no {PROGRAM}: wine/test builds it (wine/winetest/build)")
+    for test in TESTS:
+        if not os.path.exists(program(test)):
+            sys.exit(f"no {program(test)}: wine/test builds it (wine/winetest/build)")
     prefix = default_prefixes()[0]
-    print("Wine's own Winsock tests (sock.c), each entry a process of its own: without the DLL")
+    print(f"Wine's own Winsock tests ({', '.join(TESTS)}), each entry a process of its own: without the DLL")
     plain, plain_logs = one_mode("without", prefix, {})
     if not check(plain is not None, "the run without the DLL finished"):
         finish(started)
@@ -256,7 +267,7 @@ def main():
                       f"{'; '.join(first.get('failed', [])[:2])})")
                 virtual[name] = retried
     compare(plain, virtual, table)
-    table = os.path.join(virtual_logs, "sock-table.md")
+    table = os.path.join(virtual_logs, "winetest-table.md")
     with open(table, "w") as f:
         f.write(markdown(plain, virtual))
     print(f"  logs: {plain_logs} (without), {virtual_logs} (with); the per-entry table for docs/CONFORMANCE.md: {table}")
@@ -294,11 +305,11 @@ def failures(result):
 
 
 def compare(plain, virtual, table):
-    print(f"  {'entry':34} {'without the DLL':32} with the DLL")
+    print(f"  {'entry':45} {'without the DLL':32} with the DLL")
     regressions, stale, now_passing, passed_both, listed_gaps = [], [], [], 0, 0
     for name, without in plain.items():
         with_dll = virtual.get(name, {"state": "missing", "seconds": 0})
-        print(f"  {name:34} {describe(without):32} {describe(with_dll) if with_dll['state'] != 'missing' else 'MISSING'}")
+        print(f"  {name:45} {describe(without):32} {describe(with_dll) if with_dll['state'] != 'missing' else 'MISSING'}")
         kind, bound = table.get(name, ("", []))
         if without["state"] != "pass" and kind != "flaky":
             continue  # Windows' own behaviour this PC does not have (no DNS, ping rights): not ours to match
@@ -316,7 +327,7 @@ def compare(plain, virtual, table):
         if name not in plain and not os.environ.get("VIRTUALLAN_WINETEST_ENTRIES"):
             stale.append(f"{name}: listed in docs/CONFORMANCE.md but no such entry")
     answered = [name for name, result in virtual.items() if result.get("state") == "pass" and result.get("windows_answers")]
-    print(f"  sock.c: {passed_both} passed, {listed_gaps + len(regressions)} failed "
+    print(f"  Wine's tests: {passed_both} passed, {listed_gaps + len(regressions)} failed "
           f"({listed_gaps} of them listed as not passing yet)")
     if answered:
         print(f"    with Windows' answers where Wine's are todo_wine: {', '.join(answered)}")
@@ -325,7 +336,7 @@ def compare(plain, virtual, table):
     check(not regressions, f"every entry that passes without the DLL passes with it or fails only as listed ({len(regressions)} do not)")
     # A listed entry that passed is told, not failed: several of them fail on timing now and
     # then, and one pass does not show it is fixed.
-    check(not stale, f"every listed entry is one of sock.c's ({len(stale)} are not)")
+    check(not stale, f"every listed entry is one of the tests' ({len(stale)} are not)")
 
 
 if __name__ == "__main__":

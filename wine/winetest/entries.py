@@ -1,28 +1,31 @@
 #!/usr/bin/env python3
-"""Turns Wine's dlls/ws2_32/tests/sock.c into a program with one entry per test function,
-so each runs as its own process (one crash or hang then ends one entry, not the run).
-Usage: entries.py SOCK_C OUT_C. Reads START_TEST(sock)'s body: the calls before Init() run
-as they are (they test Winsock before WSAStartup); every later statement is an entry with
-sock.c's own Init() before it and Exit() after it. A statement that is not a plain
-`test_x();` call (the loop over the `tests[]` table) is an entry named after the function
-it calls. The output is sock.c with START_TEST renamed, then the entries; Wine's code is
-read at build time, never committed."""
+"""Turns one of Wine's Winsock test files (dlls/ws2_32/tests/sock.c, protocol.c) into a
+program with one entry per test function, so each runs as its own process (one crash or
+hang then ends one entry, not the run). Usage: entries.py TEST_C OUT_C. Reads the body of
+START_TEST(<file's name>): every `test_x();` call is an entry, and so is a loop (sock.c's
+over its `tests[]` table, named after the function it calls). The other statements set things up (protocol.c's function pointers, WSAStartup,
+WSACleanup): each entry runs those that come before it, in order, then its call, so it
+starts where START_TEST would have it start. sock.c's Init() and Exit() go around each
+entry after Init(). The body's declarations are each entry's. The output is the file with
+START_TEST renamed, then the entries; Wine's code is read at build time, never committed."""
+import os
 import re
 import sys
 
-START = re.compile(r"^START_TEST\(\s*sock\s*\)\s*$", re.M)
+def start_of(name):
+    return re.compile(r"^START_TEST\(\s*%s\s*\)\s*$" % re.escape(name), re.M)
 
 
-def body(source):
-    match = START.search(source)
+def body(source, name):
+    match = start_of(name).search(source)
     if not match:
-        sys.exit("entries.py: no START_TEST( sock ) in the source")
+        sys.exit(f"entries.py: no START_TEST( {name} ) in the source")
     opened = source.index("{", match.end())
     depth, at = 0, opened
     while True:
         depth += {"{": 1, "}": -1}.get(source[at], 0)
         if depth == 0:
-            return match.start(), source[opened + 1:at], at + 1
+            return match, source[opened + 1:at], at + 1
         at += 1
 
 
@@ -43,43 +46,51 @@ def statements(text):
     return out
 
 
+DECLARATION = re.compile(r"[A-Za-z_]\w*(\s+\**\w+)+;")
+
+
 def entries(stmts):
-    """[(name, statement, with_init)] in the order of START_TEST."""
-    out, initialised = [], False
+    """([(name, statement, with_init, setup before it)], declarations) in START_TEST's order."""
+    out, declarations, setup, initialised = [], [], [], False
     for stmt in stmts:
-        if re.fullmatch(r"int \w+;", stmt) or stmt == "Exit();":
+        if DECLARATION.fullmatch(stmt):
+            declarations.append(stmt)
             continue
         if stmt == "Init();":
             initialised = True
             continue
+        if stmt == "Exit();":
+            continue
         call = re.fullmatch(r"(test_\w+)\(\);", stmt)
-        name = call.group(1) if call else re.search(r"(\w+)\s*\([^()]*\);$", stmt).group(1)
-        out.append((name, stmt, initialised))
-    return out
+        if call or re.match(r"(for|while)\b", stmt):
+            name = call.group(1) if call else re.search(r"(\w+)\s*\([^()]*\);$", stmt).group(1)
+            out.append((name, stmt, initialised, list(setup)))
+        else:
+            setup.append(stmt)
+    return out, declarations
 
 
 def main():
     source_path, out_path = sys.argv[1], sys.argv[2]
+    test = os.path.splitext(os.path.basename(source_path))[0]
     source = open(source_path, encoding="utf-8", errors="replace").read()
-    start, text, end = body(source)
-    listed = entries(statements(text))
-    names = [name for name, _, _ in listed]
+    match, text, end = body(source, test)
+    listed, declarations = entries(statements(text))
+    names = [name for name, _, _, _ in listed]
     if len(set(names)) != len(names):
         sys.exit("entries.py: two entries of one name")
-    lines = [f'#line 1 "{source_path}"', source[:start] + "static void all_of_sock(void)" + source[start + len(START.search(source).group(0)):end],
+    lines = [f'#line 1 "{source_path}"', source[:match.start()] + f"static void all_of_{test}(void)" + source[match.end():end],
              "", "/* The entries (made by wine/winetest/entries.py). */"]
-    for name, stmt, initialised in listed:
-        needs_i = "i" if re.search(r"\bi\b", stmt) else None
+    for name, stmt, initialised, setup in listed:
         lines.append(f"static void entry_{name}(void)\n{{")
-        if needs_i:
-            lines.append("    int i;")
+        lines += [f"    {declaration}" for declaration in declarations] + [f"    {step}" for step in setup]
         lines += ["    Init();"] * initialised + [f"    {stmt}"] + ["    Exit();"] * initialised + ["}"]
     lines.append("const struct test winetest_testlist[] =\n{")
     lines += [f'    {{ "{name}", entry_{name} }},' for name in names]
     lines += ["    { 0, 0 }", "};", ""]
     with open(out_path, "w") as out:
         out.write("\n".join(lines))
-    print(f"entries.py: {len(listed)} entries")
+    print(f"entries.py: {test}.c: {len(listed)} entries")
 
 
 if __name__ == "__main__":
