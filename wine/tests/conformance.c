@@ -274,6 +274,28 @@ static void binding(void) {
     closesocket(y);
 }
 
+#ifndef POINTER_SWEEP
+/* WSAStartup with the versions Wine's protocol.c asks for (one of ours is in force: each
+ * success is undone at once): the answer, the version granted, what WSADATA says, and
+ * lpVendorInfo left alone. */
+static void startup_versions(void) {
+    static const WORD versions[] = { 0x0000, 0x0100, 0x0001, 0x0101, 0x0201, 0x0002, 0x0202, 0x0302, 0x0003 };
+    for (int i = 0; i < (int)(sizeof versions / sizeof versions[0]); i++) {
+        WSADATA data;
+        static char names[16][32];  /* kept: the progress watch names the last check */
+        char *name = names[i];
+        memset(&data, 0xcc, sizeof data);
+        data.lpVendorInfo = (char *)0xdeadbeef;
+        int r = WSAStartup(versions[i], &data);
+        snprintf(name, sizeof names[i], "startup.version-0x%04x", versions[i]);
+        check(name, "%d version=0x%x high=0x%x sockets=%u datagram=%u vendor-kept=%d description=%s", r, data.wVersion,
+              data.wHighVersion, data.iMaxSockets, data.iMaxUdpDg, data.lpVendorInfo == (char *)0xdeadbeef, data.szDescription);
+        if (r == 0) WSACleanup();
+    }
+    check("startup.null-data", "%d %d", WSAStartup(MAKEWORD(2, 2), NULL), WSAStartup(MAKEWORD(0, 1), NULL));
+}
+#endif
+
 int main(int argc, char **argv) {
     WSADATA data;
 #ifndef POINTER_SWEEP
@@ -291,6 +313,7 @@ int main(int argc, char **argv) {
     /* pointers.exe: the same program, only the sweep (conformance_pointers.c). */
     pointer_sweep();
 #else
+    startup_versions();
     creating();
     binding();
     datagrams();
