@@ -2,26 +2,27 @@
 """Wine's own Winsock tests (run through wine/test): dlls/ws2_32/tests/sock.c and protocol.c
 of the installed Wine's source, built by wine/winetest/build with one entry per test
 function, named `<file>:<function>` (sock.c:test_events). Every entry runs as its own
-process, without the DLL (plain Wine: the control) and with it
-(instance 0 of a registry of its own). Each of the two runs has a network namespace of its
-own, nested in wine/test's, with loopback and one adapter (a veth whose peer answers
-nothing: sock.c wants a PC with an adapter) and /etc/resolv.conf masked to 127.0.0.1 so a
-name lookup fails at once; its wineserver starts inside it.
+process, without the DLL (plain Wine: the control) and with it (instance 0 of a registry
+of its own). Each of the two runs has a network namespace of its own, nested in
+wine/test's, with loopback and one adapter (a veth whose peer answers nothing: sock.c
+wants a PC with an adapter) and /etc/resolv.conf masked to 127.0.0.1 so a name lookup
+fails at once; its wineserver starts inside it.
 
 An entry passes when every failure Wine's summary line counts is a check inside a
 todo_wine block that held ("Test succeeded inside todo block"): such a check states what
 Windows answers and Wine does not yet, so it holding is Windows' answer, counted apart and
 printed, never a failure (plain Wine's run is judged by the same rule). The stage fails
 when an entry passes without the DLL and not with it, unless docs/CONFORMANCE.md's "Wine's
-tests: not passing yet" table lists it (not done yet, or a difference of the virtual PC argued
-there) and it fails only as listed: never a crash or a hang, and every failed check's line
-contains one of the row's "fails only in" texts (a row with none allows any failed check).
-A listed entry that passes now is named so the table can shrink, and one the tests do not
-have fails the stage. An entry that broke with the DLL runs once more with it and fails
-the stage only when it fails so again (plain Wine's timing checks vary now and then). An
-entry listed as flaky there (it fails now and then without the DLL) counts as passing with
-the DLL when it fails no more often than the control's worst run. Prints both outcomes per
-entry, the counts, and the per-entry table docs/CONFORMANCE.md shows.
+tests: not passing yet" table lists it (not done yet, or a difference of the virtual PC
+argued there) and it fails only as listed: never a crash or a hang, and every failed
+check's line contains one of the row's "fails only in" texts (a row with none allows any
+failed check). A listed entry that passes now is named so the table can shrink, and one
+the tests do not have fails the stage. An entry that broke with the DLL runs once more
+with it and fails the stage only when it fails so again (plain Wine's timing checks vary
+now and then). An entry listed as flaky there (it fails now and then without the DLL)
+counts as passing with the DLL when it fails no more often than the control's worst run.
+Prints both outcomes per entry, the counts, and the per-entry table docs/CONFORMANCE.md
+shows.
 VIRTUALLAN_WINETEST_ENTRIES=sock.c:a,protocol.c:b runs only those entries (while fixing one)."""
 import json
 import os

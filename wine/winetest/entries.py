@@ -3,11 +3,12 @@
 program with one entry per test function, so each runs as its own process (one crash or
 hang then ends one entry, not the run). Usage: entries.py TEST_C OUT_C. Reads the body of
 START_TEST(<file's name>): every `test_x();` call is an entry, and so is a loop (sock.c's
-over its `tests[]` table, named after the function it calls). The other statements set things up (protocol.c's function pointers, WSAStartup,
-WSACleanup): each entry runs those that come before it, in order, then its call, so it
-starts where START_TEST would have it start. sock.c's Init() and Exit() go around each
-entry after Init(). The body's declarations are each entry's. The output is the file with
-START_TEST renamed, then the entries; Wine's code is read at build time, never committed."""
+over its `tests[]` table, named after the function it calls). The other statements set
+things up (protocol.c's function pointers, WSAStartup, WSACleanup): each entry runs those
+that come before it, in order, then its call, so it starts where START_TEST would have it
+start. sock.c's Init() and Exit() go around each entry after Init(). The body's
+declarations are each entry's. The output is the file with START_TEST renamed, then the
+entries; Wine's code is read at build time, never committed."""
 import os
 import re
 import sys
