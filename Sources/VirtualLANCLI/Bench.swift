@@ -50,7 +50,16 @@ struct Bench: ParsableCommand {
         report.measureIdle(seconds: quick ? 1 : 5)
         if let wineRows, let rows = try? String(contentsOfFile: wineRows, encoding: .utf8) { report.wine = rows }
         if let bridgeRows, let rows = try? String(contentsOfFile: bridgeRows, encoding: .utf8) { report.bridge = rows }
-        let notes = try BenchNotes(previous: output.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) })
+        // The notes of the file being replaced: none when there is no file yet; one that cannot
+        // be read stops the run (writing over it would lose them).
+        let previous = try output.flatMap { path -> String? in
+            guard FileManager.default.fileExists(atPath: path) else { return nil }
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw Failure("cannot read \(path) as UTF-8 text: its hand-written notes would be lost; fix it or move it away, and run again (nothing was written)")
+            }
+            return text
+        }
+        let notes = try BenchNotes(previous: previous)
         let text = report.markdown(keeping: notes)
         print(text)
         if let output { try text.write(toFile: output, atomically: true, encoding: .utf8) }
